@@ -1,0 +1,53 @@
+"""The project's set-up files agree with each other (one source of truth: pyproject.toml)."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+ENV = yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def env_pip_lines():
+    return next(d["pip"] for d in ENV["dependencies"] if isinstance(d, dict))
+
+
+def test_environment_python_satisfies_requires_python():
+    python = next(d for d in ENV["dependencies"] if isinstance(d, str) and d.startswith("python"))
+    version = python.split("=")[-1]
+    assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(version + ".0")
+
+
+def test_environment_installs_the_package_with_existing_extras_and_nothing_else():
+    lines = env_pip_lines()
+    editable = [line for line in lines if line.startswith("-e .")]
+    assert len(editable) == 1
+    extras = set(re.search(r"\[(.*)\]", editable[0]).group(1).split(","))
+    assert extras <= set(PYPROJECT["project"]["optional-dependencies"])
+    others = [Requirement(line) for line in lines if not line.startswith("-e")]
+    assert [r.name for r in others] == ["torch"], "only the torch pin may be listed outside pyproject.toml"
+
+
+def test_torch_pin_is_accepted_by_the_project_and_matches_the_makefile():
+    torch_req = next(Requirement(d) for d in PYPROJECT["project"]["dependencies"] if d.startswith("torch"))
+    pinned = next(Requirement(line) for line in env_pip_lines() if line.startswith("torch"))
+    version = str(pinned.specifier).removeprefix("==")
+    assert torch_req.specifier.contains(version)
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"torch=={version}" in makefile
+    extras = re.search(r"^EXTRAS := (.*)$", makefile, re.M).group(1).split(",")
+    env_extras = re.search(r"\[(.*)\]", next(x for x in env_pip_lines() if x.startswith("-e"))).group(1).split(",")
+    assert sorted(extras) == sorted(env_extras)
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```(?:sh|bash)?\n(.*?)```", readme, re.S).group(1).strip().splitlines()
+    commands = [c for c in first_block if c and not c.startswith("#")]
+    assert commands == ["make run", "make test"]
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
