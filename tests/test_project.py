@@ -48,6 +48,6 @@ def test_torch_pin_is_accepted_by_the_project_and_matches_the_makefile():
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     readme = (ROOT / "README.md").read_text()
     first_block = re.search(r"```(?:sh|bash)?\n(.*?)```", readme, re.S).group(1).strip().splitlines()
-    commands = [c for c in first_block if c and not c.startswith("#")]
+    commands = [c.split("#")[0].strip() for c in first_block if c and not c.startswith("#")]
     assert commands == ["make run", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
