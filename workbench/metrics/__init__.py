@@ -1,0 +1,19 @@
+"""Offline metrics: accuracy of top-k lists (P/R/MAP/NDCG/MRR/HR) and beyond-accuracy figures."""
+
+from workbench.metrics.accuracy import (
+    ACCURACY_METRICS,
+    Judged,
+    accuracy_metrics,
+    average_precision_at_k,
+    hit_rate_at_k,
+    judge,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+    reciprocal_rank_at_k,
+)
+
+__all__ = [
+    "ACCURACY_METRICS", "Judged", "accuracy_metrics", "average_precision_at_k", "hit_rate_at_k", "judge",
+    "ndcg_at_k", "precision_at_k", "recall_at_k", "reciprocal_rank_at_k",
+]  # fmt: skip
