@@ -1,0 +1,155 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="05 · Metrics")
+
+
+@app.cell
+def _():
+    import marimo as mo
+
+    from workbench.report import notebook_settings, provenance, provenance_markdown
+    from workbench.viz import charts
+    from workbench.viz.worked import explain, metric_table, parse_example, position_table
+
+    settings = notebook_settings(mo.cli_args())
+    return (
+        charts,
+        explain,
+        metric_table,
+        mo,
+        parse_example,
+        position_table,
+        provenance,
+        provenance_markdown,
+        settings,
+    )
+
+
+@app.cell
+def _(mo):
+    mo.md(r"""
+    # 05 · Offline metrics, worked by hand
+
+    Before trusting a metric on thousands of users, check it on one. The textbook example:
+    a user who likes **{A, B, C}** is recommended **[D, A, E, B, F]**. Edit either box below:
+    every metric is recomputed by the same functions (`workbench.metrics`) that score the
+    whole pipeline, and each formula is written out with your numbers.
+
+    Grades are optional: `A=3, B=2, C=1` makes the example *graded*, which changes NDCG
+    (and only NDCG) because the other metrics only ask *whether* an item is relevant.
+    """)
+    return
+
+
+@app.cell
+def _(mo):
+    liked = mo.ui.text(value="A, B, C", label="liked items (optionally graded: A=3, B=2)", full_width=True)
+    recommended = mo.ui.text(value="D, A, E, B, F", label="recommended list, best first", full_width=True)
+    gain = mo.ui.dropdown(
+        options={"exponential: 2^grade − 1": "exp", "linear: grade": "linear"},
+        value="exponential: 2^grade − 1",
+        label="NDCG gain",
+    )
+    mo.vstack([liked, recommended, gain])
+    return gain, liked, recommended
+
+
+@app.cell
+def _(liked, mo, parse_example, recommended):
+    try:
+        example = parse_example(liked.value, recommended.value)
+        problem = None
+    except ValueError as err:
+        example, problem = None, str(err)
+    mo.stop(problem is not None, mo.callout(mo.md(f"**Cannot read the example:** {problem}"), kind="danger"))
+    k_slider = mo.ui.slider(1, example.recommended.shape[1], value=min(3, example.recommended.shape[1]),
+                            label="cut-off k", show_value=True)  # fmt: skip
+    k_slider
+    return example, k_slider
+
+
+@app.cell
+def _(example, explain, gain, k_slider, mo):
+    k = k_slider.value
+    worked = explain(example, k, gain.value)
+    cards = mo.hstack(
+        [mo.stat(f"{worked.loc[m, 'value']:.4f}", label=f"{name}@{k}", caption=worked.loc[m, "worked"])
+         for m, name in (("precision", "P"), ("recall", "R"), ("ndcg", "NDCG"), ("map", "AP"))],
+        widths="equal",
+    )  # fmt: skip
+    mo.vstack([mo.md(f"### Every metric at k = {k}"), cards, worked.round(4)])
+    return (k,)
+
+
+@app.cell
+def _(example, gain, mo, parse_example):
+    textbook = parse_example("A, B, C", "D, A, E, B, F")
+    is_textbook = (
+        example.labels == textbook.labels
+        and (example.relevance != textbook.relevance).nnz == 0
+        and (example.recommended == textbook.recommended).all()
+    )
+    mo.md(
+        "The textbook's answers, **P@3 = 1/3, R@5 = 2/3, NDCG@3 ≈ 0.2961**, are the k = 3 and k = 5 "
+        "columns of the table below."
+        if is_textbook and gain.value == "exp"
+        else "You have changed the example: compare the table with the textbook's "
+        "(P@3 = 1/3, R@5 = 2/3, NDCG@3 ≈ 0.2961 for likes {A, B, C} and list [D, A, E, B, F])."
+    )
+    return
+
+
+@app.cell
+def _(example, gain, metric_table, mo):
+    table = metric_table(example, gain.value)
+    mo.vstack([
+        mo.md("### The same metrics at every cut-off k"),
+        mo.md("Read across a row: precision can fall as k grows (the new slots were misses) while recall never does."),
+        table.round(4).rename_axis("metric").reset_index(),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _(charts, example, gain, position_table):
+    positions = position_table(example, gain.value)
+    hits = positions.loc[positions["relevant"], "position"].tolist()
+    charts.position_gain_chart(
+        positions,
+        reading=f"hits at positions {hits}: each is worth its bar; the dashed line is the discount 1/log2(rank+1)"
+        if hits else "no hits: DCG is 0 at every k",
+    )
+    return
+
+
+@app.cell
+def _(example, k, mo):
+    n_rel = example.relevance.nnz
+    mo.md(rf"""
+    ### Conventions (where libraries disagree)
+
+    * **Precision@k divides by k**, even when the list holds fewer than k items: a short
+      list is not rewarded for being short.
+    * **AP@k divides by R**, the user's number of relevant items (trec_eval and ranx),
+      not by min(k, R). Here R = {n_rel}: with k = {k} slots, a perfect list scores {min(k, n_rel)}/{n_rel}.
+      MAP is the mean of AP over users.
+    * **NDCG@k** is DCG@k / IDCG@k with discount 1/log2(rank + 1). IDCG ranks the user's own
+      grades best first. With grades, the *exponential* gain 2^grade − 1 (Burges et al. 2005)
+      rewards a top grade far more than the *linear* gain (Järvelin & Kekäläinen 2002); for
+      binary relevance the two agree. Try `A=3, B=2, C=1` and switch the gain.
+    * **MRR** is the mean over users of 1 / rank of the first hit (0 when none is in the top k).
+    * Users with **no relevant item** in the test period get NaN and are left out of the mean
+      (and counted): they say nothing about ranking quality.
+    """)
+    return
+
+
+@app.cell
+def _(mo, provenance, provenance_markdown, settings):
+    mo.md(provenance_markdown(provenance(settings, notebook="05_metrics.py")))
+    return
+
+
+if __name__ == "__main__":
+    app.run()

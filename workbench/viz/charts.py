@@ -1,0 +1,353 @@
+"""Altair chart builders for the notebooks.
+
+Each builder takes a tidy DataFrame (columns documented per function), and returns a
+chart with a title, a one-line reading as subtitle, and axis titles with units.
+`chart_problems` checks those rules, so tests can hold every builder to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+WIDTH = 520
+HEIGHT = 260
+TEAM_COLORS = {"A": "#1f77b4", "B": "#ff7f0e"}
+
+
+def _need(df: pd.DataFrame, columns: Iterable[str], chart: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{chart}: data lacks column(s) {missing}; it has {list(df.columns)}")
+
+
+def titled(chart: alt.TopLevelMixin, title: str, reading: str) -> alt.TopLevelMixin:
+    """Attach the title and the one-line reading (as subtitle) to a chart."""
+    return chart.properties(title=alt.TitleParams(title, subtitle=reading, anchor="start"))
+
+
+def chart_problems(chart: alt.TopLevelMixin) -> list[str]:
+    """What breaks the house rules: missing title or reading, x/y axes without a title,
+    quantitative axes whose title gives no unit in parentheses."""
+    spec = chart.to_dict()
+    problems: list[str] = []
+    title = spec.get("title")
+    if not isinstance(title, dict) or not title.get("text"):
+        problems.append("no title")
+    elif not title.get("subtitle"):
+        problems.append("no one-line reading (subtitle)")
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            enc = node.get("encoding")
+            if isinstance(enc, dict):
+                for ch in ("x", "y"):
+                    e = enc.get(ch)
+                    if not isinstance(e, dict) or "field" not in e and "aggregate" not in e:
+                        continue
+                    name = e.get("title") or (e.get("axis") or {}).get("title")
+                    if e.get("axis", {}) is None:
+                        continue
+                    if not name:
+                        problems.append(f"{ch} axis of {e.get('field')!r} has no title")
+                    elif e.get("type") == "quantitative" and "(" not in str(name):
+                        problems.append(f"{ch} axis {name!r} gives no unit in parentheses")
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return problems
+
+
+# --- tour ---------------------------------------------------------------------------------------------
+
+
+def funnel_chart(funnel: pd.DataFrame, title: str = "The funnel: how many items survive each stage",
+                 reading: str | None = None) -> alt.Chart:  # fmt: skip
+    """``funnel``: columns ``stage`` (in order), ``items`` (items per user, mean). Log-scale bars."""
+    _need(funnel, ("stage", "items"), "funnel_chart")
+    order = list(funnel["stage"])
+    reading = reading or " → ".join(f"{s} {v:,.0f}" for s, v in zip(funnel["stage"], funnel["items"]))
+    base = alt.Chart(funnel).encode(
+        y=alt.Y("stage:N", sort=order, title="stage"),
+        x=alt.X("items:Q", scale=alt.Scale(type="log"), title="items per user (count, log scale)"),
+        tooltip=["stage", alt.Tooltip("items:Q", format=",.0f")],
+    )
+    bars = base.mark_bar(color="#4c78a8")
+    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("items:Q", format=",.0f"))
+    return titled((bars + labels).properties(width=WIDTH, height=34 * len(order)), title, reading)
+
+
+def latency_chart(table: pd.DataFrame, title: str = "Time per stage against its budget",
+                  reading: str | None = None) -> alt.LayerChart:  # fmt: skip
+    """``table``: ``stage``, ``p50_ms``, ``p99_ms``, ``budget_ms`` (per user, milliseconds).
+    Bars are p50 and p99; the black tick is the budget."""
+    _need(table, ("stage", "p50_ms", "p99_ms", "budget_ms"), "latency_chart")
+    long = table.melt(id_vars=["stage", "budget_ms"], value_vars=["p50_ms", "p99_ms"], var_name="quantile", value_name="ms")
+    long["quantile"] = long["quantile"].str.replace("_ms", "")
+    order = list(table["stage"])
+    if reading is None:
+        over = table.loc[table["p99_ms"] > table["budget_ms"], "stage"].tolist()
+        reading = f"p99 over budget in: {', '.join(over)}" if over else "every stage's p99 is within its budget"
+    bars = alt.Chart(long).mark_bar().encode(
+        y=alt.Y("stage:N", sort=order, title="stage"),
+        yOffset="quantile:N",
+        x=alt.X("ms:Q", title="time per user (ms)"),
+        color=alt.Color("quantile:N", title="quantile", scale=alt.Scale(range=["#72b7b2", "#e45756"])),
+        tooltip=["stage", "quantile", alt.Tooltip("ms:Q", format=".3f")],
+    )
+    budget = alt.Chart(table).mark_tick(color="black", thickness=3, size=28).encode(
+        y=alt.Y("stage:N", sort=order, title="stage"), x=alt.X("budget_ms:Q", title="time per user (ms)"),
+        tooltip=["stage", alt.Tooltip("budget_ms:Q", title="budget (ms)")],
+    )  # fmt: skip
+    return titled((bars + budget).properties(width=WIDTH, height=60 * len(order)), title, reading)
+
+
+def metric_bars(table: pd.DataFrame, title: str, reading: str, value_title: str = "value (0–1)",
+                group: str | None = None) -> alt.Chart:  # fmt: skip
+    """``table``: ``metric``, ``value`` and, optionally, a ``group`` column (e.g. model) for side-by-side bars."""
+    _need(table, ("metric", "value") + ((group,) if group else ()), "metric_bars")
+    enc = dict(
+        x=alt.X("value:Q", title=value_title),
+        y=alt.Y("metric:N", title="metric", sort=list(dict.fromkeys(table["metric"]))),
+        tooltip=["metric", alt.Tooltip("value:Q", format=".4f")] + ([group] if group else []),
+    )
+    if group:
+        enc |= dict(yOffset=f"{group}:N", color=alt.Color(f"{group}:N", title=group))
+    chart = alt.Chart(table).mark_bar().encode(**enc)
+    n = table["metric"].nunique() * (table[group].nunique() if group else 1)
+    return titled(chart.properties(width=WIDTH, height=max(120, 18 * n)), title, reading)
+
+
+# --- reranking what-if -----------------------------------------------------------------------------------
+
+
+def slate_change_chart(before: pd.DataFrame, after: pd.DataFrame, title: str = "What reranking did to this user's slate",
+                       reading: str | None = None, labels: tuple[str, str] = ("ranked", "reranked")) -> alt.LayerChart:  # fmt: skip
+    """Slope chart of positions. ``before``/``after``: ``item``, ``position`` (1-based), ``title``.
+
+    Items only in ``after`` enter from below the ranked list; items only in ``before`` leave.
+    """
+    for name, df in (("before", before), ("after", after)):
+        _need(df, ("item", "position", "title"), f"slate_change_chart({name})")
+    k = int(max(before["position"].max(), after["position"].max()))
+    b = before.assign(stage=labels[0])
+    a = after.assign(stage=labels[1])
+    kept = set(b["item"]) & set(a["item"])
+    status = {i: "kept" for i in kept} | {i: "entered" for i in set(a["item"]) - kept} | {i: "left" for i in set(b["item"]) - kept}
+    df = pd.concat([b, a], ignore_index=True)
+    df["change"] = df["item"].map(status)
+    moved = a.merge(b, on="item", suffixes=("", "_before"))
+    up = int((moved["position"] < moved["position_before"]).sum())
+    if reading is None:
+        n_in, n_out = (sum(v == s for v in status.values()) for s in ("entered", "left"))
+        reading = f"{n_in} item(s) entered, {n_out} left, {up} moved up among the {len(kept)} kept"
+    scale = alt.Scale(domain=["kept", "entered", "left"], range=["#4c78a8", "#54a24b", "#bab0ac"])
+    y = alt.Y("position:Q", scale=alt.Scale(domain=[k + 0.5, 0.5]), title="position in the list (1 = top)",
+              axis=alt.Axis(values=list(range(1, k + 1))))  # fmt: skip
+    x = alt.X("stage:N", sort=list(labels), title="stage", axis=alt.Axis(labelAngle=0))
+    base = alt.Chart(df).encode(x=x, y=y, color=alt.Color("change:N", scale=scale, title="item"))
+    lines = base.mark_line(strokeWidth=2).encode(detail="item:N")
+    points = base.mark_circle(size=70).encode(tooltip=["title", "item", "position", "stage", "change"])
+    left = alt.Chart(df[df["stage"] == labels[0]]).mark_text(align="right", dx=-8, fontSize=10).encode(
+        x=x, y=y, text="title:N")  # fmt: skip
+    right = alt.Chart(df[df["stage"] == labels[1]]).mark_text(align="left", dx=8, fontSize=10).encode(
+        x=x, y=y, text="title:N")  # fmt: skip
+    chart = (lines + points + left + right).properties(width=WIDTH, height=max(HEIGHT, 24 * k))
+    return titled(chart, title, reading)
+
+
+def frontier_chart(points: pd.DataFrame, current: dict, x: str = "intra_list_diversity", y: str = "ndcg",
+                   x_title: str = "intra-list diversity (mean pairwise distance, 0–1)", y_title: str = "NDCG@k (0–1)",
+                   title: str = "Accuracy against diversity as MMR λ varies",
+                   reading: str | None = None) -> alt.LayerChart:  # fmt: skip
+    """``points``: one row per setting with ``lam``, ``x`` and ``y`` columns; ``current``: the same keys, marked."""
+    _need(points, ("lam", x, y), "frontier_chart")
+    cur = pd.DataFrame([current])
+    _need(cur, ("lam", x, y), "frontier_chart(current)")
+    reading = reading or (f"current λ={current['lam']:.2f}: {y_title.split(' (')[0]} {current[y]:.4f}, "
+                          f"{x_title.split(' (')[0]} {current[x]:.4f}; λ=1 is pure relevance")  # fmt: skip
+    enc = dict(x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(zero=False)),
+               y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)))  # fmt: skip
+    line = alt.Chart(points).mark_line(point=True, color="#4c78a8").encode(
+        **enc, order="lam:Q", tooltip=[alt.Tooltip("lam:Q", title="λ"), alt.Tooltip(f"{x}:Q", format=".4f"),
+                                       alt.Tooltip(f"{y}:Q", format=".4f")])  # fmt: skip
+    mark = alt.Chart(cur).mark_point(shape="diamond", size=260, filled=True, color="#e45756").encode(**enc)
+    text = alt.Chart(cur).mark_text(dx=12, align="left", color="#e45756").encode(**enc, text=alt.value("you are here"))
+    return titled((line + mark + text).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
+# --- candidates and ranking -------------------------------------------------------------------------------
+
+
+def recall_curve_chart(curves: pd.DataFrame, title: str = "Recall of each candidate source as it returns more items",
+                       reading: str | None = None, log_x: bool = True) -> alt.Chart:  # fmt: skip
+    """``curves``: ``source``, ``n`` (items retrieved per user), ``recall`` (share of test items found, 0–1)."""
+    _need(curves, ("source", "n", "recall"), "recall_curve_chart")
+    if reading is None:
+        top = curves[curves["n"] == curves["n"].max()].sort_values("recall", ascending=False)
+        reading = f"at N={int(top['n'].iloc[0])}, {top['source'].iloc[0]} finds {top['recall'].iloc[0]:.1%} of the test items"
+    chart = alt.Chart(curves).mark_line(point=True).encode(
+        x=alt.X("n:Q", title="candidates per user N (count" + (", log scale)" if log_x else ")"),
+                scale=alt.Scale(type="log" if log_x else "linear")),
+        y=alt.Y("recall:Q", title="recall@N (share of test items, 0–1)"),
+        color=alt.Color("source:N", title="source"),
+        tooltip=["source", "n", alt.Tooltip("recall:Q", format=".3f")],
+    )  # fmt: skip
+    return titled(chart.properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
+def overlap_chart(overlap: pd.DataFrame, title: str = "How much the sources' candidate lists overlap",
+                  reading: str | None = None, value_title: str = "Jaccard overlap (0–1)") -> alt.LayerChart:  # fmt: skip
+    """``overlap``: ``a``, ``b`` (source names), ``overlap`` (0–1): a heat map, one cell per pair."""
+    _need(overlap, ("a", "b", "overlap"), "overlap_chart")
+    if reading is None:
+        off = overlap[overlap["a"] != overlap["b"]].sort_values("overlap")
+        reading = (f"most alike: {off['a'].iloc[-1]} & {off['b'].iloc[-1]} ({off['overlap'].iloc[-1]:.2f}); "
+                   f"most complementary: {off['a'].iloc[0]} & {off['b'].iloc[0]} ({off['overlap'].iloc[0]:.2f})"
+                   if len(off) else "one source only")  # fmt: skip
+    base = alt.Chart(overlap).encode(x=alt.X("a:N", title="source"), y=alt.Y("b:N", title="source"))
+    cells = base.mark_rect().encode(color=alt.Color("overlap:Q", title=value_title, scale=alt.Scale(scheme="blues", domain=[0, 1])),
+                                    tooltip=["a", "b", alt.Tooltip("overlap:Q", format=".3f")])  # fmt: skip
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("overlap:Q", format=".2f"),
+        color=alt.condition("datum.overlap > 0.6", alt.value("white"), alt.value("black")),
+    )
+    n = overlap["a"].nunique()
+    return titled((cells + text).properties(width=60 * n + 40, height=40 * n + 20), title, reading)
+
+
+def importance_chart(importance: pd.DataFrame, title: str, reading: str,
+                     value_title: str = "importance (share of total gain, 0–1)", top: int = 20) -> alt.Chart:  # fmt: skip
+    """``importance``: ``feature``, ``importance``; the ``top`` largest as horizontal bars."""
+    _need(importance, ("feature", "importance"), "importance_chart")
+    df = importance.sort_values("importance", ascending=False).head(top)
+    chart = alt.Chart(df).mark_bar(color="#4c78a8").encode(
+        x=alt.X("importance:Q", title=value_title),
+        y=alt.Y("feature:N", sort="-x", title="feature"),
+        tooltip=["feature", alt.Tooltip("importance:Q", format=".4f")],
+    )
+    return titled(chart.properties(width=WIDTH, height=max(120, 18 * len(df))), title, reading)
+
+
+# --- metrics worked example -----------------------------------------------------------------------------
+
+
+def position_gain_chart(positions: pd.DataFrame, title: str = "What each position of the list contributes to DCG",
+                        reading: str | None = None) -> alt.LayerChart:  # fmt: skip
+    """``positions`` (from `workbench.viz.worked.position_table`): bars of discounted gain, line of the discount."""
+    _need(positions, ("position", "item", "discounted_gain", "discount", "relevant"), "position_gain_chart")
+    reading = reading or "a hit at position 1 counts fully; the discount 1/log2(rank+1) shrinks every later hit"
+    x = alt.X("position:O", title="position in the list (1 = top)", axis=alt.Axis(labelAngle=0))
+    bars = alt.Chart(positions).mark_bar().encode(
+        x=x, y=alt.Y("discounted_gain:Q", title="discounted gain (gain × discount)"),
+        color=alt.Color("relevant:N", title="relevant", scale=alt.Scale(domain=[True, False], range=["#54a24b", "#bab0ac"])),
+        tooltip=["position", "item", alt.Tooltip("discounted_gain:Q", format=".4f")],
+    )  # fmt: skip
+    line = alt.Chart(positions).mark_line(point=True, color="black", strokeDash=[4, 3]).encode(
+        x=x, y=alt.Y("discount:Q", title="discounted gain (gain × discount)"), tooltip=["position", alt.Tooltip("discount:Q", format=".4f")]
+    )  # fmt: skip
+    labels = alt.Chart(positions).mark_text(dy=-8).encode(x=x, y=alt.Y("discount:Q", title="discounted gain (gain × discount)"), text="item:N")
+    return titled((bars + line + labels).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
+# --- experiments ----------------------------------------------------------------------------------------
+
+
+def pvalue_chart(daily: pd.DataFrame, alpha: float = 0.05, title: str = "The p-value as the test runs, looked at every day",
+                 reading: str | None = None) -> alt.LayerChart:  # fmt: skip
+    """``daily``: ``day`` (1, 2, ...), ``p_value``; optionally ``run`` (one line per simulated run)."""
+    _need(daily, ("day", "p_value"), "pvalue_chart")
+    if reading is None:
+        below = daily.loc[daily["p_value"] < alpha, "day"]
+        reading = (f"p first dips below α={alpha} on day {int(below.min())}" if len(below)
+                   else f"p never dips below α={alpha}")  # fmt: skip
+    enc = dict(x=alt.X("day:Q", title="day of the test (days)"),
+               y=alt.Y("p_value:Q", title="p-value (probability, log scale)", scale=alt.Scale(type="log")))  # fmt: skip
+    line = alt.Chart(daily).mark_line(point=True).encode(**enc, **({"detail": "run:N"} if "run" in daily else {}),
+                                                        tooltip=["day", alt.Tooltip("p_value:Q", format=".4f")])  # fmt: skip
+    rule = alt.Chart(pd.DataFrame({"alpha": [alpha]})).mark_rule(color="#e45756", strokeDash=[5, 3]).encode(
+        y=alt.Y("alpha:Q", title="p-value (probability, log scale)"))
+    return titled((line + rule).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
+def interval_chart(daily: pd.DataFrame, true_effect: float | None = None,
+                   title: str = "The estimated lift and its 95% interval, day by day",
+                   reading: str | None = None, unit: str = "relative lift (%)") -> alt.LayerChart:  # fmt: skip
+    """``daily``: ``day``, ``estimate``, ``low``, ``high`` (same unit); dashed line at ``true_effect``."""
+    _need(daily, ("day", "estimate", "low", "high"), "interval_chart")
+    last = daily.iloc[-1]
+    reading = reading or f"after day {int(last['day'])}: {last['estimate']:.3g} [{last['low']:.3g}, {last['high']:.3g}]"
+    x = alt.X("day:Q", title="day of the test (days)")
+    band = alt.Chart(daily).mark_area(opacity=0.25, color="#4c78a8").encode(x=x, y=alt.Y("low:Q", title=unit), y2="high:Q")
+    line = alt.Chart(daily).mark_line(point=True, color="#4c78a8").encode(
+        x=x, y=alt.Y("estimate:Q", title=unit), tooltip=["day", alt.Tooltip("estimate:Q", format=".4g"),
+                                                         alt.Tooltip("low:Q", format=".4g"), alt.Tooltip("high:Q", format=".4g")])  # fmt: skip
+    layers = [band, line, alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="gray").encode(y=alt.Y("zero:Q", title=unit))]
+    if true_effect is not None:
+        layers.append(alt.Chart(pd.DataFrame({"truth": [true_effect]})).mark_rule(color="#54a24b", strokeDash=[5, 3]).encode(
+            y=alt.Y("truth:Q", title=unit)))
+    return titled(alt.layer(*layers).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
+def power_chart(curves: pd.DataFrame, title: str = "Power: the chance of detecting a real effect",
+                reading: str | None = None, x: str = "effect", x_title: str = "true relative lift (%)",
+                group: str = "users_per_arm") -> alt.LayerChart:  # fmt: skip
+    """``curves``: ``x`` (effect size), ``power`` (0–1), ``group`` (one line each, e.g. users per arm)."""
+    _need(curves, (x, "power", group), "power_chart")
+    reading = reading or "a line crossing 0.8 marks the smallest effect that size of test detects 4 times in 5"
+    line = alt.Chart(curves).mark_line(point=True).encode(
+        x=alt.X(f"{x}:Q", title=x_title), y=alt.Y("power:Q", title="power (probability, 0–1)", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color(f"{group}:O", title=group.replace("_", " ")), tooltip=[x, group, alt.Tooltip("power:Q", format=".3f")],
+    )  # fmt: skip
+    rule = alt.Chart(pd.DataFrame({"p": [0.8]})).mark_rule(color="gray", strokeDash=[4, 3]).encode(y=alt.Y("p:Q", title="power (probability, 0–1)"))
+    return titled((line + rule).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
+def interleaved_list_chart(rows: pd.DataFrame, title: str = "One interleaved list, coloured by the ranker that contributed each item",
+                           reading: str | None = None) -> alt.LayerChart:  # fmt: skip
+    """``rows``: ``position`` (1-based), ``title``, ``team`` ('A' or 'B'), ``clicked`` (bool)."""
+    _need(rows, ("position", "title", "team", "clicked"), "interleaved_list_chart")
+    if reading is None:
+        ca = int(rows.loc[rows["clicked"] & (rows["team"] == "A")].shape[0])
+        cb = int(rows.loc[rows["clicked"] & (rows["team"] == "B")].shape[0])
+        winner = "A wins" if ca > cb else "B wins" if cb > ca else "a tie"
+        reading = f"clicks credited: A {ca}, B {cb}: this impression is {winner}"
+    rows = rows.assign(label=np.where(rows["clicked"], "✓ ", "") + rows["title"].astype(str))
+    y = alt.Y("position:O", title="position in the list (1 = top)")
+    cells = alt.Chart(rows).mark_bar(height=18).encode(
+        y=y, x=alt.value(0), x2=alt.value(WIDTH // 2),
+        color=alt.Color("team:N", title="team", scale=alt.Scale(domain=list(TEAM_COLORS), range=list(TEAM_COLORS.values()))),
+        opacity=alt.condition("datum.clicked", alt.value(1.0), alt.value(0.45)),
+        tooltip=["position", "title", "team", "clicked"],
+    )  # fmt: skip
+    text = alt.Chart(rows).mark_text(align="left", dx=6, color="white", fontWeight="bold").encode(
+        y=y, x=alt.value(0), text="label:N")
+    return titled((cells + text).properties(width=WIDTH // 2 + 10, height=22 * len(rows)), title, reading)
+
+
+def sample_size_chart(curves: pd.DataFrame, title: str = "Users needed to detect a difference: A/B test vs interleaving",
+                      reading: str | None = None, x: str = "effect", x_title: str = "true relative lift (%)") -> alt.Chart:  # fmt: skip
+    """``curves``: ``x``, ``users`` (users needed for 80% power), ``method``."""
+    _need(curves, (x, "users", "method"), "sample_size_chart")
+    if reading is None:
+        med = curves.groupby("method")["users"].median()
+        reading = ("interleaving needs about " + f"{med.max() / med.min():.0f}× fewer users than {med.idxmax()}"
+                   if len(med) > 1 else "")  # fmt: skip
+    chart = alt.Chart(curves).mark_line(point=True).encode(
+        x=alt.X(f"{x}:Q", title=x_title),
+        y=alt.Y("users:Q", title="users needed (count, log scale)", scale=alt.Scale(type="log")),
+        color=alt.Color("method:N", title="method"), tooltip=["method", x, alt.Tooltip("users:Q", format=",.0f")],
+    )  # fmt: skip
+    return titled(chart.properties(width=WIDTH, height=HEIGHT), title, reading or "lower is cheaper")
+
+
+def concat_rows(charts: Sequence[alt.TopLevelMixin]) -> alt.VConcatChart:
+    """Stack charts vertically, each keeping its own title."""
+    return alt.vconcat(*charts).resolve_scale(color="independent")
