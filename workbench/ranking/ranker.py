@@ -1,0 +1,156 @@
+"""`Ranker`: fit any stage-2 model on labelled candidate pairs, then score and cut candidate sets.
+
+    ranker = Ranker("gbdt").fit(history, future, candidates)   # see train.py for the recipe
+    ranker.use_history(train)                                   # serve with features from all of train
+    top = ranker.rank(users, candidates, context=None, top_k=100)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Union
+
+import numpy as np
+import torch
+
+from workbench.data.dataset import Dataset
+from workbench.data.splits import temporal_split
+from workbench.ranking.deepfm import DeepFMConfig
+from workbench.ranking.features import Context, FeatureBuilder, FeatureConfig
+from workbench.ranking.gbdt import GBDTConfig, GBDTModel
+from workbench.ranking.ncf import NCFConfig
+from workbench.ranking.train import PairSampler, Pairs, TrainConfig, first_times, train_torch
+from workbench.ranking.wide_deep import WideDeepConfig
+from workbench.types import CandidateSet
+
+ModelConfig = Union[DeepFMConfig, WideDeepConfig, NCFConfig, GBDTConfig]
+RANKERS: dict[str, type] = {"deepfm": DeepFMConfig, "wide_deep": WideDeepConfig, "ncf": NCFConfig, "gbdt": GBDTConfig}
+CHUNK = 1 << 17  # pairs featurised and scored at once
+
+
+class Ranker:
+    """A stage-2 ranker: feature builder + one model (``deepfm``, ``wide_deep``, ``ncf`` or ``gbdt``)."""
+
+    def __init__(self, model: str | ModelConfig = "deepfm", train: TrainConfig | None = None,
+                 features: FeatureConfig | None = None) -> None:  # fmt: skip
+        if isinstance(model, str):
+            if model not in RANKERS:
+                raise ValueError(f"unknown ranker {model!r}: expected one of {sorted(RANKERS)}")
+            model = RANKERS[model]()
+        self.config = model
+        self.train_config = train or TrainConfig()
+        self.features = FeatureBuilder(features or FeatureConfig())
+        self.model = None
+        self.report: dict = {}
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def fitted(self) -> bool:
+        return self.model is not None
+
+    def fit(self, history: Dataset, future: Dataset, candidates: CandidateSet | None = None) -> Ranker:
+        """Train on pairs labelled by ``future``, with features from ``history`` and its ``candidates``.
+
+        ``candidates`` should come from sources fitted on ``history`` only (`fit_two_stage` does
+        this). Without candidates, negatives are all easy (catalogue) ones and source features
+        are absent. Each user's request time is their first interaction in ``future``.
+        """
+        cfg, t0 = self.train_config, time.perf_counter()
+        builder = self.features.fit(history, candidates.source_names if candidates is not None else ())
+        fut_train, fut_valid = temporal_split(future, cfg.valid_fraction)
+        n_items = history.n_items
+        train_s = PairSampler(fut_train, candidates, n_items, exclude=fut_valid, unproposed_positives=cfg.unproposed_positives)
+        valid_s = PairSampler(fut_valid, candidates, n_items, exclude=fut_train, unproposed_positives=cfg.unproposed_positives)
+        if len(train_s.pos_users) == 0 or len(valid_s.pos_users) == 0:
+            raise ValueError(
+                f"no {'training' if len(train_s.pos_users) == 0 else 'validation'} positives: the future has "
+                f"{future.n_interactions} interactions, of which the candidates hold too few; expected a longer future "
+                "or candidates that contain some future items"
+            )
+        request = first_times(future, builder._now)
+        block = None
+        if candidates is not None:
+            block = builder.source_block(candidates).reshape(candidates.n_users * candidates.n, -1)
+
+        def featurise(p: Pairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            src = None if block is None else np.where(p.cell[:, None] >= 0, block[np.maximum(p.cell, 0)], 0.0)
+            num, cat = builder.transform(p.users, p.items, request[p.users], None, src)
+            return num, cat, p.labels
+
+        hard = cfg.hard_negatives if candidates is not None else 0
+        easy = cfg.easy_negatives if candidates is not None else cfg.hard_negatives + cfg.easy_negatives
+        valid_pairs = valid_s.sample(hard, easy, np.random.default_rng(cfg.seed + 1)).sorted_by_user()
+        rng = np.random.default_rng(cfg.seed)
+        if isinstance(self.config, GBDTConfig):
+            train_pairs = train_s.sample(hard, easy, rng).sorted_by_user()
+            model = GBDTModel(builder.layout, self.config)
+            report = model.fit((*featurise(train_pairs), train_pairs.users), (*featurise(valid_pairs), valid_pairs.users), cfg.seed)
+            n_pairs = len(train_pairs.users)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed)
+                module = self.config.build(builder.layout)
+                model, report = train_torch(module, lambda e: featurise(train_s.sample(hard, easy, rng)),
+                                            featurise(valid_pairs), cfg)  # fmt: skip
+            n_pairs = len(train_s.pos_users) * (1 + hard + easy)
+        self.model = model
+        self.report = {"model": self.name, "train_positives": len(train_s.pos_users), "pairs_per_epoch": n_pairs,
+                       "valid_pairs": len(valid_pairs.users), **report, "fit_s": round(time.perf_counter() - t0, 2)}  # fmt: skip
+        return self
+
+    def use_history(self, history: Dataset) -> Ranker:
+        """Serve with feature statistics refitted on ``history`` (e.g. the whole training split)."""
+        self._check()
+        self.features = self.features.with_history(history)
+        return self
+
+    def _check(self) -> None:
+        if not self.fitted:
+            raise RuntimeError(f"Ranker({self.name!r}) is not trained: call .fit(history, future, candidates) first")
+
+    def _apply(self, candidates: CandidateSet, context: Context | None, method: str) -> np.ndarray:
+        self._check()
+        builder = self.features
+        ts, dev = builder.request_times(candidates, context)
+        block = builder.source_block(candidates)
+        rows, cols = np.nonzero(candidates.mask)
+        out = np.full(candidates.items.shape, -np.inf, np.float32)
+        for s in range(0, len(rows), CHUNK):
+            r, c = rows[s : s + CHUNK], cols[s : s + CHUNK]
+            num, cat = builder.transform(candidates.users[r], candidates.items[r, c], ts[r],
+                                         None if dev is None else dev[r], block[r, c])  # fmt: skip
+            out[r, c] = getattr(self.model, method)(num, cat)
+        return out
+
+    def score(self, candidates: CandidateSet, context: Context | None = None) -> np.ndarray:
+        """float32 ``[U, n]`` ranking scores (higher is better), ``-inf`` at padding."""
+        return self._apply(candidates, context, "score")
+
+    def predict_proba(self, candidates: CandidateSet, context: Context | None = None) -> np.ndarray:
+        """float64 ``[U, n]`` click probabilities (GBDT: Platt-calibrated), 0 at padding."""
+        return 1.0 / (1.0 + np.exp(-self._apply(candidates, context, "logits").astype(np.float64)))
+
+    def rank(self, users: np.ndarray | None, candidates: CandidateSet, context: Context | None = None,
+             top_k: int = 100) -> CandidateSet:  # fmt: skip
+        """The ``top_k`` candidates of each user by model score, sorted; source ranks/scores carried along.
+
+        users: ids of ``candidates.users`` to rank, in the order wanted (None: every row);
+        context: aligned with those users.
+        """
+        self._check()
+        if top_k < 1:
+            raise ValueError(f"top_k={top_k}: expected a positive number of items to keep")
+        if users is not None:
+            users = np.asarray(users, np.int64).reshape(-1)
+            lookup = np.full(max(int(candidates.users.max()), int(users.max())) + 1, -1, np.int64)
+            lookup[candidates.users] = np.arange(candidates.n_users)
+            if (users < 0).any() or (lookup[np.maximum(users, 0)] < 0).any():
+                bad = users[(users < 0) | (lookup[np.maximum(users, 0)] < 0)][:5].tolist()
+                raise KeyError(f"users {bad} have no row in the candidate set")
+            candidates = candidates.select_users(lookup[users])
+        scored = CandidateSet(candidates.users, candidates.items, self.score(candidates, context), candidates.sources,
+                              candidates.source_names, candidates.source_ranks, candidates.source_scores)  # fmt: skip
+        return scored.top(min(top_k, candidates.n))
