@@ -50,7 +50,7 @@ class SimulatorConfig:
     position_exponent: float = 1.0
     activity_sigma: float = 0.5
     cascade_continue: float = 0.9
-    conversion_scale: float = 0.5
+    conversion_scale: float = 0.1
     browse_seconds: float = 4.0
     watch_seconds: float = 60.0
     visit_rate: float = 0.5
@@ -212,11 +212,17 @@ class UserSimulator:
         return Impressions(users, items, examined, clicks, conversions, seconds)
 
     def simulate_days(
-        self, users: np.ndarray, items: np.ndarray, days: int, rng: np.random.Generator | int
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        days: int,
+        rng: np.random.Generator | int,
+        sessions: np.ndarray | None = None,
     ) -> UserDays:
         """Run ``days`` days: each user sees their slate ``items[u]`` in every session.
 
-        Sessions per user-day ~ Poisson(``visit_rate · v_u``). Returns per-user-day totals.
+        Sessions per user-day ~ Poisson(``visit_rate · v_u``) unless ``sessions [U, days]``
+        gives the counts. Simulated in blocks of sessions; returns per-user-day totals.
         """
         if days < 1:
             raise ValueError(f"days={days!r}: expected a positive integer")
@@ -224,19 +230,34 @@ class UserSimulator:
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         u = len(users)
-        rate = self.config.visit_rate * self.visit_factor(users)
-        sessions = rng.poisson(np.repeat(rate[:, None], days, axis=1))
+        if sessions is None:
+            rate = self.config.visit_rate * self.visit_factor(users)
+            sessions = rng.poisson(np.repeat(rate[:, None], days, axis=1))
+        sessions = np.asarray(sessions, dtype=np.int64)
+        if sessions.shape != (u, days) or (sessions < 0).any():
+            raise ValueError(f"sessions must be non-negative counts of shape {(u, days)}, got {sessions.shape}")
         cell = np.repeat(np.arange(u * days), sessions.ravel())
-        row = cell // days
         a = self.attractiveness(users, items)
         e = self.examination(users, items.shape[1]) if self.config.click_model == "position" else None
-        imp = self.simulate(users[row], items[row], rng, attract=a[row], examine=None if e is None else e[row])
-        total = lambda w: np.bincount(cell, weights=w, minlength=u * days).reshape(u, days)  # noqa: E731
-        return UserDays(
-            users=users,
-            sessions=sessions,
-            slots=total(imp.slots.astype(np.float64)),
-            clicks=total(imp.clicks.sum(axis=1).astype(np.float64)),
-            conversions=total(imp.conversions.sum(axis=1).astype(np.float64)),
-            seconds=total(imp.seconds),
-        )
+        totals = np.zeros((4, u * days))
+        for lo in range(0, len(cell), CHUNK_ROWS * 4):
+            c = cell[lo : lo + CHUNK_ROWS * 4]
+            row = c // days
+            imp = self.simulate(users[row], items[row], rng, attract=a[row], examine=None if e is None else e[row])
+            for j, w in enumerate((imp.slots, imp.clicks.sum(axis=1), imp.conversions.sum(axis=1), imp.seconds)):
+                totals[j] += np.bincount(c, weights=w, minlength=u * days)
+        slots, clicks, conversions, seconds = (t.reshape(u, days) for t in totals)
+        return UserDays(users, sessions, slots, clicks, conversions, seconds)
+
+    def expected_ctr(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact mean and variance of one session's per-user CTR (clicks / slots), position model only.
+
+        Clicks are independent Bernoulli(``e · a``), so the mean is ``Σ e·a / slots`` and the
+        variance ``Σ e·a (1 − e·a) / slots²``.
+        """
+        if self.config.click_model != "position":
+            raise ValueError(f"expected_ctr needs the position model, not {self.config.click_model!r}")
+        items = np.asarray(items, dtype=np.int64)
+        p = self.examination(users, items.shape[1]) * self.attractiveness(users, items)
+        slots = np.maximum(1, (items >= 0).sum(axis=1))
+        return p.sum(axis=1) / slots, (p * (1.0 - p)).sum(axis=1) / slots**2

@@ -1,0 +1,265 @@
+"""A/B tests: stable hash assignment, per-user outcomes, analysis and a report.
+
+Assignment hashes (salt, experiment name, user id) to a uniform number and cuts it
+by the traffic split (``hashing.stable_uniform``), so a user lands in the same arm in
+every process and on every machine, and different experiments split users
+independently. (``hash(str(user_id))`` would not: Python salts string hashes per
+process.)
+
+The unit of analysis is the user, because the user is what was randomised. One
+user's impressions share their taste, activity and slate, so they are correlated;
+an impression-level test treats them as independent, understates the variance and
+rejects a true null more often than α (``studies.aa_study`` measures by how much).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from workbench.experiment.hashing import key64, stable_uniform
+from workbench.experiment.rankers import item_lists, make_ranker
+from workbench.experiment.simulator import SimulatorConfig, UserDays, UserSimulator
+from workbench.experiment.stats import TestResult, srm_test, two_proportion_ztest, welch_ttest
+
+METRICS = {
+    "ctr": "clicks per item shown, per user (Welch t)",
+    "conversion": "share of users with at least one conversion (two-proportion z)",
+    "session_time": "mean session length in seconds, per user (Welch t)",
+}
+
+
+def validate_split(split: Sequence[float]) -> np.ndarray:
+    """The traffic split as an array; raises unless it has ≥ 2 non-negative shares summing to 1."""
+    arr = np.asarray(split, dtype=np.float64).reshape(-1)
+    if len(arr) < 2:
+        raise ValueError(f"split={tuple(split)!r}: expected at least two arms")
+    if (arr < 0).any() or not np.isfinite(arr).all():
+        raise ValueError(f"split={tuple(split)!r}: shares must be finite and non-negative")
+    if abs(arr.sum() - 1.0) > 1e-9:
+        raise ValueError(f"split={tuple(split)!r} sums to {arr.sum():.6g}: expected the shares to sum to 1")
+    return arr
+
+
+def assign(user_ids, experiment: str, split: Sequence[float] = (0.5, 0.5), salt: str = "") -> np.ndarray:
+    """Arm index (0 = control) per user: ``stable_uniform(salt|experiment, id)`` cut at the split's cumulative shares."""
+    cuts = np.cumsum(validate_split(split))[:-1]
+    u = stable_uniform(key64(f"{salt}|{experiment}"), np.asarray(user_ids))
+    return np.searchsorted(cuts, u, side="right").astype(np.int64)
+
+
+def metric_values(sessions, slots, clicks, conversions, seconds) -> dict[str, np.ndarray]:
+    """Per-user metric values from per-user totals (any array shape); 0 where a user had no session."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "ctr": np.where(slots > 0, clicks / slots, 0.0),
+            "conversion": (conversions > 0).astype(np.float64),
+            "session_time": np.where(sessions > 0, seconds / sessions, 0.0),
+        }
+
+
+@dataclass(frozen=True)
+class ABConfig:
+    """An A/B test's design. ``split`` lists each arm's share, control first."""
+
+    experiment: str = "abtest"
+    split: tuple[float, ...] = (0.5, 0.5)
+    days: int = 14
+    alpha: float = 0.05
+    salt: str = ""
+    seed: int = 0
+    srm_alpha: float = 0.001
+    metrics: tuple[str, ...] = tuple(METRICS)
+
+    def __post_init__(self) -> None:
+        validate_split(self.split)
+        if self.days < 1:
+            raise ValueError(f"ABConfig.days={self.days!r}: expected a positive integer")
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"ABConfig.metrics has unknown {unknown}: expected some of {tuple(METRICS)}")
+
+
+@dataclass(eq=False)
+class ABResult:
+    """A finished (simulated) A/B test: who was in which arm, and what each user did each day."""
+
+    config: ABConfig
+    arm_names: tuple[str, ...]
+    arms: np.ndarray  # [U] arm index per user
+    outcomes: UserDays  # per-user-day totals
+    meta: dict = field(default_factory=dict)
+
+    def _day(self, day: int | None) -> int:
+        d = self.outcomes.days - 1 if day is None else day
+        if not 0 <= d < self.outcomes.days:
+            raise ValueError(f"day={day!r}: expected 0..{self.outcomes.days - 1}")
+        return d
+
+    def per_user(self, day: int | None = None) -> pd.DataFrame:
+        """One row per user who had at least one session by ``day`` (0-based; default: the last)."""
+        d = self._day(day)
+        cum = self.outcomes.cumulative()
+        tot = {n: getattr(cum, n)[:, d] for n in ("sessions", "slots", "clicks", "conversions", "seconds")}
+        active = tot["sessions"] > 0
+        frame = pd.DataFrame({"user": cum.users, "arm": np.asarray(self.arm_names)[self.arms], **tot})
+        for name, v in metric_values(**tot).items():
+            frame[name] = v
+        return frame[active].reset_index(drop=True)
+
+    def srm(self, day: int | None = None) -> tuple[float, float]:
+        """χ² and p of the active users' arm counts against the planned split."""
+        users = self.per_user(day)
+        counts = users["arm"].value_counts().reindex(self.arm_names, fill_value=0).to_numpy()
+        return srm_test(counts, self.config.split)
+
+    def tests(self, day: int | None = None) -> list[tuple[str, TestResult]]:
+        """Each treatment arm against control, each metric, on data up to ``day``."""
+        users = self.per_user(day)
+        alpha = self.config.alpha
+        out = []
+        control = users[users["arm"] == self.arm_names[0]]
+        for name in self.arm_names[1:]:
+            treat = users[users["arm"] == name]
+            for arm, df in ((self.arm_names[0], control), (name, treat)):
+                if len(df) == 0:
+                    raise ValueError(
+                        f"arm {arm!r} has no users with a session (split={self.config.split}, "
+                        f"{len(users)} active users): enlarge the experiment or its share"
+                    )
+            for metric in self.config.metrics:
+                if metric == "conversion":
+                    res = two_proportion_ztest(int(control[metric].sum()), len(control), int(treat[metric].sum()),
+                                               len(treat), alpha, metric)  # fmt: skip
+                else:
+                    res = welch_ttest(control[metric], treat[metric], alpha, metric)
+                out.append((name, res))
+        return out
+
+    def analyse(self, day: int | None = None) -> pd.DataFrame:
+        """One row per (treatment arm, metric): means, differences with CIs, p-value, decision."""
+        rows = []
+        for name, r in self.tests(day):
+            row = {"arm": name, **r.to_dict(), "decision": r.decision((self.arm_names[0], name))}
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def trajectory(self, metric: str = "ctr") -> pd.DataFrame:
+        """The p-value and CI of ``metric`` as the experiment would have read each day (for peeking plots)."""
+        frames = []
+        for d in range(self.outcomes.days):
+            try:
+                df = self.analyse(d)
+            except ValueError:
+                continue
+            frames.append(df[df["metric"] == metric].assign(day=d + 1))
+        cols = ["day", "arm", "n_a", "n_b", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "significant"]
+        return pd.concat(frames, ignore_index=True)[cols]
+
+    def report(self, day: int | None = None) -> str:
+        """A plain-text report: design, sample-ratio check, one line per metric, decisions."""
+        c = self.config
+        d = self._day(day)
+        users = self.per_user(d)
+        chi2, p_srm = self.srm(d)
+        counts = users["arm"].value_counts().reindex(self.arm_names, fill_value=0)
+        split = "/".join(f"{s:.0%}" for s in c.split)
+        lines = [
+            f"A/B test {c.experiment!r} — {self.meta.get('dataset', '?')}, day {d + 1} of {self.outcomes.days}, "
+            f"split {split}, α = {c.alpha:g}, seed {c.seed}",
+            *(f"  arm {n}: {self.meta.get('rankers', {}).get(n, '')} — {counts[n]} users" for n in self.arm_names),
+            f"Sample-ratio check: χ² = {chi2:.2f}, p = {p_srm:.3g} "
+            + ("— MISMATCH: do not trust the results until the cause is found" if p_srm < c.srm_alpha
+               else "(no mismatch detected)"),  # fmt: skip
+            "Unit of analysis: the user (users were randomised; one user's impressions are correlated).",
+            "",
+            f"{'arm':<4} {'metric':<19} {'control':>9} {'treatment':>9} {'difference [95% CI]':>32} "
+            f"{'relative [95% CI]':>26} {'p':>8}",
+        ]
+        results = self.tests(d)
+        for name, r in results:
+            rel = f"{r.rel_diff:+.1%} [{r.rel_ci_low:+.1%}, {r.rel_ci_high:+.1%}]"
+            lines.append(
+                f"{name:<4} {r.metric:<19} {r.mean_a:>9.4g} {r.mean_b:>9.4g} "
+                f"{f'{r.diff:+.4g} [{r.ci_low:+.4g}, {r.ci_high:+.4g}]':>32} {rel:>26} {r.p_value:>8.3g}"
+            )
+        lines.append("")
+        lines.append("Decisions (relative intervals by the delta method; no correction for multiple metrics):")
+        for name, r in results:
+            lines.append(f"  {name} {r.metric}: {r.decision((self.arm_names[0], name))}" + (f" [{r.note}]" if r.note else ""))
+        return "\n".join(lines)
+
+
+def run_ab(
+    sim: UserSimulator,
+    rankers: Sequence[Callable[[np.ndarray], np.ndarray]],
+    users: np.ndarray,
+    config: ABConfig | None = None,
+    arm_names: Sequence[str] | None = None,
+) -> ABResult:
+    """Assign ``users`` to arms by hash, show each arm's ranker's lists, simulate ``config.days`` days."""
+    config = config or ABConfig()
+    users = np.asarray(users, dtype=np.int64)
+    if len(rankers) != len(config.split):
+        raise ValueError(f"{len(rankers)} rankers but the split has {len(config.split)} arms")
+    names = tuple(arm_names or ("A", "B", "C", "D", "E", "F")[: len(rankers)])
+    arms = assign(users, config.experiment, config.split, config.salt)
+    lists = None
+    for j, ranker in enumerate(rankers):
+        rows = np.flatnonzero(arms == j)
+        got = item_lists(ranker(users[rows]), len(rows), f"ranker of arm {names[j]!r}")
+        if lists is None:
+            lists = np.full((len(users), got.shape[1]), -1, dtype=np.int64)
+        if got.shape[1] != lists.shape[1]:
+            raise ValueError(f"arm {names[j]!r} returned lists of length {got.shape[1]}, arm A of {lists.shape[1]}")
+        lists[rows] = got
+    outcomes = sim.simulate_days(users, lists, config.days, np.random.default_rng(config.seed))
+    return ABResult(config, names, arms, outcomes, {"rankers": {n: repr(r) for n, r in zip(names, rankers)}})
+
+
+def load_world(dataset_name: str = "synthetic", seed: int = 0, cache_dir: str = "data"):
+    """``(Dataset, world)`` for a data set name: the synthetic truth or the MovieLens oracle."""
+    from workbench.data import load
+    from workbench.experiment.oracle import world_for
+
+    ds = load(dataset_name, cache_dir=cache_dir, seed=seed)
+    return ds, world_for(ds)
+
+
+def run_abtest(
+    dataset_name: str = "synthetic",
+    seed: int = 0,
+    control: str | Callable = "noisy:2.0",
+    treatment: str | Callable = "noisy:1.5",
+    n_users: int | None = None,
+    days: int = 14,
+    split: Sequence[float] = (0.5, 0.5),
+    alpha: float = 0.05,
+    k: int = 10,
+    click_model: str = "position",
+    experiment: str = "abtest",
+    cache_dir: str = "data",
+) -> tuple[str, pd.DataFrame]:
+    """Simulate an A/B test on a data set's world; returns (report text, one row per metric).
+
+    Rankers are spec strings (``popularity``, ``oracle``, ``random``, ``noisy:<sigma>``)
+    or callables ``users -> int[U, k]``. ``n_users``: a seeded sample of the data set's
+    users (default: all).
+    """
+    ds, world = load_world(dataset_name, seed, cache_dir)
+    rng = np.random.default_rng(seed)
+    if n_users is None:
+        users = np.arange(ds.n_users)
+    elif not 2 <= n_users <= ds.n_users:
+        raise ValueError(f"n_users={n_users!r}: expected 2..{ds.n_users} (users in {ds.name!r})")
+    else:
+        users = np.sort(rng.choice(ds.n_users, size=n_users, replace=False))
+    rankers = [make_ranker(control, ds, world, k, seed), make_ranker(treatment, ds, world, k, seed + 1)]
+    sim = UserSimulator(world, SimulatorConfig(click_model=click_model, seed=seed))
+    config = ABConfig(experiment=experiment, split=tuple(split), days=days, alpha=alpha, seed=seed)
+    result = run_ab(sim, rankers, users, config)
+    result.meta["dataset"] = ds.name
+    return result.report(), result.analyse()
