@@ -1,0 +1,33 @@
+"""Stage 3, reranking: freshness boost, MMR diversity, business rules, exploration.
+
+Each step is a pure function over arrays for many users; `rerank` composes them
+(see `workbench.rerank.compose` for the order and why).
+"""
+
+from workbench.rerank.compose import STEPS, RerankConfig, rerank
+from workbench.rerank.exploration import ExplorationResult, explore, explore_positions, n_explore_slots
+from workbench.rerank.freshness import freshness_boost, freshness_multiplier
+from workbench.rerank.mmr import MMRResult, minmax_normalise, mmr
+from workbench.rerank.rules import apply_order, category_cap, category_rank, compact, eligible, pin_promoted, seen_mask
+
+__all__ = [
+    "STEPS",
+    "ExplorationResult",
+    "MMRResult",
+    "RerankConfig",
+    "apply_order",
+    "category_cap",
+    "category_rank",
+    "compact",
+    "eligible",
+    "explore",
+    "explore_positions",
+    "freshness_boost",
+    "freshness_multiplier",
+    "minmax_normalise",
+    "mmr",
+    "n_explore_slots",
+    "pin_promoted",
+    "rerank",
+    "seen_mask",
+]

@@ -1,0 +1,147 @@
+"""Maximal Marginal Relevance (Carbonell & Goldstein, SIGIR 1998), for many users at once.
+
+Greedily pick, k times, the candidate that maximises
+
+    MMR(i) = λ · rel(i) − (1 − λ) · max_{j picked} sim(i, j)
+
+λ weights *relevance*: λ = 1 keeps the relevance order exactly, λ = 0 is pure
+diversity. (A common textbook version documents λ as "the diversity weight" while
+its formula, like the one above, multiplies relevance by λ: trust the formula.)
+
+- rel: min-max normalised per user to [0, 1] (`minmax_normalise`), so λ means the
+  same trade-off for every user and every model's score scale.
+- sim(i, j) = α · [category(i) = category(j)] + (1 − α) · cos(v_i, v_j).
+- The max over an empty set is 0, so at λ = 0 every first candidate scores 0.
+  Ties (exact float equality) go to the higher relevance, then to the earlier
+  column: the first pick is always the most relevant candidate.
+- Cost: each user keeps a running max-similarity per candidate, updated with the
+  similarity row of the item just picked (one batched mat-vec, ``[U, n]``), so a
+  step is O(n·d) per user and the whole is O(k·n·d), never a dense ``[U, n, n]``
+  similarity tensor. The only Python loop runs over the k picks.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class MMRResult(NamedTuple):
+    """order: int64 ``[U, k]`` column indices into the inputs, in pick order, ``-1``
+    where a user ran out of real candidates. marginal: float64 ``[U, k]``, the MMR
+    value of each pick when it was picked (NaN at padding)."""
+
+    order: np.ndarray
+    marginal: np.ndarray
+
+
+def check_unit_interval(name: str, value: float) -> float:
+    if not np.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+    return float(value)
+
+
+def minmax_normalise(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per-row min-max scaling of ``scores`` over the cells where ``mask`` is True.
+
+    Returns float64 ``[U, n]`` in [0, 1] (best real candidate 1, worst 0), 0 outside
+    the mask. A row whose real scores are all equal (or a single candidate) maps to
+    1.0 everywhere: every candidate is as relevant as the best one. Raises
+    ValueError on NaN or ±inf at a real cell.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    if s.shape != mask.shape:
+        raise ValueError(f"scores shape {s.shape} differs from mask shape {mask.shape}")
+    if not np.isfinite(s[mask]).all():
+        r, c = np.argwhere(mask & ~np.isfinite(s))[0]
+        raise ValueError(f"score at row {r}, column {c} is {s[r, c]}; real candidates need finite scores")
+    lo = np.where(mask, s, np.inf).min(axis=1, keepdims=True)
+    hi = np.where(mask, s, -np.inf).max(axis=1, keepdims=True)
+    span = hi - lo
+    flat = ~(span > 0)
+    out = (s - np.where(np.isfinite(lo), lo, 0.0)) / np.where(flat, 1.0, span)
+    out = np.where(flat, 1.0, out)
+    return np.where(mask, out, 0.0)
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """float32 rows scaled to unit L2 norm (all-zero rows stay zero: cosine 0 with everything)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.where(norm > 0, norm, 1.0)
+
+
+def _check_inputs(relevance, items, item_vectors, item_category, k, lam, alpha):
+    lam = check_unit_interval("lam (λ, the relevance weight)", lam)
+    alpha = check_unit_interval("alpha (α, the same-category share of similarity)", alpha)
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    items = np.asarray(items, dtype=np.int64)
+    if items.ndim != 2 or np.shape(relevance) != items.shape:
+        raise ValueError(f"relevance {np.shape(relevance)} and items {items.shape} must both be [U, n]")
+    vec = np.asarray(item_vectors)
+    cat = np.asarray(item_category)
+    if vec.ndim != 2 or cat.shape != (vec.shape[0],):
+        raise ValueError(f"item_vectors must be [n_items, d] and item_category [n_items]; got {vec.shape} and {cat.shape}")
+    if items.size and (items.min() < -1 or items.max() >= vec.shape[0]):
+        raise ValueError(f"items hold ids in [{items.min()}, {items.max()}]; expected -1 or [0, {vec.shape[0] - 1}]")
+    return items, lam, alpha, int(k)
+
+
+def mmr(
+    relevance: np.ndarray,
+    items: np.ndarray,
+    item_vectors: np.ndarray,
+    item_category: np.ndarray,
+    k: int,
+    *,
+    lam: float = 0.7,
+    alpha: float = 0.3,
+) -> MMRResult:
+    """Rerank each row of ``items`` by MMR and return the first ``k`` picks.
+
+    relevance: float ``[U, n]`` (any scale; normalised per row here), ignored at padding.
+    items: int ``[U, n]`` item ids, ``-1`` = padding, never picked.
+    item_vectors: float ``[n_items, d]`` (cosine similarity; need not be unit length).
+    item_category: int ``[n_items]``.
+    lam: λ in [0, 1], weight of relevance. alpha: α in [0, 1], weight of same-category.
+    """
+    items, lam, alpha, k = _check_inputs(relevance, items, item_vectors, item_category, k, lam, alpha)
+    mask = items >= 0
+    rel = minmax_normalise(relevance, mask)
+    n_users, n = items.shape
+    rows = np.arange(n_users)
+    # Columns sorted by relevance (stable), so argmax's first-maximum rule breaks exact
+    # ties by higher relevance, then by earlier column.
+    key = np.where(mask, rel, -1.0)
+    by_rel = np.broadcast_to(np.arange(n), items.shape)
+    if (key[:, 1:] > key[:, :-1]).any():
+        by_rel = np.argsort(-key, axis=1, kind="stable")
+        rel, items, mask = (np.take_along_axis(a, by_rel, axis=1) for a in (rel, items, mask))
+    safe = np.where(mask, items, 0)
+    # Similarities pre-scaled by (1 − λ), so that the running max is the penalty itself.
+    w_cos, w_cat = np.float32((1.0 - lam) * (1.0 - alpha)), np.float32((1.0 - lam) * alpha)
+    unit = unit_rows(item_vectors)
+    cand_vec = (unit * w_cos)[safe]
+    cand_cat = np.asarray(item_category, dtype=np.int32)[safe]
+
+    order = np.full((n_users, k), -1, dtype=np.int64)
+    marginal = np.full((n_users, k), np.nan)
+    base = np.where(mask, np.float32(lam) * rel.astype(np.float32), -np.inf).astype(np.float32)
+    score, penalty = base.copy(), None
+    for step in range(min(k, n)):
+        pick = np.argmax(score, axis=1)
+        best = score[rows, pick]
+        live = best > -np.inf
+        order[:, step] = np.where(live, by_rel[rows, pick], -1)
+        marginal[:, step] = np.where(live, best, np.nan)
+        base[rows, pick] = -np.inf
+        if step == k - 1:
+            break
+        sim = np.matmul(cand_vec, unit[safe[rows, pick]][:, :, None])[:, :, 0]
+        np.add(sim, w_cat, out=sim, where=cand_cat == cand_cat[rows, pick][:, None])
+        penalty = sim if penalty is None else np.maximum(penalty, sim, out=penalty)
+        np.subtract(base, penalty, out=score)
+    return MMRResult(order, marginal)
