@@ -3,7 +3,8 @@
 The steps, each a pure vectorised function of this package, run in ``config.order``:
 
     "filter"     drop seen and unavailable items (rules.eligible)
-    "freshness"  relevance ×= 1 + w·exp(−decay·age/30), then re-sort by it (freshness.py)
+    "freshness"  relevance ×= 1 + w·exp(−decay·age/30), then re-sort by it (freshness.py);
+                 after "mmr", the re-sort runs within the k picks and within the rest
     "mmr"        the first k places by MMR, the rest keep their order (mmr.py)
     "pins"       up to max_pins promoted items to the front (rules.pin_promoted)
     "cap"        at most category_cap items per category (rules.category_cap; pinned exempt)
@@ -11,7 +12,7 @@ The steps, each a pure vectorised function of this package, run in ``config.orde
 
 Why this default order: the textbook boosts freshness *after* MMR and re-sorts by the
 boosted score, which throws MMR's diversified order away (only the membership of the
-list survives). Boosting first lets MMR see the fresher relevance, and each knob's
+list survives; order=("filter", "mmr", "freshness", ...) reproduces exactly that). Boosting first lets MMR see the fresher relevance, and each knob's
 effect stays visible. Put "freshness" after "mmr" to watch the textbook's mistake.
 
 Relevance starts as the ranked scores min-max normalised per user to [0, 1]
@@ -151,6 +152,7 @@ def rerank(
     mmr_score = np.full((n_users, n), np.nan)
     propensity = explored = None
 
+    done: list[str] = []
     for step in config.order:
         t0 = time.perf_counter()
         items_now = apply_order(ranked.items, cols)
@@ -161,8 +163,8 @@ def rerank(
             rel, boost = freshness_boost(
                 rel, ranked.items, age, decay=config.freshness_decay, weight=config.freshness_weight
             )
-            by_rel = np.argsort(-apply_order(rel, cols, -np.inf), axis=1, kind="stable")
-            cols = apply_order(cols, by_rel)
+            segment = np.broadcast_to(("mmr" in done) * (np.arange(cols.shape[1]) >= k), cols.shape)
+            cols = apply_order(cols, np.lexsort((-apply_order(rel, cols, -np.inf), segment), axis=1))
         elif step == "mmr":
             res = mmr(apply_order(rel, cols, 0.0), items_now, vectors, category, k, lam=config.lam, alpha=config.alpha)
             cols, shift, mmr_score = _after_mmr(cols, res.order, res.marginal, shift, mmr_score)
@@ -178,6 +180,7 @@ def rerank(
             res = explore(items_now, k, config.exploration_rate, config.seed)
             cols, propensity, explored = apply_order(cols, res.order), res.propensity, res.explored
         step_ms[step] = (time.perf_counter() - t0) * 1e3
+        done.append(step)
 
     final = cols[:, :k]
     if propensity is None:
