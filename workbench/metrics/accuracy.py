@@ -137,10 +137,6 @@ def _ideal_gains(rel: sp.csr_matrix, k: int) -> np.ndarray:
     return ideal
 
 
-def _discount(k: int) -> np.ndarray:
-    return 1.0 / np.log2(np.arange(2, k + 2))
-
-
 def _gain(grades: np.ndarray, gain: Gain) -> np.ndarray:
     if gain == "exp":
         return np.exp2(grades) - 1.0
@@ -149,35 +145,50 @@ def _gain(grades: np.ndarray, gain: Gain) -> np.ndarray:
     raise ValueError(f"gain must be 'exp' (2^rel - 1) or 'linear' (rel), got {gain!r}")
 
 
+def _hit_list(grades: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Non-zero cells of ``grades`` [n_users, k] in row-major order: (user, 0-based rank, grade, ordinal).
+
+    ``ordinal`` counts the user's earlier hits, so a hit's precision is (ordinal + 1) / (rank + 1).
+    """
+    user, rank = np.nonzero(grades)
+    counts = np.bincount(user, minlength=grades.shape[0])
+    ordinal = np.arange(user.size) - (np.cumsum(counts) - counts)[user]
+    return user, rank, grades[user, rank], ordinal
+
+
 def metrics_from_judged(j: Judged, ks: tuple[int, ...], gain: Gain = "exp") -> dict[tuple[str, int], np.ndarray]:
     """Every metric of ``ACCURACY_METRICS`` at every k, per user, from one `Judged` (k <= its width).
 
-    Cumulative sums over rank give all cut-offs at once. Returns ``{(metric, k): float64 [n_users]}``.
+    Works on the list of hits (about k x hit rate per user) rather than the dense [n_users, k]
+    grid. Returns ``{(metric, k): float64 [n_users]}``.
     """
-    width = j.gains.shape[1]
+    n_users, width = j.gains.shape
     for k in ks:
         check_k(k, width)
-    hit = (j.gains > 0).astype(np.float64)
-    cum_hits = np.cumsum(hit, axis=1)
-    ranks = np.arange(1, width + 1)
-    cum_ap = np.cumsum(hit * cum_hits / ranks, axis=1)
-    disc = _discount(width)
-    cum_dcg = np.cumsum(_gain(j.gains, gain) * disc, axis=1)
-    cum_idcg = np.cumsum(_gain(j.ideal, gain) * disc, axis=1)
-    first = np.where(hit.any(axis=1), np.argmax(hit, axis=1), width)
+    user, rank, grade, ordinal = _hit_list(j.gains)
+    i_user, i_rank, i_grade, _ = _hit_list(j.ideal)
+    dcg_terms = _gain(grade, gain) / np.log2(rank + 2)
+    idcg_terms = _gain(i_grade, gain) / np.log2(i_rank + 2)
+    first = np.full(n_users, width)
+    first[user[ordinal == 0]] = rank[ordinal == 0]
     n_rel = j.n_relevant.astype(np.float64)
     none = j.n_relevant == 0
+
+    def per_user(mask: np.ndarray, who: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(who[mask], None if weights is None else weights[mask], minlength=n_users)
+
+    out: dict[tuple[str, int], np.ndarray] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
-        out: dict[tuple[str, int], np.ndarray] = {}
         for k in ks:
-            found = first < k
+            top = rank < k
+            hits = per_user(top, user)
             values = {
-                "precision": cum_hits[:, k - 1] / k,
-                "recall": cum_hits[:, k - 1] / n_rel,
-                "map": cum_ap[:, k - 1] / n_rel,
-                "ndcg": cum_dcg[:, k - 1] / cum_idcg[:, k - 1],
-                "mrr": np.where(found, 1.0 / (first + 1), 0.0),
-                "hit_rate": found.astype(np.float64),
+                "precision": hits / k,
+                "recall": hits / n_rel,
+                "map": per_user(top, user, (ordinal + 1) / (rank + 1)) / n_rel,
+                "ndcg": per_user(top, user, dcg_terms) / per_user(i_rank < k, i_user, idcg_terms),
+                "mrr": np.where(first < k, 1.0 / (first + 1), 0.0),
+                "hit_rate": (first < k).astype(np.float64),
             }
             for name, v in values.items():
                 out[(name, k)] = np.where(none, np.nan, v)
