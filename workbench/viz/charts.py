@@ -137,8 +137,9 @@ def slate_change_chart(before: pd.DataFrame, after: pd.DataFrame, title: str = "
     for name, df in (("before", before), ("after", after)):
         _need(df, ("item", "position", "title"), f"slate_change_chart({name})")
     k = int(max(before["position"].max(), after["position"].max()))
-    b = before.assign(stage=labels[0])
-    a = after.assign(stage=labels[1])
+    cols = ["item", "position", "title"]
+    b = before[cols].assign(stage=labels[0])
+    a = after[cols].assign(stage=labels[1])
     kept = set(b["item"]) & set(a["item"])
     status = {i: "kept" for i in kept} | {i: "entered" for i in set(a["item"]) - kept} | {i: "left" for i in set(b["item"]) - kept}
     df = pd.concat([b, a], ignore_index=True)
@@ -151,7 +152,7 @@ def slate_change_chart(before: pd.DataFrame, after: pd.DataFrame, title: str = "
     scale = alt.Scale(domain=["kept", "entered", "left"], range=["#4c78a8", "#54a24b", "#bab0ac"])
     y = alt.Y("position:Q", scale=alt.Scale(domain=[k + 0.5, 0.5]), title="position in the list (1 = top)",
               axis=alt.Axis(values=list(range(1, k + 1))))  # fmt: skip
-    x = alt.X("stage:N", sort=list(labels), title="stage", axis=alt.Axis(labelAngle=0))
+    x = alt.X("stage:N", sort=list(labels), title="stage", axis=alt.Axis(labelAngle=0), scale=alt.Scale(padding=1.6))
     base = alt.Chart(df).encode(x=x, y=y, color=alt.Color("change:N", scale=scale, title="item"))
     lines = base.mark_line(strokeWidth=2).encode(detail="item:N")
     points = base.mark_circle(size=70).encode(tooltip=["title", "item", "position", "stage", "change"])
