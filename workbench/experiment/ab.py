@@ -246,8 +246,10 @@ def run_abtest(
     """Simulate an A/B test on a data set's world; returns (report text, one row per metric).
 
     Rankers are spec strings (``popularity``, ``oracle``, ``random``, ``noisy:<sigma>``)
-    or callables ``users -> int[U, k]``. ``n_users``: a seeded sample of the data set's
-    users (default: all).
+    or callables ``users -> int[U, k]``; noisy oracles share their noise draws (same
+    seed), so ``noisy:1.5`` against ``noisy:1.5`` is an A/A test and ``noisy:2`` against
+    ``noisy:1.5`` is a slightly better version of one model. ``n_users``: a seeded
+    sample of the data set's users (default: all).
     """
     ds, world = load_world(dataset_name, seed, cache_dir)
     rng = np.random.default_rng(seed)
@@ -257,7 +259,7 @@ def run_abtest(
         raise ValueError(f"n_users={n_users!r}: expected 2..{ds.n_users} (users in {ds.name!r})")
     else:
         users = np.sort(rng.choice(ds.n_users, size=n_users, replace=False))
-    rankers = [make_ranker(control, ds, world, k, seed), make_ranker(treatment, ds, world, k, seed + 1)]
+    rankers = [make_ranker(control, ds, world, k, seed), make_ranker(treatment, ds, world, k, seed)]
     sim = UserSimulator(world, SimulatorConfig(click_model=click_model, seed=seed))
     config = ABConfig(experiment=experiment, split=tuple(split), days=days, alpha=alpha, seed=seed)
     result = run_ab(sim, rankers, users, config)

@@ -162,7 +162,7 @@ class Preference:
     wins_a: int
     wins_b: int
     ties: int
-    credit_share_b: float  # B's share of all credited clicks
+    credit_share_b: float  # B's share of all credited clicks (identical-list impressions included)
     delta_ab: float  # Chapelle et al. 2012: (wins_A + ties/2) / n − 1/2; > 0 favours A
     p_value: float
     ci_low: float  # Clopper–Pearson CI of B's win rate among non-tied units
@@ -178,7 +178,7 @@ class Preference:
 
     def decision(self, names: tuple[str, str] = ("A", "B")) -> str:
         if self.wins_a + self.wins_b == 0:
-            return f"tie: no {self.unit} preferred either ranker ({self.note or 'no credited clicks'}); p = 1"
+            return f"tie: no {self.unit} preferred either ranker, p = 1"
         if self.winner == "tie":
             return (f"no significant preference at α = {self.alpha:g} (p = {self.p_value:.3g}); "
                     f"B wins {self.wins_b / (self.wins_a + self.wins_b):.1%} of non-tied {self.unit}s, "
@@ -212,6 +212,7 @@ def preference_test(
         raise ValueError(f"credit_a {ca.shape} and credit_b {cb.shape} must be 1-D of the same length")
     if len(ca) == 0:
         raise ValueError("no impressions to compare: credit arrays are empty")
+    raw_total, raw_b = ca.sum() + cb.sum(), cb.sum()
     n_identical = 0
     if identical is not None:
         identical = np.asarray(identical, dtype=bool)
@@ -224,11 +225,10 @@ def preference_test(
         unit = "user"
     wins_a, wins_b = int((ca > cb).sum()), int((cb > ca).sum())
     ties = len(ca) - wins_a - wins_b
-    total = ca.sum() + cb.sum()
     notes = []
     if n_identical:
         notes.append(f"{n_identical} impressions had identical lists (counted as ties)")
-    if total == 0:
+    if raw_total == 0:
         notes.append("no clicks were credited to either ranker")
     if wins_a + wins_b:
         bt = stats.binomtest(wins_b, wins_a + wins_b, 0.5)
@@ -238,7 +238,7 @@ def preference_test(
         p, lo, hi = 1.0, 0.0, 1.0
     return Preference(
         method=method, unit=unit, n=len(ca), wins_a=wins_a, wins_b=wins_b, ties=ties,
-        credit_share_b=float(cb.sum() / total) if total else 0.5,
+        credit_share_b=float(raw_b / raw_total) if raw_total else 0.5,
         delta_ab=(wins_a + 0.5 * ties) / len(ca) - 0.5, p_value=float(p), ci_low=float(lo), ci_high=float(hi),
         alpha=alpha, note="; ".join(notes),
     )  # fmt: skip
@@ -255,3 +255,84 @@ def identical_rows(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
 def preference_frame(results: list[Preference]) -> pd.DataFrame:
     """One row per interleaving result, for reports."""
     return pd.DataFrame([r.to_dict() for r in results])
+
+
+def interleaving_experiment(
+    sim,
+    lists_a: np.ndarray,
+    lists_b: np.ndarray,
+    users: np.ndarray,
+    sessions: np.ndarray,
+    rng: np.random.Generator | int,
+    method: str = "team_draft",
+    alpha: float = 0.05,
+) -> Preference:
+    """Each user ``users[i]`` has ``sessions[i]`` sessions, each showing a fresh interleaving of
+    ``lists_a[i]`` and ``lists_b[i]``; credit is summed per user and sign-tested over users."""
+    rng = np.random.default_rng(rng)
+    users = np.asarray(users, dtype=np.int64)
+    lists_a, lists_b = np.asarray(lists_a, dtype=np.int64), np.asarray(lists_b, dtype=np.int64)
+    if lists_a.shape[0] != len(users) or lists_b.shape[0] != len(users) or np.shape(sessions) != (len(users),):
+        raise ValueError(f"lists_a {lists_a.shape}, lists_b {lists_b.shape} and sessions {np.shape(sessions)} "
+                         f"must have one row per user ({len(users)})")  # fmt: skip
+    rows = np.repeat(np.arange(len(users)), sessions)
+    a, b = lists_a[rows], lists_b[rows]
+    k = lists_a.shape[1]
+    inter = interleave(a, b, rng, method, k)
+    imp = sim.simulate(users[rows], inter.items, rng)
+    ca, cb = credit(inter, imp.clicks, a, b)
+    return preference_test(ca, cb, groups=rows, identical=identical_rows(a, b, k), method=method, alpha=alpha)
+
+
+def run_interleave(
+    dataset_name: str = "synthetic",
+    seed: int = 0,
+    a: str = "noisy:2.0",
+    b: str = "noisy:1.5",
+    n_users: int | None = None,
+    days: int = 14,
+    methods: tuple[str, ...] = METHODS,
+    k: int = 10,
+    click_model: str = "position",
+    alpha: float = 0.05,
+    cache_dir: str = "data",
+) -> tuple[str, pd.DataFrame]:
+    """Simulate interleaving experiments on a data set's world; returns (report text, one row per method).
+
+    Rankers are spec strings as in ``run_abtest`` or callables ``users -> int[U, k]``.
+    Sessions per user over ``days`` are Poisson, as in the A/B simulator.
+    """
+    from workbench.experiment.ab import load_world
+    from workbench.experiment.rankers import item_lists, make_ranker
+    from workbench.experiment.simulator import SimulatorConfig, UserSimulator
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"methods={methods!r}: expected a non-empty subset of {METHODS}")
+    ds, world = load_world(dataset_name, seed, cache_dir)
+    rng = np.random.default_rng(seed)
+    if n_users is None:
+        users = np.arange(ds.n_users)
+    elif not 2 <= n_users <= ds.n_users:
+        raise ValueError(f"n_users={n_users!r}: expected 2..{ds.n_users} (users in {ds.name!r})")
+    else:
+        users = np.sort(rng.choice(ds.n_users, size=n_users, replace=False))
+    ranker_a, ranker_b = make_ranker(a, ds, world, k, seed), make_ranker(b, ds, world, k, seed)
+    lists_a = item_lists(ranker_a(users), len(users), "ranker A")
+    lists_b = item_lists(ranker_b(users), len(users), "ranker B")
+    sim = UserSimulator(world, SimulatorConfig(click_model=click_model, seed=seed))
+    sessions = rng.poisson(days * sim.config.visit_rate * sim.visit_factor(users))
+    results = [interleaving_experiment(sim, lists_a, lists_b, users, sessions, rng, m, alpha) for m in methods]
+    lines = [
+        f"Interleaving on {ds.name}: A = {ranker_a!r}, B = {ranker_b!r}; {len(users)} users, {days} days, "
+        f"{int(sessions.sum())} sessions, α = {alpha:g}, seed {seed}",
+        "Unit: the user (credit summed over a user's sessions; sign test over users with a preference).",
+        "",
+        f"{'method':<11} {'users':>6} {'A wins':>7} {'B wins':>7} {'ties':>6} {'B share of clicks':>18} {'p':>9}  winner",
+    ]
+    for r in results:
+        lines.append(f"{r.method:<11} {r.n:>6} {r.wins_a:>7} {r.wins_b:>7} {r.ties:>6} {r.credit_share_b:>18.3f} "
+                     f"{r.p_value:>9.3g}  {r.winner}")  # fmt: skip
+    lines += ["", "Decisions:"] + [f"  {r.method}: {r.decision()}" + (f" [{r.note}]" if r.note else "") for r in results]
+    frame = preference_frame(results).assign(dataset=ds.name, a=repr(ranker_a), b=repr(ranker_b), seed=seed)
+    return "\n".join(lines), frame
