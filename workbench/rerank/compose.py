@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from workbench.rerank.exploration import explore
 from workbench.rerank.freshness import freshness_boost, freshness_multiplier
 from workbench.rerank.mmr import check_unit_interval, minmax_normalise, mmr
-from workbench.rerank.rules import apply_order, category_cap, compact, eligible, pin_promoted
+from workbench.rerank.rules import apply_order, category_cap, compact, eligible, partition, pin_promoted
 from workbench.types import CandidateSet, Slate
 
 STEPS = ("filter", "freshness", "mmr", "pins", "cap", "explore")
@@ -139,10 +139,12 @@ def rerank(
     mask = ranked.mask
     rel = minmax_normalise(ranked.scores, mask)
     key = np.where(mask, ranked.scores.astype(np.float64), -np.inf)
-    cols = np.argsort(-key, axis=1, kind="stable")
-    ranked_position = np.empty_like(cols)
+    cols = np.broadcast_to(np.arange(n), (n_users, n))
+    if (key[:, 1:] > key[:, :-1]).any():
+        cols = np.argsort(-key, axis=1, kind="stable")
+    ranked_position = np.empty((n_users, n), dtype=np.int64)
     ranked_position[rows, cols] = np.arange(n)
-    cols = np.where(np.take_along_axis(mask, cols, axis=1), cols, -1)
+    cols = np.where(apply_order(mask, cols), cols, -1)
     if n < k:
         cols = np.hstack([cols, np.full((n_users, k - n), -1, dtype=cols.dtype)])
 
@@ -155,7 +157,7 @@ def rerank(
     done: list[str] = []
     for step in config.order:
         t0 = time.perf_counter()
-        items_now = apply_order(ranked.items, cols)
+        items_now = apply_order(ranked.items, cols) if step != "freshness" else None
         if step == "filter":
             keep = eligible(items_now, users=ranked.users, seen=seen, available=available)
             cols = apply_order(cols, compact(keep))
@@ -171,8 +173,8 @@ def rerank(
         elif step == "pins" and promoted is not None and config.max_pins > 0:
             order, pin = pin_promoted(items_now, promoted, config.max_pins)
             cols = apply_order(cols, order)
-            real = cols >= 0
-            pinned[np.broadcast_to(rows, cols.shape)[real], cols[real]] = pin[real]
+            r, c = np.nonzero(pin)
+            pinned[r, cols[r, c]] = True
         elif step == "cap" and config.category_cap is not None:
             exempt = apply_order(pinned, cols, False)
             cols = apply_order(cols, category_cap(items_now, category, config.category_cap, exempt))
@@ -210,17 +212,17 @@ def _after_mmr(cols, picks, marginal, shift, mmr_score):
     """Put MMR's picks first and the rest in their current order; record per column the
     places each moved (old position − new position) and the marginal value of each pick."""
     n_users, width = cols.shape
-    rows = np.arange(n_users)[:, None]
-    rank = np.where(cols >= 0, picks.shape[1] + np.arange(width), 2 * width + np.arange(width)).astype(np.int64)
     live = picks >= 0
-    r = np.broadcast_to(rows, picks.shape)
-    rank[r[live], picks[live]] = np.broadcast_to(np.arange(picks.shape[1]), picks.shape)[live]
-    new = np.argsort(rank, axis=1, kind="stable")
+    picked = np.zeros(cols.shape, dtype=bool)
+    picked[np.nonzero(live)[0], picks[live]] = True
+    new = partition(picked, cols >= 0)
+    new[:, : picks.shape[1]] = picks[:, :width]
     new_cols = apply_order(cols, new)
     real = new_cols >= 0
-    rr = np.broadcast_to(rows, new.shape)
+    rows = np.broadcast_to(np.arange(n_users)[:, None], new.shape)
     shift = shift.copy()
-    shift[rr[real], new_cols[real]] = new[real] - np.broadcast_to(np.arange(width), new.shape)[real]
+    shift[rows[real], new_cols[real]] = (new - np.arange(width))[real]
     mmr_score = mmr_score.copy()
-    mmr_score[r[live], apply_order(cols, picks)[live]] = marginal[live]
+    picked_cols = apply_order(cols, picks)
+    mmr_score[rows[:, : picks.shape[1]][live], picked_cols[live]] = marginal[live]
     return new_cols, shift, mmr_score

@@ -75,7 +75,9 @@ def explore(
     pool_real = items[:, k:] >= 0
     pool = pool_real.sum(axis=1)
     m_user = np.minimum(m, pool)
-    draws = k + np.argsort(np.where(pool_real, rng.random(pool_real.shape), np.inf), axis=1)[:, :m]
+    key = np.where(pool_real, rng.random(pool_real.shape), np.inf)
+    smallest = np.argpartition(key, m - 1, axis=1)[:, :m] if m < key.shape[1] else np.argsort(key, axis=1)[:, :m]
+    draws = k + np.take_along_axis(smallest, np.argsort(np.take_along_axis(key, smallest, axis=1), axis=1), axis=1)
 
     j = np.arange(m)
     pos = np.floor((j + 0.5) * k / np.maximum(m_user, 1)[:, None]).astype(np.int64)

@@ -124,24 +124,27 @@ def mmr(
     # Similarities pre-scaled by (1 − λ), so that the running max is the penalty itself.
     w_cos, w_cat = np.float32((1.0 - lam) * (1.0 - alpha)), np.float32((1.0 - lam) * alpha)
     unit = unit_rows(item_vectors)
+    category = np.asarray(item_category, dtype=np.int32)
     cand_vec = (unit * w_cos)[safe]
-    cand_cat = np.asarray(item_category, dtype=np.int32)[safe]
+    cand_cat = category[safe]
 
-    order = np.full((n_users, k), -1, dtype=np.int64)
-    marginal = np.full((n_users, k), np.nan)
+    picks = np.full((n_users, k), -1, dtype=np.int64)
+    marginal = np.full((n_users, k), -np.inf)
     base = np.where(mask, np.float32(lam) * rel.astype(np.float32), -np.inf).astype(np.float32)
     score, penalty = base.copy(), None
+    offsets = rows * n
     for step in range(min(k, n)):
-        pick = np.argmax(score, axis=1)
-        best = score[rows, pick]
-        live = best > -np.inf
-        order[:, step] = np.where(live, by_rel[rows, pick], -1)
-        marginal[:, step] = np.where(live, best, np.nan)
-        base[rows, pick] = -np.inf
+        picks[:, step] = pick = np.argmax(score, axis=1)
+        flat = offsets + pick
+        marginal[:, step] = score.ravel()[flat]
+        base.ravel()[flat] = -np.inf
         if step == k - 1:
             break
-        sim = np.matmul(cand_vec, unit[safe[rows, pick]][:, :, None])[:, :, 0]
-        np.add(sim, w_cat, out=sim, where=cand_cat == cand_cat[rows, pick][:, None])
+        item = safe.ravel()[flat]
+        sim = np.matmul(cand_vec, unit[item][:, :, None])[:, :, 0]
+        np.add(sim, w_cat, out=sim, where=cand_cat == category[item][:, None])
         penalty = sim if penalty is None else np.maximum(penalty, sim, out=penalty)
         np.subtract(base, penalty, out=score)
-    return MMRResult(order, marginal)
+    live = marginal > -np.inf
+    order = np.where(live, np.take_along_axis(by_rel, np.maximum(picks, 0), axis=1), -1)
+    return MMRResult(order, np.where(live, marginal, np.nan))

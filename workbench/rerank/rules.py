@@ -14,15 +14,27 @@ import scipy.sparse as sp
 
 def apply_order(values: np.ndarray, order: np.ndarray, fill=-1) -> np.ndarray:
     """``values[u, order[u, j]]``, with ``fill`` where ``order`` is -1."""
-    rows = np.arange(order.shape[0])[:, None]
-    out = values[rows, np.maximum(order, 0)]
-    return np.where(order >= 0, out, np.asarray(fill, dtype=out.dtype))
+    n_users, width = values.shape[0], values.shape[1]
+    if width == 0:
+        return np.full(order.shape + values.shape[2:], fill, dtype=values.dtype)
+    flat = np.maximum(order, 0) + (np.arange(n_users) * width)[:, None]
+    out = np.take(values.reshape(n_users * width, *values.shape[2:]), flat, axis=0)
+    return np.where(order >= 0, out, np.asarray(fill, dtype=out.dtype)) if (order < 0).any() else out
+
+
+def partition(first: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """``order`` listing per row the columns where bool ``first`` is True, then the other
+    columns where ``keep`` is True, each group in its original order; ``-1`` after.
+    (A stable sort of the key 0 = first, 1 = kept, 2 = dropped.)"""
+    keep = first if keep is None else keep | first
+    key = (2 - first.astype(np.int8) - keep).astype(np.int8)
+    order = np.argsort(key, axis=1, kind="stable")
+    return np.where(np.take_along_axis(key, order, axis=1) < 2, order, -1)
 
 
 def compact(keep: np.ndarray) -> np.ndarray:
     """``order`` that keeps the True cells of bool ``[U, m]`` in their order, then -1."""
-    order = np.argsort(~keep, axis=1, kind="stable")
-    return np.where(np.take_along_axis(keep, order, axis=1), order, -1)
+    return partition(np.asarray(keep, dtype=bool))
 
 
 def seen_mask(items: np.ndarray, users: np.ndarray, seen: sp.spmatrix) -> np.ndarray:
@@ -30,6 +42,9 @@ def seen_mask(items: np.ndarray, users: np.ndarray, seen: sp.spmatrix) -> np.nda
 
     seen: CSR ``[n_users_total, n_items]`` (e.g. ``Dataset.matrix`` of the training
     split), rows indexed by ``users`` (the CandidateSet's user row indices).
+    Vectorised as a sparse intersection: the candidates as a CSR matrix holding their
+    column position + 1, multiplied elementwise by the users' seen rows; the products
+    that survive are the seen candidates, and their values say where they sit.
     """
     items = np.asarray(items, dtype=np.int64)
     users = np.asarray(users, dtype=np.int64)
@@ -40,15 +55,16 @@ def seen_mask(items: np.ndarray, users: np.ndarray, seen: sp.spmatrix) -> np.nda
         raise ValueError(f"user rows span [{users.min()}, {users.max()}] but seen has {n_rows} rows")
     if items.size and items.max() >= n_cols:
         raise ValueError(f"item id {items.max()} outside seen's {n_cols} columns")
-    sub = sp.csr_matrix(seen)[users]
-    sub.eliminate_zeros()
-    sub.sort_indices()
-    keys = np.repeat(np.arange(len(users), dtype=np.int64), np.diff(sub.indptr)) * n_cols + sub.indices
-    query = np.arange(len(users), dtype=np.int64)[:, None] * n_cols + items
-    if keys.size == 0:
-        return np.zeros(items.shape, dtype=bool)
-    pos = np.minimum(np.searchsorted(keys, query), keys.size - 1)
-    return (keys[pos] == query) & (items >= 0)
+    real = items >= 0
+    position = np.broadcast_to(np.arange(1, items.shape[1] + 1, dtype=np.float64), items.shape)[real]
+    indptr = np.r_[0, np.cumsum(real.sum(axis=1))]
+    candidates = sp.csr_matrix((position, items[real], indptr), shape=(len(users), n_cols))
+    rows_seen = sp.csr_matrix(seen)[users]
+    rows_seen.data = (rows_seen.data != 0).astype(np.float64)
+    hit = candidates.multiply(rows_seen).tocoo()
+    out = np.zeros(items.shape, dtype=bool)
+    out[hit.row, hit.data.astype(np.int64) - 1] = True
+    return out
 
 
 def eligible(
@@ -88,16 +104,15 @@ def pin_promoted(items: np.ndarray, promoted: np.ndarray, max_pins: int) -> tupl
         raise ValueError(f"item id {items.max()} outside item_promoted of length {len(promoted)}")
     is_promo = (items >= 0) & promoted[np.maximum(items, 0)]
     pin = is_promo & (np.cumsum(is_promo, axis=1) <= max_pins)
-    rank = np.where(pin, 0, np.where(items >= 0, 1, 2))
-    order = np.argsort(rank, axis=1, kind="stable")
-    order = np.where(np.take_along_axis(items, order, axis=1) >= 0, order, -1)
-    return order, np.take_along_axis(pin, np.maximum(order, 0), axis=1) & (order >= 0)
+    order = partition(pin, items >= 0)
+    return order, np.arange(items.shape[1]) < pin.sum(axis=1, keepdims=True)
 
 
 def category_rank(items: np.ndarray, item_category: np.ndarray) -> np.ndarray:
     """int ``[U, m]``: how many items of the same category precede each cell in its row
-    (0 for the first of its category; -1 at padding). Vectorised: sort the cells by the
-    key (row, category, position) and count from the start of each (row, category) group."""
+    (0 for the first of its category; -1 at padding). Vectorised: a stable sort of each
+    row by category orders the cells by (row, category, position); count from the start
+    of each category's run."""
     items = np.asarray(items, dtype=np.int64)
     cat = np.asarray(item_category, dtype=np.int64)
     if items.size and items.max() >= len(cat):
@@ -105,15 +120,17 @@ def category_rank(items: np.ndarray, item_category: np.ndarray) -> np.ndarray:
     if cat.size and cat.min() < 0:
         raise ValueError(f"item_category holds code {cat.min()}; expected category codes >= 0")
     n_users, m = items.shape
-    cats = np.where(items >= 0, cat[np.maximum(items, 0)], -1) + 1
-    key = (np.arange(n_users)[:, None] * (int(cats.max(initial=0)) + 1) + cats) * m + np.arange(m)
-    srt = np.argsort(key.ravel())
-    group = key.ravel()[srt] // m
-    idx = np.arange(group.size)
-    first = np.maximum.accumulate(np.where(np.r_[True, group[1:] != group[:-1]], idx, 0))
-    out = np.empty(group.size, dtype=np.int64)
-    out[srt] = idx - first
-    return np.where(items >= 0, out.reshape(n_users, m), -1)
+    cats = np.where(items >= 0, cat[np.maximum(items, 0)], -1)
+    cats = cats.astype(np.int16 if cat.size == 0 or cat.max() < 2**15 - 1 else np.int64)
+    srt = np.argsort(cats, axis=1, kind="stable")
+    grouped = np.take_along_axis(cats, srt, axis=1)
+    start = np.ones((n_users, m), dtype=bool)
+    start[:, 1:] = grouped[:, 1:] != grouped[:, :-1]
+    col = np.arange(m)
+    rank = col - np.maximum.accumulate(np.where(start, col, 0), axis=1)
+    out = np.empty((n_users, m), dtype=np.int64)
+    np.put_along_axis(out, srt, rank, axis=1)
+    return np.where(items >= 0, out, -1)
 
 
 def category_cap(
