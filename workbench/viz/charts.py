@@ -271,8 +271,8 @@ def pvalue_chart(daily: pd.DataFrame, alpha: float = 0.05, title: str = "The p-v
                    else f"p never dips below α={alpha}")  # fmt: skip
     enc = dict(x=alt.X("day:Q", title="day of the test (days)"),
                y=alt.Y("p_value:Q", title="p-value (probability, log scale)", scale=alt.Scale(type="log")))  # fmt: skip
-    line = alt.Chart(daily).mark_line(point=True).encode(**enc, **({"detail": "run:N"} if "run" in daily else {}),
-                                                        tooltip=["day", alt.Tooltip("p_value:Q", format=".4f")])  # fmt: skip
+    runs = {"detail": "run:N", "opacity": alt.condition("datum.run == 0", alt.value(1.0), alt.value(0.3))} if "run" in daily else {}
+    line = alt.Chart(daily).mark_line(point=True).encode(**enc, **runs, tooltip=["day", alt.Tooltip("p_value:Q", format=".4f")])
     rule = alt.Chart(pd.DataFrame({"alpha": [alpha]})).mark_rule(color="#e45756", strokeDash=[5, 3]).encode(
         y=alt.Y("alpha:Q", title="p-value (probability, log scale)"))
     return titled((line + rule).properties(width=WIDTH, height=HEIGHT), title, reading)
@@ -299,15 +299,35 @@ def interval_chart(daily: pd.DataFrame, true_effect: float | None = None,
 
 def power_chart(curves: pd.DataFrame, title: str = "Power: the chance of detecting a real effect",
                 reading: str | None = None, x: str = "effect", x_title: str = "true relative lift (%)",
-                group: str = "users_per_arm") -> alt.LayerChart:  # fmt: skip
-    """``curves``: ``x`` (effect size), ``power`` (0–1), ``group`` (one line each, e.g. users per arm)."""
-    _need(curves, (x, "power", group), "power_chart")
-    reading = reading or "a line crossing 0.8 marks the smallest effect that size of test detects 4 times in 5"
-    line = alt.Chart(curves).mark_line(point=True).encode(
-        x=alt.X(f"{x}:Q", title=x_title), y=alt.Y("power:Q", title="power (probability, 0–1)", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color(f"{group}:O", title=group.replace("_", " ")), tooltip=[x, group, alt.Tooltip("power:Q", format=".3f")],
+                group: str = "users_per_arm", log_x: bool = False, mark_x: float | None = None,
+                y: str = "power", y_title: str = "power (probability, 0–1)", target: float = 0.8) -> alt.LayerChart:  # fmt: skip
+    """``curves``: ``x``, ``y`` (a probability, default ``power``), ``group`` (one line each).
+    Dashed line at ``target``; ``mark_x`` draws a red rule (e.g. the current test's size)."""
+    _need(curves, (x, y, group), "power_chart")
+    reading = reading or f"where a line crosses {target:g}, that test detects its effect {target:.0%} of the time"
+    line = alt.Chart(curves).mark_line(point=len(curves) < 60).encode(
+        x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log" if log_x else "linear")),
+        y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color(f"{group}:O", title=group.replace("_", " ")), tooltip=[x, group, alt.Tooltip(f"{y}:Q", format=".3f")],
     )  # fmt: skip
-    rule = alt.Chart(pd.DataFrame({"p": [0.8]})).mark_rule(color="gray", strokeDash=[4, 3]).encode(y=alt.Y("p:Q", title="power (probability, 0–1)"))
+    layers = [line, alt.Chart(pd.DataFrame({"p": [target]})).mark_rule(color="gray", strokeDash=[4, 3]).encode(
+        y=alt.Y("p:Q", title=y_title))]  # fmt: skip
+    if mark_x is not None:
+        layers.append(alt.Chart(pd.DataFrame({"m": [mark_x]})).mark_rule(color="#e45756").encode(
+            x=alt.X("m:Q", title=x_title)))  # fmt: skip
+    return titled(alt.layer(*layers).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
+def rate_chart(rates: pd.DataFrame, alpha: float, title: str, reading: str,
+               x_title: str = "day of the test (days)", y_title: str = "share of A/A tests declared significant (0–1)") -> alt.LayerChart:  # fmt: skip
+    """``rates``: ``day``, ``rate`` (0–1), ``series`` (one line each); dashed line at ``alpha``."""
+    _need(rates, ("day", "rate", "series"), "rate_chart")
+    line = alt.Chart(rates).mark_line(point=True).encode(
+        x=alt.X("day:Q", title=x_title), y=alt.Y("rate:Q", title=y_title),
+        color=alt.Color("series:N", title="reading"), tooltip=["series", "day", alt.Tooltip("rate:Q", format=".3f")],
+    )  # fmt: skip
+    rule = alt.Chart(pd.DataFrame({"a": [alpha]})).mark_rule(color="#e45756", strokeDash=[5, 3]).encode(
+        y=alt.Y("a:Q", title=y_title))  # fmt: skip
     return titled((line + rule).properties(width=WIDTH, height=HEIGHT), title, reading)
 
 
@@ -316,10 +336,9 @@ def interleaved_list_chart(rows: pd.DataFrame, title: str = "One interleaved lis
     """``rows``: ``position`` (1-based), ``title``, ``team`` ('A' or 'B'), ``clicked`` (bool)."""
     _need(rows, ("position", "title", "team", "clicked"), "interleaved_list_chart")
     if reading is None:
-        ca = int(rows.loc[rows["clicked"] & (rows["team"] == "A")].shape[0])
-        cb = int(rows.loc[rows["clicked"] & (rows["team"] == "B")].shape[0])
-        winner = "A wins" if ca > cb else "B wins" if cb > ca else "a tie"
-        reading = f"clicks credited: A {ca}, B {cb}: this impression is {winner}"
+        ca = int((rows["clicked"] & (rows["team"] == "A")).sum())
+        cb = int((rows["clicked"] & (rows["team"] == "B")).sum())
+        reading = f"clicks on A's picks: {ca}, on B's picks: {cb}"
     rows = rows.assign(label=np.where(rows["clicked"], "✓ ", "") + rows["title"].astype(str))
     y = alt.Y("position:O", title="position in the list (1 = top)")
     cells = alt.Chart(rows).mark_bar(height=18).encode(
@@ -328,7 +347,7 @@ def interleaved_list_chart(rows: pd.DataFrame, title: str = "One interleaved lis
         opacity=alt.condition("datum.clicked", alt.value(1.0), alt.value(0.45)),
         tooltip=["position", "title", "team", "clicked"],
     )  # fmt: skip
-    text = alt.Chart(rows).mark_text(align="left", dx=6, color="white", fontWeight="bold").encode(
+    text = alt.Chart(rows).mark_text(align="left", dx=6, color="black").encode(
         y=y, x=alt.value(0), text="label:N")
     return titled((cells + text).properties(width=WIDTH // 2 + 10, height=22 * len(rows)), title, reading)
 
