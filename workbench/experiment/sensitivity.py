@@ -32,15 +32,15 @@ BLOCK_IMPRESSIONS = 1_000_000
 
 @dataclass(frozen=True)
 class SensitivityConfig:
-    """Study design. ``reps`` runs per grid point; the grid doubles from ``start_users``."""
+    """Study design. ``reps`` runs per grid point; the grid grows by √2 from ``start_users``."""
 
     alpha: float = 0.05
     target: float = 0.95
     reps: int = 200
     method: str = "team_draft"
-    sessions_per_user: int = 1
-    start_users: int = 32
-    max_users: int = 1 << 20
+    sessions_per_user: int = 5
+    start_users: int = 8
+    max_users: int = 1 << 17
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -61,13 +61,28 @@ def mean_ctr(sim: UserSimulator, population: np.ndarray, lists: np.ndarray, seed
     return float(imp.clicks.sum() / imp.slots.sum())
 
 
+class _Shown:
+    """Attractiveness and examination of the population, computed once and gathered per impression."""
+
+    def __init__(self, sim: UserSimulator, population: np.ndarray, n_items: int, k: int) -> None:
+        self.sim, self.population = sim, population
+        self.table = np.asarray(sim.world.true_affinity(population, np.arange(n_items)), dtype=np.float64)
+        self.examine = sim.examination(population, k) if sim.config.click_model == "position" else None
+
+    def simulate(self, rows: np.ndarray, items: np.ndarray, rng: np.random.Generator):
+        flat = rows[:, None] * self.table.shape[1] + np.maximum(items, 0)
+        attract = np.where(items >= 0, np.take(self.table.ravel(), flat), 0.0)
+        examine = None if self.examine is None else self.examine[rows]
+        return self.sim.simulate(self.population[rows], items, rng, attract=attract, examine=examine)
+
+
 def _blocks(reps: int, per_rep: int):
     step = max(1, BLOCK_IMPRESSIONS // max(1, per_rep))
     for lo in range(0, reps, step):
         yield min(step, reps - lo)
 
 
-def ab_correct(sim, lists_a, lists_b, population, n_users: int, b_better: bool, cfg: SensitivityConfig,
+def ab_correct(sim: _Shown, lists_a, lists_b, population, n_users: int, b_better: bool, cfg: SensitivityConfig,
                rng: np.random.Generator) -> float:  # fmt: skip
     """Fraction of ``cfg.reps`` A/B tests (``n_users`` split evenly, Welch t on per-user CTR) that pick the better arm."""
     half = n_users // 2
@@ -79,7 +94,7 @@ def ab_correct(sim, lists_a, lists_b, population, n_users: int, b_better: bool, 
         rows = np.repeat(pick.ravel(), s)
         is_b = np.repeat(np.broadcast_to(arm, (r, 2 * half)).ravel(), s).astype(bool)
         items = np.where(is_b[:, None], lists_b[rows], lists_a[rows])
-        imp = sim.simulate(population[rows], items, rng)
+        imp = sim.simulate(rows, items, rng)
         clicks = imp.clicks.sum(axis=1).reshape(r, 2 * half, s).sum(-1)
         slots = imp.slots.reshape(r, 2 * half, s).sum(-1)
         ctr = clicks / np.maximum(slots, 1)
@@ -90,7 +105,7 @@ def ab_correct(sim, lists_a, lists_b, population, n_users: int, b_better: bool, 
     return correct / cfg.reps
 
 
-def interleaving_correct(sim, lists_a, lists_b, population, n_users: int, b_better: bool, cfg: SensitivityConfig,
+def interleaving_correct(sim: _Shown, lists_a, lists_b, population, n_users: int, b_better: bool, cfg: SensitivityConfig,
                          rng: np.random.Generator) -> float:  # fmt: skip
     """Fraction of ``cfg.reps`` interleaving runs (``n_users`` users, sign test over users) that pick the better ranker."""
     s = cfg.sessions_per_user
@@ -100,7 +115,7 @@ def interleaving_correct(sim, lists_a, lists_b, population, n_users: int, b_bett
         rows = np.repeat(rng.integers(0, len(population), size=r * n_users), s)
         a, b = lists_a[rows], lists_b[rows]
         inter = interleave(a, b, rng, cfg.method, k)
-        imp = sim.simulate(population[rows], inter.items, rng)
+        imp = sim.simulate(rows, inter.items, rng)
         ca, cb = credit(inter, imp.clicks, a, b)
         same = identical_rows(a, b, k)
         ca, cb = (np.where(same, 0, c).reshape(r, n_users, s).sum(-1) for c in (ca, cb))
@@ -128,16 +143,22 @@ def users_needed(n_users: np.ndarray, p_correct: np.ndarray, alpha: float = 0.05
 
 
 def correct_curve(run: Callable[[int], float], cfg: SensitivityConfig, start: int) -> pd.DataFrame:
-    """Evaluate ``run(n_users)`` on a doubling grid from ``start`` until P(correct) ≥ 0.99 (or ``max_users``)."""
+    """Evaluate ``run(n_users)`` on a grid growing by √2 from ``start`` until P(correct) ≥ 0.99.
+
+    Raises if ``max_users`` is passed first: the difference is too small to measure here.
+    """
     rows = []
-    n = start
-    while n <= cfg.max_users:
+    step = 0
+    while True:
+        n = int(round(start * 2 ** (step / 2) / 2)) * 2
         p = run(n)
         rows.append({"n_users": n, "p_correct": p})
         if p >= 0.99:
-            break
-        n *= 2
-    return pd.DataFrame(rows)
+            return pd.DataFrame(rows)
+        step += 1
+        if start * 2 ** (step / 2) > cfg.max_users:
+            raise ValueError(f"P(correct) = {p:.2f} at {n} users, still short of 0.99 below "
+                             f"max_users={cfg.max_users}: the rankers differ too little for this study")  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -145,7 +166,7 @@ class SensitivityResult:
     curves: pd.DataFrame  # method, n_users, p_correct
     users_ab: float
     users_interleaving: float
-    predicted_ab: float  # from the power formula with the exact effect and SDs (position model)
+    predicted_ab: float  # power formula with the exact effect and SDs (position model; else NaN)
     true_ctr_a: float
     true_ctr_b: float
     config: SensitivityConfig
@@ -192,15 +213,18 @@ def sensitivity_study(
         raise ValueError("the two rankers have the same expected CTR: no method can pick a better one")
     b_better = ctr_b > ctr_a
     rng = np.random.default_rng(cfg.seed)
-    ab = correct_curve(lambda n: ab_correct(sim, lists_a, lists_b, population, n, b_better, cfg, rng), cfg,
+    n_items = int(max(lists_a.max(), lists_b.max())) + 1
+    shown = _Shown(sim, population, n_items, lists_a.shape[1])
+    ab = correct_curve(lambda n: ab_correct(shown, lists_a, lists_b, population, n, b_better, cfg, rng), cfg,
                        cfg.start_users)  # fmt: skip
-    il = correct_curve(lambda n: interleaving_correct(sim, lists_a, lists_b, population, n, b_better, cfg, rng), cfg,
+    il = correct_curve(lambda n: interleaving_correct(shown, lists_a, lists_b, population, n, b_better, cfg, rng), cfg,
                        cfg.start_users)  # fmt: skip
     predicted = np.nan
-    if sim.config.click_model == "position" and cfg.sessions_per_user == 1:
+    if sim.config.click_model == "position":
+        s = cfg.sessions_per_user
         mu_a, var_a = sim.expected_ctr(population, lists_a)
         mu_b, var_b = sim.expected_ctr(population, lists_b)
-        sd_a, sd_b = np.sqrt(var_a.mean() + mu_a.var()), np.sqrt(var_b.mean() + mu_b.var())
+        sd_a, sd_b = np.sqrt(var_a.mean() / s + mu_a.var()), np.sqrt(var_b.mean() / s + mu_b.var())
         predicted = 2 * sample_size_means(ctr_b - ctr_a, sd_a, cfg.alpha, cfg.target, sd_b)
     curves = pd.concat([ab.assign(method="A/B"), il.assign(method=cfg.method)], ignore_index=True)
     return SensitivityResult(
@@ -209,3 +233,29 @@ def sensitivity_study(
         users_interleaving=users_needed(il["n_users"], il["p_correct"], cfg.alpha, cfg.target),
         predicted_ab=float(predicted), true_ctr_a=ctr_a, true_ctr_b=ctr_b, config=cfg,
     )  # fmt: skip
+
+
+def run_sensitivity(
+    dataset_name: str = "synthetic",
+    seed: int = 0,
+    a: str = "noisy:2.0",
+    b: str = "noisy:1.5",
+    config: SensitivityConfig | None = None,
+    k: int = 10,
+    click_model: str = "position",
+    cache_dir: str = "data",
+) -> tuple[str, pd.DataFrame]:
+    """The sensitivity study on a data set's world; returns (report text, curves of P(correct) against users)."""
+    from workbench.experiment.ab import load_world
+    from workbench.experiment.rankers import make_ranker
+    from workbench.experiment.simulator import SimulatorConfig
+
+    ds, world = load_world(dataset_name, seed, cache_dir)
+    population = np.arange(ds.n_users)
+    lists_a = make_ranker(a, ds, world, k, seed)(population)
+    lists_b = make_ranker(b, ds, world, k, seed)(population)
+    sim = UserSimulator(world, SimulatorConfig(click_model=click_model, seed=seed))
+    cfg = config or SensitivityConfig(seed=seed)
+    res = sensitivity_study(sim, lists_a, lists_b, population, cfg)
+    head = f"Sensitivity on {ds.name}: A = {a}, B = {b}, {click_model} click model, seed {seed}"
+    return head + "\n" + res.report(), res.curves
