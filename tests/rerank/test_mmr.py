@@ -138,5 +138,7 @@ def test_bad_parameters(kwargs, match):
 def test_bad_shapes():
     with pytest.raises(ValueError, match="relevance"):
         mmr(np.ones((1, 3)), np.array([[0, 1, 2, 3]]), HAND_VECTORS, HAND_CATEGORY, 2)
+    with pytest.raises(ValueError, match="finite"):
+        mmr(np.ones((1, 2)), np.array([[0, 1]]), np.array([[np.nan, 1.0], [1.0, 0.0]]), np.array([0, 1]), 2)
     with pytest.raises(ValueError, match="ids"):
         mmr(np.ones((1, 2)), np.array([[0, 9]]), HAND_VECTORS, HAND_CATEGORY, 2)

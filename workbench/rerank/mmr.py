@@ -85,6 +85,8 @@ def _check_inputs(relevance, items, item_vectors, item_category, k, lam, alpha):
     cat = np.asarray(item_category)
     if vec.ndim != 2 or cat.shape != (vec.shape[0],):
         raise ValueError(f"item_vectors must be [n_items, d] and item_category [n_items]; got {vec.shape} and {cat.shape}")
+    if not np.isfinite(vec).all():
+        raise ValueError("item_vectors hold NaN or inf; expected finite vectors")
     if items.size and (items.min() < -1 or items.max() >= vec.shape[0]):
         raise ValueError(f"items hold ids in [{items.min()}, {items.max()}]; expected -1 or [0, {vec.shape[0] - 1}]")
     return items, lam, alpha, int(k)
@@ -124,7 +126,8 @@ def mmr(
     # Similarities pre-scaled by (1 − λ), so that the running max is the penalty itself.
     w_cos, w_cat = np.float32((1.0 - lam) * (1.0 - alpha)), np.float32((1.0 - lam) * alpha)
     unit = unit_rows(item_vectors)
-    category = np.asarray(item_category, dtype=np.int32)
+    codes = np.unique(np.asarray(item_category), return_inverse=True)[1]
+    category = codes.astype(np.min_scalar_type(codes.max(initial=0)))
     cand_vec = (unit * w_cos)[safe]
     cand_cat = category[safe]
 
@@ -142,7 +145,7 @@ def mmr(
             break
         item = safe.ravel()[flat]
         sim = np.matmul(cand_vec, unit[item][:, :, None])[:, :, 0]
-        np.add(sim, w_cat, out=sim, where=cand_cat == category[item][:, None])
+        sim += w_cat * (cand_cat == category[item][:, None])
         penalty = sim if penalty is None else np.maximum(penalty, sim, out=penalty)
         np.subtract(base, penalty, out=score)
     live = marginal > -np.inf
