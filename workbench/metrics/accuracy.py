@@ -60,7 +60,10 @@ def check_recommended(recommended: np.ndarray, n_items: int) -> np.ndarray:
     gap = pad[:, :-1] & ~pad[:, 1:]
     if gap.any():
         row = int(np.argmax(gap.any(axis=1)))
-        raise ValueError(f"recommended row {row} has a real item after -1 padding: {rec[row].tolist()}; padding must sit at row ends")
+        raise ValueError(
+            f"recommended row {row} has a real item after -1 padding: {rec[row].tolist()}; "
+            "padding must sit at row ends"
+        )
     srt = np.sort(rec, axis=1)
     dup = (srt[:, 1:] == srt[:, :-1]) & (srt[:, 1:] >= 0)
     if dup.any():
@@ -76,7 +79,10 @@ def check_relevance(relevance: sp.spmatrix | np.ndarray, n_users: int) -> sp.csr
         raise ValueError(f"relevance must be a scipy.sparse matrix [n_users, n_items], got {type(relevance).__name__}")
     rel = sp.csr_matrix(relevance, dtype=np.float64, copy=True)
     if rel.shape[0] != n_users:
-        raise ValueError(f"relevance has {rel.shape[0]} rows but recommended has {n_users}; rows must be aligned user by user")
+        raise ValueError(
+            f"relevance has {rel.shape[0]} rows but recommended has {n_users}; "
+            "rows must be aligned user by user"
+        )
     if rel.nnz and not np.isfinite(rel.data).all():
         raise ValueError("relevance holds NaN or infinite grades; expected finite grades >= 0")
     if rel.nnz and rel.data.min() < 0:
@@ -91,7 +97,10 @@ def check_k(k: int, width: int) -> int:
     if int(k) != k or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k > width:
-        raise ValueError(f"k={k} is larger than the recommended lists' width {width}; pass lists at least k long (pad with -1)")
+        raise ValueError(
+            f"k={k} is larger than the recommended lists' width {width}; "
+            "pass lists at least k long (pad with -1)"
+        )
     return int(k)
 
 

@@ -22,21 +22,36 @@ def _item_array(name: str, values: np.ndarray, ndim: int = 1) -> np.ndarray:
     return arr
 
 
+def _checked(recommended: np.ndarray, n_items: int, validate: bool) -> np.ndarray:
+    return check_recommended(recommended, n_items) if validate else np.asarray(recommended)
+
+
+def _indicator(rec: np.ndarray, columns: np.ndarray, n_columns: int) -> sp.csr_matrix:
+    """CSR ``[n_users, n_columns]`` with a 1 at (u, columns[u, p]) for each real cell of ``rec``."""
+    real = rec >= 0
+    indptr = np.concatenate([[0], np.cumsum(real.sum(axis=1))])
+    return sp.csr_matrix((np.ones(indptr[-1]), columns[real], indptr), shape=(rec.shape[0], n_columns))
+
+
 def _per_user_mean(values: np.ndarray, real: np.ndarray) -> np.ndarray:
     m = real.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(m > 0, np.where(real, values, 0.0).sum(axis=1) / m, np.nan)
 
 
-def exposure(recommended: np.ndarray, n_items: int) -> np.ndarray:
-    """int64 ``[n_items]``: how many lists show each item (0 for items never recommended)."""
-    rec = check_recommended(recommended, n_items)
+def exposure(recommended: np.ndarray, n_items: int, *, validate: bool = True) -> np.ndarray:
+    """int64 ``[n_items]``: how many lists show each item (0 for items never recommended).
+
+    ``validate=False`` (here and below) skips the checks of ``recommended``, for callers such
+    as `evaluate` that made them once already.
+    """
+    rec = _checked(recommended, n_items, validate)
     return np.bincount(rec[rec >= 0], minlength=n_items).astype(np.int64)
 
 
-def catalogue_coverage(recommended: np.ndarray, n_items: int) -> float:
+def catalogue_coverage(recommended: np.ndarray, n_items: int, *, validate: bool = True) -> float:
     """Fraction of the ``n_items`` catalogue that appears in at least one list."""
-    return float((exposure(recommended, n_items) > 0).mean())
+    return float((exposure(recommended, n_items, validate=validate) > 0).mean())
 
 
 def gini(values: np.ndarray) -> float:
@@ -55,57 +70,50 @@ def gini(values: np.ndarray) -> float:
     return float(np.sum((2 * np.arange(1, n + 1) - n - 1) * x) / (n * total))
 
 
-def exposure_gini(recommended: np.ndarray, n_items: int) -> float:
+def exposure_gini(recommended: np.ndarray, n_items: int, *, validate: bool = True) -> float:
     """Gini coefficient of item exposure over the whole catalogue (never-recommended items count as 0)."""
-    return gini(exposure(recommended, n_items))
+    return gini(exposure(recommended, n_items, validate=validate))
 
 
-def intra_list_diversity(recommended: np.ndarray, item_vectors: np.ndarray) -> np.ndarray:
+def intra_list_diversity(recommended: np.ndarray, item_vectors: np.ndarray, *, validate: bool = True) -> np.ndarray:
     """Mean pairwise cosine distance 1 - cos(v_i, v_j) within each list (Ziegler et al. 2005).
 
-    Uses sum_{i<j} cos = (||sum_i u_i||^2 - sum_i ||u_i||^2) / 2 over unit vectors u_i, so the
-    cost is O(k d) per user, not O(k^2 d). An item with an all-zero vector has cosine 0 to
-    every other item (distance 1). NaN for lists with fewer than 2 items.
+    Uses sum_{i<j} cos = (||sum_i u_i||^2 - sum_i ||u_i||^2) / 2 over unit vectors u_i, the sums
+    taken as one sparse product (user×item indicator) @ (unit vectors): O(k d) per user, not
+    O(k^2 d). An item with an all-zero vector has cosine 0 to every other item (distance 1).
+    NaN for lists with fewer than 2 items.
     """
     vecs = _item_array("item_vectors", item_vectors, ndim=2).astype(np.float64)
-    rec = check_recommended(recommended, vecs.shape[0])
+    rec = _checked(recommended, vecs.shape[0], validate)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     unit = np.divide(vecs, norms, out=np.zeros_like(vecs), where=norms > 0)
-    real = rec >= 0
-    total = np.zeros((rec.shape[0], unit.shape[1]))
-    sq_norms = np.zeros(rec.shape[0])
-    for p in range(rec.shape[1]):
-        u = unit[np.maximum(rec[:, p], 0)] * real[:, p, None]
-        total += u
-        sq_norms += np.einsum("ij,ij->i", u, u)
-    m = real.sum(axis=1)
-    n_pairs = m * (m - 1) / 2
+    x = _indicator(rec, rec, vecs.shape[0])
+    total = x @ unit
+    sq_norms = x @ (norms[:, 0] > 0).astype(np.float64)
+    m = (rec >= 0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_cos = (np.einsum("ij,ij->i", total, total) - sq_norms) / 2 / n_pairs
+        mean_cos = (np.einsum("ij,ij->i", total, total) - sq_norms) / (m * (m - 1))
     return np.where(m >= 2, 1.0 - mean_cos, np.nan)
 
 
-def category_diversity(recommended: np.ndarray, item_category: np.ndarray) -> np.ndarray:
+def category_diversity(recommended: np.ndarray, item_category: np.ndarray, *, validate: bool = True) -> np.ndarray:
     """Fraction of within-list item pairs whose categories differ. NaN for lists with fewer than 2 items."""
     cats = _item_array("item_category", item_category)
     if not np.issubdtype(cats.dtype, np.integer) or (cats.size and cats.min() < 0):
         raise ValueError(f"item_category must hold integer codes >= 0, got dtype {cats.dtype}")
-    rec = check_recommended(recommended, cats.shape[0])
-    real = rec >= 0
-    rows = np.broadcast_to(np.arange(rec.shape[0])[:, None], rec.shape)[real]
-    counts = sp.csr_matrix(
-        (np.ones(rows.size), (rows, cats[rec[real]])), shape=(rec.shape[0], int(cats.max(initial=0)) + 1)
-    )
+    rec = _checked(recommended, cats.shape[0], validate)
+    counts = _indicator(rec, cats[rec], int(cats.max(initial=0)) + 1)
     counts.sum_duplicates()
     count_rows = np.repeat(np.arange(rec.shape[0]), np.diff(counts.indptr))
     same = np.bincount(count_rows, weights=counts.data * (counts.data - 1) / 2, minlength=rec.shape[0])
-    m = real.sum(axis=1)
-    n_pairs = m * (m - 1) / 2
+    m = (rec >= 0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(m >= 2, 1.0 - same / n_pairs, np.nan)
+        return np.where(m >= 2, 1.0 - same / (m * (m - 1) / 2), np.nan)
 
 
-def novelty(recommended: np.ndarray, item_popularity: np.ndarray, n_users: int) -> np.ndarray:
+def novelty(
+    recommended: np.ndarray, item_popularity: np.ndarray, n_users: int, *, validate: bool = True
+) -> np.ndarray:
     """Mean self-information of the recommended items, in bits (Zhou et al. 2010).
 
     I(i) = -log2((pop_i + 1) / (n_users + 1)), pop_i = training users who interacted with i.
@@ -114,21 +122,30 @@ def novelty(recommended: np.ndarray, item_popularity: np.ndarray, n_users: int) 
     """
     pop = _item_array("item_popularity", item_popularity).astype(np.float64)
     if pop.size and (pop.min() < 0 or pop.max() > n_users):
-        raise ValueError(f"item_popularity spans [{pop.min():g}, {pop.max():g}]; expected counts of users in [0, n_users={n_users}]")
-    rec = check_recommended(recommended, pop.shape[0])
+        raise ValueError(
+            f"item_popularity spans [{pop.min():g}, {pop.max():g}]; "
+            f"expected counts of users in [0, n_users={n_users}]"
+        )
+    rec = _checked(recommended, pop.shape[0], validate)
     info = -np.log2((pop + 1.0) / (n_users + 1.0))
     return _per_user_mean(info[np.maximum(rec, 0)], rec >= 0)
 
 
-def mean_item_age(recommended: np.ndarray, item_age_days: np.ndarray) -> np.ndarray:
+def mean_item_age(recommended: np.ndarray, item_age_days: np.ndarray, *, validate: bool = True) -> np.ndarray:
     """Mean age in days of the recommended items (freshness: lower is fresher). NaN for empty lists."""
     age = _item_array("item_age_days", item_age_days).astype(np.float64)
-    rec = check_recommended(recommended, age.shape[0])
+    rec = _checked(recommended, age.shape[0], validate)
     return _per_user_mean(age[np.maximum(rec, 0)], rec >= 0)
 
 
 def personalisation(
-    recommended: np.ndarray, n_items: int, *, max_exact_users: int = 2000, n_pairs: int = 200_000, seed: int = 0
+    recommended: np.ndarray,
+    n_items: int,
+    *,
+    max_exact_users: int = 2000,
+    n_pairs: int = 50_000,
+    seed: int = 0,
+    validate: bool = True,
 ) -> float:
     """1 - mean Jaccard similarity |A ∩ B| / |A ∪ B| between the lists of two different users.
 
@@ -138,15 +155,13 @@ def personalisation(
     as similarity 0. 0 when every user gets the same list, 1 when lists are disjoint.
     NaN with fewer than 2 users.
     """
-    rec = check_recommended(recommended, n_items)
+    rec = _checked(recommended, n_items, validate)
     n = rec.shape[0]
     if n < 2:
         return float("nan")
     m = (rec >= 0).sum(axis=1)
     if n <= max_exact_users:
-        real = rec >= 0
-        rows = np.broadcast_to(np.arange(n)[:, None], rec.shape)[real]
-        x = sp.csr_matrix((np.ones(rows.size), (rows, rec[real])), shape=(n, n_items))
+        x = _indicator(rec, rec, n_items)
         inter = sp.triu(x @ x.T, k=1).tocoo()
         sim_sum = np.sum(inter.data / (m[inter.row] + m[inter.col] - inter.data))
         return float(1.0 - sim_sum / (n * (n - 1) / 2))
