@@ -62,27 +62,31 @@ def team_draft(
     """
     a, b, k = _check_lists(a, b, k)
     rng = np.random.default_rng(rng)
-    n = a.shape[0]
-    rows = np.arange(n)
-    used_a, used_b = a < 0, b < 0
-    picked = np.zeros((n, 2), dtype=np.int64)
+    n, ka = a.shape
+    kb = b.shape[1]
+    small = max(a.max(initial=0), b.max(initial=0)) < np.iinfo(np.int32).max
+    a, b = (a.astype(np.int32), b.astype(np.int32)) if small else (a, b)
+    flat_a, flat_b = a.ravel(), b.ravel()
+    base_a, base_b = np.arange(n) * ka, np.arange(n) * kb
+    free_a, free_b = a >= 0, b >= 0
+    count_a = np.zeros(n, dtype=np.int64)
+    count_b = np.zeros(n, dtype=np.int64)
     items = np.full((n, k), -1, dtype=np.int64)
     team = np.full((n, k), -1, dtype=np.int8)
     for pos in range(k):
-        left_a, left_b = ~used_a.all(axis=1), ~used_b.all(axis=1)
-        coin = rng.random(n) < 0.5 if fair else np.ones(n, dtype=bool)
-        a_turn = (picked[:, 0] < picked[:, 1]) | ((picked[:, 0] == picked[:, 1]) & coin)
-        a_turn = np.where(left_a & left_b, a_turn, left_a)
-        live = left_a | left_b
-        nxt_a = a[rows, np.argmax(~used_a, axis=1)]
-        nxt_b = b[rows, np.argmax(~used_b, axis=1)]
-        item = np.where(live, np.where(a_turn, nxt_a, nxt_b), -1)
+        ia, ib = base_a + free_a.argmax(axis=1), base_b + free_b.argmax(axis=1)
+        left_a, left_b = np.take(free_a.ravel(), ia), np.take(free_b.ravel(), ib)
+        coin = rng.random(n) < 0.5 if fair else True
+        a_turn = left_a & (~left_b | (count_a < count_b) | ((count_a == count_b) & coin))
+        b_turn = left_b & ~a_turn
+        item = np.where(a_turn, np.take(flat_a, ia), np.where(b_turn, np.take(flat_b, ib), -1))
         items[:, pos] = item
-        team[:, pos] = np.where(live, np.where(a_turn, 0, 1), -1)
-        picked[:, 0] += live & a_turn
-        picked[:, 1] += live & ~a_turn
-        used_a |= (a == item[:, None]) & live[:, None]
-        used_b |= (b == item[:, None]) & live[:, None]
+        team[:, pos] = np.where(a_turn, 0, np.where(b_turn, 1, -1))
+        count_a += a_turn
+        count_b += b_turn
+        item = item.astype(a.dtype)[:, None]
+        free_a &= a != item
+        free_b &= b != item
     return Interleaved(items, team, "team_draft")
 
 

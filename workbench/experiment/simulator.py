@@ -162,7 +162,10 @@ class UserSimulator:
             out = np.empty(items.shape, dtype=np.float64)
             for lo in range(0, len(users), CHUNK_ROWS):
                 out[lo : lo + CHUNK_ROWS] = self.world.true_affinity(users[lo : lo + CHUNK_ROWS], safe[lo : lo + CHUNK_ROWS])
-        return np.where(items >= 0, out, 0.0)
+        pad = items < 0
+        if pad.any():
+            out[pad] = 0.0
+        return out
 
     def examination(self, users: np.ndarray, k: int) -> np.ndarray:
         """Position-based examination probability ``[N, k]``: ``min(1, e(r) · m_u)``."""
@@ -190,25 +193,29 @@ class UserSimulator:
         a = self.attractiveness(users, items) if attract is None else attract
         n, k = items.shape
         c = self.config
+        pad = items < 0
         if c.click_model == "position":
             e = self.examination(users, k) if examine is None else examine
             draw = rng.random((n, k))
-            examined = (draw < e) & (items >= 0)
+            examined = draw < e
             clicks = draw < e * a
         else:
             attractive = rng.random((n, k)) < a
             reads_on = np.ones((n, k), dtype=bool)
             if c.cascade_continue < 1.0:
                 reads_on[:, 1:] = np.cumprod(rng.random((n, k - 1)) < c.cascade_continue, axis=1, dtype=bool)
-            first = np.where(attractive.any(axis=1), attractive.argmax(axis=1), k)
-            examined = (np.arange(k)[None, :] <= first[:, None]) & reads_on & (items >= 0)
+            first = attractive.argmax(axis=1)
+            first[~attractive[np.arange(n), first]] = k
+            examined = (np.arange(k)[None, :] <= first[:, None]) & reads_on
             clicks = examined & attractive
+        if pad.any():
+            examined &= ~pad
         rows, cols = np.nonzero(clicks)
         p_conv = np.minimum(1.0, c.conversion_scale * a[rows, cols])
         conversions = np.zeros_like(clicks)
         conversions[rows, cols] = rng.random(len(rows)) < p_conv
         watch = np.bincount(rows, weights=rng.exponential(c.watch_seconds, size=len(rows)), minlength=n)
-        seconds = c.browse_seconds * examined.sum(axis=1) + watch
+        seconds = c.browse_seconds * np.count_nonzero(examined, axis=1) + watch
         return Impressions(users, items, examined, clicks, conversions, seconds)
 
     def simulate_days(
