@@ -12,8 +12,8 @@ its formula, like the one above, multiplies relevance by λ: trust the formula.)
   same trade-off for every user and every model's score scale.
 - sim(i, j) = α · [category(i) = category(j)] + (1 − α) · cos(v_i, v_j).
 - The max over an empty set is 0, so at λ = 0 every first candidate scores 0.
-  Ties (exact float equality) go to the higher relevance, then to the earlier
-  column: the first pick is always the most relevant candidate.
+  Ties (exact equality of the float32 scores) go to the higher relevance, then to
+  the earlier column: the first pick is always the most relevant candidate.
 - Cost: each user keeps a running max-similarity per candidate, updated with the
   similarity row of the item just picked (one batched mat-vec, ``[U, n]``), so a
   step is O(n·d) per user and the whole is O(k·n·d), never a dense ``[U, n, n]``
