@@ -103,6 +103,13 @@ def test_nothing_eligible_gives_padding_row():
     assert (slate.items[1] >= 0).all()
 
 
+def test_users_without_candidates_get_padding():
+    _, inputs = world()
+    empty = CandidateSet(users=[0, 1], items=np.zeros((2, 0), dtype=int), scores=np.zeros((2, 0)))
+    slate = rerank(empty, 4, **inputs, config=RerankConfig(exploration_rate=0.5, category_cap=1))
+    assert slate.items.shape == (2, 4) and (slate.items == -1).all() and (slate.propensities == 0).all()
+
+
 def test_k_larger_than_pool_pads_row_ends():
     ranked, inputs = world()
     slate = rerank(ranked, 40, **inputs, config=RerankConfig(exploration_rate=0.1))

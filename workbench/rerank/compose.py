@@ -116,8 +116,10 @@ def rerank(
     Slate.scores holds the ranked (model) scores; trace holds, per cell:
     ``ranked_position`` (0-based rank by input score), ``freshness_boost`` (multiplier),
     ``relevance`` (normalised, boosted), ``mmr_score`` (marginal value when MMR placed it,
-    NaN otherwise), ``moved_by_mmr`` (places moved up by MMR, negative = down),
-    ``pinned`` and ``explored``; Slate.propensities from exploration.
+    NaN otherwise), ``moved_by_mmr`` (places MMR moved the item up in the list it was
+    given, negative = down; 0 without MMR), ``pinned`` and ``explored``;
+    Slate.propensities from exploration (1.0 deterministic, 1/pool explored, 0 padding).
+    Steps left out of ``config.order`` do not run, whatever inputs are passed.
     """
     if int(k) != k or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")

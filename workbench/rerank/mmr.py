@@ -57,8 +57,8 @@ def minmax_normalise(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if not np.isfinite(s[mask]).all():
         r, c = np.argwhere(mask & ~np.isfinite(s))[0]
         raise ValueError(f"score at row {r}, column {c} is {s[r, c]}; real candidates need finite scores")
-    lo = np.where(mask, s, np.inf).min(axis=1, keepdims=True)
-    hi = np.where(mask, s, -np.inf).max(axis=1, keepdims=True)
+    lo = np.where(mask, s, np.inf).min(axis=1, keepdims=True, initial=np.inf)
+    hi = np.where(mask, s, -np.inf).max(axis=1, keepdims=True, initial=-np.inf)
     span = hi - lo
     flat = ~(span > 0)
     out = (s - np.where(np.isfinite(lo), lo, 0.0)) / np.where(flat, 1.0, span)
