@@ -12,8 +12,13 @@ The steps, each a pure vectorised function of this package, run in ``config.orde
 
 Why this default order: the textbook boosts freshness *after* MMR and re-sorts by the
 boosted score, which throws MMR's diversified order away (only the membership of the
-list survives; order=("filter", "mmr", "freshness", ...) reproduces exactly that). Boosting first lets MMR see the fresher relevance, and each knob's
-effect stays visible. Put "freshness" after "mmr" to watch the textbook's mistake.
+list survives). Boosting first lets MMR see the fresher relevance, and each knob's
+effect stays visible. ``order=("filter", "mmr", "freshness", ...)`` reproduces the
+textbook's mistake, to watch it happen.
+
+The category cap is strict: items over the cap leave the list, which may come out
+shorter than k. Exploration runs last and draws from below the slate whatever the
+categories, so explored slots may exceed the cap.
 
 Relevance starts as the ranked scores min-max normalised per user to [0, 1]
 (best 1, worst 0; a user whose scores are all equal gets 1 everywhere), so that the
@@ -47,7 +52,9 @@ STEPS = ("filter", "freshness", "mmr", "pins", "cap", "explore")
 class RerankConfig:
     """Knobs of stage 3.
 
-    lam: λ in [0, 1], MMR's relevance weight (1 = relevance order, 0 = pure diversity).
+    lam: λ in [0, 1], MMR's relevance weight (1 = relevance order, 0 = pure diversity;
+        the textbook's docstring calls λ the diversity weight, but its formula, like
+        ours, multiplies relevance by λ).
     alpha: α in [0, 1], the same-category share of MMR similarity (rest: cosine).
     freshness_decay: ≥ 0, per 30 days of age. freshness_weight: w ≥ 0 (0 = off).
     exploration_rate: ε in [0, 1], share of the k slots explored.
