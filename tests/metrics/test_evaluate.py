@@ -92,3 +92,5 @@ def test_bad_input():
         evaluate(np.array([[0, 1], [1, 2]]), rel, ks=(2,))
     with pytest.raises(ValueError, match="users span"):
         evaluate(rec, rel, ks=(2,), users=np.array([3]))
+    with pytest.raises(ValueError, match="relevance is None"):
+        evaluate(rec, None, ks=(2,), n_items=4, users=np.array([0]))

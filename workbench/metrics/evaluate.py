@@ -87,6 +87,8 @@ def evaluate(
     ks = tuple(int(k) for k in ks)
     if not ks:
         raise ValueError("ks is empty; expected at least one cut-off k")
+    if relevance is None and users is not None:
+        raise ValueError("users selects rows of relevance, but relevance is None; pass both or neither")
     if relevance is not None and users is not None:
         users = np.asarray(users, dtype=np.int64)
         if users.size and (users.min() < 0 or users.max() >= relevance.shape[0]):
