@@ -1,6 +1,6 @@
 """Online-experiment benchmarks: simulation speed, A/A validity, power, team-draft fairness, sensitivity.
 
-Run: .venv/bin/python benchmarks/bench_experiment.py [--repeats 5] [--reps 400] [--skip-movielens]
+Run: .venv/bin/python benchmarks/bench_experiment.py [--repeats 5] [--reps 400] [--sections speed,validity,...]
 
 Speed: the vectorised simulator and team draft against per-impression Python loops
 (the textbook way) on a subset, extrapolated per impression; medians and ratios.
@@ -10,6 +10,7 @@ Quality: the figures the experimentation issue targets, on the default synthetic
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -24,12 +25,18 @@ from workbench.experiment.simulator import SimulatorConfig, UserSimulator
 from workbench.experiment.studies import aa_study, peeking_study, power_study
 
 
+CPU: list[float] = []
+
+
 def median_time(fn, repeats: int) -> float:
-    times = []
+    """Median wall time of ``repeats`` calls; the median CPU time (process_time) goes to ``CPU[-1]``."""
+    times, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    CPU.append(statistics.median(cpu))
     return statistics.median(times)
 
 
@@ -88,24 +95,31 @@ def bench_speed(ds, repeats: int) -> None:
     for model in ("position", "cascade"):
         sim = UserSimulator(ds.truth, SimulatorConfig(click_model=model))
         t = median_time(lambda: sim.simulate(users, items, 1), repeats)
-        print(f"vectorised, {model:<8} : median {t:.3f} s over {repeats} runs ({t / n * 1e9:.0f} ns/impression)")
+        print(f"vectorised, {model:<8} : median {t:.3f} s wall, {CPU[-1]:.3f} s CPU over {repeats} runs")
     sim = UserSimulator(ds.truth)
+    attract, examine = sim.attractiveness(users, items), sim.examination(users, k)
+    t = median_time(lambda: sim.simulate(users, items, 1, attract=attract, examine=examine), repeats)
+    print(f"vectorised, position, attractiveness precomputed (repeat sessions, the A/B path): "
+          f"median {t:.3f} s wall, {CPU[-1]:.3f} s CPU")  # fmt: skip
     act = sim.activity(users[:subset])
     t_loop = median_time(lambda: loop_simulate(ds.truth, sim.config, users[:subset], items[:subset], act,
                                                 np.random.default_rng(2)), max(1, repeats // 2))  # fmt: skip
+    cpu_loop = CPU[-1]
     t_vec = median_time(lambda: sim.simulate(users, items, 1), repeats)
     per_loop, per_vec = t_loop / subset, t_vec / n
     print(f"per-impression loop     : median {t_loop:.3f} s for {subset:,} impressions -> "
           f"{per_loop * n:.1f} s extrapolated to {n:,}")  # fmt: skip
-    print(f"ratio loop / vectorised (per impression): {per_loop / per_vec:.0f}x")
+    print(f"ratio loop / vectorised (per impression): {per_loop / per_vec:.0f}x wall, "
+          f"{(cpu_loop / subset) / (CPU[-1] / n):.0f}x CPU")  # fmt: skip
 
     a = items
     b = np.roll(items, 3, axis=1)
     b[:, 0] = (b[:, 0] + 7) % ds.n_items
     t_vec = median_time(lambda: team_draft(a, b, 3, k), repeats)
+    cpu_vec = CPU[-1]
     t_loop = median_time(lambda: loop_team_draft(a[:subset], b[:subset], k, np.random.default_rng(4)), max(1, repeats // 2))
     print(f"\n== Team draft of {n:,} impressions ==")
-    print(f"vectorised (loop over {k} slots): median {t_vec:.3f} s")
+    print(f"vectorised (loop over {k} slots): median {t_vec:.3f} s wall, {cpu_vec:.3f} s CPU")
     print(f"per-impression loop: median {t_loop:.3f} s for {subset:,} -> {t_loop / subset * n:.1f} s extrapolated")
     print(f"ratio loop / vectorised (per impression): {(t_loop / subset) / (t_vec / n):.0f}x")
 
@@ -154,6 +168,9 @@ def bench_validity(ds, reps: int) -> None:
         sens = sensitivity_study(sim, lists_a, lists_b, pop, SensitivityConfig(reps=reps, sessions_per_user=sessions))
         print(sens.report())
         print(f"({time.perf_counter() - t:.1f} s)")
+    lists_c = noisy_oracle_ranker(ds.truth, ds.n_users, ds.n_items, 10, 1.75, 0)(pop)
+    sens = sensitivity_study(sim, lists_a, lists_c, pop, SensitivityConfig(reps=min(reps, 200)))
+    print("smaller difference, sigma 2.0 vs 1.75:\n" + sens.report())
     casc = UserSimulator(ds.truth, SimulatorConfig(click_model="cascade"))
     sens = sensitivity_study(casc, lists_a, lists_b, pop, SensitivityConfig(reps=reps))
     print("cascade click model:\n" + sens.report())
@@ -172,10 +189,12 @@ def bench_movielens(reps: int) -> None:
     print(f"\n== MovieLens-100K semi-synthetic oracle (fitted in {time.perf_counter() - t:.2f} s) ==")
     pop = np.arange(ds.n_users)
     sim = UserSimulator(oracle)
-    lists_a = noisy_oracle_ranker(oracle, ds.n_users, ds.n_items, 10, 2.0, 0)(pop)
-    lists_b = noisy_oracle_ranker(oracle, ds.n_users, ds.n_items, 10, 1.5, 0)(pop)
+    lists_a = noisy_oracle_ranker(oracle, ds.n_users, ds.n_items, 10, 1.0, 0)(pop)
+    lists_b = noisy_oracle_ranker(oracle, ds.n_users, ds.n_items, 10, 0.75, 0)(pop)
+    print("A/A, 2000 tests x 1000 users (drawn with replacement from the 943), 1 day:")
     res = aa_study(sim, lists_a, pop, n_tests=2000, n_users=1000, days=1)
     print(res[["metric", "rejection_rate", "ci_low", "ci_high"]].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    print("Sensitivity, noisy oracle sigma 1.0 (A) vs 0.75 (B):")
     print(sensitivity_study(sim, lists_a, lists_b, pop, SensitivityConfig(reps=reps)).report())
 
 
@@ -183,13 +202,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--reps", type=int, default=400, help="runs per grid point in the sensitivity study")
-    ap.add_argument("--skip-movielens", action="store_true")
+    ap.add_argument("--sections", default="speed,fairness,validity,movielens",
+                    help="comma-separated subset of speed, fairness, validity, movielens")  # fmt: skip
     args = ap.parse_args()
+    sections = set(args.sections.split(","))
     ds = make_synthetic()
-    bench_speed(ds, args.repeats)
-    bench_team_draft_fairness(ds)
-    bench_validity(ds, args.reps)
-    if not args.skip_movielens:
+    print(f"(load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    if "speed" in sections:
+        bench_speed(ds, args.repeats)
+    if "fairness" in sections:
+        bench_team_draft_fairness(ds)
+    if "validity" in sections:
+        bench_validity(ds, args.reps)
+    if "movielens" in sections:
         bench_movielens(args.reps)
 
 

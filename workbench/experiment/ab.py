@@ -148,7 +148,10 @@ class ABResult:
         return pd.DataFrame(rows)
 
     def trajectory(self, metric: str = "ctr") -> pd.DataFrame:
-        """The p-value and CI of ``metric`` as the experiment would have read each day (for peeking plots)."""
+        """The p-value and CI of ``metric`` as the experiment would have read each day (for peeking plots).
+
+        Days on which an arm has no active user yet have no row.
+        """
         frames = []
         for d in range(self.outcomes.days):
             try:

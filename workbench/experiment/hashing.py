@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from scipy.special import ndtri
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -50,7 +51,5 @@ def stable_uniform(key: str | np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 def stable_normal(key: str | np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Standard normal draws from (key, id) by the inverse normal CDF of ``stable_uniform``."""
-    from scipy.special import ndtri
-
     u = stable_uniform(key, ids)
     return ndtri(np.clip(u, 2.0**-54, 1.0 - 2.0**-53))

@@ -201,12 +201,12 @@ class UserSimulator:
             clicks = draw < e * a
         else:
             attractive = rng.random((n, k)) < a
-            reads_on = np.ones((n, k), dtype=bool)
-            if c.cascade_continue < 1.0:
-                reads_on[:, 1:] = np.cumprod(rng.random((n, k - 1)) < c.cascade_continue, axis=1, dtype=bool)
             first = attractive.argmax(axis=1)
             first[~attractive[np.arange(n), first]] = k
-            examined = (np.arange(k)[None, :] <= first[:, None]) & reads_on
+            if c.cascade_continue < 1.0:
+                reach = rng.geometric(1.0 - c.cascade_continue, size=n)  # P(reach > r) = continue ** r
+                first = np.minimum(first, reach - 1)
+            examined = np.arange(k)[None, :] <= first[:, None]
             clicks = examined & attractive
         if pad.any():
             examined &= ~pad
