@@ -1,0 +1,183 @@
+"""What every candidate source shares: fit on a train `Dataset`, retrieve top-k for many users at once.
+
+A source implements either ``_score(users) -> float32 [B, n_items]`` (dense scores,
+``-inf`` where an item is ineligible) or ``_retrieve_warm(users, k, exclude_seen)``
+(for index-backed sources). The base class checks input, batches users, masks seen
+items, pads short rows with ``-1`` and gives users with no training history the
+popular fallback (their rows carry popularity counts as scores).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from workbench.data.dataset import Dataset
+from workbench.types import PAD, CandidateSet
+
+BATCH_CELLS = 1 << 22  # users per batch × items: about 16 MB of float32 scores
+
+
+def recency_weighted(train: Dataset, half_life: float | None) -> sp.csr_matrix:
+    """User×item matrix of history weights: a user's ``n``-th most recent item (``n = 0``: the latest)
+    weighs ``0.5 ** (n / half_life)``; all weights are 1 when ``half_life`` is None.
+
+    Linear item models score ``x_u · B``; weighting ``x_u`` by recency is a cheap sequential signal.
+    """
+    if half_life is None:
+        return train.matrix
+    if not half_life > 0:
+        raise ValueError(f"history_half_life={half_life!r}: expected a positive number of interactions or None")
+    inter = train.interactions.drop_duplicates(["user", "item"], keep="last")
+    users = inter["user"].to_numpy()
+    counts = np.bincount(users, minlength=train.n_users)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    from_end = counts[users] - 1 - (np.arange(len(users)) - starts[users])
+    weight = (0.5 ** (from_end / half_life)).astype(np.float32)
+    out = sp.csr_matrix((weight, (users, inter["item"].to_numpy())), shape=(train.n_users, train.n_items))
+    out.sort_indices()
+    return out
+
+
+class NotFittedError(RuntimeError):
+    """A source was asked to retrieve before ``fit``."""
+
+
+def check_users(users: np.ndarray | list[int] | int, n_users: int) -> np.ndarray:
+    """Users as int64 row indices; ValueError naming any outside ``0..n_users-1``."""
+    arr = np.atleast_1d(np.asarray(users))
+    if arr.ndim != 1:
+        raise ValueError(f"users must be a 1-D array of user row indices, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"users must be integer row indices, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    bad = arr[(arr < 0) | (arr >= n_users)]
+    if bad.size:
+        raise ValueError(
+            f"unknown user row index(es) {np.unique(bad)[:5].tolist()}: expected 0..{n_users - 1} "
+            "(ids are re-indexed; map original ids with Dataset.user_index)"
+        )
+    return arr
+
+
+def check_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k={k!r}: expected a positive integer number of candidates")
+    return int(k)
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``k`` columns of each row of ``scores [B, n]``, sorted; ``-inf`` cells become ``-1`` padding.
+
+    Returns ``(items int64 [B, k], scores float32 [B, k])``; when ``k > n`` rows are padded.
+    A full sort beats partition-then-sort once ``k`` is a sizeable share of ``n``.
+    """
+    n = scores.shape[1]
+    kk = min(k, n)
+    neg = -np.asarray(scores, dtype=np.float32)
+    if 3 * kk > n:
+        idx = np.argsort(neg, axis=1)[:, :kk]
+    else:
+        part = np.argpartition(neg, kk - 1, axis=1)[:, :kk]
+        idx = np.take_along_axis(part, np.argsort(np.take_along_axis(neg, part, axis=1), axis=1), axis=1)
+    top = -np.take_along_axis(neg, idx, axis=1)
+    items = np.where(top > -np.inf, idx, PAD).astype(np.int64)
+    if kk < k:
+        items = np.pad(items, ((0, 0), (0, k - kk)), constant_values=PAD)
+        top = np.pad(top, ((0, 0), (0, k - kk)), constant_values=-np.inf)
+    return items, top
+
+
+def is_seen(matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """bool ``[U, m]``: whether ``matrix[users[r], items[r, c]]`` is stored (``-1`` items: False)."""
+    users = np.asarray(users, dtype=np.int64)
+    n_items = matrix.shape[1]
+    out = np.zeros(items.shape, dtype=bool)
+    step = max(1, BATCH_CELLS // n_items)
+    for lo in range(0, len(users), step):
+        rows = matrix[users[lo : lo + step]].toarray() != 0
+        out[lo : lo + step] = np.take_along_axis(rows, np.maximum(items[lo : lo + step], 0), axis=1)
+    return out & (items >= 0)
+
+
+def compact(items: np.ndarray, scores: np.ndarray, drop: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the ``drop`` cells from sorted rows, keep the first ``k`` of the rest, pad with ``-1``."""
+    keep = ~drop & (items >= 0)
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    items = np.take_along_axis(np.where(keep, items, PAD), order, axis=1)
+    scores = np.take_along_axis(np.where(keep, scores, -np.inf), order, axis=1).astype(np.float32)
+    if items.shape[1] < k:
+        items = np.pad(items, ((0, 0), (0, k - items.shape[1])), constant_values=PAD)
+        scores = np.pad(scores, ((0, 0), (0, k - scores.shape[1])), constant_values=-np.inf)
+    return items, scores
+
+
+class CandidateSource:
+    """Base class: ``fit(train) -> self``, then ``retrieve(users, k, exclude_seen=True) -> CandidateSet``.
+
+    Learned state ends in ``_``. ``seen_`` is the binary train matrix, ``popularity_``
+    the train interaction count of each item (the cold-start fallback).
+    """
+
+    name: ClassVar[str] = "source"
+    personalised: ClassVar[bool] = True
+
+    def fit(self, train: Dataset) -> CandidateSource:
+        """Learn from ``train``'s interactions (and item/user tables); returns ``self``."""
+        self.n_users_, self.n_items_ = train.n_users, train.n_items
+        self.seen_ = train.matrix
+        self.popularity_ = train.item_popularity.astype(np.float32)
+        self._fit(train)
+        self.fitted_ = True
+        return self
+
+    def _fit(self, train: Dataset) -> None:
+        raise NotImplementedError
+
+    def _score(self, users: np.ndarray) -> np.ndarray:
+        """float32 ``[len(users), n_items]`` scores for users with history; ``-inf`` = ineligible."""
+        raise NotImplementedError
+
+    def _retrieve_warm(self, users: np.ndarray, k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k ``(items, scores)`` for users with training history; dense scoring in user batches."""
+        items = np.empty((len(users), k), dtype=np.int64)
+        scores = np.empty((len(users), k), dtype=np.float32)
+        step = max(1, BATCH_CELLS // self.n_items_)
+        for lo in range(0, len(users), step):
+            batch = users[lo : lo + step]
+            s = np.array(self._score(batch), dtype=np.float32, copy=True)
+            if exclude_seen:
+                rows, cols = self.seen_[batch].nonzero()
+                s[rows, cols] = -np.inf
+            items[lo : lo + step], scores[lo : lo + step] = top_k(s, k)
+        return items, scores
+
+    def _check_fitted(self) -> None:
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(train) before retrieve()")
+
+    def retrieve(self, users: np.ndarray | list[int], k: int, exclude_seen: bool = True) -> CandidateSet:
+        """Top-``k`` items for each of ``users`` (row indices), best first, ``-1``-padded past the eligible items.
+
+        Users without training history get the most popular items (the fallback) from
+        personalised sources. ``exclude_seen`` drops items the user interacted with in train.
+        """
+        self._check_fitted()
+        users = check_users(users, self.n_users_)
+        k = check_k(k)
+        items = np.full((len(users), k), PAD, dtype=np.int64)
+        scores = np.full((len(users), k), -np.inf, dtype=np.float32)
+        cold = np.diff(self.seen_.indptr)[users] == 0 if self.personalised else np.zeros(len(users), bool)
+        if (~cold).any():
+            items[~cold], scores[~cold] = self._retrieve_warm(users[~cold], k, exclude_seen)
+        if cold.any():
+            fallback_items, fallback_scores = top_k(self.popularity_[None, :], k)
+            items[cold], scores[cold] = fallback_items, fallback_scores
+        return CandidateSet(users=users, items=items, scores=scores, sources=np.where(items >= 0, 1, 0),
+                            source_names=(self.name,))  # fmt: skip
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({params})"
