@@ -1,0 +1,289 @@
+"""The whole recommender: candidates → ranking → reranking, timed per stage and explainable.
+
+``Pipeline(PipelineConfig()).fit(train)`` fits the candidate sources and trains the
+ranker the two-stage way (`workbench.ranking.fit_two_stage`: the ranker learns on
+candidates retrieved from an earlier slice of ``train``, labelled by its last slice),
+then refits the sources on all of ``train`` for serving.
+
+``recommend(users, k)`` runs the three stages for a batch of users. The two expensive
+stages are also available alone (`rank_stage`) so that a notebook can cache them and
+let a slider re-run only `rerank_stage`.
+
+Latency: every call records each stage's wall time. For a batch, the per-user figure
+is the batch time divided by the number of users (amortised), which is what a
+throughput budget needs; `profile_latency` issues one-user requests and reports the
+per-request p50/p99 that a latency budget (the textbook's: candidates 1-10 ms,
+ranking 10-50 ms, reranking 5-20 ms, total < 100 ms p99) is about.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.candidates.fusion import DEFAULT_WEIGHTS, CandidateGenerator
+from workbench.data.dataset import Dataset
+from workbench.metrics import evaluate, relevance_matrix
+from workbench.ranking import Ranker, TrainConfig, fit_two_stage
+from workbench.rerank import RerankConfig, rerank
+from workbench.types import CandidateSet, Slate
+
+LATENCY_BUDGET_MS = {"candidates": (1.0, 10.0), "ranking": (10.0, 50.0), "rerank": (5.0, 20.0), "total": (None, 100.0)}
+STAGES = ("candidates", "ranking", "rerank")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every knob of the pipeline, with defaults that work on the synthetic world.
+
+    weights: candidate source → fusion weight (the textbook's split by default).
+    fusion: "rrf" (reciprocal-rank fusion, default) or "max" (max of raw scores; a pitfall shown for teaching).
+    n_candidates: candidates per user after fusion (stage 1 output).
+    ranker: "deepfm", "wide_deep", "ncf" or "gbdt".
+    n_ranked: candidates kept after ranking (stage 2 output).
+    k: slate length (stage 3 output).
+    source_params: source name → constructor arguments (e.g. ``{"two_tower": {"epochs": 2}}``).
+    train: the ranker's training settings (`workbench.ranking.TrainConfig`).
+    rerank: the stage-3 knobs (`workbench.rerank.RerankConfig`).
+
+    TOML: top-level keys are fields; ``[weights]``, ``[source_params.NAME]``, ``[train]``
+    and ``[rerank]`` are tables (see ``configs/default.toml``).
+    """
+
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    fusion: str = "rrf"
+    n_candidates: int = 300
+    ranker: str = "deepfm"
+    n_ranked: int = 100
+    k: int = 10
+    future_fraction: float = 0.2
+    source_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    rerank: RerankConfig = field(default_factory=RerankConfig)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.k <= self.n_ranked <= self.n_candidates:
+            raise ValueError(
+                f"k={self.k}, n_ranked={self.n_ranked}, n_candidates={self.n_candidates}: "
+                "expected 1 <= k <= n_ranked <= n_candidates (each stage narrows the list)"
+            )
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> PipelineConfig:
+        """Read a config from a TOML file (see the class docstring for its tables)."""
+        raw: dict[str, Any] = tomllib.loads(Path(path).read_text())
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> PipelineConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown pipeline setting(s) {unknown}; expected some of {sorted(known)}")
+        raw = dict(raw)
+        for name, kind in (("train", TrainConfig), ("rerank", RerankConfig)):
+            if name in raw:
+                fields = {f.name for f in dataclasses.fields(kind)}
+                bad = sorted(set(raw[name]) - fields)
+                if bad:
+                    raise ValueError(f"{source}: unknown [{name}] setting(s) {bad}; expected some of {sorted(fields)}")
+                values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw[name].items()}
+                raw[name] = kind(**values)
+        return cls(**raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Pipeline:
+    """Three stages over one config; see the module docstring."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = config or PipelineConfig()
+
+    # --- fitting ---------------------------------------------------------------
+    def fit(self, train: Dataset) -> Pipeline:
+        cfg = self.config
+        t0 = time.perf_counter()
+        self.ranker_ = Ranker(cfg.ranker, train=cfg.train)
+
+        def retrieve(history: Dataset, users: np.ndarray) -> CandidateSet:
+            return self._make_generator().fit(history).retrieve(users, cfg.n_candidates)
+
+        fit_two_stage(train, retrieve, self.ranker_, cfg.future_fraction)
+        self.generator_ = self._make_generator().fit(train)
+        self.train_ = train
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    def _make_generator(self) -> CandidateGenerator:
+        from workbench.candidates import SOURCES
+
+        cfg = self.config
+        unknown = sorted((set(cfg.weights) | set(cfg.source_params)) - set(SOURCES))
+        if unknown:
+            raise ValueError(f"unknown candidate source(s) {unknown} in the config; expected some of {sorted(SOURCES)}")
+        sources = {name: SOURCES[name](**cfg.source_params.get(name, {})) for name in cfg.weights}
+        return CandidateGenerator(sources=sources, weights=self.config.weights, method=self.config.fusion)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "generator_"):
+            raise RuntimeError("Pipeline is not fitted: call fit(train) before recommend()")
+
+    # --- the stages ------------------------------------------------------------
+    def candidate_stage(self, users: np.ndarray) -> CandidateSet:
+        self._check_fitted()
+        return self.generator_.retrieve(np.asarray(users, dtype=np.int64).reshape(-1), self.config.n_candidates)
+
+    def rank_stage(self, users: np.ndarray, context: Any = None, candidates: CandidateSet | None = None) -> CandidateSet:
+        """Stages 1-2: fused candidates ranked, the top ``n_ranked`` kept (the cacheable part)."""
+        cands = candidates if candidates is not None else self.candidate_stage(users)
+        return self.ranker_.rank(None, cands, context, top_k=self.config.n_ranked)
+
+    def rerank_stage(self, ranked: CandidateSet, k: int | None = None, rerank_config: RerankConfig | None = None) -> Slate:
+        """Stage 3 over cached ranked candidates: what a slider re-runs."""
+        self._check_fitted()
+        k = self._check_k(k, ranked)
+        ds = self.train_
+        return rerank(
+            ranked, k,
+            item_vectors=ds.item_features, item_category=ds.item_category, item_age_days=ds.item_age_days,
+            item_available=ds.item_available, item_promoted=ds.item_promoted, seen=ds.matrix,
+            config=rerank_config or self.config.rerank,
+        )  # fmt: skip
+
+    def _check_k(self, k: int | None, ranked: CandidateSet | None = None) -> int:
+        k = self.config.k if k is None else k
+        limit = self.config.n_ranked if ranked is None else ranked.n
+        if not isinstance(k, (int, np.integer)) or not 1 <= k <= limit:
+            raise ValueError(f"k={k!r}: expected an integer in [1, {limit}] (the ranked pool holds {limit} per user)")
+        return int(k)
+
+    def recommend(self, users: np.ndarray | list[int] | int, k: int | None = None, context: Any = None) -> Slate:
+        """The final slates for ``users`` (row indices; unknown-history users get the popular fallback)."""
+        self._check_fitted()
+        users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        k = self._check_k(k)
+        t0 = time.perf_counter()
+        cands = self.candidate_stage(users)
+        t1 = time.perf_counter()
+        ranked = self.rank_stage(users, context, candidates=cands)
+        t2 = time.perf_counter()
+        slate = self.rerank_stage(ranked, k)
+        t3 = time.perf_counter()
+        ms = {"candidates": (t1 - t0) * 1e3, "ranking": (t2 - t1) * 1e3, "rerank": (t3 - t2) * 1e3}
+        n = len(users)
+        slate.stages.update(candidates=cands, ranked=ranked)
+        slate.timings_ms = {s: np.full(n, ms[s] / n) for s in STAGES}
+        slate.timings_ms["total"] = sum(slate.timings_ms[s] for s in STAGES)
+        slate.meta.update(k=k, amortised_timings=n > 1)
+        return slate
+
+    # --- latency ---------------------------------------------------------------
+    def profile_latency(self, users: np.ndarray, k: int | None = None) -> pd.DataFrame:
+        """One request per user (a batch of one each); per-request p50/p99 per stage against the budget."""
+        users = np.asarray(users, dtype=np.int64).reshape(-1)
+        rows = {s: [] for s in (*STAGES, "total")}
+        for u in users:  # one request per user on purpose: this measures per-request latency
+            slate = self.recommend(np.array([u]), k)
+            for s in rows:
+                rows[s].append(float(slate.timings_ms[s][0]))
+        return latency_table({s: np.asarray(v) for s, v in rows.items()})
+
+    def latency_table(self, slate: Slate) -> pd.DataFrame:
+        return latency_table(slate.timings_ms)
+
+    # --- explanation and evaluation ---------------------------------------------
+    def explain(self, user: int, slate: Slate) -> pd.DataFrame:
+        """For each item of ``user``'s slate: sources and their ranks, ranking score, what reranking did."""
+        rows = np.flatnonzero(slate.users == user)
+        if len(rows) == 0:
+            raise KeyError(f"user {user} is not in this slate (it holds {len(slate.users)} users)")
+        r = int(rows[0])
+        items = slate.items[r]
+        keep = items >= 0
+        ds = self.train_
+        out = pd.DataFrame(
+            {
+                "position": np.flatnonzero(keep) + 1,
+                "item": items[keep],
+                "title": ds.items["title"].to_numpy()[items[keep]],
+                "category": np.asarray(ds.category_names, dtype=object)[ds.item_category[items[keep]]],
+                "age_days": np.round(ds.item_age_days[items[keep]], 1),
+                "ranking_score": slate.scores[r, keep],
+                "propensity": slate.propensities[r, keep],
+            }
+        )
+        for name, arr in slate.trace.items():
+            out[name] = np.asarray(arr)[r, keep]
+        ranked = slate.stages.get("ranked")
+        if ranked is not None and ranked.source_ranks is not None:
+            rrow = int(np.flatnonzero(ranked.users == user)[0])
+            col = _column_of(ranked.items[rrow], items[keep])
+            labels = ranked.source_labels()[rrow]
+            out.insert(2, "sources", np.where(col >= 0, labels[np.maximum(col, 0)], "(explored)"))
+            for s, name in enumerate(ranked.source_names):
+                rank = ranked.source_ranks[rrow, np.maximum(col, 0), s]
+                out[f"rank in {name}"] = np.where((col >= 0) & (rank >= 0), rank + 1, 0)
+        out["what reranking did"] = _reranking_story(out)
+        return out
+
+    def evaluate(self, slate: Slate, test: Dataset, ks: tuple[int, ...] | None = None) -> pd.DataFrame:
+        """Accuracy and beyond-accuracy table of ``slate`` against ``test`` (`workbench.metrics.evaluate`)."""
+        ds = self.train_
+        return evaluate(
+            slate.items, relevance_matrix(test), ks or (slate.k,), users=slate.users,
+            item_popularity=ds.item_popularity, n_train_users=ds.n_users, item_vectors=ds.item_features,
+            item_category=ds.item_category, item_age_days=ds.item_age_days, n_items=ds.n_items,
+        )  # fmt: skip
+
+
+def _column_of(row_items: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Position of each ``wanted`` item in ``row_items`` (-1 where absent)."""
+    hit = row_items[None, :] == wanted[:, None]
+    return np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+
+
+def _reranking_story(frame: pd.DataFrame) -> list[str]:
+    story = []
+    for rec in frame.to_dict("records"):  # one user's slate, for display only
+        parts = []
+        if rec.get("explored"):
+            parts.append(f"inserted by exploration (shown with p={rec['propensity']:.3f})")
+        if rec.get("pinned"):
+            parts.append("pinned (promoted)")
+        moved = int(rec.get("moved_by_mmr", 0) or 0)
+        if moved:
+            parts.append(f"MMR moved it {'up' if moved > 0 else 'down'} {abs(moved)}")
+        boost = float(rec.get("freshness_boost", 1.0) or 1.0)
+        if boost > 1.005:
+            parts.append(f"freshness ×{boost:.2f}")
+        story.append("; ".join(parts) or "kept its ranked order")
+    return story
+
+
+def latency_table(timings_ms: dict[str, np.ndarray]) -> pd.DataFrame:
+    """p50/p99 per stage in ms beside the textbook's budget."""
+    rows = []
+    for stage in (*STAGES, "total"):
+        t = np.asarray(timings_ms[stage], dtype=np.float64)
+        lo, hi = LATENCY_BUDGET_MS[stage]
+        p99 = float(np.percentile(t, 99))
+        rows.append(
+            {
+                "stage": stage,
+                "p50_ms": round(float(np.percentile(t, 50)), 3),
+                "p99_ms": round(p99, 3),
+                "budget_ms": f"{lo:g}-{hi:g}" if lo is not None else f"< {hi:g} (p99)",
+                "within_budget": p99 <= hi,
+            }
+        )
+    return pd.DataFrame(rows)
