@@ -9,7 +9,7 @@ from workbench.candidates.ann import AnnConfig, build_index, recall_vs_exact
 from workbench.candidates.base import CandidateSource, NotFittedError
 from workbench.candidates.content import ContentBased
 from workbench.candidates.ease import EASE
-from workbench.candidates.fusion import DEFAULT_WEIGHTS, CandidateGenerator, fuse, quotas
+from workbench.candidates.fusion import DEFAULT_WEIGHTS, TUNED_WEIGHTS, CandidateGenerator, fuse, quotas
 from workbench.candidates.itemknn import ItemKNN
 from workbench.candidates.rules import NewReleases, Popular, Trending
 from workbench.candidates.two_tower import TwoTower
@@ -27,6 +27,6 @@ SOURCES: dict[str, type[CandidateSource]] = {
 
 __all__ = [
     "ALS", "AnnConfig", "CandidateGenerator", "CandidateSource", "ContentBased", "DEFAULT_WEIGHTS", "EASE", "ItemKNN",
-    "NewReleases", "NotFittedError", "Popular", "SOURCES", "Trending", "TwoTower", "build_index", "fuse", "quotas",
+    "NewReleases", "NotFittedError", "Popular", "SOURCES", "TUNED_WEIGHTS", "Trending", "TwoTower", "build_index", "fuse", "quotas",
     "recall_vs_exact",
 ]  # fmt: skip

@@ -16,6 +16,7 @@ per candidate, the bitmask of the sources that proposed it and each source's ran
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,6 +30,9 @@ FUSION_METHODS = ("rrf", "max_score")
 # The textbook's split: collaborative 0.4 (shared by EASE, item-kNN and ALS), content 0.3,
 # two-tower 0.2, trending 0.1.
 DEFAULT_WEIGHTS = {"ease": 0.2, "itemknn": 0.1, "als": 0.1, "content": 0.3, "two_tower": 0.2, "trending": 0.1}
+# Tuned on MovieLens-100K's temporal split (benchmarks/bench_candidates.py): the three strongest
+# sources, sequence-aware, equal weights, no quotas.
+TUNED_WEIGHTS = {"ease": 1.0, "itemknn": 1.0, "two_tower": 1.0}
 
 
 def quotas(weights: np.ndarray, n: int) -> np.ndarray:
@@ -154,6 +158,17 @@ def default_sources() -> dict[str, CandidateSource]:
     return {name: SOURCES[name]() for name in DEFAULT_WEIGHTS}
 
 
+def tuned_sources() -> dict[str, CandidateSource]:
+    """The sources behind ``TUNED_WEIGHTS``: recency-weighted EASE, windowed item-kNN, two-tower."""
+    from workbench.candidates import EASE, ItemKNN, TwoTower
+
+    return {
+        "ease": EASE(lam=500.0, history_half_life=20.0),
+        "itemknn": ItemKNN(neighbours=100, window=20, history_half_life=5.0),
+        "two_tower": TwoTower(),
+    }
+
+
 class CandidateGenerator:
     """Stage 1 as one object: fit every source, retrieve from each, fuse.
 
@@ -180,9 +195,21 @@ class CandidateGenerator:
         self.method, self.rrf_k, self.use_quotas = method, rrf_k, use_quotas
         self.exclude_unavailable, self.per_source_k = exclude_unavailable, per_source_k
 
+    @classmethod
+    def preset(cls, name: str = "textbook", **overrides) -> CandidateGenerator:
+        """``textbook``: the default split with quotas; ``tuned``: `tuned_sources`, RRF without quotas."""
+        if name == "textbook":
+            return cls(**overrides)
+        if name == "tuned":
+            return cls(**{"sources": tuned_sources(), "weights": TUNED_WEIGHTS, "use_quotas": False, **overrides})
+        raise ValueError(f"unknown preset {name!r}: expected 'textbook' or 'tuned'")
+
     def fit(self, train: Dataset) -> CandidateGenerator:
-        for source in self.sources.values():
+        self.fit_seconds_ = {}
+        for name, source in self.sources.items():
+            start = time.perf_counter()
             source.fit(train)
+            self.fit_seconds_[name] = time.perf_counter() - start
         self.n_users_ = train.n_users
         self.seen_ = train.matrix
         self.available_ = train.item_available.copy()

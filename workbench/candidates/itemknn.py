@@ -7,8 +7,13 @@ Similarity of items ``i`` and ``j`` from binary co-occurrence ``c_ij = |users(i)
 (``alpha = 0.5``: cosine; ``shrink`` damps pairs seen together only a few times). Each
 item keeps its ``neighbours`` most similar items (a sparse ``S``); a user's scores are
 ``x_u · S``, the summed similarity of each item to the user's history. Items with no
-similarity to the history are not proposed. With ``history_half_life`` the history is
-recency-weighted (`recency_weighted`), so neighbours of recent items count more.
+similarity to the history are not proposed.
+
+Two sequence-aware options: with ``window``, ``c_ij`` counts only the users in whose
+time-ordered history ``i`` and ``j`` lie at most ``window`` positions apart (tastes
+drift, so items consumed together are better neighbours than items consumed a year
+apart); with ``history_half_life`` the user's history is recency-weighted
+(`recency_weighted`), so neighbours of recent items count more.
 """
 
 from __future__ import annotations
@@ -26,18 +31,24 @@ class ItemKNN(CandidateSource):
     name = "itemknn"
 
     def __init__(
-        self, neighbours: int = 20, shrink: float = 0.0, alpha: float = 0.5, history_half_life: float | None = None
+        self,
+        neighbours: int = 20,
+        shrink: float = 0.0,
+        alpha: float = 0.5,
+        window: int | None = None,
+        history_half_life: float | None = None,
     ) -> None:
         if neighbours < 1:
             raise ValueError(f"neighbours={neighbours!r}: expected a positive number of neighbours per item")
+        if window is not None and window < 1:
+            raise ValueError(f"window={window!r}: expected a positive number of positions or None (whole history)")
         if shrink < 0 or not 0.0 <= alpha <= 1.0:
             raise ValueError(f"shrink={shrink!r} must be >= 0 and alpha={alpha!r} in [0, 1]")
         self.neighbours, self.shrink, self.alpha = neighbours, shrink, alpha
-        self.history_half_life = history_half_life
+        self.window, self.history_half_life = window, history_half_life
 
     def _fit(self, train: Dataset) -> None:
-        X = train.matrix
-        co = (X.T @ X).tocsr()
+        co = self._cooccurrence(train)
         n = self.popularity_.astype(np.float64)
         k = min(self.neighbours, self.n_items_ - 1)
         blocks = []
@@ -56,6 +67,21 @@ class ItemKNN(CandidateSource):
         vals, rows, cols = (np.concatenate(p) for p in zip(*blocks)) if blocks else ([], [], [])
         self.similarity_ = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_items_,) * 2, dtype=np.float32)
         self.history_ = recency_weighted(train, self.history_half_life)
+
+    def _cooccurrence(self, train: Dataset) -> sp.csr_matrix:
+        """``c_ij``: users with both items (within ``window`` positions of each other when set)."""
+        if self.window is None:
+            X = train.matrix
+            return (X.T @ X).tocsr()
+        inter = train.interactions.drop_duplicates(["user", "item"], keep="last")
+        users, items = inter["user"].to_numpy(), inter["item"].to_numpy()
+        shape = (self.n_items_, self.n_items_)
+        co = sp.csr_matrix(shape, dtype=np.float64)
+        for lag in range(1, self.window + 1):
+            same = users[lag:] == users[:-lag]
+            ahead = sp.csr_matrix((np.ones(same.sum()), (items[:-lag][same], items[lag:][same])), shape=shape)
+            co = co + ahead + ahead.T
+        return co
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         scores = (self.history_[users] @ self.similarity_).toarray()

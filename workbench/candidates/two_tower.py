@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from workbench.candidates.ann import AnnConfig, IndexSource
+from workbench.candidates.base import recency_weighted
 from workbench.data.dataset import Dataset
 
 MAX_LEVELS = 50  # categorical user columns with more levels than this are left out
@@ -62,14 +63,15 @@ class _Towers(nn.Module):
         for emb in (self.user_id, self.history, self.item_id):
             nn.init.normal_(emb.weight, std=0.05)
 
-    def users(self, users, seen, user_x, leave_out=None):
-        """User vectors; ``seen`` is the sparse user×item history, ``leave_out`` the target items."""
-        pooled = torch.sparse.mm(seen, self.history.weight)[users]
-        counts = (seen.crow_indices()[1:] - seen.crow_indices()[:-1]).float()[users]
+    def users(self, users, history, totals, user_x, leave_out=None, leave_weight=None):
+        """User vectors. ``history``: sparse user×item weights (``totals``: their row sums);
+        ``leave_out``/``leave_weight``: each row's target item and its history weight, taken out of the pool."""
+        pooled = torch.sparse.mm(history, self.history.weight)[users]
+        total = totals[users]
         if leave_out is not None:
-            pooled = pooled - self.history(leave_out)
-            counts = counts - 1
-        pooled = pooled / counts.clamp(min=1).unsqueeze(1)
+            pooled = pooled - leave_weight.unsqueeze(1) * self.history(leave_out)
+            total = total - leave_weight
+        pooled = pooled / total.clamp(min=1e-6).unsqueeze(1)
         h = torch.cat([self.user_id(users), pooled, user_x[users]], dim=1)
         return nn.functional.normalize(self.user_mlp(h), dim=1)
 
@@ -93,6 +95,7 @@ class TwoTower(IndexSource):
         temperature: float = 0.05,
         logq: bool = True,
         seed: int = 0,
+        history_half_life: float | None = None,
         threads: int = 1,
         index: AnnConfig = AnnConfig(),
     ) -> None:
@@ -103,10 +106,10 @@ class TwoTower(IndexSource):
             )
         self.dim, self.hidden, self.epochs, self.batch_size = dim, hidden, epochs, batch_size
         self.lr, self.temperature, self.logq, self.seed, self.index = lr, temperature, logq, seed, index
-        self.threads = threads
+        self.history_half_life, self.threads = history_half_life, threads
 
     def _fit_vectors(self, train: Dataset) -> None:
-        X = self.seen_
+        X = recency_weighted(train, self.history_half_life)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
             seen = torch.sparse_csr_tensor(
@@ -121,25 +124,30 @@ class TwoTower(IndexSource):
             with torch.random.fork_rng():
                 torch.manual_seed(self.seed)
                 model = _Towers(self.n_users_, self.n_items_, user_x.shape[1], item_x.shape[1], self.dim, self.hidden)
-                self._train(model, seen, user_x, item_x)
+                totals = torch.from_numpy(np.asarray(X.sum(axis=1), dtype=np.float32).ravel())
+                self._train(model, X, seen, totals, user_x, item_x)
                 with torch.no_grad():
-                    self.user_vectors_ = model.users(torch.arange(self.n_users_), seen, user_x).numpy()
+                    self.user_vectors_ = model.users(torch.arange(self.n_users_), seen, totals, user_x).numpy()
                     self.item_vectors_ = model.items(torch.arange(self.n_items_), item_x).numpy()
         finally:
             torch.set_num_threads(threads)
         self.model_ = model
 
-    def _train(self, model: _Towers, seen: torch.Tensor, user_x: torch.Tensor, item_x: torch.Tensor) -> None:
+    def _train(self, model: _Towers, X, seen: torch.Tensor, totals: torch.Tensor, user_x: torch.Tensor,
+               item_x: torch.Tensor) -> None:  # fmt: skip
         """Adam on the in-batch softmax loss over shuffled train pairs (numpy Generator seeded by ``seed``)."""
         rng = np.random.default_rng(self.seed)
-        pairs_u, pairs_i = (torch.from_numpy(a.astype(np.int64)) for a in self.seen_.nonzero())
+        pairs_u = torch.from_numpy(np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr)))
+        pairs_i = torch.from_numpy(X.indices.astype(np.int64))
+        pairs_w = torch.from_numpy(X.data.astype(np.float32))
         log_q = torch.from_numpy(np.log(np.maximum(self.popularity_, 1.0) / max(len(pairs_u), 1)))
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         for _ in range(self.epochs):
             order = torch.from_numpy(rng.permutation(len(pairs_u)))
             for pick in order.split(self.batch_size):
                 u, i = pairs_u[pick], pairs_i[pick]
-                logits = model.users(u, seen, user_x, leave_out=i) @ model.items(i, item_x).T / self.temperature
+                uv = model.users(u, seen, totals, user_x, leave_out=i, leave_weight=pairs_w[pick])
+                logits = uv @ model.items(i, item_x).T / self.temperature
                 if self.logq:
                     logits = logits - log_q[i][None, :].float()
                 duplicate = (i[:, None] == i[None, :]) & ~torch.eye(len(i), dtype=torch.bool)
