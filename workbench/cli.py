@@ -36,11 +36,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"{ds!r}; {len(users)} users with test interactions", file=sys.stderr)
     with step(f"fit {args.model}", timings):
         recommend = _fit_model(args.model, train, args)
-    with step(f"recommend top-{args.k} for {len(users)} users", timings):
-        recommended = recommend(users, args.k)
+    ks = tuple(sorted({args.k, *args.extra_k}))
+    with step(f"recommend top-{ks[-1]} for {len(users)} users", timings):
+        recommended = recommend(users, ks[-1])
     with step("metrics", timings):
         table = evaluate(
-            recommended, relevance_matrix(test, graded=args.graded), ks=tuple(sorted({args.k, *args.extra_k})),
+            recommended, relevance_matrix(test, graded=args.graded), ks=ks,
             users=users, item_popularity=train.item_popularity, n_train_users=train.n_users,
             item_vectors=train.item_features, item_category=train.item_category,
             item_age_days=train.item_age_days, n_items=train.n_items,
