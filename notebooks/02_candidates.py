@@ -12,12 +12,13 @@ def _():
     import numpy as np
     import pandas as pd
 
+    from workbench.candidates.diagnostics import overlap_table, recall_table
     from workbench.candidates.fusion import DEFAULT_WEIGHTS, CandidateGenerator, fuse
     from workbench.data import temporal_split
     from workbench.metrics import relevance_matrix
     from workbench.report import DATASETS, NotebookSettings, load_data, notebook_settings, provenance, provenance_markdown
     from workbench.viz import charts
-    from workbench.viz.candidates import recall_curves, slot_winners, source_overlap
+    from workbench.viz.candidates import slot_winners
 
     settings = notebook_settings(mo.cli_args())
     return (
@@ -30,14 +31,14 @@ def _():
         load_data,
         mo,
         np,
+        overlap_table,
         pd,
         provenance,
         provenance_markdown,
-        recall_curves,
+        recall_table,
         relevance_matrix,
         settings,
         slot_winners,
-        source_overlap,
         temporal_split,
         time,
     )
@@ -81,7 +82,7 @@ def _(CandidateGenerator, NotebookSettings, load_data, mo, np, relevance_matrix,
         fit_s = time.perf_counter() - t0
         n_max = min(500, train.n_items // 2)
         each = gen.retrieve_each(users, n_max)
-        return train, relevance, gen, each, n_max, fit_s
+        return train, test, gen, each, n_max, fit_s
 
     return (stage_one,)
 
@@ -89,19 +90,30 @@ def _(CandidateGenerator, NotebookSettings, load_data, mo, np, relevance_matrix,
 @app.cell
 def _(data_picker, mo, settings, stage_one):
     with mo.status.spinner(title="Fitting every candidate source (cached after the first run)..."):
-        train, relevance, gen, each, n_max, fit_s = stage_one(data_picker.value, settings.seed, settings.small)
+        train, test, gen, each, n_max, fit_s = stage_one(data_picker.value, settings.seed, settings.small)
     mo.md(
         f"**{train.name.split(':')[0]}**: {train.n_items:,} items. Fitted {len(gen.sources)} sources "
         f"({', '.join(gen.sources)}) in {fit_s:.1f} s; each retrieved its own top {n_max} for the "
         f"{len(next(iter(each.values())).users):,} users who have test items."
     )
-    return each, gen, n_max, relevance, train
+    return each, gen, n_max, test, train
 
 
 @app.cell
-def _(charts, each, n_max, recall_curves, relevance):
+def _(recall_table):
+    def recall_curves(sets, test, ns):
+        """recall_table's wide table as one row per (source, N), for the chart."""
+        wide = recall_table(sets, test, ns)
+        long = wide.rename_axis("source").reset_index().melt(id_vars="source", var_name="n", value_name="recall")
+        return long.assign(n=long["n"].str.removeprefix("recall@").astype(int)).dropna()
+
+    return (recall_curves,)
+
+
+@app.cell
+def _(charts, each, n_max, recall_curves, test):
     ns = [n for n in (10, 20, 50, 100, 200, 500) if n <= n_max]
-    curves = recall_curves(each, relevance, ns)
+    curves = recall_curves(each, test, ns)
     _best = curves[curves["n"] == ns[-1]].sort_values("recall")
     charts.recall_curve_chart(
         curves,
@@ -120,10 +132,14 @@ def _(mo, n_max):
 
 
 @app.cell
-def _(charts, each, mo, n_pick, source_overlap, train):
-    overlap = source_overlap(each, n_pick.value, train.n_items)
+def _(charts, each, mo, n_pick, overlap_table, train):
+    _table = overlap_table(each, n_pick.value, train.n_items)
+    overlap = _table.rename_axis("a").reset_index().melt(id_vars="a", var_name="b", value_name="overlap")
     mo.vstack([
-        charts.overlap_chart(overlap, title=f"How much the sources' top-{n_pick.value} lists overlap (mean over users)"),
+        charts.overlap_chart(
+            overlap, title=f"How much of each source's top {n_pick.value} (x) another source (y) also proposes",
+            value_title="share of x's list also in y's (0–1, mean over users)",
+        ),
         mo.md("Low overlap is good news: each source brings items the others miss, so their union recalls more."),
     ])  # fmt: skip
     return
@@ -145,12 +161,12 @@ def _(mo):
 
 
 @app.cell
-def _(DEFAULT_WEIGHTS, charts, each, fuse, gen, mo, n_pick, ns, pd, recall_curves, relevance, slot_winners):
+def _(DEFAULT_WEIGHTS, charts, each, fuse, gen, mo, n_pick, ns, pd, recall_curves, slot_winners, test):
     fused = {
         method: fuse(each, n_pick.value, gen.weights, method, seen=gen.seen_, available=gen.available_)
         for method in ("rrf", "max_score")
     }
-    _fused_curves = recall_curves({f"fused: {m}": cs for m, cs in fused.items()}, relevance,
+    _fused_curves = recall_curves({f"fused: {m}": cs for m, cs in fused.items()}, test,
                                   [n for n in ns if n <= n_pick.value])  # fmt: skip
     _winners = pd.concat([slot_winners(cs, gen.weights, m, top=10).assign(method=m) for m, cs in fused.items()],
                          ignore_index=True)  # fmt: skip

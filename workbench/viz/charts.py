@@ -76,7 +76,7 @@ def funnel_chart(funnel: pd.DataFrame, title: str = "The funnel: how many items 
     reading = reading or " → ".join(f"{s} {v:,.0f}" for s, v in zip(funnel["stage"], funnel["items"]))
     base = alt.Chart(funnel).encode(
         y=alt.Y("stage:N", sort=order, title="stage"),
-        x=alt.X("items:Q", scale=alt.Scale(type="log"), title="items per user (count, log scale)"),
+        x=alt.X("items:Q", scale=alt.Scale(type="symlog"), title="items per user (count, symlog scale)"),
         tooltip=["stage", alt.Tooltip("items:Q", format=",.0f")],
     )
     bars = base.mark_bar(color="#4c78a8")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from workbench.data.dataset import Dataset
 from workbench.metrics import evaluate, relevance_matrix
+from workbench.pipeline import Pipeline, PipelineConfig
 from workbench.report import NotebookSettings, load_data
 from workbench.rerank import RerankConfig, rerank
 from workbench.types import CandidateSet, Slate
@@ -153,13 +154,25 @@ class WhatIf:
         return before.reset_index(drop=True), after.reset_index(drop=True)
 
 
-def prepare(settings: NotebookSettings, n_candidates: int = 100) -> tuple[WhatIf, float]:
-    """Stages 1–2, once: load the data set, split it in time, retrieve and score ``n_candidates``
-    per user. Returns the `WhatIf` over every user and the wall time of this preparation (ms)."""
-    from workbench.candidates.ease import EASE
+def fit_pipeline(settings: NotebookSettings, config: PipelineConfig | None = None) -> tuple[Pipeline, Dataset, Dataset, float]:
+    """Load the data set the settings name, split it in time (last 20% of each user's history is
+    test) and fit the whole pipeline on the train part. Returns (pipeline, train, test, seconds)."""
     from workbench.data import temporal_split
 
     t0 = time.perf_counter()
     train, test = temporal_split(load_data(settings))
-    ranked = EASE().fit(train).retrieve(np.arange(train.n_users), n_candidates)
-    return WhatIf(ranked, train, test), (time.perf_counter() - t0) * 1e3
+    pipe = Pipeline(config or PipelineConfig(seed=settings.seed)).fit(train)
+    return pipe, train, test, time.perf_counter() - t0
+
+
+def prepare(settings: NotebookSettings, config: PipelineConfig | None = None) -> tuple[WhatIf, float]:
+    """Stages 1–2, once: fit the pipeline and rank every user's candidates (`Pipeline.rank_stage`).
+
+    Returns the `WhatIf` over every user, whose slider moves go through `Pipeline.rerank_stage`,
+    and the wall time of this preparation in ms.
+    """
+    t0 = time.perf_counter()
+    pipe, train, test, _ = fit_pipeline(settings, config)
+    ranked = pipe.rank_stage(np.arange(train.n_users))
+    whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c), base=pipe.config.rerank)
+    return whatif, (time.perf_counter() - t0) * 1e3
