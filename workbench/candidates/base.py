@@ -118,7 +118,8 @@ class CandidateSource:
     """Base class: ``fit(train) -> self``, then ``retrieve(users, k, exclude_seen=True) -> CandidateSet``.
 
     Learned state ends in ``_``. ``seen_`` is the binary train matrix, ``popularity_``
-    the train interaction count of each item (the cold-start fallback).
+    the train interaction count of each item, ``fallback_`` the items by popularity (ties by
+    index): what users without history get.
     """
 
     name: ClassVar[str] = "source"
@@ -129,6 +130,7 @@ class CandidateSource:
         self.n_users_, self.n_items_ = train.n_users, train.n_items
         self.seen_ = train.matrix
         self.popularity_ = train.item_popularity.astype(np.float32)
+        self.fallback_ = np.argsort(-self.popularity_, kind="stable")
         self._fit(train)
         self.fitted_ = True
         return self
@@ -173,8 +175,8 @@ class CandidateSource:
         if (~cold).any():
             items[~cold], scores[~cold] = self._retrieve_warm(users[~cold], k, exclude_seen)
         if cold.any():
-            fallback_items, fallback_scores = top_k(self.popularity_[None, :], k)
-            items[cold], scores[cold] = fallback_items, fallback_scores
+            top = self.fallback_[:k]
+            items[cold, : len(top)], scores[cold, : len(top)] = top, self.popularity_[top]
         return CandidateSet(users=users, items=items, scores=scores, sources=np.where(items >= 0, 1, 0),
                             source_names=(self.name,))  # fmt: skip
 

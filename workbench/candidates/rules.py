@@ -44,7 +44,8 @@ class Trending(_Global):
     """Recently popular items: ``score_i = Σ_t 0.5 ** ((as_of − t) / half_life)`` over ``i``'s interactions at ``t ≤ as_of``.
 
     half_life_days: days after which an interaction counts half. as_of: Unix seconds,
-    the "now" of the ranking (default: the last train timestamp); later interactions are ignored.
+    the "now" of the ranking (default: the last train timestamp); later interactions are ignored,
+    and items without any interaction up to ``as_of`` are not proposed.
     """
 
     name = "trending"
@@ -62,7 +63,8 @@ class Trending(_Global):
         age_days = (self.as_of_ - ts[past]) / SECONDS_PER_DAY
         weight = 0.5 ** (age_days / self.half_life_days)
         items = train.interactions["item"].to_numpy()[past]
-        self._rank(np.bincount(items, weights=weight, minlength=self.n_items_))
+        score = np.bincount(items, weights=weight, minlength=self.n_items_)
+        self._rank(np.where(score > 0, score, -np.inf))
 
 
 class NewReleases(_Global):
