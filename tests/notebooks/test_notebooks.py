@@ -20,6 +20,7 @@ IDS = [p.stem for p in NOTEBOOKS]
 EXPECTED_OUTPUT = {
     "01_tour": [r"catalogue 300 \\u2192 candidates \d+", r"a request takes [\d.]+ ms at the median", r"NDCG@10 \S*0\.\d{4}"],
     "02_candidates": [r"at N=\d+: best \w+ \(\d+\.\d%\)", r"max-of-raw-scores: \w+ wins \d+%"],
+    "03_ranking": [r"best: \w+ \(NDCG@10 0\.\d{4}", r"scrambling .{1,80} costs -?0\.\d{4} of NDCG@10"],
     "04_reranking": [r"Top of the slate:\S* [A-Z]", r"metrics: NDCG 0\.\d{4}", r"This move took \S*strong\S* ?\d+ ms"],
     "05_metrics": [r"\[1/log2\(3\)\] / \[1/log2\(2\) \+ 1/log2\(3\) \+ 1/log2\(4\)\]", r"0\.2961"],
     "06_ab_testing": [r"the test reads \S*[+-]\d+\.\d%", r"peeking declares \d+% of A/A tests"],
