@@ -170,6 +170,12 @@ def _copy_frontend(out: Path) -> None:
     shutil.copytree(static, out / "_marimo", dirs_exist_ok=True)
 
 
+def _default_config(settings: NotebookSettings) -> dict[str, Any]:
+    from workbench.pipeline import PipelineConfig
+
+    return PipelineConfig(seed=settings.seed).to_dict()
+
+
 def export_reports(
     out_dir: str | Path = "reports",
     settings: NotebookSettings | None = None,
@@ -180,7 +186,9 @@ def export_reports(
     """Export each notebook to ``out_dir/<name>.html`` with ``marimo export html``; return the paths.
 
     Each page gets a provenance banner (seed, data, commit, versions, re-run command),
-    a sidecar ``<name>.json`` with the full provenance, and ``index.html`` links them.
+    a sidecar ``<name>.json`` with the full provenance (including the default PipelineConfig
+    the notebooks start from; each notebook also prints the exact config it ran), and
+    ``index.html`` links them.
     The pages load marimo's frontend from its CDN; ``offline=True`` copies the frontend
     into ``out_dir/_marimo`` instead (then serve the folder, e.g.
     ``python -m http.server --bind 127.0.0.1 -d reports``: browsers refuse module scripts
@@ -202,7 +210,7 @@ def export_reports(
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
         if run.returncode != 0:
             raise RuntimeError(f"exporting {nb.name} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
-        prov = provenance(settings, notebook=nb.name)
+        prov = provenance(settings, _default_config(settings), notebook=nb.name)
         page = target.read_text(encoding="utf-8")
         page = page.replace("<body>", "<body>" + _stamp_html(prov), 1)
         if offline:
@@ -214,7 +222,7 @@ def export_reports(
     if offline:
         _copy_frontend(out)
     index = out / "index.html"
-    stamp = _stamp_html(provenance(settings))
+    stamp = _stamp_html(provenance(settings, _default_config(settings)))
     index.write_text(
         f"<!doctype html><meta charset='utf-8'><title>Recsys Workbench reports</title><body>{stamp}"
         f"<h1 style='font-family:system-ui'>Recsys Workbench reports</h1><ol style='font-family:system-ui'>"

@@ -29,9 +29,9 @@ EXPECTED_OUTPUT = {
 
 
 def test_notebooks_folder_holds_the_teaching_sequence():
-    prefixes = sorted(p.name[:2] for p in NOTEBOOKS)
-    assert prefixes == sorted(set(prefixes)), "two notebooks share a number"
-    assert "05" in prefixes
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert NOTEBOOKS[0].name == "01_tour.py"
+    assert set(EXPECTED_OUTPUT) == {p.stem for p in NOTEBOOKS}
 
 
 def test_every_notebook_passes_marimo_check_strict():
