@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
+# Serves the marimo notebooks on 127.0.0.1:2718 (the tour first); `make evaluate` is the terminal view.
 run: $(STAMP)
-	$(BIN)/workbench evaluate
+	$(BIN)/workbench notebooks $(if $(DATA),--data $(DATA))
 
 evaluate: $(STAMP)
 	$(BIN)/workbench evaluate --data $(or $(DATA),synthetic) --model $(or $(MODEL),popular)
@@ -31,6 +32,9 @@ browser:
 	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed: the browser test will be skipped"
+
+report: $(STAMP)
+	$(BIN)/workbench report
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

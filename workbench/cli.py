@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,8 +115,11 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
         cmd.append("--headless")
     if args.mode == "edit":
         cmd.append("--no-token")
+    cmd += ["--", "--data", args.data]
     print("$ " + " ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd, env={**os.environ, "WORKBENCH_DATA": args.data})
+    print(f"The workbench is served at http://127.0.0.1:{args.port}/ (Ctrl-C stops it); start with 01_tour.",
+          file=sys.stderr)  # fmt: skip
+    return subprocess.call(cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
