@@ -3,7 +3,7 @@
 Logit = first-order terms + FM second-order term + DNN output, where the FM term is
 ``½ Σ_k [(Σ_f v_fk x_f)² − Σ_f v_fk² x_f²]`` (Rendle 2010) over every field: categorical
 fields contribute their embedding (x_f = 1), numeric fields their value times a per-field
-vector. The DNN reads the categorical embeddings and the numeric values themselves (the
+vector (both sums are taken as matrix products, never building ``[B, fields, k]``). The DNN reads the categorical embeddings and the numeric values themselves (the
 paper's ``v_f · x_f`` inputs fed to a first layer is this with that layer's weights
 factorised, so this is the same model family at a lower cost per pair).
 """
@@ -65,9 +65,9 @@ class DeepFM(nn.Module):
     def forward(self, num: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
         """Logits ``[B]`` for numeric ``[B, F]`` and categorical ``[B, C]`` features."""
         e = self.embed(cat)
-        fields = torch.cat([e, num[:, :, None] * self.num_embed], dim=1)
-        s = fields.sum(1)
-        fm = 0.5 * (s * s - (fields * fields).sum(1)).sum(1)
+        s = e.sum(1) + num @ self.num_embed
+        sq = (e * e).sum(1) + (num * num) @ (self.num_embed * self.num_embed)
+        fm = 0.5 * (s * s - sq).sum(1)
         first = self.weight(cat).sum((1, 2)) + self.num_linear(num).squeeze(-1)
         deep = self.dnn(torch.cat([e.flatten(1), num], dim=1)).squeeze(-1)
         return first + fm + deep

@@ -37,7 +37,7 @@ class GBDTConfig:
     colsample_bytree: float = 0.8
     early_stopping_rounds: int = 30
     use_ids: bool = False  # user/item ids as categorical splits (overfits on small data)
-    n_jobs: int = 2
+    n_jobs: int = 1  # LightGBM threads; >1 slows down badly on a shared, oversubscribed machine
     name: ClassVar[str] = "gbdt"
 
 

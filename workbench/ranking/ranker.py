@@ -82,10 +82,11 @@ class Ranker:
 
         hard = cfg.hard_negatives if candidates is not None else 0
         easy = cfg.easy_negatives if candidates is not None else cfg.hard_negatives + cfg.easy_negatives
-        valid_pairs = valid_s.sample(hard, easy, np.random.default_rng(cfg.seed + 1)).sorted_by_user()
+        vrng = np.random.default_rng(cfg.seed + 1)
+        valid_pairs = valid_s.sample(hard, easy, vrng).grouped(vrng)
         rng = np.random.default_rng(cfg.seed)
         if isinstance(self.config, GBDTConfig):
-            train_pairs = train_s.sample(hard, easy, rng).sorted_by_user()
+            train_pairs = train_s.sample(hard, easy, rng).grouped(rng)
             model = GBDTModel(builder.layout, self.config)
             report = model.fit((*featurise(train_pairs), train_pairs.users), (*featurise(valid_pairs), valid_pairs.users), cfg.seed)
             n_pairs = len(train_pairs.users)

@@ -65,8 +65,9 @@ class Pairs:
     labels: np.ndarray
     cell: np.ndarray
 
-    def sorted_by_user(self) -> Pairs:
-        order = np.argsort(self.users, kind="stable")
+    def grouped(self, rng: np.random.Generator) -> Pairs:
+        """Pairs grouped by user, shuffled within each user (so ties never favour the positives listed first)."""
+        order = np.lexsort((rng.random(len(self.users)), self.users))
         return Pairs(self.users[order], self.items[order], self.labels[order], self.cell[order])
 
 
