@@ -24,9 +24,9 @@ class AnnConfig:
     """Which FAISS index holds the item vectors, and its knobs."""
 
     kind: str = "exact"
-    hnsw_m: int = 32  # graph degree
-    ef_construction: int = 80
-    ef_search: int = 128  # candidate list length at query time (≥ k is raised to k)
+    hnsw_m: int = 16  # graph degree
+    ef_construction: int = 40
+    ef_search: int = 400  # candidate list length at query time (raised to k when smaller)
     ivf_lists: int = 0  # 0: about 4·sqrt(n_items)
     nprobe: int = 16
 

@@ -105,13 +105,13 @@ def is_seen(matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.n
 def compact(items: np.ndarray, scores: np.ndarray, drop: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Remove the ``drop`` cells from sorted rows, keep the first ``k`` of the rest, pad with ``-1``."""
     keep = ~drop & (items >= 0)
-    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
-    items = np.take_along_axis(np.where(keep, items, PAD), order, axis=1)
-    scores = np.take_along_axis(np.where(keep, scores, -np.inf), order, axis=1).astype(np.float32)
-    if items.shape[1] < k:
-        items = np.pad(items, ((0, 0), (0, k - items.shape[1])), constant_values=PAD)
-        scores = np.pad(scores, ((0, 0), (0, k - scores.shape[1])), constant_values=-np.inf)
-    return items, scores
+    slot = np.cumsum(keep, axis=1) - 1
+    rows, cols = np.nonzero(keep & (slot < k))
+    out_items = np.full((len(items), k), PAD, dtype=np.int64)
+    out_scores = np.full((len(items), k), -np.inf, dtype=np.float32)
+    out_items[rows, slot[rows, cols]] = items[rows, cols]
+    out_scores[rows, slot[rows, cols]] = scores[rows, cols]
+    return out_items, out_scores
 
 
 class CandidateSource:
@@ -139,7 +139,8 @@ class CandidateSource:
         raise NotImplementedError
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        """float32 ``[len(users), n_items]`` scores for users with history; ``-inf`` = ineligible."""
+        """float32 ``[len(users), n_items]`` scores for users with history (a new array, written to
+        by the caller); ``-inf`` = ineligible."""
         raise NotImplementedError
 
     def _retrieve_warm(self, users: np.ndarray, k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +150,7 @@ class CandidateSource:
         step = max(1, BATCH_CELLS // self.n_items_)
         for lo in range(0, len(users), step):
             batch = users[lo : lo + step]
-            s = np.array(self._score(batch), dtype=np.float32, copy=True)
+            s = np.asarray(self._score(batch), dtype=np.float32)
             if exclude_seen:
                 rows, cols = self.seen_[batch].nonzero()
                 s[rows, cols] = -np.inf

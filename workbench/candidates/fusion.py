@@ -94,61 +94,77 @@ def fuse(
     if seen is not None and seen.shape[1] != n_items:
         raise ValueError(f"seen has {seen.shape[1]} item columns but the catalogue has {n_items} items")
     q = quotas(w, n) if use_quotas else np.zeros(len(names), np.int64)
-    out_items = np.full((len(users), n), PAD, dtype=np.int64)
-    out_scores = np.full((len(users), n), -np.inf, dtype=np.float32)
-    out_bits = np.zeros((len(users), n), dtype=np.int64)
-    out_ranks = np.full((len(users), n, len(names)), -1, dtype=np.int32)
-    out_raw = np.full((len(users), n, len(names)), np.nan, dtype=np.float32)
+    out = {
+        "items": np.full((len(users), n), PAD, dtype=np.int64),
+        "scores": np.full((len(users), n), -np.inf, dtype=np.float32),
+        "sources": np.zeros((len(users), n), dtype=np.int64),
+        "source_ranks": np.full((len(users), n, len(names)), -1, dtype=np.int32),
+        "source_scores": np.full((len(users), n, len(names)), np.nan, dtype=np.float32),
+    }
     step = max(1, BATCH_CELLS // n_items)
     for lo in range(0, len(users), step):
         rows = slice(lo, lo + step)
-        b = len(users[rows])
-        size = b * n_items  # dense [b, n_items] tables, flattened, plus one spare cell that absorbs dropped items
-        base = (np.arange(b, dtype=np.int64) * n_items)[:, None]
-        blocked = np.zeros((b, n_items), dtype=bool)
+        blocked = np.zeros((len(users[rows]), n_items), dtype=bool)
         if seen is not None:
             blocked |= seen[users[rows]].toarray() != 0
         if available is not None:
             blocked |= ~np.asarray(available, dtype=bool)[None, :]
-        blocked = np.append(blocked.ravel(), True)
-        fused = np.full(size + 1, 0.0 if method == "rrf" else -np.inf)
-        bits = np.zeros(size + 1, dtype=np.int64)
-        in_quota = np.zeros(size + 1, dtype=bool)
-        cells = []
-        for s, cs in enumerate(sets):
-            items = cs.items[rows]
-            flat = np.where(items >= 0, base + items, size)
-            ok = ~blocked[flat]
-            flat[~ok] = size
-            if method == "rrf":
-                fused[flat] += w[s] / (rrf_k + 1.0 + np.arange(items.shape[1]))
-            else:
-                fused[flat] = np.maximum(fused[flat], cs.scores[rows])
-            bits[flat] |= 1 << s
-            if q[s]:
-                in_quota[flat] |= np.cumsum(ok, axis=1) <= q[s]
-            cells.append(flat)
-        proposed = bits[:size] > 0
-        key = np.where(in_quota[:size], np.inf, np.where(proposed, fused[:size], -np.inf)).reshape(b, n_items)
-        chosen, _ = top_k(key, n)
-        real = chosen >= 0
-        at = np.where(real, base + chosen, size)
-        order = np.argsort(-np.where(real, fused[at], -np.inf), axis=1, kind="stable")
-        chosen, real, at = (np.take_along_axis(a, order, axis=1) for a in (chosen, real, at))
-        out_items[rows] = chosen
-        out_scores[rows] = np.where(real, fused[at], -np.inf)
-        out_bits[rows] = np.where(real, bits[at], 0)
-        column = np.full(size + 1, -1, dtype=np.int32)
-        for s, flat in enumerate(cells):
-            column[flat] = np.arange(flat.shape[1], dtype=np.int32)
-            column[size] = -1
-            pos = column[at]
-            out_ranks[rows, :, s] = pos
-            raw = np.take_along_axis(sets[s].scores[rows], np.maximum(pos, 0), axis=1)
-            out_raw[rows, :, s] = np.where(pos >= 0, raw, np.nan)
-            column[flat] = -1
-    return CandidateSet(users=users, items=out_items, scores=out_scores, sources=out_bits, source_names=names,
-                        source_ranks=out_ranks, source_scores=out_raw)  # fmt: skip
+        batch = _fuse_batch([cs.items[rows] for cs in sets], [cs.scores[rows] for cs in sets], blocked, n, w, q,
+                            method, rrf_k)  # fmt: skip
+        for key, value in batch.items():
+            out[key][rows, : value.shape[1]] = value
+    return CandidateSet(users=users, source_names=names, **out)
+
+
+def _fuse_batch(
+    items: list[np.ndarray], scores: list[np.ndarray], blocked: np.ndarray, n: int, w: np.ndarray, q: np.ndarray,
+    method: str, rrf_k: float,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Fuse one batch of users on dense ``[b, n_items]`` tables, flattened with one spare cell at the
+    end that absorbs padding and dropped items."""
+    b, n_items = blocked.shape
+    size = b * n_items
+    base = (np.arange(b, dtype=np.int64) * n_items)[:, None]
+    blocked = np.append(blocked.ravel(), True)
+    fused = np.full(size + 1, 0.0 if method == "rrf" else -np.inf, dtype=np.float32)
+    proposed = np.zeros(size + 1, dtype=bool)
+    in_quota = np.zeros(size + 1, dtype=bool)
+    cells = []
+    for s, (its, raw) in enumerate(zip(items, scores)):
+        flat = np.where(its >= 0, base + its, size)
+        flat[blocked[flat]] = size
+        if method == "rrf":
+            fused[flat] += (w[s] / (rrf_k + 1.0 + np.arange(its.shape[1]))).astype(np.float32)
+        else:
+            fused[flat] = np.maximum(fused[flat], raw)
+        proposed[flat] = True
+        if q[s]:
+            head = flat[:, : q[s] + int((flat == size).sum(axis=1).max(initial=0))]
+            in_quota[np.where(np.cumsum(head < size, axis=1) <= q[s], head, size)] = True
+        cells.append(flat)
+    fused[size] = -np.inf
+    key = np.where(in_quota[:size], np.inf, np.where(proposed[:size], fused[:size], -np.inf)).reshape(b, n_items)
+    kk = min(n, n_items)
+    pick = np.argpartition(-key, kk - 1, axis=1)[:, :kk] if kk < n_items else np.broadcast_to(np.arange(n_items), key.shape)
+    at = np.where(np.take_along_axis(key, pick, axis=1) > -np.inf, base + pick, size)
+    at = np.take_along_axis(at, np.argsort(-fused[at], axis=1), axis=1)
+    real = at < size
+    out = {"items": np.where(real, at - base, PAD), "scores": fused[at].astype(np.float32),
+           "sources": np.zeros(at.shape, dtype=np.int64)}  # fmt: skip
+    ranks, raws = [], []
+    column = np.full(size + 1, -1, dtype=np.int32)
+    for s, flat in enumerate(cells):
+        column[flat] = np.arange(flat.shape[1], dtype=np.int32)
+        column[size] = -1
+        pos = column[at]
+        column[flat] = -1
+        out["sources"] |= (pos >= 0).astype(np.int64) << s
+        ranks.append(pos)
+        row_start = (np.arange(b, dtype=np.int64) * scores[s].shape[1])[:, None]
+        raws.append(np.where(pos >= 0, scores[s].ravel()[row_start + pos], np.nan))
+    out["source_ranks"] = np.stack(ranks, axis=2)
+    out["source_scores"] = np.stack(raws, axis=2).astype(np.float32)
+    return out
 
 
 def default_sources() -> dict[str, CandidateSource]:
