@@ -70,16 +70,18 @@ class WhatIf:
         with the train set's item arrays and seen items (pass
         ``lambda r, k, c: pipe.rerank_stage(r, k=k, rerank=c)`` to go through a Pipeline).
     base: the RerankConfig whose other fields (α, freshness weight, pins, ...) stay fixed.
+    pipeline: the fitted Pipeline behind ``ranked``, when there is one (kept for display and timing).
     """
 
     def __init__(self, ranked: CandidateSet, train: Dataset, test: Dataset, rerank_fn: RerankFn | None = None,
-                 base: RerankConfig = RerankConfig()) -> None:  # fmt: skip
+                 base: RerankConfig = RerankConfig(), pipeline: Pipeline | None = None) -> None:  # fmt: skip
         if ranked.items.size and ranked.items.max() >= train.n_items:
             raise ValueError(f"ranked holds item {ranked.items.max()}, beyond the {train.n_items} items of {train.name!r}")
         self.ranked = ranked
         self.train = train
         self.test = test
         self.base = base
+        self.pipeline = pipeline
         self.relevance = relevance_matrix(test)
         self._rerank = rerank_fn or self._default_rerank
         self._item_args = dict(
@@ -174,5 +176,6 @@ def prepare(settings: NotebookSettings, config: PipelineConfig | None = None) ->
     t0 = time.perf_counter()
     pipe, train, test, _ = fit_pipeline(settings, config)
     ranked = pipe.rank_stage(np.arange(train.n_users))
-    whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c), base=pipe.config.rerank)
+    whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c), base=pipe.config.rerank,
+                    pipeline=pipe)  # fmt: skip
     return whatif, (time.perf_counter() - t0) * 1e3
