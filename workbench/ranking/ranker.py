@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from typing import Union
+from typing import Callable, Union
 
 import numpy as np
 import torch
@@ -58,8 +58,9 @@ class Ranker:
         this). Without candidates, negatives are all easy (catalogue) ones and source features
         are absent. Each user's request time is their first interaction in ``future``.
         """
-        cfg, t0 = self.train_config, time.perf_counter()
-        builder = self.features.fit(history, candidates.source_names if candidates is not None else ())
+        cfg, t0, c0 = self.train_config, time.perf_counter(), time.process_time()
+        builder = FeatureBuilder(self.features.config).fit(history, candidates.source_names if candidates is not None else ())
+        self.features = builder
         fut_train, fut_valid = temporal_split(future, cfg.valid_fraction)
         n_items = history.n_items
         train_s = PairSampler(fut_train, candidates, n_items, exclude=fut_valid, unproposed_positives=cfg.unproposed_positives)
@@ -99,7 +100,8 @@ class Ranker:
             n_pairs = len(train_s.pos_users) * (1 + hard + easy)
         self.model = model
         self.report = {"model": self.name, "train_positives": len(train_s.pos_users), "pairs_per_epoch": n_pairs,
-                       "valid_pairs": len(valid_pairs.users), **report, "fit_s": round(time.perf_counter() - t0, 2)}  # fmt: skip
+                       "valid_pairs": len(valid_pairs.users), **report, "fit_s": round(time.perf_counter() - t0, 2),
+                       "fit_cpu_s": round(time.process_time() - c0, 2)}  # fmt: skip
         return self
 
     def use_history(self, history: Dataset) -> Ranker:
@@ -155,3 +157,22 @@ class Ranker:
         scored = CandidateSet(candidates.users, candidates.items, self.score(candidates, context), candidates.sources,
                               candidates.source_names, candidates.source_ranks, candidates.source_scores)  # fmt: skip
         return scored.top(min(top_k, candidates.n))
+
+
+def fit_two_stage(
+    train: Dataset,
+    retrieve: Callable[[Dataset, np.ndarray], CandidateSet],
+    ranker: Ranker,
+    future_fraction: float = 0.2,
+) -> Ranker:
+    """Carve each user's last ``future_fraction`` of ``train`` as the future, train ``ranker`` on it, serve on ``train``.
+
+    ``retrieve(history, users)`` fits the candidate sources on ``history`` and returns a
+    CandidateSet for ``users``; it is called once here (on the carved history). Afterwards
+    the ranker's features are refreshed from the whole of ``train``; retrieve the serving
+    candidates from sources fitted on ``train`` yourself.
+    """
+    history, future = temporal_split(train, future_fraction)
+    users = np.unique(future.interactions["user"].to_numpy())
+    ranker.fit(history, future, retrieve(history, users))
+    return ranker.use_history(train)

@@ -4,7 +4,8 @@ The two-stage recipe (Covington et al. 2016; the usual practice since): fit the 
 sources on a user's *history*, label the candidates that show up in the user's *future*
 as positives, and train the ranker on (user, candidate) pairs, so it learns on the
 distribution it will rank. `fit_two_stage` carves that future from the training split
-by time (each user's last ``future_fraction``), and hands the result to `Ranker.fit`.
+by time (each user's last ``future_fraction``), and hands the result to `Ranker.fit`
+(`workbench.ranking.ranker.fit_two_stage`).
 
 Within the future, each user's latest ``valid_fraction`` labels the validation pairs used
 for early stopping; the earlier part labels the training pairs. Each positive is paired
@@ -25,7 +26,6 @@ import torch
 from torch import nn
 
 from workbench.data.dataset import Dataset
-from workbench.data.splits import temporal_split
 from workbench.types import CandidateSet
 
 
@@ -205,22 +205,3 @@ def train_torch(
     module.load_state_dict(best_state)
     module.eval()
     return scorer, {"epochs": len(history), "valid_logloss": history, "best_valid_logloss": round(best, 5)}
-
-
-def fit_two_stage(
-    train: Dataset,
-    retrieve: Callable[[Dataset, np.ndarray], CandidateSet],
-    ranker: "Ranker",  # noqa: F821 (workbench.ranking.ranker.Ranker)
-    future_fraction: float = 0.2,
-) -> "Ranker":  # noqa: F821
-    """Carve each user's last ``future_fraction`` of ``train`` as the future, train ``ranker`` on it, serve on ``train``.
-
-    ``retrieve(history, users)`` fits the candidate sources on ``history`` and returns a
-    CandidateSet for ``users``; it is called once here (on the carved history). Afterwards
-    the ranker's features are refreshed from the whole of ``train``; retrieve the serving
-    candidates from sources fitted on ``train`` yourself.
-    """
-    history, future = temporal_split(train, future_fraction)
-    users = np.unique(future.interactions["user"].to_numpy())
-    ranker.fit(history, future, retrieve(history, users))
-    return ranker.use_history(train)
