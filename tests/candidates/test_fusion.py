@@ -60,7 +60,7 @@ def test_seen_and_unavailable_items_are_dropped_and_rows_padded():
     fused = fuse({"a": A, "b": B}, n=8, seen=seen, available=available)
     assert set(fused.items[0][fused.items[0] >= 0].tolist()) == {0, 3, 4, 5}
     assert (fused.items[0, 4:] == -1).all() and (fused.sources[0, 4:] == 0).all()
-    # quota ranks count eligible items only: b's item 4 is now b's first eligible item
+    # source_ranks keep the position in the source's own list, dropped items included
     assert fused.source_ranks[0, fused.items[0].tolist().index(4)].tolist() == [-1, 1]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from workbench.candidates.base import BATCH_CELLS, CandidateSource, check_k, check_users, top_k
+from workbench.candidates.base import BATCH_CELLS, CandidateSource, NotFittedError, check_k, check_users
 from workbench.data.dataset import Dataset
 from workbench.types import PAD, CandidateSet
 
@@ -46,24 +46,23 @@ def quotas(weights: np.ndarray, n: int) -> np.ndarray:
     return q
 
 
-def _check_inputs(candidates: Mapping[str, CandidateSet], weights: Mapping[str, float] | None) -> np.ndarray:
-    if not candidates:
-        raise ValueError("fuse needs at least one source's CandidateSet")
-    names = list(candidates)
+def _check_weights(names: list[str], weights: Mapping[str, float] | None) -> np.ndarray:
+    """Weights in the order of ``names`` (all 1 when None); every source needs one, and only those."""
+    if not names:
+        raise ValueError("fusion needs at least one source")
     if len(names) > 62:
         raise ValueError(f"{len(names)} sources do not fit the int64 source bitmask (at most 62)")
-    users = next(iter(candidates.values())).users
-    for name, cs in candidates.items():
-        if not np.array_equal(cs.users, users):
-            raise ValueError(f"source {name!r} retrieved for other users than {names[0]!r}: fuse needs the same users")
     if weights is None:
         return np.ones(len(names))
     missing = [s for s in names if s not in weights]
-    unknown = [s for s in weights if s not in candidates]
+    unknown = [s for s in weights if s not in names]
     if missing or unknown:
-        raise ValueError(f"weights name sources {sorted(weights)}; candidates come from {names} "
-                         f"(no weight for {missing}, no candidates for {unknown})")  # fmt: skip
-    return np.array([float(weights[s]) for s in names])
+        raise ValueError(f"weights name sources {sorted(weights)}; the sources are {names} "
+                         f"(no weight for {missing}, no source for {unknown})")  # fmt: skip
+    w = np.array([float(weights[s]) for s in names])
+    if (w < 0).any() or not w.sum() > 0:
+        raise ValueError(f"weights {dict(zip(names, w.tolist()))}: expected non-negative numbers with a positive sum")
+    return w
 
 
 def fuse(
@@ -86,13 +85,21 @@ def fuse(
     if method not in FUSION_METHODS:
         raise ValueError(f"method={method!r}: expected one of {FUSION_METHODS}")
     n = check_k(n)
-    w = _check_inputs(candidates, weights)
     names = tuple(candidates)
+    w = _check_weights(list(names), weights)
     sets = [candidates[s] for s in names]
     users = sets[0].users
-    n_items = int(available.shape[0]) if available is not None else int(max(c.items.max(initial=0) for c in sets)) + 1
+    for name, cs in zip(names, sets):
+        if not np.array_equal(cs.users, users):
+            raise ValueError(f"source {name!r} retrieved for other users than {names[0]!r}: fuse needs the same users")
+    if available is not None:
+        n_items = len(available)
+    elif seen is not None:
+        n_items = seen.shape[1]
+    else:
+        n_items = int(max(c.items.max(initial=0) for c in sets)) + 1
     if seen is not None and seen.shape[1] != n_items:
-        raise ValueError(f"seen has {seen.shape[1]} item columns but the catalogue has {n_items} items")
+        raise ValueError(f"seen has {seen.shape[1]} item columns but available has {n_items} items")
     q = quotas(w, n) if use_quotas else np.zeros(len(names), np.int64)
     out = {
         "items": np.full((len(users), n), PAD, dtype=np.int64),
@@ -189,8 +196,8 @@ class CandidateGenerator:
     """Stage 1 as one object: fit every source, retrieve from each, fuse.
 
     sources: name → unfitted CandidateSource (default: `default_sources`); weights: name →
-    weight (default: ``DEFAULT_WEIGHTS``); per_source_k: how many items each source
-    proposes (default: the requested ``k``); the rest as in `fuse`.
+    weight (default: ``DEFAULT_WEIGHTS`` for the default sources, else equal); per_source_k:
+    how many items each source proposes (default: the requested ``k``); the rest as in `fuse`.
     """
 
     def __init__(
@@ -204,8 +211,10 @@ class CandidateGenerator:
         per_source_k: int | None = None,
     ) -> None:
         self.sources = dict(sources) if sources is not None else default_sources()
-        self.weights = dict(weights) if weights is not None else {s: DEFAULT_WEIGHTS.get(s, 0.0) for s in self.sources}
-        _check_inputs({s: CandidateSet(np.zeros(0), np.zeros((0, 1)), np.zeros((0, 1))) for s in self.sources}, self.weights)
+        if weights is None:
+            weights = DEFAULT_WEIGHTS if set(self.sources) == set(DEFAULT_WEIGHTS) else dict.fromkeys(self.sources, 1.0)
+        self.weights = dict(weights)
+        _check_weights(list(self.sources), self.weights)
         if method not in FUSION_METHODS:
             raise ValueError(f"method={method!r}: expected one of {FUSION_METHODS}")
         self.method, self.rrf_k, self.use_quotas = method, rrf_k, use_quotas
@@ -221,6 +230,7 @@ class CandidateGenerator:
         raise ValueError(f"unknown preset {name!r}: expected 'textbook' or 'tuned'")
 
     def fit(self, train: Dataset) -> CandidateGenerator:
+        """Fit every source on ``train`` (``fit_seconds_`` records how long each took)."""
         self.fit_seconds_ = {}
         for name, source in self.sources.items():
             start = time.perf_counter()
@@ -234,7 +244,7 @@ class CandidateGenerator:
     def retrieve_each(self, users: np.ndarray, k: int, exclude_seen: bool = True) -> dict[str, CandidateSet]:
         """Every source's own top-``k`` (before fusion), by source name."""
         if not hasattr(self, "seen_"):
-            raise RuntimeError("CandidateGenerator is not fitted: call fit(train) before retrieve()")
+            raise NotFittedError("CandidateGenerator is not fitted: call fit(train) before retrieve()")
         users = check_users(users, self.n_users_)
         return {name: src.retrieve(users, k, exclude_seen=exclude_seen) for name, src in self.sources.items()}
 

@@ -8,8 +8,10 @@ is corrected by the log of its item's sampling probability (the log-Q correction
 
     logit_uj = <u, v_j> / temperature − log Q_j,   Q_j = (train pairs with item j) / (train pairs)
 
-While training, a user's pooled history leaves out the target item (otherwise the
-tower learns to find the item inside its own input). Item vectors go into a FAISS index.
+Q is counted exactly from the train pairs (Yi et al. estimate it from a stream). While
+training, a user's pooled history leaves out the target item (otherwise the tower learns
+to find the item inside its own input). Item vectors go into a FAISS index (exact by
+default; ``index=AnnConfig("hnsw")`` for a graph index, whose recall `index_recall` reports).
 """
 
 from __future__ import annotations
@@ -81,7 +83,13 @@ class _Towers(nn.Module):
 
 
 class TwoTower(IndexSource):
-    """In-batch sampled-softmax two-tower model with log-Q correction; seeded."""
+    """In-batch sampled-softmax two-tower model with log-Q correction; seeded.
+
+    dim: tower output size; hidden: MLP width; epochs, batch_size, lr: Adam training;
+    temperature: softmax temperature on cosines; logq: apply the log-Q correction;
+    history_half_life: recency-weight the pooled history (`recency_weighted`; None = mean);
+    threads: torch threads while fitting (restored after); index: the FAISS index.
+    """
 
     name = "two_tower"
 
