@@ -27,6 +27,6 @@ SOURCES: dict[str, type[CandidateSource]] = {
 
 __all__ = [
     "ALS", "AnnConfig", "CandidateGenerator", "CandidateSource", "ContentBased", "DEFAULT_WEIGHTS", "EASE", "ItemKNN",
-    "NewReleases", "NotFittedError", "Popular", "SOURCES", "TUNED_WEIGHTS", "Trending", "TwoTower", "build_index", "fuse", "quotas",
-    "recall_vs_exact",
+    "NewReleases", "NotFittedError", "Popular", "SOURCES", "TUNED_WEIGHTS", "Trending", "TwoTower", "build_index",
+    "fuse", "quotas", "recall_vs_exact",
 ]  # fmt: skip

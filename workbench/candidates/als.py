@@ -76,7 +76,9 @@ class ALS(CandidateSource):
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r}: expected one of {BACKENDS}")
         if factors < 1 or iterations < 1 or cg_steps < 1:
-            raise ValueError(f"factors={factors}, iterations={iterations}, cg_steps={cg_steps}: expected positive integers")
+            raise ValueError(
+                f"factors={factors}, iterations={iterations}, cg_steps={cg_steps}: expected positive integers"
+            )
         if regularization < 0 or alpha < 0:
             raise ValueError(f"regularization={regularization!r} and alpha={alpha!r} must be >= 0")
         self.factors, self.regularization, self.alpha = factors, regularization, alpha

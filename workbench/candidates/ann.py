@@ -55,10 +55,18 @@ def build_index(vectors: np.ndarray, config: AnnConfig = AnnConfig()) -> faiss.I
 
 
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` ``(items int64 [U, k], scores float32 [U, k])``; ``-1`` / ``-inf`` where fewer were found."""
-    if isinstance(index, faiss.IndexHNSW) and index.hnsw.efSearch < k:
-        index.hnsw.efSearch = k
-    scores, items = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    """Top-``k`` ``(items int64 [U, k], scores float32 [U, k])``; ``-1`` / ``-inf`` where fewer were found.
+
+    An HNSW index searches with ``efSearch = max(efSearch, k)`` (its setting is restored after).
+    """
+    ef = index.hnsw.efSearch if isinstance(index, faiss.IndexHNSW) else None
+    if ef is not None:
+        index.hnsw.efSearch = max(ef, k)
+    try:
+        scores, items = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    finally:
+        if ef is not None:
+            index.hnsw.efSearch = ef
     return items.astype(np.int64), np.where(items >= 0, scores, -np.inf).astype(np.float32)
 
 

@@ -36,7 +36,9 @@ def candidate_recall(cs: CandidateSet, test: Dataset, n: int | None = None) -> f
     return float(accuracy_metrics(items, rel, (n,))[("recall", n)].mean()) if len(items) else float("nan")
 
 
-def recall_table(sets: Mapping[str, CandidateSet], test: Dataset, ns: Sequence[int] = (10, 50, 100, 200)) -> pd.DataFrame:
+def recall_table(
+    sets: Mapping[str, CandidateSet], test: Dataset, ns: Sequence[int] = (10, 50, 100, 200)
+) -> pd.DataFrame:
     """Recall@N of each named CandidateSet at each N (≤ its width): one row per source, one column per N."""
     relevance = relevance_matrix(test)
     rows = {}

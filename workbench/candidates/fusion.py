@@ -152,7 +152,10 @@ def _fuse_batch(
     fused[size] = -np.inf
     key = np.where(in_quota[:size], np.inf, np.where(proposed[:size], fused[:size], -np.inf)).reshape(b, n_items)
     kk = min(n, n_items)
-    pick = np.argpartition(-key, kk - 1, axis=1)[:, :kk] if kk < n_items else np.broadcast_to(np.arange(n_items), key.shape)
+    if kk < n_items:
+        pick = np.argpartition(-key, kk - 1, axis=1)[:, :kk]
+    else:
+        pick = np.broadcast_to(np.arange(n_items), key.shape)
     at = np.where(np.take_along_axis(key, pick, axis=1) > -np.inf, base + pick, size)
     at = np.take_along_axis(at, np.argsort(-fused[at], axis=1), axis=1)
     real = at < size

@@ -41,7 +41,8 @@ class Popular(_Global):
 
 
 class Trending(_Global):
-    """Recently popular items: ``score_i = Σ_t 0.5 ** ((as_of − t) / half_life)`` over ``i``'s interactions at ``t ≤ as_of``.
+    """Recently popular items: ``score_i = Σ_t 0.5 ** ((as_of − t) / half_life)`` over ``i``'s
+    interactions at times ``t ≤ as_of``.
 
     half_life_days: days after which an interaction counts half. as_of: Unix seconds,
     the "now" of the ranking (default: the last train timestamp); later interactions are ignored,
