@@ -114,6 +114,16 @@ def _plain(value: Any) -> Any:
     return repr(value)
 
 
+def thread_settings() -> dict[str, Any]:
+    """CPU threads in use: trained models' float sums (BLAS, torch) can differ in the last digits
+    between thread counts, so a report records them."""
+    out: dict[str, Any] = {"cpus": os.cpu_count()}
+    out |= {v: os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if v in os.environ}
+    if "torch" in sys.modules:
+        out["torch"] = sys.modules["torch"].get_num_threads()
+    return out
+
+
 def provenance(settings: NotebookSettings, config: Any = None, notebook: str | None = None) -> dict[str, Any]:
     """Everything a reader needs to re-run a notebook and get the same numbers."""
     command = "python " + (f"notebooks/{notebook}" if notebook else "notebooks/<notebook>.py")
@@ -126,6 +136,7 @@ def provenance(settings: NotebookSettings, config: Any = None, notebook: str | N
         "config": _plain(config),
         "commit": git_commit(),
         "versions": package_versions(),
+        "threads": thread_settings(),
     }
 
 
@@ -136,7 +147,7 @@ def provenance_markdown(prov: Mapping[str, Any]) -> str:
     return (
         f"**Reproduce:** `{prov['command']}` · data **{prov['data']}** · seed **{prov['seed']}**"
         f"{' · small world' if prov['small'] else ''} · commit `{prov['commit']}`\n\n"
-        f"<small>config: `{config}`<br>versions: {versions}</small>"
+        f"<small>config: `{config}`<br>versions: {versions}<br>threads: {prov['threads']}</small>"
     )
 
 

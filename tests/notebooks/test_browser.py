@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.report import NotebookSettings
-from workbench.viz.whatif import HEADLINE, Knobs, prepare
+from workbench.viz.whatif import HEADLINE, Knobs
 
 from .conftest import MARIMO, ROOT
 
@@ -77,9 +76,9 @@ def _slate_text(page) -> str:
     return page.get_by_text("Top of the slate:").locator("xpath=..").inner_text()
 
 
-def test_lambda_slider_redraws_metrics_and_slate(served_notebook):
+def test_lambda_slider_redraws_metrics_and_slate(served_notebook, small_whatif):
     playwright = pytest.importorskip("playwright.sync_api")
-    whatif, _ = prepare(NotebookSettings(small=True))
+    whatif = small_whatif
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:

@@ -4,9 +4,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from workbench.report import NotebookSettings
 from workbench.viz.panel import RerankPanel
-from workbench.viz.whatif import HEADLINE, Knobs, prepare
+from workbench.viz.whatif import HEADLINE, Knobs
 
 from .conftest import ROOT
 
@@ -20,7 +19,7 @@ def _panel_state(nb) -> dict:
     return panels[0]
 
 
-def test_panel_notebook_executes_and_its_widget_follows_lambda(small_env, monkeypatch):
+def test_panel_notebook_executes_and_its_widget_follows_lambda(small_env, small_whatif, monkeypatch):
     for key, value in small_env.items():
         monkeypatch.setenv(key, value)
     nb = nbformat.read(NOTEBOOK, as_version=4)
@@ -31,8 +30,7 @@ def test_panel_notebook_executes_and_its_widget_follows_lambda(small_env, monkey
     state = _panel_state(nb)
     assert state["lam"] == 0.3  # the last value the sweep set
 
-    whatif, _ = prepare(NotebookSettings(small=True))
-    expected = whatif.run(Knobs(lam=0.3)).headline()
+    expected = small_whatif.run(Knobs(lam=0.3)).headline()
     shown = {row["metric"]: row["value"] for row in state["metrics"]}
     for name, label in HEADLINE.items():
         assert shown[f"{label}@10"] == pytest.approx(expected[name], abs=1e-4)
@@ -43,9 +41,8 @@ def test_panel_notebook_executes_and_its_widget_follows_lambda(small_env, monkey
     assert float(diversity[0]) < float(diversity[1]) < float(diversity[2])  # lambda 1.0, 0.7, 0.3
 
 
-def test_panel_reports_bad_k_instead_of_raising():
-    whatif, _ = prepare(NotebookSettings(small=True))
-    panel = RerankPanel(whatif)
+def test_panel_reports_bad_k_instead_of_raising(small_whatif):
+    panel = RerankPanel(small_whatif)
     before = panel.metrics
     panel.k = 500
     assert "k=500" in panel.error
