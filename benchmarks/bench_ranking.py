@@ -8,7 +8,8 @@ and ranks the test candidates; top-10 / top-20 lists are scored against test
 candidate source is measured on the same lists in the same run.
 
 Held-out pairs: AUC over every (test user, candidate) pair, labelled by test; log-loss on
-pairs drawn like the training pairs (positives + hard + easy negatives) from test.
+pairs drawn like the training pairs (positives + hard + easy negatives) from test, next to
+the log-loss of a constant predictor at those pairs' base rate.
 
 Speed: scoring one user's 1000 candidates (median of 50) against the textbook reference,
 a per-pair Python loop (features and model call for one pair at a time, timed on 50 pairs
@@ -68,12 +69,16 @@ def held_out(ranker: Ranker, cands: CandidateSet, test: Dataset, ctx: Context) -
     s = ranker.score(cands, ctx)[mask]
     cfg = ranker.train_config
     pairs = PairSampler(test, cands, test.n_items).sample(cfg.hard_negatives, cfg.easy_negatives, np.random.default_rng(7))
-    sub = CandidateSet(pairs.users[:, None], pairs.items[:, None], np.zeros((len(pairs.users), 1)))
-    p = ranker.predict_proba(sub, Context(first_times(test, 0)[pairs.users]))[:, 0]
+    p = ranker.predict_proba(cands, ctx).ravel()[np.maximum(pairs.cell, 0)]
+    out = pairs.cell < 0  # easy negatives outside the candidates: scored as unproposed pairs
+    sub = CandidateSet(pairs.users[out, None], pairs.items[out, None], np.zeros((int(out.sum()), 1)))
+    p[out] = ranker.predict_proba(sub, Context(first_times(test, 0)[pairs.users[out]]))[:, 0]
     p = np.clip(p, 1e-7, 1 - 1e-7)
     y = pairs.labels
     logloss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-    return {"auc": auc(s, labels[mask]), "logloss": logloss}
+    base = float(y.mean())
+    const = -(base * np.log(base) + (1 - base) * np.log(1 - base))
+    return {"auc": auc(s, labels[mask]), "logloss": logloss, "logloss_const": const}
 
 
 def timed(fn, repeats: int) -> tuple[float, float]:

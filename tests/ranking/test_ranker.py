@@ -150,3 +150,11 @@ def test_rankers_registry_and_two_stage_recipe():
     ranker = fit_two_stage(train, retrieve, Ranker("ncf", FAST))
     assert calls == [temporal_split(train, 0.2)[0].n_interactions]  # sources fitted on the carved history only
     assert ranker.fitted and ranker.report["train_positives"] > 0
+
+
+def test_training_without_candidates_uses_catalogue_negatives_and_ignores_unseen_sources(planted):
+    ds, future, _, test_cands, promoted = planted
+    ranker = Ranker(MODELS["gbdt"], FAST).fit(ds, future)
+    assert ranker.features.layout.sources == () and ranker.report["train_positives"] == future.n_interactions - 200
+    scores = ranker.score(test_cands)  # test_cands carry a "rand" source the model never saw
+    assert auc(scores.ravel(), promoted[test_cands.items].ravel()) > 0.9

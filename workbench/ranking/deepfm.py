@@ -44,7 +44,7 @@ class FieldEmbedding(nn.Module):
 @dataclass(frozen=True)
 class DeepFMConfig:
     embed_dim: int = 8
-    hidden: tuple[int, ...] = (128, 64)
+    hidden: tuple[int, ...] = (64, 32)
     dropout: float = 0.1
     name: ClassVar[str] = "deepfm"
 

@@ -265,7 +265,7 @@ class FeatureBuilder:
         # Truncated SVD of the binary history matrix (Sarwar et al. 2000): e_u = U√S, e_i = V√S.
         k = max(1, min(cfg.embedding_dim, min(nu, ni) - 1))
         ue, ie = np.zeros((nu + 1, k), np.float32), np.zeros((ni + 1, k), np.float32)
-        if X.nnz:
+        if X.nnz and min(nu, ni) > 1:
             v0 = np.random.default_rng(cfg.seed).standard_normal(min(nu, ni))
             U_, S_, Vt = svds(X.astype(np.float64), k=k, v0=v0)
             ue[:nu], ie[:ni] = U_ * np.sqrt(S_), Vt.T * np.sqrt(S_)

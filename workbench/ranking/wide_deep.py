@@ -27,7 +27,7 @@ CROSSES = (
 @dataclass(frozen=True)
 class WideDeepConfig:
     embed_dim: int = 8
-    hidden: tuple[int, ...] = (128, 64)
+    hidden: tuple[int, ...] = (64, 32)
     dropout: float = 0.1
     crosses: tuple[tuple[str, str], ...] = CROSSES
     name: ClassVar[str] = "wide_deep"
