@@ -21,3 +21,18 @@ def test_bad_arguments_are_named(capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", "--model", "magic"])
     assert "invalid choice: 'magic'" in capsys.readouterr().err
+
+
+def test_report_passes_data_seed_and_size_through(monkeypatch, tmp_path):
+    import workbench.report as report
+
+    seen = {}
+
+    def fake_export(out_dir, settings, notebooks, offline=False):
+        seen.update(out=out_dir, settings=settings, offline=offline)
+        return []
+
+    monkeypatch.setattr(report, "export_reports", fake_export)
+    assert main(["report", "--out", str(tmp_path), "--data", "movielens-100k", "--seed", "3", "--small"]) == 0
+    assert seen["out"] == str(tmp_path) and not seen["offline"]
+    assert (seen["settings"].data, seen["settings"].seed, seen["settings"].small) == ("movielens-100k", 3, True)

@@ -98,12 +98,10 @@ def cmd_interleave(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from workbench.report import export_reports
+    from workbench.report import main as report_main
 
-    paths = export_reports(out_dir=args.out, data=args.data)
-    for p in paths:
-        print(p)
-    return 0
+    return report_main(["--out", args.out, "--data", args.data, "--seed", str(args.seed)]
+                       + (["--small"] if args.small else []) + (["--offline"] if args.offline else []))  # fmt: skip
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
@@ -153,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="export every notebook to HTML under reports/")
     rp.add_argument("--out", default="reports")
     rp.add_argument("--data", choices=DATASETS, default="synthetic")
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--small", action="store_true", help="a smaller world and fewer epochs (quick look)")
+    rp.add_argument("--offline", action="store_true", help="copy marimo's frontend beside the pages")
     rp.set_defaults(func=cmd_report)
 
     nb = sub.add_parser("notebooks", help="serve the marimo notebooks on localhost")
