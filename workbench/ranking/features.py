@@ -181,6 +181,12 @@ class FeatureBuilder:
     def fitted(self) -> bool:
         return hasattr(self, "_user")
 
+    @property
+    def now(self) -> float:
+        """The fitted history's last timestamp (Unix seconds): the default request time."""
+        self._check()
+        return self._now
+
     def fit(self, history: Dataset, sources: Sequence[str] = ()) -> FeatureBuilder:
         """Compute all statistics from ``history``; ``sources`` names the candidate sources to expect.
 

@@ -71,7 +71,7 @@ class Ranker:
                 f"{future.n_interactions} interactions, of which the candidates hold too few; expected a longer future "
                 "or candidates that contain some future items"
             )
-        request = first_times(future, builder._now)
+        request = first_times(future, builder.now)
         block = None
         if candidates is not None:
             block = builder.source_block(candidates).reshape(candidates.n_users * candidates.n, -1)
