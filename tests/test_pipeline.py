@@ -131,4 +131,4 @@ def test_default_toml_spells_out_the_defaults_and_unknown_keys_are_named(tmp_pat
     good.write_text('ranker = "ncf"\n[rerank]\nlam = 0.2\norder = ["mmr"]\n')
     cfg = PipelineConfig.from_toml(good)
     assert cfg.ranker == "ncf" and cfg.rerank.lam == 0.2 and cfg.rerank.order == ("mmr",)
-    assert dataclasses.replace(cfg, ranker="deepfm", rerank=RerankConfig()) == PipelineConfig()
+    assert dataclasses.replace(cfg, ranker="wide_deep", rerank=RerankConfig()) == PipelineConfig()
