@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -74,7 +75,7 @@ def _fit_model(name: str, train, args: argparse.Namespace):
         from workbench.rerank import RerankConfig
 
         # the ranker alone: stage 1 + stage 2, no reranking
-        config = PipelineConfig(**{**config.__dict__, "ranker": name, "rerank": RerankConfig(order=())})
+        config = dataclasses.replace(config, ranker=name, rerank=RerankConfig(order=()))
     pipe = Pipeline(config).fit(train)
     return lambda users, k: pipe.recommend(users, k).items
 
