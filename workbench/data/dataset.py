@@ -9,6 +9,7 @@ test split it is scored against.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -158,6 +159,19 @@ class Dataset:
             bad = ids[pos < 0][:5].tolist()
             raise KeyError(f"unknown user id(s) {bad} in data set {self.name!r} (ids range over its user table)")
         return pos.astype(np.int64)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A 16-hex-digit digest of the interactions, the item and user tables and the item
+        arrays: equal fingerprints mean the same data (the model store keys artefacts on it)."""
+        h = hashlib.blake2b(digest_size=8)
+        h.update(repr((self.n_users, self.n_items, self.genre_names, self.category_names, self.reference_ts)).encode())
+        for frame in (self.interactions, self.items, self.users):
+            h.update(repr(list(frame.columns)).encode())
+            h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        for arr in (self.item_genres, self.item_features):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
 
     def describe(self) -> dict[str, Any]:
         """Headline sizes, for reports and the CLI."""
