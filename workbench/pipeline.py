@@ -19,19 +19,22 @@ ranking 10-50 ms, reranking 5-20 ms, total < 100 ms p99) is about.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from workbench.candidates.fusion import CandidateGenerator
+from workbench.candidates import SOURCES
+from workbench.candidates.fusion import FUSION_METHODS, CandidateGenerator
 from workbench.data.dataset import Dataset
 from workbench.metrics import evaluate, relevance_matrix
-from workbench.ranking import Ranker, TrainConfig, fit_two_stage
+from workbench.ranking import RANKERS, FeatureConfig, Ranker, TrainConfig, fit_two_stage
 from workbench.rerank import RerankConfig, rerank
 from workbench.types import CandidateSet, Slate
 
@@ -54,14 +57,22 @@ class PipelineConfig:
         benchmarks/RESULTS.md). The textbook's split with quotas is ``DEFAULT_WEIGHTS`` with
         ``use_quotas=True``; it reaches lower candidate recall (a 30% content quota).
     fusion: "rrf" (reciprocal-rank fusion, default) or "max_score" (max of raw scores; a pitfall shown for teaching).
-    use_quotas / per_source_k: as in `workbench.candidates.fusion.CandidateGenerator`.
+    use_quotas: give each source slots in proportion to its weight (`workbench.candidates.fuse`).
+    per_source_k: how many items each source proposes before fusion (None: ``n_candidates``).
     n_candidates: candidates per user after fusion (stage 1 output).
     ranker: "deepfm", "wide_deep", "ncf" or "gbdt".
     n_ranked: candidates kept after ranking (stage 2 output).
     k: slate length (stage 3 output).
-    source_params: source name → constructor arguments (e.g. ``{"two_tower": {"epochs": 2}}``).
+    future_fraction: each user's latest share of ``train`` that the ranker learns to predict.
+    source_params: source name → constructor arguments (e.g. ``{"two_tower": {"epochs": 2}}``);
+        only for sources in ``weights``.
     train: the ranker's training settings (`workbench.ranking.TrainConfig`).
     rerank: the stage-3 knobs (`workbench.rerank.RerankConfig`).
+    seed: seeds every random draw of the pipeline: each source that takes a ``seed``
+        (two-tower, ALS) unless ``source_params`` sets one, the ranker's training
+        (``train.seed``) and its feature SVD, and reranking's exploration (``rerank.seed``).
+        ``train.seed`` and ``rerank.seed`` are None by default, meaning "the pipeline's seed";
+        set one explicitly and it wins for its stage. Same config, same data → same numbers.
 
     TOML: top-level keys are fields; ``[weights]``, ``[source_params.NAME]``, ``[train]``
     and ``[rerank]`` are tables (see ``configs/default.toml``).
@@ -87,6 +98,45 @@ class PipelineConfig:
                 f"k={self.k}, n_ranked={self.n_ranked}, n_candidates={self.n_candidates}: "
                 "expected 1 <= k <= n_ranked <= n_candidates (each stage narrows the list)"
             )
+        if self.fusion not in FUSION_METHODS:
+            raise ValueError(f"fusion={self.fusion!r}: expected one of {FUSION_METHODS}")
+        if self.ranker not in RANKERS:
+            raise ValueError(f"ranker={self.ranker!r}: expected one of {sorted(RANKERS)}")
+        if self.per_source_k is not None and not _is_count(self.per_source_k, 1):
+            raise ValueError(f"per_source_k={self.per_source_k!r}: expected a positive integer or None (= n_candidates)")
+        if not 0.0 < self.future_fraction < 1.0:
+            raise ValueError(f"future_fraction={self.future_fraction!r}: expected a number in (0, 1)")
+        if not _is_count(self.seed, 0):
+            raise ValueError(f"seed={self.seed!r}: expected a non-negative integer")
+        unknown = sorted((set(self.weights) | set(self.source_params)) - set(SOURCES))
+        if unknown:
+            raise ValueError(f"unknown candidate source(s) {unknown} in the config; expected some of {sorted(SOURCES)}")
+        unused = sorted(set(self.source_params) - set(self.weights))
+        if unused:
+            raise ValueError(f"source_params for {unused}, which have no weight; expected sources of weights "
+                             f"{sorted(self.weights)}")  # fmt: skip
+        for name, params in self.source_params.items():
+            accepted = set(inspect.signature(SOURCES[name]).parameters)
+            bad = sorted(set(params) - accepted)
+            if bad:
+                raise ValueError(f"source_params.{name}: unknown argument(s) {bad}; {name} takes {sorted(accepted)}")
+
+    def source_arguments(self, name: str) -> dict[str, Any]:
+        """Constructor arguments of source ``name``: its ``source_params``, plus ``seed`` = the
+        pipeline's seed when the source takes a seed and ``source_params`` does not set one."""
+        params = dict(self.source_params.get(name, {}))
+        if "seed" in inspect.signature(SOURCES[name]).parameters:
+            params.setdefault("seed", self.seed)
+        return params
+
+    def train_config(self) -> TrainConfig:
+        """``train`` with its seed resolved (None → the pipeline's seed)."""
+        return self.train if self.train.seed is not None else dataclasses.replace(self.train, seed=self.seed)
+
+    def rerank_config(self, config: RerankConfig | None = None) -> RerankConfig:
+        """``config`` (default: ``rerank``) with its seed resolved (None → the pipeline's seed)."""
+        config = config or self.rerank
+        return config if config.seed is not None else dataclasses.replace(config, seed=self.seed)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> PipelineConfig:
@@ -122,33 +172,45 @@ class Pipeline:
         self.config = config or PipelineConfig()
 
     # --- fitting ---------------------------------------------------------------
-    def fit(self, train: Dataset) -> Pipeline:
+    def fit(self, train: Dataset, progress: Callable[[str], None] | None = None) -> Pipeline:
+        """Fit stage 1 and train the ranker the two-stage way (module docstring); ``progress``
+        receives one line as each step starts."""
         cfg = self.config
+        say = progress or (lambda _msg: None)
         t0 = time.perf_counter()
-        self.ranker_ = Ranker(cfg.ranker, train=cfg.train)
+        self.ranker_ = Ranker(cfg.ranker, train=cfg.train_config(), features=FeatureConfig(seed=cfg.seed))
 
         def retrieve(history: Dataset, users: np.ndarray) -> CandidateSet:
-            return self._make_generator().fit(history).retrieve(users, cfg.n_candidates)
+            say(f"stage 1 on the carved history ({len(users):,} users)")
+            cands = self.make_generator().fit(history).retrieve(users, cfg.n_candidates)
+            say(f"training the {cfg.ranker} ranker")
+            return cands
 
         fit_two_stage(train, retrieve, self.ranker_, cfg.future_fraction)
-        self.generator_ = self._make_generator().fit(train)
-        self.train_ = train
+        say("stage 1 on all of train, for serving")
+        self.fit_candidates(train)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
-    def _make_generator(self) -> CandidateGenerator:
-        from workbench.candidates import SOURCES
+    def fit_candidates(self, train: Dataset) -> Pipeline:
+        """Fit stage 1 alone on ``train`` (what `fit` ends with): enough for `candidate_stage`."""
+        self.generator_ = self.make_generator().fit(train)
+        self.train_ = train
+        return self
 
+    def make_generator(self) -> CandidateGenerator:
+        """An unfitted `CandidateGenerator` exactly as the config describes stage 1
+        (sources built with `PipelineConfig.source_arguments`, weights, fusion, quotas, per_source_k)."""
         cfg = self.config
-        unknown = sorted((set(cfg.weights) | set(cfg.source_params)) - set(SOURCES))
-        if unknown:
-            raise ValueError(f"unknown candidate source(s) {unknown} in the config; expected some of {sorted(SOURCES)}")
-        sources = {name: SOURCES[name](**cfg.source_params.get(name, {})) for name in cfg.weights}
-        return CandidateGenerator(sources=sources, weights=self.config.weights, method=self.config.fusion)
+        sources = {name: SOURCES[name](**cfg.source_arguments(name)) for name in cfg.weights}
+        return CandidateGenerator(sources=sources, weights=cfg.weights, method=cfg.fusion, use_quotas=cfg.use_quotas,
+                                  per_source_k=cfg.per_source_k)  # fmt: skip
 
-    def _check_fitted(self) -> None:
+    def _check_fitted(self, ranker: bool = False) -> None:
         if not hasattr(self, "generator_"):
             raise RuntimeError("Pipeline is not fitted: call fit(train) before recommend()")
+        if ranker and not hasattr(self, "ranker_"):
+            raise RuntimeError("Pipeline has only stage 1 fitted (fit_candidates): call fit(train) to train the ranker")
 
     # --- the stages ------------------------------------------------------------
     def candidate_stage(self, users: np.ndarray) -> CandidateSet:
@@ -157,11 +219,13 @@ class Pipeline:
 
     def rank_stage(self, users: np.ndarray, context: Any = None, candidates: CandidateSet | None = None) -> CandidateSet:
         """Stages 1-2: fused candidates ranked, the top ``n_ranked`` kept (the cacheable part)."""
+        self._check_fitted(ranker=True)
         cands = candidates if candidates is not None else self.candidate_stage(users)
         return self.ranker_.rank(None, cands, context, top_k=self.config.n_ranked)
 
     def rerank_stage(self, ranked: CandidateSet, k: int | None = None, rerank_config: RerankConfig | None = None) -> Slate:
-        """Stage 3 over cached ranked candidates: what a slider re-runs."""
+        """Stage 3 over cached ranked candidates: what a slider re-runs (``rerank_config`` default:
+        the config's; a None seed in it is the pipeline's seed)."""
         self._check_fitted()
         k = self._check_k(k, ranked)
         ds = self.train_
@@ -169,7 +233,7 @@ class Pipeline:
             ranked, k,
             item_vectors=ds.item_features, item_category=ds.item_category, item_age_days=ds.item_age_days,
             item_available=ds.item_available, item_promoted=ds.item_promoted, seen=ds.matrix,
-            config=rerank_config or self.config.rerank,
+            config=self.config.rerank_config(rerank_config),
         )  # fmt: skip
 
     def _check_k(self, k: int | None, ranked: CandidateSet | None = None) -> int:
@@ -181,7 +245,7 @@ class Pipeline:
 
     def recommend(self, users: np.ndarray | list[int] | int, k: int | None = None, context: Any = None) -> Slate:
         """The final slates for ``users`` (row indices; unknown-history users get the popular fallback)."""
-        self._check_fitted()
+        self._check_fitted(ranker=True)
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
         k = self._check_k(k)
         t0 = time.perf_counter()
@@ -256,6 +320,26 @@ class Pipeline:
             item_popularity=ds.item_popularity, n_train_users=ds.n_users, item_vectors=ds.item_features,
             item_category=ds.item_category, item_age_days=ds.item_age_days, n_items=ds.n_items,
         )  # fmt: skip
+
+    # --- the model store ---------------------------------------------------------
+    def save(self, path: str | Path, data: Any = None) -> Path:
+        """Write this fitted pipeline to the folder ``path`` (`workbench.store`; no pickle).
+        ``data``: a `workbench.store.DataSpec` so that `load` can rebuild the train data alone."""
+        from workbench.store import save_pipeline
+
+        return save_pipeline(self, path, data)
+
+    @classmethod
+    def load(cls, path: str | Path, train: Dataset | None = None) -> Pipeline:
+        """The pipeline saved in ``path``; ``train`` is rebuilt from its recorded data spec when not given."""
+        from workbench.store import load_pipeline
+
+        return load_pipeline(path, train)
+
+
+def _is_count(value: Any, least: int) -> bool:
+    """``value`` is an integer (not a bool) >= ``least``."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= least
 
 
 def _column_of(row_items: np.ndarray, wanted: np.ndarray) -> np.ndarray:

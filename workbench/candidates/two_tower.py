@@ -26,6 +26,7 @@ from torch import nn
 from workbench.candidates.ann import AnnConfig, IndexSource
 from workbench.candidates.base import recency_weighted
 from workbench.data.dataset import Dataset
+from workbench.rebuildable import rebuildable
 
 MAX_LEVELS = 50  # categorical user columns with more levels than this are left out
 
@@ -54,6 +55,7 @@ def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, d_out))
 
 
+@rebuildable
 class _Towers(nn.Module):
     def __init__(self, n_users: int, n_items: int, user_dim: int, item_dim: int, dim: int, hidden: int) -> None:
         super().__init__()

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from workbench.ranking.features import FeatureLayout
+from workbench.rebuildable import rebuildable
 
 
 def mlp(n_in: int, hidden: tuple[int, ...], dropout: float) -> nn.Sequential:
@@ -52,6 +53,7 @@ class DeepFMConfig:
         return DeepFM(layout, self)
 
 
+@rebuildable
 class DeepFM(nn.Module):
     def __init__(self, layout: FeatureLayout, cfg: DeepFMConfig) -> None:
         super().__init__()

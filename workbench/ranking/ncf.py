@@ -17,6 +17,7 @@ from torch import nn
 
 from workbench.ranking.deepfm import mlp
 from workbench.ranking.features import FeatureLayout
+from workbench.rebuildable import rebuildable
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class NCFConfig:
         return NeuMF(layout, self)
 
 
+@rebuildable
 class NeuMF(nn.Module):
     def __init__(self, layout: FeatureLayout, cfg: NCFConfig) -> None:
         super().__init__()

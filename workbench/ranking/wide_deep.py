@@ -17,6 +17,7 @@ from torch import nn
 
 from workbench.ranking.deepfm import FieldEmbedding, mlp
 from workbench.ranking.features import FeatureLayout
+from workbench.rebuildable import rebuildable
 
 CROSSES = (
     ("user_gender", "item_category"), ("user_occupation", "item_category"), ("user_age_bucket", "item_category"),
@@ -36,6 +37,7 @@ class WideDeepConfig:
         return WideDeep(layout, self)
 
 
+@rebuildable
 class WideDeep(nn.Module):
     def __init__(self, layout: FeatureLayout, cfg: WideDeepConfig) -> None:
         super().__init__()

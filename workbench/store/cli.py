@@ -1,0 +1,73 @@
+"""``workbench train`` and ``workbench models``: fill the model store, list it, remove from it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _config(path: str | None, seed: int):
+    """The PipelineConfig of ``path`` (TOML) or the default, with ``seed`` (checked before any work)."""
+    import dataclasses
+
+    from workbench.pipeline import PipelineConfig
+
+    if path is None:
+        return PipelineConfig(seed=seed)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--config {path}: no such file (expected a pipeline TOML such as configs/default.toml)")
+    config = PipelineConfig.from_toml(path)
+    return dataclasses.replace(config, seed=seed) if seed != config.seed else config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from workbench.store import ModelStore, load_or_train
+
+    if args.seed < 0:
+        raise ValueError(f"--seed {args.seed}: expected a non-negative integer")
+    config = _config(args.config, args.seed)
+    store = ModelStore(args.store)
+    trained = load_or_train(args.data, config, seed=args.seed, small=args.small, split=args.split, store=store,
+                            cache_dir=args.cache_dir, progress=lambda msg: print(f"  {msg}", file=sys.stderr))  # fmt: skip
+    print(trained.describe(), file=sys.stderr)
+    print(trained.path)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from workbench.store import ModelStore
+
+    store = ModelStore(args.store)
+    for key in args.remove:
+        print(f"removed {store.remove(key)}")
+    table = store.list()
+    if table.empty:
+        print(f"the model store {store.root} is empty (fill it with `workbench train`)")
+        return 0
+    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+        print(table.to_string(index=False))
+    print(f"\n{len(table)} artefact(s), {table['size_mb'].sum():.1f} MB in {store.root}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``train`` and ``models`` to the ``workbench`` command's sub-commands."""
+    from workbench.data import DATASETS, SPLITS
+
+    tr = sub.add_parser("train", help="fit the pipeline once and store it (prints the artefact folder)")
+    tr.add_argument("--data", choices=DATASETS, default="synthetic", help="data set (default: synthetic)")
+    tr.add_argument("--config", help="pipeline TOML (default: the built-in PipelineConfig)")
+    tr.add_argument("--seed", type=int, default=0, help="seed of the synthetic world and of every fit (default 0)")
+    tr.add_argument("--small", action="store_true", help="the small synthetic world (quick look, tests)")
+    tr.add_argument("--split", choices=sorted(SPLITS), default="temporal", help="train/test split (default temporal)")
+    tr.add_argument("--store", help="store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
+    tr.add_argument("--cache-dir", default="data", help="where downloaded data is cached (default: data)")
+    tr.set_defaults(func=cmd_train)
+
+    md = sub.add_parser("models", help="list the model store's artefacts (and remove some)")
+    md.add_argument("--remove", nargs="+", default=[], metavar="KEY", help="delete these artefacts first")
+    md.add_argument("--store", help="store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
+    md.set_defaults(func=cmd_models)
