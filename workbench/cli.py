@@ -1,12 +1,22 @@
-"""The ``workbench`` command: evaluate a model, run simulated experiments, open or export the notebooks."""
+"""The ``workbench`` command: evaluate a model, run simulated experiments, open or export the notebooks.
+
+Every argument is checked before any data is loaded or any model fitted: a value that
+cannot work ends the command with exit status 2 and a message naming the value and what
+was expected. Subcommands register themselves with ``@command`` (see ``build_parser``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
+import os
 import subprocess
 import sys
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +25,145 @@ from workbench.progress import step
 
 SOURCE_MODELS = ("popular", "trending", "new", "itemknn", "ease", "als", "content", "two_tower")
 RANKER_MODELS = ("deepfm", "wide_deep", "ncf", "gbdt")
+CONFIG_MODELS = (*RANKER_MODELS, "pipeline")  # the models a pipeline config (--config) applies to
 MODELS = (*SOURCE_MODELS, "fused", *RANKER_MODELS, "pipeline")
+SMALL_ENV = "WORKBENCH_SMALL"  # "1" (anything but "" or "0"): the small synthetic world, as with --small
+
+
+class UsageError(ValueError):
+    """An argument that cannot work; the message names the value and what was expected."""
+
+
+# ---- argument types: argparse answers "argument --days: -1: expected ..." with exit status 2
+
+def int_at_least(low: int, what: str, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[low, high]``, described as ``what`` in the error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value}: expected {what}")
+        return value
+
+    return parse
+
+
+def positive_int(what: str) -> Callable[[str], int]:
+    return int_at_least(1, what)
+
+
+SEED = int_at_least(0, "a non-negative integer seed")
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """``--data``, ``--seed``, ``--small`` and ``--cache-dir``, shared by the commands that load data."""
+    from workbench.data import DATASETS, SMALL_WORLD
+
+    p.add_argument("--data", choices=DATASETS, default="synthetic", help="data set (default: synthetic)")
+    p.add_argument("--seed", type=SEED, default=None,
+                   help="seed of the synthetic world and of every random draw (default 0)")  # fmt: skip
+    p.add_argument("--small", action="store_true", default=None,
+                   help=f"the small synthetic world ({SMALL_WORLD['n_users']} users, {SMALL_WORLD['n_items']} items); "
+                        f"also set by {SMALL_ENV}=1")  # fmt: skip
+    p.add_argument("--cache-dir", default="data", help="where downloaded data (MovieLens-100K) is cached (default: data)")
+
+
+def resolve_small(args: argparse.Namespace, stream=sys.stderr) -> bool:
+    """``--small``, else ``WORKBENCH_SMALL``; an explicit ``--small`` on MovieLens is an error (it has one size)."""
+    from workbench.data import dataset_name
+
+    synthetic = dataset_name(args.data) == "synthetic"
+    if args.small:
+        if not synthetic:
+            raise UsageError(f"--small with --data {args.data}: --small shrinks only the synthetic world; "
+                             f"{args.data} has one size")  # fmt: skip
+        return True
+    env = os.environ.get(SMALL_ENV, "")
+    if env in ("", "0"):
+        return False
+    if not synthetic:
+        print(f"note: {SMALL_ENV}={env} does not apply to {args.data} (it shrinks only the synthetic world)", file=stream)
+        return False
+    return True
+
+
+def expected_items(data: str, small: bool) -> int:
+    """Items in a data set, known before loading it."""
+    from workbench.data import SMALL_WORLD, SyntheticConfig, dataset_name
+    from workbench.data.movielens import EXPECTED_COUNTS
+
+    if dataset_name(data) == "synthetic":
+        return SMALL_WORLD["n_items"] if small else SyntheticConfig().n_items
+    return EXPECTED_COUNTS["items"]
+
+
+def read_config(path: str):
+    """``(PipelineConfig, raw dict)`` from a TOML file; UsageError naming the file (and line) otherwise."""
+    from workbench.pipeline import PipelineConfig
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--config {path}: no such file; expected a pipeline TOML file such as configs/default.toml")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:  # its message ends "(at line L, column C)"
+        raise UsageError(f"--config {path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--config {path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected a TOML file") from None
+    try:
+        return PipelineConfig.from_dict(raw, source=str(path)), raw
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"--config {path}: {exc}") from None
+
+
+# ---- evaluate
+
+@dataclasses.dataclass(frozen=True)
+class EvaluatePlan:
+    """Everything ``evaluate`` will do, decided (and checked) before the data loads."""
+
+    data: str
+    small: bool
+    seed: int
+    ks: tuple[int, ...]
+    config: Any = None  # PipelineConfig for the rankers and 'pipeline'
+
+
+def plan_evaluate(args: argparse.Namespace) -> EvaluatePlan:
+    """Check every argument of ``evaluate`` against the others; raise UsageError before any work."""
+    small = resolve_small(args)
+    config, raw, seed = None, {}, 0 if args.seed is None else args.seed
+    k = 10 if args.k is None else args.k
+    if args.config is not None and args.model not in CONFIG_MODELS:
+        raise UsageError(
+            f"--config {args.config} with --model {args.model}: a pipeline config sets stages 1-3 and applies only "
+            f"to {', '.join(CONFIG_MODELS)}; {args.model} would ignore it (drop --config or pick one of those)"
+        )
+    if args.model in CONFIG_MODELS:
+        from workbench.pipeline import PipelineConfig
+        from workbench.rerank import RerankConfig
+
+        config, raw = read_config(args.config) if args.config is not None else (PipelineConfig(), {})
+        if args.seed is None:
+            seed = config.seed
+        elif "seed" in raw and raw["seed"] != args.seed:
+            print(f"note: --seed {args.seed} overrides seed = {raw['seed']} in {args.config}", file=sys.stderr)
+        config = dataclasses.replace(config, seed=seed)
+        if args.model in RANKER_MODELS:  # the ranker alone: stage 1 + stage 2, no reranking
+            config = dataclasses.replace(config, ranker=args.model, rerank=RerankConfig(order=()))
+        k = config.k if args.k is None else args.k
+    ks = tuple(sorted({k, *args.extra_k}))
+    if config is not None and ks[-1] > config.n_ranked:
+        where = f" in {args.config}" if args.config else ""
+        raise UsageError(f"k = {ks[-1]} (--k/--extra-k): expected at most n_ranked = {config.n_ranked}{where}, "
+                         f"the {args.model} list length per user")  # fmt: skip
+    n_items = expected_items(args.data, small)
+    if ks[-1] > n_items:
+        raise UsageError(f"k = {ks[-1]} (--k/--extra-k): expected at most the {n_items} items of {args.data}")
+    return EvaluatePlan(args.data, small, seed, ks, config)
 
 
 def _print_table(frame: pd.DataFrame) -> None:
@@ -24,31 +172,35 @@ def _print_table(frame: pd.DataFrame) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    plan = plan_evaluate(args)
     from workbench.data import load, split
     from workbench.metrics import evaluate, relevance_matrix
 
     timings: dict[str, float] = {}
     with step(f"load {args.data}", timings):
-        ds = load(args.data, cache_dir=args.cache_dir, seed=args.seed)
+        ds = load(args.data, cache_dir=args.cache_dir, seed=plan.seed, small=plan.small)
     with step(f"split ({args.split})", timings):
-        train, test = split(ds, args.split)
+        train, test = split(ds, args.split, **({"seed": plan.seed} if args.split == "random" else {}))
     users = np.flatnonzero(test.user_activity > 0)
     print(f"{ds!r}; {len(users)} users with test interactions", file=sys.stderr)
     with step(f"fit {args.model}", timings):
-        recommend = _fit_model(args.model, train, args)
-    ks = tuple(sorted({args.k, *args.extra_k}))
-    with step(f"recommend top-{ks[-1]} for {len(users)} users", timings):
-        recommended = recommend(users, ks[-1])
+        recommend = _fit_model(args.model, train, plan)
+    with step(f"recommend top-{plan.ks[-1]} for {len(users)} users", timings):
+        recommended = recommend(users, plan.ks[-1])
     with step("metrics", timings):
         table = evaluate(
-            recommended, relevance_matrix(test, graded=args.graded), ks=ks,
+            recommended, relevance_matrix(test, graded=args.graded), ks=plan.ks,
             users=users, item_popularity=train.item_popularity, n_train_users=train.n_users,
             item_vectors=train.item_features, item_category=train.item_category,
             item_age_days=train.item_age_days, n_items=train.n_items,
         )  # fmt: skip
-    print(f"\n{args.model} on {args.data} ({args.split} split, seed {args.seed}, "
-          f"{'graded' if args.graded else 'binary'} relevance)")  # fmt: skip
+    print(f"\n{args.model} on {args.data}{' (small world)' if plan.small else ''} ({args.split} split, "
+          f"seed {plan.seed}, {'graded' if args.graded else 'binary'} relevance)")  # fmt: skip
     _print_table(table.drop(columns=["note"], errors="ignore"))
+    no_interval = table.loc[table["mean"].notna() & table["ci_low"].isna(), "metric"].unique()
+    if len(no_interval):
+        print(f"(no interval for {', '.join(no_interval)}: each is one figure for the whole set of lists, "
+              "not an average over users, so there is no per-user spread to build a 95% interval from)")  # fmt: skip
     excluded = table.attrs.get("users_excluded", 0)
     if excluded:
         print(f"({excluded} users without test interactions were excluded from accuracy metrics)")
@@ -56,49 +208,59 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_model(name: str, train, args: argparse.Namespace):
+def _seeded(cls, seed: int, **params):
+    """``cls(**params)``, with ``seed`` when its constructor takes one."""
+    if "seed" in inspect.signature(cls).parameters:
+        params.setdefault("seed", seed)
+    return cls(**params)
+
+
+def _fit_model(name: str, train, plan: EvaluatePlan):
     """Fit the named model on ``train``; return ``recommend(users, k) -> int[U, k]``."""
     if name in SOURCE_MODELS:
         from workbench.candidates import SOURCES
 
-        source = SOURCES[name]().fit(train)
+        source = _seeded(SOURCES[name], plan.seed).fit(train)
         return lambda users, k: source.retrieve(users, k).items
     if name == "fused":
-        from workbench.candidates.fusion import CandidateGenerator
+        from workbench.candidates import DEFAULT_WEIGHTS, SOURCES, CandidateGenerator
 
-        gen = CandidateGenerator().fit(train)
+        gen = CandidateGenerator({n: _seeded(SOURCES[n], plan.seed) for n in DEFAULT_WEIGHTS}).fit(train)
         return lambda users, k: gen.retrieve(users, k).items
-    from workbench.pipeline import Pipeline, PipelineConfig
+    from workbench.pipeline import Pipeline
 
-    config = PipelineConfig.from_toml(args.config) if args.config else PipelineConfig()
-    if name in RANKER_MODELS:
-        from workbench.rerank import RerankConfig
-
-        # the ranker alone: stage 1 + stage 2, no reranking
-        config = dataclasses.replace(config, ranker=name, rerank=RerankConfig(order=()))
-    pipe = Pipeline(config).fit(train)
+    pipe = Pipeline(plan.config).fit(train)
     return lambda users, k: pipe.recommend(users, k).items
 
 
+# ---- simulated experiments
+
 def cmd_abtest(args: argparse.Namespace) -> int:
+    small = resolve_small(args)
     from workbench.experiment import run_abtest
 
     with step("simulate A/B test"):
-        text, _ = run_abtest(args.data, seed=args.seed, days=args.days, cache_dir=args.cache_dir)
+        text, _ = run_abtest(args.data, seed=args.seed or 0, days=args.days, cache_dir=args.cache_dir, small=small)
     print(text)
     return 0
 
 
 def cmd_interleave(args: argparse.Namespace) -> int:
+    small = resolve_small(args)
     from workbench.experiment import run_interleave
 
     with step("simulate interleaving"):
-        text, _ = run_interleave(args.data, seed=args.seed, days=args.days, cache_dir=args.cache_dir)
+        text, _ = run_interleave(args.data, seed=args.seed or 0, days=args.days, cache_dir=args.cache_dir, small=small)
     print(text)
     return 0
 
 
+# ---- notebooks
+
 def cmd_report(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out}: is a file; expected a folder (created if missing)")
     from workbench.report import main as report_main
 
     return report_main(["--out", args.out, "--data", args.data, "--seed", str(args.seed)]
@@ -121,56 +283,109 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from workbench.data import DATASETS, SPLITS
+# ---- the parser: each subcommand is one function registered with @command
 
-    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+Subparsers = Any  # argparse._SubParsersAction (private type)
+COMMANDS: list[Callable[[Subparsers], None]] = []
 
-    def data_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data", choices=DATASETS, default="synthetic", help="data set (default: synthetic)")
-        p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world and every draw")
-        p.add_argument("--cache-dir", default="data", help="where downloaded data is cached (default: data)")
+
+def command(add: Callable[[Subparsers], None]) -> Callable[[Subparsers], None]:
+    """Register ``add(sub)``, which adds one subcommand to ``sub`` (``sub.add_parser(...)``) and
+    sets its ``func``; ``build_parser`` calls every registered one in order."""
+    COMMANDS.append(add)
+    return add
+
+
+@command
+def add_evaluate(sub: Subparsers) -> None:
+    from workbench.data import SPLITS
 
     ev = sub.add_parser("evaluate", help="fit a model, print its accuracy and beyond-accuracy table")
-    data_args(ev)
-    ev.add_argument("--split", choices=sorted(SPLITS), default="temporal")
-    ev.add_argument("--k", type=int, default=10, help="list length (default 10)")
-    ev.add_argument("--extra-k", type=int, nargs="*", default=[], help="more cut-offs to report")
-    ev.add_argument("--model", choices=MODELS, default="popular", help="a candidate source, 'fused', a ranker or 'pipeline'")
-    ev.add_argument("--config", help="pipeline TOML config (for rankers and 'pipeline')")
+    add_data_args(ev)
+    ev.add_argument("--split", choices=sorted(SPLITS), default="temporal",
+                    help="how test interactions are held out: each user's latest 20%% (temporal, default), "
+                         "each user's last one (leave-last-out), a seeded 20%% (random) or after a global "
+                         "time cut (time-cut)")  # fmt: skip
+    ev.add_argument("--k", type=positive_int("a positive list length"), default=None,
+                    help="list length (default: the config's k for the rankers and 'pipeline', else 10)")
+    ev.add_argument("--extra-k", type=positive_int("a positive cut-off"), nargs="*", default=[], metavar="K",
+                    help="more cut-offs to report, each at least 1")  # fmt: skip
+    ev.add_argument("--model", choices=MODELS, default="popular",
+                    help="a candidate source alone, 'fused' (stage 1), a ranker (stages 1-2) or 'pipeline' (all three)")
+    ev.add_argument("--config", help=f"pipeline TOML config; only for {', '.join(CONFIG_MODELS)} (default: "
+                                     "PipelineConfig's defaults, spelled out in configs/default.toml)")  # fmt: skip
     ev.add_argument("--graded", action="store_true", help="graded relevance from ratings (default: binary)")
     ev.set_defaults(func=cmd_evaluate)
 
+
+@command
+def add_experiments(sub: Subparsers) -> None:
     for name, func, text in (("abtest", cmd_abtest, "simulated A/B test report"),
                              ("interleave", cmd_interleave, "simulated interleaving report")):  # fmt: skip
         p = sub.add_parser(name, help=text)
-        data_args(p)
-        p.add_argument("--days", type=int, default=14)
+        add_data_args(p)
+        p.add_argument("--days", type=positive_int("a positive number of days"), default=14,
+                       help="days the simulated experiment runs (default 14)")  # fmt: skip
         p.set_defaults(func=func)
 
+
+@command
+def add_report(sub: Subparsers) -> None:
+    from workbench.data import DATASETS
+
     rp = sub.add_parser("report", help="export every notebook to HTML under reports/")
-    rp.add_argument("--out", default="reports")
-    rp.add_argument("--data", choices=DATASETS, default="synthetic")
-    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--out", default="reports", help="folder the HTML pages are written to (default: reports)")
+    rp.add_argument("--data", choices=DATASETS, default="synthetic", help="data set the notebooks run on")
+    rp.add_argument("--seed", type=SEED, default=0, help="seed the notebooks run with (default 0)")
     rp.add_argument("--small", action="store_true", help="a smaller world and fewer epochs (quick look)")
     rp.add_argument("--offline", action="store_true", help="copy marimo's frontend beside the pages")
     rp.set_defaults(func=cmd_report)
 
+
+@command
+def add_notebooks(sub: Subparsers) -> None:
+    from workbench.data import DATASETS
+
     nb = sub.add_parser("notebooks", help="serve the marimo notebooks on localhost")
-    nb.add_argument("--mode", choices=("run", "edit"), default="run")
-    nb.add_argument("--port", type=int, default=2718)
-    nb.add_argument("--data", choices=DATASETS, default="synthetic")
+    nb.add_argument("--mode", choices=("run", "edit"), default="run",
+                    help="run: the notebooks as apps, code hidden (default); edit: marimo's editor")  # fmt: skip
+    nb.add_argument("--port", type=int_at_least(1, "a TCP port in 1..65535", 65535), default=2718,
+                    help="port on 127.0.0.1 (default 2718)")  # fmt: skip
+    nb.add_argument("--data", choices=DATASETS, default="synthetic", help="data set the notebooks open on")
     nb.add_argument("--headless", action="store_true", help="do not open a browser")
     nb.add_argument("--tour-only", action="store_true", help="serve only the tour notebook")
     nb.set_defaults(func=cmd_notebooks)
+
+
+@command
+def add_store(sub: Subparsers) -> None:
+    from workbench.store.cli import register  # train, models (workbench/store/cli.py)
+
+    register(sub)
+
+
+@command
+def add_serving(sub: Subparsers) -> None:
+    from workbench.serving.cli import register  # serve, loadtest (workbench/serving/cli.py)
+
+    register(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser: one subcommand per function registered with ``@command``."""
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if getattr(args, "k", 1) < 1:
-        build_parser().error(f"--k {args.k}: expected a positive list length")
+    """Run one command; returns its exit status (2 for a bad argument, with the reason on stderr)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed help (status 0) or a usage error (status 2)
+        return 0 if exc.code is None else int(exc.code)
     try:
         return args.func(args)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:

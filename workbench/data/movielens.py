@@ -44,6 +44,7 @@ RECBOLE_SHA256 = "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a4
 RECBOLE_DIR = "recbole/dataset_example/ml-100k/"
 RECBOLE_FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user")
 GROUPLENS_FILES = ("u.data", "u.item", "u.user")
+EXPECTED_COUNTS = {"interactions": 100_000, "users": 943, "items": 1682}  # the published sizes
 
 
 class DataFileError(ValueError):

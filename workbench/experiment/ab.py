@@ -30,6 +30,12 @@ METRICS = {
     "conversion": "share of users with at least one conversion (two-proportion z)",
     "session_time": "mean session length in seconds, per user (Welch t)",
 }
+UNITS = {"session_time": "s"}  # metrics with a unit; the others are rates or shares
+
+
+def metric_label(metric: str) -> str:
+    """The metric's name with its unit, e.g. ``session_time (s)``."""
+    return f"{metric} ({UNITS[metric]})" if metric in UNITS else metric
 
 
 def validate_split(split: Sequence[float]) -> np.ndarray:
@@ -186,13 +192,13 @@ class ABResult:
         for name, r in results:
             rel = f"{r.rel_diff:+.1%} [{r.rel_ci_low:+.1%}, {r.rel_ci_high:+.1%}]"
             lines.append(
-                f"{name:<4} {r.metric:<19} {r.mean_a:>9.4g} {r.mean_b:>9.4g} "
+                f"{name:<4} {metric_label(r.metric):<19} {r.mean_a:>9.4g} {r.mean_b:>9.4g} "
                 f"{f'{r.diff:+.4g} [{r.ci_low:+.4g}, {r.ci_high:+.4g}]':>32} {rel:>26} {r.p_value:>8.3g}"
             )
         lines.append("")
         lines.append("Decisions (relative intervals by the delta method; no correction for multiple metrics):")
         for name, r in results:
-            lines.append(f"  {name} {r.metric}: {r.decision((self.arm_names[0], name))}" + (f" [{r.note}]" if r.note else ""))
+            lines.append(f"  {name} {metric_label(r.metric)}: {r.decision((self.arm_names[0], name))}" + (f" [{r.note}]" if r.note else ""))
         return "\n".join(lines)
 
 
@@ -223,12 +229,41 @@ def run_ab(
     return ABResult(config, names, arms, outcomes, {"rankers": {n: repr(r) for n, r in zip(names, rankers)}})
 
 
-def load_world(dataset_name: str = "synthetic", seed: int = 0, cache_dir: str = "data"):
-    """``(Dataset, world)`` for a data set name: the synthetic truth or the MovieLens oracle."""
+def true_means(sim: UserSimulator, users: np.ndarray, lists: np.ndarray, days: int) -> dict[str, float]:
+    """Each metric's population value had every user in ``users`` seen ``lists`` for ``days`` days:
+    what an arm's mean estimates. Exact under the position click model (the simulator knows ``e·a``).
+
+    The analysis averages over users with a session, so user ``u`` weighs ``P(active) = 1 − e^(−λ_u)``,
+    ``λ_u = days · visit_rate · v_u``. Given a session: CTR has mean ``Σ e·a / slots``; session time
+    ``browse_seconds · Σ e + watch_seconds · Σ e·a``; P(any conversion) is ``(1 − e^(−λ_u (1 − q_u))) / P(active)``
+    with ``q_u = Π (1 − e·a·min(1, conversion_scale · a))``, a session's chance of converting nothing.
+    """
+    c = sim.config
+    if c.click_model != "position":
+        raise ValueError(f"true_means needs the position click model, not {c.click_model!r}")
+    users = np.asarray(users, dtype=np.int64)
+    lists = np.asarray(lists, dtype=np.int64)
+    e = sim.examination(users, lists.shape[1]) * (lists >= 0)
+    a = sim.attractiveness(users, lists)
+    p = e * a
+    lam = days * c.visit_rate * sim.visit_factor(users)
+    active = -np.expm1(-lam)
+    q = np.prod(1.0 - p * np.minimum(1.0, c.conversion_scale * a), axis=1)
+    per_user = {
+        "ctr": p.sum(axis=1) / np.maximum(1, (lists >= 0).sum(axis=1)),
+        "conversion": -np.expm1(-lam * (1.0 - q)) / active,
+        "session_time": c.browse_seconds * e.sum(axis=1) + c.watch_seconds * p.sum(axis=1),
+    }
+    return {m: float(np.average(v, weights=active)) for m, v in per_user.items()}
+
+
+def load_world(dataset_name: str = "synthetic", seed: int = 0, cache_dir: str = "data", small: bool = False):
+    """``(Dataset, world)`` for a data set name: the synthetic truth or the MovieLens oracle
+    (``small``: the small synthetic world, ``workbench.data.SMALL_WORLD``)."""
     from workbench.data import load
     from workbench.experiment.oracle import world_for
 
-    ds = load(dataset_name, cache_dir=cache_dir, seed=seed)
+    ds = load(dataset_name, cache_dir=cache_dir, seed=seed, small=small)
     return ds, world_for(ds)
 
 
@@ -245,6 +280,7 @@ def run_abtest(
     click_model: str = "position",
     experiment: str = "abtest",
     cache_dir: str = "data",
+    small: bool = False,
 ) -> tuple[str, pd.DataFrame]:
     """Simulate an A/B test on a data set's world; returns (report text, one row per metric).
 
@@ -252,9 +288,10 @@ def run_abtest(
     or callables ``users -> int[U, k]``; noisy oracles share their noise draws (same
     seed), so ``noisy:1.5`` against ``noisy:1.5`` is an A/A test and ``noisy:2`` against
     ``noisy:1.5`` is a slightly better version of one model. ``n_users``: a seeded
-    sample of the data set's users (default: all).
+    sample of the data set's users (default: all). The report ends with the true effect
+    (``true_means``; position click model only) and the frame has ``true_a``/``true_b``.
     """
-    ds, world = load_world(dataset_name, seed, cache_dir)
+    ds, world = load_world(dataset_name, seed, cache_dir, small)
     rng = np.random.default_rng(seed)
     if n_users is None:
         users = np.arange(ds.n_users)
@@ -267,4 +304,14 @@ def run_abtest(
     config = ABConfig(experiment=experiment, split=tuple(split), days=days, alpha=alpha, seed=seed)
     result = run_ab(sim, rankers, users, config)
     result.meta["dataset"] = ds.name
-    return result.report(), result.analyse()
+    text, frame = result.report(), result.analyse()
+    if click_model != "position":
+        return text + f"\n\nTrue effect: computed exactly only under the position click model (this run: {click_model}).", frame
+    truth = [true_means(sim, users, item_lists(r(users), len(users)), days) for r in rankers]
+    lines = ["", f"True effect (known to the simulator: the population value each arm estimates, over these "
+                 f"{len(users)} users weighted by their chance of a session in {days} days):"]
+    for m in config.metrics:
+        ta, tb = truth[0][m], truth[1][m]
+        lines.append(f"  {metric_label(m):<17} A {ta:.4g}, B {tb:.4g}: B − A {tb - ta:+.4g} ({tb / ta - 1:+.1%})")
+    frame = frame.assign(true_a=frame["metric"].map(truth[0]), true_b=frame["metric"].map(truth[1]))
+    return text + "\n" + "\n".join(lines), frame

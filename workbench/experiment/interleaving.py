@@ -300,11 +300,12 @@ def run_interleave(
     click_model: str = "position",
     alpha: float = 0.05,
     cache_dir: str = "data",
+    small: bool = False,
 ) -> tuple[str, pd.DataFrame]:
     """Simulate interleaving experiments on a data set's world; returns (report text, one row per method).
 
     Rankers are spec strings as in ``run_abtest`` or callables ``users -> int[U, k]``.
-    Sessions per user over ``days`` are Poisson, as in the A/B simulator.
+    Sessions per user over ``days`` are Poisson, as in the A/B simulator. ``small``: the small synthetic world.
     """
     from workbench.experiment.ab import load_world
     from workbench.experiment.rankers import item_lists, make_ranker
@@ -313,7 +314,7 @@ def run_interleave(
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"methods={methods!r}: expected a non-empty subset of {METHODS}")
-    ds, world = load_world(dataset_name, seed, cache_dir)
+    ds, world = load_world(dataset_name, seed, cache_dir, small)
     rng = np.random.default_rng(seed)
     if n_users is None:
         users = np.arange(ds.n_users)
