@@ -116,9 +116,43 @@ def test_bad_input_is_named(fitted):
     with pytest.raises(RuntimeError, match="not fitted"):
         Pipeline().recommend([0])
     with pytest.raises(ValueError, match=r"unknown candidate source\(s\) \['tiktok'\]"):
-        Pipeline(PipelineConfig(weights={"tiktok": 1.0}))._make_generator()
+        PipelineConfig(weights={"tiktok": 1.0})
     with pytest.raises(ValueError, match="λ"):
         RerankConfig(lam=1.5)
+    with pytest.raises(ValueError, match=r"source_params.ease: unknown argument\(s\) \['lambda'\]"):
+        PipelineConfig(source_params={"ease": {"lambda": 3.0}})
+    with pytest.raises(ValueError, match=r"source_params for \['content'\], which have no weight"):
+        PipelineConfig(source_params={"content": {"half_life_days": 3.0}})
+    with pytest.raises(ValueError, match="fusion='mean'"):
+        PipelineConfig(fusion="mean")
+    with pytest.raises(ValueError, match="ranker='xgboost'"):
+        PipelineConfig(ranker="xgboost")
+    with pytest.raises(ValueError, match="per_source_k=0"):
+        PipelineConfig(per_source_k=0)
+    with pytest.raises(ValueError, match="seed=-1"):
+        PipelineConfig(seed=-1)
+    with pytest.raises(ValueError, match="TrainConfig.seed=1.5"):
+        TrainConfig(seed=1.5)
+
+
+def test_seeds_resolve_to_the_pipeline_seed_unless_set():
+    cfg = PipelineConfig(seed=4, source_params={"als": {"seed": 9}})
+    gen = Pipeline(cfg).make_generator()
+    assert gen.sources["als"].seed == 9 and gen.sources["two_tower"].seed == 4
+    assert not hasattr(gen.sources["ease"], "seed")
+    assert (gen.use_quotas, gen.per_source_k, gen.method) == (cfg.use_quotas, cfg.per_source_k, cfg.fusion)
+    assert cfg.train_config().seed == 4 and cfg.rerank_config().seed == 4
+    explicit = dataclasses.replace(cfg, train=TrainConfig(seed=1), rerank=RerankConfig(seed=2))
+    assert explicit.train_config().seed == 1 and explicit.rerank_config().seed == 2
+    assert cfg.rerank_config(RerankConfig(lam=0.1)) == RerankConfig(lam=0.1, seed=4)
+
+
+def test_stage_one_alone_serves_candidates_but_not_slates(fitted):
+    pipe, train, _ = fitted
+    alone = Pipeline(pipe.config).fit_candidates(train)
+    np.testing.assert_array_equal(alone.candidate_stage(np.arange(5)).items, pipe.candidate_stage(np.arange(5)).items)
+    with pytest.raises(RuntimeError, match="only stage 1 fitted"):
+        alone.recommend([0])
 
 
 def test_default_toml_spells_out_the_defaults_and_unknown_keys_are_named(tmp_path):

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable, Union
 
 import numpy as np
@@ -59,6 +60,8 @@ class Ranker:
         are absent. Each user's request time is their first interaction in ``future``.
         """
         cfg, t0, c0 = self.train_config, time.perf_counter(), time.process_time()
+        if cfg.seed is None:
+            cfg = replace(cfg, seed=0)
         builder = FeatureBuilder(self.features.config).fit(history, candidates.source_names if candidates is not None else ())
         self.features = builder
         fut_train, fut_valid = temporal_split(future, cfg.valid_fraction)

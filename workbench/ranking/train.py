@@ -42,7 +42,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-5
     patience: int = 2
-    seed: int = 0
+    seed: int | None = None  # None: 0 for a Ranker used alone; a Pipeline's seed inside a Pipeline
 
     def __post_init__(self) -> None:
         if self.hard_negatives < 0 or self.easy_negatives < 0 or self.hard_negatives + self.easy_negatives == 0:
@@ -54,6 +54,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.valid_fraction={self.valid_fraction}: expected a number in (0, 1)")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
             raise ValueError(f"TrainConfig: epochs={self.epochs}, batch_size={self.batch_size}, patience={self.patience}")
+        if self.seed is not None and (isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0):
+            raise ValueError(f"TrainConfig.seed={self.seed!r}: expected a non-negative integer or None")
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ class RerankConfig:
     max_pins: promoted items pinned to the front (0 = none).
     category_cap: at most this many items per category, or None.
     order: the steps to run, in order (a subset of STEPS; "explore" last if present).
-    seed: seed of exploration's random draws.
+    seed: seed of exploration's random draws; None: 0 when `rerank` is called alone, the
+        pipeline's seed inside a `workbench.pipeline.Pipeline`.
     """
 
     lam: float = 0.7
@@ -72,7 +73,7 @@ class RerankConfig:
     max_pins: int = 1
     category_cap: int | None = None
     order: tuple[str, ...] = STEPS
-    seed: int = 0
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         check_unit_interval("lam (λ, the relevance weight)", self.lam)
@@ -90,6 +91,8 @@ class RerankConfig:
         if "explore" in order and order[-1] != "explore":
             raise ValueError(f"'explore' cuts the slate, so it must come last in order, got {order!r}")
         object.__setattr__(self, "order", order)
+        if self.seed is not None and (isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0):
+            raise ValueError(f"seed must be None or an integer >= 0, got {self.seed!r}")
 
 
 def _check_items(name: str, arr: np.ndarray | None, n_items: int, dtype) -> np.ndarray | None:
@@ -188,7 +191,7 @@ def rerank(
             exempt = apply_order(pinned, cols, False)
             cols = apply_order(cols, category_cap(items_now, category, config.category_cap, exempt))
         elif step == "explore":
-            res = explore(items_now, k, config.exploration_rate, config.seed)
+            res = explore(items_now, k, config.exploration_rate, 0 if config.seed is None else config.seed)
             cols, propensity, explored = apply_order(cols, res.order), res.propensity, res.explored
         step_ms[step] = (time.perf_counter() - t0) * 1e3
         done.append(step)
