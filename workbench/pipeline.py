@@ -178,7 +178,8 @@ class Pipeline:
         cfg = self.config
         say = progress or (lambda _msg: None)
         t0 = time.perf_counter()
-        self.ranker_ = Ranker(cfg.ranker, train=cfg.train_config(), features=FeatureConfig(seed=cfg.seed))
+        train_cfg = cfg.train_config()  # one seed for the ranker: its training and its feature SVD
+        self.ranker_ = Ranker(cfg.ranker, train=train_cfg, features=FeatureConfig(seed=train_cfg.seed))
 
         def retrieve(history: Dataset, users: np.ndarray) -> CandidateSet:
             say(f"stage 1 on the carved history ({len(users):,} users)")
