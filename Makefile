@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := dev,notebooks,gbdt
+EXTRAS := dev,notebooks,gbdt,sweep
 
 .PHONY: run test browser evaluate bench report clean
 
