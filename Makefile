@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := dev,notebooks,gbdt,sweep
+EXTRAS := dev,notebooks,gbdt,sweep,ope-test
 
 .PHONY: run test browser evaluate bench report clean
 
