@@ -371,6 +371,13 @@ def add_serving(sub: Subparsers) -> None:
     register(sub)
 
 
+@command
+def add_ope(sub: Subparsers) -> None:
+    from workbench.experiment.offpolicy import register  # ope (workbench/experiment/offpolicy.py)
+
+    register(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser: one subcommand per function registered with ``@command``."""
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])

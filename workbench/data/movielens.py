@@ -10,6 +10,12 @@ that host cannot be reached, the PyPI wheel ``recbole==1.2.1`` (SHA-256-checked)
 from which only the three data files are extracted. The data's licence forbids
 redistribution, so it is cached locally and never committed.
 
+Every load verifies the cache before reading it: each file's SHA-256 against what was
+extracted (``RECBOLE_SHA256S`` for RecBole's files, which come from a pinned wheel; the
+``SHA256SUMS`` manifest the fetch writes beside the files otherwise), then the parsed sizes
+against the published ones (``EXPECTED_COUNTS``), which also covers GroupLens files placed
+by hand. A damaged cache is refused with a message naming the file and what was expected.
+
 What is synthesised (the data set has no such fields), deterministically from the
 item id so every run and machine agrees: ``available`` (about 95% of items) and
 ``promoted`` (about 2%). Release dates are taken as 1 January of the release year
@@ -45,6 +51,13 @@ RECBOLE_DIR = "recbole/dataset_example/ml-100k/"
 RECBOLE_FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user")
 GROUPLENS_FILES = ("u.data", "u.item", "u.user")
 EXPECTED_COUNTS = {"interactions": 100_000, "users": 943, "items": 1682}  # the published sizes
+# (SHA-256, bytes) of the three files in the SHA-256-checked recbole==1.2.1 wheel
+RECBOLE_SHA256S = {
+    "ml-100k.inter": ("4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff", 1_979_230),
+    "ml-100k.item": ("51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532", 66_632),
+    "ml-100k.user": ("4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972", 22_697),
+}
+MANIFEST = "SHA256SUMS"  # written by the fetch beside the files, in `sha256sum` format
 
 
 class DataFileError(ValueError):
@@ -101,6 +114,66 @@ def _read_recbole(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
     return inter, items[["item_id", "title", "release_year", *GENRES]], users
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_manifest(root: Path, names: tuple[str, ...]) -> Path:
+    """Record the SHA-256 of each freshly extracted file in ``root/SHA256SUMS`` (``sha256sum -c`` reads it)."""
+    path = root / MANIFEST
+    path.write_text("".join(f"{_sha256(root / n)}  {n}\n" for n in names))
+    return path
+
+
+def _expected_digests(layout: str, root: Path) -> dict[str, str]:
+    """File name → SHA-256 it must have: RecBole's known digests, else the fetch's manifest (if any)."""
+    if layout == "recbole":
+        return {name: digest for name, (digest, _) in RECBOLE_SHA256S.items()}
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        return {}  # GroupLens files placed by hand: only the counts check applies
+    expected = {}
+    for n, line in enumerate(manifest.read_text().splitlines(), start=1):
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise DataFileError(f"{manifest}, line {n}: {line!r}, expected '<sha256>  <file name>'")
+        expected[parts[1].lstrip("*")] = parts[0]
+    return expected
+
+
+def verify_cache(layout: str, root: Path) -> None:
+    """Refuse a cached file whose SHA-256 differs from the one extracted (DataFileError naming it)."""
+    for name, digest in _expected_digests(layout, root).items():
+        path = root / name
+        if not path.is_file():
+            raise DataFileError(f"{path}: missing; expected the file listed in {root / MANIFEST}")
+        got = _sha256(path)
+        if got != digest:
+            size = f", {RECBOLE_SHA256S[name][1]:,} bytes" if layout == "recbole" else ""
+            raise DataFileError(
+                f"{path}: the cached file is damaged or not the one fetched ({path.stat().st_size:,} bytes, "
+                f"SHA-256 {got}); expected SHA-256 {digest}{size}. Delete {root} and load again to fetch a fresh copy."
+            )
+
+
+def _check_counts(report: dict, layout: str, root: Path) -> None:
+    """Refuse a cache whose parsed sizes differ from MovieLens-100K's published ones, naming the file."""
+    inter, items, users = (GROUPLENS_FILES if layout == "grouplens" else RECBOLE_FILES)
+    found = {"interactions": (report["raw_interactions"], inter), "items": (report["raw_items"], items),
+             "users": (report["raw_users"], users)}  # fmt: skip
+    for what, (count, name) in found.items():
+        if count != EXPECTED_COUNTS[what]:
+            raise DataFileError(
+                f"{root / name}: holds {count:,} {what}; expected {EXPECTED_COUNTS[what]:,} (MovieLens-100K's "
+                f"published size): the file is truncated or not MovieLens-100K. Delete {root} and load again "
+                "to fetch a fresh copy."
+            )
+    for what, name in (("unknown_id_interactions", inter), ("users_without_interactions", users)):
+        if report[what]:
+            raise DataFileError(f"{root / name}: {report[what]:,} {what.replace('_', ' ')}; expected none in "
+                                f"MovieLens-100K (the cache is damaged). Delete {root} and load again.")  # fmt: skip
+
+
 def _find_cache(cache_dir: Path) -> tuple[str, Path] | None:
     for root in (cache_dir / "ml-100k", cache_dir):
         if all((root / f).is_file() for f in GROUPLENS_FILES):
@@ -119,6 +192,7 @@ def _fetch_grouplens(target: Path, timeout: float) -> None:
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         for name in GROUPLENS_FILES:
             (target / name).write_bytes(zf.read(f"ml-100k/{name}"))
+    write_manifest(target, GROUPLENS_FILES)
 
 
 def _fetch_recbole_wheel(target: Path) -> None:
@@ -132,6 +206,7 @@ def _fetch_recbole_wheel(target: Path) -> None:
         with zipfile.ZipFile(wheel) as zf:
             for name in RECBOLE_FILES:
                 (target / name).write_bytes(zf.read(RECBOLE_DIR + name))
+    write_manifest(target, RECBOLE_FILES)
 
 
 def fetch_movielens_100k(cache_dir: str | os.PathLike = "data", timeout: float = 10.0) -> Path:
@@ -162,12 +237,14 @@ def _synthesised_flag(item_ids: np.ndarray, salt: int, fraction: float) -> np.nd
     return (h.astype(np.float64) / 2**32) < fraction
 
 
-def load_movielens_100k(cache_dir: str | os.PathLike = "data", fetch: bool = True) -> Dataset:
+def load_movielens_100k(cache_dir: str | os.PathLike = "data", fetch: bool = True, verify: bool = True) -> Dataset:
     """Load MovieLens-100K as a Dataset (fetching it into ``cache_dir`` first if needed).
 
     Ratings 1-5 are kept as ``rating``; ``.matrix`` is the binary implicit view.
     The load report (duplicates collapsed, interactions with ids missing from the
     item or user table, users without interactions) is in ``dataset.notes["load_report"]``.
+    ``verify`` (default): refuse a damaged cache (checksums, then the published sizes;
+    see the module docstring). ``verify=False`` reads any files in the layout (tests, excerpts).
     """
     found = _find_cache(Path(cache_dir))
     if found is None:
@@ -176,12 +253,18 @@ def load_movielens_100k(cache_dir: str | os.PathLike = "data", fetch: bool = Tru
         fetch_movielens_100k(cache_dir)
         found = _find_cache(Path(cache_dir))
     layout, root = found
+    if verify:
+        verify_cache(layout, root)
     raw_inter, raw_items, raw_users = (_read_grouplens if layout == "grouplens" else _read_recbole)(root)
-    return _build(raw_inter, raw_items, raw_users, source=f"{layout}:{root}")
+    ds = _build(raw_inter, raw_items, raw_users, source=f"{layout}:{root}")
+    if verify:
+        _check_counts(ds.notes["load_report"], layout, root)
+    return ds
 
 
 def _build(raw_inter: pd.DataFrame, raw_items: pd.DataFrame, raw_users: pd.DataFrame, source: str) -> Dataset:
-    report: dict[str, object] = {"source": source, "raw_interactions": len(raw_inter)}
+    report: dict[str, object] = {"source": source, "raw_interactions": len(raw_inter), "raw_items": len(raw_items),
+                                 "raw_users": len(raw_users)}  # fmt: skip
     raw_items = raw_items.sort_values("item_id").drop_duplicates("item_id").reset_index(drop=True)
     raw_users = raw_users.sort_values("user_id").drop_duplicates("user_id").reset_index(drop=True)
     item_pos = pd.Index(raw_items["item_id"].astype(np.int64))
