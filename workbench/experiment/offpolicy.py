@@ -48,6 +48,7 @@ logger has none (its IPS/DR would be biased by exactly that mass's missing rewar
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -647,7 +648,7 @@ def reward_table(model: RewardModel, features: np.ndarray, k: int) -> np.ndarray
 
 
 def evaluate(log: SlateLog, target, *, features: np.ndarray | None = None, reward_model: RewardModel | None = None,
-             clip: float = 10.0, alpha: float = 0.05, estimators: tuple[str, ...] = ESTIMATORS,
+             clip: float = 100.0, alpha: float = 0.05, estimators: tuple[str, ...] = ESTIMATORS,
              logger=None) -> pd.DataFrame:  # fmt: skip
     """Every estimator of ``target``'s value (clicks per impression) from ``log``; one row each.
 
@@ -808,7 +809,7 @@ def offpolicy_lab(ds, k: int = 10, n_candidates: int = 20, logger_sigma: float =
                         {"dataset": getattr(ds, "name", "?"), "seed": seed})  # fmt: skip
 
 
-def replicate(lab: OffPolicyLab, logger, target, n_impressions: int, reps: int, seed: int = 0, clip: float = 10.0,
+def replicate(lab: OffPolicyLab, logger, target, n_impressions: int, reps: int, seed: int = 0, clip: float = 100.0,
               estimators: tuple[str, ...] = ESTIMATORS, alpha: float = 0.05) -> pd.DataFrame:  # fmt: skip
     """``reps`` independent logs of ``logger``, each evaluated for ``target``: one row per (rep, estimator)
     with ``truth`` (exact), ``error`` and ``covered`` (the interval holds the truth)."""
@@ -879,49 +880,91 @@ def decision_sizes(lab: OffPolicyLab, epsilon: float, target_sigma: float, pilot
 # ---------------------------------------------------------------- `workbench ope`
 
 
+def _probability(what: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}") from None
+        if not 0.0 <= value <= 1.0:
+            raise argparse.ArgumentTypeError(f"{value}: expected {what}")
+        return value
+
+    return parse
+
+
 def cmd_ope(args: argparse.Namespace) -> int:
     """Log impressions of the logger on the simulator, estimate the target, compare with the truth."""
+    from workbench.cli import UsageError, expected_items, resolve_small
     from workbench.data import load
     from workbench.progress import step
 
-    with step(f"load {args.data} and build the candidates"):
-        ds = load(args.data, cache_dir=args.cache_dir, seed=args.seed)
-        lab = offpolicy_lab(ds, k=args.k, n_candidates=args.candidates, logger_sigma=args.logger_sigma,
-                            seed=args.seed, click_model=args.click_model)  # fmt: skip
+    small = resolve_small(args)
+    seed = args.seed or 0
+    if args.candidates <= args.k:
+        raise UsageError(f"--candidates {args.candidates}: expected more than --k {args.k} (the slots to fill)")
+    if args.candidates > expected_items(args.data, small):
+        raise UsageError(f"--candidates {args.candidates}: expected at most the {expected_items(args.data, small)} "
+                         f"items of {args.data}")  # fmt: skip
+    for name in ("logger_sigma", "target_sigma"):
+        if getattr(args, name) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: expected a noise level >= 0")
+    if not args.clip > 0 or not 0 < args.alpha < 1:
+        raise UsageError(f"--clip {args.clip} / --alpha {args.alpha}: expected clip > 0 and alpha in (0, 1)")
+    if args.logger == "mixture" and args.epsilon == 0 and args.target_sigma != args.logger_sigma:
+        print("note: a logger with ε = 0 gives no support to another ranker; expect a support error", file=sys.stderr)
+    with step(f"load {args.data} and build each user's {args.candidates} candidates"):
+        ds = load(args.data, cache_dir=args.cache_dir, seed=seed, small=small)
+        lab = offpolicy_lab(ds, k=args.k, n_candidates=args.candidates, logger_sigma=args.logger_sigma, seed=seed,
+                            click_model=args.click_model)  # fmt: skip
     logger = lab.policy(epsilon=args.epsilon, kind=args.logger)
     target = lab.policy(args.target_sigma, args.target_epsilon)
     with step(f"log {args.impressions:,} impressions"):
-        log = lab.log(logger, args.impressions, args.seed)
+        log = lab.log(logger, args.impressions, seed)
     with step("estimate"):
         table = evaluate(log, target, features=lab.features(), clip=args.clip, alpha=args.alpha)
-    truth = lab.truth(target) if args.click_model == "position" else float("nan")
-    with step("on-policy Monte-Carlo run"):
-        mc, mc_se = monte_carlo_value(lab.sim, lab.candidates, target, lab.population, args.impressions, args.seed + 1)
+    with step("on-policy Monte-Carlo run of the target"):
+        mc, mc_se = monte_carlo_value(lab.sim, lab.candidates, target, lab.population, args.impressions, seed + 1)
+    exact = args.click_model == "position"
+    truth = lab.truth(target) if exact else mc
     table["error_pct"] = 100 * (table["value"] - truth) / truth
-    print(f"\nOff-policy evaluation on {ds.name} (seed {args.seed}): {log.n:,} impressions of {logger.name!r}, "
-          f"target {target.name!r}, {args.k} slots of {args.candidates} candidates")
-    print(f"truth (exact, clicks per impression): {truth:.4f}; on-policy Monte-Carlo: {mc:.4f} ± {1.96 * mc_se:.4f}; "
-          f"logger's own: {lab.truth(logger):.4f}" if args.click_model == "position" else "")
+    table["covers"] = (table["ci_low"] <= truth) & (truth <= table["ci_high"])
+    print(f"\nOff-policy evaluation on {ds.name} (seed {seed}): {log.n:,} logged impressions of the logger "
+          f"({logger.name}); target: {target.name}; {args.k} slots from {args.candidates} candidates per user")
+    z = float(stats.norm.ppf(1 - args.alpha / 2))
+    print((f"truth (exact, clicks per impression): {truth:.4f}; " if exact else "")
+          + f"on-policy Monte-Carlo: {mc:.4f} ± {z * mc_se:.4f}"
+          + (f"; the logger's own value: {lab.truth(logger):.4f}" if exact else " (the truth here: cascade clicks are not additive)"))
     with pd.option_context("display.width", 160, "display.float_format", "{:.4f}".format):
         print(table.to_string(index=False))
+    print(f"error_pct and covers are against the {'exact truth' if exact else 'Monte-Carlo value'}; intervals at "
+          f"{1 - args.alpha:.0%}, clipped IPS caps weights at {args.clip:g}")
     return 0
 
 
-def add_ope_command(sub, data_args) -> None:
-    """Register ``workbench ope`` on the CLI's subparsers (``data_args`` adds --data/--seed/--cache-dir)."""
-    p = sub.add_parser("ope", help="off-policy evaluation of a target policy from simulated logs, against the truth")
-    data_args(p)
-    p.add_argument("--impressions", type=int, default=100_000, help="logged impressions (default 100,000)")
-    p.add_argument("--epsilon", type=float, default=0.1, help="logger's exploration rate (default 0.1)")
-    p.add_argument("--logger", choices=("mixture", "explore"), default="mixture",
-                   help="mixture: a random slate with probability ε; explore: the workbench's ε-exploration of slots")
-    p.add_argument("--logger-sigma", type=float, default=2.0, help="logger ranker's noise (default 2.0)")
-    p.add_argument("--target-sigma", type=float, default=1.0, help="target ranker's noise (default 1.0; 0 = oracle)")
-    p.add_argument("--target-epsilon", type=float, default=0.0, help="target's exploration rate (default 0)")
-    p.add_argument("--k", type=int, default=10, help="slots per slate (default 10)")
-    p.add_argument("--candidates", type=int, default=20, help="candidates per user (default 20)")
-    p.add_argument("--clip", type=float, default=10.0, help="weight cap of clipped IPS (default 10)")
-    p.add_argument("--alpha", type=float, default=0.05, help="1 - interval level (default 0.05)")
-    p.add_argument("--click-model", choices=("position", "cascade"), default="position")
-    p.set_defaults(func=cmd_ope)
+def register(sub) -> None:
+    """Add ``workbench ope`` to the CLI's subparsers (called from ``workbench.cli``)."""
+    from workbench.cli import add_data_args, int_at_least, positive_int
 
+    p = sub.add_parser("ope", help="off-policy evaluation: estimate a target policy from simulated logs, against the truth")
+    add_data_args(p)
+    p.add_argument("--impressions", type=int_at_least(2, "at least 2 impressions"), default=100_000,
+                   help="logged impressions (default 100,000)")  # fmt: skip
+    p.add_argument("--logger", choices=("mixture", "explore"), default="mixture",
+                   help="mixture: a uniformly random slate with probability ε (default); explore: the workbench's "
+                        "ε-exploration, which randomises only some slots")  # fmt: skip
+    p.add_argument("--epsilon", type=_probability("an exploration rate in [0, 1]"), default=0.1,
+                   help="the logger's exploration rate (default 0.1)")  # fmt: skip
+    p.add_argument("--logger-sigma", type=float, default=2.0, help="noise of the logger's ranker (default 2.0)")
+    p.add_argument("--target-sigma", type=float, default=1.0,
+                   help="noise of the target's ranker (default 1.0; 0 is the oracle, 2.0 the logger's ranker)")  # fmt: skip
+    p.add_argument("--target-epsilon", type=_probability("an exploration rate in [0, 1]"), default=0.0,
+                   help="the target's exploration rate, a uniformly random slate with this probability (default 0)")  # fmt: skip
+    p.add_argument("--k", type=positive_int("a positive number of slots"), default=10, help="slots per slate (default 10)")
+    p.add_argument("--candidates", type=positive_int("a positive number of candidates"), default=20,
+                   help="candidates per user that the policies order (default 20)")  # fmt: skip
+    p.add_argument("--clip", type=float, default=100.0, help="weight cap of clipped IPS (default 100)")
+    p.add_argument("--alpha", type=float, default=0.05, help="1 − the intervals' level (default 0.05)")
+    p.add_argument("--click-model", choices=("position", "cascade"), default="position",
+                   help="the simulator's click model (default position; cascade has no exact truth)")  # fmt: skip
+    p.set_defaults(func=cmd_ope)
