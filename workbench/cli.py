@@ -130,6 +130,8 @@ class EvaluatePlan:
     seed: int
     ks: tuple[int, ...]
     config: Any = None  # PipelineConfig for the rankers and 'pipeline'
+    split: str = "temporal"
+    cache_dir: str = "data"
 
 
 def plan_evaluate(args: argparse.Namespace) -> EvaluatePlan:
@@ -163,7 +165,7 @@ def plan_evaluate(args: argparse.Namespace) -> EvaluatePlan:
     n_items = expected_items(args.data, small)
     if ks[-1] > n_items:
         raise UsageError(f"k = {ks[-1]} (--k/--extra-k): expected at most the {n_items} items of {args.data}")
-    return EvaluatePlan(args.data, small, seed, ks, config)
+    return EvaluatePlan(args.data, small, seed, ks, config, args.split, args.cache_dir)
 
 
 def _print_table(frame: pd.DataFrame) -> None:
@@ -227,9 +229,15 @@ def _fit_model(name: str, train, plan: EvaluatePlan):
 
         gen = CandidateGenerator({n: _seeded(SOURCES[n], plan.seed) for n in DEFAULT_WEIGHTS}).fit(train)
         return lambda users, k: gen.retrieve(users, k).items
-    from workbench.pipeline import Pipeline
+    from workbench.store import load_or_train
 
-    pipe = Pipeline(plan.config).fit(train)
+    # from the model store when it holds this fit; trained and stored otherwise
+    trained = load_or_train(plan.data, plan.config, seed=plan.seed, small=plan.small, split=plan.split,
+                            cache_dir=plan.cache_dir, progress=lambda msg: print(f"  {msg}", file=sys.stderr))  # fmt: skip
+    if trained.train.fingerprint != train.fingerprint:
+        raise RuntimeError(f"the stored pipeline's train data ({trained.train!r}) differs from {train!r}")
+    print(f"  {trained.describe()}", file=sys.stderr)
+    pipe = trained.pipeline
     return lambda users, k: pipe.recommend(users, k).items
 
 

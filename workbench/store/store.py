@@ -63,8 +63,8 @@ def default_root() -> Path:
 @dataclass(frozen=True)
 class DataSpec:
     """Which data a pipeline was fitted on: ``workbench.data.load(data, seed=seed, small=small)``
-    split by ``split`` (kinds in ``workbench.data.SPLITS``). ``seed`` and ``small`` only shape the
-    synthetic world; for MovieLens they are normalised away so both name the same data."""
+    split by ``split`` (kinds in ``workbench.data.SPLITS``; the random split draws with ``seed``).
+    ``small`` only shrinks the synthetic world; for MovieLens it is normalised away."""
 
     data: str = "synthetic"
     seed: int = 0
@@ -76,7 +76,6 @@ class DataSpec:
 
         object.__setattr__(self, "data", dataset_name(self.data))
         if self.data != "synthetic":
-            object.__setattr__(self, "seed", 0)
             object.__setattr__(self, "small", False)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r}: expected a non-negative integer")
@@ -86,7 +85,7 @@ class DataSpec:
     def load(self, cache_dir: str | Path | None = None) -> tuple[Dataset, Dataset]:
         """``(train, test)`` of this spec."""
         ds = load(self.data, cache_dir=str(cache_dir or ROOT / "data"), seed=self.seed, small=self.small)
-        return split(ds, self.split)
+        return split(ds, self.split, **({"seed": self.seed} if self.split == "random" else {}))
 
 
 def code_version() -> str:
