@@ -1,0 +1,64 @@
+"""Alert rules: when they fire, why, and that every config field changes the outcome."""
+
+import pandas as pd
+import pytest
+
+from workbench.monitoring import AlertConfig, AlertRule, alerts_frame, check_alerts
+
+TABLE = pd.DataFrame({
+    "day": [1, 2, 3, 4, 5, 6],
+    "ctr": [0.10, 0.10, 0.10, 0.095, 0.085, 0.080],
+    "psi:score": [0.05, 0.10, 0.30, 0.40, 0.10, 0.25],
+    "psi:age": [0.0, 0.0, 0.0, 0.0, 0.0, 0.5],
+})  # fmt: skip
+
+
+def test_absolute_rule_fires_at_each_onset_with_its_reason():
+    cfg = AlertConfig(rules=(AlertRule("psi:score", above=0.2),))
+    alerts = check_alerts(TABLE, cfg)
+    assert [a.when for a in alerts] == [3, 6]  # day 4 continues the breach that began on day 3
+    assert alerts[0].value == 0.30 and alerts[0].threshold == 0.2
+    assert alerts[0].reason == "psi:score = 0.3, above the threshold 0.2"
+    repeat = check_alerts(TABLE, AlertConfig(rules=cfg.rules, repeat=True))
+    assert [a.when for a in repeat] == [3, 4, 6]
+
+
+def test_patterns_match_every_column_and_alerts_come_in_time_order():
+    alerts = check_alerts(TABLE, AlertConfig(rules=(AlertRule("psi:*", above=0.2, name="drift"),)))
+    # by day, then rule, then the table's column order
+    assert [(a.when, a.metric) for a in alerts] == [(3, "psi:score"), (6, "psi:score"), (6, "psi:age")]
+    frame = alerts_frame(alerts)
+    assert list(frame.columns) == ["when", "rule", "metric", "value", "threshold", "reason"] and len(frame) == 3
+
+
+def test_relative_rule_against_the_baseline_and_its_window():
+    rule = AlertRule("ctr", below=-0.1, relative=True, name="CTR drop")
+    [alert] = check_alerts(TABLE, AlertConfig(rules=(rule,), baseline_days=3))
+    assert alert.when == 5 and alert.value == pytest.approx(-0.15)
+    assert "ctr = -15.0% against its baseline 0.1 (mean of the first 3 rows), below the threshold -10.0%" in alert.reason
+    # a baseline of the first 4 days (mean 0.09875) moves the change on day 5 to −13.9%
+    [alert4] = check_alerts(TABLE, AlertConfig(rules=(rule,), baseline_days=4))
+    assert alert4.value == pytest.approx(0.085 / 0.09875 - 1)
+    assert check_alerts(TABLE, AlertConfig(rules=(AlertRule("ctr", below=-0.25, relative=True),))) == []
+
+
+def test_default_rules_and_config_from_a_toml_table():
+    table = TABLE.assign(**{"ks:score": 0.0, "coverage": 0.5, "exposure_gini": 0.4})
+    assert {a.rule for a in check_alerts(table)} == {"feature drift (PSI)", "CTR drop"}
+    cfg = AlertConfig.from_dict({"baseline_days": 2, "rules": [{"metric": "ctr", "below": 0.09}]})
+    assert cfg.baseline_days == 2 and [a.when for a in check_alerts(TABLE, cfg)] == [5]
+
+
+def test_bad_rules_and_tables():
+    with pytest.raises(ValueError, match="expected a threshold"):
+        AlertRule("ctr")
+    with pytest.raises(ValueError, match="no column matches 'latency'"):
+        check_alerts(TABLE, AlertConfig(rules=(AlertRule("latency", above=1.0),)))
+    with pytest.raises(ValueError, match="no 'day' column"):
+        check_alerts(TABLE.drop(columns="day"))
+    with pytest.raises(ValueError, match=r"unknown alert settings \['window'\]"):
+        AlertConfig.from_dict({"window": 3})
+    with pytest.raises(ValueError, match="expected keys metric, above"):
+        AlertConfig.from_dict({"rules": [{"metric": "ctr", "over": 1}]})
+    with pytest.raises(ValueError, match="non-zero baseline"):
+        check_alerts(TABLE.assign(ctr=0.0), AlertConfig(rules=(AlertRule("ctr", below=-0.1, relative=True),)))

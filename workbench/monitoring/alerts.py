@@ -1,0 +1,135 @@
+"""Alert rules over a monitored table (one row per day): thresholds from a config dataclass.
+
+A rule names a column (or an ``fnmatch`` pattern such as ``"psi:*"``, one alert per
+matching column) and a threshold: the value must stay ``≤ above`` and ``≥ below``. With
+``relative=True`` the value compared is the relative change against the baseline, the mean
+of the first ``baseline_days`` rows (so ``below=-0.1`` reads "CTR fell more than 10%").
+By default an alert fires on the first day of each run of breaches (its onset) and
+records the day, the value, the threshold and a sentence saying why; ``repeat=True``
+fires on every breaching day. Alerts come by day, then in rule order, then in the
+table's column order.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """``metric`` (column or pattern) must stay ≤ ``above`` and ≥ ``below``."""
+
+    metric: str
+    above: float | None = None
+    below: float | None = None
+    relative: bool = False
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.above is None and self.below is None:
+            raise ValueError(f"AlertRule({self.metric!r}): expected a threshold, above= or below=")
+        if self.above is not None and self.below is not None and self.below > self.above:
+            raise ValueError(f"AlertRule({self.metric!r}): below={self.below} exceeds above={self.above}; no value passes")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.metric
+
+
+DEFAULT_RULES = (
+    AlertRule("psi:*", above=0.2, name="feature drift (PSI)"),
+    AlertRule("ks:*", above=0.1, name="feature drift (KS)"),
+    AlertRule("ctr", below=-0.1, relative=True, name="CTR drop"),
+    AlertRule("coverage", below=-0.2, relative=True, name="coverage drop"),
+    AlertRule("exposure_gini", above=0.1, relative=True, name="exposure concentrating"),
+)
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """The rules, the baseline window for relative rules, and whether a lasting breach re-fires daily."""
+
+    rules: tuple[AlertRule, ...] = DEFAULT_RULES
+    baseline_days: int = 3
+    repeat: bool = False
+
+    def __post_init__(self) -> None:
+        if self.baseline_days < 1:
+            raise ValueError(f"AlertConfig.baseline_days={self.baseline_days!r}: expected >= 1")
+        if not self.rules:
+            raise ValueError("AlertConfig.rules is empty: expected at least one rule")
+
+    @classmethod
+    def from_dict(cls, raw: Mapping) -> AlertConfig:
+        """From a TOML-style table: ``{"baseline_days": 3, "rules": [{"metric": "ctr", "below": -0.1, "relative": true}]}``."""
+        unknown = set(raw) - {"rules", "baseline_days", "repeat"}
+        if unknown:
+            raise ValueError(f"unknown alert settings {sorted(unknown)}: expected rules, baseline_days, repeat")
+        rules = raw.get("rules")
+        kwargs = {k: raw[k] for k in ("baseline_days", "repeat") if k in raw}
+        if rules is not None:
+            try:
+                kwargs["rules"] = tuple(AlertRule(**r) for r in rules)
+            except TypeError as exc:
+                raise ValueError(f"alert rule: {exc}; expected keys metric, above, below, relative, name") from None
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A fired rule: ``when`` (the row's day), the metric column, its value, the threshold and why."""
+
+    rule: str
+    metric: str
+    when: object
+    value: float
+    threshold: float
+    reason: str
+
+
+def check_alerts(table: pd.DataFrame, config: AlertConfig | None = None, when: str = "day") -> list[Alert]:
+    """Apply ``config``'s rules to ``table`` (rows in time order, a ``when`` column); alerts in time order."""
+    config = config or AlertConfig()
+    if when not in table.columns:
+        raise ValueError(f"the table has no {when!r} column (columns: {list(table.columns)})")
+    columns = [c for c in table.columns if c != when]
+    found = []
+    for rule in config.rules:
+        matched = fnmatch.filter(columns, rule.metric)
+        if not matched:
+            raise ValueError(f"alert rule {rule.label!r}: no column matches {rule.metric!r} (columns: {columns})")
+        for col in matched:
+            raw = table[col].to_numpy(dtype=np.float64)
+            base = float(np.nanmean(raw[: config.baseline_days])) if rule.relative else 0.0
+            if rule.relative and (not np.isfinite(base) or base == 0):
+                raise ValueError(f"alert rule {rule.label!r}: the baseline of {col!r} is {base}; a relative rule needs "
+                                 "a finite, non-zero baseline")  # fmt: skip
+            value = raw / base - 1.0 if rule.relative else raw
+            high = value > rule.above if rule.above is not None else np.zeros(len(value), dtype=bool)
+            low = value < rule.below if rule.below is not None else np.zeros(len(value), dtype=bool)
+            breach = high | low
+            fire = breach if config.repeat else breach & ~np.r_[False, breach[:-1]]
+            for i in np.flatnonzero(fire):
+                threshold = rule.above if high[i] else rule.below
+                if rule.relative:
+                    shown = (f"{value[i]:+.1%} against its baseline {base:.4g} "
+                             f"(mean of the first {config.baseline_days} rows)")  # fmt: skip
+                    limit = f"{threshold:+.1%}"
+                else:
+                    shown, limit = f"{value[i]:.4g}", f"{threshold:g}"
+                reason = f"{col} = {shown}, {'above' if high[i] else 'below'} the threshold {limit}"
+                stamp = table[when].iloc[i]
+                stamp = stamp.item() if hasattr(stamp, "item") else stamp
+                found.append((i, Alert(rule.label, col, stamp, float(value[i]), float(threshold), reason)))
+    return [a for _, a in sorted(found, key=lambda pair: pair[0])]
+
+
+def alerts_frame(alerts: list[Alert]) -> pd.DataFrame:
+    """The alerts as a table (one row each), for display."""
+    cols = ["when", "rule", "metric", "value", "threshold", "reason"]
+    return pd.DataFrame([{c: getattr(a, c) for c in cols} for a in alerts], columns=cols)
