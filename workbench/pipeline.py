@@ -30,19 +30,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.candidates import SOURCES
+from workbench.candidates import SOURCES, TUNED_SOURCE_PARAMS, TUNED_WEIGHTS
 from workbench.candidates.fusion import FUSION_METHODS, CandidateGenerator
+from workbench.checks import check_count
 from workbench.data.dataset import Dataset
 from workbench.metrics import evaluate, relevance_matrix
 from workbench.ranking import RANKERS, FeatureConfig, Ranker, TrainConfig, fit_two_stage
 from workbench.rerank import RerankConfig, rerank
 from workbench.types import CandidateSet, Slate
 
-PIPELINE_WEIGHTS = {"ease": 1.0, "itemknn": 1.0, "two_tower": 1.0, "als": 1.0, "popular": 1.0}
-PIPELINE_SOURCE_PARAMS = {
-    "ease": {"lam": 500.0, "history_half_life": 20.0},
-    "itemknn": {"neighbours": 100, "window": 20, "history_half_life": 5.0},
-}
+# The tuned stage-1 preset plus ALS and popularity, equal weights: what feeds the ranker best.
+PIPELINE_WEIGHTS = {**TUNED_WEIGHTS, "als": 1.0, "popular": 1.0}
 LATENCY_BUDGET_MS = {"candidates": (1.0, 10.0), "ranking": (10.0, 50.0), "rerank": (5.0, 20.0), "total": (None, 100.0)}
 STAGES = ("candidates", "ranking", "rerank")
 
@@ -87,7 +85,7 @@ class PipelineConfig:
     n_ranked: int = 100
     k: int = 10
     future_fraction: float = 0.2
-    source_params: dict[str, dict[str, Any]] = field(default_factory=lambda: {k: dict(v) for k, v in PIPELINE_SOURCE_PARAMS.items()})
+    source_params: dict[str, dict[str, Any]] = field(default_factory=lambda: {k: dict(v) for k, v in TUNED_SOURCE_PARAMS.items()})
     train: TrainConfig = field(default_factory=TrainConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     seed: int = 0
@@ -102,12 +100,11 @@ class PipelineConfig:
             raise ValueError(f"fusion={self.fusion!r}: expected one of {FUSION_METHODS}")
         if self.ranker not in RANKERS:
             raise ValueError(f"ranker={self.ranker!r}: expected one of {sorted(RANKERS)}")
-        if self.per_source_k is not None and not _is_count(self.per_source_k, 1):
-            raise ValueError(f"per_source_k={self.per_source_k!r}: expected a positive integer or None (= n_candidates)")
+        if self.per_source_k is not None:
+            check_count("per_source_k (None: n_candidates)", self.per_source_k, 1)
         if not 0.0 < self.future_fraction < 1.0:
             raise ValueError(f"future_fraction={self.future_fraction!r}: expected a number in (0, 1)")
-        if not _is_count(self.seed, 0):
-            raise ValueError(f"seed={self.seed!r}: expected a non-negative integer")
+        check_count("seed", self.seed, 0)
         unknown = sorted((set(self.weights) | set(self.source_params)) - set(SOURCES))
         if unknown:
             raise ValueError(f"unknown candidate source(s) {unknown} in the config; expected some of {sorted(SOURCES)}")
@@ -309,7 +306,7 @@ class Pipeline:
             out.insert(2, "sources", np.where(col >= 0, labels[np.maximum(col, 0)], "(explored)"))
             for s, name in enumerate(ranked.source_names):
                 rank = ranked.source_ranks[rrow, np.maximum(col, 0), s]
-                out[f"rank in {name}"] = np.where((col >= 0) & (rank >= 0), rank + 1, 0)
+                out[f"rank in {name}"] = pd.Series(rank + 1, index=out.index).where((col >= 0) & (rank >= 0)).astype("Int64")
         out["what reranking did"] = _reranking_story(out)
         return out
 
@@ -336,11 +333,6 @@ class Pipeline:
         from workbench.store import load_pipeline
 
         return load_pipeline(path, train)
-
-
-def _is_count(value: Any, least: int) -> bool:
-    """``value`` is an integer (not a bool) >= ``least``."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= least
 
 
 def _column_of(row_items: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -49,7 +49,7 @@ def test_every_source_errors_before_fit_and_on_bad_users(name, block_world):
     src = SOURCES[name](**({"epochs": 1, "dim": 8} if name == "two_tower" else {})).fit(ds)
     with pytest.raises(ValueError, match=r"\[12, 99\].*0\.\.11"):
         src.retrieve([0, 12, 99], 3)
-    with pytest.raises(ValueError, match="k=0"):
+    with pytest.raises(ValueError, match=r"k \(candidates per user\) must be an integer >= 1, got 0"):
         src.retrieve([0], 0)
 
 

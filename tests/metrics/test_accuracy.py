@@ -121,7 +121,7 @@ def test_fancy_index_lookup_matches_dense_lookup():
     "rec, rel, k, match",
     [
         (np.array([[A, B]]), np.array([[1.0, 0, 0]]), 3, "k=3 is larger"),
-        (np.array([[A, B]]), np.array([[1.0, 0, 0]]), 0, "positive integer"),
+        (np.array([[A, B]]), np.array([[1.0, 0, 0]]), 0, "k must be an integer >= 1, got 0"),
         (np.array([[A, 7]]), np.array([[1.0, 0, 0]]), 2, r"item ids \[7\]"),
         (np.array([[A, -2]]), np.array([[1.0, 0, 0]]), 2, r"item ids \[-2\]"),
         (np.array([[A, B], [B, C]]), np.array([[1.0, 0, 0]]), 2, "relevance has 1 rows but recommended has 2"),

@@ -123,7 +123,8 @@ def test_k_larger_than_pool_pads_row_ends():
 
 def test_freshness_lifts_fresh_item_even_with_negative_scores():
     # Raw scores −1, −1.5, −3 normalise to 1, 0.75, 0. Item 1 is brand new: 0.75·2 = 1.5 > 1,
-    # so it moves to the top; the raw product −1.5·2 = −3 would have sunk it instead.
+    # so it moves to the top; the raw product −1.5·2 = −3 would have sunk it instead. Divided by
+    # the boost's ceiling 1 + w = 2, relevance stays in [0, 1]: 0.75, 0.5, 0.
     ranked = CandidateSet(users=[0], items=[[0, 1, 2]], scores=[[-1.0, -1.5, -3.0]])
     inputs = {
         "item_vectors": np.eye(3, dtype=np.float32),
@@ -134,7 +135,7 @@ def test_freshness_lifts_fresh_item_even_with_negative_scores():
     slate = rerank(ranked, 3, **inputs, config=config)
     assert slate.items[0].tolist() == [1, 0, 2]
     np.testing.assert_allclose(slate.trace["freshness_boost"][0], [2.0, 1.0, 1.0], atol=1e-12)
-    np.testing.assert_allclose(slate.trace["relevance"][0], [1.5, 1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(slate.trace["relevance"][0], [0.75, 0.5, 0.0], atol=1e-12)
     np.testing.assert_array_equal(slate.trace["ranked_position"][0], [1, 0, 2])
 
 
@@ -145,6 +146,16 @@ def test_decay_zero_leaves_the_slate_unchanged():
     np.testing.assert_array_equal(off.items, uniform.items)
     fresh = rerank(ranked, 10, **inputs, config=RerankConfig(freshness_weight=3.0, freshness_decay=5.0))
     assert (fresh.items != off.items).any()
+
+
+def test_mmr_weighs_the_traced_relevance():
+    # One relevance on the MMR path: the first pick has no penalty, so its MMR value is λ times its
+    # traced (normalised, boosted) relevance, for every user.
+    ranked, inputs = world()
+    config = RerankConfig(lam=0.6, freshness_weight=0.5, order=("freshness", "mmr"))
+    slate = rerank(ranked, 5, **inputs, config=config)
+    np.testing.assert_allclose(slate.trace["mmr_score"][:, 0], 0.6 * slate.trace["relevance"][:, 0], rtol=1e-6)
+    assert (slate.trace["relevance"][slate.items >= 0] <= 1.0).all()
 
 
 def test_textbook_order_keeps_membership_but_undoes_mmr_order():

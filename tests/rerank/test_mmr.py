@@ -117,6 +117,21 @@ def test_padding_never_picked_and_short_rows_padded():
         assert (res.order[u, counts[u]:] == -1).all()
 
 
+def test_normalise_false_takes_relevance_as_given():
+    # A and B share a category, C does not; α = 1 (similarity = same category), λ = 0.5.
+    # Relevance 0.5, 0.5, 0 normalised is 1, 1, 0: A first (tie, earlier column); then B scores
+    # 0.5·1 − 0.5·1 = 0 and C 0.5·0 − 0 = 0, a tie that the more relevant B wins: A, B, C.
+    # Taken as given, B scores 0.5·0.5 − 0.5 = −0.25 < 0 = C's: A, C, B.
+    # Relevance 0.5, 0.4, 0 as given: marginal values A 0.25, then C 0, then B 0.2 − 0.5 = −0.3.
+    vec, cat = np.eye(3, dtype=np.float32), np.array([0, 0, 1])
+    items = np.array([[0, 1, 2]])
+    kw = dict(lam=0.5, alpha=1.0)
+    assert mmr(np.array([[0.5, 0.5, 0.0]]), items, vec, cat, 3, **kw).order.tolist() == [[0, 1, 2]]
+    assert mmr(np.array([[0.5, 0.5, 0.0]]), items, vec, cat, 3, normalise=False, **kw).order.tolist() == [[0, 2, 1]]
+    res = mmr(np.array([[0.5, 0.4, 0.0]]), items, vec, cat, 3, normalise=False, **kw)
+    np.testing.assert_allclose(res.marginal, [[0.25, 0.0, -0.3]], atol=1e-7)
+
+
 def test_minmax_normalise_numbers():
     s = np.array([[2.0, -2.0, 0.0, 9.0], [5.0, 5.0, 0.0, 0.0], [7.0, 0.0, 0.0, 0.0]])
     mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 0]], dtype=bool)

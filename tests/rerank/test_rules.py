@@ -2,15 +2,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from workbench.rerank.rules import (
-    apply_order,
-    category_cap,
-    category_rank,
-    compact,
-    eligible,
-    pin_promoted,
-    seen_mask,
-)
+from workbench.lists import apply_order, compact, seen_mask
+from workbench.rerank.rules import category_cap, category_rank, eligible, pin_promoted
 
 
 def test_seen_and_available():

@@ -1,7 +1,8 @@
 """Stage 1, candidate generation: many sources, each ``fit(train)`` then ``retrieve(users, k)``, fused.
 
 ``SOURCES`` maps a name to its class (constructor arguments are the hyper-parameters,
-all with working defaults); `CandidateGenerator` fits several and fuses their lists.
+all with working defaults; ``TUNED_SOURCE_PARAMS`` the tuned ones); `CandidateGenerator`
+fits several and fuses their lists.
 """
 
 from workbench.candidates.als import ALS
@@ -11,22 +12,12 @@ from workbench.candidates.content import ContentBased
 from workbench.candidates.ease import EASE
 from workbench.candidates.fusion import DEFAULT_WEIGHTS, TUNED_WEIGHTS, CandidateGenerator, fuse, quotas
 from workbench.candidates.itemknn import ItemKNN
+from workbench.candidates.registry import SOURCES, TUNED_SOURCE_PARAMS
 from workbench.candidates.rules import NewReleases, Popular, Trending
 from workbench.candidates.two_tower import TwoTower
 
-SOURCES: dict[str, type[CandidateSource]] = {
-    "popular": Popular,
-    "trending": Trending,
-    "new": NewReleases,
-    "itemknn": ItemKNN,
-    "ease": EASE,
-    "als": ALS,
-    "content": ContentBased,
-    "two_tower": TwoTower,
-}
-
 __all__ = [
     "ALS", "AnnConfig", "CandidateGenerator", "CandidateSource", "ContentBased", "DEFAULT_WEIGHTS", "EASE", "ItemKNN",
-    "NewReleases", "NotFittedError", "Popular", "SOURCES", "TUNED_WEIGHTS", "Trending", "TwoTower", "build_index",
+    "NewReleases", "NotFittedError", "Popular", "SOURCES", "TUNED_SOURCE_PARAMS", "TUNED_WEIGHTS", "Trending", "TwoTower", "build_index",
     "fuse", "quotas", "recall_vs_exact",
 ]  # fmt: skip

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from workbench.candidates.base import CandidateSource, compact, is_seen
+from workbench.candidates.base import CandidateSource
 from workbench.data.dataset import Dataset
 
 INDEX_KINDS = ("exact", "hnsw", "ivf")
@@ -105,8 +105,7 @@ class IndexSource(CandidateSource):
         if self.index.kind == "exact" and 8 * width > self.n_items_:
             return super()._retrieve_warm(users, k, exclude_seen)
         items, scores = search(self.index_, self._user_vectors(users), width)
-        drop = is_seen(self.seen_, users, items) if exclude_seen else np.zeros(items.shape, bool)
-        return compact(items, scores, drop, k)
+        return self._top_unseen(users, items, scores, k, exclude_seen)
 
     def index_recall(self, users: np.ndarray, k: int = 100) -> float:
         """Recall@k of this source's index against exact inner-product search, for ``users``."""

@@ -14,10 +14,10 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from workbench.checks import check_count
 from workbench.data.dataset import Dataset
+from workbench.lists import BATCH_CELLS, apply_order, compact, seen_mask
 from workbench.types import PAD, CandidateSet
-
-BATCH_CELLS = 1 << 22  # users per batch × items: about 16 MB of float32 scores
 
 
 def recency_weighted(train: Dataset, half_life: float | None) -> sp.csr_matrix:
@@ -63,9 +63,8 @@ def check_users(users: np.ndarray | list[int] | int, n_users: int) -> np.ndarray
 
 
 def check_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k={k!r}: expected a positive integer number of candidates")
-    return int(k)
+    """``k`` candidates per user: a positive integer."""
+    return check_count("k (candidates per user)", k, 1)
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,30 +87,6 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         items = np.pad(items, ((0, 0), (0, k - kk)), constant_values=PAD)
         top = np.pad(top, ((0, 0), (0, k - kk)), constant_values=-np.inf)
     return items, top
-
-
-def is_seen(matrix: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """bool ``[U, m]``: whether ``matrix[users[r], items[r, c]]`` is stored (``-1`` items: False)."""
-    users = np.asarray(users, dtype=np.int64)
-    n_items = matrix.shape[1]
-    out = np.zeros(items.shape, dtype=bool)
-    step = max(1, BATCH_CELLS // n_items)
-    for lo in range(0, len(users), step):
-        rows = matrix[users[lo : lo + step]].toarray() != 0
-        out[lo : lo + step] = np.take_along_axis(rows, np.maximum(items[lo : lo + step], 0), axis=1)
-    return out & (items >= 0)
-
-
-def compact(items: np.ndarray, scores: np.ndarray, drop: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Remove the ``drop`` cells from sorted rows, keep the first ``k`` of the rest, pad with ``-1``."""
-    keep = ~drop & (items >= 0)
-    slot = np.cumsum(keep, axis=1) - 1
-    rows, cols = np.nonzero(keep & (slot < k))
-    out_items = np.full((len(items), k), PAD, dtype=np.int64)
-    out_scores = np.full((len(items), k), -np.inf, dtype=np.float32)
-    out_items[rows, slot[rows, cols]] = items[rows, cols]
-    out_scores[rows, slot[rows, cols]] = scores[rows, cols]
-    return out_items, out_scores
 
 
 class CandidateSource:
@@ -156,6 +131,16 @@ class CandidateSource:
                 s[rows, cols] = -np.inf
             items[lo : lo + step], scores[lo : lo + step] = top_k(s, k)
         return items, scores
+
+    def _top_unseen(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray, k: int,
+                    exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The first ``k`` real cells of best-first rows ``items``/``scores``, leaving out the user's
+        train items when ``exclude_seen``; ``-1``/``-inf`` padded to ``k``."""
+        keep = items >= 0
+        if exclude_seen:
+            keep &= ~seen_mask(items, users, self.seen_)
+        order = compact(keep, k)
+        return apply_order(items, order, PAD), apply_order(scores, order, -np.inf)
 
     def _check_fitted(self) -> None:
         if not getattr(self, "fitted_", False):

@@ -16,6 +16,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from workbench.candidates.base import CandidateSource
+from workbench.candidates.fusion import CandidateGenerator
+from workbench.data import load, temporal_split
 from workbench.data.dataset import Dataset
 from workbench.metrics import accuracy_metrics, relevance_matrix
 from workbench.types import CandidateSet
@@ -107,9 +109,6 @@ def evaluate_sources(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Print every diagnostic for the textbook and tuned generators on one data set."""
-    from workbench.candidates.fusion import CandidateGenerator
-    from workbench.data import load, temporal_split
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="synthetic", help="synthetic or movielens-100k")
     parser.add_argument("--n", type=int, default=200, help="candidates per user")

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from workbench.candidates.base import BATCH_CELLS, CandidateSource, NotFittedError, check_k, check_users
+from workbench.candidates.registry import SOURCES, TUNED_SOURCE_PARAMS
 from workbench.data.dataset import Dataset
 from workbench.types import PAD, CandidateSet
 
@@ -31,7 +32,7 @@ FUSION_METHODS = ("rrf", "max_score")
 # two-tower 0.2, trending 0.1.
 DEFAULT_WEIGHTS = {"ease": 0.2, "itemknn": 0.1, "als": 0.1, "content": 0.3, "two_tower": 0.2, "trending": 0.1}
 # Tuned on MovieLens-100K's temporal split (benchmarks/bench_candidates.py): the three strongest
-# sources, sequence-aware, equal weights, no quotas.
+# sources, sequence-aware (TUNED_SOURCE_PARAMS), equal weights, no quotas.
 TUNED_WEIGHTS = {"ease": 1.0, "itemknn": 1.0, "two_tower": 1.0}
 
 
@@ -179,20 +180,13 @@ def _fuse_batch(
 
 def default_sources() -> dict[str, CandidateSource]:
     """The sources behind ``DEFAULT_WEIGHTS``, with their default hyper-parameters."""
-    from workbench.candidates import SOURCES
-
     return {name: SOURCES[name]() for name in DEFAULT_WEIGHTS}
 
 
 def tuned_sources() -> dict[str, CandidateSource]:
-    """The sources behind ``TUNED_WEIGHTS``: recency-weighted EASE, windowed item-kNN, two-tower."""
-    from workbench.candidates import EASE, ItemKNN, TwoTower
-
-    return {
-        "ease": EASE(lam=500.0, history_half_life=20.0),
-        "itemknn": ItemKNN(neighbours=100, window=20, history_half_life=5.0),
-        "two_tower": TwoTower(),
-    }
+    """The sources behind ``TUNED_WEIGHTS`` with ``TUNED_SOURCE_PARAMS``: recency-weighted EASE,
+    windowed item-kNN, two-tower."""
+    return {name: SOURCES[name](**TUNED_SOURCE_PARAMS.get(name, {})) for name in TUNED_WEIGHTS}
 
 
 class CandidateGenerator:

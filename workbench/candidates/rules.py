@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.candidates.base import CandidateSource, compact, is_seen
+from workbench.candidates.base import CandidateSource
 from workbench.data.dataset import SECONDS_PER_DAY, Dataset
 
 
@@ -27,8 +27,7 @@ class _Global(CandidateSource):
         width = k + (int(np.diff(self.seen_.indptr)[users].max(initial=0)) if exclude_seen else 0)
         items = np.broadcast_to(self.ranking_[:width], (len(users), min(width, len(self.ranking_))))
         scores = np.broadcast_to(self.ranking_scores_[:width], items.shape)
-        drop = is_seen(self.seen_, users, items) if exclude_seen else np.zeros(items.shape, bool)
-        return compact(items, scores, drop, k)
+        return self._top_unseen(users, items, scores, k, exclude_seen)
 
 
 class Popular(_Global):

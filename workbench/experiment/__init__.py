@@ -22,7 +22,7 @@ from workbench.experiment.interleaving import (
     team_draft,
 )
 from workbench.experiment.oracle import CalibratedOracle, fit_oracle, world_for
-from workbench.experiment.rankers import Ranker, make_ranker, noisy_oracle_ranker, popularity_ranker, random_ranker
+from workbench.experiment.rankers import ListRanker, make_ranker, noisy_oracle_ranker, popularity_ranker, random_ranker
 from workbench.experiment.sensitivity import SensitivityConfig, SensitivityResult, run_sensitivity, sensitivity_study
 from workbench.experiment.simulator import Impressions, SimulatorConfig, UserDays, UserSimulator
 from workbench.experiment.stats import (
@@ -40,7 +40,7 @@ from workbench.experiment.stats import (
 from workbench.experiment.studies import aa_study, ctr_effect, peeking_study, power_study
 
 __all__ = [
-    "ABConfig", "ABResult", "CalibratedOracle", "Impressions", "Interleaved", "Preference", "Ranker",
+    "ABConfig", "ABResult", "CalibratedOracle", "Impressions", "Interleaved", "ListRanker", "Preference",
     "SensitivityConfig", "SensitivityResult", "SimulatorConfig", "TestResult", "UserDays", "UserSimulator",
     "aa_study", "assign", "balanced", "credit", "ctr_effect", "fit_oracle", "interleave", "interleaving_experiment",
     "load_world", "make_ranker", "noisy_oracle_ranker", "peeking_study", "popularity_ranker", "power_curve",

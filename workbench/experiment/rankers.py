@@ -20,7 +20,9 @@ from workbench.types import Slate
 ROW_CELLS = 1 << 22
 
 
-class Ranker(Protocol):
+class ListRanker(Protocol):
+    """What an experiment compares: item lists for users (not `workbench.ranking.Ranker`, the stage-2 model)."""
+
     def __call__(self, users: np.ndarray) -> np.ndarray: ...
 
 

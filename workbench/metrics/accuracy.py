@@ -29,6 +29,8 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
+from workbench.checks import check_count
+
 Gain = Literal["exp", "linear"]
 ACCURACY_METRICS = ("precision", "recall", "map", "ndcg", "mrr", "hit_rate")
 
@@ -94,14 +96,13 @@ def check_relevance(relevance: sp.spmatrix | np.ndarray, n_users: int) -> sp.csr
 
 
 def check_k(k: int, width: int) -> int:
-    if int(k) != k or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = check_count("k", k, 1)
     if k > width:
         raise ValueError(
             f"k={k} is larger than the recommended lists' width {width}; "
             "pass lists at least k long (pad with -1)"
         )
-    return int(k)
+    return k
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from workbench.checks import check_count
 from workbench.data.dataset import Dataset
 from workbench.types import CandidateSet
 
@@ -54,8 +55,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.valid_fraction={self.valid_fraction}: expected a number in (0, 1)")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
             raise ValueError(f"TrainConfig: epochs={self.epochs}, batch_size={self.batch_size}, patience={self.patience}")
-        if self.seed is not None and (isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0):
-            raise ValueError(f"TrainConfig.seed={self.seed!r}: expected a non-negative integer or None")
+        if self.seed is not None:
+            check_count("TrainConfig.seed (None: the pipeline's)", self.seed, 0)
 
 
 @dataclass(frozen=True)

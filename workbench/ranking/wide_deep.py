@@ -15,8 +15,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from workbench.ranking.deepfm import FieldEmbedding, mlp
 from workbench.ranking.features import FeatureLayout
+from workbench.ranking.layers import FieldEmbedding, mlp
 from workbench.rebuildable import rebuildable
 
 CROSSES = (

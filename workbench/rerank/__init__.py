@@ -8,7 +8,8 @@ from workbench.rerank.compose import STEPS, RerankConfig, rerank
 from workbench.rerank.exploration import ExplorationResult, explore, explore_positions, n_explore_slots
 from workbench.rerank.freshness import freshness_boost, freshness_multiplier
 from workbench.rerank.mmr import MMRResult, minmax_normalise, mmr
-from workbench.rerank.rules import apply_order, category_cap, category_rank, compact, eligible, pin_promoted, seen_mask
+from workbench.lists import apply_order, compact, seen_mask
+from workbench.rerank.rules import category_cap, category_rank, eligible, pin_promoted
 
 __all__ = [
     "STEPS",

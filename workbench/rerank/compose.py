@@ -3,7 +3,7 @@
 The steps, each a pure vectorised function of this package, run in ``config.order``:
 
     "filter"     drop seen and unavailable items (rules.eligible)
-    "freshness"  relevance ×= 1 + w·exp(−decay·age/30), then re-sort by it (freshness.py);
+    "freshness"  relevance ×= (1 + w·exp(−decay·age/30)) / (1 + w), then re-sort by it (freshness.py);
                  after "mmr", the re-sort runs within the k picks and within the rest
     "mmr"        the first k places by MMR, the rest keep their order (mmr.py)
     "pins"       up to max_pins promoted items to the front (rules.pin_promoted)
@@ -23,6 +23,9 @@ categories, so explored slots may exceed the cap.
 Relevance starts as the ranked scores min-max normalised per user to [0, 1]
 (best 1, worst 0; a user whose scores are all equal gets 1 everywhere), so that the
 freshness boost never lowers a negative score and λ means the same for every user.
+This is the only normalisation: the boost is divided by its ceiling 1 + w, a constant, so
+relevance stays in [0, 1] (a boost equal for every item, decay 0, changes nothing, MMR
+included), and MMR weighs the relevance as it finds it (the ``relevance`` trace).
 
 The state between steps is a per-user order of the input's columns; an item the
 rules drop leaves it, and later steps fill the slate from what remains. Users left
@@ -41,8 +44,10 @@ import scipy.sparse as sp
 
 from workbench.rerank.exploration import explore
 from workbench.rerank.freshness import freshness_boost, freshness_multiplier
-from workbench.rerank.mmr import check_unit_interval, minmax_normalise, mmr
-from workbench.rerank.rules import apply_order, category_cap, compact, eligible, partition, pin_promoted
+from workbench.checks import check_count, check_unit_interval
+from workbench.rerank.mmr import minmax_normalise, mmr
+from workbench.lists import apply_order, compact, partition
+from workbench.rerank.rules import category_cap, eligible, pin_promoted
 from workbench.types import CandidateSet, Slate
 
 STEPS = ("filter", "freshness", "mmr", "pins", "cap", "explore")
@@ -80,10 +85,9 @@ class RerankConfig:
         check_unit_interval("alpha (α, the same-category share of similarity)", self.alpha)
         check_unit_interval("exploration_rate ε", self.exploration_rate)
         freshness_multiplier(np.zeros(1), decay=self.freshness_decay, weight=self.freshness_weight)
-        if int(self.max_pins) != self.max_pins or self.max_pins < 0:
-            raise ValueError(f"max_pins must be an integer >= 0, got {self.max_pins!r}")
-        if self.category_cap is not None and (int(self.category_cap) != self.category_cap or self.category_cap < 1):
-            raise ValueError(f"category_cap must be None or an integer >= 1, got {self.category_cap!r}")
+        check_count("max_pins", self.max_pins, 0)
+        if self.category_cap is not None:
+            check_count("category_cap (None for no cap)", self.category_cap, 1)
         order = tuple(self.order)
         unknown = [s for s in order if s not in STEPS]
         if unknown or len(set(order)) != len(order):
@@ -91,8 +95,8 @@ class RerankConfig:
         if "explore" in order and order[-1] != "explore":
             raise ValueError(f"'explore' cuts the slate, so it must come last in order, got {order!r}")
         object.__setattr__(self, "order", order)
-        if self.seed is not None and (isinstance(self.seed, bool) or int(self.seed) != self.seed or self.seed < 0):
-            raise ValueError(f"seed must be None or an integer >= 0, got {self.seed!r}")
+        if self.seed is not None:
+            check_count("seed (None: the pipeline's)", self.seed, 0)
 
 
 def _check_items(name: str, arr: np.ndarray | None, n_items: int, dtype) -> np.ndarray | None:
@@ -131,9 +135,7 @@ def rerank(
     Slate.propensities from exploration (1.0 deterministic, 1/pool explored, 0 padding).
     Steps left out of ``config.order`` do not run, whatever inputs are passed.
     """
-    if int(k) != k or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    k = int(k)
+    k = check_count("k", k, 1)
     vectors = np.asarray(item_vectors)
     if vectors.ndim != 2:
         raise ValueError(f"item_vectors must be 2-D [n_items, d], got shape {vectors.shape}")
@@ -177,10 +179,12 @@ def rerank(
             rel, boost = freshness_boost(
                 rel, ranked.items, age, decay=config.freshness_decay, weight=config.freshness_weight
             )
+            rel = rel / (1.0 + config.freshness_weight)
             segment = np.broadcast_to(("mmr" in done) * (np.arange(cols.shape[1]) >= k), cols.shape)
             cols = apply_order(cols, np.lexsort((-apply_order(rel, cols, -np.inf), segment), axis=1))
         elif step == "mmr":
-            res = mmr(apply_order(rel, cols, 0.0), items_now, vectors, category, k, lam=config.lam, alpha=config.alpha)
+            res = mmr(apply_order(rel, cols, 0.0), items_now, vectors, category, k, lam=config.lam, alpha=config.alpha,
+                      normalise=False)  # fmt: skip
             cols, shift, mmr_score = _after_mmr(cols, res.order, res.marginal, shift, mmr_score)
         elif step == "pins" and promoted is not None and config.max_pins > 0:
             order, pin = pin_promoted(items_now, promoted, config.max_pins)

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from workbench.rerank.mmr import check_unit_interval
+from workbench.checks import check_count, check_unit_interval
 
 
 class ExplorationResult(NamedTuple):
@@ -59,9 +59,7 @@ def explore(
 ) -> ExplorationResult:
     """Cut each ranked row of ``items`` (int ``[U, n]``, ``-1`` padding at row ends) to a
     slate of ``k``, exploring ``rate`` of the slots as described in the module docstring."""
-    if int(k) != k or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    k = int(k)
+    k = check_count("k", k, 1)
     m = n_explore_slots(k, rate)
     items = np.asarray(items, dtype=np.int64)
     n_users, n = items.shape

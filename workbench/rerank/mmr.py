@@ -26,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from workbench.checks import check_count, check_unit_interval
+
 
 class MMRResult(NamedTuple):
     """order: int64 ``[U, k]`` column indices into the inputs, in pick order, ``-1``
@@ -36,10 +38,16 @@ class MMRResult(NamedTuple):
     marginal: np.ndarray
 
 
-def check_unit_interval(name: str, value: float) -> float:
-    if not np.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-    return float(value)
+def _finite(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``scores`` as float64, checked finite at every real (``mask``) cell."""
+    s = np.asarray(scores, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    if s.shape != mask.shape:
+        raise ValueError(f"scores shape {s.shape} differs from mask shape {mask.shape}")
+    if not np.isfinite(s[mask]).all():
+        r, c = np.argwhere(mask & ~np.isfinite(s))[0]
+        raise ValueError(f"score at row {r}, column {c} is {s[r, c]}; real candidates need finite scores")
+    return s
 
 
 def minmax_normalise(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -50,13 +58,8 @@ def minmax_normalise(scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
     1.0 everywhere: every candidate is as relevant as the best one. Raises
     ValueError on NaN or ±inf at a real cell.
     """
-    s = np.asarray(scores, dtype=np.float64)
+    s = _finite(scores, mask)
     mask = np.asarray(mask, dtype=bool)
-    if s.shape != mask.shape:
-        raise ValueError(f"scores shape {s.shape} differs from mask shape {mask.shape}")
-    if not np.isfinite(s[mask]).all():
-        r, c = np.argwhere(mask & ~np.isfinite(s))[0]
-        raise ValueError(f"score at row {r}, column {c} is {s[r, c]}; real candidates need finite scores")
     lo = np.where(mask, s, np.inf).min(axis=1, keepdims=True, initial=np.inf)
     hi = np.where(mask, s, -np.inf).max(axis=1, keepdims=True, initial=-np.inf)
     span = hi - lo
@@ -76,8 +79,7 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
 def _check_inputs(relevance, items, item_vectors, item_category, k, lam, alpha):
     lam = check_unit_interval("lam (λ, the relevance weight)", lam)
     alpha = check_unit_interval("alpha (α, the same-category share of similarity)", alpha)
-    if int(k) != k or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    k = check_count("k", k, 1)
     items = np.asarray(items, dtype=np.int64)
     if items.ndim != 2 or np.shape(relevance) != items.shape:
         raise ValueError(f"relevance {np.shape(relevance)} and items {items.shape} must both be [U, n]")
@@ -89,7 +91,7 @@ def _check_inputs(relevance, items, item_vectors, item_category, k, lam, alpha):
         raise ValueError("item_vectors hold NaN or inf; expected finite vectors")
     if items.size and (items.min() < -1 or items.max() >= vec.shape[0]):
         raise ValueError(f"items hold ids in [{items.min()}, {items.max()}]; expected -1 or [0, {vec.shape[0] - 1}]")
-    return items, lam, alpha, int(k)
+    return items, lam, alpha, k
 
 
 def mmr(
@@ -101,10 +103,12 @@ def mmr(
     *,
     lam: float = 0.7,
     alpha: float = 0.3,
+    normalise: bool = True,
 ) -> MMRResult:
     """Rerank each row of ``items`` by MMR and return the first ``k`` picks.
 
-    relevance: float ``[U, n]`` (any scale; normalised per row here), ignored at padding.
+    relevance: float ``[U, n]``, ignored at padding; any scale, normalised per row here unless
+        ``normalise=False`` (for relevance already normalised, as `workbench.rerank.rerank` passes it).
     items: int ``[U, n]`` item ids, ``-1`` = padding, never picked.
     item_vectors: float ``[n_items, d]`` (cosine similarity; need not be unit length).
     item_category: int ``[n_items]``.
@@ -112,7 +116,7 @@ def mmr(
     """
     items, lam, alpha, k = _check_inputs(relevance, items, item_vectors, item_category, k, lam, alpha)
     mask = items >= 0
-    rel = minmax_normalise(relevance, mask)
+    rel = minmax_normalise(relevance, mask) if normalise else np.where(mask, _finite(relevance, mask), 0.0)
     n_users, n = items.shape
     rows = np.arange(n_users)
     # Columns sorted by relevance (stable), so argmax's first-maximum rule breaks exact
