@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := dev,notebooks,gbdt,sweep,ope-test
+EXTRAS := dev,notebooks,gbdt,sweep,ope-test,serving
 
 .PHONY: run test browser evaluate bench report clean
 
@@ -28,12 +28,16 @@ evaluate: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# The browser test drives Debian's Chromium (test tools never download their own browser).
-# Without root/apt the install is skipped and that one test reports why it skipped.
+# The browser test drives Debian's Chromium (test tools never download their own browser); the
+# serving tests run Debian's redis-server (no fake Redis). Missing ones are installed together, after
+# one apt-get update, when root with apt. Without them the browser test is skipped and says why; the
+# serving tests fail, naming the missing redis-server.
 browser:
-	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "chromium not installed: the browser test will be skipped"
+	@missing=""; test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	  test -x /usr/bin/redis-server || missing="$$missing redis-server"; \
+	  test -z "$$missing" || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
+	  echo "not installed:$$missing (needs root and apt-get): the browser test is skipped, the serving tests fail"
 
 report: $(STAMP)
 	$(BIN)/workbench report

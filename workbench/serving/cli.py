@@ -1,0 +1,183 @@
+"""``workbench serve`` and ``workbench loadtest``: run the served recommender, and fire a bounded load at it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _positive(kind, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{value}: expected {what}")
+        return value
+
+    return parse
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of milliseconds >= 0") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{value}: expected a number of milliseconds >= 0")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an exploration rate in [0, 1]") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value}: expected an exploration rate in [0, 1]")
+    return value
+
+
+PORT = _positive(int, "a TCP port in 1..65535")
+
+
+def _port(text: str) -> int:
+    value = PORT(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value}: expected a TCP port in 1..65535")
+    return value
+
+
+def service_config(args: argparse.Namespace):
+    """The `ServiceConfig` the serve options describe."""
+    from workbench.serving.service import ServiceConfig
+
+    return ServiceConfig(k_max=args.k_max, cache_ttl_s=args.cache_ttl, cache_enabled=not args.no_cache,
+                         redis_timeout_ms=args.redis_timeout_ms, ranker_budget_ms=args.ranker_budget_ms,
+                         exploration_rate=args.exploration_rate)  # fmt: skip
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from workbench.cli import resolve_small
+
+    small = resolve_small(args)
+    if args.config and not Path(args.config).is_file():
+        raise FileNotFoundError(f"--config {args.config}: no such file (expected a pipeline TOML such as configs/default.toml)")
+    if args.host not in ("127.0.0.1", "::1", "localhost") and not args.allow_remote:
+        raise ValueError(f"--host {args.host}: the service binds loopback only unless --allow-remote is given")
+    config = service_config(args)  # checked before any work
+    import threadpoolctl
+    import torch
+    import uvicorn
+
+    from workbench.pipeline import PipelineConfig
+    from workbench.serving.app import create_app
+    from workbench.serving.eventlog import SQLiteEventLog
+    from workbench.serving.model import load_model
+    from workbench.serving.redis_server import redis_url
+    from workbench.serving.service import RecommenderService, default_event_log_path
+
+    # One worker process, one inference thread: single-threaded BLAS and torch (no oversubscription).
+    threadpoolctl.threadpool_limits(1)
+    torch.set_num_threads(1)
+    seed = args.seed if args.seed is not None else 0
+    pipeline_config = None
+    if args.config:
+        import dataclasses
+
+        pipeline_config = PipelineConfig.from_toml(args.config)
+        if pipeline_config.seed != seed:
+            pipeline_config = dataclasses.replace(pipeline_config, seed=seed)
+    say = lambda msg: print(f"  {msg}", file=sys.stderr)  # noqa: E731
+    model = load_model(args.data, pipeline_config, seed=seed, small=small, model_path=args.model,
+                       progress=say, cache_dir=args.cache_dir)  # fmt: skip
+    print(model.description, file=sys.stderr)
+    url, server = redis_url(port=args.redis_port, dir=args.redis_dir)
+    log_path = Path(args.event_log) if args.event_log else default_event_log_path(model.version)
+    log = SQLiteEventLog(log_path)
+    service = RecommenderService(model, url, log, config)
+    print(f"serving model {model.version} on http://{args.host}:{args.port} (Redis {url}"
+          f"{' started by this process' if server else ''}; event log {log_path}); Ctrl-C stops it", file=sys.stderr)  # fmt: skip
+    try:
+        uvicorn.run(create_app(service), host=args.host, port=args.port, workers=1, log_level="warning",
+                    access_log=False)  # fmt: skip
+    finally:
+        service.close()
+        if server is not None:
+            server.stop()
+    return 0
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from workbench.cli import resolve_small
+    from workbench.serving.loadtest import check_loopback, run_load
+
+    check_loopback(args.url)  # before loading anything
+    small = resolve_small(args)
+    from workbench.data import load
+
+    ds = load(args.data, cache_dir=args.cache_dir, seed=args.seed or 0, small=small)
+    users = ds.users["user_id"].to_numpy()
+    if args.unknown_users:
+        users = np.concatenate([users, np.arange(args.unknown_users) + int(users.max()) + 1])
+    result = run_load(args.url, args.rate, args.duration, users, k=args.k, max_requests=args.requests,
+                      no_cache=args.no_cache, timeout_s=args.timeout, seed=args.seed or 0)  # fmt: skip
+    print(result.report())
+    if args.csv:
+        result.requests.to_csv(args.csv, index=False)
+        print(f"per-request rows written to {args.csv}", file=sys.stderr)
+    return 0 if result.server_errors == 0 else 1
+
+
+def register(sub) -> None:
+    """Add ``serve`` and ``loadtest`` to the ``workbench`` command's sub-commands."""
+    from workbench.cli import add_data_args
+
+    sv = sub.add_parser("serve", help="serve the recommender over HTTP (FastAPI + uvicorn on 127.0.0.1, Redis features)")
+    add_data_args(sv)
+    sv.add_argument("--config", help="pipeline TOML (default: the built-in PipelineConfig)")
+    sv.add_argument("--model", help="an artefact folder to serve (default: the store's artefact for data/config/seed, "
+                                    "trained first if there is none)")  # fmt: skip
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--allow-remote", action="store_true", help="allow --host to be a non-loopback address")
+    sv.add_argument("--port", type=_port, default=8000, help="HTTP port (default 8000)")
+    sv.add_argument("--redis-port", type=_port, default=None,
+                    help=f"port of the redis-server this command starts (default: a free one; ignored when "
+                         f"{'WORKBENCH_REDIS_URL'} names an existing Redis)")  # fmt: skip
+    sv.add_argument("--redis-dir", default=os.path.join("data", "redis"), help="its working directory (default data/redis)")
+    sv.add_argument("--event-log", help="SQLite event log (default data/events/<model version>.sqlite)")
+    sv.add_argument("--cache-ttl", type=_positive(float, "a positive number of seconds"), default=60.0,
+                    help="response-cache TTL in seconds (default 60)")  # fmt: skip
+    sv.add_argument("--no-cache", action="store_true", help="turn the response cache off")
+    sv.add_argument("--redis-timeout-ms", type=_positive(float, "a positive number of milliseconds"), default=8.0,
+                    help="deadline of each Redis call (default 8 ms; no retries)")  # fmt: skip
+    sv.add_argument("--ranker-budget-ms", type=_non_negative, default=50.0,
+                    help="ranking's time budget; over it the answer is the candidate order, flagged (default 50)")
+    sv.add_argument("--exploration-rate", type=_rate, default=None,
+                    help="ε of reranking's exploration (default: the pipeline config's)")
+    sv.add_argument("--k-max", type=_positive(int, "a positive slate length"), default=None,
+                    help="largest k a request may ask for (default: the pipeline's n_ranked)")
+    sv.set_defaults(func=cmd_serve)
+
+    lt = sub.add_parser("loadtest", help="open-loop load at a constant rate against a local service; latency budget table")
+    add_data_args(lt)
+    lt.add_argument("--url", default="http://127.0.0.1:8000", help="the service (loopback only; default http://127.0.0.1:8000)")
+    lt.add_argument("--rate", type=_positive(float, "a positive number of requests per second"), default=100.0,
+                    help="requests per second (default 100)")  # fmt: skip
+    lt.add_argument("--duration", type=_positive(float, "a positive number of seconds"), default=10.0,
+                    help="seconds of sending (default 10)")  # fmt: skip
+    lt.add_argument("--requests", type=_positive(int, "a positive number of requests"), default=100_000,
+                    help="at most this many requests (default 100000)")  # fmt: skip
+    lt.add_argument("--k", type=_positive(int, "a positive slate length"), default=10, help="slate length asked (default 10)")
+    lt.add_argument("--no-cache", action="store_true", help="send Cache-Control: no-cache (bypass the response cache)")
+    lt.add_argument("--timeout", type=_positive(float, "a positive number of seconds"), default=2.0,
+                    help="per-request timeout, counted as an error (default 2 s)")  # fmt: skip
+    lt.add_argument("--unknown-users", type=_positive(int, "a positive number of ids"), default=None,
+                    help="also draw this many user ids the model does not know (cold-start answers)")
+    lt.add_argument("--csv", help="write the per-request rows to this CSV file")
+    lt.set_defaults(func=cmd_loadtest)

@@ -1,0 +1,227 @@
+"""An open-loop load generator for the service, and the textbook's latency-budget table from what it measured.
+
+Open loop: request ``i`` is due at ``start + i / rate`` whether or not earlier ones have been
+answered (a closed loop, which waits for each answer before sending the next, slows down
+exactly when the server does and so hides its worst latencies: coordinated omission).
+Each latency is measured **from the time the request was due**, not from when it went out,
+so a generator that falls behind still charges the delay to the answer.
+
+Bounded: at most ``max_requests`` requests and ``duration_s`` seconds of sending, each request
+cut off after ``timeout_s`` (counted as an error). Loopback only: the URL must resolve to a
+loopback address (127.0.0.0/8 or ::1); the tool refuses anything else.
+
+Per request it keeps the status, the client latency, ``X-Cache`` and the ``Server-Timing``
+stage durations; `LoadResult.budget_table` sets those beside the textbook's budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+
+# The textbook's latency budget for the served request: component → (target ms, p99 ms).
+SERVING_BUDGET_MS = {
+    "cache lookup": (1.0, 3.0),
+    "feature fetch": (5.0, 15.0),
+    "model inference": (20.0, 50.0),
+    "reranking": (10.0, 25.0),
+    "total": (50.0, 100.0),
+}
+# Which Server-Timing stages make up each component.
+COMPONENT_STAGES = {
+    "cache lookup": ("cache",),
+    "feature fetch": ("features",),
+    "model inference": ("candidates", "ranking"),
+    "reranking": ("rerank",),
+}
+
+
+def check_loopback(url: str) -> tuple[str, int]:
+    """``(host, port)`` of ``url`` after checking that every address it resolves to is loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http",) or not parts.hostname:
+        raise ValueError(f"url={url!r}: expected http://127.0.0.1:PORT (a loopback http URL)")
+    port = parts.port or 80
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise ValueError(f"url={url!r}: cannot resolve {parts.hostname!r} ({exc})") from None
+    addresses = {info[4][0] for info in infos}
+    outside = sorted(a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_loopback)
+    if outside:
+        raise ValueError(f"url={url!r} resolves to {outside}: the load generator only targets loopback addresses")
+    return parts.hostname, port
+
+
+def parse_server_timing(header: str | None) -> dict[str, float]:
+    """``{"cache": 0.31, ...}`` (milliseconds) from a ``Server-Timing`` header."""
+    out: dict[str, float] = {}
+    for entry in (header or "").split(","):
+        name, _, params = entry.strip().partition(";")
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "dur" and name:
+                try:
+                    out[name] = float(value)
+                except ValueError:
+                    pass
+    return out
+
+
+@dataclass
+class LoadResult:
+    """What one load run measured (one row per request in ``requests``)."""
+
+    rate: float
+    duration_s: float
+    requests: pd.DataFrame  # due_s, latency_ms, status, cache, degraded, error, then one column per stage
+    wall_s: float
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.requests)
+
+    @property
+    def errors(self) -> int:
+        r = self.requests
+        return int(((r["status"] < 200) | (r["status"] >= 300)).sum())
+
+    @property
+    def server_errors(self) -> int:
+        return int((self.requests["status"] >= 500).sum())
+
+    @property
+    def achieved_rps(self) -> float:
+        """Answered requests per second of the run (first due time to last answer)."""
+        ok = self.requests[self.requests["status"] == 200]
+        if len(ok) < 2:
+            return 0.0
+        span = float((ok["due_s"] + ok["latency_ms"] / 1e3).max() - self.requests["due_s"].min())
+        return len(ok) / span if span > 0 else 0.0
+
+    def percentiles(self, mask: np.ndarray | None = None) -> dict[str, float]:
+        lat = self.requests["latency_ms"].to_numpy()
+        ok = (self.requests["status"] == 200).to_numpy()
+        sel = lat[ok & (True if mask is None else mask)]
+        if not len(sel):
+            return {"n": 0, "p50": np.nan, "p95": np.nan, "p99": np.nan, "max": np.nan}
+        p50, p95, p99 = np.percentile(sel, [50, 95, 99])
+        return {"n": int(len(sel)), "p50": float(p50), "p95": float(p95), "p99": float(p99), "max": float(sel.max())}
+
+    def summary(self) -> dict:
+        r = self.requests
+        hits = (r["cache"] == "hit").to_numpy()
+        out = {"rate": self.rate, "duration_s": self.duration_s, "sent": self.n, "errors": self.errors,
+               "5xx": self.server_errors, "achieved_rps": round(self.achieved_rps, 1), **self.percentiles(),
+               "cache_hit_share": float(hits.mean()) if len(r) else 0.0,
+               "degraded_share": float(r["degraded"].notna().mean()) if len(r) else 0.0}  # fmt: skip
+        out["hits_p99"] = self.percentiles(hits)["p99"]
+        out["misses_p99"] = self.percentiles(~hits)["p99"]
+        return out
+
+    def budget_table(self) -> pd.DataFrame:
+        """The textbook's budget beside the measured p50/p99 of each component (over requests that ran it)."""
+        r = self.requests[self.requests["status"] == 200]
+        rows = []
+        for comp, (target, p99_budget) in SERVING_BUDGET_MS.items():
+            if comp == "total":
+                values = r["latency_ms"].to_numpy()
+            else:
+                cols = [c for c in COMPONENT_STAGES[comp] if c in r.columns]
+                present = r[cols].notna().all(axis=1).to_numpy() if cols else np.zeros(len(r), bool)
+                values = r.loc[present, cols].sum(axis=1).to_numpy() if cols else np.zeros(0)
+            p50 = float(np.percentile(values, 50)) if len(values) else np.nan
+            p99 = float(np.percentile(values, 99)) if len(values) else np.nan
+            rows.append({"component": comp, "target_ms": target, "budget_p99_ms": p99_budget, "measured_p50_ms": p50,
+                         "measured_p99_ms": p99, "requests": int(len(values)),
+                         "p99_within_budget": bool(p99 <= p99_budget) if len(values) else None})  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def report(self) -> str:
+        s = self.summary()
+        lines = [
+            f"open loop: {s['rate']:g} req/s for {s['duration_s']:g} s → {s['sent']} sent, "
+            f"{s['achieved_rps']:.1f} answered/s, {s['errors']} errors ({s['5xx']} 5xx)",
+            f"latency from the due time (ms): p50 {s['p50']:.2f}  p95 {s['p95']:.2f}  p99 {s['p99']:.2f}  max {s['max']:.2f}",
+            f"cache hits {s['cache_hit_share']:.1%} (p99 {s['hits_p99']:.2f} ms), misses p99 {s['misses_p99']:.2f} ms; "
+            f"degraded answers {s['degraded_share']:.1%}",
+            "",
+            "latency budget (textbook) vs measured; model inference = candidates + ranking, total = client latency",
+        ]
+        table = self.budget_table()
+        with pd.option_context("display.width", 160, "display.float_format", "{:.2f}".format):
+            lines.append(table.to_string(index=False))
+        return "\n".join(lines)
+
+
+async def _run(url: str, rate: float, duration_s: float, max_requests: int, users: np.ndarray, k: int,
+               no_cache: bool, timeout_s: float, seed: int) -> tuple[list[dict], float]:  # fmt: skip
+    import httpx
+
+    n = int(min(max_requests, np.floor(rate * duration_s)))
+    rng = np.random.default_rng(seed)
+    picks = users[rng.integers(0, len(users), size=n)] if n else np.zeros(0, np.int64)
+    headers = {"Cache-Control": "no-cache"} if no_cache else {}
+    results: list[dict] = [None] * n  # type: ignore[list-item]
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout_s, headers=headers) as client:
+        await client.get("/healthz")  # one warm connection before the clock starts
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.05
+        wall0 = time.perf_counter()
+
+        async def fire(i: int, due: float) -> None:
+            rec = {"due_s": due - start, "status": 0, "cache": None, "degraded": None, "error": None}
+            try:
+                resp = await client.get("/recommend", params={"user": int(picks[i]), "k": k})
+                rec["status"] = resp.status_code
+                rec["cache"] = resp.headers.get("x-cache")
+                rec.update(parse_server_timing(resp.headers.get("server-timing")))
+                if resp.status_code == 200:
+                    rec["degraded"] = resp.json().get("degraded")
+            except httpx.TimeoutException:
+                rec["error"] = "timeout"
+            except httpx.HTTPError as exc:
+                rec["error"] = type(exc).__name__
+            rec["latency_ms"] = (loop.time() - due) * 1e3
+            results[i] = rec
+
+        tasks = []
+        for i in range(n):
+            due = start + i / rate
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(fire(i, due)))
+        await asyncio.gather(*tasks)
+    return results, time.perf_counter() - wall0
+
+
+def run_load(url: str, rate: float, duration_s: float, users: np.ndarray | list[int], k: int = 10,
+             max_requests: int = 100_000, no_cache: bool = False, timeout_s: float = 2.0, seed: int = 0) -> LoadResult:  # fmt: skip
+    """Fire ``rate`` GET /recommend per second at ``url`` for ``duration_s`` seconds (open loop), users drawn
+    uniformly from ``users`` with ``seed``; ``no_cache`` sends ``Cache-Control: no-cache``."""
+    check_loopback(url)
+    if not rate > 0 or not duration_s > 0:
+        raise ValueError(f"rate={rate!r}, duration_s={duration_s!r}: expected positive numbers")
+    if max_requests < 1 or not timeout_s > 0:
+        raise ValueError(f"max_requests={max_requests!r}, timeout_s={timeout_s!r}: expected positive numbers")
+    users = np.asarray(users)
+    if users.ndim != 1 or len(users) == 0:
+        raise ValueError("users: expected a non-empty list of user ids")
+    results, wall = asyncio.run(_run(url.rstrip("/"), float(rate), float(duration_s), int(max_requests), users,
+                                     int(k), no_cache, float(timeout_s), seed))  # fmt: skip
+    frame = pd.DataFrame(results)
+    for col in ("due_s", "latency_ms", "status", "cache", "degraded", "error"):
+        if col not in frame:
+            frame[col] = pd.Series(dtype=object)
+    frame["status"] = frame["status"].fillna(0).astype(int)
+    return LoadResult(float(rate), float(duration_s), frame, wall)

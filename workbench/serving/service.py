@@ -1,0 +1,528 @@
+"""The request path of the served recommender, as the textbook draws it:
+
+    cache check → feature fetch → candidates → ranking → reranking → response → log
+
+`RecommenderService.recommend` runs those seven steps for one request and times each one (the
+``Server-Timing`` header and the ``/metrics`` histograms carry the durations). The numeric
+stages (candidates, ranking, reranking) run on one inference thread, never on the event loop,
+so a slow ranking does not stop the server from accepting and answering other requests.
+
+What the online features change, and what they do not
+-----------------------------------------------------
+The feature fetch (one round trip, `FeatureStore.fetch`) returns the user's recent items and
+interaction count and the whole catalogue's popularity counters, availability, promotion and
+release times, all kept current by the events the service receives. The request uses them:
+
+- **cold start**: a user unknown to the model, or with no interactions in the store, gets the
+  popular answer, ranked by the *online* popularity counters (flagged ``cold_user``);
+- **candidates** (stage 1): items the user interacted with since training (the online recent
+  list) and items the store marks unavailable are dropped before ranking;
+- **ranking** (stage 2): the request time (the body's ``context.timestamp``, default the end of
+  the model's training history) and device feed the ranker's context features;
+- **reranking** (stage 3): availability, promotion (pinning), item age at request time
+  (freshness) and the online recent list (seen filter) all come from the store.
+
+What only the fitted state provides, said plainly: the candidate sources score a user from
+the history they were fitted on (EASE's and item-kNN's history rows, ALS and two-tower user
+vectors are model state, keyed by the user's row), and the ranker's user and item statistics
+(activity, genre profile, popularity, SVD vectors) are those of the training data. Online
+clicks therefore move a user's answer through the filters and the cold-start and popularity
+paths, not through re-scoring; a retrain (a new model version, freshly materialised features)
+is what brings them into the models. Items unavailable at training time are never proposed by
+stage 1 even if they become available online.
+
+Degradation
+-----------
+- Redis down or slow: every Redis call has a deadline (``redis_timeout_ms``) and no retries;
+  after a failure the service stops calling Redis for ``redis_cooldown_s`` and then probes it
+  again with the next request. Meanwhile answers come from the in-process fallback: available
+  items by popularity, as last read from the store (the training data before any read), minus
+  the user's training history; flagged ``feature_store``. A Redis that comes back empty (it
+  persists nothing) is rebuilt in the background: the offline features, then the event log's
+  clicks and conversions replayed over them (`rematerialise`).
+- Ranker over its budget (``ranker_budget_ms``): the answer is the top of the candidate order
+  (fused stage-1 scores, after the online filters), flagged ``ranker_budget``. The late ranking
+  still finishes on the inference thread (a thread cannot be interrupted); its result is dropped.
+- Unknown or cold user: popular items, flagged ``cold_user``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from workbench.ranking.features import DEVICES, Context
+from workbench.rerank import rerank
+from workbench.serving.cache import ResponseCache
+from workbench.serving.eventlog import EventLog
+from workbench.serving.feature_store import FeatureStore, Features, NotMaterialised, make_client
+from workbench.serving.model import ServedModel
+from workbench.types import PAD, CandidateSet
+
+STAGES = ("cache", "features", "candidates", "ranking", "rerank", "popular", "response", "log")
+DEGRADED = ("feature_store", "ranker_budget", "cold_user")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The service's knobs (the pipeline's own come from its config).
+
+    k_max: largest slate a request may ask for (None: the pipeline's ``n_ranked``).
+    cache_ttl_s / cache_enabled: the response cache.
+    redis_timeout_ms: deadline of each Redis call; redis_cooldown_s: how long to skip Redis after a failure.
+    ranker_budget_ms: stage 2's time budget (the textbook's model-inference p99 is 50 ms).
+    exploration_rate: ε of reranking's exploration (None: the pipeline config's); each request draws
+        with its own seed, so propensities describe a real randomisation.
+    max_body_bytes / max_events: request size limits.
+    switch_interval_ms: the interpreter's GIL switch interval, set at start-up (None: leave it; Python's
+        default is 5 ms). The event loop shares the GIL with the inference thread; with 5 ms turns, a
+        Redis reply can wait several turns and miss an 8 ms deadline on a busy machine.
+    """
+
+    k_max: int | None = None
+    cache_ttl_s: float = 60.0
+    cache_enabled: bool = True
+    redis_timeout_ms: float = 8.0
+    redis_cooldown_s: float = 0.5
+    ranker_budget_ms: float = 50.0
+    exploration_rate: float | None = None
+    max_body_bytes: int = 64 * 1024
+    max_events: int = 1000
+    recent_n: int = 100
+    switch_interval_ms: float | None = 1.0
+
+    def __post_init__(self) -> None:
+        checks = {"cache_ttl_s": self.cache_ttl_s, "switch_interval_ms": self.switch_interval_ms or 1.0, "redis_timeout_ms": self.redis_timeout_ms,
+                  "max_body_bytes": self.max_body_bytes, "max_events": self.max_events, "recent_n": self.recent_n}  # fmt: skip
+        for name, value in checks.items():
+            if not value > 0:
+                raise ValueError(f"ServiceConfig.{name}={value!r}: expected a positive number")
+        if self.redis_cooldown_s < 0 or self.ranker_budget_ms < 0:
+            raise ValueError(f"ServiceConfig: redis_cooldown_s={self.redis_cooldown_s}, ranker_budget_ms="
+                             f"{self.ranker_budget_ms}; expected numbers >= 0")  # fmt: skip
+        if self.k_max is not None and self.k_max < 1:
+            raise ValueError(f"ServiceConfig.k_max={self.k_max!r}: expected a positive slate length or None")
+        if self.exploration_rate is not None and not 0.0 <= self.exploration_rate <= 1.0:
+            raise ValueError(f"ServiceConfig.exploration_rate={self.exploration_rate!r}: expected ε in [0, 1] or None")
+
+
+class RedisUnavailable(RuntimeError):
+    """Redis failed, timed out, or is being skipped after a recent failure."""
+
+
+class RedisGuard:
+    """Deadline on every Redis call, and a short cool-down after a failure (a minimal circuit breaker)."""
+
+    WRITE_FACTOR = 10
+
+    def __init__(self, timeout_ms: float, cooldown_s: float) -> None:
+        self.timeout_s, self.cooldown_s = timeout_ms / 1000.0, cooldown_s
+        self.down_until = 0.0
+        self.last_error: str | None = None
+        self.failures = 0
+
+    @property
+    def up(self) -> bool:
+        return time.monotonic() >= self.down_until
+
+    async def call(self, make: Callable[[], Any], write: bool = False) -> Any:
+        """``await make()`` within the deadline. Reads on the request path trip the breaker when they fail;
+        writes (cache stores, event updates: off the answer's critical path) get ``WRITE_FACTOR`` times the
+        deadline and never trip it."""
+        from redis.exceptions import RedisError
+
+        if not self.up:
+            raise RedisUnavailable(f"skipping Redis after a failure ({self.last_error})")
+        try:
+            result = await asyncio.wait_for(make(), self.timeout_s * (self.WRITE_FACTOR if write else 1))
+        except (asyncio.TimeoutError, OSError, RedisError) as exc:
+            if not write:
+                self._fail(exc)
+            raise RedisUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if not write:
+            self.down_until, self.last_error = 0.0, None
+        return result
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self.down_until = time.monotonic() + self.cooldown_s
+
+
+class ServiceMetrics:
+    """prometheus-client metrics in a registry of their own (several services can live in one process)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        buckets = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+        self.stage = Histogram("workbench_stage_seconds", "time spent in each stage of the request path",
+                               ["stage"], buckets=buckets, registry=self.registry)  # fmt: skip
+        self.total = Histogram("workbench_request_seconds", "server-side time of a /recommend request",
+                               buckets=buckets, registry=self.registry)  # fmt: skip
+        self.requests = Counter("workbench_requests", "HTTP requests by endpoint and status", ["endpoint", "status"],
+                                registry=self.registry)  # fmt: skip
+        self.cache = Counter("workbench_cache_lookups", "response-cache lookups by result", ["result"], registry=self.registry)
+        self.hit_rate = Gauge("workbench_cache_hit_rate", "hits / lookups of the response cache", registry=self.registry)
+        self.degraded = Counter("workbench_degraded", "degraded answers by reason", ["reason"], registry=self.registry)
+        self.errors = Counter("workbench_errors", "errors by kind", ["kind"], registry=self.registry)
+        self.events = Counter("workbench_events", "events received by type and result", ["type", "result"],
+                              registry=self.registry)  # fmt: skip
+        for reason in DEGRADED:
+            self.degraded.labels(reason)
+        for result in ("hit", "miss"):
+            self.cache.labels(result)
+
+    def text(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
+
+
+@dataclass
+class Answer:
+    """One served answer: the JSON body, the stage timings and what the app needs for headers."""
+
+    body: dict[str, Any]
+    timings_ms: dict[str, float]
+
+    def server_timing(self) -> str:
+        return ", ".join(f"{name};dur={ms:.3f}" for name, ms in self.timings_ms.items())
+
+
+def drop_cells(cands: CandidateSet, drop: np.ndarray) -> CandidateSet:
+    """``cands`` without the ``drop`` cells: kept items move forward in order, the row ends are padding."""
+    keep = ~drop & cands.mask
+    order = np.argsort(~keep, axis=1, kind="stable")
+    out = cands.take(order)
+    tail = np.arange(cands.n)[None, :] >= keep.sum(axis=1)[:, None]
+    out.items[tail], out.scores[tail], out.sources[tail] = PAD, -np.inf, 0
+    if out.source_ranks is not None:
+        out.source_ranks[tail] = -1
+    if out.source_scores is not None:
+        out.source_scores[tail] = np.nan
+    return out
+
+
+def popular_order(popularity: np.ndarray, eligible: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` most popular eligible item rows (ties by row)."""
+    key = np.where(eligible, np.asarray(popularity, dtype=np.float64), -np.inf)
+    order = np.argsort(-key, kind="stable")[:k]
+    return order[np.isfinite(key[order])]
+
+
+class RecommenderService:
+    """The served pipeline: model, feature store, cache, event log, fallback and metrics (module docstring)."""
+
+    def __init__(self, model: ServedModel, redis_url: str, event_log: EventLog, config: ServiceConfig | None = None) -> None:
+        self.model, self.redis_url, self.log = model, redis_url, event_log
+        self.config = cfg = config or ServiceConfig()
+        pipe, train = model.pipeline, model.train
+        pipe._check_fitted()
+        self.pipeline, self.train, self.version = pipe, train, model.version
+        self.k_max = int(cfg.k_max or pipe.config.n_ranked)
+        if self.k_max > pipe.config.n_ranked:
+            raise ValueError(f"k_max={self.k_max} exceeds the pipeline's n_ranked={pipe.config.n_ranked} (its ranked pool)")
+        self.user_ids = train.users["user_id"].to_numpy()
+        self.user_rows = dict(zip(self.user_ids.tolist(), range(len(self.user_ids))))
+        self.item_ids = train.items["item_id"].to_numpy()
+        self.item_index = pd.Index(self.item_ids)
+        self.now = float(pipe.ranker_.features_.now_)  # the model's "now": the end of its training history
+        rate = pipe.config.rerank.exploration_rate if cfg.exploration_rate is None else cfg.exploration_rate
+        self.rerank_config = dataclasses.replace(pipe.config.rerank, exploration_rate=rate)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self.guard = RedisGuard(cfg.redis_timeout_ms, cfg.redis_cooldown_s)
+        self.metrics = ServiceMetrics()
+        self.cache = ResponseCache(self.version, None, cfg.cache_ttl_s, cfg.cache_enabled)
+        self.store = FeatureStore(self.version, train.n_items, None, None, cfg.recent_n)
+        # The in-process fallback: popularity and availability as last read from the store.
+        self.fallback_popularity = train.item_popularity.astype(np.int64)
+        self.fallback_available = train.item_available.copy()
+        self.started_at = time.time()
+        self.materialised: dict[str, float] = {}
+        self._remat_lock = threading.Lock()
+        self._remat_thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+    async def astartup(self, connections: int = 8) -> None:
+        """`startup`, then open ``connections`` connections to Redis (so that no request pays for a connect)."""
+        if self.config.switch_interval_ms is not None:
+            sys.setswitchinterval(self.config.switch_interval_ms / 1000.0)
+        self.startup()
+        for _ in range(5):  # a connect slower than the deadline (a loaded machine) is simply tried again
+            done = await asyncio.gather(*(self.store.client.ping() for _ in range(connections)), return_exceptions=True)
+            if all(r is True for r in done):
+                break
+
+    def startup(self) -> None:
+        """Connect to Redis and materialise this version's features (Redis must be up to start)."""
+        sync = make_client(self.redis_url, timeout_ms=5_000, asyncio=False)
+        try:
+            sync.ping()
+        except Exception as exc:
+            raise RuntimeError(f"Redis at {self.redis_url} is not reachable ({exc}); the service materialises its "
+                               "features there at start (start one with `workbench serve`, or set WORKBENCH_REDIS_URL)") from exc  # fmt: skip
+        self.store.sync_client = sync
+        if not self.store.materialised():
+            self.rematerialise()
+        client = make_client(self.redis_url, timeout_ms=self.config.redis_timeout_ms, asyncio=True)
+        self.store.client = self.cache.client = client
+
+    def rematerialise(self) -> dict[str, float]:
+        """Write the offline features of this version, then replay the event log's clicks and conversions
+        over them: the store is rebuilt from the log, its source of truth (e.g. after Redis restarted empty)."""
+        t0 = time.perf_counter()
+        out = self.store.materialise(self.train, force=True, ready=False)
+        events = self.log.read()
+        inter = events[events["event_type"] != "impression"]
+        rows = self.item_index.get_indexer(inter["item_id"].to_numpy())
+        frame = pd.DataFrame({"user_id": inter["user_id"].to_numpy(), "type": inter["event_type"].to_numpy(),
+                              "item_row": rows, "ts": inter["event_ts"].to_numpy()})[rows >= 0]  # fmt: skip
+        out["replayed_events"] = float(self.store.replay(frame))
+        self.store.mark_ready()
+        out["seconds"] = time.perf_counter() - t0
+        self.materialised = out
+        return out
+
+    def _rematerialise_in_background(self) -> None:
+        """Start `rematerialise` on a thread unless one is running (answers stay degraded meanwhile)."""
+        with self._remat_lock:
+            if self._remat_thread is not None and self._remat_thread.is_alive():
+                return
+
+            def job() -> None:
+                try:
+                    self.rematerialise()
+                except Exception as exc:  # Redis went away again: the next request retries
+                    self.metrics.errors.labels("rematerialise").inc()
+                    self.guard.last_error = f"re-materialising failed: {exc}"
+
+            self._remat_thread = threading.Thread(target=job, name="rematerialise", daemon=True)
+            self._remat_thread.start()
+
+    async def aclose(self) -> None:
+        if self.store.client is not None:
+            await self.store.client.aclose()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        if self.store.sync_client is not None:
+            self.store.sync_client.close()
+        self.log.close()
+
+    # --- helpers --------------------------------------------------------------------
+    def parse_device(self, device: str | None) -> int | None:
+        return None if device is None else DEVICES.index(device)
+
+    async def _run(self, fn: Callable, *args) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def _candidates(self, row: int, feats: Features) -> CandidateSet:
+        cands = self.pipeline.candidate_stage(np.array([row]))
+        items = np.maximum(cands.items, 0)
+        drop = cands.mask & (~feats.available[items] | np.isin(items, feats.recent))
+        return drop_cells(cands, drop) if drop.any() else cands
+
+    def _rank(self, row: int, cands: CandidateSet, context: Context) -> CandidateSet:
+        return self.pipeline.rank_stage(np.array([row]), context, candidates=cands)
+
+    def _rerank(self, row: int, ranked: CandidateSet, k: int, feats: Features, ts: float, seed: int):
+        n_users, n_items = self.train.n_users, self.train.n_items
+        recent = np.unique(feats.recent[(feats.recent >= 0) & (feats.recent < n_items)])
+        indptr = np.zeros(n_users + 1, dtype=np.int64)
+        indptr[row + 1 :] = len(recent)
+        seen = sp.csr_matrix((np.ones(len(recent), np.float32), recent, indptr), shape=(n_users, n_items))
+        train = self.train
+        return rerank(
+            ranked, k, item_vectors=train.item_features, item_category=train.item_category,
+            item_age_days=feats.age_days(ts), item_available=feats.available, item_promoted=feats.promoted,
+            seen=seen, config=dataclasses.replace(self.rerank_config, seed=seed),
+        )  # fmt: skip
+
+    # --- the request path -------------------------------------------------------------
+    async def recommend(self, user_id: int, k: int, device: str | None = None, timestamp: float | None = None,
+                        use_cache: bool = True) -> Answer:  # fmt: skip
+        """One request through the seven steps; ``use_cache`` False bypasses the cache (``Cache-Control: no-cache``)."""
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        mark = [t_start]
+
+        def lap(stage: str) -> None:
+            now = time.perf_counter()
+            timings[stage] = (now - mark[0]) * 1e3
+            mark[0] = now
+
+        request_id = uuid.uuid4().hex
+        row = self.user_rows.get(user_id)
+        ts = self.now if timestamp is None else float(timestamp)
+        context_key = () if device is None and timestamp is None else (device or "", "" if timestamp is None else timestamp)
+        field = ResponseCache.field(k, context_key)
+        cache_state = "off" if not self.cache.enabled else ("bypass" if not use_cache else "miss")
+        redis_failed = False
+
+        # 1. cache check
+        cached = None
+        if cache_state == "miss":
+            try:
+                cached = await self.guard.call(lambda: self.cache.get(user_id, field))
+            except RedisUnavailable:
+                redis_failed = True
+            lap("cache")
+            if cached is not None:
+                cache_state = "hit"
+                self.metrics.cache.labels("hit").inc()
+            elif not redis_failed:
+                self.metrics.cache.labels("miss").inc()
+            self.metrics.hit_rate.set(self.cache.hit_rate)
+
+        degraded = None
+        if cached is not None:
+            core = json.loads(cached)
+        else:
+            # 2. feature fetch (one round trip)
+            feats = None
+            if not redis_failed:
+                mark[0] = time.perf_counter()
+                try:
+                    feats = await self.guard.call(lambda: self.store.fetch(user_id))
+                except RedisUnavailable:
+                    pass
+                except NotMaterialised:  # Redis is back but empty: rebuild it, answer from the fallback meanwhile
+                    self._rematerialise_in_background()
+                lap("features")
+            if feats is None:
+                degraded = "feature_store"
+                core = self._popular(row, k, self.fallback_popularity, self.fallback_available, None)
+                lap("popular")
+            else:
+                self.fallback_popularity, self.fallback_available = feats.popularity, feats.available
+                if row is None or feats.cold:
+                    degraded = "cold_user"
+                    core = self._popular(None, k, feats.popularity, feats.available, feats.recent)
+                    lap("popular")
+                else:
+                    core, degraded = await self._personalised(row, k, feats, ts, device, request_id, lap)
+
+        # 6. response
+        body = {"request_id": request_id, "user": user_id, "k": k, **core, "model_version": self.version,
+                "degraded": degraded, "cache": cache_state}  # fmt: skip
+        if cache_state == "miss" and degraded is None:
+            payload = json.dumps(core).encode()
+            asyncio.get_running_loop().create_task(self._cache_put(user_id, field, payload))
+        lap("response")
+
+        # 7. log
+        self.log.log_served({"request_id": request_id, "user_id": user_id, **body})
+        lap("log")
+        timings["total"] = (time.perf_counter() - t_start) * 1e3
+        for stage, ms in timings.items():
+            if stage != "total":
+                self.metrics.stage.labels(stage).observe(ms / 1e3)
+        self.metrics.total.observe(timings["total"] / 1e3)
+        if degraded:
+            self.metrics.degraded.labels(degraded).inc()
+        body["timings_ms"] = {s: round(v, 3) for s, v in timings.items()}
+        return Answer(body, timings)
+
+    async def _personalised(self, row: int, k: int, feats: Features, ts: float, device: str | None,
+                            request_id: str, lap: Callable[[str], None]) -> tuple[dict, str | None]:  # fmt: skip
+        # 3. candidates
+        cands = await self._run(self._candidates, row, feats)
+        lap("candidates")
+        # 4. ranking, within its budget
+        dev = self.parse_device(device)
+        context = Context(timestamp=np.array([ts]), device=None if dev is None else np.array([dev]))
+        job = asyncio.get_running_loop().run_in_executor(self.executor, self._rank, row, cands, context)
+        try:
+            ranked = await asyncio.wait_for(asyncio.shield(job), self.config.ranker_budget_ms / 1000.0)
+        except asyncio.TimeoutError:
+            job.add_done_callback(lambda f: f.exception())  # the late result is dropped; its error is retrieved
+            lap("ranking")
+            keep = cands.items[0] >= 0
+            items = cands.items[0][keep][:k]
+            return self._core(items, cands.scores[0][keep][:k], np.ones(len(items))), "ranker_budget"
+        lap("ranking")
+        # 5. reranking
+        slate = await self._run(self._rerank, row, ranked, k, feats, ts, int(request_id[:12], 16))
+        lap("rerank")
+        keep = slate.items[0] >= 0
+        return self._core(slate.items[0][keep], slate.scores[0][keep], slate.propensities[0][keep]), None
+
+    def _popular(self, row: int | None, k: int, popularity: np.ndarray, available: np.ndarray,
+                 recent: np.ndarray | None) -> dict:  # fmt: skip
+        eligible = np.asarray(available, dtype=bool).copy()
+        if row is not None:  # the fallback knows the training history of known users
+            eligible[self.train.matrix[row].indices] = False
+        if recent is not None and len(recent):
+            eligible[recent[(recent >= 0) & (recent < len(eligible))]] = False
+        items = popular_order(popularity, eligible, k)
+        return self._core(items, np.asarray(popularity, dtype=np.float64)[items], np.ones(len(items)))
+
+    def _core(self, items: np.ndarray, scores: np.ndarray, propensities: np.ndarray) -> dict:
+        return {"items": self.item_ids[items].tolist(), "scores": np.round(np.asarray(scores, np.float64), 6).tolist(),
+                "propensities": np.round(np.asarray(propensities, np.float64), 6).tolist()}  # fmt: skip
+
+    async def _cache_put(self, user_id: int, field: str, payload: bytes) -> None:
+        try:
+            await self.guard.call(lambda: self.cache.put(user_id, field, payload), write=True)
+        except RedisUnavailable:
+            self.metrics.errors.labels("cache_store").inc()
+
+    # --- events ---------------------------------------------------------------------
+    async def ingest(self, events: pd.DataFrame) -> dict[str, Any]:
+        """Log ``events`` durably (acknowledged only after the commit), then apply the new clicks and
+        conversions to the feature store and drop those users' cached answers."""
+        new = await asyncio.wrap_future(self.log.append(events))
+        for (kind, is_new), n in events.assign(new=new).groupby(["event_type", "new"]).size().items():
+            self.metrics.events.labels(kind, "new" if is_new else "duplicate").inc(int(n))
+        fresh = events[new & (events["event_type"] != "impression").to_numpy()]
+        updated = True
+        if len(fresh):
+            frame = pd.DataFrame({"user_id": fresh["user_id"].to_numpy(), "type": fresh["event_type"].to_numpy(),
+                                  "item_row": self.item_index.get_indexer(fresh["item_id"].to_numpy()),
+                                  "ts": fresh["event_ts"].to_numpy()})  # fmt: skip
+            keys = [self.cache.key(u) for u in np.unique(frame["user_id"].to_numpy()).tolist()]
+            try:
+                await self.guard.call(lambda: self.store.record_interactions(frame, invalidate=keys), write=True)
+            except RedisUnavailable:
+                updated = False
+                self.metrics.errors.labels("feature_update").inc()
+        return {"accepted": int(new.sum()), "duplicates": int((~new).sum()), "durable": True,
+                "features_updated": updated}  # fmt: skip
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok" if self.guard.up else "degraded", "model_version": self.version,
+                "redis": "up" if self.guard.up else f"down ({self.guard.last_error})",
+                "cache_hit_rate": round(self.cache.hit_rate, 4), "uptime_s": round(time.time() - self.started_at, 1),
+                "model": self.model.description}  # fmt: skip
+
+
+def event_frame(events: list[dict], now: float) -> pd.DataFrame:
+    """Validated events (dicts with type, request_id, position, user, item, propensity, timestamp) as the
+    log's columns; a missing timestamp becomes ``now``."""
+    frame = pd.DataFrame(events)
+    return pd.DataFrame({
+        "request_id": frame["request_id"].astype(str), "position": frame["position"].astype(np.int64),
+        "event_type": frame["type"].astype(str), "user_id": frame["user"].astype(np.int64),
+        "item_id": frame["item"].astype(np.int64),
+        "propensity": pd.to_numeric(frame.get("propensity", pd.Series([None] * len(frame))), errors="coerce"),
+        "event_ts": pd.to_numeric(frame.get("timestamp", pd.Series([None] * len(frame))), errors="coerce").fillna(now),
+    })  # fmt: skip
+
+
+def default_event_log_path(version: str, root: str | Path = "data/events") -> Path:
+    return Path(root) / f"{version}.sqlite"
