@@ -98,7 +98,7 @@ def timed(fn, repeats: int) -> tuple[float, float]:
 
 def speed(ranker: Ranker, cands: CandidateSet, one: CandidateSet) -> dict[str, float]:
     wall, cpu = timed(lambda: ranker.rank(None, one, top_k=100), 50)
-    b = ranker.features
+    b = ranker.features_
     block = b.source_block(one)[0]
     ts, _ = b.request_times(one, None)
     n_ref = 50
@@ -106,7 +106,7 @@ def speed(ranker: Ranker, cands: CandidateSet, one: CandidateSet) -> dict[str, f
     def per_pair() -> None:
         for c in range(n_ref):
             num, cat = b.transform(one.users[:1], one.items[0, c : c + 1], ts[:1], None, block[c : c + 1])
-            ranker.model.score(num, cat)
+            ranker.model_.score(num, cat)
 
     ref_wall, _ = timed(per_pair, 3)
     every_wall, every_cpu = timed(lambda: ranker.rank(None, cands, top_k=100), 3)
@@ -147,8 +147,8 @@ def main() -> None:
         ranker = fit_two_stage(train, retrieve_once, Ranker(name))
         top = ranker.rank(None, cands, ctx, top_k=100)
         row = {"model": name, **metrics(top.items[:, :20], test, users), **held_out(ranker, cands, test, ctx),
-               "fit_s": ranker.report["fit_s"], "fit_cpu_s": ranker.report["fit_cpu_s"], **speed(ranker, cands, one)}  # fmt: skip
-        print(ranker.report)
+               "fit_s": ranker.report_["fit_s"], "fit_cpu_s": ranker.report_["fit_cpu_s"], **speed(ranker, cands, one)}  # fmt: skip
+        print(ranker.report_)
         rows.append(row)
         print(row, flush=True)
     import pandas as pd

@@ -244,9 +244,9 @@ def test_patience(world, base):
     for patience in (0, 1):
         cfg = dataclasses.replace(BASE, train=dataclasses.replace(BASE.train, epochs=4, lr=1e-2, patience=patience))
         fitted[patience] = Pipeline(cfg).fit(train)
-    curve = fitted[1].ranker_.report["valid_logloss"]
+    curve = fitted[1].ranker_.report_["valid_logloss"]
     assert len(curve) == 4 and curve[2] >= curve[1] > curve[3], f"this setting no longer shows the case: {curve}"
-    assert fitted[0].ranker_.report["valid_logloss"] == curve[:3]
+    assert fitted[0].ranker_.report_["valid_logloss"] == curve[:3]
     outs = [_output(fitted[p], "ranked", users, base) for p in (0, 1)]
     assert not _same(*outs)
 

@@ -52,8 +52,8 @@ def built():
     users = np.array([0, 0, 0, 0, 1, 1, 2, 2])
     items = np.array([0, 1, 2, 3, 0, 2, 0, 2])
     num, cat = b.transform(users, items, np.full(len(users), T_REQ))
-    col = {n: num[:, j] for j, n in enumerate(b.layout.numeric)}
-    ccol = {n: cat[:, j] for j, n in enumerate(b.layout.categorical)}
+    col = {n: num[:, j] for j, n in enumerate(b.layout_.numeric)}
+    ccol = {n: cat[:, j] for j, n in enumerate(b.layout_.categorical)}
     return ds, b, users, items, col, ccol
 
 
@@ -65,10 +65,10 @@ def test_every_column_is_defined_once_in_the_feature_table(built):
     patterns = [f.name.replace("<genre>", "g0").replace("<source>", "a") for f in FEATURES]
     patterns += [f.name.replace("<genre>", "g1").replace("<source>", "b") for f in FEATURES]
     patterns += [f.name.replace("<source>", "c") for f in FEATURES]
-    for name in (*b.layout.numeric, *b.layout.categorical):
+    for name in (*b.layout_.numeric, *b.layout_.categorical):
         assert name in patterns, name
     kinds = dict(zip(table["name"], table["kind"]))
-    assert all(kinds[n] == "categorical" for n in b.layout.categorical)
+    assert all(kinds[n] == "categorical" for n in b.layout_.categorical)
 
 
 def test_user_features_match_hand_computation(built):
@@ -139,8 +139,8 @@ def test_source_features_and_padding_in_a_candidate_set(built):
                                 [[1.0, np.nan, 7.0], [np.nan] * 3, [np.nan] * 3]]),
     )  # fmt: skip
     num, cat = b.build(cands, Context(T_REQ))
-    assert num.shape == (2, 3, len(b.layout.numeric)) and cat.shape == (2, 3, len(b.layout.categorical))
-    f = {n: num[..., j] for j, n in enumerate(b.layout.numeric)}
+    assert num.shape == (2, 3, len(b.layout_.numeric)) and cat.shape == (2, 3, len(b.layout_.categorical))
+    f = {n: num[..., j] for j, n in enumerate(b.layout_.numeric)}
     assert np.allclose(f["src_a_in"][0, :2], [1, 1]) and np.allclose(f["src_a_rr"][0, :2], [1, 1 / 3])
     assert np.allclose(f["src_a_z"][0, :2], [1, -1])  # scores 2 and 0: mean 1, std 1
     assert np.allclose(f["src_b_in"][0, :2], [0, 1]) and np.allclose(f["src_b_rr"][0, :2], [0, 1])
@@ -156,8 +156,8 @@ def test_source_features_and_padding_in_a_candidate_set(built):
 def test_unknown_ids_and_categories_get_neutral_values(built):
     ds, b, *_ = built
     num, cat = b.transform(np.array([7]), np.array([9]), np.array([T_REQ]))
-    c = dict(zip(b.layout.categorical, cat[0]))
-    n = dict(zip(b.layout.numeric, num[0]))
+    c = dict(zip(b.layout_.categorical, cat[0]))
+    n = dict(zip(b.layout_.numeric, num[0]))
     assert c["user"] == 0 and c["item"] == 0 and c["item_category"] == 0 and c["user_gender"] == 0
     assert n["user_is_cold"] == 1 and n["item_is_new"] == 1 and np.isfinite(num).all()
     # refitted on a history with a new item in a new category: the old layout keeps bucket 0 for them
@@ -168,9 +168,9 @@ def test_unknown_ids_and_categories_get_neutral_values(built):
     grown = Dataset("grown", bigger.interactions, items, bigger.users, genres, genres, ("g0", "g1"),
                     tuple(f"c{i}" for i in range(6)), 3000)  # fmt: skip
     served = b.with_history(grown)
-    assert served.layout == b.layout
+    assert served.layout_ == b.layout_
     _, cat2 = served.transform(np.array([0]), np.array([4]), np.array([T_REQ]))
-    c2 = dict(zip(b.layout.categorical, cat2[0]))
+    c2 = dict(zip(b.layout_.categorical, cat2[0]))
     assert c2["item"] == 0 and c2["item_category"] == 0
 
 

@@ -149,12 +149,27 @@ def test_rankers_registry_and_two_stage_recipe():
 
     ranker = fit_two_stage(train, retrieve, Ranker("ncf", FAST))
     assert calls == [temporal_split(train, 0.2)[0].n_interactions]  # sources fitted on the carved history only
-    assert ranker.fitted and ranker.report["train_positives"] > 0
+    assert ranker.fitted and ranker.report_["train_positives"] > 0
 
 
 def test_training_without_candidates_uses_catalogue_negatives_and_ignores_unseen_sources(planted):
     ds, future, _, test_cands, promoted = planted
     ranker = Ranker(MODELS["gbdt"], FAST).fit(ds, future)
-    assert ranker.features.layout.sources == () and ranker.report["train_positives"] == future.n_interactions - 200
+    assert ranker.features_.layout_.sources == () and ranker.report_["train_positives"] == future.n_interactions - 200
     scores = ranker.score(test_cands)  # test_cands carry a "rand" source the model never saw
     assert auc(scores.ravel(), promoted[test_cands.items].ravel()) > 0.9
+
+
+@pytest.mark.parametrize("name", ["wide_deep", "gbdt"])
+def test_estimator_contract_init_stores_hyper_parameters_fit_adds_underscored_state(planted, name):
+    ds, future, train_cands, _, _ = planted
+    ranker = Ranker(MODELS[name] or name, FAST)
+    assert set(vars(ranker)) == {"config", "train_config", "feature_config"} and not ranker.fitted
+    ranker.fit(ds, future, train_cands)
+    assert {k for k in vars(ranker) if not k.endswith("_")} == {"config", "train_config", "feature_config"}
+    assert {"features_", "model_", "report_"} <= set(vars(ranker)) and ranker.fitted
+    builder = ranker.features_
+    assert {k for k in vars(builder) if not k.endswith("_")} == {"config"}
+    assert builder.config is ranker.feature_config and builder.layout_.sources == ("rand",)
+    served = ranker.use_history(future).features_
+    assert served is not builder and served.layout_ == builder.layout_  # refitted statistics, same columns

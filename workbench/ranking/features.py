@@ -15,7 +15,7 @@ fitted vocabulary map to bucket 0, and a source the candidates lack is "not prop
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -109,12 +109,16 @@ class Context:
 
 @dataclass(frozen=True)
 class FeatureLayout:
-    """Column names and categorical cardinalities (bucket 0 included): what a model is built for."""
+    """Column names and categorical cardinalities (bucket 0 included): what a model is built for;
+    plus the vocabularies the codes were assigned from (genders, occupations) and the genres."""
 
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     cardinalities: tuple[int, ...]
     sources: tuple[str, ...] = ()
+    genders: tuple[str, ...] = ()
+    occupations: tuple[str, ...] = ()
+    genres: tuple[str, ...] = ()
 
 
 def simulated_device(users: np.ndarray, timestamps: np.ndarray, shares: Sequence[float]) -> np.ndarray:
@@ -170,28 +174,31 @@ def _source_block(candidates: CandidateSet, sources: tuple[str, ...]) -> np.ndar
     return out
 
 
-@dataclass(eq=False)
 class FeatureBuilder:
-    """Fits per-user and per-item statistics on a history Dataset and builds pair features from them."""
+    """Fits per-user and per-item statistics on a history Dataset and builds pair features from them.
 
-    config: FeatureConfig = field(default_factory=FeatureConfig)
-    layout: FeatureLayout | None = None
+    ``config`` is its only hyper-parameter. Learned in `fit`: ``layout_`` (columns, cardinalities,
+    vocabularies), ``user_`` / ``item_`` (per-user and per-item tables with one extra row for
+    unknown users/items), ``embeddings_`` (the SVD vectors), ``now_`` (the history's last
+    timestamp: the default request time) and ``span_days_`` (its length in days).
+    """
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
 
     @property
     def fitted(self) -> bool:
-        return hasattr(self, "_user")
+        return hasattr(self, "user_")
 
-    @property
-    def now(self) -> float:
-        """The fitted history's last timestamp (Unix seconds): the default request time."""
-        self._check()
-        return self._now
+    def __repr__(self) -> str:
+        return f"FeatureBuilder({self.config!r}{', fitted' if self.fitted else ''})"
 
-    def fit(self, history: Dataset, sources: Sequence[str] = ()) -> FeatureBuilder:
+    def fit(self, history: Dataset, sources: Sequence[str] = (), layout: FeatureLayout | None = None) -> FeatureBuilder:
         """Compute all statistics from ``history``; ``sources`` names the candidate sources to expect.
 
-        A builder that already has a layout keeps it (columns, vocabularies, cardinalities), so a
-        model trained on one history can score with statistics refreshed from another.
+        With ``layout`` (a fitted builder's ``layout_``), columns, vocabularies and cardinalities are
+        kept and ``sources`` is taken from it, so a model trained on one history can score with
+        statistics refreshed from another (`with_history`).
         """
         cfg = self.config
         inter = history.interactions
@@ -199,16 +206,14 @@ class FeatureBuilder:
         u, i = inter["user"].to_numpy(np.int64), inter["item"].to_numpy(np.int64)
         ts, r = inter["timestamp"].to_numpy(np.float64), inter["rating"].to_numpy(np.float64)
         users_t = history.users
-        if self.layout is None:
-            self._vocab = {
+        if layout is None:
+            vocab = {
                 col: tuple(sorted(users_t[col].astype(str).unique())) if col in users_t else ()
                 for col in ("gender", "occupation")
             }
-            self._n_genres = G
-            self._genre_names = tuple(history.genre_names)
-            card = (nu + 1, len(self._vocab["gender"]) + 1, len(self._vocab["occupation"]) + 1, len(AGE_BINS) + 2,
+            card = (nu + 1, len(vocab["gender"]) + 1, len(vocab["occupation"]) + 1, len(AGE_BINS) + 2,
                     ni + 1, len(history.category_names) + 1, 25, 8, len(DEVICES) + 1)  # fmt: skip
-            genres = [g.replace(" ", "_") for g in self._genre_names]
+            genres = [g.replace(" ", "_") for g in history.genre_names]
             numeric = (
                 *USER_STATIC, *[f"user_genre_{g}" for g in genres], "user_log_tenure_days", "user_log_recency_days",
                 *ITEM_STATIC, *[f"item_genre_{g}" for g in genres], "item_log_age_days",
@@ -217,9 +222,11 @@ class FeatureBuilder:
             )  # fmt: skip
             categorical = ("user", "user_gender", "user_occupation", "user_age_bucket", "item", "item_category",
                            "hour", "weekday", "device")  # fmt: skip
-            self.layout = FeatureLayout(numeric, categorical, card, tuple(sources))
-        elif G != self._n_genres:
-            raise ValueError(f"history has {G} genres but the builder was laid out for {self._n_genres}")
+            layout = FeatureLayout(numeric, categorical, card, tuple(sources), vocab["gender"], vocab["occupation"],
+                                   tuple(history.genre_names))  # fmt: skip
+        elif G != len(layout.genres):
+            raise ValueError(f"history has {G} genres but the builder was laid out for {len(layout.genres)}")
+        self.layout_ = layout
 
         # Per-user tables with one extra cold/unknown row at index nu.
         act = np.bincount(u, minlength=nu).astype(np.float64)
@@ -241,12 +248,12 @@ class FeatureBuilder:
         rating_u = np.append((np.bincount(u, r, nu) + prior * gmean) / (act + prior), gmean)
         act = np.append(act, 0.0)
         profile = np.vstack([profile, mix])
-        self._user = {
+        self.user_ = {
             "static": np.column_stack([np.log1p(act), rating_u, act == 0, profile]).astype(np.float32),
             "first": first,
             "last": last,
-            "gender": np.append(_codes(users_t.get("gender", pd.Series([""] * nu)), self._vocab["gender"]), 0),
-            "occupation": np.append(_codes(users_t.get("occupation", pd.Series([""] * nu)), self._vocab["occupation"]), 0),
+            "gender": np.append(_codes(users_t.get("gender", pd.Series([""] * nu)), layout.genders), 0),
+            "occupation": np.append(_codes(users_t.get("occupation", pd.Series([""] * nu)), layout.occupations), 0),
             "age_bucket": np.append(age_bucket, 0).astype(np.int64),
         }
 
@@ -255,7 +262,7 @@ class FeatureBuilder:
         pop = np.append(np.bincount(i, minlength=ni), 0).astype(np.float64)
         recent = ts >= now - cfg.trend_days * SECONDS_PER_DAY
         cat = history.item_category + 1
-        self._item = {
+        self.item_ = {
             "static": np.column_stack(
                 [np.log1p(pop), np.log1p(np.append(np.bincount(i[recent], minlength=ni), 0)),
                  np.append(np.bincount(i, r, ni), 0.0) / (pop + prior) + prior * gmean / (pop + prior),
@@ -263,10 +270,10 @@ class FeatureBuilder:
                  np.vstack([history.item_genres, np.zeros((1, G), np.float32)])]
             ).astype(np.float32),
             "release": np.append(history.items["release_ts"].to_numpy(np.float64), np.nan),
-            "category": np.append(np.where(cat < self.layout.cardinalities[5], cat, 0), 0),
+            "category": np.append(np.where(cat < layout.cardinalities[5], cat, 0), 0),
         }
-        self._now = now
-        self._span_days = (now - np.nanmin(first)) / SECONDS_PER_DAY if np.isfinite(first).any() else 0.0
+        self.now_ = now
+        self.span_days_ = (now - np.nanmin(first)) / SECONDS_PER_DAY if np.isfinite(first).any() else 0.0
 
         # Truncated SVD of the binary history matrix (Sarwar et al. 2000): e_u = U√S, e_i = V√S.
         k = max(1, min(cfg.embedding_dim, min(nu, ni) - 1))
@@ -281,16 +288,14 @@ class FeatureBuilder:
         keep = order[from_end < cfg.recent_items]
         W = sp.csr_matrix((np.ones(len(keep), np.float32), (u[keep], i[keep])), shape=(nu, ni))
         taste = np.vstack([W @ unit[:ni], np.zeros((1, k), np.float32)])
-        self._emb = {"user": ue, "item": ie, "unit": unit,
+        self.embeddings_ = {"user": ue, "item": ie, "unit": unit,
                      "taste": taste / np.maximum(np.linalg.norm(taste, axis=1, keepdims=True), 1e-12)}  # fmt: skip
         return self
 
     def with_history(self, history: Dataset) -> FeatureBuilder:
         """A copy with statistics refitted on ``history`` and this builder's layout (for serving)."""
         self._check()
-        new = FeatureBuilder(self.config, self.layout)
-        new._vocab, new._n_genres, new._genre_names = self._vocab, self._n_genres, self._genre_names
-        return new.fit(history, self.layout.sources)
+        return FeatureBuilder(self.config).fit(history, layout=self.layout_)
 
     def _check(self) -> None:
         if not self.fitted:
@@ -313,22 +318,22 @@ class FeatureBuilder:
         users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
         if (users < 0).any() or (items < 0).any():
             raise ValueError("transform: user and item ids must be >= 0 (padding must be masked out first)")
-        us, it, em = self._user, self._item, self._emb
-        nu, ni, G = len(us["first"]) - 1, len(it["release"]) - 1, self._n_genres
-        U, I, card = np.minimum(users, nu), np.minimum(items, ni), self.layout.cardinalities
+        us, it, em, layout = self.user_, self.item_, self.embeddings_, self.layout_
+        nu, ni, G = len(us["first"]) - 1, len(it["release"]) - 1, len(layout.genres)
+        U, I, card = np.minimum(users, nu), np.minimum(items, ni), layout.cardinalities
         ts = np.broadcast_to(np.asarray(timestamps, np.float64), users.shape)
-        n_src = 2 + 3 * len(self.layout.sources)
+        n_src = 2 + 3 * len(layout.sources)
         if source is not None and source.shape != (len(users), n_src):
             raise ValueError(f"source block has shape {source.shape}, expected {(len(users), n_src)}")
         nus, nis = len(USER_STATIC) + G, len(ITEM_STATIC) + G
-        num = np.empty((len(users), len(self.layout.numeric)), np.float32)
+        num = np.empty((len(users), len(layout.numeric)), np.float32)
         ustat, istat = num[:, :nus], num[:, nus + 2 : nus + 2 + nis]
         np.take(us["static"], U, axis=0, out=ustat)
         np.take(it["static"], I, axis=0, out=istat)
         cold = ustat[:, 2] == 1
         first, last = us["first"][U], us["last"][U]
         num[:, nus] = np.log1p(np.where(cold, 0.0, np.maximum(ts - np.nan_to_num(first), 0.0) / SECONDS_PER_DAY))
-        num[:, nus + 1] = np.log1p(np.where(cold, self._span_days, np.maximum(ts - np.nan_to_num(last), 0.0) / SECONDS_PER_DAY))
+        num[:, nus + 1] = np.log1p(np.where(cold, self.span_days_, np.maximum(ts - np.nan_to_num(last), 0.0) / SECONDS_PER_DAY))
         release = it["release"][I]
         j = nus + 2 + nis
         num[:, j] = _signed_log(np.where(np.isfinite(release), (ts - np.nan_to_num(release)) / SECONDS_PER_DAY, 0.0))
@@ -351,14 +356,14 @@ class FeatureBuilder:
     def source_block(self, candidates: CandidateSet) -> np.ndarray:
         """float32 ``[U, n, 2 + 3·S]``: the source features of every candidate cell (see `FEATURES`)."""
         self._check()
-        return _source_block(candidates, self.layout.sources)
+        return _source_block(candidates, self.layout_.sources)
 
     def request_times(self, candidates: CandidateSet, context: Context | None) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-row request time ``[U]`` (default: the history's last timestamp) and device codes or None."""
         self._check()
         U = candidates.n_users
         if context is None:
-            return np.full(U, self._now), None
+            return np.full(U, self.now_), None
         ts = np.broadcast_to(np.asarray(context.timestamp, np.float64), (U,)).copy()
         dev = None if context.device is None else np.broadcast_to(np.asarray(context.device, np.int64), (U,))
         return ts, dev

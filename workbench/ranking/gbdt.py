@@ -56,14 +56,15 @@ def platt(scores: np.ndarray, labels: np.ndarray, steps: int = 50) -> tuple[floa
 
 
 class GBDTModel:
-    """A fitted LightGBM ranker over numeric (+ optionally categorical) features."""
+    """A LightGBM ranker over numeric (+ optionally categorical) features.
+
+    Learned in `fit`: ``booster_``, ``best_iteration_`` and the Platt calibration ``a_``, ``b_``.
+    """
 
     def __init__(self, layout: FeatureLayout, cfg: GBDTConfig) -> None:
         self.cfg, self.layout = cfg, layout
         cats = [j for j, name in enumerate(layout.categorical) if cfg.use_ids or name not in ("user", "item")]
         self.cat_cols = np.array(cats, dtype=np.int64)
-        self.booster: Any = None
-        self.a, self.b = 1.0, 0.0
 
     def _matrix(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
         return np.hstack([num, cat[:, self.cat_cols].astype(np.float32)])
@@ -84,21 +85,21 @@ class GBDTModel:
         dtrain = lgb.Dataset(self._matrix(*train[:2]), train[2], group=_group_sizes(train[3]), **kw)
         dvalid = lgb.Dataset(self._matrix(*valid[:2]), valid[2], group=_group_sizes(valid[3]), reference=dtrain, **kw)
         result: dict = {}
-        self.booster = lgb.train(
+        self.booster_ = lgb.train(
             params, dtrain, num_boost_round=cfg.n_estimators, valid_sets=[dvalid], valid_names=["valid"],
             callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False), lgb.record_evaluation(result)],
         )  # fmt: skip
-        self.best_iteration = int(self.booster.best_iteration or cfg.n_estimators)
-        self.a, self.b = platt(self.raw(*valid[:2]), valid[2].astype(np.float64))
-        return {"trees": self.best_iteration, "valid_ndcg@10": round(float(result["valid"]["ndcg@10"][self.best_iteration - 1]), 5)}
+        self.best_iteration_ = int(self.booster_.best_iteration or cfg.n_estimators)
+        self.a_, self.b_ = platt(self.raw(*valid[:2]), valid[2].astype(np.float64))
+        return {"trees": self.best_iteration_, "valid_ndcg@10": round(float(result["valid"]["ndcg@10"][self.best_iteration_ - 1]), 5)}
 
     def raw(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
         """The trees' ranking scores (LambdaMART's model output; not a probability)."""
-        return self.booster.predict(self._matrix(num, cat), num_iteration=self.best_iteration, num_threads=self.cfg.n_jobs)
+        return self.booster_.predict(self._matrix(num, cat), num_iteration=self.best_iteration_, num_threads=self.cfg.n_jobs)
 
     def logits(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
         """Platt-calibrated logits ``a·s + b`` (same order as the raw tree scores when a > 0)."""
-        return self.a * self.raw(num, cat) + self.b
+        return self.a_ * self.raw(num, cat) + self.b_
 
     score = raw
 

@@ -30,7 +30,13 @@ CHUNK = 1 << 17  # pairs featurised and scored at once
 
 
 class Ranker:
-    """A stage-2 ranker: feature builder + one model (``deepfm``, ``wide_deep``, ``ncf`` or ``gbdt``)."""
+    """A stage-2 ranker: feature builder + one model (``deepfm``, ``wide_deep``, ``ncf`` or ``gbdt``).
+
+    Hyper-parameters (set here): ``config`` (the model's config; a name means its defaults),
+    ``train_config`` and ``feature_config``. Learned in `fit`: ``features_`` (the fitted
+    `FeatureBuilder`), ``model_`` (a `TorchScorer` or `GBDTModel`) and ``report_`` (what
+    training did: pairs, epochs or trees, validation loss, time).
+    """
 
     def __init__(self, model: str | ModelConfig = "deepfm", train: TrainConfig | None = None,
                  features: FeatureConfig | None = None) -> None:  # fmt: skip
@@ -40,9 +46,7 @@ class Ranker:
             model = RANKERS[model]()
         self.config = model
         self.train_config = train or TrainConfig()
-        self.features = FeatureBuilder(features or FeatureConfig())
-        self.model = None
-        self.report: dict = {}
+        self.feature_config = features or FeatureConfig()
 
     @property
     def name(self) -> str:
@@ -50,7 +54,10 @@ class Ranker:
 
     @property
     def fitted(self) -> bool:
-        return self.model is not None
+        return hasattr(self, "model_")
+
+    def __repr__(self) -> str:
+        return f"Ranker({self.name!r}{', fitted' if self.fitted else ''})"
 
     def fit(self, history: Dataset, future: Dataset, candidates: CandidateSet | None = None) -> Ranker:
         """Train on pairs labelled by ``future``, with features from ``history`` and its ``candidates``.
@@ -62,8 +69,7 @@ class Ranker:
         cfg, t0, c0 = self.train_config, time.perf_counter(), time.process_time()
         if cfg.seed is None:
             cfg = replace(cfg, seed=0)
-        builder = FeatureBuilder(self.features.config).fit(history, candidates.source_names if candidates is not None else ())
-        self.features = builder
+        builder = FeatureBuilder(self.feature_config).fit(history, candidates.source_names if candidates is not None else ())
         fut_train, fut_valid = temporal_split(future, cfg.valid_fraction)
         n_items = history.n_items
         train_s = PairSampler(fut_train, candidates, n_items, exclude=fut_valid, unproposed_positives=cfg.unproposed_positives)
@@ -74,7 +80,7 @@ class Ranker:
                 f"{future.n_interactions} interactions, of which the candidates hold too few; expected a longer future "
                 "or candidates that contain some future items"
             )
-        request = first_times(future, builder.now)
+        request = first_times(future, builder.now_)
         block = None
         if candidates is not None:
             block = builder.source_block(candidates).reshape(candidates.n_users * candidates.n, -1)
@@ -91,18 +97,18 @@ class Ranker:
         rng = np.random.default_rng(cfg.seed)
         if isinstance(self.config, GBDTConfig):
             train_pairs = train_s.sample(hard, easy, rng).grouped(rng)
-            model = GBDTModel(builder.layout, self.config)
+            model = GBDTModel(builder.layout_, self.config)
             report = model.fit((*featurise(train_pairs), train_pairs.users), (*featurise(valid_pairs), valid_pairs.users), cfg.seed)
             n_pairs = len(train_pairs.users)
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(cfg.seed)
-                module = self.config.build(builder.layout)
+                module = self.config.build(builder.layout_)
                 model, report = train_torch(module, lambda e: featurise(train_s.sample(hard, easy, rng)),
                                             featurise(valid_pairs), cfg)  # fmt: skip
             n_pairs = len(train_s.pos_users) * (1 + hard + easy)
-        self.model = model
-        self.report = {"model": self.name, "train_positives": len(train_s.pos_users), "pairs_per_epoch": n_pairs,
+        self.features_, self.model_ = builder, model
+        self.report_ = {"model": self.name, "train_positives": len(train_s.pos_users), "pairs_per_epoch": n_pairs,
                        "valid_pairs": len(valid_pairs.users), **report, "fit_s": round(time.perf_counter() - t0, 2),
                        "fit_cpu_s": round(time.process_time() - c0, 2)}  # fmt: skip
         return self
@@ -110,7 +116,7 @@ class Ranker:
     def use_history(self, history: Dataset) -> Ranker:
         """Serve with feature statistics refitted on ``history`` (e.g. the whole training split)."""
         self._check()
-        self.features = self.features.with_history(history)
+        self.features_ = self.features_.with_history(history)
         return self
 
     def _check(self) -> None:
@@ -119,7 +125,7 @@ class Ranker:
 
     def _apply(self, candidates: CandidateSet, context: Context | None, method: str) -> np.ndarray:
         self._check()
-        builder = self.features
+        builder = self.features_
         ts, dev = builder.request_times(candidates, context)
         block = builder.source_block(candidates)
         rows, cols = np.nonzero(candidates.mask)
@@ -128,7 +134,7 @@ class Ranker:
             r, c = rows[s : s + CHUNK], cols[s : s + CHUNK]
             num, cat = builder.transform(candidates.users[r], candidates.items[r, c], ts[r],
                                          None if dev is None else dev[r], block[r, c])  # fmt: skip
-            out[r, c] = getattr(self.model, method)(num, cat)
+            out[r, c] = getattr(self.model_, method)(num, cat)
         return out
 
     def score(self, candidates: CandidateSet, context: Context | None = None) -> np.ndarray:
