@@ -5,8 +5,10 @@ like a command (``.venv/bin/…``, ``make …``, ``python …``, ``workbench …
 Each one must match a rule in ``RULES`` (first match wins):
 
 - ``run``: cheap enough to run literally, from the repository root, through the shell; its
-  output must show it did its job (``expect``), not just exit 0. ``env`` may add environment
-  variables, each with its reason in the rule; the command line itself is never changed.
+  output must show it did its job (``expect``), not just exit 0. It runs as on a clean clone:
+  an empty model store of its own (``WORKBENCH_MODEL_STORE``) and no ``WORKBENCH_SMALL``;
+  ``env`` may add environment variables, each with its reason in the rule; the command line
+  itself is never changed.
 - ``check``: too expensive or long-lived to run here (servers, the whole suite, benchmarks,
   exports of every notebook); the rule's ``reason`` says why, and ``check`` verifies what can
   be verified without running it (the Makefile target, the CLI subcommand and its options,
@@ -142,10 +144,8 @@ RULES = (
          expect=(r"A/B test 'abtest' — synthetic", r"session_time \(s\)", r"True effect")),
     Rule(r"^\.venv/bin/workbench interleave$", "run", "simulated interleaving: seconds",
          expect=(r"Interleaving on synthetic", r"Decisions:")),
-    Rule(r"^\.venv/bin/workbench models$", "run",
-         "lists the model store; WORKBENCH_MODEL_STORE points it at an empty folder so the test does not "
-         "depend on (or touch) the user's store", expect=(r"{tmp}/store",),
-         env={"WORKBENCH_MODEL_STORE": "{tmp}/store"}),
+    Rule(r"^\.venv/bin/workbench models$", "run", "lists the model store (the run's own, empty)",
+         expect=(r"{tmp}/store",)),
     Rule(r"^\.venv/bin/workbench models --remove KEY$", "check",
          "KEY is a placeholder for a key that `workbench models` lists", check=cli_parses),
     Rule(r"^(\.venv/bin/)?workbench train\b", "check",
@@ -178,6 +178,19 @@ def test_the_readme_has_commands_of_both_kinds():
     assert kinds == {"run", "check"}
 
 
+def test_the_checks_refuse_what_does_not_exist():
+    """The checks of unrun commands can fail: a missing target, variable, subcommand, option or file."""
+    for check, command in ((make_target, "make deploy"), (make_target, "make run NOPE=1"),
+                           (cli_parses, "workbench frobnicate"), (cli_parses, "workbench evaluate --turbo"),
+                           (marimo_edit, ".venv/bin/marimo edit notebooks/99_missing.py"),
+                           (serve_reports, "python -m http.server -d elsewhere"),
+                           (conda_env, "conda env create -f missing.yml")):  # fmt: skip
+        with pytest.raises((AssertionError, pytest.fail.Exception)):
+            check(command)
+    make_target("make run DATA=movielens-100k")
+    cli_parses("workbench report --offline")
+
+
 def test_extraction_of_fences_comments_and_spans():
     text = ("Run `make run DATA=x` or `make`.\n```sh\n.venv/bin/workbench evaluate \\\n  --k 5   # five\n"
             "# a comment line\n```\n```\nnot a command\n```\n```python\nimport os\n```\n")  # fmt: skip
@@ -201,6 +214,7 @@ def test_readme_command(line, command, tmp_path):
         rule.check(command)
         return
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_SMALL"}
+    env["WORKBENCH_MODEL_STORE"] = str(tmp_path / "store")  # empty, as on a clean clone
     env.update({k: v.format(tmp=tmp_path) for k, v in rule.env.items()})
     try:
         done = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True,
