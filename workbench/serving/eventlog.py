@@ -10,7 +10,7 @@ on one machine:
   **one** transaction (group commit: one fsync for many requests, so throughput grows with
   load instead of paying an fsync per request).
 - Idempotent on ``(request_id, position, event_type)`` (a UNIQUE constraint and
-  ``INSERT OR IGNORE``): a client that retries a POST whose answer it lost is not counted twice.
+  ``ON CONFLICT DO NOTHING``): a client that retries a POST whose answer it lost is not counted twice.
   The future tells which rows were new, so only those update the feature store.
 - Served answers (the request path's "log" step) go through the same writer without waiting:
   they are not acknowledged to anyone, and a crash may lose the last group of them.
@@ -66,9 +66,12 @@ CREATE TABLE IF NOT EXISTS served (
     served_at REAL NOT NULL
 );
 """
+# ON CONFLICT on the key only: a duplicate is skipped, any other broken constraint fails the write
+# (INSERT OR IGNORE would silently drop a row that breaks a CHECK too).
 _INSERT_EVENT = (
-    "INSERT OR IGNORE INTO events (request_id, position, event_type, user_id, item_id, propensity, event_ts, "
-    "received_at, batch_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (request_id, position, event_type, user_id, item_id, propensity, event_ts, "
+    "received_at, batch_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (request_id, position, event_type) DO NOTHING"
 )
 _INSERT_SERVED = "INSERT OR IGNORE INTO served VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _STOP = object()

@@ -1,0 +1,80 @@
+"""The open-loop load generator against the real service: schedule, bounds, no coordinated omission,
+loopback only, percentiles and the budget table."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.serving.loadtest import SERVING_BUDGET_MS, LoadResult, check_loopback, parse_server_timing, run_load
+from workbench.serving.service import ServiceConfig
+
+from .conftest import USER_SHIFT
+
+PATIENT = ServiceConfig(redis_timeout_ms=2000.0, ranker_budget_ms=10_000.0)
+
+
+def test_server_timing_parsing():
+    header = "cache;dur=0.25, features;dur=1.5, ranking;desc=\"x\";dur=12, bogus, total;dur=14.0"
+    assert parse_server_timing(header) == {"cache": 0.25, "features": 1.5, "ranking": 12.0, "total": 14.0}
+    assert parse_server_timing(None) == {}
+
+
+def test_only_loopback_urls(monkeypatch):
+    assert check_loopback("http://127.0.0.1:8000") == ("127.0.0.1", 8000)
+    assert check_loopback("http://localhost:9/")[1] == 9
+    for url in ("http://10.1.2.3:80", "https://127.0.0.1:8000", "ftp://127.0.0.1", "127.0.0.1:8000"):
+        with pytest.raises(ValueError, match="loopback|expected"):
+            check_loopback(url)
+    with pytest.raises(ValueError, match="positive"):
+        run_load("http://127.0.0.1:9", rate=0, duration_s=1, users=[1])
+    with pytest.raises(ValueError, match="users"):
+        run_load("http://127.0.0.1:9", rate=1, duration_s=1, users=[])
+
+
+def test_open_loop_schedule_bounds_and_budget_table(serve, model):
+    users = model.train.users["user_id"].to_numpy()
+    with serve(PATIENT) as s:
+        result = run_load(s.url, rate=40, duration_s=1.0, users=users, k=5, seed=3)
+        capped = run_load(s.url, rate=40, duration_s=10.0, users=users, max_requests=12, no_cache=True)
+    r = result.requests
+    assert result.n == 40 and capped.n == 12  # bounded by time (rate × duration) and by count
+    assert np.allclose(np.diff(r["due_s"].to_numpy()), 1 / 40)  # constant arrival rate
+    assert result.errors == 0 and (r["status"] == 200).all() and (r["latency_ms"] > 0).all()
+    assert set(capped.requests["cache"]) == {"bypass"}
+    table = result.budget_table()
+    assert table["component"].tolist() == list(SERVING_BUDGET_MS)
+    assert table["requests"].iloc[-1] == 40 and table["measured_p99_ms"].notna().all()
+    cache_row = table.set_index("component").loc["cache lookup"]
+    assert cache_row["requests"] == 40 and cache_row["target_ms"] == 1.0 and cache_row["budget_p99_ms"] == 3.0
+    assert "latency budget" in result.report() and "model inference" in result.report()
+
+
+def test_latency_counts_from_the_due_time_not_the_send_time(serve, model):
+    """While the inference thread is stalled for 2 s, requests due during the stall are charged the wait
+    (a closed loop would have sent fewer of them and timed each from its late send)."""
+    users = np.arange(20) + USER_SHIFT
+    with serve(PATIENT) as s:
+        s.service.executor.submit(time.sleep, 2.0)
+        result = run_load(s.url, rate=20, duration_s=1.0, users=users, no_cache=True, timeout_s=30)
+    r = result.requests
+    early = r[r["due_s"] < 0.5]
+    assert result.n == 20 and len(early) == 10 and result.errors == 0
+    assert (early["latency_ms"] >= 900).all(), early["latency_ms"].tolist()
+
+
+def test_percentiles_and_rates_by_hand():
+    frame = pd.DataFrame({"due_s": [0.0, 0.1, 0.2, 0.3, 0.4], "latency_ms": [10.0, 20.0, 30.0, 40.0, 1000.0],
+                          "status": [200, 200, 200, 200, 500], "cache": ["hit", "miss", "miss", "hit", None],
+                          "degraded": [None, None, "cold_user", None, None], "error": [None] * 5})  # fmt: skip
+    result = LoadResult(10.0, 0.5, frame, 0.5)
+    p = result.percentiles()
+    assert p["n"] == 4 and p["p50"] == 25.0 and p["max"] == 40.0
+    assert p["p99"] == pytest.approx(30 + 0.97 * 10)  # numpy's linear rule: rank 0.99·3 = 2.97
+    assert result.errors == 1 and result.server_errors == 1
+    assert result.achieved_rps == pytest.approx(4 / 0.34)  # 4 answers from the first due time to the last answer
+    s = result.summary()
+    assert s["hits_p99"] == pytest.approx(10 + 0.99 * 30) and s["cache_hit_share"] == 0.4
