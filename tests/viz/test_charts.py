@@ -1,4 +1,5 @@
-"""Chart builders: every chart carries a title, a one-line reading and axis titles with units."""
+"""Chart builders: every chart carries a title, a one-line reading and axis titles with units, uses the
+colour-blind-safe palette, and renders (vl-convert) with no text cut short and no labels on top of each other."""
 
 import altair as alt
 import pandas as pd
@@ -36,16 +37,72 @@ BUILDERS = {
                                           group="lift", log_x=True, mark_x=50),
     "interleaved": lambda: c.interleaved_list_chart(pd.DataFrame({"position": [1, 2, 3], "title": ["a", "b", "c"],
                                                                   "team": ["A", "B", "A"], "clicked": [True, False, True]})),
-    "sample_size": lambda: c.sample_size_chart(pd.DataFrame({"effect": [1, 2, 1, 2], "users": [1e5, 3e4, 1e3, 300],
-                                                             "method": ["A/B", "A/B", "interleaving", "interleaving"]})),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
-def test_builder_follows_the_chart_rules(name):
+def test_builder_follows_the_chart_rules_and_renders_whole(name):
     chart = BUILDERS[name]()
     assert c.chart_problems(chart) == []
-    assert chart.to_json()
+    assert c.rendering_problems(chart) == []
+
+
+def _svg_texts(chart) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    import vl_convert as vlc
+
+    svg = ET.fromstring(vlc.vegalite_to_svg(chart.to_dict()))
+    return ["".join(el.itertext()) for el in svg.iter() if el.tag.endswith("text")]
+
+
+def test_long_legend_and_axis_texts_render_in_full():
+    title = "share of a's top list also proposed by b (0–1, mean over users)"
+    df = pd.DataFrame({"a": ["x", "x", "y", "y"], "b": ["x", "y", "x", "y"], "overlap": [1.0, 0.2, 0.2, 1.0]})
+    texts = _svg_texts(c.overlap_chart(df, value_title=title, x_title="source a (its top 100)", y_title="source b"))
+    assert title in texts  # Vega would cut a legend title this long at 180 px
+    assert "source a (its top 100)" in texts and "source b" in texts
+    long_label = "significant on any day so far (peeking)"
+    rates = pd.DataFrame({"day": [1, 2, 1, 2], "rate": [0.05, 0.05, 0.05, 0.09], "series": ["on that day"] * 2 + [long_label] * 2})
+    assert long_label in _svg_texts(c.rate_chart(rates, 0.05, "t", "r"))
+
+
+def test_rendering_problems_finds_cut_texts_overlapping_labels_and_width():
+    df = pd.DataFrame({"n": [10_000, 20_000, 30_000], "v": [1.0, 2.0, 3.0], "g": ["a" * 60, "b", "c"]})
+    legend_title = "a legend title much longer than the one hundred and eighty pixels Vega allows"
+    bare = alt.Chart(df).mark_point().encode(
+        x=alt.X("n:Q", title="users (count)", axis=alt.Axis(values=[10_000, 10_500, 11_000])),
+        y=alt.Y("v:Q", title="value (units)"), color=alt.Color("g:N", title=legend_title),
+    ).properties(width=100, title=alt.TitleParams("t", subtitle="r"))  # fmt: skip
+    problems = c.rendering_problems(bare, max_width=50)
+    assert any(p.startswith("text cut short: 'a legend title") for p in problems)
+    assert f"missing from the drawing: {legend_title!r}" in problems
+    assert any(p.startswith("axis labels '10,") and p.endswith("overlap") for p in problems)
+    assert any(p.endswith("over the 50 px the page gives it") for p in problems)
+
+
+def test_palette_rules():
+    df = pd.DataFrame({"x": [1, 2], "y": [3, 4], "g": ["a", "b"]})
+    enc = dict(x=alt.X("x:Q", title="x (u)"), y=alt.Y("y:Q", title="y (u)"))
+    off = c.titled(alt.Chart(df).mark_point(color="#1f77b4").encode(**enc), "t", "r")
+    assert c.chart_problems(off) == ["colour '#1f77b4' is outside the colour-blind-safe palette"]
+    scheme = c.titled(alt.Chart(df).mark_point().encode(**enc, color=alt.Color("g:N", scale=alt.Scale(scheme="category10"))), "t", "r")
+    assert c.chart_problems(scheme) == ["colour scheme 'category10' is not one of ('blues', 'viridis')"]
+    unstyled = alt.Chart(df).mark_point().encode(**enc).properties(title=alt.TitleParams("t", subtitle="r"))
+    assert c.chart_problems(unstyled) == ["default colours are not the colour-blind-safe palettes (finish the chart with titled)"]
+    # two teams (07) and two methods get two different Okabe–Ito hues, not two shades of one
+    assert c.TEAM_COLORS["A"] != c.TEAM_COLORS["B"] and set(c.TEAM_COLORS.values()) <= set(c.PALETTE.values())
+    methods = c.power_chart(pd.DataFrame({"n": [10, 100, 10, 100], "power": [0.1, 0.5, 0.3, 0.9],
+                                          "method": ["A/B", "A/B", "team_draft", "team_draft"]}),
+                            x="n", x_title="users (count)", group="method")  # fmt: skip
+    color = methods.to_dict()["layer"][0]["encoding"]["color"]
+    assert color["type"] == "nominal"  # categories take the palette, not an ordinal ramp of blues
+
+
+def test_metric_bars_names_its_category_axis():
+    winners = pd.DataFrame({"source": ["ease", "als"], "value": [0.7, 0.3]})
+    spec = c.metric_bars(winners, "t", "r", category="source", category_title="candidate source").to_dict()
+    assert spec["encoding"]["y"] == {**spec["encoding"]["y"], "field": "source", "title": "candidate source"}
 
 
 def test_chart_problems_catches_what_the_rules_forbid():

@@ -3,11 +3,21 @@
 Each builder takes a tidy DataFrame (columns documented per function), and returns a
 chart with a title, a one-line reading as subtitle, and axis titles with units.
 `chart_problems` checks those rules, so tests can hold every builder to them.
+
+Colours come from the Okabe–Ito palette (`PALETTE`, distinguishable with the common colour
+vision deficiencies; Okabe & Ito 2008) for categories, and viridis for ordered groups.
+Axis and legend texts are never cut short (`titled` lifts Vega's default length limits).
+With ``WORKBENCH_CHART_DIR`` set, `titled` also writes each chart's Vega-Lite spec there,
+so a test can render what a notebook drew (tests/notebooks).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
 
 import altair as alt
 import numpy as np
@@ -15,7 +25,15 @@ import pandas as pd
 
 WIDTH = 520
 HEIGHT = 260
-TEAM_COLORS = {"A": "#1f77b4", "B": "#ff7f0e"}
+# Okabe–Ito: blue, orange, bluish green, vermillion, sky blue, reddish purple, yellow, black; grey for "other".
+PALETTE = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
+           "sky": "#56B4E9", "purple": "#CC79A7", "yellow": "#F0E442", "black": "#000000"}  # fmt: skip
+GREY = "#999999"
+CATEGORY = list(PALETTE.values())
+ORDERED_SCHEME = "viridis"
+TEAM_COLORS = {"A": PALETTE["blue"], "B": PALETTE["orange"]}
+RECORD_ENV = "WORKBENCH_CHART_DIR"
+_recorded = itertools.count()
 
 
 def _need(df: pd.DataFrame, columns: Iterable[str], chart: str) -> None:
@@ -25,15 +43,57 @@ def _need(df: pd.DataFrame, columns: Iterable[str], chart: str) -> None:
 
 
 def titled(chart: alt.TopLevelMixin, title: str, reading: str) -> alt.TopLevelMixin:
-    """Attach the title and the one-line reading (as subtitle) to a chart."""
-    return chart.properties(title=alt.TitleParams(title, subtitle=reading, anchor="start"))
+    """Attach the title and the one-line reading (as subtitle) to a chart, and the house style:
+    the colour-blind-safe palettes and no length limit on axis and legend texts (Vega cuts them
+    with "…" beyond 180 px by default). The result is a finished chart (not for further layering)."""
+    out = (
+        chart.properties(title=alt.TitleParams(title, subtitle=reading, anchor="start"))
+        .configure_range(category=CATEGORY, ordinal={"scheme": ORDERED_SCHEME})
+        .configure_axis(labelLimit=0, titleLimit=0)
+        .configure_legend(labelLimit=0, titleLimit=0)
+    )
+    _record(out)
+    return out
 
 
-def chart_problems(chart: alt.TopLevelMixin) -> list[str]:
+def _record(chart: alt.TopLevelMixin) -> None:
+    folder = os.environ.get(RECORD_ENV)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        path = Path(folder) / f"{os.getpid()}-{next(_recorded):03d}.vl.json"
+        path.write_text(json.dumps(chart.to_dict()), encoding="utf-8")
+
+
+NEUTRALS = ("black", "white", GREY)
+SCHEMES = ("blues", ORDERED_SCHEME)  # sequential schemes readable with colour vision deficiencies
+
+
+def chart_problems(chart: alt.TopLevelMixin | dict) -> list[str]:
     """What breaks the house rules: missing title or reading, x/y axes without a title,
-    quantitative axes whose title gives no unit in parentheses."""
-    spec = chart.to_dict()
+    quantitative axes whose title gives no unit in parentheses, a colour outside the
+    colour-blind-safe palette (`PALETTE`, neutrals) or a colour scheme outside `SCHEMES`.
+    ``chart``: an altair chart or its Vega-Lite spec."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
     problems: list[str] = []
+    allowed = {c.lower() for c in (*PALETTE.values(), *NEUTRALS)}
+
+    def colours(node: object, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "scheme" and isinstance(v, str) and v not in SCHEMES:
+                    problems.append(f"colour scheme {v!r} is not one of {SCHEMES}")
+                colours(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                colours(v, key)
+        elif key in ("color", "fill", "stroke", "range", "category", "value") and isinstance(node, str):
+            if (node.startswith("#") or node in ("red", "blue", "green", "orange", "gray", "grey")) and node.lower() not in allowed:
+                problems.append(f"colour {node!r} is outside the colour-blind-safe palette")
+
+    colours({k: v for k, v in spec.items() if k not in ("datasets", "data")})
+    ranges = (spec.get("config") or {}).get("range") or {}
+    if ranges.get("category") != CATEGORY or ranges.get("ordinal") != {"scheme": ORDERED_SCHEME}:
+        problems.append("default colours are not the colour-blind-safe palettes (finish the chart with titled)")
     title = spec.get("title")
     if not isinstance(title, dict) or not title.get("text"):
         problems.append("no title")
@@ -69,7 +129,7 @@ def chart_problems(chart: alt.TopLevelMixin) -> list[str]:
 
 
 def funnel_chart(funnel: pd.DataFrame, title: str = "The funnel: how many items survive each stage",
-                 reading: str | None = None) -> alt.Chart:  # fmt: skip
+                 reading: str | None = None, width: int = WIDTH) -> alt.Chart:  # fmt: skip
     """``funnel``: columns ``stage`` (in order), ``items`` (items per user, mean). Log-scale bars."""
     _need(funnel, ("stage", "items"), "funnel_chart")
     order = list(funnel["stage"])
@@ -79,13 +139,13 @@ def funnel_chart(funnel: pd.DataFrame, title: str = "The funnel: how many items 
         x=alt.X("items:Q", scale=alt.Scale(type="symlog"), title="items per user (count, symlog scale)"),
         tooltip=["stage", alt.Tooltip("items:Q", format=",.0f")],
     )
-    bars = base.mark_bar(color="#4c78a8")
+    bars = base.mark_bar(color=PALETTE["blue"])
     labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("items:Q", format=",.0f"))
-    return titled((bars + labels).properties(width=WIDTH, height=34 * len(order)), title, reading)
+    return titled((bars + labels).properties(width=width, height=34 * len(order)), title, reading)
 
 
 def latency_chart(table: pd.DataFrame, title: str = "Time per stage against its budget",
-                  reading: str | None = None) -> alt.LayerChart:  # fmt: skip
+                  reading: str | None = None, width: int = WIDTH) -> alt.LayerChart:  # fmt: skip
     """``table``: ``stage``, ``p50_ms``, ``p99_ms``, ``budget_ms`` (per user, milliseconds).
     Bars are p50 and p99; the black tick is the budget."""
     _need(table, ("stage", "p50_ms", "p99_ms", "budget_ms"), "latency_chart")
@@ -99,29 +159,30 @@ def latency_chart(table: pd.DataFrame, title: str = "Time per stage against its 
         y=alt.Y("stage:N", sort=order, title="stage"),
         yOffset="quantile:N",
         x=alt.X("ms:Q", title="time per user (ms)"),
-        color=alt.Color("quantile:N", title="quantile", scale=alt.Scale(range=["#72b7b2", "#e45756"])),
+        color=alt.Color("quantile:N", title="quantile", scale=alt.Scale(range=[PALETTE["sky"], PALETTE["vermillion"]])),
         tooltip=["stage", "quantile", alt.Tooltip("ms:Q", format=".3f")],
     )
     budget = alt.Chart(table).mark_tick(color="black", thickness=3, size=28).encode(
         y=alt.Y("stage:N", sort=order, title="stage"), x=alt.X("budget_ms:Q", title="time per user (ms)"),
         tooltip=["stage", alt.Tooltip("budget_ms:Q", title="budget (ms)")],
     )  # fmt: skip
-    return titled((bars + budget).properties(width=WIDTH, height=60 * len(order)), title, reading)
+    return titled((bars + budget).properties(width=width, height=60 * len(order)), title, reading)
 
 
 def metric_bars(table: pd.DataFrame, title: str, reading: str, value_title: str = "value (0–1)",
-                group: str | None = None) -> alt.Chart:  # fmt: skip
-    """``table``: ``metric``, ``value`` and, optionally, a ``group`` column (e.g. model) for side-by-side bars."""
-    _need(table, ("metric", "value") + ((group,) if group else ()), "metric_bars")
+                group: str | None = None, category: str = "metric", category_title: str | None = None) -> alt.Chart:  # fmt: skip
+    """``table``: a ``category`` column (default ``metric``; one bar group each, on the y axis titled
+    ``category_title``), ``value`` and, optionally, a ``group`` column (e.g. model) for side-by-side bars."""
+    _need(table, (category, "value") + ((group,) if group else ()), "metric_bars")
     enc = dict(
         x=alt.X("value:Q", title=value_title),
-        y=alt.Y("metric:N", title="metric", sort=list(dict.fromkeys(table["metric"]))),
-        tooltip=["metric", alt.Tooltip("value:Q", format=".4f")] + ([group] if group else []),
+        y=alt.Y(f"{category}:N", title=category_title or category, sort=list(dict.fromkeys(table[category]))),
+        tooltip=[category, alt.Tooltip("value:Q", format=".4f")] + ([group] if group else []),
     )
     if group:
         enc |= dict(yOffset=f"{group}:N", color=alt.Color(f"{group}:N", title=group))
     chart = alt.Chart(table).mark_bar().encode(**enc)
-    n = table["metric"].nunique() * (table[group].nunique() if group else 1)
+    n = table[category].nunique() * (table[group].nunique() if group else 1)
     return titled(chart.properties(width=WIDTH, height=max(120, 18 * n)), title, reading)
 
 
@@ -149,7 +210,7 @@ def slate_change_chart(before: pd.DataFrame, after: pd.DataFrame, title: str = "
     if reading is None:
         n_in, n_out = (sum(v == s for v in status.values()) for s in ("entered", "left"))
         reading = f"{n_in} item(s) entered, {n_out} left, {up} moved up among the {len(kept)} kept"
-    scale = alt.Scale(domain=["kept", "entered", "left"], range=["#4c78a8", "#54a24b", "#bab0ac"])
+    scale = alt.Scale(domain=["kept", "entered", "left"], range=[PALETTE["blue"], PALETTE["green"], GREY])
     y = alt.Y("position:Q", scale=alt.Scale(domain=[k + 0.5, 0.5]), title="position in the list (1 = top)",
               axis=alt.Axis(values=list(range(1, k + 1))))  # fmt: skip
     x = alt.X("stage:N", sort=list(labels), title="stage", axis=alt.Axis(labelAngle=0), scale=alt.Scale(padding=1.6))
@@ -176,11 +237,11 @@ def frontier_chart(points: pd.DataFrame, current: dict, x: str = "intra_list_div
                           f"{x_title.split(' (')[0]} {current[x]:.4f}; λ=1 is pure relevance")  # fmt: skip
     enc = dict(x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(zero=False)),
                y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)))  # fmt: skip
-    line = alt.Chart(points).mark_line(point=True, color="#4c78a8").encode(
+    line = alt.Chart(points).mark_line(point=True, color=PALETTE["blue"]).encode(
         **enc, order="lam:Q", tooltip=[alt.Tooltip("lam:Q", title="λ"), alt.Tooltip(f"{x}:Q", format=".4f"),
                                        alt.Tooltip(f"{y}:Q", format=".4f")])  # fmt: skip
-    mark = alt.Chart(cur).mark_point(shape="diamond", size=260, filled=True, color="#e45756").encode(**enc)
-    text = alt.Chart(cur).mark_text(dx=12, align="left", color="#e45756").encode(**enc, text=alt.value("you are here"))
+    mark = alt.Chart(cur).mark_point(shape="diamond", size=260, filled=True, color=PALETTE["vermillion"]).encode(**enc)
+    text = alt.Chart(cur).mark_text(dx=12, align="left", color=PALETTE["vermillion"]).encode(**enc, text=alt.value("you are here"))
     return titled((line + mark + text).properties(width=WIDTH, height=HEIGHT), title, reading)
 
 
@@ -205,23 +266,28 @@ def recall_curve_chart(curves: pd.DataFrame, title: str = "Recall of each candid
 
 
 def overlap_chart(overlap: pd.DataFrame, title: str = "How much the sources' candidate lists overlap",
-                  reading: str | None = None, value_title: str = "Jaccard overlap (0–1)") -> alt.LayerChart:  # fmt: skip
-    """``overlap``: ``a``, ``b`` (source names), ``overlap`` (0–1): a heat map, one cell per pair."""
+                  reading: str | None = None, value_title: str = "Jaccard overlap (0–1)",
+                  x_title: str = "source a", y_title: str = "source b") -> alt.LayerChart:  # fmt: skip
+    """``overlap``: ``a``, ``b`` (source names), ``overlap`` (0–1): a heat map, one cell per pair,
+    ``a`` across (titled ``x_title``) and ``b`` down (``y_title``); the legend sits below."""
     _need(overlap, ("a", "b", "overlap"), "overlap_chart")
     if reading is None:
         off = overlap[overlap["a"] != overlap["b"]].sort_values("overlap")
         reading = (f"most alike: {off['a'].iloc[-1]} & {off['b'].iloc[-1]} ({off['overlap'].iloc[-1]:.2f}); "
                    f"most complementary: {off['a'].iloc[0]} & {off['b'].iloc[0]} ({off['overlap'].iloc[0]:.2f})"
                    if len(off) else "one source only")  # fmt: skip
-    base = alt.Chart(overlap).encode(x=alt.X("a:N", title="source"), y=alt.Y("b:N", title="source"))
-    cells = base.mark_rect().encode(color=alt.Color("overlap:Q", title=value_title, scale=alt.Scale(scheme="blues", domain=[0, 1])),
+    base = alt.Chart(overlap).encode(x=alt.X("a:N", title=x_title, axis=alt.Axis(labelAngle=-30)),
+                                     y=alt.Y("b:N", title=y_title))  # fmt: skip
+    legend = alt.Legend(orient="bottom", direction="horizontal", gradientLength=200)
+    cells = base.mark_rect().encode(color=alt.Color("overlap:Q", title=value_title, legend=legend,
+                                                    scale=alt.Scale(scheme="blues", domain=[0, 1])),
                                     tooltip=["a", "b", alt.Tooltip("overlap:Q", format=".3f")])  # fmt: skip
     text = base.mark_text(fontSize=11).encode(
         text=alt.Text("overlap:Q", format=".2f"),
         color=alt.condition("datum.overlap > 0.6", alt.value("white"), alt.value("black")),
     )
     n = overlap["a"].nunique()
-    return titled((cells + text).properties(width=60 * n + 40, height=40 * n + 20), title, reading)
+    return titled((cells + text).properties(width=max(70 * n, 300), height=40 * n + 20), title, reading)
 
 
 def importance_chart(importance: pd.DataFrame, title: str, reading: str,
@@ -229,7 +295,7 @@ def importance_chart(importance: pd.DataFrame, title: str, reading: str,
     """``importance``: ``feature``, ``importance``; the ``top`` largest as horizontal bars."""
     _need(importance, ("feature", "importance"), "importance_chart")
     df = importance.sort_values("importance", ascending=False).head(top)
-    chart = alt.Chart(df).mark_bar(color="#4c78a8").encode(
+    chart = alt.Chart(df).mark_bar(color=PALETTE["blue"]).encode(
         x=alt.X("importance:Q", title=value_title),
         y=alt.Y("feature:N", sort="-x", title="feature"),
         tooltip=["feature", alt.Tooltip("importance:Q", format=".4f")],
@@ -248,7 +314,7 @@ def position_gain_chart(positions: pd.DataFrame, title: str = "What each positio
     x = alt.X("position:O", title="position in the list (1 = top)", axis=alt.Axis(labelAngle=0))
     bars = alt.Chart(positions).mark_bar().encode(
         x=x, y=alt.Y("discounted_gain:Q", title="discounted gain (gain × discount)"),
-        color=alt.Color("relevant:N", title="relevant", scale=alt.Scale(domain=[True, False], range=["#54a24b", "#bab0ac"])),
+        color=alt.Color("relevant:N", title="relevant", scale=alt.Scale(domain=[True, False], range=[PALETTE["green"], GREY])),
         tooltip=["position", "item", alt.Tooltip("discounted_gain:Q", format=".4f")],
     )  # fmt: skip
     line = alt.Chart(positions).mark_line(point=True, color="black", strokeDash=[4, 3]).encode(
@@ -273,7 +339,7 @@ def pvalue_chart(daily: pd.DataFrame, alpha: float = 0.05, title: str = "The p-v
                y=alt.Y("p_value:Q", title="p-value (probability, log scale)", scale=alt.Scale(type="log")))  # fmt: skip
     runs = {"detail": "run:N", "opacity": alt.condition("datum.run == 0", alt.value(1.0), alt.value(0.3))} if "run" in daily else {}
     line = alt.Chart(daily).mark_line(point=True).encode(**enc, **runs, tooltip=["day", alt.Tooltip("p_value:Q", format=".4f")])
-    rule = alt.Chart(pd.DataFrame({"alpha": [alpha]})).mark_rule(color="#e45756", strokeDash=[5, 3]).encode(
+    rule = alt.Chart(pd.DataFrame({"alpha": [alpha]})).mark_rule(color="black", strokeDash=[5, 3]).encode(
         y=alt.Y("alpha:Q", title="p-value (probability, log scale)"))
     return titled((line + rule).properties(width=WIDTH, height=HEIGHT), title, reading)
 
@@ -286,13 +352,13 @@ def interval_chart(daily: pd.DataFrame, true_effect: float | None = None,
     last = daily.iloc[-1]
     reading = reading or f"after day {int(last['day'])}: {last['estimate']:.3g} [{last['low']:.3g}, {last['high']:.3g}]"
     x = alt.X("day:Q", title="day of the test (days)")
-    band = alt.Chart(daily).mark_area(opacity=0.25, color="#4c78a8").encode(x=x, y=alt.Y("low:Q", title=unit), y2="high:Q")
-    line = alt.Chart(daily).mark_line(point=True, color="#4c78a8").encode(
+    band = alt.Chart(daily).mark_area(opacity=0.25, color=PALETTE["blue"]).encode(x=x, y=alt.Y("low:Q", title=unit), y2="high:Q")
+    line = alt.Chart(daily).mark_line(point=True, color=PALETTE["blue"]).encode(
         x=x, y=alt.Y("estimate:Q", title=unit), tooltip=["day", alt.Tooltip("estimate:Q", format=".4g"),
                                                          alt.Tooltip("low:Q", format=".4g"), alt.Tooltip("high:Q", format=".4g")])  # fmt: skip
-    layers = [band, line, alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="gray").encode(y=alt.Y("zero:Q", title=unit))]
+    layers = [band, line, alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color=GREY).encode(y=alt.Y("zero:Q", title=unit))]
     if true_effect is not None:
-        layers.append(alt.Chart(pd.DataFrame({"truth": [true_effect]})).mark_rule(color="#54a24b", strokeDash=[5, 3]).encode(
+        layers.append(alt.Chart(pd.DataFrame({"truth": [true_effect]})).mark_rule(color=PALETTE["green"], strokeDash=[5, 3]).encode(
             y=alt.Y("truth:Q", title=unit)))
     return titled(alt.layer(*layers).properties(width=WIDTH, height=HEIGHT), title, reading)
 
@@ -301,19 +367,24 @@ def power_chart(curves: pd.DataFrame, title: str = "Power: the chance of detecti
                 reading: str | None = None, x: str = "effect", x_title: str = "true relative lift (%)",
                 group: str = "users_per_arm", log_x: bool = False, mark_x: float | None = None,
                 y: str = "power", y_title: str = "power (probability, 0–1)", target: float = 0.8) -> alt.LayerChart:  # fmt: skip
-    """``curves``: ``x``, ``y`` (a probability, default ``power``), ``group`` (one line each).
-    Dashed line at ``target``; ``mark_x`` draws a red rule (e.g. the current test's size)."""
+    """``curves``: ``x``, ``y`` (a probability, default ``power``), ``group`` (one line each: a numeric
+    group is ordered and coloured along viridis, a named one from the palette). Dashed line at
+    ``target``; ``mark_x`` draws a vermillion rule (e.g. the current test's size). A log x axis
+    labels its ticks in SI units (1k, 10k) at most ``ticks`` times, so the labels never overlap."""
     _need(curves, (x, y, group), "power_chart")
     reading = reading or f"where a line crosses {target:g}, that test detects its effect {target:.0%} of the time"
+    kind = "O" if pd.api.types.is_numeric_dtype(curves[group]) else "N"
+    axis = alt.Axis(format="~s", tickCount=6, labelOverlap="greedy") if log_x else alt.Axis()
     line = alt.Chart(curves).mark_line(point=len(curves) < 60).encode(
-        x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log" if log_x else "linear")),
+        x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log" if log_x else "linear"), axis=axis),
         y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color(f"{group}:O", title=group.replace("_", " ")), tooltip=[x, group, alt.Tooltip(f"{y}:Q", format=".3f")],
+        color=alt.Color(f"{group}:{kind}", title=group.replace("_", " ")),
+        tooltip=[x, group, alt.Tooltip(f"{y}:Q", format=".3f")],
     )  # fmt: skip
-    layers = [line, alt.Chart(pd.DataFrame({"p": [target]})).mark_rule(color="gray", strokeDash=[4, 3]).encode(
+    layers = [line, alt.Chart(pd.DataFrame({"p": [target]})).mark_rule(color=GREY, strokeDash=[4, 3]).encode(
         y=alt.Y("p:Q", title=y_title))]  # fmt: skip
     if mark_x is not None:
-        layers.append(alt.Chart(pd.DataFrame({"m": [mark_x]})).mark_rule(color="#e45756").encode(
+        layers.append(alt.Chart(pd.DataFrame({"m": [mark_x]})).mark_rule(color=PALETTE["vermillion"]).encode(
             x=alt.X("m:Q", title=x_title)))  # fmt: skip
     return titled(alt.layer(*layers).properties(width=WIDTH, height=HEIGHT), title, reading)
 
@@ -324,9 +395,10 @@ def rate_chart(rates: pd.DataFrame, alpha: float, title: str, reading: str,
     _need(rates, ("day", "rate", "series"), "rate_chart")
     line = alt.Chart(rates).mark_line(point=True).encode(
         x=alt.X("day:Q", title=x_title), y=alt.Y("rate:Q", title=y_title),
-        color=alt.Color("series:N", title="reading"), tooltip=["series", "day", alt.Tooltip("rate:Q", format=".3f")],
+        color=alt.Color("series:N", title="reading", legend=alt.Legend(orient="bottom", direction="vertical")),
+        tooltip=["series", "day", alt.Tooltip("rate:Q", format=".3f")],
     )  # fmt: skip
-    rule = alt.Chart(pd.DataFrame({"a": [alpha]})).mark_rule(color="#e45756", strokeDash=[5, 3]).encode(
+    rule = alt.Chart(pd.DataFrame({"a": [alpha]})).mark_rule(color="black", strokeDash=[5, 3]).encode(
         y=alt.Y("a:Q", title=y_title))  # fmt: skip
     return titled((line + rule).properties(width=WIDTH, height=HEIGHT), title, reading)
 
@@ -352,22 +424,94 @@ def interleaved_list_chart(rows: pd.DataFrame, title: str = "One interleaved lis
     return titled((cells + text).properties(width=WIDTH // 2 + 10, height=22 * len(rows)), title, reading)
 
 
-def sample_size_chart(curves: pd.DataFrame, title: str = "Users needed to detect a difference: A/B test vs interleaving",
-                      reading: str | None = None, x: str = "effect", x_title: str = "true relative lift (%)") -> alt.Chart:  # fmt: skip
-    """``curves``: ``x``, ``users`` (users needed for 80% power), ``method``."""
-    _need(curves, (x, "users", "method"), "sample_size_chart")
-    if reading is None:
-        med = curves.groupby("method")["users"].median()
-        reading = ("interleaving needs about " + f"{med.max() / med.min():.0f}× fewer users than {med.idxmax()}"
-                   if len(med) > 1 else "")  # fmt: skip
-    chart = alt.Chart(curves).mark_line(point=True).encode(
-        x=alt.X(f"{x}:Q", title=x_title),
-        y=alt.Y("users:Q", title="users needed (count, log scale)", scale=alt.Scale(type="log")),
-        color=alt.Color("method:N", title="method"), tooltip=["method", x, alt.Tooltip("users:Q", format=",.0f")],
-    )  # fmt: skip
-    return titled(chart.properties(width=WIDTH, height=HEIGHT), title, reading or "lower is cheaper")
+# --- checking a chart as it renders -----------------------------------------------------------------------
+
+ELLIPSIS = "…"
+LEGEND_CHANNELS = ("color", "fill", "stroke", "size", "shape", "opacity", "strokeDash")
 
 
-def concat_rows(charts: Sequence[alt.TopLevelMixin]) -> alt.VConcatChart:
-    """Stack charts vertically, each keeping its own title."""
-    return alt.vconcat(*charts).resolve_scale(color="independent")
+def _spec_texts(spec: dict) -> tuple[list[str], list[str]]:
+    """(titles a reader must see in full: title, subtitle, axis and legend titles; every string in the spec)."""
+    required: list[str] = []
+    strings: list[str] = []
+    title = spec.get("title")
+    if isinstance(title, dict):
+        required += [t for t in (title.get("text"), title.get("subtitle")) if isinstance(t, str) and t]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            enc = node.get("encoding")
+            if isinstance(enc, dict):
+                for channel, e in enc.items():
+                    if not isinstance(e, dict) or "field" not in e:
+                        continue
+                    guide = "axis" if channel in ("x", "y") else "legend" if channel in LEGEND_CHANNELS else None
+                    if guide is None or (guide in e and e[guide] is None):
+                        continue
+                    name = (e.get(guide) or {}).get("title", e.get("title"))
+                    if isinstance(name, str) and name:
+                        required.append(name)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+        elif isinstance(node, str):
+            strings.append(node)
+
+    walk(spec)
+    return list(dict.fromkeys(required)), strings
+
+
+def _label_marks(node: object, out: list[list[dict]]) -> list[list[dict]]:
+    if isinstance(node, dict):
+        if node.get("marktype") == "text" and node.get("role") == "axis-label":
+            out.append([it for it in node.get("items", []) if it.get("text") not in (None, "") and it.get("opacity", 1) != 0])
+        for v in node.values():
+            _label_marks(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _label_marks(v, out)
+    return out
+
+
+def _overlaps(labels: list[dict], char_width: float = 0.55) -> list[str]:
+    """Neighbouring axis labels whose (estimated) boxes intersect: widths from the character count
+    (``char_width`` em per character), heights from the font size; rotated labels are skipped."""
+    if len(labels) < 2 or any(it.get("angle") not in (None, 0) for it in labels):
+        return []
+    size = [float(it.get("fontSize") or 10) for it in labels]
+    horizontal = len({round(float(it["y"]), 1) for it in labels}) == 1
+    spans = []
+    for it, fs in zip(labels, size):
+        if horizontal:
+            w, x = char_width * fs * len(str(it["text"])), float(it["x"])
+            lo = {"left": x, "right": x - w}.get(it.get("align"), x - w / 2)
+            spans.append((lo, lo + w, str(it["text"])))
+        else:
+            y = float(it["y"])
+            spans.append((y - fs / 2, y + fs / 2, str(it["text"])))
+    spans.sort()
+    return [f"axis labels {a!r} and {b!r} overlap" for (_, end, a), (start, _, b) in zip(spans, spans[1:]) if start < end - 0.5]
+
+
+def rendering_problems(chart: alt.TopLevelMixin | dict, max_width: float | None = None) -> list[str]:
+    """What a reader would miss once the chart renders (through ``vl-convert``, as a browser would):
+    a text cut short with "…", a title, subtitle, axis or legend title absent from the drawing,
+    axis labels drawn on top of each other, or a drawing wider than ``max_width`` pixels."""
+    import xml.etree.ElementTree as ET
+
+    import vl_convert as vlc
+
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    svg = ET.fromstring(vlc.vegalite_to_svg(spec))
+    texts = ["".join(el.itertext()) for el in svg.iter() if el.tag.endswith("}text") or el.tag == "text"]
+    required, strings = _spec_texts(spec)
+    problems = [f"text cut short: {t!r}" for t in texts if ELLIPSIS in t and not any(t in s for s in strings)]
+    problems += [f"missing from the drawing: {t!r}" for t in required if t not in texts]
+    for labels in _label_marks(vlc.vegalite_to_scenegraph(spec), []):
+        problems += _overlaps(labels)
+    width = float(svg.get("width", 0))
+    if max_width is not None and width > max_width:
+        problems.append(f"{width:.0f} px wide, over the {max_width:.0f} px the page gives it")
+    return problems
