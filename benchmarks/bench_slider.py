@@ -1,6 +1,6 @@
 """What one slider move in notebook 04 costs, next to the cached stages it skips.
 
-A slider move (`workbench.viz.whatif.WhatIf.run`) reranks every user through
+A slider move (`workbench.lessons.whatif.WhatIf.run`) reranks every user through
 `Pipeline.rerank_stage` and recomputes the whole metrics table; target: <= 200 ms on
 MovieLens-100K (943 users). The reference is what the notebook would redo on every move
 without its cached ranked candidates: `Pipeline.rank_stage` for every user (candidate
@@ -19,8 +19,8 @@ import time
 
 import numpy as np
 
-from workbench.report import NotebookSettings
-from workbench.viz.whatif import Knobs, prepare
+from workbench.lessons.kit import NotebookSettings, trained
+from workbench.lessons.whatif import Knobs, prepare
 
 TARGET_MS = 200.0
 
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    whatif, _ = prepare(NotebookSettings(data=args.data))
+    whatif, _ = prepare(trained(NotebookSettings(data=args.data)))
     fit_s = time.perf_counter() - t0
     pipe, users = whatif.pipeline, whatif.ranked.users
     whatif.run(Knobs())  # warm-up

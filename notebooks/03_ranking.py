@@ -3,115 +3,119 @@ import marimo
 __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="03 · Ranking")
 
+with app.setup:
+    import dataclasses
+
+    import marimo as mo
+    import numpy as np
+    import pandas as pd
+
+    from workbench.lessons import kit
+    from workbench.lessons.candidates import describe_stage_one, textbook_config
+    from workbench.lessons.rankers import RANKER_NOTES, candidate_recall, compare_rankers, ranker_name
+    from workbench.metrics import accuracy_metrics, relevance_matrix
+    from workbench.ranking import RANKERS, feature_table
+    from workbench.ranking.importance import permutation_importance
+    from workbench.viz import charts
+
+    settings = kit.settings()
+
+
+@app.function
+@mo.cache
+def trained(s: kit.NotebookSettings, config=None):
+    """The fitted pipeline for these settings: from the model store, or trained once and stored."""
+    return kit.trained(s, config)
+
 
 @app.cell
 def _():
-    import marimo as mo
-    import numpy as np
-
-    from workbench.data import temporal_split
-    from workbench.metrics import relevance_matrix
-    from workbench.ranking import feature_table
-    from workbench.report import DATASETS, NotebookSettings, load_data, notebook_settings, provenance, provenance_markdown
-    from workbench.viz import charts
-    from workbench.viz.ranking import compare_rankers, permutation_importance, train_rankers
-
-    settings = notebook_settings(mo.cli_args())
-    return (
-        DATASETS,
-        NotebookSettings,
-        charts,
-        compare_rankers,
-        feature_table,
-        load_data,
-        mo,
-        np,
-        permutation_importance,
-        provenance,
-        provenance_markdown,
-        relevance_matrix,
-        settings,
-        temporal_split,
-        train_rankers,
-    )
-
-
-@app.cell
-def _(mo):
-    mo.md(r"""
+    _rankers = "\n".join(f"* **{ranker_name(r)}** (`{r}`): {RANKER_NOTES.get(r, '')}" for r in RANKERS)
+    mo.md(f"""
     # 03 · Ranking: a richer model over a few hundred candidates
 
-    Stage 1 handed each user about 300 candidates. Stage 2 can afford a model that looks at
+    Stage 1 hands each user a few hundred candidates. Stage 2 can afford a model that looks at
     each (user, candidate) pair in detail: who the user is, what the item is, when and on
     what device the request comes, how the user's taste matches the item, and which
-    candidate sources proposed it. Four rankers are trained here on the same features:
+    candidate sources proposed it. The {len(RANKERS)} rankers of the workbench learn on the same features:
 
-    * **DeepFM** (Guo et al. 2017): factorisation-machine pairwise interactions + a deep network.
-    * **Wide & Deep** (Cheng et al. 2016): a linear "memorising" part + a deep "generalising" part.
-    * **NCF / NeuMF** (He et al. 2017): user and item embeddings through matrix factorisation and an MLP.
-    * **GBDT** (LightGBM LambdaMART): boosted trees that optimise a ranking objective directly.
+    {_rankers}
 
-    Each learns the pipeline's way: candidates come from sources fitted on an *earlier*
-    slice of the training data, and the labels are what each user did in its last slice,
-    so the ranker learns to pick, among realistic candidates, the ones that happen next.
+    Each is a whole pipeline that differs from the configured one only in its ranker, trained the
+    pipeline's way: candidates come from sources fitted on an *earlier* slice of the training data,
+    and the labels are what each user did in its last slice, so the ranker learns to pick, among
+    realistic candidates, the ones that happen next.
     """)
     return
 
 
 @app.cell
-def _(DATASETS, mo, settings):
-    data_picker = mo.ui.dropdown(options=list(DATASETS), value=settings.data, label="data set")
-    data_picker
-    return (data_picker,)
+def _():
+    picker = kit.data_picker(settings)
+    picker
+    return (picker,)
 
 
 @app.cell
-def _(NotebookSettings, load_data, mo, np, relevance_matrix, temporal_split, train_rankers):
-    @mo.cache
-    def trained(data: str, seed: int, small: bool):
-        """Train the four rankers and retrieve serving candidates for the test users (once; cached)."""
-        train, test = temporal_split(load_data(NotebookSettings(data, seed, small)))
-        rankers, generator = train_rankers(train)
-        relevance = relevance_matrix(test)
-        users = np.flatnonzero(np.diff(relevance.indptr) > 0)
-        return train, rankers, generator.retrieve(users, 300), relevance[users]
-
-    return (trained,)
+def _(picker):
+    run = dataclasses.replace(settings, data=picker.value)
+    built = trained(run)
+    cfg = built.pipeline.config
+    pipelines = {name: built if name == cfg.ranker else trained(run, dataclasses.replace(cfg, ranker=name))
+                 for name in RANKERS}  # fmt: skip
+    mo.vstack([kit.started(built)] + [kit.show(f"**{ranker_name(n)}:** {t.describe()}")
+                                      for n, t in pipelines.items() if n != cfg.ranker])  # fmt: skip
+    return built, cfg, pipelines, run
 
 
 @app.cell
-def _(data_picker, mo, settings, trained):
-    with mo.status.spinner(title="Training DeepFM, Wide & Deep, NCF and GBDT (once; cached)..."):
-        train, rankers, candidates, relevance = trained(data_picker.value, settings.seed, settings.small)
-    mo.md(
-        f"**{train.name.split(':')[0]}**: trained {len(rankers)} rankers; judged on the "
-        f"{candidates.n_users:,} test users' {candidates.n} candidates each, against what they did next."
+def _(built, cfg, pipelines):
+    relevance_all = relevance_matrix(built.test)
+    users = np.flatnonzero(np.diff(relevance_all.indptr) > 0)
+    candidates = built.pipeline.candidate_stage(users)
+    relevance = relevance_all[users]
+    rankers = {name: t.pipeline.ranker_ for name, t in pipelines.items()}
+    kit.show(
+        f"**{built.train.name.split(':')[0]}**: every ranker scores the same candidates, those of the pipeline's stage 1 "
+        f"({describe_stage_one(cfg)}), for the {candidates.n_users:,} test users, judged against what they did next."
     )
-    return candidates, rankers, relevance, train
+    return candidates, rankers, relevance, users
 
 
 @app.cell
-def _(mo):
+def _():
     k = mo.ui.slider(5, 50, 5, value=10, label="cut-off k", show_value=True, debounce=True)
     k
     return (k,)
 
 
 @app.cell
-def _(candidates, charts, compare_rankers, k, mo, rankers, relevance):
+def _(candidates, cfg, k, rankers, relevance):
     table = compare_rankers(rankers, candidates, relevance, k=k.value)
-    best = table.iloc[1:].sort_values(f"ndcg@{k.value}").iloc[-1]
+    _ndcg = f"ndcg@{k.value}"
+    _models = table.iloc[1:].sort_values(_ndcg, ascending=False).reset_index(drop=True)
+    best = _models.iloc[0]
     _base = table.iloc[0]
-    _long = table.melt(id_vars="model", value_vars=[f"ndcg@{k.value}", f"recall@{k.value}", "auc"],
-                       var_name="metric", value_name="value")  # fmt: skip
+    _own = _models.set_index("model").loc[cfg.ranker]
+    _place = int(np.flatnonzero(_models["model"].to_numpy() == cfg.ranker)[0]) + 1
+    _long = table.melt(id_vars="model", value_vars=[_ndcg, f"recall@{k.value}", "auc"], var_name="metric",
+                       value_name="value")  # fmt: skip
+    if best["model"] == cfg.ranker:
+        _verdict = f"It is also the best of the {len(rankers)} here."
+    else:
+        _verdict = (f"Here **{ranker_name(best['model'])}** scores higher ({best[_ndcg]:.4f}, "
+                    f"{best[_ndcg] - _own[_ndcg]:+.4f}); to serve it, set `ranker = \"{best['model']}\"` in the "
+                    "pipeline's config (the model store already holds that pipeline).")  # fmt: skip
     mo.vstack([
         charts.metric_bars(
             _long, group="model", title="The rankers against the fused candidate order (no ranker)",
-            reading=f"best: {best['model']} (NDCG@{k.value} {best[f'ndcg@{k.value}']:.4f}, "
-                    f"{best[f'ndcg@{k.value}'] / _base[f'ndcg@{k.value}'] - 1:+.0%} over the fused order)",
+            reading=f"best: {best['model']} (NDCG@{k.value} {best[_ndcg]:.4f}, "
+                    f"{best[_ndcg] / _base[_ndcg] - 1:+.0%} over the fused order)",
             value_title="metric value (0–1)",
         ),
-        mo.ui.table(table.round(4), selection=None),
+        kit.table(table),
+        kit.show(f"The pipeline's config ranks with **{ranker_name(cfg.ranker)}** (`ranker = \"{cfg.ranker}\"`): "
+                 f"NDCG@{k.value} {_own[_ndcg]:.4f}, #{_place} of {len(rankers)} on these candidates. {_verdict}"),
         mo.md("**AUC** is per user: the chance that a candidate the user went on to watch outscores one they did "
               "not, over all their candidates. **NDCG** and **recall** judge only the top k, which is what the "
               "user sees: a model can order the tail well (high AUC) and still miss at the top."),
@@ -120,30 +124,55 @@ def _(candidates, charts, compare_rankers, k, mo, rankers, relevance):
 
 
 @app.cell
-def _(feature_table, mo):
-    _features = feature_table()
+def _(built, candidates, cfg, k, relevance, run, users):
+    _textbook_cfg = textbook_config(cfg)
+    _textbook = trained(run, _textbook_cfg)
+    _theirs = _textbook.pipeline.candidate_stage(users)
+    _rows = []
+    for _name, _pipe, _cands in (("the pipeline's stage 1", built.pipeline, candidates),
+                                 ("the textbook split", _textbook.pipeline, _theirs)):  # fmt: skip
+        _top = _pipe.rank_stage(users, candidates=_cands).top(k.value)
+        _ndcg = np.nanmean(accuracy_metrics(_top.items, relevance, (k.value,))[("ndcg", k.value)])
+        _rows.append({"stage 1": _name, f"recall@{cfg.n_candidates} of the candidates": candidate_recall(_cands, relevance),
+                      f"ndcg@{k.value} after {cfg.ranker}": float(_ndcg)})  # fmt: skip
+    _stage = pd.DataFrame(_rows)
     mo.vstack([
-        mo.md(f"## The features every ranker sees ({len(_features)} definitions; `<genre>` and `<source>` "
-              "expand to one column each)"),
-        mo.ui.table(_features, selection=None, page_size=len(_features)),
+        mo.md(f"## Stage 1 sets the ceiling\n\nThe ranker can only reorder what stage 1 found. "
+              f"**The pipeline's stage 1:** {describe_stage_one(cfg)}. **The textbook split** "
+              f"(`CandidateGenerator()`): {describe_stage_one(_textbook_cfg)}. Each with its own "
+              f"{ranker_name(cfg.ranker)} trained on its own candidates:"),
+        kit.table(_stage),
+        kit.show(f"Stage 1 against the textbook split, with {cfg.ranker}: "
+                 + "; ".join(f"{r['stage 1']}: candidate recall {r.iloc[1]:.1%}, NDCG@{k.value} {r.iloc[2]:.4f}"
+                             for _, r in _stage.iterrows()) + "."),
     ])  # fmt: skip
     return
 
 
 @app.cell
-def _(best, candidates, charts, mo, np, permutation_importance, rankers, relevance, settings):
+def _():
+    _features = feature_table()
+    mo.vstack([
+        mo.md(f"## The features every ranker sees ({len(_features)} definitions; `<genre>` and `<source>` "
+              "expand to one column each)"),
+        kit.table(_features),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _(best, candidates, rankers, relevance, run):
     @mo.cache
     def importance_of(model: str, n_users: int):
-        rng = np.random.default_rng(settings.seed)
+        rng = np.random.default_rng(run.seed)
         rows = np.sort(rng.choice(candidates.n_users, size=min(n_users, candidates.n_users), replace=False))
         sample = candidates.select_users(rows).top(100)
-        return permutation_importance(rankers[model], sample, relevance[rows], k=10, seed=settings.seed)
+        return permutation_importance(rankers[model], sample, relevance[rows], k=10, seed=run.seed)
 
-    with mo.status.spinner(title=f"Shuffling each feature to see what {best['model']} relies on..."):
-        _imp = importance_of(best["model"], 150 if settings.small else 300)
+    _imp = importance_of(best["model"], 150 if run.small else 300)
     _top = _imp.iloc[0]
     mo.vstack([
-        mo.md(f"## What {best['model']} looks at"),
+        mo.md(f"## What {ranker_name(best['model'])} looks at"),
         charts.importance_chart(
             _imp, title=f"NDCG@10 lost when one feature is shuffled ({best['model']}, top 100 candidates per user)",
             reading=f"scrambling {_top['feature']} costs {_top['importance']:.4f} of NDCG@10 "
@@ -156,10 +185,8 @@ def _(best, candidates, charts, mo, np, permutation_importance, rankers, relevan
 
 
 @app.cell
-def _(data_picker, mo, provenance, provenance_markdown, rankers, settings):
-    _s = type(settings)(data_picker.value, settings.seed, settings.small)
-    _cfg = {name: r.report for name, r in rankers.items()}
-    mo.md(provenance_markdown(provenance(_s, _cfg, "03_ranking.py")))
+def _(cfg, rankers, run):
+    kit.footer(run, {"pipeline": cfg, "rankers": {n: r.report_ for n, r in rankers.items()}}, __file__)
     return
 
 

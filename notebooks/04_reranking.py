@@ -3,38 +3,36 @@ import marimo
 __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="04 · Reranking what-if")
 
-
-@app.cell
-def _():
+with app.setup:
+    import dataclasses
     import time
 
     import marimo as mo
     import numpy as np
 
-    from workbench.report import DATASETS, NotebookSettings, notebook_settings, provenance, provenance_markdown
+    from workbench.lessons import kit
+    from workbench.lessons.whatif import DECAY_STEPS, HEADLINE, prepare
     from workbench.viz import charts
-    from workbench.viz.whatif import HEADLINE, Knobs
-    from workbench.viz.whatif import prepare as prepare_whatif
 
-    settings = notebook_settings(mo.cli_args())
-    return (
-        DATASETS,
-        HEADLINE,
-        Knobs,
-        NotebookSettings,
-        charts,
-        mo,
-        np,
-        prepare_whatif,
-        provenance,
-        provenance_markdown,
-        settings,
-        time,
-    )
+    settings = kit.settings()
+
+
+@app.function
+@mo.cache
+def trained(s: kit.NotebookSettings, config=None):
+    """The fitted pipeline for these settings: from the model store, or trained once and stored."""
+    return kit.trained(s, config)
+
+
+@app.function
+@mo.cache
+def ranked(s: kit.NotebookSettings):
+    """Stages 1–2 for every user, once per settings: the what-if every slider move reranks."""
+    return prepare(trained(s))
 
 
 @app.cell
-def _(mo):
+def _():
     mo.md(r"""
     # 04 · Reranking what-if
 
@@ -50,9 +48,6 @@ def _(mo):
     * **Exploration rate ε**: a share ε of the slots shows random items from below the
       slate, so the system keeps learning about items it would never show.
 
-    Business rules stay on: seen and unavailable items are dropped, and a promoted item may be
-    pinned to the top (it shows as *entered* in the slate chart below).
-
     Stages 1–2 ran once, above the controls, and are cached: moving a slider re-runs
     only reranking and the metrics, for **every** user.
     """)
@@ -60,59 +55,68 @@ def _(mo):
 
 
 @app.cell
-def _(DATASETS, mo, settings):
-    data_picker = mo.ui.dropdown(options=list(DATASETS), value=settings.data, label="data set")
-    data_picker
-    return (data_picker,)
+def _():
+    picker = kit.data_picker(settings)
+    picker
+    return (picker,)
 
 
 @app.cell
-def _(NotebookSettings, mo, prepare_whatif):
-    @mo.cache
-    def prepare(data: str, seed: int, small: bool):
-        """Stages 1–2, once per data set (cached): load, split in time, retrieve and score candidates."""
-        return prepare_whatif(NotebookSettings(data, seed, small))
-
-    return (prepare,)
-
-
-@app.cell
-def _(data_picker, mo, prepare, settings):
-    with mo.status.spinner(title="Retrieving and ranking candidates (cached after the first run)..."):
-        whatif, stages_ms = prepare(data_picker.value, settings.seed, settings.small)
+def _(picker):
+    run = dataclasses.replace(settings, data=picker.value)
+    _started = kit.started(trained(run))
+    whatif, stages_ms = ranked(run)
     train = whatif.train
-    mo.md(
-        f"**{train.name.split(':')[0]}**: {train.n_users:,} users, {train.n_items:,} items; "
-        f"{whatif.ranked.n} ranked candidates per user from stages 1–2, computed once in {stages_ms:,.0f} ms."
-    )
-    return stages_ms, train, whatif
+    mo.vstack([
+        _started,
+        kit.show(f"**{train.name.split(':')[0]}**: {train.n_users:,} users, {train.n_items:,} items; "
+                 f"{whatif.ranked.n} ranked candidates per user from stages 1–2, computed once in {stages_ms:,.0f} ms."),
+    ])  # fmt: skip
+    return run, stages_ms, train, whatif
 
 
 @app.cell
-def _(mo, np, train, whatif):
+def _(whatif):
+    _k = whatif.knobs
+    mo.md(f"Business rules stay on: seen and unavailable items are dropped"
+          + (f", and up to {_k.max_pins} promoted item(s) are pinned to the top (shown as *entered* in the slate chart "
+             "below)" if _k.max_pins else "") + (f", and at most {_k.category_cap} items per category" if _k.category_cap else "")
+          + f". The sliders start where the pipeline's config is: λ = {_k.lam:g}, decay = {_k.freshness_decay:g}, "
+            f"ε = {_k.exploration_rate:g}, k = {_k.k}; the knobs no slider moves keep their configured values "
+            f"(α = {_k.alpha:g}, freshness weight {_k.freshness_weight:g}).")  # fmt: skip
+    return
+
+
+@app.cell
+def _(train, whatif):
     _pickable = whatif.pickable_users()
     _ids = train.users["user_id"].to_numpy()
-    user_options = {f"user {_ids[u]} · {int(np.diff(whatif.relevance.indptr)[u])} test items": int(u) for u in _pickable}
-
-    lam = mo.ui.slider(0.0, 1.0, 0.05, value=0.7, label="MMR λ (relevance weight)", show_value=True, debounce=True)
-    decay = mo.ui.slider(steps=[0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0], value=1.0,
+    _counts = np.diff(whatif.relevance.indptr)
+    user_options = {f"user {_ids[u]} · {int(_counts[u])} test items": int(u) for u in _pickable}
+    _k = whatif.knobs
+    lam = mo.ui.slider(steps=sorted({round(0.05 * i, 2) for i in range(21)} | {_k.lam}), value=_k.lam,
+                       label="MMR λ (relevance weight)", show_value=True, debounce=True)  # fmt: skip
+    decay = mo.ui.slider(steps=sorted(set(DECAY_STEPS) | {_k.freshness_decay}), value=_k.freshness_decay,
                          label="freshness decay (per 30 days)", show_value=True, debounce=True)  # fmt: skip
-    explore = mo.ui.slider(0.0, 0.5, 0.05, value=0.0, label="exploration rate ε", show_value=True, debounce=True)
-    k = mo.ui.slider(5, 30, 5, value=10, label="slate size k", show_value=True, debounce=True)
+    explore = mo.ui.slider(steps=sorted({round(0.05 * i, 2) for i in range(11)} | {_k.exploration_rate}),
+                           value=_k.exploration_rate, label="exploration rate ε", show_value=True, debounce=True)  # fmt: skip
+    k = mo.ui.slider(steps=sorted(set(range(5, 31, 5)) | {_k.k}), value=_k.k, label="slate size k", show_value=True,
+                     debounce=True)  # fmt: skip
     user = mo.ui.dropdown(options=user_options, value=next(iter(user_options)), label="user", searchable=True)
     mo.vstack([mo.hstack([lam, decay], justify="start", gap=2), mo.hstack([explore, k, user], justify="start", gap=2)])
     return decay, explore, k, lam, user
 
 
 @app.cell
-def _(Knobs, k, whatif):
-    baseline = whatif.run(Knobs(lam=1.0, freshness_decay=0.0, exploration_rate=0.0, k=k.value)).headline()
+def _(k, whatif):
+    baseline = whatif.run(whatif.ranking_order(k.value)).headline()
     return (baseline,)
 
 
 @app.cell
-def _(Knobs, decay, explore, k, lam, time, whatif):
-    knobs = Knobs(lam=lam.value, freshness_decay=decay.value, exploration_rate=explore.value, k=k.value)
+def _(decay, explore, k, lam, whatif):
+    knobs = dataclasses.replace(whatif.knobs, lam=lam.value, freshness_decay=decay.value,
+                                exploration_rate=explore.value, k=k.value)  # fmt: skip
     _t0 = time.perf_counter()
     result = whatif.run(knobs)
     move_ms = (time.perf_counter() - _t0) * 1e3
@@ -121,7 +125,7 @@ def _(Knobs, decay, explore, k, lam, time, whatif):
 
 
 @app.cell
-def _(HEADLINE, baseline, headline, knobs, mo, move_ms, stages_ms):
+def _(baseline, headline, knobs, move_ms, stages_ms):
     def _card(name):
         delta = headline[name] - baseline[name]
         return mo.stat(
@@ -137,7 +141,7 @@ def _(HEADLINE, baseline, headline, knobs, mo, move_ms, stages_ms):
     mo.vstack([
         mo.md(f"### Every user, at λ = {knobs.lam:.2f}, decay = {knobs.freshness_decay:g}, ε = {knobs.exploration_rate:.2f}, k = {knobs.k}"),
         mo.hstack([_card(n) for n in HEADLINE], widths="equal", wrap=True),
-        mo.md(f"<small>metrics: {_readout}</small>"),
+        kit.show(f"<small>metrics@{knobs.k} at λ = {knobs.lam:.2f}: {_readout}</small>"),
         mo.md(f"This move took **{move_ms:.0f} ms** (reranking + metrics for every user); "
               f"the cached stages 1–2 it skipped took {stages_ms:,.0f} ms."),
     ])  # fmt: skip
@@ -145,39 +149,40 @@ def _(HEADLINE, baseline, headline, knobs, mo, move_ms, stages_ms):
 
 
 @app.cell
-def _(charts, mo, result, user, whatif):
+def _(result, user, whatif):
     before, after = whatif.before_after(result, user.value)
     _chart = charts.slate_change_chart(before, after, title=f"What reranking did to the slate of {user.selected_key.split(' ·')[0]}")
     _top = ", ".join(after["title"].head(5))
     _hits = int(after["in_test"].sum())
     mo.vstack([
         _chart,
-        mo.md(f"**Top of the slate:** {_top}. {_hits} of the {len(after)} items are ones this user went on to watch "
-              f"(held-out test items)."),
+        kit.show(f"**Top of the slate:** {_top}. {_hits} of the {len(after)} items are ones this user went on to watch "
+                 f"(held-out test items)."),
     ])  # fmt: skip
     return (after,)
 
 
 @app.cell
-def _(after, mo):
+def _(after):
     _cols = [c for c in ("position", "title", "score", "ranked_position", "freshness_boost", "moved_by_mmr",
                          "pinned", "explored", "in_test") if c in after.columns]  # fmt: skip
-    mo.accordion({"The final slate, with what each step did": after[_cols].round(4)})
+    mo.accordion({"The final slate, with what each step did": mo.vstack([mo.md(kit.RANKS), kit.table(after[_cols])])})
     return
 
 
 @app.cell
-def _(Knobs, decay, explore, k, mo, whatif):
+def _(decay, explore, k, whatif):
     @mo.cache
     def frontier_at(freshness_decay: float, exploration_rate: float, k: int):
-        return whatif.frontier(Knobs(freshness_decay=freshness_decay, exploration_rate=exploration_rate, k=k))
+        return whatif.frontier(dataclasses.replace(whatif.knobs, freshness_decay=freshness_decay,
+                                                   exploration_rate=exploration_rate, k=k))  # fmt: skip
 
     frontier = frontier_at(decay.value, explore.value, k.value)
     return (frontier,)
 
 
 @app.cell
-def _(charts, frontier, headline, knobs):
+def _(frontier, headline, knobs):
     charts.frontier_chart(
         frontier,
         {"lam": knobs.lam, **headline},
@@ -189,11 +194,11 @@ def _(charts, frontier, headline, knobs):
 
 
 @app.cell
-def _(mo, result):
-    _table = result.metrics[["metric", "k", "mean", "ci_low", "ci_high", "users", "note"]].round(4)
+def _(result):
+    _table = result.metrics[["metric", "k", "mean", "ci_low", "ci_high", "users", "note"]]
     mo.vstack([
         mo.md("### All metrics (mean over users, 95% interval)"),
-        mo.ui.table(_table, page_size=len(_table), selection=None),
+        kit.table(_table),
         mo.md("Accuracy metrics count only users with held-out test items; catalogue figures (coverage, "
               "exposure Gini, personalisation) describe all slates together."),
     ])  # fmt: skip
@@ -201,9 +206,9 @@ def _(mo, result):
 
 
 @app.cell
-def _(data_picker, knobs, mo, provenance, provenance_markdown, settings, whatif):
-    _s = type(settings)(data_picker.value, settings.seed, settings.small)
-    mo.md(provenance_markdown(provenance(_s, {"rerank": whatif.config(knobs), "k": knobs.k}, "04_reranking.py")))
+def _(knobs, run, whatif):
+    _cfg = dataclasses.replace(whatif.pipeline.config, rerank=knobs.config(), k=knobs.k)
+    kit.footer(run, _cfg, __file__)
     return
 
 

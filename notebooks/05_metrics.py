@@ -4,30 +4,21 @@ __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="05 · Metrics")
 
 
-@app.cell
-def _():
+with app.setup:
     import marimo as mo
 
-    from workbench.report import notebook_settings, provenance, provenance_markdown
+    from workbench.lessons import kit
+    from workbench.lessons.worked import explain, metric_table, parse_example, position_table
     from workbench.viz import charts
-    from workbench.viz.worked import explain, metric_table, parse_example, position_table
 
-    settings = notebook_settings(mo.cli_args())
-    return (
-        charts,
-        explain,
-        metric_table,
-        mo,
-        parse_example,
-        position_table,
-        provenance,
-        provenance_markdown,
-        settings,
-    )
+    settings = kit.settings()
+    # The textbook's worked example and the answers it prints for it (checked against ours below).
+    TEXTBOOK = {"liked": "A, B, C", "recommended": "D, A, E, B, F"}
+    TEXTBOOK_ANSWERS = {("precision", "@3"): "1/3", ("recall", "@5"): "2/3", ("ndcg", "@3"): "≈ 0.2961"}
 
 
 @app.cell
-def _(mo):
+def _():
     mo.md(r"""
     # 05 · Offline metrics, worked by hand
 
@@ -43,9 +34,9 @@ def _(mo):
 
 
 @app.cell
-def _(mo):
-    liked = mo.ui.text(value="A, B, C", label="liked items (optionally graded: A=3, B=2)", full_width=True)
-    recommended = mo.ui.text(value="D, A, E, B, F", label="recommended list, best first", full_width=True)
+def _():
+    liked = mo.ui.text(value=TEXTBOOK["liked"], label="liked items (optionally graded: A=3, B=2)", full_width=True)
+    recommended = mo.ui.text(value=TEXTBOOK["recommended"], label="recommended list, best first", full_width=True)
     gain = mo.ui.dropdown(
         options={"exponential: 2^grade − 1": "exp", "linear: grade": "linear"},
         value="exponential: 2^grade − 1",
@@ -56,7 +47,7 @@ def _(mo):
 
 
 @app.cell
-def _(liked, mo, parse_example, recommended):
+def _(liked, recommended):
     try:
         example = parse_example(liked.value, recommended.value)
         problem = None
@@ -70,49 +61,58 @@ def _(liked, mo, parse_example, recommended):
 
 
 @app.cell
-def _(example, explain, gain, k_slider, mo):
+def _(example, gain, k_slider):
     k = k_slider.value
     worked = explain(example, k, gain.value)
+    _shown = (("precision", "P"), ("recall", "R"), ("ndcg", "NDCG"), ("map", "AP"))
     cards = mo.hstack(
-        [mo.stat(f"{worked.loc[m, 'value']:.4f}", label=f"{name}@{k}", caption=worked.loc[m, "worked"])
-         for m, name in (("precision", "P"), ("recall", "R"), ("ndcg", "NDCG"), ("map", "AP"))],
+        [mo.stat(f"{worked.loc[m, 'value']:.4f}", label=f"{name}@{k}", caption=worked.loc[m, "worked"]) for m, name in _shown],
         widths="equal",
     )  # fmt: skip
-    mo.vstack([mo.md(f"### Every metric at k = {k}"), cards, worked.round(4)])
+    mo.vstack([
+        mo.md(f"### Every metric at k = {k}"),
+        cards,
+        kit.show(f"At k = {k}: " + ", ".join(f"{name}@{k} = {worked.loc[m, 'value']:.4f} ({worked.loc[m, 'worked']})"
+                                              for m, name in _shown) + "."),
+        kit.table(worked.rename_axis("metric").reset_index()),
+    ])  # fmt: skip
     return (k,)
 
 
 @app.cell
-def _(example, gain, mo, parse_example):
-    textbook = parse_example("A, B, C", "D, A, E, B, F")
+def _(example, gain):
+    textbook = parse_example(TEXTBOOK["liked"], TEXTBOOK["recommended"])
     is_textbook = (
         example.labels == textbook.labels
         and (example.relevance != textbook.relevance).nnz == 0
         and (example.recommended == textbook.recommended).all()
     )
-    mo.md(
-        "The textbook's answers, **P@3 = 1/3, R@5 = 2/3, NDCG@3 ≈ 0.2961**, are the k = 3 and k = 5 "
-        "columns of the table below."
+    _ours = metric_table(textbook, "exp")
+    _names = {"precision": "P", "recall": "R", "ndcg": "NDCG"}
+    _pairs = ", ".join(f"{_names[m]}{at} {claim} (computed: {_ours.loc[m, at]:.4f})"
+                       for (m, at), claim in TEXTBOOK_ANSWERS.items())  # fmt: skip
+    _example = f"likes {{{TEXTBOOK['liked']}}} and list [{TEXTBOOK['recommended']}]"
+    kit.show(
+        f"The textbook's answers for {_example}: {_pairs}; they are columns of the table below."
         if is_textbook and gain.value == "exp"
-        else "You have changed the example: compare the table with the textbook's "
-        "(P@3 = 1/3, R@5 = 2/3, NDCG@3 ≈ 0.2961 for likes {A, B, C} and list [D, A, E, B, F])."
+        else f"You have changed the example: compare the table with the textbook's ({_example}: {_pairs})."
     )
     return
 
 
 @app.cell
-def _(example, gain, metric_table, mo):
+def _(example, gain):
     table = metric_table(example, gain.value)
     mo.vstack([
         mo.md("### The same metrics at every cut-off k"),
         mo.md("Read across a row: precision can fall as k grows (the new slots were misses) while recall never does."),
-        table.round(4).rename_axis("metric").reset_index(),
+        kit.table(table.rename_axis("metric").reset_index()),
     ])  # fmt: skip
     return
 
 
 @app.cell
-def _(charts, example, gain, position_table):
+def _(example, gain):
     positions = position_table(example, gain.value)
     hits = positions.loc[positions["relevant"], "position"].tolist()
     charts.position_gain_chart(
@@ -124,7 +124,7 @@ def _(charts, example, gain, position_table):
 
 
 @app.cell
-def _(example, k, mo):
+def _(example, k):
     n_rel = example.relevance.nnz
     mo.md(rf"""
     ### Conventions (where libraries disagree)
@@ -146,8 +146,8 @@ def _(example, k, mo):
 
 
 @app.cell
-def _(mo, provenance, provenance_markdown, settings):
-    mo.md(provenance_markdown(provenance(settings, notebook="05_metrics.py")))
+def _():
+    kit.footer(settings, TEXTBOOK, __file__)
     return
 
 

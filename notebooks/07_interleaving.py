@@ -3,40 +3,31 @@ import marimo
 __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="07 · Interleaving")
 
+with app.setup:
+    import dataclasses
 
-@app.cell
-def _():
     import marimo as mo
     import numpy as np
 
     from workbench.experiment.interleaving import METHODS, interleaving_experiment
     from workbench.experiment.sensitivity import SensitivityConfig, sensitivity_study
-    from workbench.report import DATASETS, NotebookSettings, load_data, notebook_settings, provenance, provenance_markdown
+    from workbench.lessons import kit
+    from workbench.lessons.lab import ALPHA, example_impression, make_lab
     from workbench.viz import charts
-    from workbench.viz.experiments import example_impression, make_lab
 
-    settings = notebook_settings(mo.cli_args())
-    return (
-        DATASETS,
-        METHODS,
-        NotebookSettings,
-        SensitivityConfig,
-        charts,
-        example_impression,
-        interleaving_experiment,
-        load_data,
-        make_lab,
-        mo,
-        np,
-        provenance,
-        provenance_markdown,
-        sensitivity_study,
-        settings,
-    )
+    settings = kit.settings()
+    DAYS = 7  # how long the interleaving experiment below runs
+
+
+@app.function
+@mo.cache
+def lab_for(s: kit.NotebookSettings):
+    """The simulated world of the settings' data set with its control and treatment rankers (cached)."""
+    return make_lab(kit.dataset(s), seed=s.seed)
 
 
 @app.cell
-def _(mo):
+def _():
     mo.md(r"""
     # 07 · Interleaving: one list, two rankers, every user a judge
 
@@ -56,25 +47,22 @@ def _(mo):
 
 
 @app.cell
-def _(DATASETS, mo, settings):
-    data_picker = mo.ui.dropdown(options=list(DATASETS), value=settings.data, label="data set (world)")
-    data_picker
-    return (data_picker,)
+def _():
+    picker = kit.data_picker(settings, label="data set (world)")
+    picker
+    return (picker,)
 
 
 @app.cell
-def _(NotebookSettings, data_picker, load_data, make_lab, mo, settings):
-    @mo.cache
-    def build_lab(data: str, seed: int, small: bool):
-        return make_lab(load_data(NotebookSettings(data, seed, small)), seed=seed)
-
+def _(picker):
+    run = dataclasses.replace(settings, data=picker.value)
     with mo.status.spinner(title="Building the simulated world and its rankers (cached)..."):
-        lab = build_lab(data_picker.value, settings.seed, settings.small)
-    return (lab,)
+        lab = lab_for(run)
+    return lab, run
 
 
 @app.cell
-def _(METHODS, lab, mo):
+def _(lab):
     _lifts = [round(float(x), 1) for x in lab.effects["lift_pct"] if x > 0]
     effect = mo.ui.slider(steps=_lifts, value=_lifts[min(3, len(_lifts) - 1)], label="true CTR lift of B (%)",
                           show_value=True, debounce=True)  # fmt: skip
@@ -86,22 +74,27 @@ def _(METHODS, lab, mo):
 
 
 @app.cell
-def _(charts, effect, example_impression, impression, lab, method, mo, user):
+def _(effect, impression, lab, method, user):
     sigma = lab.treatment(effect.value)
     rows, credit_a, credit_b = example_impression(lab, sigma, int(user.value), method.value, int(impression.value))
     _verdict = "B wins" if credit_b > credit_a else "A wins" if credit_a > credit_b else "a tie"
-    mo.hstack([
-        charts.interleaved_list_chart(
-            rows, title=f"One interleaved list ({method.value}), coloured by whose pick filled each slot",
-            reading=f"credit for this impression: A {credit_a}, B {credit_b}: {_verdict} (clicked slots are solid, ✓)",
-        ),
-        rows[["position", "title", "team", "rank_a", "rank_b", "clicked"]],
-    ], align="start")  # fmt: skip
+    _reading = f"credit for this impression: A {credit_a}, B {credit_b}: {_verdict} (clicked slots are solid, ✓)"
+    mo.vstack([
+        mo.hstack([
+            charts.interleaved_list_chart(
+                rows, title=f"One interleaved list ({method.value}), coloured by whose pick filled each slot",
+                reading=_reading,
+            ),
+            mo.vstack([kit.table(rows[["position", "title", "team", "rank_a", "rank_b", "clicked"]]),
+                       mo.md(f"<small>rank_a, rank_b: the item's rank in A's and in B's own list. {kit.RANKS}</small>")]),
+        ], align="start"),
+        kit.show(f"One {method.value} impression for user {int(user.value)}: {_reading}."),
+    ])  # fmt: skip
     return (sigma,)
 
 
 @app.cell
-def _(mo):
+def _():
     mo.md(r"""
     Change the *impression* number to draw another coin and another session: one impression
     decides little. Summed over a user's sessions, each user prefers A, prefers B, or ties;
@@ -111,14 +104,14 @@ def _(mo):
 
 
 @app.cell
-def _(interleaving_experiment, lab, method, mo, np, settings, sigma):
-    _rng = np.random.default_rng(settings.seed)
+def _(lab, method, run, sigma):
+    _rng = np.random.default_rng(run.seed)
     _users = lab.population
-    _sessions = _rng.poisson(7 * lab.sim.config.visit_rate * lab.sim.visit_factor(_users))
+    _sessions = _rng.poisson(DAYS * lab.sim.config.visit_rate * lab.sim.visit_factor(_users))
     pref = interleaving_experiment(lab.sim, lab.lists[lab.control_sigma][_users], lab.lists[sigma][_users], _users,
-                                   _sessions, _rng, method.value)  # fmt: skip
-    mo.md(
-        f"**A week of interleaving over all {len(_users):,} users** ({int(_sessions.sum()):,} sessions): "
+                                   _sessions, _rng, method.value, alpha=ALPHA)  # fmt: skip
+    kit.show(
+        f"**{DAYS} days of interleaving over all {len(_users):,} users** ({int(_sessions.sum()):,} sessions): "
         f"B preferred by {pref.wins_b:,} users, A by {pref.wins_a:,}, {pref.ties:,} ties; "
         f"B earns {pref.credit_share_b:.1%} of credited clicks. **{pref.decision()}**."
     )
@@ -126,7 +119,7 @@ def _(interleaving_experiment, lab, method, mo, np, settings, sigma):
 
 
 @app.cell
-def _(mo):
+def _():
     mo.md(r"""
     ## How many users does each method need?
 
@@ -138,34 +131,33 @@ def _(mo):
 
 
 @app.cell
-def _(SensitivityConfig, charts, effect, lab, method, mo, sensitivity_study, settings, sigma):
+def _(effect, lab, method, run, sigma):
     @mo.cache
     def study(treatment_sigma: float, method_name: str, reps: int):
-        cfg = SensitivityConfig(reps=reps, method=method_name, seed=settings.seed)
+        cfg = SensitivityConfig(alpha=ALPHA, reps=reps, method=method_name, seed=run.seed)
         return sensitivity_study(lab.sim, lab.lists[lab.control_sigma], lab.lists[treatment_sigma], lab.population, cfg)
 
     with mo.status.spinner(title="Simulating A/B tests and interleaving experiments at growing sizes..."):
-        sens = study(sigma, method.value, 40 if settings.small else 100)
+        sens = study(sigma, method.value, 40 if run.small else 100)
     _curves = sens.curves.rename(columns={"n_users": "users", "p_correct": "correct"})
+    _reading = (f"{sens.config.target:.0%} correct: A/B needs ~{sens.users_ab:,.0f} users, "
+                f"interleaving ~{sens.users_interleaving:,.0f} ({sens.ratio:.0f}× fewer)")  # fmt: skip
     mo.vstack([
         charts.power_chart(
             _curves, x="users", x_title="users in the experiment (count, log scale)", group="method", log_x=True,
             y="correct", y_title="share of runs that pick the better ranker (0–1)", target=sens.config.target,
-            title=f"Correct decisions against users, true lift {effect.value:+.1f}%",
-            reading=f"{sens.config.target:.0%} correct: A/B needs ~{sens.users_ab:,.0f} users, "
-                    f"interleaving ~{sens.users_interleaving:,.0f} ({sens.ratio:.0f}× fewer)",
+            title=f"Correct decisions against users, true lift {effect.value:+.1f}%", reading=_reading,
         ),
-        mo.md(f"The power formula predicts {sens.predicted_ab:,.0f} users for the A/B test; the simulation agrees "
-              "when its fitted curve and the formula land close together."),
+        kit.show(f"For {sens.config.target:.0%} correct decisions at a true lift of {effect.value:+.1f}%: {_reading}; "
+                 f"the power formula predicts {sens.predicted_ab:,.0f} users for the A/B test."),
+        mo.md("The simulation and the formula agree when the fitted curve and the formula land close together."),
     ])  # fmt: skip
     return
 
 
 @app.cell
-def _(data_picker, effect, method, mo, provenance, provenance_markdown, settings):
-    _s = type(settings)(data_picker.value, settings.seed, settings.small)
-    _cfg = {"true_lift_pct": effect.value, "method": method.value}
-    mo.md(provenance_markdown(provenance(_s, _cfg, "07_interleaving.py")))
+def _(effect, method, run):
+    kit.footer(run, {"true_lift_pct": effect.value, "method": method.value, "alpha": ALPHA, "days": DAYS}, __file__)
     return
 
 

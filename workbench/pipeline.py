@@ -298,6 +298,8 @@ class Pipeline:
         )
         for name, arr in slate.trace.items():
             out[name] = np.asarray(arr)[r, keep]
+        if "ranked_position" in out:  # shown counting from 1, like "position"; <NA>: not in the ranked list
+            out["ranked_position"] = (out["ranked_position"] + 1).where(out["ranked_position"] >= 0).astype("Int64")
         ranked = slate.stages.get("ranked")
         if ranked is not None and ranked.source_ranks is not None:
             rrow = int(np.flatnonzero(ranked.users == user)[0])

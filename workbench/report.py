@@ -1,10 +1,10 @@
-"""Notebook settings and reproducible HTML reports.
+"""Reproducible HTML reports: provenance stamps and the export of every notebook.
 
-Every notebook reads its settings (data set, seed, small world) from the command
-line, shows a provenance stamp (seed, config, package versions, commit), and
-`export_reports` runs each notebook through ``marimo export html`` into
-``reports/``, writing the same stamp at the top of each page and into an index,
-so a reader can re-run the exact command and get the same numbers.
+`provenance` records what a reader needs to re-run a page and get the same numbers (the
+command, seed, config, commit, package versions, threads); every notebook shows it in its
+footer (`workbench.lessons.kit.footer`), and `export_reports` runs each notebook through
+``marimo export html`` into ``reports/``, stamping each page and an index with it.
+Notebook settings (data set, seed, small world) live in `workbench.lessons.kit`.
 """
 
 from __future__ import annotations
@@ -17,66 +17,15 @@ import platform
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from workbench.lessons.kit import NotebookSettings, default_config
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
-DATASETS = ("synthetic", "movielens-100k")
 PACKAGES = ("recsys-workbench", "numpy", "scipy", "pandas", "torch", "faiss-cpu", "implicit", "lightgbm", "marimo", "altair")
-SMALL_ENV = "WORKBENCH_SMALL"
-SMALL_WORLD = {"n_users": 400, "n_items": 300, "impressions_per_user": 120}
-
-
-@dataclass(frozen=True)
-class NotebookSettings:
-    """What a notebook runs on: data set name, seed, and whether to shrink the world (tests, CI).
-
-    ``small`` shrinks the synthetic world to ``SMALL_WORLD`` and asks notebooks to train
-    fewer epochs; it is set by ``--small`` or the environment variable ``WORKBENCH_SMALL=1``.
-    """
-
-    data: str = "synthetic"
-    seed: int = 0
-    small: bool = False
-
-    def __post_init__(self) -> None:
-        if self.data not in DATASETS:
-            raise ValueError(f"data set {self.data!r}: expected one of {DATASETS}")
-        if int(self.seed) != self.seed or self.seed < 0:
-            raise ValueError(f"seed={self.seed!r}: expected a non-negative integer")
-
-    def cli(self) -> list[str]:
-        """The notebook arguments that reproduce these settings (after marimo's ``--``)."""
-        return ["--data", self.data, "--seed", str(self.seed)] + (["--small"] if self.small else [])
-
-
-def notebook_settings(cli_args: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> NotebookSettings:
-    """Settings from ``mo.cli_args()`` (``--data``, ``--seed``, ``--small``) and ``WORKBENCH_SMALL``.
-
-    Unknown arguments raise ValueError rather than being ignored.
-    """
-    args = dict(cli_args or {})
-    env = os.environ if env is None else env
-    unknown = sorted(set(args) - {"data", "seed", "small"})
-    if unknown:
-        raise ValueError(f"unknown notebook argument(s) {unknown}: expected --data NAME, --seed N, --small")
-    small_arg = args.get("small", False)
-    small = small_arg in ("", True, "true", "1") or env.get(SMALL_ENV, "") not in ("", "0")
-    data = str(args.get("data", "synthetic"))
-    return NotebookSettings(data="movielens-100k" if data in ("ml-100k", "movielens") else data,
-                            seed=int(args.get("seed", 0)), small=small)  # fmt: skip
-
-
-def load_data(settings: NotebookSettings):
-    """The data set the settings name (the small synthetic world when ``small``)."""
-    from workbench.data import load_movielens_100k, make_synthetic
-
-    if settings.data == "movielens-100k":
-        return load_movielens_100k(str(ROOT / "data"))
-    return make_synthetic(seed=settings.seed, **(SMALL_WORLD if settings.small else {}))
 
 
 def package_versions(names: Sequence[str] = PACKAGES) -> dict[str, str]:
@@ -182,9 +131,7 @@ def _copy_frontend(out: Path) -> None:
 
 
 def _default_config(settings: NotebookSettings) -> dict[str, Any]:
-    from workbench.pipeline import PipelineConfig
-
-    return PipelineConfig(seed=settings.seed).to_dict()
+    return default_config(settings).to_dict()
 
 
 def export_reports(
@@ -247,10 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m workbench.report [--out reports] [--data synthetic] [--seed 0] [--small] [notebooks...]``."""
     import argparse
 
+    from workbench.data import DATASETS
+
     parser = argparse.ArgumentParser(prog="workbench report", description=export_reports.__doc__)
     parser.add_argument("notebooks", nargs="*", help="notebook files (default: every notebooks/NN_*.py)")
     parser.add_argument("--out", default="reports")
-    parser.add_argument("--data", default="synthetic", choices=DATASETS)
+    parser.add_argument("--data", default="synthetic", choices=DATASETS, help="data set (default: synthetic)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--small", action="store_true", help="shrink the synthetic world (quick check)")
     parser.add_argument("--offline", action="store_true", help="copy marimo's frontend next to the pages")

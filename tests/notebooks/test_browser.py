@@ -2,11 +2,12 @@
 
 Serves notebooks/04_reranking.py with ``marimo run`` on 127.0.0.1 (a free port) on the
 small synthetic world, then checks that the rendered metrics and slate are the ones
-`workbench.viz.whatif` computes for the old and the new λ, and that lowering λ (more
+`workbench.lessons.whatif` computes for the old and the new λ, and that lowering λ (more
 weight on diversity) raised intra-list diversity. A screenshot of each state goes to
 ``test-output/``.
 """
 
+import dataclasses
 import re
 import socket
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from threadpoolctl import threadpool_limits
 
-from workbench.viz.whatif import HEADLINE, Knobs
+from workbench.lessons.whatif import HEADLINE
 
 from .conftest import MARIMO, ROOT
 
@@ -40,7 +41,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served_notebook(small_env):
+def served_notebook(small_env, small_whatif):  # small_whatif first: the served notebook loads its stored pipeline
     port = _free_port()
     log = OUTPUT / "marimo-run.log"
     OUTPUT.mkdir(exist_ok=True)
@@ -69,7 +70,7 @@ def served_notebook(small_env):
 
 
 def _readout(page) -> dict[str, float]:
-    text = page.get_by_text("metrics: NDCG").inner_text()
+    text = page.get_by_text(re.compile(r"metrics@\d+ at λ = [\d.]+: NDCG")).inner_text()
     return {name: float(re.search(re.escape(label) + r" (-?[\d.]+)", text).group(1)) for name, label in HEADLINE.items()}
 
 
@@ -106,7 +107,7 @@ def test_lambda_slider_redraws_metrics_and_slate(served_notebook, small_whatif):
     user = whatif.pickable_users()[0]
     for lam, shown, slate_shown in ((0.7, before, slate_before), (0.3, after, slate_after)):
         with threadpool_limits(1):  # same BLAS summation order as the single-threaded notebook process
-            result = whatif.run(Knobs(lam=lam))
+            result = whatif.run(dataclasses.replace(whatif.knobs, lam=lam))
         expected = result.headline()
         for name in HEADLINE:
             assert shown[name] == pytest.approx(expected[name], abs=1e-4), (lam, name)

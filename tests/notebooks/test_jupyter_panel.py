@@ -1,11 +1,13 @@
 """notebooks/jupyter_panel.ipynb runs in a real Jupyter kernel and its widget recomputes on a slider move."""
 
+import dataclasses
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from workbench.lessons.whatif import HEADLINE
 from workbench.viz.panel import RerankPanel
-from workbench.viz.whatif import HEADLINE, Knobs
 
 from .conftest import ROOT
 
@@ -30,7 +32,7 @@ def test_panel_notebook_executes_and_its_widget_follows_lambda(small_env, small_
     state = _panel_state(nb)
     assert state["lam"] == 0.3  # the last value the sweep set
 
-    expected = small_whatif.run(Knobs(lam=0.3)).headline()
+    expected = small_whatif.run(dataclasses.replace(small_whatif.knobs, lam=0.3)).headline()
     shown = {row["metric"]: row["value"] for row in state["metrics"]}
     for name, label in HEADLINE.items():
         assert shown[f"{label}@10"] == pytest.approx(expected[name], abs=1e-4)

@@ -1,37 +1,88 @@
-"""Every notebook passes `marimo check --strict`, runs as a plain script, and exports to HTML
-without a cell error, on the small synthetic world. Each notebook is run once per mode."""
+"""Every notebook passes `marimo check --strict`, runs as a plain script and prints what it computed,
+draws charts that render whole, and exports to HTML without a cell error, on the small synthetic world.
+
+The sequence is whatever ``notebooks/NN_name.py`` holds: numbered consecutively, and each with an
+``EXPECTED_OUTPUT`` entry (patterns its exported page and its script run must show), so adding a
+notebook means adding its entry here.
+"""
 
 import json
+import math
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from workbench.report import NotebookSettings, export_reports, list_notebooks
+from workbench.lessons import kit
+from workbench.report import export_reports, list_notebooks
+from workbench.viz.charts import chart_problems, rendering_problems
 
 from .conftest import MARIMO, ROOT
 
 NOTEBOOKS = list_notebooks(ROOT / "notebooks")
 IDS = [p.stem for p in NOTEBOOKS]
+NUMBER = r"[+-]?[\d,]*\.?\d+"
 
-# What a reader must see in each exported page: computed outputs (patterns that the notebook's
-# source code, which the page also embeds, cannot match).
+# What a reader must see. "page": patterns in the exported HTML (computed outputs, which the notebook's
+# source code embedded in the page cannot match); "script": lines a script run prints (plain text).
 EXPECTED_OUTPUT = {
-    "01_tour": [r"catalogue 300 \\u2192 candidates \d+", r"a request takes [\d.]+ ms at the median", r"NDCG@10 \S*0\.\d{4}"],
-    "02_candidates": [r"at N=\d+: best \w+ \(\d+\.\d%\)", r"max-of-raw-scores: \w+ wins \d+%"],
-    "03_ranking": [r"best: \w+ \(NDCG@10 0\.\d{4}", r"scrambling .{1,80} costs -?0\.\d{4} of NDCG@10"],
-    "04_reranking": [r"Top of the slate:\S* [A-Z]", r"metrics: NDCG 0\.\d{4}", r"This move took \S*strong\S* ?\d+ ms"],
-    "05_metrics": [r"\[1/log2\(3\)\] / \[1/log2\(2\) \+ 1/log2\(3\) \+ 1/log2\(4\)\]", r"0\.2961"],
-    "06_ab_testing": [r"the test reads \S*[+-]\d+\.\d%", r"peeking declares \d+% of A/A tests"],
-    "07_interleaving": [r"correct: A/B needs ~[\d,]+ users", r"credit for this impression: A \d+, B \d+"],
+    "01_tour": {
+        "page": [r"catalogue 300 \\u2192 candidates \d+", r"a request takes [\d.]+ ms at the median", r"NDCG@10 \S*0\.\d{4}",
+                 r"Model store:\S* (loaded|trained)"],
+        "script": [r"^Model store: (loaded|trained and stored) artefact [0-9a-f]+", r"^Funnel per user: catalogue \d+ → ",
+                   r"^NDCG@10 0\.\d{4}, recall@10 0\.\d{4}"],
+    },
+    "02_candidates": {
+        "page": [r"at N=\d+: best \w+ \(\d+\.\d%\)", r"max of raw scores: \w+ wins \d+%", r"Textbook split:\S* (loaded|trained)"],
+        "script": [r"^Each source alone, at N=\d+: best \w+", r"^Fused recall@\d+: pipeline, reciprocal-rank fusion"],
+    },
+    "03_ranking": {
+        "page": [r"best: \w+ \(NDCG@10 0\.\d{4}", r"scrambling .{1,80} costs -?0\.\d{4} of NDCG@10"],
+        "script": [r'^The pipeline\'s config ranks with .+ \(ranker = "\w+"\): NDCG@10 0\.\d{4}, #\d of \d',
+                   r"^Stage 1 against the textbook split"],
+    },
+    "04_reranking": {
+        "page": [r"Top of the slate:\S* [A-Z]", r"metrics@10 at \S+ = 0\.70: NDCG 0\.\d{4}", r"This move took \S*strong\S* ?\d+ ms"],
+        "script": [r"^metrics@10 at λ = 0\.70: NDCG 0\.\d{4} · recall", r"^Top of the slate: [A-Z]"],
+    },
+    "05_metrics": {
+        "page": [r"\[1/log2\(3\)\] / \[1/log2\(2\) \+ 1/log2\(3\) \+ 1/log2\(4\)\]", r"0\.2961"],
+        "script": [r"^At k = 3: P@3 = 0\.3333", r"^The textbook's answers for likes"],
+    },
+    "06_ab_testing": {
+        "page": [r"the test reads \S*[+-]\d+\.\d%", r"peeking declares \d+% of A/A tests"],
+        "script": [r"^True CTR: A 0\.\d{4}, B 0\.\d{4}", r"^Peeking: after \d+ days", r"^To detect|^With no true lift"],
+    },
+    "07_interleaving": {
+        "page": [r"correct: A/B needs ~[\d,]+ users", r"credit for this impression: A \d+, B \d+"],
+        "script": [r"^\d+ days of interleaving over all [\d,]+ users", r"^For \d+% correct decisions"],
+    },
 }
+PAGE_WIDTH = {"medium": 1050, "compact": 700, "full": None}  # px a chart may take (marimo's column, less padding)
 
 
-def test_notebooks_folder_holds_the_teaching_sequence():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
-    assert NOTEBOOKS[0].name == "01_tour.py"
-    assert set(EXPECTED_OUTPUT) == {p.stem for p in NOTEBOOKS}
+def _printed(notebook, script_runs) -> str:
+    run, _ = script_runs(notebook, "--small")
+    assert run.returncode == 0, run.stderr[-4000:]
+    return run.stdout
+
+
+def _figures(pattern: str, text: str) -> tuple[float, ...]:
+    m = re.search(pattern, text, re.MULTILINE)
+    assert m, f"no line matching {pattern!r} in:\n{text}"
+    return tuple(float(g.replace(",", "")) for g in m.groups())
+
+
+def test_notebooks_folder_holds_a_consecutive_sequence():
+    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    assert numbers and numbers[0] in (0, 1)
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), f"gap or repeat in {numbers}"
+    assert "01_tour" in IDS
+    assert set(EXPECTED_OUTPUT) == set(IDS), "every notebook needs an EXPECTED_OUTPUT entry (and only they)"
+    for stem, expected in EXPECTED_OUTPUT.items():
+        assert expected["page"] and expected["script"], f"{stem}: give page and script patterns"
 
 
 def test_every_notebook_passes_marimo_check_strict():
@@ -41,23 +92,162 @@ def test_every_notebook_passes_marimo_check_strict():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
-def test_runs_as_a_script(notebook, small_env):
-    run = subprocess.run([sys.executable, str(notebook), "--small"], capture_output=True, text=True, cwd=ROOT,
-                         env=small_env, timeout=300)  # fmt: skip
+def test_runs_as_a_script_and_prints_what_it_computed(notebook, script_runs):
+    printed = _printed(notebook, script_runs)
+    for pattern in EXPECTED_OUTPUT[notebook.stem]["script"]:
+        assert re.search(pattern, printed, re.MULTILINE), f"{notebook.name} printed no line matching {pattern!r}:\n{printed}"
+    assert f"Reproduce: python notebooks/{notebook.name} --data synthetic --seed 0 --small" in printed
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_charts_render_whole(notebook, script_runs):
+    run, folder = script_runs(notebook, "--small")
     assert run.returncode == 0, run.stderr[-4000:]
+    source = notebook.read_text(encoding="utf-8")
+    specs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.vl.json"))]
+    assert len(specs) == len(re.findall(r"\bcharts\.\w+\(", source)), "every chart call of the notebook drew once"
+    width = PAGE_WIDTH[re.search(r'marimo\.App\(width="(\w+)"', source).group(1)]
+    for spec in specs:
+        title = spec["title"]["text"]
+        assert chart_problems(spec) == [], title
+        assert rendering_problems(spec, max_width=width) == [], title
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
 def test_exports_to_stamped_html_without_a_cell_error(notebook, tmp_path, small_env, monkeypatch):
     for key, value in small_env.items():
         monkeypatch.setenv(key, value)
-    settings = NotebookSettings(data="synthetic", seed=0, small=True)
+    settings = kit.NotebookSettings(data="synthetic", seed=0, small=True)
     [page] = export_reports(tmp_path, settings, [notebook])
     text = page.read_text(encoding="utf-8")
     assert 'id="workbench-stamp"' in text
     assert f"python notebooks/{notebook.name} --data synthetic --seed 0 --small" in text
-    for pattern in EXPECTED_OUTPUT.get(notebook.stem, []):
+    for pattern in EXPECTED_OUTPUT[notebook.stem]["page"]:
         assert re.search(pattern, text), f"no output matching {pattern!r} in the exported {notebook.name}"
     prov = json.loads((tmp_path / f"{notebook.stem}.json").read_text())
     assert prov["seed"] == 0 and prov["data"] == "synthetic" and prov["versions"]["marimo"] != "absent"
     assert notebook.stem in (tmp_path / "index.html").read_text()
+
+
+# --- the script runs' figures, checked against this process's own computation ------------------------------
+
+NB = {p.stem: p for p in NOTEBOOKS}
+
+
+def test_both_argument_forms_reach_the_notebook(tmp_path, small_env):
+    metrics = NB["05_metrics"]
+    expected = "Reproduce: python notebooks/05_metrics.py --data movielens-100k --seed 3"
+    for args in (["--", "--data", "movielens-100k", "--seed", "3"], ["--data", "movielens-100k", "--seed=3"]):
+        run = subprocess.run([sys.executable, str(metrics), *args, "--out", str(tmp_path / "out")], capture_output=True,
+                             text=True, cwd=ROOT, env=small_env, timeout=300)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert expected in run.stdout
+        written = tmp_path / "out" / "05_metrics.md"
+        assert f"Exported what this notebook showed to {written}" in run.stdout
+        assert "- At k = 3: P@3 = 0.3333" in written.read_text()
+    bad = subprocess.run([sys.executable, str(metrics), "--", "--dataset", "x"], capture_output=True, text=True,
+                         cwd=ROOT, env=small_env, timeout=300)  # fmt: skip
+    assert bad.returncode != 0 and "unknown notebook argument(s) ['--dataset']" in bad.stderr
+
+
+def test_tour_prints_the_pipelines_own_figures(script_runs, small_built):
+    from threadpoolctl import threadpool_limits
+
+    from workbench.metrics import relevance_matrix
+
+    printed = _printed(NB["01_tour"], script_runs)
+    pipe, train, test = small_built.pipeline, small_built.train, small_built.test
+    cfg = pipe.config
+    users = np.flatnonzero(np.diff(relevance_matrix(test).indptr) > 0)
+    with threadpool_limits(1):
+        metrics = pipe.evaluate(pipe.recommend(users), test).set_index("metric")["mean"]
+    ndcg, recall = _figures(rf"^NDCG@{cfg.k} ({NUMBER}), recall@{cfg.k} ({NUMBER})", printed)
+    assert ndcg == pytest.approx(metrics["ndcg"], abs=5e-5) and recall == pytest.approx(metrics["recall"], abs=5e-5)
+    catalogue, candidates, ranked, slate = _figures(
+        rf"^Funnel per user: catalogue ({NUMBER}) → candidates ({NUMBER}) → ranked ({NUMBER}) → slate ({NUMBER})", printed)
+    assert catalogue == train.n_items and 0 < candidates <= cfg.n_candidates
+    assert ranked <= cfg.n_ranked and slate == cfg.k
+    page_claim = re.search(r"^synthetic: (\d+) users, (\d+) items", printed, re.MULTILINE)
+    assert page_claim and (int(page_claim.group(1)), int(page_claim.group(2))) == (train.n_users, train.n_items)
+
+
+def test_candidates_page_studies_the_pipelines_stage_one(script_runs, small_built):
+    from workbench.candidates.fusion import DEFAULT_WEIGHTS
+    from workbench.lessons.rankers import candidate_recall
+    from workbench.metrics import relevance_matrix
+
+    printed = _printed(NB["02_candidates"], script_runs)
+    cfg = small_built.pipeline.config
+    n_sources, each = _figures(r"The pipeline's stage 1: (\d+) sources .*?each proposing its top (\d+)", printed)
+    assert (n_sources, each) == (len(cfg.weights), cfg.per_source_k or cfg.n_candidates)
+    assert _figures(r"The textbook split \(CandidateGenerator\(\)\): (\d+) sources", printed) == (len(DEFAULT_WEIGHTS),)
+    n, rrf, max_score, textbook = _figures(
+        rf"^Fused recall@(\d+): pipeline, reciprocal-rank fusion \(RRF\) ({NUMBER})%, pipeline, max of raw scores "
+        rf"({NUMBER})%, textbook split ({NUMBER})%", printed)  # fmt: skip
+    assert n == cfg.n_candidates
+    relevance = relevance_matrix(small_built.test)
+    users = np.flatnonzero(np.diff(relevance.indptr) > 0)
+    own = candidate_recall(small_built.pipeline.candidate_stage(users), relevance[users])
+    assert cfg.fusion == "rrf" and rrf == pytest.approx(100 * own, abs=0.05)  # the pipeline's list is its RRF fusion
+    assert all(0 <= v <= 100 for v in (max_score, textbook))
+
+
+def test_ranking_page_reconciles_its_best_ranker_with_the_config(script_runs, small_built):
+    from workbench.metrics import accuracy_metrics, relevance_matrix
+    from workbench.ranking import RANKERS
+    from workbench.types import CandidateSet
+
+    printed = _printed(NB["03_ranking"], script_runs)
+    cfg = small_built.pipeline.config
+    m = re.search(r'\(ranker = "(\w+)"\): NDCG@10 (0\.\d{4}), #(\d) of (\d)', printed)
+    assert m and m.group(1) == cfg.ranker and int(m.group(4)) == len(RANKERS)
+    relevance = relevance_matrix(small_built.test)
+    users = np.flatnonzero(np.diff(relevance.indptr) > 0)
+    cands = small_built.pipeline.candidate_stage(users)
+    top = CandidateSet(cands.users, cands.items, small_built.pipeline.ranker_.score(cands)).top(10)
+    ndcg = float(np.nanmean(accuracy_metrics(top.items, relevance[users], (10,))[("ndcg", 10)]))
+    assert float(m.group(2)) == pytest.approx(ndcg, abs=5e-5)
+    if int(m.group(3)) == 1:
+        assert "It is also the best" in printed
+    else:
+        assert re.search(r'to serve it, set ranker = "\w+"', printed)
+
+
+def test_reranking_page_prints_the_what_ifs_metrics(script_runs, small_whatif):
+    from threadpoolctl import threadpool_limits
+
+    from workbench.lessons.whatif import HEADLINE
+
+    printed = _printed(NB["04_reranking"], script_runs)
+    with threadpool_limits(1):
+        expected = small_whatif.run(small_whatif.knobs).headline()
+    line = re.search(r"^metrics@10 at λ = 0\.70: (.+)$", printed, re.MULTILINE).group(1)
+    for name, label in HEADLINE.items():
+        shown = float(re.search(re.escape(label) + rf" ({NUMBER})", line).group(1))
+        assert shown == pytest.approx(expected[name], abs=1e-4), name
+
+
+def test_metrics_page_prints_the_textbook_numbers_worked_by_hand(script_runs):
+    printed = _printed(NB["05_metrics"], script_runs)
+    p, r, ndcg, ap = _figures(rf"^At k = 3: P@3 = ({NUMBER}) .*R@3 = ({NUMBER}) .*NDCG@3 = ({NUMBER}) .*AP@3 = ({NUMBER})",
+                              printed)  # fmt: skip
+    assert p == pytest.approx(1 / 3, abs=5e-5) and r == pytest.approx(1 / 3, abs=5e-5)  # one hit (A) of {A, B, C}
+    assert ndcg == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3) + 1 / 2), abs=5e-5)
+    assert ap == pytest.approx((1 / 2) / 3, abs=5e-5)
+
+
+def test_experiment_pages_print_consistent_figures(script_runs):
+    ab = _printed(NB["06_ab_testing"], script_runs)
+    mean_a, mean_b, lift = _figures(rf"^True CTR: A ({NUMBER}), B ({NUMBER}) \(({NUMBER})%\)", ab)
+    assert lift == pytest.approx(100 * (mean_b / mean_a - 1), abs=0.1)
+    est, low, high, p = _figures(rf"the test reads ({NUMBER})% \[({NUMBER})%, ({NUMBER})%\], p = ({NUMBER}(?:e-?\d+)?)", ab)
+    assert low <= est <= high and 0 <= p <= 1
+    assert re.search(r"not significant at α" if p >= 0.05 else r": significant at α", ab)
+    peeking, once = _figures(r"peeking declares (\d+)% of A/A tests significant, against (\d+)% read once", ab)
+    assert peeking >= once  # any day so far includes the last day
+    inter = _printed(NB["07_interleaving"], script_runs)
+    credit_a, credit_b = _figures(r"credit for this impression: A (\d+), B (\d+)", inter)
+    verdict = "B wins" if credit_b > credit_a else "A wins" if credit_a > credit_b else "a tie"
+    assert f"A {int(credit_a)}, B {int(credit_b)}: {verdict}" in inter
+    users_ab, users_il, ratio = _figures(rf"A/B needs ~({NUMBER}) users, interleaving ~({NUMBER}) \(({NUMBER})× fewer\)", inter)
+    assert ratio == pytest.approx(users_ab / users_il, abs=0.5 + 0.01 * ratio)

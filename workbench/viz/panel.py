@@ -1,27 +1,29 @@
 """The reranking what-if as a widget for JupyterLab (anywidget, so it also runs inside marimo).
 
 The same three sliders as notebook 04 (MMR λ, freshness decay, exploration rate) plus k
-and a user picker, over the same functions (`workbench.viz.whatif.WhatIf.run`). Moving a
+and a user picker, over the same functions (`workbench.lessons.whatif.WhatIf.run`). Moving a
 slider in the browser, or setting ``panel.lam = 0.3`` from Python, reranks every user and
 recomputes the metrics; the widget shows them with their change against the ranking order
-and the chosen user's slate.
+and the chosen user's slate (positions as in `workbench.lessons.kit.RANKS`).
 
+    from workbench.lessons import kit
+    from workbench.lessons.whatif import prepare
     from workbench.viz.panel import RerankPanel
-    from workbench.viz.whatif import prepare
-    panel = RerankPanel(prepare(settings)[0]); panel
+    panel = RerankPanel(prepare(kit.trained(kit.NotebookSettings()))[0]); panel
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import anywidget
 import numpy as np
 import traitlets
 
-from workbench.viz.whatif import HEADLINE, Knobs, WhatIf, WhatIfResult
+from workbench.lessons.kit import ABSENT
+from workbench.lessons.whatif import DECAY_STEPS, HEADLINE, Knobs, WhatIf, WhatIfResult
 
-DECAY_STEPS = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 _ESM = r"""
 function el(tag, attrs = {}, text = "") {
@@ -141,6 +143,8 @@ class RerankPanel(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, whatif: WhatIf, **kwargs) -> None:
+        for name in ("lam", "freshness_decay", "exploration_rate", "k"):  # start where the pipeline is
+            kwargs.setdefault(name, getattr(whatif.knobs, name))
         pickable = whatif.pickable_users()
         if not len(pickable):
             raise ValueError("no user has held-out test items to show: check the test split")
@@ -156,7 +160,9 @@ class RerankPanel(anywidget.AnyWidget):
         self._recompute()
 
     def knobs(self) -> Knobs:
-        return Knobs(lam=self.lam, freshness_decay=self.freshness_decay, exploration_rate=self.exploration_rate, k=self.k)
+        """The what-if's knobs with the sliders' λ, decay, ε and k (the other stage-3 fields as the pipeline has them)."""
+        return dataclasses.replace(self._whatif.knobs, lam=self.lam, freshness_decay=self.freshness_decay,
+                                   exploration_rate=self.exploration_rate, k=self.k)  # fmt: skip
 
     def headline(self) -> dict[str, float]:
         """The current headline metrics (mean over users)."""
@@ -164,7 +170,7 @@ class RerankPanel(anywidget.AnyWidget):
 
     def _baseline(self, k: int) -> dict[str, float]:
         if k not in self._baselines:
-            self._baselines[k] = self._whatif.run(Knobs(lam=1.0, freshness_decay=0.0, exploration_rate=0.0, k=k)).headline()
+            self._baselines[k] = self._whatif.run(self._whatif.ranking_order(k)).headline()
         return self._baselines[k]
 
     def _recompute(self, change: object = None) -> None:
@@ -188,5 +194,6 @@ class RerankPanel(anywidget.AnyWidget):
             return
         _, after = self._whatif.before_after(self.result, self.user)
         notes = np.where(after["explored"], "explored", np.where(after["pinned"], "pinned", np.where(after["in_test"], "watched later", "")))
-        self.slate = [{"position": int(r.position), "title": str(r.title), "ranked_position": int(r.ranked_position) + 1,
-                       "note": str(n), "in_test": bool(r.in_test)} for r, n in zip(after.itertuples(), notes)]  # fmt: skip
+        ranked = after["ranked_position"].astype(object).where(after["ranked_position"].notna(), ABSENT)
+        self.slate = [{"position": int(r.position), "title": str(r.title), "ranked_position": str(p),
+                       "note": str(n), "in_test": bool(r.in_test)} for r, p, n in zip(after.itertuples(), ranked, notes)]  # fmt: skip

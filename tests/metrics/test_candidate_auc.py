@@ -1,11 +1,13 @@
-"""Stage-2 views: per-user AUC (checked against scipy's Mann-Whitney U) and feature families."""
+"""Per-user candidate AUC (checked by hand and against scipy's Mann-Whitney U) and the feature families
+that permutation importance shuffles together."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.stats import mannwhitneyu
 
-from workbench.viz.ranking import candidate_auc, feature_family
+from workbench.metrics.ranking import candidate_auc
+from workbench.ranking.importance import feature_family
 
 
 def test_auc_by_hand_with_ties_and_padding():

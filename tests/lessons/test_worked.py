@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from workbench.viz.worked import explain, metric_table, parse_example, position_table
+from workbench.lessons.worked import explain, metric_table, parse_example, position_table
 
 LOG2_3 = math.log2(3)
 

@@ -1,4 +1,4 @@
-"""What notebooks 06 and 07 show of `workbench.experiment`: treatments of known effect, a test read day by day.
+"""The experiment lab of notebooks 06 and 07: treatments of known effect, a test read day by day.
 
 The world's ground truth gives each ranker's exact expected CTR (`studies.ctr_effect`),
 so a treatment of known true lift is a noisy-oracle ranker with less noise than control.
@@ -21,7 +21,10 @@ from workbench.experiment.rankers import noisy_oracle_ranker
 from workbench.experiment.simulator import SimulatorConfig, UserSimulator
 from workbench.experiment.stats import grouped_moments, relative_ci, welch_arrays
 from workbench.experiment.studies import ctr_effect, hashed_arms, simulate_replicates
+from workbench.lessons.kit import ranks
 
+ALPHA = 0.05  # significance level of every test the lab reads
+SPLIT = (0.5, 0.5)  # share of arriving users hashed into A and into B
 TREATMENT_SIGMAS = (2.0, 1.9, 1.8, 1.65, 1.5, 1.3, 1.1, 0.9)
 
 
@@ -64,19 +67,19 @@ def make_lab(ds: Dataset, k: int = 10, control_sigma: float = 2.0, sigmas: tuple
     return Lab(ds, sim, population, float(control_sigma), lists, effects)
 
 
-def daily_readings(lab: Lab, sigma: float, users_per_day: int, days: int, runs: int = 1, alpha: float = 0.05,
+def daily_readings(lab: Lab, sigma: float, users_per_day: int, days: int, runs: int = 1, alpha: float = ALPHA,
                    seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """``runs`` independent A/B tests of control against treatment ``sigma``, read at the end of each day.
 
     Each day ``users_per_day`` new users (drawn from the population) arrive, are hashed into
-    A or B, and have one session. Day d's reading uses every user who arrived by day d:
+    A or B (shares ``SPLIT``), and have one session. Day d's reading uses every user who arrived by day d:
     Welch's t-test on per-user CTR. Returns one row per (run, day): users, ``p_value``, and
     the relative lift in % with its 95% delta-method interval (``estimate``, ``low``, ``high``).
     """
     if users_per_day < 2 or days < 1 or runs < 1:
         raise ValueError(f"users_per_day={users_per_day}, days={days}, runs={runs}: expected >= 2, >= 1, >= 1")
     n = users_per_day * days
-    arms = hashed_arms(runs, n, (0.5, 0.5), f"daily-{seed}")
+    arms = hashed_arms(runs, n, SPLIT, f"daily-{seed}")
     arrival = np.arange(n) // users_per_day
     sessions = np.broadcast_to((arrival[:, None] == np.arange(days)[None, :]).astype(np.int64), (runs, n, days))
     totals = simulate_replicates(lab.sim, [lab.lists[lab.control_sigma], lab.lists[float(sigma)]], lab.population,
@@ -102,7 +105,8 @@ def example_impression(lab: Lab, sigma: float, user: int, method: str = "team_dr
 
     Returns (rows, credit_a, credit_b). One row per slot: ``position`` (1-based), ``item``,
     ``title``, ``team`` ('A' or 'B': whose pick filled the slot), ``rank_a`` / ``rank_b``
-    (1-based rank in each ranker's own list, 0 if absent) and ``clicked``.
+    (rank in each ranker's own list, `workbench.lessons.kit.RANKS`: from 1, ``<NA>`` if absent)
+    and ``clicked``.
     """
     if not 0 <= user < len(lab.population):
         raise ValueError(f"user={user!r}: expected 0..{len(lab.population) - 1}")
@@ -119,8 +123,8 @@ def example_impression(lab: Lab, sigma: float, user: int, method: str = "team_dr
         "item": items,
         "title": lab.dataset.items["title"].to_numpy()[np.where(real, items, 0)],
         "team": np.where(inter.team[0] == 0, "A", "B"),
-        "rank_a": ((a[0][None, :] == items[:, None]) * np.arange(1, a.shape[1] + 1)).sum(axis=1),
-        "rank_b": ((b[0][None, :] == items[:, None]) * np.arange(1, b.shape[1] + 1)).sum(axis=1),
+        "rank_a": ranks(((a[0][None, :] == items[:, None]) * np.arange(1, a.shape[1] + 1)).sum(axis=1)),
+        "rank_b": ranks(((b[0][None, :] == items[:, None]) * np.arange(1, b.shape[1] + 1)).sum(axis=1)),
         "clicked": clicks[0],
     })[real].reset_index(drop=True)  # fmt: skip
     return rows, int(credit_a[0]), int(credit_b[0])

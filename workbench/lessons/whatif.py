@@ -4,7 +4,8 @@ Candidate retrieval and ranking (stages 1–2) are expensive and do not depend o
 reranking knobs, so they run once and their ranked `CandidateSet` is kept. A move of
 λ, the freshness decay, the exploration rate or k re-runs only stage 3 (reranking)
 for every user and the metrics table (`workbench.metrics.evaluate`). Notebook 04,
-the Jupyter panel and ``benchmarks/bench_slider.py`` all call this class.
+the Jupyter panel (`workbench.viz.panel`) and ``benchmarks/bench_slider.py`` all call
+this class; `prepare` builds it from a fitted pipeline (`workbench.lessons.kit.trained`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from workbench.data.dataset import Dataset
+from workbench.lessons.kit import ranks
 from workbench.metrics import evaluate, relevance_matrix
-from workbench.pipeline import Pipeline, PipelineConfig
-from workbench.report import NotebookSettings, load_data
+from workbench.pipeline import Pipeline
 from workbench.rerank import RerankConfig, rerank
 from workbench.types import CandidateSet, Slate
+
+if TYPE_CHECKING:
+    from workbench.store import Trained
 
 RerankFn = Callable[[CandidateSet, int, RerankConfig], Slate]
 HEADLINE = {
@@ -33,17 +38,30 @@ HEADLINE = {
     "novelty_bits": "novelty (bits)",
     "mean_item_age_days": "mean item age (days)",
 }
+DECAY_STEPS = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # freshness decay per 30 days: the slider's stops
 LAM_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 @dataclass(frozen=True)
-class Knobs:
-    """The what-if controls: MMR λ, freshness decay (per 30 days), exploration rate ε, slate size k."""
+class Knobs(RerankConfig):
+    """The what-if controls: every stage-3 knob of `RerankConfig` (validated there; the sliders move
+    λ, the freshness decay and the exploration rate ε) and the slate size ``k``.
 
-    lam: float = 0.7
-    freshness_decay: float = 1.0
-    exploration_rate: float = 0.0
+    ``WhatIf.knobs`` holds the pipeline's own stage-3 config and k; a slider move is
+    ``dataclasses.replace(whatif.knobs, lam=...)``, so the fields no slider moves keep the
+    pipeline's values.
+    """
+
     k: int = 10
+
+    @classmethod
+    def of(cls, config: RerankConfig, k: int) -> Knobs:
+        """The knobs of a stage-3 config and a slate size."""
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(RerankConfig)}, k=k)
+
+    def config(self) -> RerankConfig:
+        """The `RerankConfig` these knobs set (without ``k``)."""
+        return RerankConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(RerankConfig)})
 
 
 @dataclass(eq=False)
@@ -67,20 +85,21 @@ class WhatIf:
     train / test: the split the ranker was fitted on and is judged against; the
         item table, seen items and popularity come from ``train``.
     rerank_fn: ``(ranked, k, RerankConfig) -> Slate``; default `workbench.rerank.rerank`
-        with the train set's item arrays and seen items (pass
-        ``lambda r, k, c: pipe.rerank_stage(r, k=k, rerank=c)`` to go through a Pipeline).
-    base: the RerankConfig whose other fields (α, freshness weight, pins, ...) stay fixed.
+        with the train set's item arrays and seen items (`prepare` passes the pipeline's
+        ``rerank_stage``).
+    knobs: where the controls start: the stage-3 config whose fields no slider moves
+        (α, freshness weight, pins, ...) stay as they are, and the slate size.
     pipeline: the fitted Pipeline behind ``ranked``, when there is one (kept for display and timing).
     """
 
     def __init__(self, ranked: CandidateSet, train: Dataset, test: Dataset, rerank_fn: RerankFn | None = None,
-                 base: RerankConfig = RerankConfig(), pipeline: Pipeline | None = None) -> None:  # fmt: skip
+                 knobs: Knobs = Knobs(), pipeline: Pipeline | None = None) -> None:  # fmt: skip
         if ranked.items.size and ranked.items.max() >= train.n_items:
             raise ValueError(f"ranked holds item {ranked.items.max()}, beyond the {train.n_items} items of {train.name!r}")
         self.ranked = ranked
         self.train = train
         self.test = test
-        self.base = base
+        self.knobs = knobs
         self.pipeline = pipeline
         self.relevance = relevance_matrix(test)
         self._rerank = rerank_fn or self._default_rerank
@@ -98,16 +117,16 @@ class WhatIf:
                       item_age_days=t.item_age_days, item_available=t.item_available,
                       item_promoted=t.item_promoted, seen=t.matrix, config=config)  # fmt: skip
 
-    def config(self, knobs: Knobs) -> RerankConfig:
-        """The base RerankConfig with the knobs' λ, decay and ε (validated by RerankConfig)."""
-        return dataclasses.replace(self.base, lam=float(knobs.lam), freshness_decay=float(knobs.freshness_decay),
-                                   exploration_rate=float(knobs.exploration_rate))  # fmt: skip
+    def ranking_order(self, k: int) -> Knobs:
+        """The knobs that keep the ranker's order: λ = 1, no freshness re-sort, no exploration
+        (the business rules stay on); the baseline that the page compares a setting against."""
+        return dataclasses.replace(self.knobs, lam=1.0, freshness_decay=0.0, exploration_rate=0.0, k=k)
 
     def slate(self, knobs: Knobs) -> Slate:
         """Stage 3 for every user at these knobs."""
         if int(knobs.k) != knobs.k or not 1 <= knobs.k <= self.ranked.n:
             raise ValueError(f"k={knobs.k!r}: expected 1..{self.ranked.n} (the ranked candidates per user)")
-        return self._rerank(self.ranked, int(knobs.k), self.config(knobs))
+        return self._rerank(self.ranked, int(knobs.k), knobs.config())
 
     def metrics(self, slate: Slate) -> pd.DataFrame:
         """Accuracy and beyond-accuracy table of ``slate`` at its k, over every user."""
@@ -147,7 +166,9 @@ class WhatIf:
         s = result.slate
         after = pd.DataFrame({"item": s.items[row], "position": np.arange(1, k + 1), "score": s.scores[row],
                               **{name: np.asarray(v)[row] for name, v in s.trace.items()}})  # fmt: skip
-        after = after[after["item"] >= 0]
+        after = after[after["item"] >= 0].copy()
+        if "ranked_position" in after:  # the trace counts from 0; pages count from 1 (kit.RANKS)
+            after["ranked_position"] = ranks(after["ranked_position"].to_numpy() + 1).set_axis(after.index)
         titles = self.train.items["title"].to_numpy()
         held_out = set(self.relevance[user].indices.tolist())
         for df in (before, after):
@@ -156,26 +177,17 @@ class WhatIf:
         return before.reset_index(drop=True), after.reset_index(drop=True)
 
 
-def fit_pipeline(settings: NotebookSettings, config: PipelineConfig | None = None) -> tuple[Pipeline, Dataset, Dataset, float]:
-    """Load the data set the settings name, split it in time (last 20% of each user's history is
-    test) and fit the whole pipeline on the train part. Returns (pipeline, train, test, seconds)."""
-    from workbench.data import temporal_split
+def prepare(trained: Trained) -> tuple[WhatIf, float]:
+    """Stages 1–2, once: rank every user's candidates with the fitted pipeline (`Pipeline.rank_stage`).
 
-    t0 = time.perf_counter()
-    train, test = temporal_split(load_data(settings))
-    pipe = Pipeline(config or PipelineConfig(seed=settings.seed)).fit(train)
-    return pipe, train, test, time.perf_counter() - t0
+    trained: the fitted pipeline and its split (`workbench.lessons.kit.trained`).
 
-
-def prepare(settings: NotebookSettings, config: PipelineConfig | None = None) -> tuple[WhatIf, float]:
-    """Stages 1–2, once: fit the pipeline and rank every user's candidates (`Pipeline.rank_stage`).
-
-    Returns the `WhatIf` over every user, whose slider moves go through `Pipeline.rerank_stage`,
-    and the wall time of this preparation in ms.
+    Returns the `WhatIf` over every user, starting at the pipeline's own stage-3 config and k,
+    whose slider moves go through `Pipeline.rerank_stage`, and the wall time of this ranking in ms.
     """
+    pipe, train, test = trained.pipeline, trained.train, trained.test
     t0 = time.perf_counter()
-    pipe, train, test, _ = fit_pipeline(settings, config)
     ranked = pipe.rank_stage(np.arange(train.n_users))
-    whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c), base=pipe.config.rerank,
-                    pipeline=pipe)  # fmt: skip
+    whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c),
+                    knobs=Knobs.of(pipe.config.rerank, pipe.config.k), pipeline=pipe)  # fmt: skip
     return whatif, (time.perf_counter() - t0) * 1e3

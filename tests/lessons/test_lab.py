@@ -1,10 +1,11 @@
 """Treatments of known lift, a test read day by day, one interleaved impression."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from workbench.data import make_synthetic
-from workbench.viz.experiments import daily_readings, example_impression, make_lab
+from workbench.lessons.lab import daily_readings, example_impression, make_lab
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,9 @@ def test_example_impression_merges_both_lists(lab, method):
     a, b = lab.lists[2.0][3], lab.lists[0.5][3]
     assert rows["item"].is_unique and len(rows) == 5
     assert set(rows["item"]) <= set(a) | set(b)
-    assert (rows["rank_a"] == [list(a).index(i) + 1 if i in a else 0 for i in rows["item"]]).all()
+    # ranks count from 1; an item absent from A's list has no rank (<NA>, shown as "–")
+    assert rows["rank_a"].tolist() == [list(a).index(i) + 1 if i in a else pd.NA for i in rows["item"]]
+    assert rows["rank_b"].tolist() == [list(b).index(i) + 1 if i in b else pd.NA for i in rows["item"]]
     if method == "team_draft":
         assert ca == int((rows["clicked"] & (rows["team"] == "A")).sum())
         assert cb == int((rows["clicked"] & (rows["team"] == "B")).sum())

@@ -1,0 +1,83 @@
+"""The notebook kit: settings from either command-line form, the ranking convention, tables that wrap."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.data import SMALL_WORLD
+from workbench.lessons import kit
+from workbench.lessons.kit import ABSENT, NotebookSettings, parse_argv
+
+
+def test_argv_with_and_without_marimos_separator_mean_the_same():
+    plain = parse_argv(["--data", "movielens-100k", "--seed", "3", "--small"])
+    assert plain == {"data": "movielens-100k", "seed": "3", "small": ""}
+    assert parse_argv(["--", "--data", "movielens-100k", "--seed=3", "--small"]) == plain
+    assert kit.settings(plain, env={}) == NotebookSettings("movielens-100k", 3, True)
+    with pytest.raises(ValueError, match="'stray' follows no --name"):
+        parse_argv(["stray"])
+
+
+def test_settings_from_marimos_own_parse_of_the_separator():
+    # marimo's mo.cli_args() turns a bare "--" into an empty name: it must not count as an unknown argument
+    assert kit.settings({"": "", "data": "ml-100k"}, env={}) == NotebookSettings("movielens-100k", 0, False)
+
+
+def test_settings_from_environment_and_defaults():
+    assert kit.settings({}, env={}) == NotebookSettings("synthetic", 0, False)
+    assert kit.settings({}, env={"WORKBENCH_SMALL": "1"}).small
+    assert not kit.settings({}, env={"WORKBENCH_SMALL": "0"}).small
+    assert kit.settings({"small": "false"}, env={}).small is False
+    assert kit.settings({"out": "reports/x"}, env={}).out == "reports/x"
+
+
+def test_settings_reject_what_they_cannot_honour():
+    with pytest.raises(ValueError, match=r"unknown notebook argument\(s\) \['--dataset'\]"):
+        kit.settings({"dataset": "synthetic"}, env={})
+    with pytest.raises(ValueError, match="unknown data set 'netflix'"):
+        kit.settings({"data": "netflix"}, env={})
+    with pytest.raises(ValueError, match="--seed 'abc'"):
+        kit.settings({"seed": "abc"}, env={})
+    with pytest.raises(ValueError, match="seed=-1"):
+        NotebookSettings(seed=-1)
+    with pytest.raises(ValueError, match="--small 'maybe'"):
+        kit.settings({"small": "maybe"}, env={})
+    with pytest.raises(ValueError, match="--out needs a folder"):
+        kit.settings({"out": ""}, env={})
+
+
+def test_settings_rebuild_with_dataclasses_replace_and_round_trip_through_cli():
+    s = NotebookSettings("movielens-100k", 7, True)
+    assert dataclasses.replace(s, data="ml-100k") == s  # canonicalised again on replace
+    argv = s.cli()
+    assert kit.settings(parse_argv(argv), env={}) == s
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.seed = 1  # frozen: mo.cache keys on it
+
+
+def test_dataset_honours_small_and_seed():
+    a = kit.dataset(NotebookSettings(small=True, seed=1))
+    b = kit.dataset(NotebookSettings(small=True, seed=1))
+    c = kit.dataset(NotebookSettings(small=True, seed=2))
+    assert a.n_users == SMALL_WORLD["n_users"] and a.n_items == SMALL_WORLD["n_items"]
+    assert a.interactions.equals(b.interactions) and not a.interactions.equals(c.interactions)
+
+
+def test_ranks_count_from_one_and_mark_the_absent():
+    r = kit.ranks(np.array([1, 0, 3, -1]))
+    assert str(r.dtype) == "Int64" and r.tolist() == [1, pd.NA, 3, pd.NA]
+    shown = kit.displayed(pd.DataFrame({"rank in ease": r, "score": [0.123456, 1, 2, 3.0]}), digits=3)
+    assert shown["rank in ease"].tolist() == [1, ABSENT, 3, ABSENT]
+    assert shown["score"].tolist() == [0.123, 1.0, 2.0, 3.0]
+    assert ABSENT in kit.RANKS and "from 1" in kit.RANKS
+
+
+def test_tables_wrap_long_text_instead_of_cutting_it():
+    df = pd.DataFrame({"metric": ["ndcg"], "definition": ["DCG@k / IDCG@k, discount 1/log2(rank+1); IDCG sorts grades"],
+                       "value": [0.3]})  # fmt: skip
+    assert kit.wrapped(df) == ["definition"]
+    table = kit.table(df)
+    assert table._component_args["wrapped-columns"] == ["definition"]
+    assert kit.plain("**NDCG@10** `0.1` <small>x</small>") == "NDCG@10 0.1 x"

@@ -1,0 +1,12 @@
+"""The notebooks' back-ends: what each lesson computes, apart from how it is drawn.
+
+- `kit`: every notebook's set-up (settings, data picker, the fitted pipeline from the model
+  store, headline lines that a script run prints, the provenance footer, the ranking convention).
+- `whatif`: the reranking what-if (notebook 04 and the Jupyter panel).
+- `candidates`: stage-1 views (notebook 02): recall curves, who wins the fused slots.
+- `rankers`: stage-2 comparison (notebook 03).
+- `worked`: the textbook's worked metrics example (notebook 05).
+- `lab`: simulated experiments with treatments of known effect (notebooks 06 and 07).
+
+Charts and widgets live in `workbench.viz`; the models and metrics in the rest of `workbench`.
+"""

@@ -1,0 +1,314 @@
+"""The notebook kit: every notebook's set-up in one place.
+
+A notebook's set-up is its marimo setup cell and one cached build::
+
+    with app.setup:
+        import dataclasses
+        import marimo as mo
+        from workbench.lessons import kit
+        from workbench.viz import charts
+
+        settings = kit.settings()
+
+    @app.function
+    @mo.cache
+    def trained(s: kit.NotebookSettings, config=None) -> kit.Trained:
+        return kit.trained(s, config)
+
+- `settings`: data set, seed and world size from the command line, with or without
+  marimo's ``--`` (``python notebooks/04_reranking.py --data movielens-100k`` and
+  ``python notebooks/04_reranking.py -- --data movielens-100k`` are the same), or from
+  ``marimo run/edit/export notebook.py -- --data ...``; ``WORKBENCH_SMALL=1`` also
+  shrinks the world. A cell rebuilds them with ``dataclasses.replace(settings, data=...)``,
+  and `mo.cache` keys on the frozen settings.
+- `data_picker`: the data-set dropdown.
+- `trained`: the fitted pipeline, through the model store (`workbench.store.load_or_train`):
+  loaded when the store holds a matching artefact, else trained once (with progress) and stored.
+- `show`: a computed statement on the page; a notebook run as a script prints it, so a
+  script run says what it computed. `footer` ends each page with its provenance (and, for a
+  script run with ``--out DIR``, writes what it showed to ``DIR/<notebook>.md``).
+- `table`: a DataFrame as a table with long text columns wrapped and `RANKS` applied.
+
+`RANKS` is the one ranking convention of every page: positions and ranks count from 1,
+and `ABSENT` ("–") marks an item missing from a list. Data frames carry such columns as
+pandas nullable integers (``Int64``), with ``<NA>`` for absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.data import DATASETS, Dataset, dataset_name, load
+
+if TYPE_CHECKING:  # the store is imported when a pipeline is needed
+    from workbench.pipeline import PipelineConfig
+    from workbench.store import Trained
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = ROOT / "data"
+SMALL_ENV = "WORKBENCH_SMALL"
+ARGUMENTS = "--data NAME (one of " + ", ".join(DATASETS) + "), --seed N, --small, --out DIR"
+ABSENT = "–"
+RANKS = f"Positions and ranks count from 1 (1 = the top of a list); {ABSENT} marks an item that is not in that list."
+WRAP_CHARS = 40  # text columns with longer cells wrap instead of being cut off
+
+_shown: list[str] = []  # what `show` printed in this script run, for `footer`'s export
+
+
+@dataclass(frozen=True)
+class NotebookSettings:
+    """What a notebook runs on: data set, seed, whether to shrink the world (tests, quick looks).
+
+    ``small`` shrinks the synthetic world to `workbench.data.SMALL_WORLD`. ``out``: a folder
+    where a script run writes what it showed (``--out``); it changes no figure.
+    """
+
+    data: str = "synthetic"
+    seed: int = 0
+    small: bool = False
+    out: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", dataset_name(self.data))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r}: expected a non-negative integer")
+        object.__setattr__(self, "seed", int(self.seed))
+        object.__setattr__(self, "small", bool(self.small))
+
+    def cli(self) -> list[str]:
+        """The notebook arguments that reproduce these settings (``out`` changes no figure and is left out)."""
+        return ["--data", self.data, "--seed", str(self.seed)] + (["--small"] if self.small else [])
+
+
+def parse_argv(argv: Sequence[str]) -> dict[str, str]:
+    """``--data movielens-100k --seed=3 --small`` as ``{"data": ..., "seed": "3", "small": ""}``.
+
+    A bare ``--`` (marimo's separator between its own arguments and the notebook's) is skipped.
+    """
+    args: dict[str, str] = {}
+    waiting: str | None = None
+    for arg in argv:
+        if arg == "--":
+            waiting = None
+        elif arg.startswith("-"):
+            name, eq, value = arg.lstrip("-").partition("=")
+            args[name] = value
+            waiting = None if eq else name
+        elif waiting is not None:
+            args[waiting], waiting = arg, None
+        else:
+            raise ValueError(f"notebook argument {arg!r} follows no --name: expected {ARGUMENTS}")
+    return args
+
+
+def _cli_args() -> dict[str, Any]:
+    import marimo as mo
+
+    if mo.running_in_notebook():  # marimo run / edit / export: the arguments after its ``--``
+        return dict(mo.cli_args().to_dict())
+    return parse_argv(sys.argv[1:])  # python notebooks/NN_name.py [--] --data ...
+
+
+def _flag(value: Any, name: str) -> bool:
+    if value in ("", True, 1, "1", "true", "True", "yes"):
+        return True
+    if value in (False, 0, "0", "false", "False", "no"):
+        return False
+    raise ValueError(f"--{name} {value!r}: expected no value (on), or true/false")
+
+
+def settings(cli_args: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> NotebookSettings:
+    """The notebook's settings: ``--data``, ``--seed``, ``--small``, ``--out`` (``cli_args``; default:
+    the command line this notebook was started with) and ``WORKBENCH_SMALL=1`` (``env``).
+
+    Raises ValueError naming an unknown argument or a bad value before any work is done.
+    """
+    args = _cli_args() if cli_args is None else dict(cli_args)
+    args.pop("", None)  # marimo's own parser reads the separator ``--`` as an empty name
+    unknown = sorted(set(args) - {"data", "seed", "small", "out"})
+    if unknown:
+        raise ValueError(f"unknown notebook argument(s) {['--' + u for u in unknown]}: expected {ARGUMENTS}")
+    env = os.environ if env is None else env
+    seed = args.get("seed", 0)
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError):
+        raise ValueError(f"--seed {seed!r}: expected a non-negative integer") from None
+    out = args.get("out")
+    if out in ("", True):
+        raise ValueError("--out needs a folder: expected --out DIR")
+    return NotebookSettings(
+        data=str(args.get("data", "synthetic")),
+        seed=seed,
+        small=_flag(args.get("small", False), "small") or env.get(SMALL_ENV, "") not in ("", "0"),
+        out=None if out is None else str(out),
+    )
+
+
+def data_picker(s: NotebookSettings, label: str = "data set"):
+    """The data-set dropdown, starting at the settings' data set."""
+    import marimo as mo
+
+    return mo.ui.dropdown(options=list(DATASETS), value=s.data, label=label)
+
+
+def dataset(s: NotebookSettings) -> Dataset:
+    """The data set the settings name (`workbench.data.load`, MovieLens cached under ``data/``)."""
+    return load(s.data, cache_dir=str(DATA_DIR), seed=s.seed, small=s.small)
+
+
+def default_config(s: NotebookSettings) -> PipelineConfig:
+    """The pipeline every notebook starts from: `PipelineConfig` defaults with the settings' seed."""
+    from workbench.pipeline import PipelineConfig
+
+    return PipelineConfig(seed=s.seed)
+
+
+# --- the fitted pipeline --------------------------------------------------------------------------------
+
+
+def mode() -> str | None:
+    """marimo's run mode: "script" for ``python notebooks/NN_name.py``; "edit"/"run" in a kernel; None outside."""
+    import marimo as mo
+
+    return mo.app_meta().mode
+
+
+@contextlib.contextmanager
+def progress(title: str) -> Iterator[Callable[[str], None]]:
+    """A callable that reports one progress line: a spinner on a page, printed lines in a script,
+    nothing elsewhere (tests). Each line carries the seconds elapsed since ``title``."""
+    import marimo as mo
+
+    t0 = time.perf_counter()
+    where = mode()
+    if where == "script":
+        said: list[str] = []
+
+        def step(line: str) -> None:
+            if not said:  # the title only when there is progress to report (a load is silent)
+                print(title, flush=True)
+            said.append(line)
+            print(f"  [{time.perf_counter() - t0:5.1f} s] {line}", flush=True)
+
+        yield step
+    elif where in ("edit", "run"):
+        with mo.status.spinner(title=title) as spinner:
+            yield lambda line: spinner.update(subtitle=f"{line} ({time.perf_counter() - t0:.0f} s so far)")
+    else:
+        yield lambda line: None
+
+
+def trained(s: NotebookSettings, config: PipelineConfig | None = None) -> Trained:
+    """The pipeline fitted on the settings' data with ``config`` (default: `default_config`).
+
+    The one way a notebook obtains a fitted pipeline: `workbench.store.load_or_train` loads a
+    matching artefact from the model store, or trains one now (reporting progress) and stores it,
+    so that the next visit loads it. ``.describe()`` says which (see `started`).
+    """
+    from workbench.store import load_or_train
+
+    cfg = config if config is not None else default_config(s)
+    title = (f"Model store: loading the {cfg.ranker} pipeline for {s.data}"
+             f"{' (small world)' if s.small else ''}, or training and storing it")  # fmt: skip
+    with progress(title) as step:
+        return load_or_train(data=s.data, config=cfg, seed=s.seed, small=s.small, progress=step)
+
+
+def started(built: Trained) -> Any:
+    """Which artefact the page uses: loaded (key, when it was trained, seconds) or trained now."""
+    return show(f"**Model store:** {built.describe()}")
+
+
+# --- what a page shows ----------------------------------------------------------------------------------
+
+
+def plain(markdown: str) -> str:
+    """Markdown as one line of plain text (emphasis, code marks and HTML tags dropped)."""
+    text = re.sub(r"<[^>]+>", "", markdown)
+    text = re.sub(r"\*\*|`", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def show(markdown: str) -> Any:
+    """A computed statement: Markdown on the page; printed (as plain text) when run as a script."""
+    import marimo as mo
+
+    if mode() == "script":
+        line = plain(markdown)
+        _shown.append(line)
+        print(line, flush=True)
+    return mo.md(markdown)
+
+
+def ranks(values: Any) -> pd.Series:
+    """1-based ranks as nullable integers: ``<NA>`` (shown as `ABSENT`) where a value is missing or < 1."""
+    s = pd.Series(values, dtype="Float64")
+    return s.where(s >= 1).astype("Int64")
+
+
+def displayed(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """``df`` as a page shows it: floats rounded, nullable integers (ranks) with `ABSENT` for ``<NA>``."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_extension_array_dtype(s.dtype) and pd.api.types.is_integer_dtype(s.dtype):
+            out[col] = s.astype(object).where(s.notna(), ABSENT).map(lambda v: v if v == ABSENT else int(v))
+        elif pd.api.types.is_float_dtype(s.dtype):
+            out[col] = s.round(digits)
+    return out
+
+
+def wrapped(df: pd.DataFrame, limit: int = WRAP_CHARS) -> list[str]:
+    """The text columns of ``df`` with a cell (or header) longer than ``limit`` characters."""
+    out = []
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col].dtype):
+            longest = df[col].astype(str).str.len().max() if len(df) else 0
+            if max(longest, len(str(col))) > limit:
+                out.append(str(col))
+    return out
+
+
+def table(df: pd.DataFrame, digits: int = 4, page_size: int | None = None, **kwargs: Any) -> Any:
+    """``df`` as a marimo table: every row on one page (up to 50), no selection, long text wrapped,
+    ranks shown with `ABSENT`."""
+    import marimo as mo
+
+    shown = displayed(df, digits)
+    kwargs.setdefault("selection", None)
+    kwargs.setdefault("wrapped_columns", wrapped(shown))
+    return mo.ui.table(shown, page_size=page_size or min(max(len(shown), 1), 50), **kwargs)
+
+
+def footer(s: NotebookSettings, config: Any, notebook: str) -> Any:
+    """The provenance footer (`workbench.report.provenance`): the command that reproduces the page,
+    seed, config, commit and versions. A script run prints the command and, with ``--out DIR``,
+    writes the lines it showed to ``DIR/<notebook>.md`` and prints that path."""
+    import marimo as mo
+
+    from workbench.report import provenance, provenance_markdown
+
+    name = Path(notebook).name
+    prov = provenance(s, config, name)
+    text = provenance_markdown(prov)
+    if mode() == "script":
+        print(f"Reproduce: {prov['command']}", flush=True)
+        if s.out is not None:
+            path = Path(s.out) / f"{Path(name).stem}.md"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            body = "\n".join(f"- {line}" for line in _shown)
+            path.write_text(f"# {name}\n\n{body}\n\n{text}\n", encoding="utf-8")
+            print(f"Exported what this notebook showed to {path}", flush=True)
+    return mo.md(text)
