@@ -256,7 +256,10 @@ def test_other_bad_input():
               shown=np.array([[True, False]] * 2))  # fmt: skip
     assert est.value == 2.0
     r2, p2, t2, m2 = check_log(np.ones(2), np.ones(2), np.ones(2))
-    assert r2.shape == p2.shape == t2.shape == m2.shape == (2, 1)
+    assert r2.shape == p2.shape == t2.shape == (2, 1) and m2 is None  # every cell real
+    # padding cells come back weightless: reward 0, pscore 1, target 0
+    r3, p3, t3, m3 = check_log([[1.0, 5.0]] * 2, [[0.5, 0.0]] * 2, [[1.0, 1.0]] * 2, shown=[[True, False]] * 2)
+    assert (r3[:, 1] == 0).all() and (p3[:, 1] == 1).all() and (t3[:, 1] == 0).all() and not m3[:, 1].any()
 
 
 # ---------------------------------------------------------------- the reward model

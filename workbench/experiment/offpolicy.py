@@ -56,6 +56,7 @@ import pandas as pd
 from scipy import linalg, stats
 
 from workbench.experiment.hashing import stable_normal
+from workbench.experiment.simulator import unique_inverse
 from workbench.rerank.exploration import explore, explore_positions, n_explore_slots
 
 ESTIMATORS = ("IPS", "SNIPS", "clipped IPS", "DM", "DR", "SNDR", "PI")
@@ -116,28 +117,46 @@ def check_log(reward, pscore, target_pscore=None, shown=None) -> tuple[np.ndarra
     the target's probability of the same cell, in [0, 1]; ``shown``: bool mask of real cells
     (padding slots are skipped everywhere). Errors name the array, the count and the first
     offending cell: missing (NaN) or zero propensities, values out of range, mismatched lengths.
+    Returns ``(reward, pscore, target_pscore, shown)`` with padding cells set to reward 0,
+    pscore 1 and target 0 (so they weigh nothing); ``shown`` is None when every cell is real.
     """
     r = _cells("reward", reward)
     p = _cells("pscore", pscore, r.shape)
     t = None if target_pscore is None else _cells("target_pscore", target_pscore, r.shape)
-    m = np.ones(r.shape, dtype=bool) if shown is None else np.asarray(shown, dtype=bool).reshape(r.shape)
+    m = None if shown is None else np.asarray(shown, dtype=bool).reshape(r.shape)
+    if m is not None and m.all():
+        m = None
     if r.shape[0] < 2:
         raise ValueError(f"the log has {r.shape[0]} impressions: expected at least 2 for an interval")
-    if np.isnan(p[m]).any():
-        raise ValueError(f"pscore is missing (NaN) for {_first_bad(np.isnan(p) & m)}: every logged action needs the "
-                         "logging policy's probability of it")  # fmt: skip
-    if (p[m] <= 0).any():
-        raise ValueError(f"pscore is zero or negative for {_first_bad((p <= 0) & m)}: a logged action had probability "
-                         "> 0 under the policy that chose it, so a 0 means the log is wrong (or it is padding: pass shown=)")  # fmt: skip
-    if (p[m] > 1).any() or not np.isfinite(p[m]).all():
-        raise ValueError(f"pscore exceeds 1 for {_first_bad((p > 1) & m)}: expected probabilities in (0, 1]")
-    if not np.isfinite(r[m]).all():
-        raise ValueError(f"reward is NaN or infinite for {_first_bad(~np.isfinite(r) & m)}")
-    if t is not None:
-        bad = (~np.isfinite(t) | (t < 0) | (t > 1)) & m
-        if bad.any():
-            raise ValueError(f"target_pscore is outside [0, 1] or missing for {_first_bad(bad)}")
+    if m is not None:  # padding: reward 0, pscore 1, target 0, so that it weighs nothing
+        r, p = np.where(m, r, 0.0), np.where(m, p, 1.0)
+        t = None if t is None else np.where(m, t, 0.0)
+    real = np.ones(r.shape, dtype=bool) if m is None else m
+    # min/max propagate NaN, so one pass each finds every bad value; the slow diagnosis runs only then
+    if not (p.min() > 0 and p.max() <= 1):
+        if np.isnan(p).any():
+            raise ValueError(f"pscore is missing (NaN) for {_first_bad(np.isnan(p) & real)}: every logged action needs "
+                             "the logging policy's probability of it")  # fmt: skip
+        if (p <= 0).any():
+            raise ValueError(f"pscore is zero or negative for {_first_bad((p <= 0) & real)}: a logged action had "
+                             "probability > 0 under the policy that chose it, so a 0 means the log is wrong (or it is "
+                             "padding: pass shown=)")  # fmt: skip
+        raise ValueError(f"pscore exceeds 1 for {_first_bad(~(p <= 1) & real)}: expected probabilities in (0, 1]")
+    if not (np.isfinite(r.min()) and np.isfinite(r.max())):
+        raise ValueError(f"reward is NaN or infinite for {_first_bad(~np.isfinite(r) & real)}")
+    if t is not None and not (t.min() >= 0 and t.max() <= 1):
+        raise ValueError(f"target_pscore is outside [0, 1] or missing for {_first_bad(~((t >= 0) & (t <= 1)) & real)}")
     return r, p, t, m
+
+
+def _colsum(x: np.ndarray) -> np.ndarray:
+    """Sum over impressions of ``[N, k]``, per slot (einsum: faster than ``x.sum(axis=0)`` here)."""
+    return np.einsum("nk->k", x)
+
+
+def _rowsum(x: np.ndarray) -> np.ndarray:
+    """Sum over slots of ``[N, k]`` (a BLAS matrix-vector product: fast for small ``k``)."""
+    return x[:, 0].copy() if x.shape[1] == 1 else x @ np.ones(x.shape[1])
 
 
 def _z(alpha: float) -> float:
@@ -148,7 +167,7 @@ def _z(alpha: float) -> float:
 
 def _kish(w: np.ndarray) -> float:
     """Smallest per-slot Kish ESS ``(Σw)² / Σw²`` of weights ``[N, k]``."""
-    num, den = w.sum(axis=0) ** 2, (w * w).sum(axis=0)
+    num, den = _colsum(w) ** 2, np.einsum("nk,nk->k", w, w)
     ess = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
     return float(ess.min())
 
@@ -163,12 +182,8 @@ def _estimate(name: str, terms: np.ndarray, alpha: float, ess: float, value: flo
     return Estimate(name, v, se, v - z * se, v + z * se, ess, n, alpha)
 
 
-def _weights(p: np.ndarray, t: np.ndarray, m: np.ndarray) -> np.ndarray:
-    return np.where(m, t / np.where(m, p, 1.0), 0.0)
-
-
 def _slot_means(w: np.ndarray, name: str) -> np.ndarray:
-    mean_w = w.mean(axis=0)
+    mean_w = _colsum(w) / len(w)
     empty = np.flatnonzero(mean_w <= 0)
     if len(empty):
         raise ValueError(f"{name}: the target gives probability 0 to every logged cell of slot {int(empty[0])}, "
@@ -182,8 +197,8 @@ def _slot_means(w: np.ndarray, name: str) -> np.ndarray:
 def ips(reward, pscore, target_pscore, *, shown=None, alpha: float = 0.05) -> Estimate:
     """Inverse propensity scoring: ``mean_n Σ_p w r``. Same value as ``obp.ope.InverseProbabilityWeighting``."""
     r, p, t, m = check_log(reward, pscore, target_pscore, shown)
-    w = _weights(p, t, m)
-    return _estimate("IPS", (w * np.where(m, r, 0.0)).sum(axis=1), alpha, _kish(w))
+    w = t / p
+    return _estimate("IPS", _rowsum(w * r), alpha, _kish(w))
 
 
 def clipped_ips(reward, pscore, target_pscore, clip: float, *, shown=None, alpha: float = 0.05) -> Estimate:
@@ -191,8 +206,8 @@ def clipped_ips(reward, pscore, target_pscore, clip: float, *, shown=None, alpha
     if not clip > 0:
         raise ValueError(f"clip={clip!r}: expected a weight cap > 0")
     r, p, t, m = check_log(reward, pscore, target_pscore, shown)
-    w = np.minimum(_weights(p, t, m), clip)
-    return _estimate("clipped IPS", (w * np.where(m, r, 0.0)).sum(axis=1), alpha, _kish(w))
+    w = np.minimum(t / p, clip)
+    return _estimate("clipped IPS", _rowsum(w * r), alpha, _kish(w))
 
 
 def snips(reward, pscore, target_pscore, *, shown=None, alpha: float = 0.05) -> Estimate:
@@ -201,11 +216,11 @@ def snips(reward, pscore, target_pscore, *, shown=None, alpha: float = 0.05) -> 
     One slot: the same value as ``obp.ope.SelfNormalizedInverseProbabilityWeighting``.
     """
     r, p, t, m = check_log(reward, pscore, target_pscore, shown)
-    w = _weights(p, t, m)
-    wr = w * np.where(m, r, 0.0)
+    w = t / p
+    wr = w * r
     mean_w = _slot_means(w, "SNIPS")
-    v_slot = wr.mean(axis=0) / mean_w
-    influence = ((wr - w * v_slot) / mean_w).sum(axis=1)
+    v_slot = _colsum(wr) / len(wr) / mean_w
+    influence = wr @ (1.0 / mean_w) - w @ (v_slot / mean_w)  # Σ_p (w r − w V_p) / mean w_p
     return _estimate("SNIPS", influence, alpha, _kish(w), value=v_slot.sum())
 
 
@@ -216,21 +231,24 @@ def direct_method(q_target, *, shown=None, alpha: float = 0.05) -> Estimate:
     can be narrow around a wrong value. Same value as ``obp.ope.DirectMethod``.
     """
     q = _cells("q_target", q_target)
-    m = np.ones(q.shape, dtype=bool) if shown is None else np.asarray(shown, dtype=bool).reshape(q.shape)
-    if not np.isfinite(q[m]).all():
+    if shown is not None:
+        q = np.where(np.asarray(shown, dtype=bool).reshape(q.shape), q, 0.0)
+    if not np.isfinite(q).all():
         raise ValueError("q_target holds NaN or infinite values: expected the reward model's expected reward")
     if q.shape[0] < 2:
         raise ValueError(f"the log has {q.shape[0]} impressions: expected at least 2 for an interval")
-    return _estimate("DM", np.where(m, q, 0.0).sum(axis=1), alpha, float(q.shape[0]))
+    return _estimate("DM", _rowsum(q), alpha, float(q.shape[0]))
 
 
 def _dr_inputs(reward, pscore, target_pscore, q_logged, q_target, shown):
     r, p, t, m = check_log(reward, pscore, target_pscore, shown)
     ql = _cells("q_logged", q_logged, r.shape)
     qt = _cells("q_target", q_target, r.shape)
-    if not (np.isfinite(ql[m]).all() and np.isfinite(qt[m]).all()):
+    if m is not None:
+        ql, qt = np.where(m, ql, 0.0), np.where(m, qt, 0.0)
+    if not (np.isfinite(ql).all() and np.isfinite(qt).all()):
         raise ValueError("q_logged / q_target hold NaN or infinite values: expected the reward model's predictions")
-    return np.where(m, r - ql, 0.0), _weights(p, t, m), np.where(m, qt, 0.0)
+    return r - ql, t / p, qt
 
 
 def doubly_robust(reward, pscore, target_pscore, q_logged, q_target, *, shown=None, alpha: float = 0.05) -> Estimate:
@@ -240,7 +258,7 @@ def doubly_robust(reward, pscore, target_pscore, q_logged, q_target, *, shown=No
     are right. Same value as ``obp.ope.DoublyRobust``.
     """
     resid, w, qt = _dr_inputs(reward, pscore, target_pscore, q_logged, q_target, shown)
-    return _estimate("DR", (qt + w * resid).sum(axis=1), alpha, _kish(w))
+    return _estimate("DR", _rowsum(qt + w * resid), alpha, _kish(w))
 
 
 def sn_doubly_robust(reward, pscore, target_pscore, q_logged, q_target, *, shown=None,
@@ -250,10 +268,13 @@ def sn_doubly_robust(reward, pscore, target_pscore, q_logged, q_target, *, shown
     One slot: the same value as ``obp.ope.SelfNormalizedDoublyRobust``.
     """
     resid, w, qt = _dr_inputs(reward, pscore, target_pscore, q_logged, q_target, shown)
+    n = len(w)
     mean_w = _slot_means(w, "SNDR")
-    correction = (w * resid).mean(axis=0) / mean_w
-    value = qt.mean(axis=0).sum() + correction.sum()
-    influence = ((qt - qt.mean(axis=0)) + w * (resid - correction) / mean_w).sum(axis=1)
+    wres = w * resid
+    correction = _colsum(wres) / n / mean_w
+    mean_qt = _colsum(qt) / n
+    value = mean_qt.sum() + correction.sum()
+    influence = _rowsum(qt) - mean_qt.sum() + wres @ (1.0 / mean_w) - w @ (correction / mean_w)
     return _estimate("SNDR", influence, alpha, _kish(w), value=value)
 
 
@@ -304,10 +325,11 @@ def pseudo_inverse(slate_reward, logged_cols, users, target_marginals, gram_pinv
         raise ValueError("slate_reward needs at least 2 finite values")
     if cols.min() < 0 or cols.max() >= a or users.min() < 0 or users.max() >= n_users:
         raise ValueError(f"logged_cols must lie in [0, {a}) and users in [0, {n_users})")
-    uniq, inv = np.unique(users, return_inverse=True)
+    uniq, inv = unique_inverse(users)
     h = q[uniq].reshape(len(uniq), k * a) @ gram_pinv  # h_u = Γ⁺ q_π(u), per distinct user
-    flat = inv[:, None] * (k * a) + np.arange(k)[None, :] * a + cols
-    w = np.take(h.ravel(), flat).sum(axis=1)
+    flat = cols + (inv * (k * a))[:, None]
+    flat += np.arange(k) * a
+    w = np.take(h.ravel(), flat) @ np.ones(k)
     ess = float(w.sum() ** 2 / (w * w).sum()) if (w * w).sum() > 0 else 0.0
     return _estimate("PI", r * w, alpha, ess)
 
@@ -559,7 +581,7 @@ def log_impressions(sim, candidates: np.ndarray, logger, users: np.ndarray, rng:
 
 
 def _logged_pscore(policy, users: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    uniq, inv = np.unique(users, return_inverse=True)
+    uniq, inv = unique_inverse(users)
     table = _by_user_chunks(uniq, policy.marginals)  # [u, k, A]
     k, a = table.shape[1:]
     return np.take(table.ravel(), inv[:, None] * (k * a) + np.arange(k)[None, :] * a + cols)
@@ -582,30 +604,34 @@ class RewardModel:
 
 
 def fit_reward_model(features: np.ndarray, reward: np.ndarray, l2: float = 1.0, max_iter: int = 50,
-                     tol: float = 1e-10) -> RewardModel:  # fmt: skip
-    """Fit `RewardModel` on ``features [N, k, d]`` of the logged cells and their ``reward [N, k]`` in {0, 1}."""
+                     tol: float = 1e-10, max_impressions: int | None = 200_000, seed: int = 0) -> RewardModel:  # fmt: skip
+    """Fit `RewardModel` on ``features [N, k, d]`` of the logged cells and their ``reward [N, k]`` in {0, 1}.
+
+    Logs longer than ``max_impressions`` are fitted on that many impressions drawn without
+    replacement (fixed by ``seed``): a handful of coefficients does not need millions of rows.
+    """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(reward, dtype=np.float64)
     if x.ndim != 3 or y.shape != x.shape[:2]:
         raise ValueError(f"features must be [N, k, d] and reward [N, k], got {x.shape} and {y.shape}")
+    if max_impressions is not None and len(x) > max_impressions:
+        keep = np.sort(np.random.default_rng(seed).choice(len(x), size=max_impressions, replace=False))
+        x, y = x[keep], y[keep]
     n, k, d = x.shape
     mean, scale = x.reshape(-1, d).mean(0), x.reshape(-1, d).std(0)
     scale = np.where(scale > 0, scale, 1.0)
-    xs = ((x - mean) / scale).reshape(n * k, d)
-    slot = np.tile(np.arange(k), n)
-    ys = y.reshape(-1)
-    beta, bias = np.zeros(d), np.full(k, np.log((ys.mean() + 1e-9) / (1 - ys.mean() + 1e-9)))
+    xs = (x - mean) / scale  # [n, k, d]
+    flat = xs.reshape(n * k, d)
+    rate = y.mean()
+    beta, bias = np.zeros(d), np.full(k, np.log((rate + 1e-9) / (1 - rate + 1e-9)))
     for _ in range(max_iter):
-        eta = xs @ beta + bias[slot]
-        prob = 1.0 / (1.0 + np.exp(-eta))
-        wgt = prob * (1 - prob)
-        resid = ys - prob
-        g = np.concatenate([np.bincount(slot, resid, k), xs.T @ resid - l2 * beta])
-        h_bb = np.diag(np.bincount(slot, wgt, k) + 1e-9)
-        h_bx = np.stack([np.bincount(slot, wgt * xs[:, c], k) for c in range(d)], axis=1)
-        h_xx = (xs * wgt[:, None]).T @ xs + l2 * np.eye(d)
-        hess = np.block([[h_bb, h_bx], [h_bx.T, h_xx]])
-        step = np.linalg.solve(hess, g)
+        prob = 1.0 / (1.0 + np.exp(-(xs @ beta + bias)))  # [n, k]
+        wgt, resid = prob * (1 - prob), y - prob
+        g = np.concatenate([np.einsum("np->p", resid), np.einsum("npc,np->c", xs, resid) - l2 * beta])
+        h_bb = np.diag(np.einsum("np->p", wgt) + 1e-9)
+        h_bx = np.einsum("np,npc->pc", wgt, xs)
+        h_xx = (flat * wgt.reshape(-1, 1)).T @ flat + l2 * np.eye(d)
+        step = np.linalg.solve(np.block([[h_bb, h_bx], [h_bx.T, h_xx]]), g)
         bias, beta = bias + step[:k], beta + step[k:]
         if np.abs(step).max() < tol:
             break
@@ -669,7 +695,8 @@ def evaluate(log: SlateLog, target, *, features: np.ndarray | None = None, rewar
         raise ValueError(f"target fills {target.k} slots from {target.n_candidates} candidates, the log "
                          f"{k} from {a}")  # fmt: skip
     check_log(log.clicks, log.pscore)
-    uniq, inv, counts = np.unique(log.users, return_inverse=True, return_counts=True)
+    uniq, inv = unique_inverse(log.users)
+    counts = np.bincount(inv, minlength=len(uniq))
     share = check_support(logger, target, uniq, counts)
     q_t = _by_user_chunks(uniq, target.marginals)  # [u, k, A]
     flat = inv[:, None] * (k * a) + np.arange(k)[None, :] * a + log.slates
@@ -853,7 +880,7 @@ def decision_sizes(lab: OffPolicyLab, epsilon: float, target_sigma: float, pilot
     v_t, v_l, v_c = lab.truth(target), lab.truth(logger), lab.truth(control)
     rng = np.random.default_rng(seed)
     log = lab.log(logger, pilot, rng)
-    uniq, inv = np.unique(log.users, return_inverse=True)
+    uniq, inv = unique_inverse(log.users)
     k, a = lab.k, lab.n_candidates
     flat = inv[:, None] * (k * a) + np.arange(k)[None, :] * a + log.slates
     q_t = _by_user_chunks(uniq, target.marginals)
