@@ -61,8 +61,11 @@ def test_padding_counts_as_non_relevant_and_precision_divides_by_k():
 def test_users_without_relevant_items_get_nan():
     rel = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 0]], dtype=float))
     m = accuracy_metrics(np.array([[A, B], [A, B]]), rel, ks=(2,))
+    # user 0: its one relevant item A at rank 1 of 2, so P = 1/2 and every other metric is 1
+    expected = {"precision": 0.5, "recall": 1.0, "map": 1.0, "ndcg": 1.0, "mrr": 1.0, "hit_rate": 1.0}
+    assert {name for name, _ in m} == set(expected)
     for (name, k), v in m.items():
-        assert v[0] >= 0 and np.isnan(v[1]), name
+        assert v[0] == pytest.approx(expected[name]) and np.isnan(v[1]), name
 
 
 def random_case(seed, n_users=300, n_items=400, width=20):

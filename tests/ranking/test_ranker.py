@@ -149,7 +149,15 @@ def test_rankers_registry_and_two_stage_recipe():
 
     ranker = fit_two_stage(train, retrieve, Ranker("ncf", FAST))
     assert calls == [temporal_split(train, 0.2)[0].n_interactions]  # sources fitted on the carved history only
-    assert ranker.fitted and ranker.report_["train_positives"] > 0
+    # training positives: the distinct (user, item) pairs of the carved future's training part
+    # (its first 70 %) that are among the user's 40 candidates
+    history, future = temporal_split(train, 0.2)
+    fut_train, _ = temporal_split(future, FAST.valid_fraction)
+    users = np.unique(future.interactions["user"].to_numpy())
+    cands = retrieve(history, users)
+    proposed = {(u, i) for u, row in zip(cands.users.tolist(), cands.items.tolist()) for i in row}
+    pairs = set(zip(fut_train.interactions["user"].tolist(), fut_train.interactions["item"].tolist()))
+    assert ranker.fitted and ranker.report_["train_positives"] == len(pairs & proposed)
 
 
 def test_training_without_candidates_uses_catalogue_negatives_and_ignores_unseen_sources(planted):
