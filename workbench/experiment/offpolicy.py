@@ -673,6 +673,36 @@ def reward_table(model: RewardModel, features: np.ndarray, k: int) -> np.ndarray
     return 1.0 / (1.0 + np.exp(-(lin[:, None, :] + model.slot_bias[None, :, None])))
 
 
+def estimator_inputs(log: SlateLog, target, features: np.ndarray | None = None,
+                     reward_model: RewardModel | None = None) -> dict:  # fmt: skip
+    """The per-cell arrays the estimators take, for ``target`` on ``log``.
+
+    Always: ``target_pscore [N, k]`` (the target's probability of each logged cell),
+    ``marginals [u, k, A]`` of the log's ``u`` distinct users and ``users [N]`` (rows of
+    ``marginals``). With ``features [U, A, d]``: the reward model (fitted on the log unless
+    ``reward_model`` is given), ``q_logged`` and ``q_target`` ``[N, k]``.
+    """
+    k, a = log.slates.shape[1], log.candidates.shape[1]
+    if target.k != k or target.n_candidates != a:
+        raise ValueError(f"target fills {target.k} slots from {target.n_candidates} candidates, the log "
+                         f"{k} from {a}")  # fmt: skip
+    uniq, inv = unique_inverse(log.users)
+    q_t = _by_user_chunks(uniq, target.marginals)  # [u, k, A]
+    flat = log.slates + (inv * (k * a))[:, None]
+    flat += np.arange(k) * a
+    out = {"target_pscore": np.take(q_t.ravel(), flat), "marginals": q_t, "users": inv, "distinct_users": uniq}
+    if features is not None:
+        feats = np.asarray(features)
+        if feats.ndim != 3 or feats.shape[:2] != log.candidates.shape:
+            raise ValueError(f"features must be [U, A, d] = [{len(log.candidates)}, {a}, d], got {feats.shape}")
+        if reward_model is None:
+            reward_model = fit_reward_model(feats[log.users[:, None], log.slates], log.clicks)
+        qhat = reward_table(reward_model, feats[uniq], k)  # [u, k, A]
+        out.update(reward_model=reward_model, q_logged=np.take(qhat.ravel(), flat),
+                   q_target=np.einsum("ukj,ukj->uk", q_t, qhat)[inv])  # fmt: skip
+    return out
+
+
 def evaluate(log: SlateLog, target, *, features: np.ndarray | None = None, reward_model: RewardModel | None = None,
              clip: float = 100.0, alpha: float = 0.05, estimators: tuple[str, ...] = ESTIMATORS,
              logger=None) -> pd.DataFrame:  # fmt: skip
@@ -690,18 +720,18 @@ def evaluate(log: SlateLog, target, *, features: np.ndarray | None = None, rewar
     unknown = [e for e in estimators if e not in ESTIMATORS]
     if unknown:
         raise ValueError(f"unknown estimators {unknown}: expected some of {ESTIMATORS}")
-    k, a = log.slates.shape[1], log.candidates.shape[1]
-    if target.k != k or target.n_candidates != a:
+    if target.k != log.slates.shape[1] or target.n_candidates != log.candidates.shape[1]:
         raise ValueError(f"target fills {target.k} slots from {target.n_candidates} candidates, the log "
-                         f"{k} from {a}")  # fmt: skip
+                         f"{log.slates.shape[1]} from {log.candidates.shape[1]}")  # fmt: skip
     check_log(log.clicks, log.pscore)
     uniq, inv = unique_inverse(log.users)
-    counts = np.bincount(inv, minlength=len(uniq))
-    share = check_support(logger, target, uniq, counts)
-    q_t = _by_user_chunks(uniq, target.marginals)  # [u, k, A]
-    flat = inv[:, None] * (k * a) + np.arange(k)[None, :] * a + log.slates
-    t = np.take(q_t.ravel(), flat)
-    r, p = log.clicks, log.pscore
+    share = check_support(logger, target, uniq, np.bincount(inv, minlength=len(uniq)))
+    model_rows = [e for e in ("DM", "DR", "SNDR") if e in estimators]
+    use_model = bool(model_rows) and (features is not None or reward_model is not None)
+    if reward_model is not None and features is None:
+        raise ValueError("reward_model needs the features [U, A, d] it predicts from")
+    inputs = estimator_inputs(log, target, features if use_model else None, reward_model)
+    t, r, p = inputs["target_pscore"], log.clicks, log.pscore
     rows = []
     if "IPS" in estimators:
         rows.append(ips(r, p, t, alpha=alpha))
@@ -709,16 +739,8 @@ def evaluate(log: SlateLog, target, *, features: np.ndarray | None = None, rewar
         rows.append(snips(r, p, t, alpha=alpha))
     if "clipped IPS" in estimators:
         rows.append(clipped_ips(r, p, t, clip, alpha=alpha))
-    model_rows = [e for e in ("DM", "DR", "SNDR") if e in estimators]
-    if model_rows and (features is not None or reward_model is not None):
-        if reward_model is None:
-            feats = np.asarray(features)
-            if feats.ndim != 3 or feats.shape[:2] != log.candidates.shape:
-                raise ValueError(f"features must be [U, A, d] = [{len(log.candidates)}, {a}, d], got {feats.shape}")
-            reward_model = fit_reward_model(feats[log.users[:, None], log.slates], r)
-        qhat = reward_table(reward_model, np.asarray(features)[uniq], k)  # [u, k, A]
-        q_target = (q_t * qhat).sum(axis=2)[inv]
-        q_logged = np.take(qhat.ravel(), flat)
+    if use_model:
+        q_target, q_logged = inputs["q_target"], inputs["q_logged"]
         if "DM" in estimators:
             rows.append(direct_method(q_target, alpha=alpha))
         if "DR" in estimators:
@@ -726,15 +748,16 @@ def evaluate(log: SlateLog, target, *, features: np.ndarray | None = None, rewar
         if "SNDR" in estimators:
             rows.append(sn_doubly_robust(r, p, t, q_logged, q_target, alpha=alpha))
     if "PI" in estimators:
+        q_t = inputs["marginals"]
         gram = logger.gram()
         g_pinv = slate_gram_pinv(gram)
-        flat_q = q_t.reshape(len(uniq), k * a)
+        flat_q = q_t.reshape(len(q_t), -1)
         resid = flat_q - (flat_q @ g_pinv) @ gram
         worst = float(np.abs(resid).max())
         if worst > 1e-6:
             raise SupportError(f"PI: the target's marginals leave the span of the logger's slates (residual {worst:.2g}); "
                                "PI would be biased for this logger", worst)  # fmt: skip
-        rows.append(pseudo_inverse(r.sum(axis=1), log.slates, inv, q_t, g_pinv, alpha=alpha))
+        rows.append(pseudo_inverse(_rowsum(r), log.slates, inputs["users"], q_t, g_pinv, alpha=alpha))
     frame = pd.DataFrame([e.to_dict() for e in rows])
     frame.attrs.update(unsupported_share=share, clip=clip, alpha=alpha)
     return frame
@@ -867,40 +890,41 @@ def impressions_needed(effect: float, sd: float, alpha: float = 0.05, power: flo
 
 def decision_sizes(lab: OffPolicyLab, epsilon: float, target_sigma: float, pilot: int = 100_000, seed: int = 0,
                    alpha: float = 0.05, power: float = 0.8) -> dict:  # fmt: skip
-    """Sample sizes for one decision, "is the target ranker better than the logger's?", on the same simulator.
+    """How much data one decision needs on the same simulator: "does the ranker ``target_sigma`` beat the
+    logger's own ranker (without exploration)?", with power ``power`` at level ``alpha`` (two-sided).
 
-    Off-policy: logged impressions of the ε-mixture logger for the DR (and IPS) estimate of
-    ``V(target) − V(logger)`` to reach the power, from the per-impression spread of
-    ``DR term − logged reward`` on a pilot log. A/B: users (one impression each) over both
-    arms, each arm on-policy, from the per-impression spread of clicks in each arm.
+    Off-policy: impressions of the ε-mixture logger, for the difference of the two policies'
+    estimates from the same log, ``Σ_p (w_target − w_control) r`` per impression (IPS) or the
+    same with DR terms; the spread of those per-impression terms is measured on a pilot log
+    and `impressions_needed` applied. A/B: users, one impression each, split evenly; each arm
+    on-policy; per arm ``(z_{1−α/2} + z_power)² (sd_A² + sd_B²) / Δ²`` from pilot on-policy runs
+    (`workbench.experiment.stats.sample_size_means`). ``Δ`` is the exact difference of values.
     """
-    logger = lab.policy(epsilon=epsilon)
-    target = lab.policy(target_sigma, 0.0)
-    control = lab.policy(epsilon=0.0)
-    v_t, v_l, v_c = lab.truth(target), lab.truth(logger), lab.truth(control)
+    from workbench.experiment.stats import sample_size_means
+
+    logger, target, control = lab.policy(epsilon=epsilon), lab.policy(target_sigma, 0.0), lab.policy(epsilon=0.0)
+    v_t, v_c = lab.truth(target), lab.truth(control)
+    if v_t == v_c:
+        raise ValueError(f"target_sigma={target_sigma} ranks exactly like the logger: there is no difference to detect")
     rng = np.random.default_rng(seed)
     log = lab.log(logger, pilot, rng)
-    uniq, inv = unique_inverse(log.users)
-    k, a = lab.k, lab.n_candidates
-    flat = inv[:, None] * (k * a) + np.arange(k)[None, :] * a + log.slates
-    q_t = _by_user_chunks(uniq, target.marginals)
-    w = np.take(q_t.ravel(), flat) / log.pscore
+    check_support(logger, target, np.unique(log.users))
     feats = lab.features()
-    model = fit_reward_model(feats[log.users[:, None], log.slates], log.clicks)
-    qhat = reward_table(model, feats[uniq], k)
-    dr = (q_t * qhat).sum(axis=2)[inv].sum(axis=1) + (w * (log.clicks - np.take(qhat.ravel(), flat))).sum(axis=1)
-    ips_terms = (w * log.clicks).sum(axis=1)
-    own = log.clicks.sum(axis=1)
-    effect = v_t - v_l
-    ab_a = lab.log(control, pilot, rng).clicks.sum(axis=1)
-    ab_b = lab.log(target, pilot, rng).clicks.sum(axis=1)
-    z = _z(alpha) + float(stats.norm.ppf(power))
-    per_arm = int(np.ceil(z**2 * (ab_a.var(ddof=1) + ab_b.var(ddof=1)) / (v_t - v_c) ** 2))
+    a_in = estimator_inputs(log, target, feats)
+    b_in = estimator_inputs(log, control, feats, a_in["reward_model"])
+    r, p = log.clicks, log.pscore
+    w_diff = (a_in["target_pscore"] - b_in["target_pscore"]) / p
+    ips_terms = _rowsum(w_diff * r)
+    dr_terms = _rowsum(a_in["q_target"] - b_in["q_target"] + w_diff * (r - a_in["q_logged"]))
+    effect = v_t - v_c
+    on_a = lab.log(control, pilot, rng).clicks @ np.ones(lab.k)
+    on_b = lab.log(target, pilot, rng).clicks @ np.ones(lab.k)
+    per_arm = sample_size_means(abs(effect), float(on_a.std(ddof=1)), alpha=alpha, power=power, sd_b=float(on_b.std(ddof=1)))
     return {
-        "epsilon": epsilon, "target_sigma": target_sigma, "v_target": v_t, "v_logger": v_l, "v_control": v_c,
-        "ope_dr": impressions_needed(effect, float(np.std(dr - own, ddof=1)), alpha, power),
-        "ope_ips": impressions_needed(effect, float(np.std(ips_terms - own, ddof=1)), alpha, power),
-        "ab_users": 2 * per_arm,
+        "epsilon": epsilon, "target_sigma": target_sigma, "v_target": v_t, "v_control": v_c, "v_logger": lab.truth(logger),
+        "ope_ips": impressions_needed(effect, float(ips_terms.std(ddof=1)), alpha, power),
+        "ope_dr": impressions_needed(effect, float(dr_terms.std(ddof=1)), alpha, power),
+        "ab_users": 2 * int(per_arm),
     }  # fmt: skip
 
 
