@@ -386,6 +386,13 @@ def add_ope(sub: Subparsers) -> None:
     register(sub)
 
 
+@command
+def add_sweep(sub: Subparsers) -> None:
+    from workbench.sweep.cli import register  # sweep (workbench/sweep/cli.py)
+
+    register(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser: one subcommand per function registered with ``@command``."""
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0])

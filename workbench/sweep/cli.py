@@ -1,0 +1,114 @@
+"""``workbench sweep FILE``: run a sweep file on Dask, then report its frontier and best config.
+
+Registered on the ``workbench`` command by ``workbench.cli`` (``register``). Every
+argument and the whole sweep file are checked before a cluster starts or data loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+DEFAULT_OUT = Path("data") / "sweeps"
+
+
+def _table(frame: pd.DataFrame) -> str:
+    with pd.option_context("display.max_rows", 100, "display.width", 200, "display.max_colwidth", 70,
+                           "display.float_format", "{:.4f}".format):  # fmt: skip
+        return frame.to_string(index=False)
+
+
+def _metric_columns(summary: pd.DataFrame) -> list[str]:
+    skip = {"order", "seed", "pid", "n_seeds", "users", "setup_seconds"}
+    return [c for c in summary.columns if pd.api.types.is_numeric_dtype(summary[c]) and "_ci_" not in c
+            and c not in skip and not pd.api.types.is_bool_dtype(summary[c])]  # fmt: skip
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from workbench.sweep import best, export_config, frontier, load_sweep, parse_query, read_results, run_sweep, summarise
+    from workbench.sweep.frontier import parse_axis
+    from workbench.sweep.progress import TerminalBar
+    from workbench.sweep.runner import check_scheduler
+
+    spec = load_sweep(args.file)  # the whole file checked, every config built
+    check_scheduler(args.scheduler, args.workers)
+    query = parse_query(args.best) if args.best else None
+    axes = [a for a in (args.frontier or "").split(",") if a.strip()]
+    if args.frontier is not None and len(axes) < 2:
+        raise ValueError(f"--frontier {args.frontier!r}: expected at least two comma-separated metrics, "
+                         "e.g. ndcg@10,intra_list_diversity@10")  # fmt: skip
+    for a in axes:
+        parse_axis(a)
+    if args.export and not query:
+        raise ValueError(f"--export {args.export}: expected --best too (it exports the best config)")
+    if args.export and spec.study is not None:
+        raise ValueError(f"--export with the {spec.study} study: only a pipeline sweep has a config to export")
+    out = Path(args.out) if args.out else DEFAULT_OUT / spec.name
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file; expected a folder for the results (created if missing)")
+
+    if not args.report_only:
+        n = len(spec.trials())
+        where = args.scheduler or f"a LocalCluster of {args.workers or 'one worker per core'}"
+        print(f"sweep {spec.name}: {n} config(s) × seed on {spec.data}{' (small)' if spec.small else ''}, "
+              f"on {where}; results in {out}", file=sys.stderr)  # fmt: skip
+        run = run_sweep(spec, out, scheduler=args.scheduler, workers=args.workers, store=args.store,
+                        cache_dir=args.cache_dir, progress=TerminalBar(), limit=args.limit)  # fmt: skip
+        print(run.describe(), file=sys.stderr)
+        table = run.table
+    else:
+        table = read_results(out)
+    if table.empty:
+        print(f"no results in {out} yet (run without --report-only)")
+        return 0
+    failed = table[table["status"] != "ok"]
+    if len(failed):
+        print(f"\n{len(failed)} failed config(s):")
+        print(_table(failed[["label", "seed", "error"]].head(20)))
+    summary = summarise(table)
+    if summary.empty:
+        return 1
+    metrics = _metric_columns(summary)
+    sort = metrics[0] if metrics else "label"
+    show = ["label", *[m for m in metrics if m not in spec.swept and m != "seconds"][:6], "n_seeds"]
+    print(f"\n{len(summary)} config(s) with results, mean over seeds; top {min(args.top, len(summary))} by {sort}:")
+    print(_table(summary.sort_values(sort, ascending=False, kind="stable")[show].head(args.top)))
+    if axes:
+        front = frontier(summary, axes, summarised=True)
+        print(f"\nPareto frontier on {', '.join(axes)}: {len(front)} of {len(summary)} configs")
+        print(_table(front))
+    if query:
+        row = best(summary, query, summarised=True)
+        cols = [parse_axis(query.objective)[0], *[c for c, _, _ in query.constraints]]
+        from workbench.sweep.frontier import resolve
+
+        values = ", ".join(f"{resolve(summary, c)} = {row[resolve(summary, c)]:.4f}" for c in cols)
+        print(f"\nbest: {query.describe()} → {row['label']} ({values}; {row['feasible_configs']} of "
+              f"{len(summary)} configs meet the constraints)")  # fmt: skip
+        if args.export:
+            path = export_config(row, args.export, note=f"chosen by: {query.describe()} (sweep {spec.name})")
+            print(f"exported to {path} (workbench train/serve/evaluate --config {path})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``sweep`` to the ``workbench`` command's sub-commands."""
+    sw = sub.add_parser("sweep", help="run a sweep file (grid/random configs × seeds) on Dask; frontier, best, export")
+    sw.add_argument("file", help="sweep TOML (e.g. configs/sweep_rerank.toml; see workbench.sweep.spec)")
+    sw.add_argument("--out", help=f"results folder (default: {DEFAULT_OUT}/<sweep name>); a re-run resumes it")
+    sw.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786 "
+                                        "(default: a LocalCluster on this machine)")  # fmt: skip
+    sw.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
+    sw.add_argument("--limit", type=int, help="compute at most this many of the remaining configs, then stop")
+    sw.add_argument("--report-only", action="store_true", help="report the results folder without running")
+    sw.add_argument("--frontier", help="comma-separated axes of the Pareto frontier, e.g. "
+                                       "ndcg@10,intra_list_diversity@10 (min:NAME to minimise)")  # fmt: skip
+    sw.add_argument("--best", help="e.g. 'max ndcg@10 with intra_list_diversity@10 >= 0.9'")
+    sw.add_argument("--export", help="write the --best config to this pipeline TOML")
+    sw.add_argument("--top", type=int, default=10, help="configs listed in the summary (default 10)")
+    sw.add_argument("--store", help="model store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
+    sw.add_argument("--cache-dir", default="data", help="where downloaded data is cached (default: data)")
+    sw.set_defaults(func=cmd_sweep)

@@ -1,0 +1,278 @@
+"""Run a sweep on ``dask.distributed``: a LocalCluster by default, any scheduler by address, one code path.
+
+`run_sweep` plans on the client, before any task runs:
+
+1. the configs still to do (those without a successful row in the results folder are
+   done again; ``limit`` caps how many this run takes on);
+2. per seed, the data split (`workbench.store.DataSpec`) and the evaluation users, scattered
+   once to every worker (`Client.scatter`, ``broadcast=True``), not pickled into each task;
+3. per distinct upstream config (its artefact key: everything but the serving knobs
+   ``rerank``, ``k`` and ``n_ranked``), the stored artefact, or one fit task that trains
+   and stores it (`workbench.store`); the configs sharing it wait for that task;
+4. one task per config × seed (`workbench.sweep.tasks.pipeline_trial`): stage 3 and the
+   metrics over the worker's cached ranked candidates.
+
+Rows are written to the results folder as they arrive (`workbench.sweep.results`); a
+config that fails is a row with its error; an interruption (Ctrl-C) keeps what was
+written, and a re-run does only the rest. Study sweeps (``study = ...``) run
+`workbench.sweep.studies` the same way.
+
+``connect`` yields a `distributed.Client`: on a new ``LocalCluster`` (one single-threaded
+worker process per core, on 127.0.0.1) when ``scheduler`` is None, or on the scheduler at
+that address (``tcp://host:8786``). Everything after it is the same code. A remote
+cluster's workers need this package installed, and the model store and data cache at the
+same paths (a shared file system).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.sweep.progress import Silent, TerminalBar
+from workbench.sweep.results import ResultStore
+from workbench.sweep.spec import SweepSpec, Trial
+from workbench.sweep.tasks import EvalInputs, failure, fit_upstream, pipeline_trial, study_trial
+
+_ADDRESS = re.compile(r"^((tcp|tls|ws|wss|inproc|ucx)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
+
+
+def check_scheduler(address: str | None, workers: int | None = None) -> None:
+    """ValueError unless ``address`` looks like ``tcp://host:port`` (or ``host:port``); ``workers``
+    only with the LocalCluster."""
+    if address is not None and not _ADDRESS.match(address):
+        raise ValueError(f"--scheduler {address!r}: expected a Dask scheduler address such as tcp://host:8786")
+    if address is not None and workers is not None:
+        raise ValueError(f"--workers {workers} with --scheduler {address}: the scheduler's cluster has its own "
+                         "workers; --workers sizes the LocalCluster only")  # fmt: skip
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"--workers {workers!r}: expected a positive number of worker processes")
+
+
+@contextmanager
+def connect(scheduler: str | None = None, workers: int | None = None, client: Any = None) -> Iterator[Any]:
+    """A `distributed.Client`: ``client`` as given, else on ``scheduler``, else on a new LocalCluster
+    with ``workers`` single-threaded processes (default: one per core), closed on exit."""
+    if client is not None:
+        yield client
+        return
+    check_scheduler(scheduler, workers)
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            c = Client(scheduler, timeout="15s")
+        except (OSError, TimeoutError) as exc:
+            raise RuntimeError(f"--scheduler {scheduler}: no Dask scheduler answered there ({exc})") from None
+        with c:
+            yield c
+        return
+    n = workers or os.cpu_count() or 1
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as c:  # fmt: skip
+        yield c
+
+
+@dataclass
+class SweepRun:
+    """What one `run_sweep` call did."""
+
+    out: Path
+    total: int  # configs × seeds in the sweep
+    skipped: int  # already done before this run
+    computed: int  # rows written by this run (failures included)
+    failed: int
+    fits: int  # upstream configs trained by this run
+    seconds: float
+    scheduler: str
+    workers: int
+    table: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+    def describe(self) -> str:
+        left = self.total - self.skipped - self.computed
+        return (f"{self.computed} config(s) computed ({self.failed} failed), {self.skipped} already done"
+                + (f", {left} left for a later run" if left else "")
+                + f"; {self.fits} upstream fit(s); {self.seconds:.1f} s on {self.workers} worker(s) at {self.scheduler}")  # fmt: skip
+
+
+def _point_id(values: dict[str, Any]) -> str:
+    return hashlib.blake2b(json.dumps(values, sort_keys=True, default=repr).encode(), digest_size=8).hexdigest()
+
+
+def _provenance() -> dict[str, Any]:
+    from importlib import metadata
+
+    from workbench.report import git_commit
+    from workbench.store import code_version
+
+    return {"code_version": code_version(), "commit": git_commit(), "dask": metadata.version("distributed")}
+
+
+def run_sweep(spec: SweepSpec, out: str | Path, *, scheduler: str | None = None, workers: int | None = None,
+              client: Any = None, store: str | Path | None = None, cache_dir: str | Path = "data",
+              progress: Any = None, limit: int | None = None, flush_every: int = 50,
+              flush_seconds: float = 2.0) -> SweepRun:  # fmt: skip
+    """Run the configs of ``spec`` not yet done in ``out``; see the module docstring."""
+    t0 = time.perf_counter()
+    check_scheduler(scheduler, workers)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit={limit!r}: expected a non-negative number of configs")
+    trials = spec.trials()
+    results = ResultStore(out)
+    done = results.done()
+    todo = [t for t in trials if t.config_id not in done]
+    skipped = len(trials) - len(todo)
+    if limit is not None:
+        todo = todo[:limit]
+    progress = progress or Silent()
+    if not todo:
+        return SweepRun(results.folder, len(trials), skipped, 0, 0, 0, time.perf_counter() - t0, "-", 0,
+                        results.read())  # fmt: skip
+    order = {t.config_id: i for i, t in enumerate(trials)}
+    prov = _provenance()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    cache_dir = str(Path(cache_dir).resolve())
+    _write_meta(results.folder, spec, prov, started)
+
+    with connect(scheduler, workers, client) as c:
+        address = c.scheduler_info().get("address", str(scheduler))
+        n_workers = len(c.scheduler_info().get("workers", {}))
+        if spec.study is None:
+            futures, fit_futures = _submit_pipeline(c, spec, todo, store, cache_dir)
+        else:
+            futures, fit_futures = _submit_studies(c, spec, todo, cache_dir), []
+        by_key = {f.key: t for f, t in futures}
+        common = {"sweep": spec.name, "data": spec.data, "small": spec.small, "split": spec.split,
+                  "scheduler": address, "started": started, **prov}  # fmt: skip
+        computed = failed = 0
+        buffer: list[dict[str, Any]] = []
+        last = time.perf_counter()
+        progress.start(len(futures), f"sweep {spec.name}")
+        try:
+            from distributed import as_completed
+
+            for fut in as_completed([f for f, _ in futures]):
+                t = by_key[fut.key]
+                row = _row(fut, t)
+                row |= _trial_columns(t, order[t.config_id]) | common
+                buffer.append(row)
+                computed += 1
+                failed += row["status"] != "ok"
+                progress.update(row)
+                fut.release()
+                if len(buffer) >= flush_every or time.perf_counter() - last >= flush_seconds:
+                    results.append(buffer)
+                    buffer, last = [], time.perf_counter()
+        finally:
+            results.append(buffer)  # what arrived before an interruption is kept
+            progress.close()
+            for f, _ in futures:
+                if not f.done():
+                    f.cancel()
+        fits = sum(1 for f in fit_futures if f.status == "finished" and f.result().get("trained"))
+    return SweepRun(results.folder, len(trials), skipped, computed, failed, fits, time.perf_counter() - t0, address,
+                    n_workers, results.read())  # fmt: skip
+
+
+def _row(fut: Any, t: Trial) -> dict[str, Any]:
+    """The task's row, or a failure row when the task itself (or the fit it waited for) raised."""
+    if fut.status == "finished":
+        return fut.result()
+    try:
+        exc = fut.exception()
+    except BaseException as err:  # cancelled
+        exc = err
+    return {"config_id": t.config_id, **failure(exc), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _trial_columns(t: Trial, order: int) -> dict[str, Any]:
+    cols = {"order": order, "point_id": _point_id(t.values), "label": t.label, "seed": t.seed, **t.values}
+    if t.config is not None:
+        cols["config"] = json.dumps(t.config.to_dict(), default=list)
+    else:
+        cols["params"] = json.dumps(t.params, sort_keys=True)
+    return cols
+
+
+def _write_meta(folder: Path, spec: SweepSpec, prov: dict[str, Any], started: str) -> None:
+    from workbench.report import package_versions, thread_settings
+
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {"source": spec.source, "evaluation": spec.evaluation(), "grid": spec.grid, "random": spec.random,
+            "samples": spec.samples, "sample_seed": spec.sample_seed, "seeds": list(spec.seeds), "base": spec.base,
+            "started": started, **prov, "versions": package_versions(), "client_threads": thread_settings()}  # fmt: skip
+    (folder / "sweep.json").write_text(json.dumps(meta, indent=2, default=repr), encoding="utf-8")
+
+
+def _json_config(config: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(config.to_dict(), default=list))
+
+
+def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], store: str | Path | None, cache_dir: str):
+    """Scatter each seed's inputs, one fit task per missing upstream artefact, one task per config × seed."""
+    from workbench.store import ArtefactError, DataSpec, ModelStore, artefact_key, code_version, verify
+    from workbench.sweep.evaluation import evaluation_users
+
+    store = ModelStore(store)
+    code = code_version()
+    inputs, specs, prints = {}, {}, {}
+    for seed in sorted({t.seed for t in todo}):
+        specs[seed] = DataSpec(spec.data, seed, spec.small, spec.split)
+        train, test = specs[seed].load(cache_dir)
+        prints[seed] = train.fingerprint
+        inputs[seed] = c.scatter(EvalInputs(train, test, evaluation_users(test)), broadcast=True)
+    artefacts: dict[str, Any] = {}
+    fit_futures = []
+    futures = []
+    groups: dict[str, list[Trial]] = {}
+    for t in todo:
+        key = artefact_key(specs[t.seed], prints[t.seed], t.config, code)
+        groups.setdefault(key, []).append(t)
+    for key, members in groups.items():  # one artefact (fit) per distinct upstream config
+        folder = store.path(key)
+        try:
+            verify(folder)
+            artefacts[key] = {"path": str(folder), "key": key, "trained": False}
+        except ArtefactError:
+            first = members[0]
+            fut = c.submit(fit_upstream, dataclasses.asdict(specs[first.seed]), _json_config(first.config),
+                           str(store.root.resolve()), cache_dir, key=f"fit-{key}-{os.urandom(4).hex()}")  # fmt: skip
+            artefacts[key] = fut
+            fit_futures.append(fut)
+        for t in members:
+            payload = {"config_id": t.config_id, "config": _json_config(t.config), "ks": list(spec.ks(t.config.k)),
+                       "graded": spec.graded, "metrics": list(spec.metrics)}  # fmt: skip
+            fut = c.submit(pipeline_trial, payload, inputs[t.seed], artefacts[key],
+                           key=f"trial-{t.config_id}-{os.urandom(4).hex()}")  # fmt: skip
+            futures.append((fut, t))
+    return futures, fit_futures
+
+
+def _submit_studies(c: Any, spec: SweepSpec, todo: list[Trial], cache_dir: str):
+    """Scatter each seed's (data set, world), one task per parameters × seed."""
+    from workbench.sweep.studies import study_inputs
+
+    inputs = {seed: c.scatter(study_inputs(spec.data, seed, spec.small, cache_dir), broadcast=True)
+              for seed in sorted({t.seed for t in todo})}  # fmt: skip
+    futures = []
+    for t in todo:
+        payload = {"config_id": t.config_id, "study": spec.study, "params": t.params, "seed": t.seed}
+        fut = c.submit(study_trial, payload, inputs[t.seed], key=f"study-{t.config_id}-{os.urandom(4).hex()}")
+        futures.append((fut, t))
+    return futures
+
+
+def terminal_progress() -> TerminalBar:
+    return TerminalBar()
