@@ -6,24 +6,29 @@ and IDCG from the user's own test items. Side by side in one process: our ALS (n
 against the `implicit` library at equal factors and iterations; our batched retrieval against
 the textbook per-user loop (score, mask seen, sort) on the same EASE model.
 
+The pipeline's own stage 1 (`workbench.pipeline.PipelineConfig`, as `Pipeline.fit_candidates`
+builds it) is measured beside the presets. The first lines name the library versions and the load.
+
 Run: ``.venv/bin/python benchmarks/bench_candidates.py [--repeats 5]``
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import os
 import time
 
 import numpy as np
 import pandas as pd
 
 from workbench.candidates import (
-    ALS, DEFAULT_WEIGHTS, EASE, SOURCES, TUNED_WEIGHTS, ContentBased, ItemKNN, NewReleases, Popular, Trending, TwoTower,
-    fuse,
+    ALS, DEFAULT_WEIGHTS, EASE, SOURCES, TUNED_SOURCE_PARAMS, TUNED_WEIGHTS, ContentBased, ItemKNN, NewReleases, Popular,
+    Trending, TwoTower, fuse,
 )  # fmt: skip
 from workbench.candidates.diagnostics import candidate_recall, evaluate_sources
 from workbench.data import load_movielens_100k, temporal_split
+from workbench.pipeline import Pipeline, PipelineConfig
+from workbench.report import package_versions
 
 
 def median_time(fn, repeats: int) -> tuple[float, object]:
@@ -57,16 +62,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--data", default="data", help="MovieLens-100K cache folder")
     args = parser.parse_args()
+    print("versions:", ", ".join(f"{k} {v}" for k, v in package_versions().items()))
+    print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     train, test = temporal_split(load_movielens_100k(args.data), 0.2)
     users = np.flatnonzero(test.user_activity > 0)
-    print(f"{train.name}: {train.n_users} users, {train.n_items} items, {train.n_interactions} train / "
-          f"{test.n_interactions} test interactions; {len(users)} users evaluated; python {platform.python_version()}")  # fmt: skip
+    print(f"{train.name}, temporal split 0.2: {train.n_users} users, {train.n_items} items, {train.n_interactions} "
+          f"train / {test.n_interactions} test interactions; {len(users)} users evaluated")  # fmt: skip
+    tuned_label = {name: ", ".join(f"{k}={v:g}" for k, v in params.items()) for name, params in TUNED_SOURCE_PARAMS.items()}
 
     print("\n== Each source alone (NDCG@10, recall@10, recall@200; fit seconds) ==")
     sources = {
         "popular": Popular(), "trending": Trending(), "new": NewReleases(),
-        "itemknn": ItemKNN(), "itemknn window=20 recency=5": ItemKNN(neighbours=100, window=20, history_half_life=5.0),
-        "ease": EASE(), "ease lam=500 recency=20": EASE(lam=500.0, history_half_life=20.0),
+        "itemknn": ItemKNN(), f"itemknn {tuned_label['itemknn']}": ItemKNN(**TUNED_SOURCE_PARAMS["itemknn"]),
+        "ease": EASE(), f"ease {tuned_label['ease']}": EASE(**TUNED_SOURCE_PARAMS["ease"]),
         "als (implicit)": ALS(backend="implicit"), "als (ours, numpy CG)": ALS(backend="numpy"),
         "content": ContentBased(), "two_tower": TwoTower(),
     }  # fmt: skip
@@ -79,7 +87,7 @@ def main() -> None:
     print("\n== Fusion: recall@200 of 200 fused candidates (each source proposes its own top 200) ==")
     named = {"ease": sources["ease"], "itemknn": sources["itemknn"], "als": sources["als (implicit)"],
              "content": sources["content"], "two_tower": sources["two_tower"], "trending": sources["trending"]}  # fmt: skip
-    tuned = {"ease": sources["ease lam=500 recency=20"], "itemknn": sources["itemknn window=20 recency=5"],
+    tuned = {"ease": sources[f"ease {tuned_label['ease']}"], "itemknn": sources[f"itemknn {tuned_label['itemknn']}"],
              "two_tower": sources["two_tower"]}  # fmt: skip
     available = train.item_available
     ceiling = available[test.interactions["item"].to_numpy()].mean()
@@ -95,6 +103,18 @@ def main() -> None:
             rows.append(row)
     print(pd.DataFrame(rows).round(4).to_string(index=False))
     print(f"{1 - ceiling:.1%} of test interactions are on items flagged unavailable: the filter caps recall at {ceiling:.3f}")
+
+    config = PipelineConfig()
+    start = time.perf_counter()
+    stage1 = Pipeline(config).fit_candidates(train)
+    fit_s = time.perf_counter() - start
+    gen = stage1.generator_
+    cands = stage1.candidate_stage(users)
+    print(f"\n== The pipeline's stage 1 (default PipelineConfig; fit {fit_s:.1f} s) ==\n"
+          f"{sorted(gen.sources)}, weights {gen.weights}, fusion {gen.method}, quotas {gen.use_quotas}, "
+          f"{gen.per_source_k} per source -> {config.n_candidates}, unavailable items excluded")  # fmt: skip
+    for n in (200, config.n_candidates):
+        print(f"recall@{n}: {candidate_recall(cands, test, n):.4f}")
 
     print(f"\n== Speed: 1000 candidates for all {train.n_users} users from every source (median of {args.repeats}) ==")
     every = {name: sources[key] for name, key in (("popular", "popular"), ("trending", "trending"), ("new", "new"),
