@@ -36,7 +36,7 @@ def metric(text: str, name: str, **labels) -> float | None:
     return None
 
 
-PATH = ("cache", "features", "candidates", "ranking", "rerank", "response", "log", "total")
+PATH = ("cache", "features", "queue", "candidates", "ranking", "rerank", "response", "log", "total")
 
 
 def expected_slate(model, row: int, k: int, exploration: float = 0.0) -> list[int]:
@@ -331,3 +331,22 @@ def test_metrics_expose_stage_histograms_hit_rate_and_degraded_reasons(serve):
     assert metric(text, "workbench_cache_hit_rate") == 0.0  # degraded answers are not cached: 3 lookups, 0 hits
     assert metric(text, "workbench_cache_lookups_total", result="miss") == 3
     assert metric(text, "workbench_errors_total", kind="bad_input") == 1
+
+
+@pytest.mark.parametrize("max_batch", [32, 3])
+def test_requests_waiting_for_the_inference_thread_run_as_one_batch(serve, model, max_batch):
+    """Eight requests queued behind a busy inference thread run together (in batches of at most max_batch),
+    and each gets exactly the slate it gets alone."""
+    import concurrent.futures
+
+    rows = [20, 21, 22, 23, 24, 25, 26, 20]
+    with serve(cfg(exploration_rate=0.0, max_batch=max_batch)) as s:
+        busy = s.service.executor.submit(time.sleep, 1.5)
+        with concurrent.futures.ThreadPoolExecutor(len(rows)) as pool:
+            answers = list(pool.map(lambda r: get(s, r + USER_SHIFT, **{"Cache-Control": "no-cache"}), rows))
+        busy.result()
+        text = s.client.get("/metrics").text
+    assert [a.json()["items"] for a in answers] == [expected_slate(model, r, 10) for r in rows]
+    assert metric(text, "workbench_batch_size_sum") == len(rows)
+    assert metric(text, "workbench_batch_size_count") == -(-len(rows) // max_batch)  # ⌈8 / max_batch⌉
+    assert all(parse_server_timing(a.headers["server-timing"])["queue"] > 500 for a in answers)

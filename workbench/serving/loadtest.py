@@ -38,7 +38,7 @@ SERVING_BUDGET_MS = {
 COMPONENT_STAGES = {
     "cache lookup": ("cache",),
     "feature fetch": ("features",),
-    "model inference": ("candidates", "ranking"),
+    "model inference": ("queue", "candidates", "ranking"),
     "reranking": ("rerank",),
 }
 
@@ -154,7 +154,7 @@ class LoadResult:
             f"cache hits {s['cache_hit_share']:.1%} (p99 {s['hits_p99']:.2f} ms), misses p99 {s['misses_p99']:.2f} ms; "
             f"degraded answers {s['degraded_share']:.1%}",
             "",
-            "latency budget (textbook) vs measured; model inference = candidates + ranking, total = client latency",
+            "latency budget (textbook) vs measured; model inference = queue + candidates + ranking, total = client latency",
         ]
         table = self.budget_table()
         with pd.option_context("display.width", 160, "display.float_format", "{:.2f}".format):

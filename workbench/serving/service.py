@@ -7,6 +7,13 @@
 stages (candidates, ranking, reranking) run on one inference thread, never on the event loop,
 so a slow ranking does not stop the server from accepting and answering other requests.
 
+Dynamic batching: requests that reach stage 3 while the inference thread is busy wait (the
+``queue`` stage) and then run through stages 3-5 together, as one batch of users (up to
+``max_batch``): the stages are vectorised over users, so a batch of eight costs far less than
+eight requests one by one. An idle thread starts at once, so batching adds no wait at low load.
+Within a batch, the item features (availability, promotion, release times) are the newest any
+of its requests fetched, and one exploration seed serves the batch.
+
 What the online features change, and what they do not
 -----------------------------------------------------
 The feature fetch (one round trip, `FeatureStore.fetch`) returns the user's recent items and
@@ -64,7 +71,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from workbench.ranking.features import DEVICES, Context
+from workbench.ranking.features import DEVICES, Context, simulated_device
 from workbench.rerank import rerank
 from workbench.serving.cache import ResponseCache
 from workbench.serving.eventlog import EventLog
@@ -72,7 +79,7 @@ from workbench.serving.feature_store import FeatureStore, Features, NotMateriali
 from workbench.serving.model import ServedModel
 from workbench.types import PAD, CandidateSet
 
-STAGES = ("cache", "features", "candidates", "ranking", "rerank", "popular", "response", "log")
+STAGES = ("cache", "features", "queue", "candidates", "ranking", "rerank", "popular", "response", "log")
 DEGRADED = ("feature_store", "ranker_budget", "cold_user")
 
 
@@ -87,6 +94,7 @@ class ServiceConfig:
     exploration_rate: ε of reranking's exploration (None: the pipeline config's); each request draws
         with its own seed, so propensities describe a real randomisation.
     max_body_bytes / max_events: request size limits.
+    max_batch: most requests the inference thread runs as one batch (1: no batching).
     switch_interval_ms: the interpreter's GIL switch interval, set at start-up (None: leave it; Python's
         default is 5 ms). The event loop shares the GIL with the inference thread; with 5 ms turns, a
         Redis reply can wait several turns and miss an 8 ms deadline on a busy machine.
@@ -103,9 +111,11 @@ class ServiceConfig:
     max_events: int = 1000
     recent_n: int = 100
     switch_interval_ms: float | None = 1.0
+    max_batch: int = 32
 
     def __post_init__(self) -> None:
-        checks = {"cache_ttl_s": self.cache_ttl_s, "switch_interval_ms": self.switch_interval_ms or 1.0, "redis_timeout_ms": self.redis_timeout_ms,
+        checks = {"cache_ttl_s": self.cache_ttl_s, "switch_interval_ms": self.switch_interval_ms or 1.0,
+                  "max_batch": self.max_batch, "redis_timeout_ms": self.redis_timeout_ms,
                   "max_body_bytes": self.max_body_bytes, "max_events": self.max_events, "recent_n": self.recent_n}  # fmt: skip
         for name, value in checks.items():
             if not value > 0:
@@ -180,6 +190,8 @@ class ServiceMetrics:
         self.hit_rate = Gauge("workbench_cache_hit_rate", "hits / lookups of the response cache", registry=self.registry)
         self.degraded = Counter("workbench_degraded", "degraded answers by reason", ["reason"], registry=self.registry)
         self.errors = Counter("workbench_errors", "errors by kind", ["kind"], registry=self.registry)
+        self.batch = Histogram("workbench_batch_size", "requests per inference batch", registry=self.registry,
+                               buckets=(1, 2, 4, 8, 16, 32, 64, 128))  # fmt: skip
         self.events = Counter("workbench_events", "events received by type and result", ["type", "result"],
                               registry=self.registry)  # fmt: skip
         for reason in DEGRADED:
@@ -191,6 +203,33 @@ class ServiceMetrics:
         from prometheus_client import generate_latest
 
         return generate_latest(self.registry)
+
+
+@dataclass(eq=False)
+class _Job:
+    """One request's stages 3-5, handed to the inference thread; its futures resolve on the event loop."""
+
+    row: int
+    feats: Features
+    ts: float
+    device: int | None
+    k: int
+    seed: int
+    loop: asyncio.AbstractEventLoop
+    cands: asyncio.Future
+    ranked: asyncio.Future
+    slate: asyncio.Future
+    enqueued: float
+    started: float = 0.0
+
+    def resolve(self, fut: asyncio.Future, value: Any = None, exc: BaseException | None = None) -> None:
+        """Set ``fut`` from the inference thread (ignored when the request stopped waiting for it)."""
+
+        def settle() -> None:
+            if not fut.done():
+                fut.set_exception(exc) if exc is not None else fut.set_result(value)
+
+        self.loop.call_soon_threadsafe(settle)
 
 
 @dataclass
@@ -255,6 +294,9 @@ class RecommenderService:
         self.started_at = time.time()
         self.materialised: dict[str, float] = {}
         self._remat_lock = threading.Lock()
+        self._batch_lock = threading.Lock()
+        self._pending: list[_Job] = []
+        self._draining = False
         self._remat_thread: threading.Thread | None = None
 
     # --- lifecycle ------------------------------------------------------------------
@@ -328,30 +370,73 @@ class RecommenderService:
     def parse_device(self, device: str | None) -> int | None:
         return None if device is None else DEVICES.index(device)
 
-    async def _run(self, fn: Callable, *args) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    # --- stages 3-5 on the inference thread, in dynamic batches ------------------------
+    def _submit(self, job: _Job) -> None:
+        """Queue ``job`` for the inference thread; start draining unless a drain is already running."""
+        with self._batch_lock:
+            self._pending.append(job)
+            start, self._draining = not self._draining, True
+        if start:
+            self.executor.submit(self._drain)
 
-    def _candidates(self, row: int, feats: Features) -> CandidateSet:
-        cands = self.pipeline.candidate_stage(np.array([row]))
-        items = np.maximum(cands.items, 0)
-        drop = cands.mask & (~feats.available[items] | np.isin(items, feats.recent))
-        return drop_cells(cands, drop) if drop.any() else cands
+    def _drain(self) -> None:
+        while True:
+            with self._batch_lock:
+                if not self._pending:
+                    self._draining = False
+                    return
+                batch = self._pending[: self.config.max_batch]
+                del self._pending[: len(batch)]
+            try:
+                self._run_batch(batch)
+            except BaseException as exc:  # a bug in a stage: every request of the batch fails (a 500)
+                for job in batch:
+                    for fut in (job.cands, job.ranked, job.slate):
+                        job.resolve(fut, exc=exc)
 
-    def _rank(self, row: int, cands: CandidateSet, context: Context) -> CandidateSet:
-        return self.pipeline.rank_stage(np.array([row]), context, candidates=cands)
-
-    def _rerank(self, row: int, ranked: CandidateSet, k: int, feats: Features, ts: float, seed: int):
-        n_users, n_items = self.train.n_users, self.train.n_items
-        recent = np.unique(feats.recent[(feats.recent >= 0) & (feats.recent < n_items)])
-        indptr = np.zeros(n_users + 1, dtype=np.int64)
-        indptr[row + 1 :] = len(recent)
-        seen = sp.csr_matrix((np.ones(len(recent), np.float32), recent, indptr), shape=(n_users, n_items))
+    def _run_batch(self, jobs: list[_Job]) -> None:
+        """Candidates, ranking and reranking for every job at once; each job's futures resolve as its stages end."""
+        t0 = time.perf_counter()
+        self.metrics.batch.observe(len(jobs))
+        n_items, newest = self.train.n_items, jobs[-1].feats
+        rows = np.array([j.row for j in jobs], dtype=np.int64)
+        recent = np.zeros((len(jobs), n_items), dtype=bool)  # each job's online history, as a dense mask
+        for i, job in enumerate(jobs):  # one assignment per request of the batch
+            r = job.feats.recent
+            recent[i, r[(r >= 0) & (r < n_items)]] = True
+        # 3. candidates, minus what the user saw since training and what is unavailable now
+        cands = self.pipeline.candidate_stage(rows)
+        cells = np.maximum(cands.items, 0)
+        drop = cands.mask & (~newest.available[cells] | np.take_along_axis(recent, cells, axis=1))
+        cands = drop_cells(cands, drop) if drop.any() else cands
+        for i, job in enumerate(jobs):
+            job.started = t0
+            job.resolve(job.cands, cands.select_users([i]))
+        # 4. ranking, with each request's time and device
+        ts = np.array([j.ts for j in jobs])
+        device = np.array([j.device if j.device is not None else -1 for j in jobs])
+        if (device < 0).any():
+            device = np.where(device < 0, simulated_device(rows, ts, self.pipeline.ranker_.features_.config.device_shares), device)
+        ranked = self.pipeline.rank_stage(rows, Context(timestamp=ts, device=device), candidates=cands)
+        for i, job in enumerate(jobs):
+            job.resolve(job.ranked, None)
+        # 5. reranking with the online item features; one call per distinct (k, request time)
+        users, cols = np.nonzero(recent)
+        seen = sp.csr_matrix((np.ones(len(users), np.float32), (rows[users], cols)), shape=(self.train.n_users, n_items))
         train = self.train
-        return rerank(
-            ranked, k, item_vectors=train.item_features, item_category=train.item_category,
-            item_age_days=feats.age_days(ts), item_available=feats.available, item_promoted=feats.promoted,
-            seen=seen, config=dataclasses.replace(self.rerank_config, seed=seed),
-        )  # fmt: skip
+        groups: dict[tuple[int, float], list[int]] = {}
+        for i, job in enumerate(jobs):
+            groups.setdefault((job.k, job.ts), []).append(i)
+        for (k, at), members in groups.items():
+            config = dataclasses.replace(self.rerank_config, seed=jobs[members[0]].seed)
+            slate = rerank(
+                ranked.select_users(members), k, item_vectors=train.item_features, item_category=train.item_category,
+                item_age_days=newest.age_days(at), item_available=newest.available, item_promoted=newest.promoted,
+                seen=seen, config=config,
+            )  # fmt: skip
+            for j, i in enumerate(members):
+                keep = slate.items[j] >= 0
+                jobs[i].resolve(jobs[i].slate, (slate.items[j][keep], slate.scores[j][keep], slate.propensities[j][keep]))
 
     # --- the request path -------------------------------------------------------------
     async def recommend(self, user_id: int, k: int, device: str | None = None, timestamp: float | None = None,
@@ -361,8 +446,8 @@ class RecommenderService:
         timings: dict[str, float] = {}
         mark = [t_start]
 
-        def lap(stage: str) -> None:
-            now = time.perf_counter()
+        def lap(stage: str, until: float | None = None) -> None:
+            now = time.perf_counter() if until is None else until
             timings[stage] = (now - mark[0]) * 1e3
             mark[0] = now
 
@@ -440,27 +525,27 @@ class RecommenderService:
 
     async def _personalised(self, row: int, k: int, feats: Features, ts: float, device: str | None,
                             request_id: str, lap: Callable[[str], None]) -> tuple[dict, str | None]:  # fmt: skip
-        # 3. candidates
-        cands = await self._run(self._candidates, row, feats)
+        loop = asyncio.get_running_loop()
+        job = _Job(row, feats, ts, self.parse_device(device), k, int(request_id[:12], 16), loop,
+                   loop.create_future(), loop.create_future(), loop.create_future(), time.perf_counter())  # fmt: skip
+        self._submit(job)
+        # 3. candidates (after waiting for the inference thread: the "queue" stage)
+        cands = await job.cands
+        lap("queue", until=job.started)
         lap("candidates")
         # 4. ranking, within its budget
-        dev = self.parse_device(device)
-        context = Context(timestamp=np.array([ts]), device=None if dev is None else np.array([dev]))
-        job = asyncio.get_running_loop().run_in_executor(self.executor, self._rank, row, cands, context)
         try:
-            ranked = await asyncio.wait_for(asyncio.shield(job), self.config.ranker_budget_ms / 1000.0)
+            await asyncio.wait_for(asyncio.shield(job.ranked), self.config.ranker_budget_ms / 1000.0)
         except asyncio.TimeoutError:
-            job.add_done_callback(lambda f: f.exception())  # the late result is dropped; its error is retrieved
             lap("ranking")
             keep = cands.items[0] >= 0
             items = cands.items[0][keep][:k]
             return self._core(items, cands.scores[0][keep][:k], np.ones(len(items))), "ranker_budget"
         lap("ranking")
         # 5. reranking
-        slate = await self._run(self._rerank, row, ranked, k, feats, ts, int(request_id[:12], 16))
+        items, scores, propensities = await job.slate
         lap("rerank")
-        keep = slate.items[0] >= 0
-        return self._core(slate.items[0][keep], slate.scores[0][keep], slate.propensities[0][keep]), None
+        return self._core(items, scores, propensities), None
 
     def _popular(self, row: int | None, k: int, popularity: np.ndarray, available: np.ndarray,
                  recent: np.ndarray | None) -> dict:  # fmt: skip
