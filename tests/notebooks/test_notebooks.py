@@ -59,6 +59,11 @@ EXPECTED_OUTPUT = {
         "page": [r"correct: A/B needs ~[\d,]+ users", r"credit for this impression: A \d+, B \d+"],
         "script": [r"^\d+ days of interleaving over all [\d,]+ users", r"^For \d+% correct decisions"],
     },
+    "10_off_policy": {
+        "page": [r"\d+ estimates spread with sd \S*0\.\d{3}", r"an A/B test needs ~[\d,]+ users"],
+        "script": [r"^Truth: the target ranker earns \d\.\d{4} clicks per impression", r"^At ε = 0\.1: the largest importance weight",
+                   r"^To decide whether the target", r"^On a log of the workbench's ε-exploration"],
+    },
 }
 PAGE_WIDTH = {"medium": 1050, "compact": 700, "full": None}  # px a chart may take (marimo's column, less padding)
 

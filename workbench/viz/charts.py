@@ -424,6 +424,48 @@ def interleaved_list_chart(rows: pd.DataFrame, title: str = "One interleaved lis
     return titled((cells + text).properties(width=WIDTH // 2 + 10, height=22 * len(rows)), title, reading)
 
 
+# --- off-policy evaluation (notebook 10) -----------------------------------------------------------------
+
+
+def estimates_chart(estimates: pd.DataFrame, truth: float, title: str, reading: str, x: str = "estimator",
+                    x_title: str = "estimator", y_title: str = "estimated value (clicks per impression)") -> alt.LayerChart:  # fmt: skip
+    """``estimates``: ``x`` (a category, in the order given) and ``value``, one row per replicated log:
+    a box per category (whiskers at min and max) and the ``truth`` as a dashed green line."""
+    _need(estimates, (x, "value"), "estimates_chart")
+    order = [str(v) for v in dict.fromkeys(estimates[x])]
+    data = estimates.assign(**{x: estimates[x].astype(str)})
+    xe = alt.X(f"{x}:N", title=x_title, sort=order, axis=alt.Axis(labelAngle=0))
+    box = alt.Chart(data).mark_boxplot(extent="min-max", size=28, color=PALETTE["blue"]).encode(
+        x=xe, y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)))
+    rule = alt.Chart(pd.DataFrame({"truth": [truth]})).mark_rule(color=PALETTE["green"], strokeDash=[5, 3]).encode(
+        y=alt.Y("truth:Q", title=y_title))  # fmt: skip
+    return titled((box + rule).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
+def lines_chart(curves: pd.DataFrame, x: str, y: str, group: str, x_title: str, y_title: str, title: str, reading: str,
+                log_x: bool = False, log_y: bool = False, mark_x: float | None = None) -> alt.LayerChart:  # fmt: skip
+    """``curves``: ``x``, ``y`` and ``group`` (one coloured line each, named categories from the palette);
+    ``mark_x`` draws a vermillion rule (e.g. the current slider value). Log axes label in SI units."""
+    _need(curves, (x, y, group), "lines_chart")
+
+    def scale(log: bool) -> tuple[alt.Scale, alt.Axis]:
+        return (alt.Scale(type="log"), alt.Axis(format="~s", tickCount=6, labelOverlap="greedy")) if log \
+            else (alt.Scale(zero=False), alt.Axis(labelOverlap="greedy"))  # fmt: skip
+
+    (sx, ax), (sy, ay) = scale(log_x), scale(log_y)
+    line = alt.Chart(curves).mark_line(point=True).encode(
+        x=alt.X(f"{x}:Q", title=x_title, scale=sx, axis=ax), y=alt.Y(f"{y}:Q", title=y_title, scale=sy, axis=ay),
+        color=alt.Color(f"{group}:N", title=group.replace("_", " "), sort=list(dict.fromkeys(curves[group])),
+                        legend=alt.Legend(orient="bottom", direction="vertical")),
+        tooltip=[group, x, alt.Tooltip(f"{y}:Q", format=".4g")],
+    )  # fmt: skip
+    layers = [line]
+    if mark_x is not None:
+        layers.append(alt.Chart(pd.DataFrame({"m": [mark_x]})).mark_rule(color=PALETTE["vermillion"]).encode(
+            x=alt.X("m:Q", title=x_title, scale=sx)))  # fmt: skip
+    return titled(alt.layer(*layers).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
 # --- checking a chart as it renders -----------------------------------------------------------------------
 
 ELLIPSIS = "…"
