@@ -85,7 +85,9 @@ class PipelineConfig:
     n_ranked: int = 100
     k: int = 10
     future_fraction: float = 0.2
-    source_params: dict[str, dict[str, Any]] = field(default_factory=lambda: {k: dict(v) for k, v in TUNED_SOURCE_PARAMS.items()})
+    source_params: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {name: dict(params) for name, params in TUNED_SOURCE_PARAMS.items()}
+    )
     train: TrainConfig = field(default_factory=TrainConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     seed: int = 0
