@@ -367,3 +367,68 @@ def test_impressions_needed_by_the_z_test_formula():
     assert impressions_needed(0.1, 2.0) == 3140
     with pytest.raises(ValueError):
         impressions_needed(0.0, 1.0)
+
+
+# ---------------------------------------------------------------- `workbench ope`
+
+
+def _ope(capsys, *args):
+    from workbench.cli import main
+
+    code = main(["ope", "--small", "--impressions", "3000", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _row(out, name):
+    import re
+
+    m = re.search(rf"^\s*{re.escape(name)}\s+(-?[\d.]+)", out, re.MULTILINE)
+    assert m, f"no {name} row in:\n{out}"
+    return float(m.group(1))
+
+
+def test_cli_ope_prints_the_truth_and_every_estimator(capsys):
+    import re
+
+    code, out, _ = _ope(capsys)
+    assert code == 0
+    lab = offpolicy_lab(load("synthetic", small=True))
+    truth = float(re.search(r"truth \(exact, clicks per impression\): ([\d.]+)", out).group(1))
+    assert truth == pytest.approx(lab.truth(lab.policy(1.0, 0.0)), abs=5e-5)
+    for name in ("IPS", "SNIPS", "clipped IPS", "DM", "DR", "SNDR", "PI"):
+        _row(out, name)
+    assert "3,000 logged impressions" in out and "10 slots from 20 candidates" in out
+    assert _ope(capsys)[1] == out  # same seed, same numbers
+
+
+def test_cli_ope_options_reach_the_code(capsys):
+    base = _ope(capsys)[1]
+    ips, clipped = _row(base, "IPS"), _row(base, "clipped IPS")
+    assert _row(_ope(capsys, "--clip", "5")[1], "clipped IPS") < clipped and _row(_ope(capsys, "--clip", "5")[1], "IPS") == ips
+    assert "truth (exact, clicks per impression): " + base.split("truth (exact, clicks per impression): ")[1][:6] \
+        not in _ope(capsys, "--target-sigma", "0.5")[1]  # fmt: skip
+    eps = _ope(capsys, "--epsilon", "0.3")[1]
+    assert "mixture ε=0.3" in eps and _row(eps, "IPS") != ips
+    assert "target: sigma=1, mixture ε=0.2" in _ope(capsys, "--target-epsilon", "0.2")[1]
+    assert "sigma=1.5, mixture" in _ope(capsys, "--logger-sigma", "1.5")[1]
+    assert "5 slots from 8 candidates" in _ope(capsys, "--k", "5", "--candidates", "8")[1]
+    assert "intervals at 90%" in _ope(capsys, "--alpha", "0.1")[1]
+    assert _row(_ope(capsys, "--seed", "1")[1], "IPS") != ips
+    cascade = _ope(capsys, "--click-model", "cascade")[1]
+    assert "truth (exact" not in cascade and "on-policy Monte-Carlo" in cascade
+    code, _, err = _ope(capsys, "--logger", "explore")
+    assert code == 2 and "of its mass on (slot, candidate) cells the logger never shows" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--candidates", "5"], "--candidates 5: expected more than --k 10"),
+    (["--candidates", "400"], "--candidates 400: expected at most the 300 items"),
+    (["--logger-sigma", "-1"], "--logger-sigma -1.0: expected a noise level >= 0"),
+    (["--clip", "0"], "expected clip > 0"),
+    (["--epsilon", "1.5"], "expected an exploration rate in [0, 1]"),
+    (["--impressions", "1"], "expected at least 2 impressions"),
+])  # fmt: skip
+def test_cli_ope_refuses_bad_arguments_before_loading(capsys, args, message):
+    code, _, err = _ope(capsys, *args)
+    assert code == 2 and message in err

@@ -590,8 +590,9 @@ def _logged_pscore(policy, users: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 @dataclass(eq=False)
 class RewardModel:
-    """Logistic click model ``q̂(u, p, j) = σ(b_p + x(u, j)·β)`` with one bias per slot,
-    fitted on the logged cells by Newton's method with an L2 penalty on ``β``."""
+    """Logistic click model ``q̂(u, p, j) = σ(b_p + x(u, j)·β)`` with one bias per slot, fitted on
+    the logged cells by Newton's method with an L2 penalty on ``β`` and on each ``b_p``'s distance
+    from the overall log-odds of a click."""
 
     slot_bias: np.ndarray
     coef: np.ndarray
@@ -601,7 +602,7 @@ class RewardModel:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """``features [..., k, d]`` (slot on the second-to-last axis) → click probability ``[..., k]``."""
         x = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-(x @ self.coef + self.slot_bias)))
+        return special.expit(x @ self.coef + self.slot_bias)
 
 
 def fit_reward_model(features: np.ndarray, reward: np.ndarray, l2: float = 1.0, max_iter: int = 50,
@@ -624,12 +625,14 @@ def fit_reward_model(features: np.ndarray, reward: np.ndarray, l2: float = 1.0, 
     xs = (x - mean) / scale  # [n, k, d]
     flat = xs.reshape(n * k, d)
     rate = y.mean()
-    beta, bias = np.zeros(d), np.full(k, np.log((rate + 1e-9) / (1 - rate + 1e-9)))
+    prior = np.log((rate + 1e-9) / (1 - rate + 1e-9))
+    beta, bias = np.zeros(d), np.full(k, prior)
     for _ in range(max_iter):
-        prob = 1.0 / (1.0 + np.exp(-(xs @ beta + bias)))  # [n, k]
+        prob = special.expit(xs @ beta + bias)  # [n, k]
         wgt, resid = prob * (1 - prob), y - prob
-        g = np.concatenate([np.einsum("np->p", resid), np.einsum("npc,np->c", xs, resid) - l2 * beta])
-        h_bb = np.diag(np.einsum("np->p", wgt) + 1e-9)
+        # the same L2 pulls each slot bias towards the overall log-odds (a slot without clicks stays finite)
+        g = np.concatenate([np.einsum("np->p", resid) - l2 * (bias - prior), np.einsum("npc,np->c", xs, resid) - l2 * beta])
+        h_bb = np.diag(np.einsum("np->p", wgt) + l2 + 1e-9)
         h_bx = np.einsum("np,npc->pc", wgt, xs)
         h_xx = (flat * wgt.reshape(-1, 1)).T @ flat + l2 * np.eye(d)
         step = np.linalg.solve(np.block([[h_bb, h_bx], [h_bx.T, h_xx]]), g)
@@ -671,7 +674,7 @@ def reward_table(model: RewardModel, features: np.ndarray, k: int) -> np.ndarray
     lin = ((np.asarray(features, dtype=np.float64) - model.mean) / model.scale) @ model.coef
     if len(model.slot_bias) != k:
         raise ValueError(f"the reward model has {len(model.slot_bias)} slot biases, the slates {k} slots")
-    return 1.0 / (1.0 + np.exp(-(lin[:, None, :] + model.slot_bias[None, :, None])))
+    return special.expit(lin[:, None, :] + model.slot_bias[None, :, None])
 
 
 def estimator_inputs(log: SlateLog, target, features: np.ndarray | None = None,
