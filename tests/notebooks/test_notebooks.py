@@ -59,6 +59,12 @@ EXPECTED_OUTPUT = {
         "page": [r"correct: A/B needs ~[\d,]+ users", r"credit for this impression: A \d+, B \d+"],
         "script": [r"^\d+ days of interleaving over all [\d,]+ users", r"^For \d+% correct decisions"],
     },
+    "08_serving": {
+        "page": [r"answered \d+ items in [\d.]+ ms at the client", r"Open loop at \d+ req/s for [\d.]+ s: p50 [\d.]+ ms",
+                 r"answers flagged feature_store, slowest [\d.]+ ms"],
+        "script": [r"^User \d+: answered \d+ items in [\d.]+ ms", r"^Open loop at \d+ req/s for [\d.]+ s: p50 [\d.]+ ms, p99",
+                   r"^With Redis stopped: (\d+)/\1 answers flagged feature_store", r"personalised again [\d.]+ s after"],
+    },
     "10_off_policy": {
         "page": [r"\d+ estimates spread with sd \S*0\.\d{3}", r"an A/B test needs ~[\d,]+ users"],
         "script": [r"^Truth: the target ranker earns \d\.\d{4} clicks per impression", r"^At ε = 0\.1: the largest importance weight",

@@ -350,3 +350,39 @@ def test_requests_waiting_for_the_inference_thread_run_as_one_batch(serve, model
     assert metric(text, "workbench_batch_size_sum") == len(rows)
     assert metric(text, "workbench_batch_size_count") == -(-len(rows) // max_batch)  # ⌈8 / max_batch⌉
     assert all(parse_server_timing(a.headers["server-timing"])["queue"] > 500 for a in answers)
+
+
+def test_breaker_opens_on_a_refused_connection_at_once_and_on_the_third_timeout_in_a_row():
+    import asyncio
+
+    from workbench.serving.service import RedisGuard, RedisUnavailable
+
+    async def slow():
+        await asyncio.sleep(1.0)
+
+    async def refused():
+        raise ConnectionRefusedError("refused")
+
+    async def fine():
+        return "ok"
+
+    async def scenario() -> list[bool]:
+        guard, ups = RedisGuard(timeout_ms=10, cooldown_s=60), []
+        for make in (slow, slow, fine, slow, slow, slow):
+            try:
+                await guard.call(make)
+            except RedisUnavailable:
+                pass
+            ups.append(guard.up)
+        other = RedisGuard(timeout_ms=10, cooldown_s=60)
+        with pytest.raises(RedisUnavailable):
+            await other.call(refused)
+        ups.append(other.up)
+        writer = RedisGuard(timeout_ms=10, cooldown_s=60)
+        for _ in range(4):
+            with pytest.raises(RedisUnavailable):
+                await writer.call(slow, write=True)  # writes never open it
+        ups.append(writer.up)
+        return ups
+
+    assert asyncio.run(scenario()) == [True, True, True, True, True, False, False, True]

@@ -81,7 +81,7 @@ class LoadResult:
 
     rate: float
     duration_s: float
-    requests: pd.DataFrame  # due_s, latency_ms, status, cache, degraded, error, then one column per stage
+    requests: pd.DataFrame  # due_s, latency_ms, status, cache, degraded, error, then ms_<stage> per Server-Timing entry
     wall_s: float
     notes: dict = field(default_factory=dict)
 
@@ -135,7 +135,7 @@ class LoadResult:
             if comp == "total":
                 values = r["latency_ms"].to_numpy()
             else:
-                cols = [c for c in COMPONENT_STAGES[comp] if c in r.columns]
+                cols = [f"ms_{c}" for c in COMPONENT_STAGES[comp] if f"ms_{c}" in r.columns]
                 present = r[cols].notna().all(axis=1).to_numpy() if cols else np.zeros(len(r), bool)
                 values = r.loc[present, cols].sum(axis=1).to_numpy() if cols else np.zeros(0)
             p50 = float(np.percentile(values, 50)) if len(values) else np.nan
@@ -184,7 +184,7 @@ async def _run(url: str, rate: float, duration_s: float, max_requests: int, user
                 resp = await client.get("/recommend", params={"user": int(picks[i]), "k": k})
                 rec["status"] = resp.status_code
                 rec["cache"] = resp.headers.get("x-cache")
-                rec.update(parse_server_timing(resp.headers.get("server-timing")))
+                rec.update({f"ms_{k}": v for k, v in parse_server_timing(resp.headers.get("server-timing")).items()})
                 if resp.status_code == 200:
                     rec["degraded"] = resp.json().get("degraded")
             except httpx.TimeoutException:

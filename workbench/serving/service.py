@@ -41,8 +41,8 @@ stage 1 even if they become available online.
 Degradation
 -----------
 - Redis down or slow: every Redis call has a deadline (``redis_timeout_ms``) and no retries;
-  after a failure the service stops calling Redis for ``redis_cooldown_s`` and then probes it
-  again with the next request. Meanwhile answers come from the in-process fallback: available
+  after a refused connection, or three deadlines missed in a row, the service stops calling
+  Redis for ``redis_cooldown_s`` and then probes it again with the next request. Meanwhile answers come from the in-process fallback: available
   items by popularity, as last read from the store (the training data before any read), minus
   the user's training history; flagged ``feature_store``. A Redis that comes back empty (it
   persists nothing) is rebuilt in the background: the offline features, then the event log's
@@ -137,12 +137,13 @@ class RedisGuard:
     """Deadline on every Redis call, and a short cool-down after a failure (a minimal circuit breaker)."""
 
     WRITE_FACTOR = 10
+    OPEN_AFTER = 3  # consecutive timeouts that open the breaker (one slow reply on a busy machine does not)
 
     def __init__(self, timeout_ms: float, cooldown_s: float) -> None:
         self.timeout_s, self.cooldown_s = timeout_ms / 1000.0, cooldown_s
         self.down_until = 0.0
         self.last_error: str | None = None
-        self.failures = 0
+        self.failures = self.in_a_row = 0
 
     @property
     def up(self) -> bool:
@@ -154,22 +155,28 @@ class RedisGuard:
         deadline and never trip it."""
         from redis.exceptions import RedisError
 
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeout
+
         if not self.up:
             raise RedisUnavailable(f"skipping Redis after a failure ({self.last_error})")
         try:
             result = await asyncio.wait_for(make(), self.timeout_s * (self.WRITE_FACTOR if write else 1))
         except (asyncio.TimeoutError, OSError, RedisError) as exc:
-            if not write:
-                self._fail(exc)
+            if not write:  # a refused or broken connection opens the breaker at once; timeouts when they repeat
+                timeout = isinstance(exc, (TimeoutError, asyncio.TimeoutError, RedisTimeout))  # TimeoutError is an OSError
+                self._fail(exc, now=not timeout and isinstance(exc, (OSError, RedisConnectionError)))
             raise RedisUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if not write:
-            self.down_until, self.last_error = 0.0, None
+            self.down_until, self.last_error, self.in_a_row = 0.0, None, 0
         return result
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException, now: bool) -> None:
         self.failures += 1
+        self.in_a_row += 1
         self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        self.down_until = time.monotonic() + self.cooldown_s
+        if now or self.in_a_row >= self.OPEN_AFTER:
+            self.down_until = time.monotonic() + self.cooldown_s
 
 
 class ServiceMetrics:

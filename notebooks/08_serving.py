@@ -1,0 +1,198 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="08 · Serving the recommender")
+
+with app.setup:
+    import dataclasses
+
+    import marimo as mo
+    import numpy as np
+    import pandas as pd
+
+    from workbench.lessons import kit
+    from workbench.lessons import serving as lesson
+    from workbench.serving.loadtest import COMPONENT_STAGES, SERVING_BUDGET_MS
+    from workbench.viz import serving as charts
+
+    settings = kit.settings()
+
+
+@app.function
+@mo.cache
+def trained(s: kit.NotebookSettings, config=None):
+    """The fitted pipeline for these settings: from the model store, or trained once and stored."""
+    return kit.trained(s, config)
+
+
+@app.cell
+def _():
+    _rows = "\n".join(
+        f"| {name} | {target:g} ms | {p99:g} ms | {' + '.join(COMPONENT_STAGES.get(name, ('the whole request',)))} |"
+        for name, (target, p99) in SERVING_BUDGET_MS.items()
+    )
+    _intro = mo.md("""
+    # 08 · Serving: the recommender behind HTTP, and what happens when a part breaks
+
+    Offline, the pipeline scores a batch of users at leisure. Online, each request must be
+    answered within a budget, and the answer needs fresh facts: what the user just clicked, which
+    items are still available. The textbook draws the production path as
+
+    **request → cache check → feature store (Redis) → candidates → ranking → reranking → response → log**
+
+    and gives every component a budget:
+    """)
+    _table = mo.md("| component | target | p99 | measured as (Server-Timing stages) |\n|---|---|---|---|\n" + _rows)
+    _outro = mo.md("""
+    This page starts that system for real, in this process: Debian's **redis-server** holds the
+    features (materialised from the training data, then updated by every click) and a response cache;
+    the service is **FastAPI on uvicorn** on 127.0.0.1; events go to a **SQLite** log that
+    acknowledges a write only once it is on disk. Then it loads it, and breaks it.
+    """)
+    mo.vstack([_intro, _table, _outro])
+    return
+
+
+@app.cell
+def _():
+    picker = kit.data_picker(settings)
+    running = mo.ui.switch(value=True, label="service running")
+    mo.hstack([picker, running], justify="start", gap=2)
+    return picker, running
+
+
+@app.cell
+def _(picker, running):
+    run = dataclasses.replace(settings, data=picker.value)
+    built = trained(run)
+    lab = lesson.lab_for(built)
+    if not running.value:
+        lab.stop()
+    svc = lab.service
+    _state = (f"runs at **{lab.url}**" if lab.running else "is **stopped** (turn the switch on to start it again)")
+    mo.vstack([
+        kit.started(built),
+        kit.show(f"The service {_state}; model version `{svc.version}`; Redis at {lab.redis.url} (pid "
+                 f"{lab.redis.process.pid if lab.redis.running else '–'}); {len(lab.users):,} users and "
+                 f"{svc.train.n_items:,} items materialised into the feature store; Redis deadline "
+                 f"{svc.config.redis_timeout_ms:g} ms, ranker budget {svc.config.ranker_budget_ms:g} ms, "
+                 f"cache TTL {svc.config.cache_ttl_s:g} s."),
+    ])  # fmt: skip
+    return built, lab, run
+
+
+@app.cell
+def _(lab):
+    _ids = lab.users
+    user = mo.ui.dropdown(options={f"user {u}": int(u) for u in _ids[:300]}, value=f"user {_ids[0]}", label="user",
+                          searchable=True)  # fmt: skip
+    bypass = mo.ui.checkbox(value=True, label="bypass the cache (Cache-Control: no-cache)")
+    mo.vstack([mo.md("## One request, stage by stage"), mo.hstack([user, bypass], justify="start", gap=2)])
+    return bypass, user
+
+
+@app.cell
+def _(built, bypass, lab, user):
+    mo.stop(not lab.running, mo.md("*The service is stopped.*"))
+    body, stages, latency = lab.request(user.value, no_cache=bypass.value)
+    _titles = built.train.items.set_index("item_id")["title"]
+    _slate = pd.DataFrame({"position": kit.ranks(np.arange(1, len(body["items"]) + 1)), "item": body["items"],
+                           "title": _titles.reindex(body["items"]).to_numpy(), "score": body["scores"],
+                           "propensity": body["propensities"]})  # fmt: skip
+    _slowest = stages.loc[stages["ms"].idxmax()]
+    _steps = ", ".join(f"{r.stage} {r.ms:.2f}" for r in stages.itertuples())
+    mo.vstack([
+        kit.show(f"User {body['user']}: answered {len(body['items'])} items in {latency:.1f} ms at the client "
+                 f"(cache: {body['cache']}; degraded: {body['degraded'] or 'no'}). Server-Timing (ms): {_steps}."),
+        charts.waterfall_chart(stages, title="Where one request's time goes (its Server-Timing header)",
+                               reading=f"the slowest stage is {_slowest.stage} ({_slowest.ms:.2f} ms of "
+                                       f"{stages['ms'].sum():.2f} ms on the server)"),
+        kit.table(_slate, digits=4),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _(run):
+    rate = mo.ui.slider(10, 300, step=10, value=50, label="requests per second", debounce=True, show_value=True)
+    cache_on = mo.ui.switch(value=True, label="response cache on")
+    duration = 3.0 if run.small else 5.0
+    mo.vstack([
+        mo.md(f"""
+        ## A bounded load: {duration:g} seconds, open loop
+
+        The generator sends at a constant rate whether or not earlier answers came back, and counts
+        each answer's time from when its request was *due*: a slow server cannot slow the generator
+        down and hide its own delays (coordinated omission). Moving the slider fires one run.
+        """),
+        mo.hstack([rate, cache_on], justify="start", gap=2),
+    ])  # fmt: skip
+    return cache_on, duration, rate
+
+
+@app.cell
+def _(cache_on, duration, lab, rate):
+    mo.stop(not lab.running, mo.md("*The service is stopped.*"))
+    lab.service.cache.enabled = cache_on.value
+    result = lab.fire(rate.value, duration)
+    _s = result.summary()
+    _table = result.budget_table()
+    _over = _table.loc[_table["p99_within_budget"] == False, "component"].tolist()  # noqa: E712
+    mo.vstack([
+        kit.show(f"Open loop at {rate.value} req/s for {duration:g} s: p50 {_s['p50']:.1f} ms, p99 {_s['p99']:.1f} ms, "
+                 f"max {_s['max']:.1f} ms; {_s['errors']} errors; {_s['achieved_rps']:.0f} answers/s; cache "
+                 f"{'on' if cache_on.value else 'off'}, hits {_s['cache_hit_share']:.0%} (hits p99 "
+                 f"{_s['hits_p99']:.1f} ms, misses p99 {_s['misses_p99']:.1f} ms); degraded {_s['degraded_share']:.0%}."),
+        charts.latency_chart(lesson.budget_for_chart(result), title="The budget, measured: p50 and p99 per component "
+                             "(black tick: the textbook's p99)",
+                             reading=f"over the p99 budget: {', '.join(_over)}" if _over else "every component within its p99 budget"),
+        mo.accordion({"The budget table": kit.table(_table, digits=2)}),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    breaker = mo.ui.button(value=0, on_click=lambda n: n + 1, label="stop Redis, send requests, start it again")
+    mo.vstack([
+        mo.md("""
+        ## Break it: stop Redis
+
+        With the feature store gone the service cannot personalise. It must still answer, fast, from
+        what it holds in memory (the available items by popularity, as last read), and say so in the
+        `degraded` field. Redis comes back empty (it persists nothing here): the service rebuilds the
+        store from the training data and replays the event log's clicks over it.
+        """),
+        breaker,
+    ])  # fmt: skip
+    return (breaker,)
+
+
+@app.cell
+def _(breaker, lab, user):
+    mo.stop(not lab.running, mo.md("*The service is stopped.*"))
+    _ = breaker.value
+    answers, recovered = lab.break_redis(user.value)
+    _down = answers[answers["phase"] == "Redis stopped"]
+    _flagged = int((_down["degraded"] == "feature_store").sum())
+    _errors = int((answers["status"] >= 500).sum())
+    _back = f"{recovered:.2f} s" if np.isfinite(recovered) else "not within the wait"
+    mo.vstack([
+        kit.show(f"With Redis stopped: {_flagged}/{len(_down)} answers flagged feature_store, slowest "
+                 f"{_down['latency_ms'].max():.1f} ms, median {_down['latency_ms'].median():.1f} ms, {_errors} server "
+                 f"errors; personalised again {_back} after the restart."),
+        charts.degraded_chart(answers, title="Answers before, during and after the Redis outage",
+                              reading=f"{_flagged} of {len(_down)} answers during the outage came from the fallback, "
+                                      f"the slowest in {_down['latency_ms'].max():.1f} ms"),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _(built, lab, run):
+    kit.footer(run, {"pipeline": built.pipeline.config, "service": dataclasses.asdict(lab.service.config)}, __file__)
+    return
+
+
+if __name__ == "__main__":
+    app.run()

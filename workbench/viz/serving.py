@@ -1,0 +1,43 @@
+"""Charts of the served recommender (notebook 08): one request's Server-Timing waterfall, and answers
+while Redis is stopped. Same house style as `workbench.viz.charts` (title, reading, units)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from workbench.viz.charts import GREY, PALETTE, WIDTH, _need, latency_chart, titled
+
+
+def waterfall_chart(stages: pd.DataFrame, title: str, reading: str, width: int = WIDTH) -> alt.Chart:
+    """``stages``: ``stage``, ``start_ms``, ``end_ms``, ``ms`` (one row per Server-Timing entry, in order).
+    Each stage is a bar from where the previous one ended: a request's time, left to right."""
+    _need(stages, ("stage", "start_ms", "end_ms", "ms"), "waterfall_chart")
+    order = list(stages["stage"])
+    bars = alt.Chart(stages).mark_bar(color=PALETTE["blue"]).encode(
+        y=alt.Y("stage:N", sort=order, title="stage of the request path"),
+        x=alt.X("start_ms:Q", title="time since the request arrived (ms)"),
+        x2="end_ms:Q",
+        tooltip=["stage", alt.Tooltip("start_ms:Q", format=".3f"), alt.Tooltip("ms:Q", title="duration (ms)", format=".3f")],
+    )  # fmt: skip
+    return titled(bars.properties(width=width, height=26 * len(order)), title, reading)
+
+
+def degraded_chart(answers: pd.DataFrame, title: str, reading: str, width: int = WIDTH) -> alt.Chart:
+    """``answers``: ``phase``, ``degraded`` (a reason or "no"), ``latency_ms``, one row per request in order."""
+    _need(answers, ("phase", "degraded", "latency_ms"), "degraded_chart")
+    data = answers.reset_index(drop=True).rename_axis("request").reset_index()
+    data["request"] += 1
+    reasons = sorted(data["degraded"].unique(), key=lambda r: (r != "no", r))
+    colors = [GREY if r == "no" else c for r, c in zip(reasons, [PALETTE["vermillion"], PALETTE["orange"], PALETTE["purple"]] * 3)]
+    points = alt.Chart(data).mark_circle(size=70).encode(
+        x=alt.X("request:Q", title="request, in the order sent"),
+        y=alt.Y("latency_ms:Q", title="answer time at the client (ms)"),
+        color=alt.Color("degraded:N", title="degraded", scale=alt.Scale(domain=reasons, range=colors)),
+        shape=alt.Shape("phase:N", title="Redis"),
+        tooltip=["request", "phase", "degraded", alt.Tooltip("latency_ms:Q", format=".2f")],
+    )  # fmt: skip
+    return titled(points.properties(width=width, height=240), title, reading)
+
+
+__all__ = ["latency_chart", "waterfall_chart", "degraded_chart"]  # latency_chart: workbench.viz.charts's, for one import
