@@ -162,7 +162,7 @@ def _(pipe, slate, test):
         kit.show(f"NDCG@{slate.k} **{_m['ndcg']:.4f}**, recall@{slate.k} **{_m['recall']:.4f}**, catalogue coverage "
                  f"**{_m['catalogue_coverage']:.1%}**, intra-list diversity **{_m['intra_list_diversity']:.3f}**."),
         mo.md("Notebook 05 works every one of these metrics out by hand."),
-        mo.accordion({"The full metrics table (95% intervals over users)": kit.table(_table)}),
+        mo.accordion({f"The full metrics table (intervals: {_table.attrs['ci']})": kit.table(_table)}),
     ])  # fmt: skip
     return
 

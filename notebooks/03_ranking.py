@@ -163,22 +163,24 @@ def _():
 @app.cell
 def _(best, candidates, rankers, relevance, run):
     @mo.cache
-    def importance_of(model: str, n_users: int):
+    def importance_of(model: str, n_users: int, top: int, cut: int):
         rng = np.random.default_rng(run.seed)
         rows = np.sort(rng.choice(candidates.n_users, size=min(n_users, candidates.n_users), replace=False))
-        sample = candidates.select_users(rows).top(100)
-        return permutation_importance(rankers[model], sample, relevance[rows], k=10, seed=run.seed)
+        sample = candidates.select_users(rows).top(top)
+        return permutation_importance(rankers[model], sample, relevance[rows], k=cut, seed=run.seed)
 
-    _imp = importance_of(best["model"], 150 if run.small else 300)
+    _top_n, _cut, _users = 100, 10, 150 if run.small else 300
+    _imp = importance_of(best["model"], _users, _top_n, _cut)
     _top = _imp.iloc[0]
     mo.vstack([
         mo.md(f"## What {ranker_name(best['model'])} looks at"),
         charts.importance_chart(
-            _imp, title=f"NDCG@10 lost when one feature is shuffled ({best['model']}, top 100 candidates per user)",
-            reading=f"scrambling {_top['feature']} costs {_top['importance']:.4f} of NDCG@10 "
+            _imp, title=f"NDCG@{_cut} lost when one feature is shuffled ({best['model']}, top {_top_n} candidates "
+                        f"of {min(_users, candidates.n_users)} users)",
+            reading=f"scrambling {_top['feature']} costs {_top['importance']:.4f} of NDCG@{_cut} "
                     f"({_top['importance'] / _imp.attrs['ndcg']:.0%} of {_imp.attrs['ndcg']:.4f}); "
                     "near-zero bars are features it ignores",
-            value_title="NDCG@10 lost (absolute, 0–1 scale)",
+            value_title=f"NDCG@{_cut} lost (absolute, 0–1 scale)",
         ),
     ])  # fmt: skip
     return

@@ -197,7 +197,7 @@ def _(frontier, headline, knobs):
 def _(result):
     _table = result.metrics[["metric", "k", "mean", "ci_low", "ci_high", "users", "note"]]
     mo.vstack([
-        mo.md("### All metrics (mean over users, 95% interval)"),
+        mo.md(f"### All metrics (mean over users; intervals: {result.metrics.attrs['ci']})"),
         kit.table(_table),
         mo.md("Accuracy metrics count only users with held-out test items; catalogue figures (coverage, "
               "exposure Gini, personalisation) describe all slates together."),

@@ -96,7 +96,7 @@ def _(first, readings, true):
     mo.vstack([
         charts.interval_chart(
             first, true_effect=float(true["lift_pct"]), unit="relative CTR lift (%)",
-            title="The estimate and its 95% interval as users accumulate (one test)",
+            title=f"The estimate and its {1 - ALPHA:.0%} interval as users accumulate (one test)",
             reading="the interval narrows like 1/√users; the dashed green line is the truth the test is looking for",
         ),
         charts.pvalue_chart(

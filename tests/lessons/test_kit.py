@@ -81,3 +81,19 @@ def test_tables_wrap_long_text_instead_of_cutting_it():
     table = kit.table(df)
     assert table._component_args["wrapped-columns"] == ["definition"]
     assert kit.plain("**NDCG@10** `0.1` <small>x</small>") == "NDCG@10 0.1 x"
+
+
+def test_pipelines_are_the_ones_the_notebooks_load():
+    from workbench.candidates.fusion import DEFAULT_WEIGHTS
+    from workbench.ranking import RANKERS
+
+    s = NotebookSettings(seed=4)
+    configs = kit.pipelines(s)
+    default = configs["default"]
+    assert default == kit.default_config(s) and default.seed == 4
+    assert configs["textbook split"].weights == DEFAULT_WEIGHTS and configs["textbook split"].ranker == default.ranker
+    rankers = {c.ranker for name, c in configs.items() if name.startswith("ranker ")} | {default.ranker}
+    assert rankers == set(RANKERS)
+    for name, c in configs.items():  # each differs from the default only where its name says
+        if name.startswith("ranker "):
+            assert dataclasses.replace(c, ranker=default.ranker) == default

@@ -37,6 +37,7 @@ pandas nullable integers (``Int64``), with ``<NA>`` for absent.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import sys
@@ -223,7 +224,33 @@ def trained(s: NotebookSettings, config: PipelineConfig | None = None) -> Traine
     title = (f"Model store: loading the {cfg.ranker} pipeline for {s.data}"
              f"{' (small world)' if s.small else ''}, or training and storing it")  # fmt: skip
     with progress(title) as step:
-        return load_or_train(data=s.data, config=cfg, seed=s.seed, small=s.small, progress=step)
+        return load_or_train(data=s.data, config=cfg, seed=s.seed, small=s.small, cache_dir=DATA_DIR, progress=step)
+
+
+def pipelines(s: NotebookSettings) -> dict[str, PipelineConfig]:
+    """Every pipeline the notebooks load for these settings, by name: the default (01–04), the textbook
+    split of stage 1 (02, 03) and the default with each other ranker (03)."""
+    from workbench.lessons.candidates import textbook_config
+    from workbench.ranking import RANKERS
+
+    cfg = default_config(s)
+    out = {"default": cfg, "textbook split": textbook_config(cfg)}
+    out |= {f"ranker {name}": dataclasses.replace(cfg, ranker=name) for name in RANKERS if name != cfg.ranker}
+    return out
+
+
+def warm(s: NotebookSettings, say: Callable[[str], None] = print) -> list[Trained]:
+    """Load or train (and store) every pipeline of `pipelines`, saying which: after this, every notebook
+    opens on these settings without training (what ``make run`` wants before serving the notebooks)."""
+    from workbench.store import load_or_train
+
+    out = []
+    for name, cfg in pipelines(s).items():
+        built = load_or_train(data=s.data, config=cfg, seed=s.seed, small=s.small, cache_dir=DATA_DIR,
+                              progress=lambda line, name=name: say(f"  {name}: {line}"))  # fmt: skip
+        say(f"{name}: {built.describe()}")
+        out.append(built)
+    return out
 
 
 def started(built: Trained) -> Any:
