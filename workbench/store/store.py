@@ -50,7 +50,8 @@ STORE_ENV = "WORKBENCH_MODEL_STORE"
 FORMAT = 1
 MANIFEST = "manifest.json"
 # What fitting runs: a change here changes the fitted state, so it changes the key.
-FIT_CODE = ("data", "candidates", "ranking", "pipeline.py", "types.py", "rebuildable.py", "store/codec.py")
+FIT_CODE = ("data", "candidates", "ranking", "pipeline.py", "types.py", "lists.py", "checks.py", "rebuildable.py",
+            "store/codec.py")
 FIT_LIBRARIES = ("numpy", "scipy", "torch", "faiss-cpu", "implicit", "lightgbm")
 SERVING_FIELDS = ("rerank", "k", "n_ranked")
 Progress = Callable[[str], None]
