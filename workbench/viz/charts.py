@@ -308,7 +308,7 @@ def importance_chart(importance: pd.DataFrame, title: str, reading: str,
 
 def position_gain_chart(positions: pd.DataFrame, title: str = "What each position of the list contributes to DCG",
                         reading: str | None = None) -> alt.LayerChart:  # fmt: skip
-    """``positions`` (from `workbench.viz.worked.position_table`): bars of discounted gain, line of the discount."""
+    """``positions`` (from `workbench.lessons.worked.position_table`): bars of discounted gain, line of the discount."""
     _need(positions, ("position", "item", "discounted_gain", "discount", "relevant"), "position_gain_chart")
     reading = reading or "a hit at position 1 counts fully; the discount 1/log2(rank+1) shrinks every later hit"
     x = alt.X("position:O", title="position in the list (1 = top)", axis=alt.Axis(labelAngle=0))
