@@ -892,6 +892,22 @@ def impressions_needed(effect: float, sd: float, alpha: float = 0.05, power: flo
     return int(np.ceil((z * sd / effect) ** 2))
 
 
+def difference_terms(log: SlateLog, a, b, features: np.ndarray,
+                     reward_model: RewardModel | None = None) -> tuple[np.ndarray, np.ndarray, RewardModel]:  # fmt: skip
+    """Per-impression terms ``[N]`` of the estimated difference ``V(a) − V(b)`` from one log: IPS
+    ``Σ_p (w_a − w_b) r`` and DR ``Σ_p [q̂_a − q̂_b + (w_a − w_b)(r − q̂_logged)]``; their means
+    are the estimates and ``sd / √N`` their standard errors. Also returns the reward model."""
+    for policy in (a, b):
+        check_support(log.logger, policy, np.unique(log.users))
+    a_in = estimator_inputs(log, a, features, reward_model)
+    b_in = estimator_inputs(log, b, features, a_in["reward_model"])
+    r, p = log.clicks, log.pscore
+    w_diff = (a_in["target_pscore"] - b_in["target_pscore"]) / p
+    ips_terms = _rowsum(w_diff * r)
+    dr_terms = _rowsum(a_in["q_target"] - b_in["q_target"] + w_diff * (r - a_in["q_logged"]))
+    return ips_terms, dr_terms, a_in["reward_model"]
+
+
 def decision_sizes(lab: OffPolicyLab, epsilon: float, target_sigma: float, pilot: int = 100_000, seed: int = 0,
                    alpha: float = 0.05, power: float = 0.8) -> dict:  # fmt: skip
     """How much data one decision needs on the same simulator: "does the ranker ``target_sigma`` beat the
@@ -912,14 +928,7 @@ def decision_sizes(lab: OffPolicyLab, epsilon: float, target_sigma: float, pilot
         raise ValueError(f"target_sigma={target_sigma} ranks exactly like the logger: there is no difference to detect")
     rng = np.random.default_rng(seed)
     log = lab.log(logger, pilot, rng)
-    check_support(logger, target, np.unique(log.users))
-    feats = lab.features()
-    a_in = estimator_inputs(log, target, feats)
-    b_in = estimator_inputs(log, control, feats, a_in["reward_model"])
-    r, p = log.clicks, log.pscore
-    w_diff = (a_in["target_pscore"] - b_in["target_pscore"]) / p
-    ips_terms = _rowsum(w_diff * r)
-    dr_terms = _rowsum(a_in["q_target"] - b_in["q_target"] + w_diff * (r - a_in["q_logged"]))
+    ips_terms, dr_terms, _ = difference_terms(log, target, control, lab.features())
     effect = v_t - v_c
     on_a = lab.log(control, pilot, rng).clicks @ np.ones(lab.k)
     on_b = lab.log(target, pilot, rng).clicks @ np.ones(lab.k)
