@@ -40,9 +40,16 @@ IPS becomes IIPS. Two definitions differ from obp, on purpose:
 Effective sample size (Kish 1965): ``(Σ w)² / Σ w²`` per slot, the smallest over slots;
 ``N`` for the direct method, which uses no weights.
 
-Nothing here checks *support*, because per-cell arrays cannot: `check_support` and
-`evaluate` do, from both policies' marginals, and refuse a target that puts mass where the
-logger has none (its IPS/DR would be biased by exactly that mass's missing reward).
+The estimator functions do not check *support*: per-cell arrays cannot tell. `check_support`
+and `evaluate` do, from both policies' marginals, and refuse a target that puts mass where the
+logger has none (its IPS/DR would miss exactly that mass's reward), naming the share.
+
+Policies are distributions over slates with marginals ``π(j at p | u)``: `EpsilonMixture`
+(a ranker's slate, or with probability ε a uniformly random slate: every cell has support)
+and `ExplorationPolicy` (the workbench's own ε-exploration: only a few fixed slots are
+random, so it supports only targets that keep the other slots). `OffPolicyLab` builds the
+simulated set-up (`offpolicy_lab`), with the exact truth (`true_value`, position click
+model) and an on-policy Monte-Carlo check (`monte_carlo_value`). ``workbench ope`` runs it.
 """
 
 from __future__ import annotations
