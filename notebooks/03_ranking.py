@@ -19,6 +19,7 @@ with app.setup:
     from workbench.viz import charts
 
     settings = kit.settings()
+    EVAL_USERS = 1000  # test users every comparison below is judged on (all of them when fewer)
 
 
 @app.function
@@ -69,15 +70,19 @@ def _(picker):
 
 
 @app.cell
-def _(built, cfg, pipelines):
+def _(built, cfg, pipelines, run):
     relevance_all = relevance_matrix(built.test)
-    users = np.flatnonzero(np.diff(relevance_all.indptr) > 0)
+    _with_test = np.flatnonzero(np.diff(relevance_all.indptr) > 0)
+    _rng = np.random.default_rng(run.seed)
+    users = np.sort(_rng.choice(_with_test, size=min(EVAL_USERS, len(_with_test)), replace=False))
     candidates = built.pipeline.candidate_stage(users)
     relevance = relevance_all[users]
     rankers = {name: t.pipeline.ranker_ for name, t in pipelines.items()}
+    _who = (f"all {len(users):,} test users" if len(users) == len(_with_test)
+            else f"{len(users):,} of the {len(_with_test):,} test users (a sample drawn with seed {run.seed})")  # fmt: skip
     kit.show(
         f"**{built.train.name.split(':')[0]}**: every ranker scores the same candidates, those of the pipeline's stage 1 "
-        f"({describe_stage_one(cfg)}), for the {candidates.n_users:,} test users, judged against what they did next."
+        f"({describe_stage_one(cfg)}), for {_who}, judged against what they did next."
     )
     return candidates, rankers, relevance, users
 
