@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-# Trains the default pipeline into the model store on first use (later visits load it in about a
-# second), then serves the marimo notebooks on 127.0.0.1:2718; `make evaluate` is the terminal view.
+# Trains the notebooks' pipelines into the model store on first use, with progress (later visits load
+# them in about a second each), then serves the marimo notebooks on 127.0.0.1:2718.
 run: $(STAMP)
-	$(BIN)/workbench train --data $(or $(DATA),synthetic)
+	$(BIN)/workbench train --notebooks --data $(or $(DATA),synthetic)
 	$(BIN)/workbench notebooks $(if $(DATA),--data $(DATA))
 
 evaluate: $(STAMP)

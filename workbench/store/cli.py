@@ -26,12 +26,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise ValueError(f"--seed {args.seed}: expected a non-negative integer")
+    if args.notebooks and (args.split != "temporal" or args.config or args.cache_dir != "data"):
+        raise ValueError("--notebooks trains the notebooks' own pipelines (their configs, the temporal split, the "
+                         "project's data folder): drop --config/--split/--cache-dir")  # fmt: skip
     config = _config(args.config, args.seed)
     store = ModelStore(args.store)
+    if args.notebooks:
+        return _train_notebook_pipelines(args, config, store)
     trained = load_or_train(args.data, config, seed=args.seed, small=args.small, split=args.split, store=store,
                             cache_dir=args.cache_dir, progress=lambda msg: print(f"  {msg}", file=sys.stderr))  # fmt: skip
     print(trained.describe(), file=sys.stderr)
     print(trained.path)
+    return 0
+
+
+def _train_notebook_pipelines(args: argparse.Namespace, config, store) -> int:
+    """Every pipeline the notebooks load (`workbench.lessons.kit.pipelines`), loaded or trained and stored."""
+    import dataclasses
+    import os
+
+    from workbench.lessons import kit
+
+    if args.store:
+        os.environ["WORKBENCH_MODEL_STORE"] = str(store.root)  # the kit's load_or_train reads the default store
+    settings = dataclasses.replace(kit.NotebookSettings(), data=args.data, seed=args.seed, small=args.small)
+    for built in kit.warm(settings, say=lambda line: print(line, file=sys.stderr)):
+        print(built.path)
     return 0
 
 
@@ -65,6 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--split", choices=sorted(SPLITS), default="temporal", help="train/test split (default temporal)")
     tr.add_argument("--store", help="store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
     tr.add_argument("--cache-dir", default="data", help="where downloaded data is cached (default: data)")
+    tr.add_argument("--notebooks", action="store_true",
+                    help="train every pipeline the notebooks load (default, textbook split, each ranker), "
+                         "so that every notebook opens without training")  # fmt: skip
     tr.set_defaults(func=cmd_train)
 
     md = sub.add_parser("models", help="list the model store's artefacts (and remove some)")
