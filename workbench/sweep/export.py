@@ -5,7 +5,8 @@ of ``configs/default.toml`` (top-level values, then ``[weights]``,
 ``[source_params.NAME]``, ``[train]``, ``[rerank]``), so that
 ``PipelineConfig.from_toml`` gives back an equal config. TOML has no null: a field
 set to None is left out, which reads back as its default, so this only works when that
-default is None too (otherwise a ValueError says which field cannot be written).
+default is None too (otherwise a ValueError says which field cannot be written; a None in
+``source_params`` never can, as leaving it out changes the config and so its artefact key).
 """
 
 from __future__ import annotations
@@ -48,13 +49,8 @@ def _defaults_none(path: tuple[str, ...]) -> bool:
     """Whether the default of the config field at ``path`` is None (so leaving it out is exact)."""
     from workbench.pipeline import PipelineConfig
 
-    if path[0] == "source_params":  # a source's own constructor default
-        import inspect
-
-        from workbench.candidates import SOURCES
-
-        param = inspect.signature(SOURCES[path[1]]).parameters.get(path[2])
-        return param is not None and param.default is None
+    if path[0] == "source_params":  # an absent argument reads back as a different config (and artefact key)
+        return False
     node: Any = PipelineConfig()
     for part in path:
         node = getattr(node, part) if dataclasses.is_dataclass(node) else node.get(part)

@@ -81,7 +81,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, client: An
         return
     n = workers or os.cpu_count() or 1
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as c:  # fmt: skip
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as c:  # fmt: skip
         yield c
 
 
@@ -200,7 +200,7 @@ def _row(fut: Any, t: Trial) -> dict[str, Any]:
 def _trial_columns(t: Trial, order: int) -> dict[str, Any]:
     cols = {"order": order, "point_id": _point_id(t.values), "label": t.label, "seed": t.seed, **t.values}
     if t.config is not None:
-        cols["config"] = json.dumps(t.config.to_dict(), default=list)
+        cols["config"] = json.dumps(t.config_dict)
     else:
         cols["params"] = json.dumps(t.params, sort_keys=True)
     return cols
@@ -214,10 +214,6 @@ def _write_meta(folder: Path, spec: SweepSpec, prov: dict[str, Any], started: st
             "samples": spec.samples, "sample_seed": spec.sample_seed, "seeds": list(spec.seeds), "base": spec.base,
             "started": started, **prov, "versions": package_versions(), "client_threads": thread_settings()}  # fmt: skip
     (folder / "sweep.json").write_text(json.dumps(meta, indent=2, default=repr), encoding="utf-8")
-
-
-def _json_config(config: Any) -> dict[str, Any]:
-    return json.loads(json.dumps(config.to_dict(), default=list))
 
 
 def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], store: str | Path | None, cache_dir: str):
@@ -247,12 +243,12 @@ def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], store: str | Pa
             artefacts[key] = {"path": str(folder), "key": key, "trained": False}
         except ArtefactError:
             first = members[0]
-            fut = c.submit(fit_upstream, dataclasses.asdict(specs[first.seed]), _json_config(first.config),
+            fut = c.submit(fit_upstream, dataclasses.asdict(specs[first.seed]), first.config_dict,
                            str(store.root.resolve()), cache_dir, key=f"fit-{key}-{os.urandom(4).hex()}")  # fmt: skip
             artefacts[key] = fut
             fit_futures.append(fut)
         for t in members:
-            payload = {"config_id": t.config_id, "config": _json_config(t.config), "ks": list(spec.ks(t.config.k)),
+            payload = {"config_id": t.config_id, "config": t.config_dict, "ks": list(spec.ks(t.config.k)),
                        "graded": spec.graded, "metrics": list(spec.metrics)}  # fmt: skip
             fut = c.submit(pipeline_trial, payload, inputs[t.seed], artefacts[key],
                            key=f"trial-{t.config_id}-{os.urandom(4).hex()}")  # fmt: skip

@@ -40,6 +40,7 @@ rejects, an empty sweep.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -73,6 +74,7 @@ class Trial:
     label: str  # "rerank.lam=0.5 rerank.freshness_decay=1"
     config: Any = None  # PipelineConfig (pipeline sweeps)
     params: dict[str, Any] = field(default_factory=dict)  # study parameters (study sweeps)
+    config_dict: dict[str, Any] | None = None  # the config as plain (JSON) data
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ class SweepSpec:
 
     def trials(self) -> list[Trial]:
         """Every config × seed of the sweep, each checked (SweepError naming the config otherwise)."""
+        return list(self._trials)
+
+    @functools.cached_property
+    def _trials(self) -> tuple[Trial, ...]:
+        return tuple(self._expand())
+
+    def _expand(self) -> list[Trial]:
         points = self.points()
         if self.study is not None:
             from workbench.sweep.studies import check_params
@@ -116,8 +125,9 @@ class SweepSpec:
                 out += [self._trial(values, seed, params=params) for seed in self.seeds]
             return _unique(out)
         out = []
+        checked: set[str] = set()  # upstream configs whose sources were built (the check is the same for all)
         for values in points:
-            config = self.config_for(values)
+            config = self.config_for(values, checked)
             out += [self._trial(values, seed, config=dataclasses.replace(config, seed=seed)) for seed in self.seeds]
         return _unique(out)
 
@@ -132,17 +142,25 @@ class SweepSpec:
         samples = [{p: draws[p][i] for p in self.random} for i in range(self.samples)]
         return [{**g, **s} for g in grid for s in samples]
 
-    def config_for(self, values: dict[str, Any]):
-        """The PipelineConfig of ``base`` with ``values`` set at their dotted paths (SweepError if it is rejected)."""
-        from workbench.pipeline import PipelineConfig
+    def config_for(self, values: dict[str, Any], checked: set[str] | None = None):
+        """The PipelineConfig of ``base`` with ``values`` set at their dotted paths (SweepError if it is rejected).
+        Each source is built once (its constructor checks its arguments) per upstream config not in ``checked``."""
+        from workbench.pipeline import Pipeline, PipelineConfig
+        from workbench.store.store import SERVING_FIELDS
 
         raw = json.loads(json.dumps(self.base))  # a deep copy
         for path, value in values.items():
             set_path(raw, path, value)
+        upstream = json.dumps({k: v for k, v in raw.items() if k not in SERVING_FIELDS}, sort_keys=True)
         try:
-            return PipelineConfig.from_dict(raw, source=self.source)
+            config = PipelineConfig.from_dict(raw, source=self.source)
+            if checked is None or upstream not in checked:
+                Pipeline(config).make_generator()  # no fitting
+                if checked is not None:
+                    checked.add(upstream)
         except (TypeError, ValueError) as exc:
             raise SweepError(f"{self.source}: config {label_of(values)}: {exc}") from None
+        return config
 
     def ks(self, k: int) -> tuple[int, ...]:
         """The cut-offs of a config with slate length ``k`` (as `workbench evaluate --k k --extra-k ...`)."""
@@ -154,10 +172,11 @@ class SweepSpec:
                 "extra_k": list(self.extra_k), "graded": self.graded, "study": self.study}  # fmt: skip
 
     def _trial(self, values: dict[str, Any], seed: int, config: Any = None, params: dict | None = None) -> Trial:
-        what = config.to_dict() if config is not None else {**(params or {}), "seed": seed}
+        plain = json.loads(json.dumps(config.to_dict())) if config is not None else None
+        what = plain if plain is not None else {**(params or {}), "seed": seed}
         blob = json.dumps({"what": what, "evaluation": self.evaluation()}, sort_keys=True, default=repr)
         cid = hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
-        return Trial(cid, seed, dict(values), label_of(values), config, dict(params or {}))
+        return Trial(cid, seed, dict(values), label_of(values), config, dict(params or {}), plain)
 
 
 def _unique(trials: list[Trial]) -> list[Trial]:
