@@ -130,7 +130,7 @@ def waterfall(header: str | None) -> pd.DataFrame:
 
 
 def budget_for_chart(result: LoadResult) -> pd.DataFrame:
-    """`LoadResult.budget_table` in `workbench.viz.charts.latency_chart`'s columns (budget = the textbook's p99)."""
+    """`LoadResult.budget_table` in the columns of `workbench.viz.serving.budget_chart` (budget = the textbook's p99)."""
     table = result.budget_table()
     return pd.DataFrame({"stage": table["component"], "p50_ms": table["measured_p50_ms"].fillna(0.0),
                          "p99_ms": table["measured_p99_ms"].fillna(0.0), "budget_ms": table["budget_p99_ms"]})  # fmt: skip

@@ -217,8 +217,17 @@ def run_load(url: str, rate: float, duration_s: float, users: np.ndarray | list[
     users = np.asarray(users)
     if users.ndim != 1 or len(users) == 0:
         raise ValueError("users: expected a non-empty list of user ids")
-    results, wall = asyncio.run(_run(url.rstrip("/"), float(rate), float(duration_s), int(max_requests), users,
-                                     int(k), no_cache, float(timeout_s), seed))  # fmt: skip
+    job = _run(url.rstrip("/"), float(rate), float(duration_s), int(max_requests), users, int(k), no_cache,
+               float(timeout_s), seed)  # fmt: skip
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop in this thread: run one here
+        results, wall = asyncio.run(job)
+    else:  # called from async code (a notebook kernel): its own loop on a thread of its own
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="loadtest") as pool:
+            results, wall = pool.submit(asyncio.run, job).result()
     frame = pd.DataFrame(results)
     for col in ("due_s", "latency_ms", "status", "cache", "degraded", "error"):
         if col not in frame:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from workbench.viz.charts import GREY, PALETTE, WIDTH, _need, latency_chart, titled
+from workbench.viz.charts import GREY, PALETTE, WIDTH, _need, titled
 
 
 def waterfall_chart(stages: pd.DataFrame, title: str, reading: str, width: int = WIDTH) -> alt.Chart:
@@ -23,6 +23,28 @@ def waterfall_chart(stages: pd.DataFrame, title: str, reading: str, width: int =
     return titled(bars.properties(width=width, height=26 * len(order)), title, reading)
 
 
+def budget_chart(table: pd.DataFrame, title: str, reading: str, width: int = WIDTH) -> alt.LayerChart:
+    """``table``: ``stage``, ``p50_ms``, ``p99_ms``, ``budget_ms``: measured p50/p99 bars and the budget as a
+    black tick, on a log scale (a loaded service spans tenths of a millisecond to seconds)."""
+    _need(table, ("stage", "p50_ms", "p99_ms", "budget_ms"), "budget_chart")
+    long = table.melt(id_vars=["stage", "budget_ms"], value_vars=["p50_ms", "p99_ms"], var_name="quantile", value_name="ms")
+    long["quantile"] = long["quantile"].str.replace("_ms", "")
+    long["ms"] = long["ms"].clip(lower=0.01)  # a log axis has no zero
+    order = list(table["stage"])
+    x = alt.X("ms:Q", title="time per request (ms, log scale)", scale=alt.Scale(type="log"),
+              axis=alt.Axis(format="~g", labelOverlap="greedy"))  # fmt: skip
+    bars = alt.Chart(long).mark_bar().encode(
+        y=alt.Y("stage:N", sort=order, title="component"), yOffset="quantile:N", x=x,
+        color=alt.Color("quantile:N", title="quantile", scale=alt.Scale(range=[PALETTE["sky"], PALETTE["vermillion"]])),
+        tooltip=["stage", "quantile", alt.Tooltip("ms:Q", format=".3f")],
+    )  # fmt: skip
+    budget = alt.Chart(table.rename(columns={"budget_ms": "ms"})).mark_tick(color="black", thickness=3, size=28).encode(
+        y=alt.Y("stage:N", sort=order, title="component"), x=x,
+        tooltip=["stage", alt.Tooltip("ms:Q", title="textbook p99 budget (ms)")],
+    )  # fmt: skip
+    return titled((bars + budget).properties(width=width, height=50 * len(order)), title, reading)
+
+
 def degraded_chart(answers: pd.DataFrame, title: str, reading: str, width: int = WIDTH) -> alt.Chart:
     """``answers``: ``phase``, ``degraded`` (a reason or "no"), ``latency_ms``, one row per request in order."""
     _need(answers, ("phase", "degraded", "latency_ms"), "degraded_chart")
@@ -30,8 +52,8 @@ def degraded_chart(answers: pd.DataFrame, title: str, reading: str, width: int =
     data["request"] += 1
     reasons = sorted(data["degraded"].unique(), key=lambda r: (r != "no", r))
     colors = [GREY if r == "no" else c for r, c in zip(reasons, [PALETTE["vermillion"], PALETTE["orange"], PALETTE["purple"]] * 3)]
-    points = alt.Chart(data).mark_circle(size=70).encode(
-        x=alt.X("request:Q", title="request, in the order sent"),
+    points = alt.Chart(data).mark_point(size=70, filled=True).encode(
+        x=alt.X("request:Q", title="request (number, in the order sent)"),
         y=alt.Y("latency_ms:Q", title="answer time at the client (ms)"),
         color=alt.Color("degraded:N", title="degraded", scale=alt.Scale(domain=reasons, range=colors)),
         shape=alt.Shape("phase:N", title="Redis"),
@@ -40,4 +62,4 @@ def degraded_chart(answers: pd.DataFrame, title: str, reading: str, width: int =
     return titled(points.properties(width=width, height=240), title, reading)
 
 
-__all__ = ["latency_chart", "waterfall_chart", "degraded_chart"]  # latency_chart: workbench.viz.charts's, for one import
+__all__ = ["budget_chart", "degraded_chart", "waterfall_chart"]
