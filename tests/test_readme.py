@@ -147,6 +147,11 @@ RULES = (
          expect=(r"A/B test 'abtest' — synthetic", r"session_time \(s\)", r"True effect")),
     Rule(r"^\.venv/bin/workbench interleave$", "run", "simulated interleaving: seconds",
          expect=(r"Interleaving on synthetic", r"Decisions:")),
+    Rule(r"^\.venv/bin/workbench ope$", "run", "off-policy estimates from a simulated log: seconds",
+         expect=(r"Off-policy evaluation on synthetic", r"truth \(exact", r"\bDR\b")),
+    Rule(r"^(\.venv/bin/)?workbench (serve|loadtest)\b", "check",
+         "serve is a server (runs until stopped); loadtest drives one for --duration seconds; tests/serving runs "
+         "both against a real Redis and uvicorn", check=cli_parses),
     Rule(r"^\.venv/bin/workbench models$", "run", "lists the model store (an empty one of its own)",
          expect=(r"the model store {store} is empty",), own_store=True),
     Rule(r"^\.venv/bin/workbench models --remove KEY$", "check",
