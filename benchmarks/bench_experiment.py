@@ -136,7 +136,7 @@ def bench_team_draft_fairness(ds) -> None:
     share = ca.sum() / (ca.sum() + cb.sum())
     s = np.sort(r.items, axis=1)
     dups = int((s[:, 1:] == s[:, :-1]).any(axis=1).sum())
-    r0 = team_draft(a, a, 6, fair=False)
+    r0 = team_draft(a, a, 6, rule="a_first")
     ca0, cb0 = credit(r0, UserSimulator(ds.truth).simulate(users, r0.items, 7).clicks, a, a)
     print(f"\n== Team draft with two identical rankers, {n:,} impressions ==")
     print(f"team A share of credited clicks: {share:.4f} (target 0.5 +- 0.01); rows with duplicates: {dups}")

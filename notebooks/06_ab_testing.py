@@ -11,9 +11,10 @@ with app.setup:
     import pandas as pd
 
     from workbench.experiment.stats import power_curve, sample_size_means
-    from workbench.experiment.studies import peeking_study
+    from workbench.experiment.studies import aa_study, peeking_study
     from workbench.lessons import kit
     from workbench.lessons.lab import ALPHA, SPLIT, daily_readings, make_lab
+    from workbench.lessons.pitfalls import BUCKETS, UNIT_TESTS, diluted_lift, process_arms, unit_study
     from workbench.viz import charts
 
     settings = kit.settings()
@@ -109,6 +110,56 @@ def _(first, readings, true):
     return
 
 
+@app.function
+@mo.cache
+def arms_for(s: kit.NotebookSettings):
+    """Every user's arm as two Python processes with different hash seeds compute it, both ways (cached)."""
+    return process_arms(lab_for(s).dataset.users["user_id"].to_numpy(), control_pct=round(BUCKETS * SPLIT[0]))
+
+
+@app.cell
+def _():
+    mo.md(rf"""
+    ## Pitfall: assigning users by `hash(str(user_id)) % {BUCKETS}`
+
+    The textbook puts a user in a bucket with Python's built-in `hash`. But Python salts the hash
+    of every `str` with a random key chosen when the process starts (`PYTHONHASHSEED`), so after a
+    restart, or on another worker, the same user lands in another bucket. Below, two fresh Python
+    processes with different hash seeds assign every user of this world both ways: the textbook's,
+    and the workbench's salted stable hash (`workbench.experiment.ab.assign`: the experiment name
+    hashed once with BLAKE2b, mixed with the id by SplitMix64; nothing depends on the process).
+    The log keeps the arm of a user's first visit; the second process answers the later sessions.
+    """)
+    return
+
+
+@app.cell
+def _(run, true):
+    hash_arms = arms_for(run)
+    _share = 0.5  # the service restarts half way through: the second process answers half of each user's sessions
+    _names = {"builtin": f"hash(str(user_id)) % {BUCKETS} (textbook)", "stable": "salted stable hash (workbench)"}
+    _rows, _said = [], []
+    for _rule, _name in _names.items():
+        _arms = getattr(hash_arms, _rule)
+        _d = diluted_lift(_arms[0], _arms[1], float(true["mean_a"]), float(true["mean_b"]), second_share=_share)
+        _rows += [{"assignment": _name, "measure": "users in the other arm in the second process", "value": hash_arms.switched(_rule)},
+                  {"assignment": _name, "measure": "share of the true CTR difference the test measures", "value": _d["kept"]}]
+        _said.append(f"{_name}: {hash_arms.switched(_rule):.1%} of users switch arms, and the test converges to "
+                     f"{_d['lift_pct']:+.1f}%")  # fmt: skip
+    _seeds = " and ".join(map(str, hash_arms.hash_seeds))
+    mo.vstack([
+        charts.metric_bars(pd.DataFrame(_rows), group="measure", category="assignment", category_title="assignment",
+                           value_title="share (0–1)",
+                           title=f"Two processes (PYTHONHASHSEED {_seeds}) assign {len(hash_arms.user_ids):,} users",
+                           reading=f"the second process answers {_share:.0%} of each user's sessions; the true lift is "
+                                   f"{true['lift_pct']:+.1f}%"),
+        kit.show(f"**Assignment across a restart** (true lift {true['lift_pct']:+.1f}%, the second process answering "
+                 f"{_share:.0%} of sessions): " + "; ".join(_said) + ". A user who switched saw both rankers, so each "
+                 "arm is part the other: the treatment is diluted."),
+    ])  # fmt: skip
+    return
+
+
 @app.cell
 def _():
     mo.md(rf"""
@@ -145,6 +196,61 @@ def _(days, lab, run, users_per_day):
         charts.rate_chart(_rates, ALPHA, title=f"False positives of {_n_tests} A/A tests ({_n_users:,} users, read daily)",
                           reading=_reading),
         kit.show(f"Peeking: {_reading}."),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    mo.md(r"""
+    ## Pitfall: testing CTR per impression instead of per user
+
+    The textbook compares click-through rates with a two-proportion z-test over impressions, as if
+    every item shown were an independent coin. They are not: one user's impressions share that
+    user's tastes and habits, so the impressions of a few users move the count together, and the
+    z-test's variance is too small. Below, many **A/A tests** (the same ranker in both arms) are
+    read both ways; the user is the unit of randomisation, so the user must be the unit of analysis.
+    The more sessions each user has, the worse the per-impression test gets.
+    """)
+    return
+
+
+@app.cell
+def _():
+    unit_steps = (1, 2, 4, 8, 16)
+    unit_sessions = mo.ui.slider(steps=list(unit_steps), value=unit_steps[2], label="sessions per user",
+                                 show_value=True, debounce=True)  # fmt: skip
+    unit_sessions
+    return unit_sessions, unit_steps
+
+
+@app.cell
+def _(lab, run, unit_sessions, unit_steps):
+    @mo.cache
+    def units(steps: tuple, n_tests: int, n_users: int):
+        control = lab.lists[lab.control_sigma]
+        curve = unit_study(lab.sim, control, lab.population, steps, n_tests=n_tests, n_users=n_users, alpha=ALPHA,
+                           seed=run.seed)  # fmt: skip
+        library = {d: aa_study(lab.sim, control, lab.population, n_tests=n_tests, n_users=n_users, days=d, alpha=ALPHA,
+                               seed=run.seed).set_index("metric")["rejection_rate"] for d in (1, 14)}  # fmt: skip
+        return curve, library
+
+    _n_tests, _n_users = (200, 200) if run.small else (400, 400)
+    _units, _library = units(unit_steps, _n_tests, _n_users)
+    _here = _units[_units["sessions"] == unit_sessions.value].set_index("test")
+    _user, _imp = (_here.loc[UNIT_TESTS[t]] for t in ("ctr", "ctr_per_impression"))
+    _reading = (f"at {unit_sessions.value} sessions per user: per impression {_imp['rate']:.1%} of A/A tests significant, "
+                f"per user {_user['rate']:.1%} (α = {ALPHA:.0%})")  # fmt: skip
+    mo.vstack([
+        charts.power_chart(_units, x="sessions", x_title="sessions per user (count, log scale)", group="test",
+                           log_x=True, y="rate", y_title="share of A/A tests declared significant (0–1)", target=ALPHA,
+                           mark_x=unit_sessions.value, reading=_reading,
+                           title=f"False positives of {_n_tests} A/A tests of {_n_users} users, by the unit of analysis"),
+        kit.show(f"Unit of analysis: {_reading}; intervals {_imp['ci_low']:.1%}–{_imp['ci_high']:.1%} and "
+                 f"{_user['ci_low']:.1%}–{_user['ci_high']:.1%} at {1 - ALPHA:.0%}."),
+        kit.show("The library's own A/A study (`aa_study`: users visit on Poisson days, the same tests): "
+                 + "; ".join(f"over {_d} day{'s' * (_d > 1)}, {_r['ctr_per_impression']:.1%} per impression against "
+                             f"{_r['ctr']:.1%} per user" for _d, _r in _library.items()) + "."),
     ])  # fmt: skip
     return
 

@@ -13,6 +13,7 @@ with app.setup:
     from workbench.experiment.sensitivity import SensitivityConfig, sensitivity_study
     from workbench.lessons import kit
     from workbench.lessons.lab import ALPHA, example_impression, make_lab
+    from workbench.lessons.pitfalls import credit_race
     from workbench.viz import charts
 
     settings = kit.settings()
@@ -115,6 +116,57 @@ def _(lab, method, run, sigma):
         f"B preferred by {pref.wins_b:,} users, A by {pref.wins_a:,}, {pref.ties:,} ties; "
         f"B earns {pref.credit_share_b:.1%} of credited clicks. **{pref.decision()}**."
     )
+    return
+
+
+@app.cell
+def _():
+    mo.md(r"""
+    ## Pitfall: A picks first in every round
+
+    The textbook's team draft has no coin: in every round A picks first, then B. So A holds the
+    top slot of every list, and the top slot gets the most clicks (position bias), so A collects
+    more than its share of the credit even when it is no better. Below, both teams draft from the
+    **same** ranker (an A/A interleaving: neither can be better, a fair merge gives A half of the
+    decided impressions) under three rules for who picks when the teams have picked as many items:
+    the textbook's (A), a fair coin each time (Radlinski, Kurup & Joachims 2008, the workbench's
+    default), and one coin per list that decides who starts and then alternates (Netflix 2017).
+    An impression is *decided* when one team's picks earned more clicks than the other's.
+    """)
+    return
+
+
+@app.cell
+def _(lab, run):
+    @mo.cache
+    def race_of(n_impressions: int):
+        control = lab.lists[lab.control_sigma]
+        return credit_race(lab.sim, control, control, lab.population, n_impressions, rules=("a_first", "coin", "one_coin"),
+                           seed=run.seed, alpha=ALPHA)  # fmt: skip
+
+    race = race_of(20_000 if run.small else 100_000)
+    _steps = sorted(int(n) for n in race["impressions"].unique())
+    race_at = mo.ui.slider(steps=_steps, value=_steps[-1], label="impressions so far", show_value=True, debounce=True)
+    race_at
+    return race, race_at
+
+
+@app.cell
+def _(race, race_at):
+    _at = race[race["impressions"] == race_at.value]
+    _said = [f"{r.variant}: A wins {r.share_a:.1%} of {r.decided:,} decided impressions ({r.ci_low:.1%}–{r.ci_high:.1%} "
+             f"at {1 - ALPHA:.0%}; sign test p = {r.p_value:.2g}, {'A called better' if r.p_value < ALPHA else 'no preference'}) "
+             f"and {r.click_share_a:.1%} of the clicks" for r in _at.itertuples()]  # fmt: skip
+    _first = _at.set_index("rule").loc["a_first"]
+    mo.vstack([
+        charts.power_chart(race, x="impressions", x_title="impressions so far (count, log scale)", group="variant",
+                           log_x=True, y="share_a", y_title="A's share of decided impressions (0–1)", target=0.5,
+                           mark_x=race_at.value,
+                           title="Team A's share of the credit when both teams draft from the same ranker",
+                           reading=f"a fair merge stays near the dashed 0.5; A first in every round settles at "
+                                   f"{_first['share_a']:.1%} after {race_at.value:,} impressions"),
+        kit.show(f"**A/A interleaving, {race_at.value:,} impressions:** " + "; ".join(_said) + "."),
+    ])  # fmt: skip
     return
 
 

@@ -54,7 +54,7 @@ def test_team_draft_matches_reference_loop():
 
 def test_textbook_alternation_by_hand():
     a, b = np.array([[1, 2, 3, 4]]), np.array([[2, 5, 1, 6]])
-    r = team_draft(a, b, 0, fair=False)
+    r = team_draft(a, b, 0, rule="a_first")
     assert r.items.tolist() == [[1, 2, 3, 5]] and r.team.tolist() == [[0, 1, 0, 1]]
 
 
@@ -84,7 +84,7 @@ def test_team_draft_exhausted_list_hands_over():
 def _identical_ranker_share(fair: bool, n: int = 100_000):
     rng = np.random.default_rng(2)
     lists = random_lists(rng, n, 10, 50)
-    r = team_draft(lists, lists, 4, fair=fair)
+    r = team_draft(lists, lists, 4, rule="coin" if fair else "a_first")
     sim = UserSimulator(ConstantWorld())
     clicks = sim.simulate(np.arange(n) % 1000, r.items, 5).clicks
     ca, cb = credit(r, clicks, lists, lists)

@@ -3,8 +3,11 @@
 - Team draft (Radlinski, Kurup & Joachims 2008, "How does clickthrough data reflect
   retrieval quality?"): the team that has picked fewer items picks next, its best
   item not yet shown; when both have picked as many, a fair coin decides. Each
-  click credits the team that picked the item. (Strict alternation starting with A,
-  ``fair=False``, gives A the top slot every time and biases the comparison.)
+  click credits the team that picked the item. Two other rules for who picks when
+  the teams are level (``team_draft(rule=...)``, `TEAM_DRAFT_RULES`): ``"a_first"``,
+  the textbook's strict alternation starting with A, gives A the top slot every time
+  and biases the comparison; ``"one_coin"`` (Netflix's description, 2017) tosses one
+  coin per list for who starts and then alternates, which is fair in expectation.
 - Balanced (Joachims 2002; credit as in Chapelle, Joachims, Radlinski & Yue 2012,
   "Large-scale validation and analysis of interleaved search evaluation", §2.2): a
   coin decides which list leads; the lists then take turns by rank. With the
@@ -26,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 METHODS = ("team_draft", "balanced")
+TEAM_DRAFT_RULES = ("coin", "a_first", "one_coin")  # who picks when the teams are level: see the module docstring
 
 
 @dataclass(eq=False)
@@ -54,12 +58,16 @@ def _check_lists(a: np.ndarray, b: np.ndarray, k: int | None) -> tuple[np.ndarra
 
 
 def team_draft(
-    a: np.ndarray, b: np.ndarray, rng: np.random.Generator | int, k: int | None = None, fair: bool = True
+    a: np.ndarray, b: np.ndarray, rng: np.random.Generator | int, k: int | None = None, rule: str = "coin"
 ) -> Interleaved:
     """Team-draft interleave rows of ``a [N, ka]`` and ``b [N, kb]`` into ``k`` slots (loop over slots only).
 
-    ``fair=False`` is the textbook variant: no coin, A always picks first in each round.
+    rule: who picks when both teams have picked as many items (`TEAM_DRAFT_RULES`): ``"coin"``, a fair
+    coin each time (Radlinski et al. 2008); ``"a_first"``, the textbook's variant: no coin, A always
+    picks first in each round; ``"one_coin"``, one coin per list decides who picks first in every round.
     """
+    if rule not in TEAM_DRAFT_RULES:
+        raise ValueError(f"rule={rule!r}: expected one of {TEAM_DRAFT_RULES}")
     a, b, k = _check_lists(a, b, k)
     rng = np.random.default_rng(rng)
     n, ka = a.shape
@@ -73,10 +81,11 @@ def team_draft(
     count_b = np.zeros(n, dtype=np.int64)
     items = np.full((n, k), -1, dtype=np.int64)
     team = np.full((n, k), -1, dtype=np.int8)
+    list_coin = rng.random(n) < 0.5 if rule == "one_coin" else None
     for pos in range(k):
         ia, ib = base_a + free_a.argmax(axis=1), base_b + free_b.argmax(axis=1)
         left_a, left_b = np.take(free_a.ravel(), ia), np.take(free_b.ravel(), ib)
-        coin = rng.random(n) < 0.5 if fair else True
+        coin = rng.random(n) < 0.5 if rule == "coin" else True if rule == "a_first" else list_coin
         a_turn = left_a & (~left_b | (count_a < count_b) | ((count_a == count_b) & coin))
         b_turn = left_b & ~a_turn
         item = np.where(a_turn, np.take(flat_a, ia), np.where(b_turn, np.take(flat_b, ib), -1))
