@@ -38,8 +38,8 @@ def test_only_loopback_urls(monkeypatch):
 def test_open_loop_schedule_bounds_and_budget_table(serve, model):
     users = model.train.users["user_id"].to_numpy()
     with serve(PATIENT) as s:
-        result = run_load(s.url, rate=40, duration_s=1.0, users=users, k=5, seed=3)
-        capped = run_load(s.url, rate=40, duration_s=10.0, users=users, max_requests=12, no_cache=True)
+        result = run_load(s.url, rate=40, duration_s=1.0, users=users, k=5, seed=3, timeout_s=60)
+        capped = run_load(s.url, rate=40, duration_s=10.0, users=users, max_requests=12, no_cache=True, timeout_s=60)
     r = result.requests
     assert result.n == 40 and capped.n == 12  # bounded by time (rate × duration) and by count
     assert np.allclose(np.diff(r["due_s"].to_numpy()), 1 / 40)  # constant arrival rate
@@ -78,3 +78,15 @@ def test_percentiles_and_rates_by_hand():
     assert result.achieved_rps == pytest.approx(4 / 0.34)  # 4 answers from the first due time to the last answer
     s = result.summary()
     assert s["hits_p99"] == pytest.approx(10 + 0.99 * 30) and s["cache_hit_share"] == 0.4
+
+
+def test_runs_from_inside_a_running_event_loop(serve, model):
+    """A notebook kernel already runs an event loop: run_load then drives its own on a thread."""
+    import asyncio
+
+    async def inside() -> LoadResult:
+        return run_load(s.url, rate=20, duration_s=0.5, users=model.train.users["user_id"].to_numpy(), timeout_s=60)
+
+    with serve(PATIENT) as s:
+        result = asyncio.run(inside())
+    assert result.n == 10 and result.errors == 0
