@@ -12,6 +12,8 @@ with app.setup:
 
     from workbench.lessons import kit
     from workbench.lessons.whatif import DECAY_STEPS, HEADLINE, prepare
+    from workbench.lessons.pitfalls import (DOCSTRING_LAMBDA, headline_frame, lambda_readings, order_readings,
+                                            prefix_diversity, side_by_side)  # fmt: skip
     from workbench.viz import charts
 
     settings = kit.settings()
@@ -190,6 +192,78 @@ def _(frontier, headline, knobs):
         y_title=f"NDCG@{knobs.k} (0–1)",
         title="The accuracy–diversity frontier traced by λ (other knobs as set)",
     )
+    return
+
+
+@app.cell
+def _():
+    mo.md(rf"""
+    ## Pitfall: MMR's λ described backwards
+
+    The textbook's MMR takes a `diversity_lambda` that its docstring calls *the weight for
+    diversity* (0 = pure relevance, 1 = pure diversity), default {DOCSTRING_LAMBDA:g}. Its formula is
+    the one above, λ·relevance − (1 − λ)·similarity, so λ weighs **relevance**: a reader who trusts
+    the docstring and keeps its default puts {1 - DOCSTRING_LAMBDA:.0%} of the weight on diversity, not
+    {DOCSTRING_LAMBDA:.0%}. What they meant is λ = {1 - DOCSTRING_LAMBDA:g}. Both below, for every user, with
+    the other knobs where the sliders are.
+    """)
+    return
+
+
+@app.cell
+def _(knobs, user, whatif):
+    _runs = lambda_readings(whatif, knobs)
+    _named = {f"λ = {r.knobs.lam:g} ({name})": r for name, r in _runs.items()}
+    _passed, _meant = (_runs[n].headline() for n in ("as passed", "as meant"))
+    _said = (f"at λ = {_runs['as passed'].knobs.lam:g}, as passed, NDCG@{knobs.k} {_passed['ndcg']:.4f} and intra-list "
+             f"diversity {_passed['intra_list_diversity']:.4f}; at λ = {_runs['as meant'].knobs.lam:g}, as meant, "
+             f"{_meant['ndcg']:.4f} and {_meant['intra_list_diversity']:.4f}")  # fmt: skip
+    mo.vstack([
+        charts.metric_bars(headline_frame(_named), group="setting", value_title="mean over users (0–1)",
+                           title="The docstring's default as the formula reads it, against what it promised",
+                           reading=_said),
+        mo.md(f"**{user.selected_key.split(' ·')[0]}'s slate both ways** (✓: an item this user went on to watch). {kit.RANKS}"),
+        kit.table(side_by_side(whatif, _named, user.value)),
+        kit.show(f"MMR λ read backwards: {_said}."),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _(whatif):
+    mo.md(f"""
+    ## Pitfall: the freshness boost after MMR, then a re-sort
+
+    The textbook diversifies with MMR first, then multiplies each score by its freshness boost and
+    sorts the list by the boosted score. That sort puts MMR's picks back in relevance order: the same
+    items stay, but the diversity MMR bought leaves the top of the slate, where users look. The
+    workbench boosts first (its steps run in the order {" → ".join(whatif.knobs.order)}), so MMR sees the
+    fresher relevance and its order survives. Both below, for every user, with the knobs where the
+    sliders are: the diversity of each slate's first m items, for every m.
+    """)
+    return
+
+
+@app.cell
+def _(knobs, user, whatif):
+    _runs = order_readings(whatif, knobs)
+    _named = {f"{name}: " + " → ".join(r.knobs.order): r for name, r in _runs.items()}
+    _curves = prefix_diversity({n: r.slate.items for n, r in _named.items()}, whatif.train.item_features)
+    _top = min(3, knobs.k)
+    _at = _curves[_curves["m"] == _top].set_index("setting")["ild"]
+    _all = _curves[_curves["m"] == _curves["m"].max()].set_index("setting")["ild"]
+    _book, _ours = list(_named)
+    _said = (f"intra-list diversity of the first {_top} items {_at[_book]:.4f} in the textbook's order against "
+             f"{_at[_ours]:.4f} in the workbench's; of all {knobs.k}, {_all[_book]:.4f} against {_all[_ours]:.4f}")  # fmt: skip
+    mo.vstack([
+        charts.lines_chart(_curves, x="m", y="ild", group="setting", x_title="the first m items of the slate (count)",
+                           y_title="intra-list diversity of those items (0–1)",
+                           title="Where the diversity is: the top of the slate in each order of the steps",
+                           reading=_said),
+        mo.md(f"**{user.selected_key.split(' ·')[0]}'s slate both ways** (✓: an item this user went on to watch). {kit.RANKS}"),
+        kit.table(side_by_side(whatif, {n.split(':')[0]: r for n, r in _named.items()}, user.value)),
+        kit.show(f"Freshness after MMR: {_said}."),
+    ])  # fmt: skip
     return
 
 

@@ -256,19 +256,30 @@ def order_readings(whatif: WhatIf, knobs: Knobs) -> dict[str, WhatIfResult]:
     }
 
 
-def prefix_diversity(items: np.ndarray, item_vectors: np.ndarray) -> pd.DataFrame:
-    """Intra-list diversity of each slate's first ``m`` items, m = 2..k, averaged over users.
+def prefix_diversity(slates: dict[str, np.ndarray], item_vectors: np.ndarray) -> pd.DataFrame:
+    """Intra-list diversity of each slate's first ``m`` items, m = 2..k, averaged over users, per named slate set.
 
-    items: int ``[U, k]`` (-1 padding); item_vectors: ``[n_items, d]``. Returns ``m`` and ``ild``
-    (mean pairwise cosine distance among the top m, `workbench.metrics.beyond.intra_list_diversity`;
-    users with fewer than 2 real items there are left out).
+    slates: ``{name: int [U, k]}`` (-1 padding); item_vectors: ``[n_items, d]``. Returns ``setting``
+    (the name), ``m`` and ``ild``: the mean pairwise cosine distance among the top m
+    (`workbench.metrics.beyond.intra_list_diversity`; users with fewer than 2 real items there are left out).
     """
-    items = np.asarray(items)
-    if items.ndim != 2 or items.shape[1] < 2:
-        raise ValueError(f"items: expected [U, k] slates with k >= 2, got shape {items.shape}")
-    ms = np.arange(2, items.shape[1] + 1)
-    ild = [float(np.nanmean(intra_list_diversity(items[:, :m], item_vectors))) for m in ms]
-    return pd.DataFrame({"m": ms, "ild": ild})
+    frames = []
+    for name, items in slates.items():
+        items = np.asarray(items)
+        if items.ndim != 2 or items.shape[1] < 2:
+            raise ValueError(f"slates[{name!r}]: expected [U, k] slates with k >= 2, got shape {items.shape}")
+        ms = np.arange(2, items.shape[1] + 1)
+        ild = [float(np.nanmean(intra_list_diversity(items[:, :m], item_vectors))) for m in ms]
+        frames.append(pd.DataFrame({"setting": name, "m": ms, "ild": ild}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def headline_frame(results: dict[str, WhatIfResult], metrics: Sequence[str] = ("ndcg", "intra_list_diversity")) -> pd.DataFrame:
+    """``setting`` (the result's name), ``metric`` (its `workbench.lessons.whatif.HEADLINE` label @k) and ``value``."""
+    from workbench.lessons.whatif import HEADLINE
+
+    return pd.DataFrame([{"setting": name, "metric": f"{HEADLINE[m]}@{res.slate.k}", "value": res.headline()[m]}
+                         for name, res in results.items() for m in metrics])  # fmt: skip
 
 
 def side_by_side(whatif: WhatIf, results: dict[str, WhatIfResult], user: int) -> pd.DataFrame:
