@@ -248,7 +248,7 @@ def test_exploration_rate_setting_reaches_the_propensities(serve):
 BAD_GET = [
     ({"user": 1, "k": 0}, "k"), ({"user": 1, "k": 51}, "k"), ({"user": 1, "k": "ten"}, "k"),
     ({"user": "abc"}, "user"), ({"user": "1.5"}, "user"), ({"k": 3}, "user"), ({"user": 1, "color": "red"}, "color"),
-    ({"user": str(2**63)}, "user"),
+    ({"user": str(2**63)}, "user"), ({"user": [1, 2]}, "user"), ({"user": 1, "k": [3, 4]}, "k"),
 ]  # fmt: skip
 BAD_POST = [
     ({"user": 1, "k": 3, "colour": 1}, 422, "colour"), ({"user": "1"}, 422, "user"), ({"user": 1, "k": 2.5}, 422, "k"),

@@ -172,6 +172,9 @@ def create_app(service: RecommenderService) -> FastAPI:
             raise BadInput(unknown[0], "no such parameter (expected user and k)", params[unknown[0]])
         if "user" not in params:
             raise BadInput("user", "an integer user id (required)", None)
+        for name in ("user", "k"):
+            if len(params.getlist(name)) > 1:
+                raise BadInput(name, "one value", params.getlist(name))
         user = _int_param("user", params["user"], INT64_MIN, INT64_MAX, "an integer user id (64-bit)")
         k = _int_param("k", params.get("k", "10"), 1, k_max)
         return await answer(user, k, None, None, request)
