@@ -7,6 +7,7 @@
 - `rankers`: stage-2 comparison (notebook 03).
 - `worked`: the textbook's worked metrics example (notebook 05).
 - `lab`: simulated experiments with treatments of known effect (notebooks 06 and 07).
+- `pitfalls`: the textbook's mistakes beside the right way (notebooks 04, 06, 07; docs/PITFALLS.md).
 
 Charts and widgets live in `workbench.viz`; the models and metrics in the rest of `workbench`.
 """
