@@ -42,9 +42,10 @@ Degradation
 -----------
 - Redis down or slow: every Redis call has a deadline (``redis_timeout_ms``) and no retries;
   after a refused connection, or three deadlines missed in a row, the service stops calling
-  Redis for ``redis_cooldown_s`` and then probes it again with the next request. Meanwhile answers come from the in-process fallback: available
-  items by popularity, as last read from the store (the training data before any read), minus
-  the user's training history; flagged ``feature_store``. A Redis that comes back empty (it
+  Redis for ``redis_cooldown_s`` and then probes it again with the next request. Meanwhile
+  answers come from the in-process fallback: available items by popularity, as last read from
+  the store (the training data before any read), minus the user's training history; flagged
+  ``feature_store``. A Redis that comes back empty (it
   persists nothing) is rebuilt in the background: the offline features, then the event log's
   clicks and conversions replayed over them (`rematerialise`).
 - Ranker over its budget (``ranker_budget_ms``): the answer is the top of the candidate order
