@@ -7,6 +7,7 @@ with app.setup:
     import dataclasses
 
     import marimo as mo
+    import numpy as np
     import pandas as pd
     from scipy import special
 
@@ -113,9 +114,9 @@ def _(n_impressions, reps):
     ## IPS, and why its variance explodes as ε shrinks
 
     IPS multiplies each logged click by the weight ``π_target / π_logger`` of its (slot, item)
-    and averages over impressions. It is unbiased, but the target shows its own top items,
-    which the logger shows at those slots only when it explores: with probability ε/{lesson.CANDIDATES}.
-    Those rare cells carry weights of {lesson.CANDIDATES}/ε. Below, {reps} logs of
+    and averages over impressions. It is unbiased, but wherever the two rankings differ, the
+    logger shows the target's item in that slot only when it explores: with probability
+    ε/{lesson.CANDIDATES}. Those rare cells carry weights of {lesson.CANDIDATES}/ε. Below, {reps} logs of
     {n_impressions:,} impressions at each ε, each estimated once.
     """)
     return
@@ -133,16 +134,18 @@ def _(epsilon, estimates, n_impressions, reps, truth):
              f"{_by.loc[_e, 'ess']:,.0f} of {n_impressions:,} impressions). At ε = {_lo:g} the sd is "
              f"{_by.loc[_lo, 'sd']:.3f}, at ε = {_hi:g} it is {_by.loc[_hi, 'sd']:.3f}: "
              f"{_by.loc[_lo, 'sd'] / _by.loc[_hi, 'sd']:.1f}× as wide.")  # fmt: skip
+    _slope = float(np.polyfit(np.log(_by.index.to_numpy(float)), np.log(_by["sd"].to_numpy()), 1)[0])
     mo.vstack([
         charts.estimates_chart(
             _ips, truth, x="epsilon", x_title="logger's exploration rate ε",
             title=f"IPS estimates of the target's value, {reps} logs at each ε",
-            reading=f"the boxes widen as ε shrinks; dashed green: the truth ({truth:.3f})"),
+            reading=f"sd {_by.loc[_lo, 'sd']:.3f} at ε = {_lo:g}, {_by.loc[_hi, 'sd']:.3f} at ε = {_hi:g}; "
+                    f"dashed green: the truth ({truth:.3f})"),
         charts.lines_chart(
             _sd, x="epsilon", y="sd", group="estimator", x_title="logger's exploration rate ε (log scale)",
             y_title="sd of the estimates (clicks per impression, log scale)", log_x=True, log_y=True, mark_x=_e,
             title="How much the estimates vary from log to log",
-            reading=f"the spread falls roughly like 1/√ε; vermillion: ε = {_e:g}"),
+            reading=f"IPS's sd goes like ε^{_slope:.2f} on this grid (−0.5 would be 1/√ε); vermillion: ε = {_e:g}"),
         kit.show(_line),
     ])  # fmt: skip
     return
@@ -211,7 +214,8 @@ def _(epsilon, estimates, truth):
     mo.vstack([
         charts.estimates_chart(
             _at, truth, title=f"Every estimator at ε = {_e:g}, one point per log",
-            reading=f"DM sits off the truth with a narrow box; DR keeps IPS's aim with less spread; dashed green: truth {truth:.3f}"),
+            reading=f"DM's mean misses by {_s.loc['DM', 'bias']:+.3f}; DR's sd is {_s.loc['DR', 'sd'] / _s.loc['IPS', 'sd']:.0%} "
+                    f"of IPS's; dashed green: truth {truth:.3f}"),
         kit.table(_table, digits=3),
         kit.show(
             f"At ε = {_e:g}: IPS sd {_s.loc['IPS', 'sd']:.3f}, SNIPS sd {_s.loc['SNIPS', 'sd']:.3f}, DR sd "
