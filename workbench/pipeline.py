@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.candidates import SOURCES, TUNED_SOURCE_PARAMS, TUNED_WEIGHTS
+from workbench.candidates.context import session_retrieve, split_context
 from workbench.candidates.fusion import FUSION_METHODS, CandidateGenerator
 from workbench.checks import check_count
 from workbench.data.dataset import Dataset
@@ -180,21 +181,25 @@ class Pipeline:
         train_cfg = cfg.train_config()  # one seed for the ranker: its training and its feature SVD
         self.ranker_ = Ranker(cfg.ranker, train=train_cfg, features=FeatureConfig(seed=train_cfg.seed))
 
+        carved: list[CandidateGenerator] = []
+
         def retrieve(history: Dataset, users: np.ndarray) -> CandidateSet:
             say(f"stage 1 on the carved history ({len(users):,} users)")
-            cands = self.make_generator().fit(history).retrieve(users, cfg.n_candidates)
+            carved.append(self.make_generator().fit(history))
+            cands = carved[-1].retrieve(users, cfg.n_candidates)
             say(f"training the {cfg.ranker} ranker")
             return cands
 
         fit_two_stage(train, retrieve, self.ranker_, cfg.future_fraction)
-        say("stage 1 on all of train, for serving")
-        self.fit_candidates(train)
+        say("stage 1 on all of train, for serving (warm-started from the carved fit where a source can)")
+        self.fit_candidates(train, warm_start=carved[-1] if carved else None)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
-    def fit_candidates(self, train: Dataset) -> Pipeline:
-        """Fit stage 1 alone on ``train`` (what `fit` ends with): enough for `candidate_stage`."""
-        self.generator_ = self.make_generator().fit(train)
+    def fit_candidates(self, train: Dataset, warm_start: CandidateGenerator | None = None) -> Pipeline:
+        """Fit stage 1 alone on ``train`` (what `fit` ends with): enough for `candidate_stage`.
+        ``warm_start``: stage 1 fitted on a prefix of ``train`` (`CandidateGenerator.fit`)."""
+        self.generator_ = self.make_generator().fit(train, warm_start=warm_start)
         self.train_ = train
         return self
 
@@ -213,9 +218,13 @@ class Pipeline:
             raise RuntimeError("Pipeline has only stage 1 fitted (fit_candidates): call fit(train) to train the ranker")
 
     # --- the stages ------------------------------------------------------------
-    def candidate_stage(self, users: np.ndarray) -> CandidateSet:
+    def candidate_stage(self, users: np.ndarray, session: list[list[int]] | None = None) -> CandidateSet:
+        """Stage 1; ``session``: each user's current-session items (`workbench.candidates.context`)."""
         self._check_fitted()
-        return self.generator_.retrieve(np.asarray(users, dtype=np.int64).reshape(-1), self.config.n_candidates)
+        users = np.asarray(users, dtype=np.int64).reshape(-1)
+        if session is not None:
+            return session_retrieve(self.generator_, users, self.config.n_candidates, session)
+        return self.generator_.retrieve(users, self.config.n_candidates)
 
     def rank_stage(self, users: np.ndarray, context: Any = None, candidates: CandidateSet | None = None) -> CandidateSet:
         """Stages 1-2: fused candidates ranked, the top ``n_ranked`` kept (the cacheable part)."""
@@ -244,12 +253,17 @@ class Pipeline:
         return int(k)
 
     def recommend(self, users: np.ndarray | list[int] | int, k: int | None = None, context: Any = None) -> Slate:
-        """The final slates for ``users`` (row indices; unknown-history users get the popular fallback)."""
+        """The final slates for ``users`` (row indices; unknown-history users get the popular fallback).
+
+        context: the ranker's `Context`, or a mapping with ``session`` (each user's current-session
+        items, read by session-aware sources such as SASRec and excluded from the slate),
+        ``timestamp`` and ``device`` (`workbench.candidates.context.split_context`)."""
         self._check_fitted(ranker=True)
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
         k = self._check_k(k)
+        context, session = split_context(context, len(users))
         t0 = time.perf_counter()
-        cands = self.candidate_stage(users)
+        cands = self.candidate_stage(users, session)
         t1 = time.perf_counter()
         ranked = self.rank_stage(users, context, candidates=cands)
         t2 = time.perf_counter()

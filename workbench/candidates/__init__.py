@@ -14,10 +14,11 @@ from workbench.candidates.fusion import DEFAULT_WEIGHTS, TUNED_WEIGHTS, Candidat
 from workbench.candidates.itemknn import ItemKNN
 from workbench.candidates.registry import SOURCES, TUNED_SOURCE_PARAMS
 from workbench.candidates.rules import NewReleases, Popular, Trending
+from workbench.candidates.sasrec import SASRec
 from workbench.candidates.two_tower import TwoTower
 
 __all__ = [
     "ALS", "AnnConfig", "CandidateGenerator", "CandidateSource", "ContentBased", "DEFAULT_WEIGHTS", "EASE", "ItemKNN",
-    "NewReleases", "NotFittedError", "Popular", "SOURCES", "TUNED_SOURCE_PARAMS", "TUNED_WEIGHTS", "Trending", "TwoTower", "build_index",
+    "NewReleases", "NotFittedError", "Popular", "SASRec", "SOURCES", "TUNED_SOURCE_PARAMS", "TUNED_WEIGHTS", "Trending", "TwoTower", "build_index",
     "fuse", "quotas", "recall_vs_exact",
 ]  # fmt: skip

@@ -16,6 +16,7 @@ from workbench.candidates.content import ContentBased
 from workbench.candidates.ease import EASE
 from workbench.candidates.itemknn import ItemKNN
 from workbench.candidates.rules import NewReleases, Popular, Trending
+from workbench.candidates.sasrec import SASRec
 from workbench.candidates.two_tower import TwoTower
 
 SOURCES: dict[str, type[CandidateSource]] = {
@@ -27,6 +28,7 @@ SOURCES: dict[str, type[CandidateSource]] = {
     "als": ALS,
     "content": ContentBased,
     "two_tower": TwoTower,
+    "sasrec": SASRec,
 }
 # Sequence-aware variants: EASE scoring a recency-weighted history (half-life 20 positions);
 # item-kNN counting co-occurrence within 20 positions, 100 neighbours, recency half-life 5.

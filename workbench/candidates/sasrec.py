@@ -141,8 +141,9 @@ class SASRec(CandidateSource):
     dim: embedding size; blocks, heads: Transformer blocks and attention heads (``dim``
     divisible by ``heads``); max_len: the most recent items a user is encoded from (and the
     training window); dropout; epochs, batch_size (sequences), lr: Adam training with
-    ``weight_decay`` on all weights; loss: ``"ce"`` (full softmax) or ``"bce"`` (the paper's,
-    one sampled negative per position); seed: torch and numpy draws; threads: torch threads
+    ``weight_decay`` on all weights; loss: ``"ce"`` (softmax) or ``"bce"`` (the paper's, one
+    sampled negative per position); negatives: for ``"ce"``, None = softmax over the whole
+    catalogue, a number = sampled softmax against that many uniform items per batch; seed: torch and numpy draws; threads: torch threads
     while fitting and encoding (restored after).
     """
 
@@ -161,6 +162,7 @@ class SASRec(CandidateSource):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         loss: str = "ce",
+        negatives: int | None = None,
         seed: int = 0,
         threads: int = 1,
     ) -> None:
@@ -176,9 +178,14 @@ class SASRec(CandidateSource):
             raise ValueError(f"lr={lr!r} must be > 0 and weight_decay={weight_decay!r} >= 0")
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r}: expected one of {LOSSES}")
+        if negatives is not None:
+            check_count("negatives (None: the whole catalogue)", negatives, 1)
+            if loss != "ce":
+                raise ValueError(f"negatives={negatives} applies to loss='ce' (sampled softmax); loss={loss!r} "
+                                 "draws one negative per position")  # fmt: skip
         self.dim, self.blocks, self.heads, self.max_len, self.dropout = dim, blocks, heads, max_len, dropout
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
-        self.loss, self.seed, self.threads = loss, seed, threads
+        self.loss, self.negatives, self.seed, self.threads = loss, negatives, seed, threads
 
     # --- fitting ---------------------------------------------------------------
     def _fit(self, train: Dataset) -> None:
@@ -220,8 +227,10 @@ class SASRec(CandidateSource):
                 hidden = model(inputs)  # [B, L, d]
                 where = (inputs > 0) & (targets > 0)
                 h, target = hidden[where], targets[where] - 1  # [N, d], [N] item indices
-                if self.loss == "ce":
-                    loss = nn.functional.cross_entropy(h @ model.item_vectors().T, target)
+                if self.loss == "ce" and self.negatives is None:
+                    loss = nn.functional.cross_entropy(h @ model.item_vectors().T, target)  # [N, n_items] logits
+                elif self.loss == "ce":
+                    loss = self._sampled_softmax(h, target, model.item_vectors(), rng)
                 else:
                     negative = torch.from_numpy(self._negatives(np.repeat(owners[pick], where.sum(dim=1).numpy()), rng))
                     pos = (h * model.item_vectors()[target]).sum(-1)
@@ -234,6 +243,16 @@ class SASRec(CandidateSource):
                 total, count = total + loss.item() * len(target), count + len(target)
             losses.append(total / max(count, 1))
         return np.asarray(losses)
+
+    def _sampled_softmax(self, h: torch.Tensor, target: torch.Tensor, items: torch.Tensor,
+                         rng: np.random.Generator) -> torch.Tensor:  # fmt: skip
+        """Softmax cross-entropy of each target against ``negatives`` items drawn uniformly for the
+        whole batch (a sampled negative equal to the row's target is masked out). Uniform draws
+        need no log-Q correction: every item's sampling probability is the same constant."""
+        neg = torch.from_numpy(rng.integers(0, self.n_items_, size=self.negatives))  # [S]
+        pos = (h * items[target]).sum(-1, keepdim=True)  # [N, 1]
+        logits = (h @ items[neg].T).masked_fill(neg[None, :] == target[:, None], -torch.inf)  # [N, S]
+        return nn.functional.cross_entropy(torch.cat([pos, logits], dim=1), torch.zeros_like(target))
 
     def _batches(self, lengths: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
         """Shuffled batches of similar-length sequences: rows sorted by (length, random draw), cut
