@@ -46,6 +46,12 @@ def load_avg() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def verdict(ok: bool) -> str:
     return "meets" if ok else "MISSES"
 
@@ -53,9 +59,13 @@ def verdict(ok: bool) -> str:
 def part_load(server: ServeProcess, users: np.ndarray, rate: float, duration: float) -> None:
     print(f"\n== load: {rate:g} req/s open loop for {duration:g} s; {load_avg()}")
     for label, no_cache in (("cache on (as served)", False), ("cache bypassed (every request runs the model)", True)):
+        cpu0 = cpu_seconds(server.pid)
         res = run_load(server.url, rate, duration, users, no_cache=no_cache, seed=1 if no_cache else 0)
+        cpu = cpu_seconds(server.pid) - cpu0
         s = res.summary()
         print(f"\n-- {label}\n{res.report()}")
+        print(f"server process CPU: {cpu:.1f} s for {res.n} requests = {cpu / max(res.n, 1) * 1e3:.2f} ms per request "
+              f"(one core serves about {res.n / max(cpu, 1e-9):.0f} such requests per second)")  # fmt: skip
         if not no_cache:
             print(f"target p99 <= 50 ms with 0 errors: {verdict(s['p99'] <= 50 and s['errors'] == 0)} "
                   f"(p99 {s['p99']:.2f} ms, {s['errors']} errors)")  # fmt: skip
