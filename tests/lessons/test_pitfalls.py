@@ -125,8 +125,11 @@ def test_a_first_collects_more_than_half_and_the_coin_rules_half(lab):
     end = race[race["impressions"] == 30_000].set_index("rule")
     assert set(end.index) == set(TEAM_DRAFT_RULES)
     for rule, row in end.iterrows():
-        ci = stats.binomtest(int(row["wins_a"]), int(row["decided"])).proportion_ci(0.99)
+        test = stats.binomtest(int(row["wins_a"]), int(row["decided"]))
+        ci = test.proportion_ci(0.99)
         assert row["share_a"] == pytest.approx(row["wins_a"] / row["decided"])
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(test.proportion_ci(1 - ALPHA)), rel=1e-6)
+        assert row["p_value"] == pytest.approx(test.pvalue, rel=1e-6)
         if rule == "a_first":
             assert ci.low > 0.5 and row["click_share_a"] > 0.5  # A holds the top slot of every list
         else:
