@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_serving.py [--data movielens-100k] [--rate 100] [--duration 60]
         [--rates 100,150,200,300,400,600] [--step-duration 15] [--events 10000] [--parts load,rates,redis,crash]
-        [--small] [--config C]
+        [--small] [--config C] [--model ARTEFACT]
 
 One uvicorn worker (`workbench serve`, a child process, default pipeline and service settings) on
 127.0.0.1, Redis started here (Debian's redis-server), the open-loop generator in this process, all
@@ -121,7 +121,7 @@ def part_crash(args_serve: list[str], env: dict, ds, n_events: int, folder: Path
     batches = event_batches(n_events, 10, ds.users["user_id"].tolist(), ds.items["item_id"].tolist(), tag="bench")
     log_path = folder / "crash-events.sqlite"
     serve_args = [*args_serve, "--event-log", str(log_path)]
-    server = ServeProcess(serve_args, env, log_path=folder / "crash-serve.log").start()
+    server = ServeProcess(serve_args, env, log_path=folder / "crash-serve.log", start_timeout=3600).start()
     t0 = time.perf_counter()
     run = kill_during_events(server, batches, kill_after_acked=len(batches) // 2, threads=4)
     crashed = check_log(read_events(log_path), batches, run.acked)
@@ -129,7 +129,7 @@ def part_crash(args_serve: list[str], env: dict, ds, n_events: int, folder: Path
           f"{len(run.unanswered)} POSTs in flight; lost {crashed['lost']}, duplicates {crashed['duplicates']} "
           f"({crashed['logged']:,} rows in the log) ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
     attempted = sorted(run.acked + run.unanswered)
-    with ServeProcess(serve_args, env, log_path=folder / "crash-serve.log") as again, \
+    with ServeProcess(serve_args, env, log_path=folder / "crash-serve.log", start_timeout=3600) as again, \
             httpx.Client(base_url=again.url, timeout=30) as http:  # fmt: skip
         acks = [http.post("/events", json={"events": batches[b]}).json() for b in attempted]
     final = check_log(read_events(log_path), batches, attempted)
@@ -150,6 +150,7 @@ def main() -> None:
     ap.add_argument("--parts", default="load,rates,redis,crash")
     ap.add_argument("--small", action="store_true", help="the small synthetic world (a quick check of this script)")
     ap.add_argument("--config", help="pipeline TOML for the served model (default: the built-in config)")
+    ap.add_argument("--model", help="serve this artefact folder (default: the store's artefact, trained if absent)")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     print("versions:", ", ".join(f"{k} {v}" for k, v in package_versions().items()))
@@ -157,13 +158,13 @@ def main() -> None:
     ds = load(args.data, small=args.small)
     users = ds.users["user_id"].to_numpy()
     folder = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    serve_args = ["--data", args.data] + (["--small"] if args.small else []) + (["--config", args.config] if args.config else [])
+    serve_args = ["--data", args.data] + (["--small"] if args.small else []) + (["--config", args.config] if args.config else []) + (["--model", args.model] if args.model else [])
     with RedisServer(dir=folder / "redis") as redis:
         env = {"WORKBENCH_REDIS_URL": redis.url}
         if parts & {"load", "rates", "redis"}:
             t0 = time.perf_counter()
             with ServeProcess([*serve_args, "--event-log", str(folder / "events.sqlite")], env,
-                              log_path=folder / "serve.log") as server:  # fmt: skip
+                              log_path=folder / "serve.log", start_timeout=3600) as server:  # fmt: skip
                 health = httpx.get(server.url + "/healthz").json()
                 print(f"service up in {time.perf_counter() - t0:.1f} s: model {health['model_version']} ({health['model']})")
                 if "load" in parts:

@@ -21,7 +21,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(stored_model, tiny_confi
     batches = event_batches(3000, 10, users, items)
     with RedisServer(dir=tmp_path / "redis") as redis:
         env = {"WORKBENCH_REDIS_URL": redis.url}
-        server = ServeProcess(args, env, log_path=tmp_path / "serve.log").start()
+        server = ServeProcess(args, env, log_path=tmp_path / "serve.log", start_timeout=900).start()
         pid = server.pid
         run = kill_during_events(server, batches, kill_after_acked=60, threads=4)
         assert server.process is None  # killed by PID
@@ -30,7 +30,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(stored_model, tiny_confi
 
         # restart on the same log; the clients retry every batch they attempted, acknowledged or not
         attempted = sorted(run.acked + run.unanswered)
-        with ServeProcess(args, env, log_path=tmp_path / "serve.log") as again:
+        with ServeProcess(args, env, log_path=tmp_path / "serve.log", start_timeout=900) as again:
             assert again.pid != pid
             with httpx.Client(base_url=again.url, timeout=30) as http:
                 acks = [http.post("/events", json={"events": batches[b]}).json() for b in attempted]

@@ -34,11 +34,12 @@ class ServeProcess:
     """
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None, port: int | None = None,
-                 log_path: str | Path | None = None) -> None:  # fmt: skip
+                 log_path: str | Path | None = None, start_timeout: float = 300.0) -> None:  # fmt: skip
         self.port = port or free_port()
         self.args = [sys.executable, "-m", "workbench.cli", "serve", *args, "--port", str(self.port)]
         self.env = {**os.environ, **(env or {})}
         self.log_path = Path(log_path) if log_path else None
+        self.start_timeout = start_timeout  # it may train the model first (the store has no artefact for this code)
         self.process: subprocess.Popen | None = None
 
     @property
@@ -51,9 +52,13 @@ class ServeProcess:
             raise RuntimeError("the service process is not started")
         return self.process.pid
 
-    def start(self, timeout: float = 300.0) -> ServeProcess:
+    def start(self, timeout: float | None = None) -> ServeProcess:
+        """Start the process (unless running) and wait until /healthz answers (``timeout``: `start_timeout`)."""
         import httpx
 
+        if self.process is not None and self.process.poll() is None:
+            return self
+        timeout = self.start_timeout if timeout is None else timeout
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         deadline = time.monotonic() + timeout
