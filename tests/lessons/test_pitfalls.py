@@ -57,9 +57,12 @@ def test_control_pct_sets_the_share_of_users_in_a():
         assert lo <= (row == 0).sum() <= hi
 
 
-@pytest.mark.parametrize("kwargs", [dict(user_ids=np.array([], dtype=int)), dict(user_ids=np.array(["a", "b"])),
-                                    dict(control_pct=0), dict(control_pct=100), dict(control_pct=True),
-                                    dict(hash_seeds=(3, 3)), dict(hash_seeds=(1,)), dict(hash_seeds=(-1, 2))])  # fmt: skip
+BAD_ARMS = [dict(user_ids=np.array([], dtype=int)), dict(user_ids=np.array(["a", "b"])), dict(control_pct=0),
+            dict(control_pct=100), dict(control_pct=True), dict(hash_seeds=(3, 3)), dict(hash_seeds=(1,)),
+            dict(hash_seeds=(-1, 2))]  # fmt: skip
+
+
+@pytest.mark.parametrize("kwargs", BAD_ARMS)
 def test_process_arms_rejects_bad_input(kwargs):
     with pytest.raises(ValueError):
         pf.process_arms(**{"user_ids": np.arange(10), **kwargs})
@@ -98,7 +101,8 @@ def test_diluted_lift_matches_the_simulators_exact_expectation_on_the_real_arms(
     first, second = arms.builtin
     mixed = 0.5 * np.where(first == 1, ctr[1], ctr[0]) + 0.5 * np.where(second == 1, ctr[1], ctr[0])
     d = pf.diluted_lift(first, second, float(ctr[0][0]), float(ctr[1][0]), second_share=0.5)
-    assert d["ctr_a"] == pytest.approx(mixed[first == 0].mean()) and d["ctr_b"] == pytest.approx(mixed[first == 1].mean())
+    assert d["ctr_a"] == pytest.approx(mixed[first == 0].mean())
+    assert d["ctr_b"] == pytest.approx(mixed[first == 1].mean())
     assert d["lift_pct"] < d["true_lift_pct"] and d["kept"] < 1  # the treatment is diluted
     stable = pf.diluted_lift(arms.stable[0], arms.stable[1], float(ctr[0][0]), float(ctr[1][0]))
     assert stable["kept"] == 1.0 and stable["lift_pct"] == pytest.approx(stable["true_lift_pct"])

@@ -100,8 +100,8 @@ def process_arms(user_ids: np.ndarray, experiment: str = "pitfall-hash", control
     ids = np.asarray(user_ids)
     if ids.ndim != 1 or len(ids) == 0 or ids.dtype.kind not in "iu":
         raise ValueError(f"user_ids: expected a non-empty 1-D array of integer ids, got {ids.dtype} {ids.shape}")
-    if isinstance(control_pct, bool) or not isinstance(control_pct, (int, np.integer)) or not 1 <= control_pct < BUCKETS:
-        raise ValueError(f"control_pct={control_pct!r}: expected an integer 1..{BUCKETS - 1} (the buckets that go to A)")
+    if isinstance(control_pct, bool) or not isinstance(control_pct, (int, np.integer)) or not 0 < control_pct < BUCKETS:
+        raise ValueError(f"control_pct={control_pct!r}: expected an integer 1..{BUCKETS - 1} (buckets that go to A)")
     seeds = tuple(hash_seeds)
     if len(seeds) != 2 or seeds[0] == seeds[1] or not all(
         isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds
@@ -142,8 +142,8 @@ def diluted_lift(first: np.ndarray, second: np.ndarray, mean_a: float, mean_b: f
     difference the test sees, ``1 − second_share·(s_A + s_B)``.
     """
     first, second = np.asarray(first), np.asarray(second)
-    if first.shape != second.shape or first.ndim != 1 or not np.isin(first, (0, 1)).all() or not np.isin(second, (0, 1)).all():
-        raise ValueError(f"first {first.shape} and second {second.shape}: expected 1-D arrays of arms 0/1 of equal length")
+    if first.shape != second.shape or first.ndim != 1 or not np.isin(np.r_[first, second], (0, 1)).all():
+        raise ValueError(f"first {first.shape} and second {second.shape}: expected equal 1-D arrays of arms 0/1")
     if not (first == 0).any() or not (first == 1).any():
         raise ValueError("first: both arms need at least one user")
     if not 0.0 <= second_share <= 1.0:
@@ -274,7 +274,8 @@ def prefix_diversity(slates: dict[str, np.ndarray], item_vectors: np.ndarray) ->
     return pd.concat(frames, ignore_index=True)
 
 
-def headline_frame(results: dict[str, WhatIfResult], metrics: Sequence[str] = ("ndcg", "intra_list_diversity")) -> pd.DataFrame:
+def headline_frame(results: dict[str, WhatIfResult],
+                   metrics: Sequence[str] = ("ndcg", "intra_list_diversity")) -> pd.DataFrame:  # fmt: skip
     """``setting`` (the result's name), ``metric`` (its `workbench.lessons.whatif.HEADLINE` label @k) and ``value``."""
     from workbench.lessons.whatif import HEADLINE
 
@@ -327,7 +328,8 @@ def unit_study(sim: UserSimulator, lists: np.ndarray, population: np.ndarray, se
     rows = []
     for s in sessions:
         rng = np.random.default_rng([seed, s])
-        pick = rng.permuted(np.broadcast_to(np.arange(len(population)), (n_tests, len(population))), axis=1)[:, :n_users]
+        everyone = np.broadcast_to(np.arange(len(population)), (n_tests, len(population)))
+        pick = rng.permuted(everyone, axis=1)[:, :n_users]
         arms = hashed_arms(n_tests, n_users, (0.5, 0.5), f"unit-{seed}-{s}")
         days = sim.simulate_days(population[pick.ravel()], lists[pick.ravel()], 1, rng,
                                  np.full((pick.size, 1), s, dtype=np.int64))  # fmt: skip
