@@ -103,6 +103,17 @@ def test_rerank_sweep_loads_once_per_worker_never_refits_and_matches_in_process(
         assert_same_figures(row, wide_row(table))
 
 
+def test_a_given_artefact_serves_every_config_and_refuses_other_upstreams(cluster, stored, tmp_path):
+    spec = load_sweep(sweep_file(tmp_path / "a", {"rerank.lam": [0.4, 0.8], "k": [5, 10]}))
+    run = run_sweep(spec, tmp_path / "a" / "out", scheduler=cluster.scheduler_address, model=stored.path)
+    assert run.computed == 4 and run.fits == 0 and set(run.table["artefact"]) == {stored.key}
+    other = load_sweep(sweep_file(tmp_path / "b", {"source_params.ease.lam": [30.0]}))
+    with pytest.raises(ValueError, match=r"differs from the artefact's fitted config in \['source_params'\]"):
+        run_sweep(other, tmp_path / "b" / "out", scheduler="tcp://127.0.0.1:9", model=stored.path)  # before connecting
+    with pytest.raises(FileNotFoundError, match="no such artefact folder"):
+        run_sweep(spec, tmp_path / "c", model=tmp_path / "nope")
+
+
 def test_an_interrupted_sweep_resumes_without_recomputing(cluster, stored, tmp_path):
     spec = load_sweep(sweep_file(tmp_path, RERANK_GRID))
 

@@ -42,6 +42,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                          "e.g. ndcg@10,intra_list_diversity@10")  # fmt: skip
     for a in axes:
         parse_axis(a)
+    if args.model:
+        from workbench.sweep.runner import check_model
+
+        check_model(args.model, spec.trials())
     if args.export and not query:
         raise ValueError(f"--export {args.export}: expected --best too (it exports the best config)")
     if args.export and spec.study is not None:
@@ -56,7 +60,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"sweep {spec.name}: {n} config(s) × seed on {spec.data}{' (small)' if spec.small else ''}, "
               f"on {where}; results in {out}", file=sys.stderr)  # fmt: skip
         run = run_sweep(spec, out, scheduler=args.scheduler, workers=args.workers, store=args.store,
-                        cache_dir=args.cache_dir, progress=TerminalBar(), limit=args.limit)  # fmt: skip
+                        cache_dir=args.cache_dir, progress=TerminalBar(), limit=args.limit, model=args.model)  # fmt: skip
         print(run.describe(), file=sys.stderr)
         table = run.table
     else:
@@ -110,5 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--export", help="write the --best config to this pipeline TOML")
     sw.add_argument("--top", type=int, default=10, help="configs listed in the summary (default 10)")
     sw.add_argument("--store", help="model store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
+    sw.add_argument("--model", help="serve every config from this artefact folder (rerank-only sweeps; default: "
+                                    "the store's artefact of each upstream config, fitted when missing)")  # fmt: skip
     sw.add_argument("--cache-dir", default="data", help="where downloaded data is cached (default: data)")
     sw.set_defaults(func=cmd_sweep)

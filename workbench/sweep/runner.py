@@ -123,13 +123,21 @@ def _provenance() -> dict[str, Any]:
 def run_sweep(spec: SweepSpec, out: str | Path, *, scheduler: str | None = None, workers: int | None = None,
               client: Any = None, store: str | Path | None = None, cache_dir: str | Path = "data",
               progress: Any = None, limit: int | None = None, flush_every: int = 50,
-              flush_seconds: float = 2.0) -> SweepRun:  # fmt: skip
-    """Run the configs of ``spec`` not yet done in ``out``; see the module docstring."""
+              flush_seconds: float = 2.0, model: str | Path | None = None) -> SweepRun:  # fmt: skip
+    """Run the configs of ``spec`` not yet done in ``out``; see the module docstring.
+
+    ``model``: one artefact folder every config is served from (as ``workbench serve --model``),
+    instead of the store's artefact for each upstream config; every config must share its
+    fitted config (only ``rerank``, ``k`` and ``n_ranked`` may differ), checked before any work."""
     t0 = time.perf_counter()
     check_scheduler(scheduler, workers)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit={limit!r}: expected a non-negative number of configs")
     trials = spec.trials()
+    if model is not None:
+        if spec.study is not None:
+            raise ValueError(f"model={model}: a {spec.study} study sweep has no pipeline to serve")
+        check_model(model, trials)
     results = ResultStore(out)
     done = results.done()
     todo = [t for t in trials if t.config_id not in done]
@@ -150,7 +158,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, scheduler: str | None = None,
         address = c.scheduler_info().get("address", str(scheduler))
         n_workers = len(c.scheduler_info().get("workers", {}))
         if spec.study is None:
-            futures, fit_futures = _submit_pipeline(c, spec, todo, store, cache_dir)
+            futures, fit_futures = _submit_pipeline(c, spec, todo, store, cache_dir, model)
         else:
             futures, fit_futures = _submit_studies(c, spec, todo, cache_dir), []
         by_key = {f.key: t for f, t in futures}
@@ -216,7 +224,32 @@ def _write_meta(folder: Path, spec: SweepSpec, prov: dict[str, Any], started: st
     (folder / "sweep.json").write_text(json.dumps(meta, indent=2, default=repr), encoding="utf-8")
 
 
-def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], store: str | Path | None, cache_dir: str):
+def check_model(model: str | Path, trials: list[Trial]) -> dict[str, Any]:
+    """The manifest of artefact folder ``model`` after checking it and that every trial shares its fitted config."""
+    from workbench.pipeline import PipelineConfig
+    from workbench.store import ArtefactError, verify
+    from workbench.store.store import fit_config
+
+    folder = Path(model)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--model {model}: no such artefact folder (`workbench models` lists the store)")
+    try:
+        manifest = verify(folder)
+        stored = fit_config(PipelineConfig.from_dict(json.loads((folder / "config.json").read_text()),
+                                                     source=str(folder / "config.json")))  # fmt: skip
+    except (ArtefactError, OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"--model {model}: not a sound pipeline artefact ({exc})") from None
+    for t in trials:
+        mine = fit_config(t.config)
+        differ = sorted(k for k in mine if mine[k] != stored.get(k))
+        if differ:
+            raise ValueError(f"--model {model}: config {t.label} (seed {t.seed}) differs from the artefact's fitted "
+                             f"config in {differ}; only rerank, k and n_ranked may vary over one artefact")  # fmt: skip
+    return manifest
+
+
+def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], store: str | Path | None, cache_dir: str,
+                     model: str | Path | None = None):  # fmt: skip
     """Scatter each seed's inputs, one fit task per missing upstream artefact, one task per config × seed."""
     from workbench.store import ArtefactError, DataSpec, ModelStore, artefact_key, code_version, verify
     from workbench.sweep.evaluation import evaluation_users
@@ -233,20 +266,27 @@ def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], store: str | Pa
     fit_futures = []
     futures = []
     groups: dict[str, list[Trial]] = {}
-    for t in todo:
+    if model is not None:
+        manifest = verify(model)
+        if set(prints.values()) != {manifest["fingerprint"]}:
+            raise ValueError(f"--model {model} was fitted on data with fingerprint {manifest['fingerprint']}, not on "
+                             f"this sweep's {spec.data} train split (fingerprints {sorted(set(prints.values()))})")
+        groups[manifest["key"]] = list(todo)
+        artefacts[manifest["key"]] = {"path": str(Path(model).resolve()), "key": manifest["key"], "trained": False}
+    for t in todo if model is None else ():
         key = artefact_key(specs[t.seed], prints[t.seed], t.config, code)
         groups.setdefault(key, []).append(t)
     for key, members in groups.items():  # one artefact (fit) per distinct upstream config
-        folder = store.path(key)
-        try:
-            verify(folder)
-            artefacts[key] = {"path": str(folder), "key": key, "trained": False}
-        except ArtefactError:
-            first = members[0]
-            fut = c.submit(fit_upstream, dataclasses.asdict(specs[first.seed]), first.config_dict,
-                           str(store.root.resolve()), cache_dir, key=f"fit-{key}-{os.urandom(4).hex()}")  # fmt: skip
-            artefacts[key] = fut
-            fit_futures.append(fut)
+        if key not in artefacts:
+            try:
+                verify(store.path(key))
+                artefacts[key] = {"path": str(store.path(key)), "key": key, "trained": False}
+            except ArtefactError:
+                first = members[0]
+                fut = c.submit(fit_upstream, dataclasses.asdict(specs[first.seed]), first.config_dict,
+                               str(store.root.resolve()), cache_dir, key=f"fit-{key}-{os.urandom(4).hex()}")  # fmt: skip
+                artefacts[key] = fut
+                fit_futures.append(fut)
         for t in members:
             payload = {"config_id": t.config_id, "config": t.config_dict, "ks": list(spec.ks(t.config.k)),
                        "graded": spec.graded, "metrics": list(spec.metrics)}  # fmt: skip

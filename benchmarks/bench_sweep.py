@@ -1,0 +1,179 @@
+"""A 1,000-config rerank sweep on MovieLens-100K: Dask LocalCluster against a plain Python loop, 1 and 2 workers.
+
+    .venv/bin/python benchmarks/bench_sweep.py [--sweep configs/sweep_rerank.toml] [--configs 1000] [--model DIR]
+
+The configs are the first ``--configs`` of the sweep file (default: all 1,000 of
+configs/sweep_rerank.toml: λ × freshness decay × freshness weight × ε over the default
+pipeline), each scored on the 943 MovieLens-100K users with test items, every metric of
+`workbench.metrics.evaluate` with its 95% interval (the same figures as ``workbench evaluate``).
+The model store is warmed first (``load_or_train``: loaded, or fitted once and stored; not timed),
+and the sweeps are given that artefact (``model=``, as ``workbench sweep --model``), so that an
+edit to the fitting code by someone else in the same tree mid-run does not turn the sweep into a fit.
+
+Timed, in the same run:
+
+- ``loop``: one Python process, a plain loop over the configs: load the stored pipeline, run
+  stages 1-2 once, then per config stage 3 + the metric table (`workbench.sweep.metric_table`).
+  This is the sweep's own work, done serially; it is the reference.
+- ``dask 2`` / ``dask 1``: `workbench.sweep.run_sweep` on a LocalCluster of 2 (then 1)
+  single-threaded worker processes, given the client (cluster start-up timed apart), results
+  written to parquet in a temporary folder. The whole `run_sweep` call is timed: planning,
+  scattering, the per-worker pipeline load and stages 1-2, the configs, the writes.
+
+Targets (issue 14): 1,000 configs ≤ 60 s on the 2-worker LocalCluster; 1 → 2 workers ≥ 1.7×.
+Also printed: per-config seconds inside the tasks (median), that the three runs' figures are
+identical, and the per-stage unit costs the cost model of docs/SCALING.md is calibrated with
+(stage 1 per user, stage 2 per candidate scored, stage 3 and metrics per user and config).
+The first lines give the versions and the load average: figures taken on a loaded machine are
+not final.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench.report import package_versions
+from workbench.store import load_or_train
+from workbench.sweep import evaluation_users, load_sweep, metric_table, run_sweep, wide_row
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def loop(trials, trained, ks_of, graded: bool, metrics) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The reference: the sweep's work in one process, config after config."""
+    from workbench.store import load_pipeline
+
+    t0 = time.perf_counter()
+    pipe = load_pipeline(trained.path, trained.train)
+    t_load = time.perf_counter() - t0
+    users = evaluation_users(trained.test)
+    t1 = time.perf_counter()
+    cands = pipe.candidate_stage(users)
+    t2 = time.perf_counter()
+    ranked = pipe.rank_stage(users, candidates=cands)
+    t3 = time.perf_counter()
+    rows, t_rerank, t_metrics = [], 0.0, 0.0
+    for t in trials:  # the plain loop over configs being compared against
+        p = copy.copy(pipe)
+        p.config = t.config
+        ks = ks_of(t.config.k)
+        a = time.perf_counter()
+        slate = p.rerank_stage(ranked, ks[-1])
+        b = time.perf_counter()
+        table = metric_table(slate.items, trained.train, trained.test, users, ks, graded)
+        t_rerank += b - a
+        t_metrics += time.perf_counter() - b
+        rows.append({"config_id": t.config_id, **wide_row(table, metrics)})
+    total = time.perf_counter() - t0
+    parts = {"load": t_load, "candidates": t2 - t1, "ranking": t3 - t2, "rerank": t_rerank, "metrics": t_metrics,
+             "total": total, "users": len(users), "n_candidates": pipe.config.n_candidates,
+             "n_ranked": pipe.config.n_ranked, "items": trained.train.n_items}  # fmt: skip
+    return pd.DataFrame(rows), parts
+
+
+def on_cluster(spec, n_workers: int, out: Path, limit: int, store, model) -> tuple[pd.DataFrame, float, float, int]:
+    from distributed import Client, LocalCluster
+
+    t0 = time.perf_counter()
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:  # fmt: skip
+        client.wait_for_workers(n_workers)
+        start = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        run = run_sweep(spec, out, client=client, limit=limit, store=store, model=model)
+        wall = time.perf_counter() - t1
+    assert run.failed == 0, run.table.loc[run.table["status"] != "ok", "error"].head().tolist()
+    return run.table, start, wall, run.fits
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sweep", default=str(ROOT / "configs" / "sweep_rerank.toml"))
+    ap.add_argument("--configs", type=int, default=1000, help="the first N configs of the sweep file")
+    ap.add_argument("--skip-loop", action="store_true", help="skip the single-process reference")
+    ap.add_argument("--skip-one", action="store_true", help="skip the 1-worker run")
+    ap.add_argument("--store", help="model store (default: data/models or $WORKBENCH_MODEL_STORE)")
+    ap.add_argument("--model", help="an artefact folder to sweep over (default: the store's, fitted if missing)")
+    args = ap.parse_args()
+
+    print("versions:", ", ".join(f"{k} {v}" for k, v in package_versions((
+        "numpy", "scipy", "pandas", "torch", "dask", "distributed", "pyarrow")).items()))  # fmt: skip
+    print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
+    spec = load_sweep(args.sweep)
+    trials = spec.trials()[: args.configs]
+    n = len(trials)
+    if len({t.seed for t in trials}) != 1:
+        raise SystemExit("bench_sweep expects a one-seed sweep")
+    t0 = time.perf_counter()
+    if args.model:  # a given artefact (checked against the configs by run_sweep)
+        from types import SimpleNamespace
+
+        from workbench.store import DataSpec, verify
+
+        manifest = verify(args.model)
+        train, test = DataSpec(**manifest["data"]).load()
+        trained = SimpleNamespace(path=Path(args.model), train=train, test=test,
+                                  describe=lambda: f"given artefact {args.model} (created {manifest['created']})")  # fmt: skip
+    else:
+        trained = load_or_train(spec.data, trials[0].config, seed=trials[0].seed, small=spec.small, split=spec.split,
+                                store=args.store)  # fmt: skip
+    print(f"{spec.data}: model store {trained.describe()} (warm-up, not timed: {time.perf_counter() - t0:.1f} s)")
+    print(f"{n} configs of {args.sweep} ({', '.join(spec.swept)}), {len(evaluation_users(trained.test))} users, "
+          f"metrics {', '.join(spec.metrics)} at k = {spec.ks(trials[0].config.k)} with 95% intervals\n")  # fmt: skip
+
+    results: dict[str, tuple[pd.DataFrame, float]] = {}
+    if not args.skip_loop:
+        table, parts = loop(trials, trained, spec.ks, spec.graded, spec.metrics)
+        results["loop (1 process)"] = (table, parts["total"])
+        u, c = parts["users"], parts["n_candidates"]
+        print(f"loop: {parts['total']:.1f} s = load {parts['load']:.2f} + stage 1 {parts['candidates']:.2f} + "
+              f"stage 2 {parts['ranking']:.2f} + stage 3 {parts['rerank']:.1f} + metrics {parts['metrics']:.1f}")
+        m, r = parts["items"], parts["n_ranked"]
+        print("unit costs (cost model of docs/SCALING.md): "
+              f"stage 1 {parts['candidates'] / u * 1e3:.3f} ms/user = {parts['candidates'] / (u * m) * 1e9:.0f} ns "
+              f"per (user, catalogue item) over {m} items; "
+              f"stage 2 {parts['ranking'] / (u * c) * 1e6:.2f} µs/candidate scored ({c} per user); "
+              f"stage 3 {parts['rerank'] / (n * u) * 1e6:.1f} µs/user/config ({r} ranked per user); "
+              f"metrics {parts['metrics'] / (n * u) * 1e6:.1f} µs/user/config\n")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in (2, 1) if not args.skip_one else (2,):
+            table, start, wall, fits = on_cluster(spec, workers, Path(tmp) / f"w{workers}", n, args.store, trained.path)
+            results[f"dask {workers} worker(s)"] = (table, wall)
+            per = table["seconds"].median()
+            setup = table.groupby("worker")["setup_seconds"].max().max()
+            print(f"dask, {workers} worker(s): {wall:.1f} s for {len(table)} configs (cluster start {start:.1f} s apart); "
+                  f"per config in the task: median {per * 1e3:.0f} ms; per-worker load + stages 1-2 ≤ {setup:.1f} s; "
+                  f"{fits} fit(s) (0: the warm store served every worker)")
+
+    rows = []
+    ref_name = next(iter(results))
+    ref = results[ref_name][0].set_index("config_id")
+    cols = [c for c in ref.columns if "@" in c]
+    for name, (table, wall) in results.items():
+        t = table.set_index("config_id").loc[ref.index, cols]
+        same = bool(np.array_equal(t.to_numpy(float), ref[cols].to_numpy(float), equal_nan=True))
+        rows.append({"run": name, "configs": len(table), "seconds": round(wall, 1),
+                     "configs_per_s": round(len(table) / wall, 1), f"same figures as {ref_name}": same})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    print(frame.to_string(index=False))
+    walls = {name: wall for name, (_, wall) in results.items()}
+    two, one = walls.get("dask 2 worker(s)"), walls.get("dask 1 worker(s)")
+    print(f"\ntarget: {n} configs ≤ {60 * n / 1000:.0f} s on 2 workers: {two:.1f} s "
+          f"({'met' if two <= 60 * n / 1000 else 'missed'}; ratio {two / (60 * n / 1000):.2f})")
+    if "loop (1 process)" in walls:
+        print(f"2 workers against the plain loop: {walls['loop (1 process)'] / two:.2f}× faster")
+    if one:
+        print(f"speed-up 1 → 2 workers: {one / two:.2f}× (target ≥ 1.7×: {'met' if one / two >= 1.7 else 'missed'})")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
