@@ -387,6 +387,13 @@ def add_ope(sub: Subparsers) -> None:
 
 
 @command
+def add_loop(sub: Subparsers) -> None:
+    from workbench.loop.cli import register  # loop (workbench/loop/cli.py)
+
+    register(sub)
+
+
+@command
 def add_sweep(sub: Subparsers) -> None:
     from workbench.sweep.cli import register  # sweep (workbench/sweep/cli.py)
 

@@ -1,0 +1,169 @@
+"""The loop's settings: one frozen dataclass, readable from TOML (``configs/loop.toml``), checked at once.
+
+``LoopConfig`` holds what decides the loop's figures (the world, the population, the policies, the
+retraining job, the simulator's behaviour, the alert rules) and ``days``, how far to run. Everything
+but ``days`` is the loop's identity: a resumed loop must be started with the same settings (the state
+folder records them and a difference is an error naming the field), while ``days`` may grow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.checks import check_count, check_unit_interval
+from workbench.experiment.simulator import CLICK_MODELS
+from workbench.monitoring import AlertConfig
+
+RETRAIN_MODES = ("refresh", "full")
+FEATURE_BACKENDS = ("redis", "memory")
+# Drift features (workbench.monitoring.drift): the training window (reference) against the serving window.
+DRIFT_FEATURES = ("item_popularity", "item_age_days", "score")
+SAME_RUN = ("days",)  # the only field a resumed loop may change
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One policy of the loop: its name, exploration rate and whether retraining reaches it.
+
+    retrained: False pins the arm to the model version the loop started with (a frozen model),
+    so an A/B test inside the loop can compare the retrained versions against it.
+    """
+
+    name: str
+    epsilon: float
+    retrained: bool = True
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Every setting of the feedback loop (see `workbench.loop`).
+
+    data, small, seed: the world (``workbench.data.load``) and the seed of every draw (users'
+        sessions and clicks, exploration, the pipeline's fit).
+    users: simulated users, a seeded sample of the world's users (None: all of them).
+    days: how many simulated days to run (a resumed loop may raise it).
+    epsilon: exploration rate ε of reranking (the share of the k slots shown at random from
+        below the slate, with their propensities logged); None: the pipeline config's.
+    k: slate length (None: the pipeline config's).
+    retrain_every: the retraining job's cadence in days (0: never). It runs at the start of
+        every day ``d > 0`` with ``d % retrain_every == 0`` on the log's clicks before that day.
+    retrain: "refresh" refits stage 1 on the grown history and refreshes the ranker's feature
+        statistics, keeping its weights (seconds); "full" fits the whole pipeline again (minutes).
+    ab_epsilon / ab_frozen: when either is set, the users are split by hash (`workbench.experiment.ab`)
+        into arm A (the policy above) and arm B (ε = ``ab_epsilon`` and/or frozen on the starting
+        version); ``ab_split`` is arm B's share, ``ab_experiment`` the hash's experiment name.
+    features: the online feature store of the in-process loop: "redis" (a real Redis through
+        `workbench.serving.feature_store`) or "memory" (the same state in this process only).
+    click_model, visit_rate: the simulator's (`workbench.experiment.simulator.SimulatorConfig`).
+    drift_bins: quantile bins of PSI and Jensen–Shannon.
+    alerts: the alert rules over the daily table (`workbench.monitoring.AlertConfig`).
+    """
+
+    data: str = "synthetic"
+    small: bool = False
+    seed: int = 0
+    users: int | None = None
+    days: int = 14
+    epsilon: float | None = None
+    k: int | None = None
+    retrain_every: int = 7
+    retrain: str = "refresh"
+    ab_epsilon: float | None = None
+    ab_frozen: bool = False
+    ab_split: float = 0.5
+    ab_experiment: str = "loop"
+    features: str = "redis"
+    click_model: str = "position"
+    visit_rate: float = 0.5
+    drift_bins: int = 10
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+
+    def __post_init__(self) -> None:
+        from workbench.data import dataset_name
+
+        object.__setattr__(self, "data", dataset_name(self.data))
+        if self.data != "synthetic":
+            object.__setattr__(self, "small", False)
+        check_count("seed", self.seed, 0)
+        if self.users is not None:
+            check_count("users (None: every user of the world)", self.users, 2)
+        check_count("days", self.days, 1)
+        if self.epsilon is not None:
+            check_unit_interval("epsilon (ε, None: the pipeline config's)", self.epsilon)
+        if self.k is not None:
+            check_count("k (None: the pipeline config's)", self.k, 1)
+        check_count("retrain_every (0: never)", self.retrain_every, 0)
+        if self.retrain not in RETRAIN_MODES:
+            raise ValueError(f"retrain={self.retrain!r}: expected one of {RETRAIN_MODES}")
+        if self.ab_epsilon is not None:
+            check_unit_interval("ab_epsilon (arm B's ε)", self.ab_epsilon)
+        if not 0.0 < self.ab_split < 1.0:
+            raise ValueError(f"ab_split={self.ab_split!r}: expected arm B's share of users in (0, 1)")
+        if not self.ab_experiment:
+            raise ValueError("ab_experiment='': expected a non-empty experiment name (it salts the assignment)")
+        if self.features not in FEATURE_BACKENDS:
+            raise ValueError(f"features={self.features!r}: expected one of {FEATURE_BACKENDS}")
+        if self.click_model not in CLICK_MODELS:
+            raise ValueError(f"click_model={self.click_model!r}: expected one of {CLICK_MODELS}")
+        if not self.visit_rate > 0:
+            raise ValueError(f"visit_rate={self.visit_rate!r}: expected sessions per user per day > 0")
+        check_count("drift_bins", self.drift_bins, 2)
+        if not isinstance(self.alerts, AlertConfig):
+            raise ValueError(f"alerts={self.alerts!r}: expected an AlertConfig")
+
+    @property
+    def ab(self) -> bool:
+        """Whether the loop runs an A/B test (arm B differs from arm A)."""
+        return self.ab_epsilon is not None or self.ab_frozen
+
+    def arms(self, default_epsilon: float) -> tuple[Arm, ...]:
+        """Arm A (and B when `ab`), with ε resolved against the pipeline config's ``default_epsilon``."""
+        eps = self.epsilon if self.epsilon is not None else default_epsilon
+        a = Arm("A", eps, True)
+        if not self.ab:
+            return (a,)
+        return a, Arm("B", self.ab_epsilon if self.ab_epsilon is not None else eps, not self.ab_frozen)
+
+    # --- TOML and the state folder -------------------------------------------------------------------
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> LoopConfig:
+        """Settings from a TOML file (top-level keys are fields; ``[alerts]`` is an `AlertConfig` table),
+        then ``overrides`` (e.g. the CLI's options that were given)."""
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"--config {path}: no such file; expected a loop TOML such as configs/loop.toml")
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML: {exc}") from None
+        return cls.from_dict({**raw, **overrides}, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "loop config") -> LoopConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown loop setting(s) {unknown}; expected some of {sorted(known)}")
+        raw = dict(raw)
+        alerts = raw.get("alerts")
+        if isinstance(alerts, dict):
+            raw["alerts"] = AlertConfig.from_dict(alerts)
+        return cls(**raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (the alert rules as a table), what the state folder records."""
+        out = dataclasses.asdict(self)
+        out["alerts"] = {"baseline_days": self.alerts.baseline_days, "repeat": self.alerts.repeat,
+                         "rules": [dataclasses.asdict(r) for r in self.alerts.rules]}  # fmt: skip
+        return out
+
+    def differences(self, other: LoopConfig) -> list[str]:
+        """The fields (but ``days``) in which ``other`` differs, as ``name: this → other`` lines."""
+        a, b = self.to_dict(), other.to_dict()
+        return [f"{k}: {a[k]!r} → {b[k]!r}" for k in a if k not in SAME_RUN and a[k] != b[k]]
+
