@@ -162,6 +162,9 @@ RULES = (
          expect=(r"{store}/\w+",), timeout=900),
     Rule(r"^(\.venv/bin/)?workbench train\b", "check",
          "fits a whole pipeline (a minute or more on 2 cores)", check=cli_parses),
+    Rule(r"^\.venv/bin/workbench sweep\b", "check",
+         "1,000 rerank configs on MovieLens-100K on a Dask LocalCluster (minutes on 2 cores); tests/sweep runs "
+         "small sweeps on a real LocalCluster and loads configs/sweep_rerank.toml", check=cli_parses),
     Rule(r"^(\.venv/bin/)?workbench (report|notebooks)\b", "check",
          "report exports every notebook (about 7 minutes); notebooks is a server", check=cli_parses),
     Rule(r"^\.venv/bin/python notebooks/\S+\.py\b", "run",
