@@ -226,12 +226,20 @@ class CandidateGenerator:
             return cls(**{"sources": tuned_sources(), "weights": TUNED_WEIGHTS, "use_quotas": False, **overrides})
         raise ValueError(f"unknown preset {name!r}: expected 'textbook' or 'tuned'")
 
-    def fit(self, train: Dataset) -> CandidateGenerator:
-        """Fit every source on ``train`` (``fit_seconds_`` records how long each took)."""
+    def fit(self, train: Dataset, warm_start: CandidateGenerator | None = None) -> CandidateGenerator:
+        """Fit every source on ``train`` (``fit_seconds_`` records how long each took).
+
+        warm_start: a generator fitted on a prefix of ``train`` (the pipeline's carved history);
+        a source with a ``fit_warm(train, previous)`` method (two-tower) continues from its namesake
+        there instead of training afresh."""
         self.fit_seconds_ = {}
         for name, source in self.sources.items():
             start = time.perf_counter()
-            source.fit(train)
+            previous = warm_start.sources.get(name) if warm_start is not None else None
+            if previous is not None and hasattr(source, "fit_warm"):
+                source.fit_warm(train, previous)
+            else:
+                source.fit(train)
             self.fit_seconds_[name] = time.perf_counter() - start
         self.n_users_ = train.n_users
         self.seen_ = train.matrix
