@@ -10,6 +10,8 @@ Bounded: at most ``max_requests`` requests and ``duration_s`` seconds of sending
 cut off after ``timeout_s`` (counted as an error). Loopback only: the URL must resolve to a
 loopback address (127.0.0.0/8 or ::1); the tool refuses anything else.
 
+The client is a minimal keep-alive HTTP/1.1 one (`_Connections`, at most ``connections`` open):
+the generator shares the machine with the server, so it must cost little CPU per request.
 Per request it keeps the status, the client latency, ``X-Cache`` and the ``Server-Timing``
 stage durations; `LoadResult.budget_table` sets those beside the textbook's budget.
 """
@@ -162,63 +164,136 @@ class LoadResult:
         return "\n".join(lines)
 
 
-async def _run(url: str, rate: float, duration_s: float, max_requests: int, users: np.ndarray, k: int,
-               no_cache: bool, timeout_s: float, seed: int) -> tuple[list[dict], float]:  # fmt: skip
-    import httpx
+class _Connections:
+    """Keep-alive HTTP/1.1 connections to one loopback server, at most ``limit`` open; a minimal client
+    (GET with a Content-Length answer), because the generator shares the machine with the server and
+    must cost little CPU per request. A request waits for a free connection when all are busy; its
+    latency still counts from its due time."""
 
+    def __init__(self, host: str, port: int, limit: int) -> None:
+        self.host, self.port, self.limit = host, port, limit
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened = 0
+        self.freed = asyncio.Condition()
+
+    async def acquire(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        async with self.freed:
+            while not self.idle and self.opened >= self.limit:
+                await self.freed.wait()
+            if self.idle:
+                return self.idle.pop()
+            self.opened += 1
+        try:
+            return await asyncio.open_connection(self.host, self.port)
+        except BaseException:
+            await self.discard(None)
+            raise
+
+    async def release(self, conn) -> None:
+        async with self.freed:
+            self.idle.append(conn)
+            self.freed.notify()
+
+    async def discard(self, conn) -> None:
+        if conn is not None:
+            conn[1].close()
+        async with self.freed:
+            self.opened -= 1
+            self.freed.notify()
+
+    async def get(self, target: str, headers: str) -> tuple[int, dict[str, str], bytes]:
+        """``(status, headers, body)`` of ``GET target``; the connection is dropped on any error."""
+        conn = await self.acquire()
+        reader, writer = conn
+        try:
+            writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{headers}\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            fields = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name:
+                    fields[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(fields.get("content-length", 0)))
+        except BaseException:
+            await self.discard(conn)
+            raise
+        if fields.get("connection", "").lower() == "close":
+            await self.discard(conn)
+        else:
+            await self.release(conn)
+        return status, fields, body
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+async def _run(url: str, rate: float, duration_s: float, max_requests: int, users: np.ndarray, k: int,
+               no_cache: bool, timeout_s: float, seed: int, connections: int) -> tuple[list[dict], float]:  # fmt: skip
+    import json
+
+    host, port = check_loopback(url)
     n = int(min(max_requests, np.floor(rate * duration_s)))
     rng = np.random.default_rng(seed)
     picks = users[rng.integers(0, len(users), size=n)] if n else np.zeros(0, np.int64)
-    headers = {"Cache-Control": "no-cache"} if no_cache else {}
+    headers = "Cache-Control: no-cache\r\n" if no_cache else ""
     results: list[dict] = [None] * n  # type: ignore[list-item]
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout_s, headers=headers) as client:
-        await client.get("/healthz")  # one warm connection before the clock starts
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
-        wall0 = time.perf_counter()
+    pool = _Connections(host, port, connections)
+    status, _, _ = await asyncio.wait_for(pool.get("/healthz", ""), timeout_s)  # one warm connection first
+    if status != 200:
+        raise RuntimeError(f"{url}/healthz answered {status}: is the service up?")
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+    wall0 = time.perf_counter()
 
-        async def fire(i: int, due: float) -> None:
-            rec = {"due_s": due - start, "status": 0, "cache": None, "degraded": None, "error": None}
-            try:
-                resp = await client.get("/recommend", params={"user": int(picks[i]), "k": k})
-                rec["status"] = resp.status_code
-                rec["cache"] = resp.headers.get("x-cache")
-                rec.update({f"ms_{k}": v for k, v in parse_server_timing(resp.headers.get("server-timing")).items()})
-                if resp.status_code == 200:
-                    rec["degraded"] = resp.json().get("degraded")
-            except httpx.TimeoutException:
-                rec["error"] = "timeout"
-            except httpx.HTTPError as exc:
-                rec["error"] = type(exc).__name__
-            rec["latency_ms"] = (loop.time() - due) * 1e3
-            results[i] = rec
+    async def fire(i: int, due: float) -> None:
+        rec = {"due_s": due - start, "status": 0, "cache": None, "degraded": None, "error": None}
+        try:
+            status, fields, body = await asyncio.wait_for(pool.get(f"/recommend?user={int(picks[i])}&k={k}", headers),
+                                                          timeout_s)  # fmt: skip
+            rec["status"], rec["cache"] = status, fields.get("x-cache")
+            rec.update({f"ms_{name}": v for name, v in parse_server_timing(fields.get("server-timing")).items()})
+            if status == 200:
+                rec["degraded"] = json.loads(body).get("degraded")
+        except asyncio.TimeoutError:
+            rec["error"] = "timeout"
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            rec["error"] = type(exc).__name__
+        rec["latency_ms"] = (loop.time() - due) * 1e3
+        results[i] = rec
 
-        tasks = []
-        for i in range(n):
-            due = start + i / rate
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(fire(i, due)))
-        await asyncio.gather(*tasks)
+    tasks = []
+    for i in range(n):
+        due = start + i / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(fire(i, due)))
+    await asyncio.gather(*tasks)
+    pool.close()
     return results, time.perf_counter() - wall0
 
 
 def run_load(url: str, rate: float, duration_s: float, users: np.ndarray | list[int], k: int = 10,
-             max_requests: int = 100_000, no_cache: bool = False, timeout_s: float = 2.0, seed: int = 0) -> LoadResult:  # fmt: skip
+             max_requests: int = 100_000, no_cache: bool = False, timeout_s: float = 2.0, seed: int = 0,
+             connections: int = 64) -> LoadResult:  # fmt: skip
     """Fire ``rate`` GET /recommend per second at ``url`` for ``duration_s`` seconds (open loop), users drawn
-    uniformly from ``users`` with ``seed``; ``no_cache`` sends ``Cache-Control: no-cache``."""
+    uniformly from ``users`` with ``seed``; ``no_cache`` sends ``Cache-Control: no-cache``; at most
+    ``connections`` keep-alive connections (a request due while all are busy waits, on its clock)."""
     check_loopback(url)
     if not rate > 0 or not duration_s > 0:
         raise ValueError(f"rate={rate!r}, duration_s={duration_s!r}: expected positive numbers")
-    if max_requests < 1 or not timeout_s > 0:
-        raise ValueError(f"max_requests={max_requests!r}, timeout_s={timeout_s!r}: expected positive numbers")
+    if max_requests < 1 or not timeout_s > 0 or connections < 1:
+        raise ValueError(f"max_requests={max_requests!r}, timeout_s={timeout_s!r}, connections={connections!r}: "
+                         "expected positive numbers")
     users = np.asarray(users)
     if users.ndim != 1 or len(users) == 0:
         raise ValueError("users: expected a non-empty list of user ids")
     job = _run(url.rstrip("/"), float(rate), float(duration_s), int(max_requests), users, int(k), no_cache,
-               float(timeout_s), seed)  # fmt: skip
+               float(timeout_s), seed, int(connections))  # fmt: skip
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # no loop in this thread: run one here
