@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := dev,notebooks,gbdt,sweep,ope-test,serving
 
-.PHONY: run test browser evaluate bench report clean
+.PHONY: run lab test browser evaluate bench report clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), f"Python >= 3.11 needed, found {sys.version.split()[0]}"'
@@ -21,6 +21,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/workbench train --notebooks --data $(or $(DATA),synthetic)
 	$(BIN)/workbench notebooks $(if $(DATA),--data $(DATA))
+
+# JupyterLab on 127.0.0.1 (the ipywidgets panels: notebooks/*.ipynb), opened on the notebooks folder; the file
+# browser reaches the whole project (docs/GLOSSARY.md too). Root needs --allow-root. PORT=8890 moves it.
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(or $(PORT),8888) --ServerApp.root_dir=. \
+	  --ServerApp.default_url=/lab/tree/notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 evaluate: $(STAMP)
 	$(BIN)/workbench evaluate --data $(or $(DATA),synthetic) --model $(or $(MODEL),popular)

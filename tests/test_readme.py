@@ -131,8 +131,8 @@ class Rule:
 
 
 RULES = (
-    Rule(r"^make (run|test|bench|report)\b", "check",
-         "make run serves the notebooks until Ctrl-C; make test is this suite; make bench runs minutes of "
+    Rule(r"^make (run|lab|test|bench|report)\b", "check",
+         "make run and make lab serve the notebooks until Ctrl-C; make test is this suite; make bench runs minutes of "
          "benchmarks; make report exports every notebook (about 7 minutes)", check=make_target),
     Rule(r"^\.venv/bin/workbench evaluate --model pipeline\b", "run",
          "fits all three stages: about 3 minutes on the full synthetic world on 2 cores, so the test sets "

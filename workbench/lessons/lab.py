@@ -15,7 +15,7 @@ import pandas as pd
 
 from workbench.data.dataset import Dataset
 from workbench.experiment.ab import metric_values
-from workbench.experiment.interleaving import credit, interleave
+from workbench.experiment.interleaving import credit, identical_rows, interleave, sign_test_p
 from workbench.experiment.oracle import world_for
 from workbench.experiment.rankers import noisy_oracle_ranker
 from workbench.experiment.simulator import SimulatorConfig, UserSimulator
@@ -128,3 +128,36 @@ def example_impression(lab: Lab, sigma: float, user: int, method: str = "team_dr
         "clicked": clicks[0],
     })[real].reset_index(drop=True)  # fmt: skip
     return rows, int(credit_a[0]), int(credit_b[0])
+
+
+def interleaving_readings(lab: Lab, sigma: float, users_per_day: int, days: int, runs: int = 1,
+                          method: str = "team_draft", alpha: float = ALPHA, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """``runs`` independent interleaving experiments of control against treatment ``sigma``, read daily.
+
+    Each day ``users_per_day`` new users (drawn from the population) arrive and have one session,
+    shown a fresh ``method`` interleaving of both rankers' lists; clicks credit the rankers
+    (`workbench.experiment.interleaving.credit`; identical lists are ties). Day d's reading is the
+    sign test over every user so far. Returns one row per (run, day): ``users``, ``wins_a``,
+    ``wins_b``, ``ties``, ``share_b`` (B's share of the users who preferred one ranker) and ``p_value``.
+    """
+    if users_per_day < 2 or days < 1 or runs < 1:
+        raise ValueError(f"users_per_day={users_per_day}, days={days}, runs={runs}: expected >= 2, >= 1, >= 1")
+    rng = np.random.default_rng(seed)
+    n = users_per_day * days
+    pick = rng.integers(0, len(lab.population), size=runs * n)
+    a, b = lab.lists[lab.control_sigma][pick], lab.lists[float(sigma)][pick]
+    k = a.shape[1]
+    inter = interleave(a, b, rng, method, k)
+    clicks = lab.sim.simulate(lab.population[pick], inter.items, rng).clicks
+    ca, cb = credit(inter, clicks, a, b)
+    same = identical_rows(a, b, k)
+    a_won = ((ca > cb) & ~same).reshape(runs, days, users_per_day).sum(axis=2).cumsum(axis=1)
+    b_won = ((cb > ca) & ~same).reshape(runs, days, users_per_day).sum(axis=2).cumsum(axis=1)
+    users = users_per_day * np.arange(1, days + 1)[None, :].repeat(runs, axis=0)
+    decided = a_won + b_won
+    return pd.DataFrame({
+        "run": np.repeat(np.arange(runs), days), "day": np.tile(np.arange(1, days + 1), runs), "users": users.ravel(),
+        "wins_a": a_won.ravel(), "wins_b": b_won.ravel(), "ties": (users - decided).ravel(),
+        "share_b": np.where(decided > 0, b_won / np.maximum(decided, 1), 0.5).ravel(),
+        "p_value": sign_test_p(a_won, b_won).ravel(),
+    })  # fmt: skip
