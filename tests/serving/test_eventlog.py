@@ -91,3 +91,18 @@ def test_bad_submissions_are_refused(tmp_path):
         log.append(frame("r", [1]))
     with pytest.raises(ValueError, match="max_batch"):
         SQLiteEventLog(tmp_path / "x.sqlite", max_batch=0)
+
+
+def test_served_records_share_commits_and_never_delay_an_event(tmp_path):
+    record = {"request_id": "r", "user_id": 1, "k": 1, "items": [1], "scores": [0.5], "propensities": [1.0],
+              "model_version": "v", "degraded": None, "cache": "miss"}  # fmt: skip
+    log = SQLiteEventLog(tmp_path / "a.sqlite", served_delay_s=30.0)
+    for i in range(10):
+        log.log_served({**record, "request_id": f"s{i}"})
+    # an event arriving while served records wait is committed (with them) at once, not after 30 s
+    assert log.append(frame("e1", [1])).result(timeout=10).tolist() == [True]
+    assert log.commits == 1 and log.committed_submissions == 11
+    log.close()
+    assert len(read_served(tmp_path / "a.sqlite")) == 10
+    with pytest.raises(ValueError, match="served_delay_s"):
+        SQLiteEventLog(tmp_path / "b.sqlite", served_delay_s=-1)

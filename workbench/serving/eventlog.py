@@ -13,7 +13,8 @@ on one machine:
   ``ON CONFLICT DO NOTHING``): a client that retries a POST whose answer it lost is not counted twice.
   The future tells which rows were new, so only those update the feature store.
 - Served answers (the request path's "log" step) go through the same writer without waiting:
-  they are not acknowledged to anyone, and a crash may lose the last group of them.
+  they are not acknowledged to anyone, gather for up to ``served_delay_s`` so that many share
+  a commit, and a crash may lose the last group of them.
 
 The log is the input of the feedback-loop and off-policy work: impressions carry the
 propensity each item was shown with. Beyond one machine, the log a system moves to is Kafka
@@ -108,14 +109,18 @@ def connect(path: str | Path) -> sqlite3.Connection:
 class SQLiteEventLog:
     """`EventLog` on SQLite with one group-committing writer thread.
 
-    path: the database file (created with its folder); max_batch: submissions per transaction at most.
+    path: the database file (created with its folder); max_batch: submissions per transaction at most;
+    served_delay_s: how long served records (never waited for) may gather before their commit.
     ``commits`` and ``committed_submissions`` count transactions and what they carried (their ratio
     is the group size).
     """
 
-    def __init__(self, path: str | Path, max_batch: int = 512) -> None:
+    def __init__(self, path: str | Path, max_batch: int = 512, served_delay_s: float = 0.2) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch={max_batch!r}: expected a positive number of submissions per commit")
+        if served_delay_s < 0:
+            raise ValueError(f"served_delay_s={served_delay_s!r}: expected a number of seconds >= 0")
+        self.served_delay_s = float(served_delay_s)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_batch = int(max_batch)
@@ -166,11 +171,15 @@ class SQLiteEventLog:
             first = self._queue.get()
             if first is _STOP:
                 return
-            batch = [first]
-            stop = False
+            batch, stop = [first], False
+            # Served records alone may wait up to served_delay_s for company (one commit for many);
+            # an event submission ends the wait at once: it is acknowledged only after its commit.
+            deadline = time.monotonic() + (self.served_delay_s if first[0] == "served" else 0.0)
             while len(batch) < self.max_batch:
+                waiting = batch[-1][0] == "served" and all(kind == "served" for kind, _, _ in batch)
+                remaining = deadline - time.monotonic() if waiting else 0.0
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
