@@ -21,8 +21,9 @@ Timed, in the same run:
   scattering, the per-worker pipeline load and stages 1-2, the configs, the writes.
 
 Targets (issue 14): 1,000 configs ≤ 60 s on the 2-worker LocalCluster; 1 → 2 workers ≥ 1.7×.
-Also printed: per-config seconds inside the tasks (median), that the three runs' figures are
-identical, and the per-stage unit costs the cost model of docs/SCALING.md is calibrated with
+Also printed: per-config seconds inside the tasks (median wall and CPU time: the CPU time
+hardly depends on how many other programs share the cores, so it says what an idle machine
+would take), that the three runs' figures are identical, and the per-stage unit costs the cost model of docs/SCALING.md is calibrated with
 (stage 1 per user, stage 2 per candidate scored, stage 3 and metrics per user and config).
 The first lines give the versions and the load average: figures taken on a loaded machine are
 not final.
@@ -61,6 +62,7 @@ def loop(trials, trained, ks_of, graded: bool, metrics) -> tuple[pd.DataFrame, d
     ranked = pipe.rank_stage(users, candidates=cands)
     t3 = time.perf_counter()
     rows, t_rerank, t_metrics = [], 0.0, 0.0
+    c_loop = time.process_time()
     for t in trials:  # the plain loop over configs being compared against
         p = copy.copy(pipe)
         p.config = t.config
@@ -73,7 +75,8 @@ def loop(trials, trained, ks_of, graded: bool, metrics) -> tuple[pd.DataFrame, d
         t_metrics += time.perf_counter() - b
         rows.append({"config_id": t.config_id, **wide_row(table, metrics)})
     total = time.perf_counter() - t0
-    parts = {"load": t_load, "candidates": t2 - t1, "ranking": t3 - t2, "rerank": t_rerank, "metrics": t_metrics,
+    cpu_per_config = (time.process_time() - c_loop) / len(trials)
+    parts = {"cpu_per_config": cpu_per_config, "load": t_load, "candidates": t2 - t1, "ranking": t3 - t2, "rerank": t_rerank, "metrics": t_metrics,
              "total": total, "users": len(users), "n_candidates": pipe.config.n_candidates,
              "n_ranked": pipe.config.n_ranked, "items": trained.train.n_items}  # fmt: skip
     return pd.DataFrame(rows), parts
@@ -135,7 +138,8 @@ def main() -> None:
         results["loop (1 process)"] = (table, parts["total"])
         u, c = parts["users"], parts["n_candidates"]
         print(f"loop: {parts['total']:.1f} s = load {parts['load']:.2f} + stage 1 {parts['candidates']:.2f} + "
-              f"stage 2 {parts['ranking']:.2f} + stage 3 {parts['rerank']:.1f} + metrics {parts['metrics']:.1f}")
+              f"stage 2 {parts['ranking']:.2f} + stage 3 {parts['rerank']:.1f} + metrics {parts['metrics']:.1f}; "
+              f"process CPU per config {parts['cpu_per_config'] * 1e3:.0f} ms (all threads)")
         m, r = parts["items"], parts["n_ranked"]
         print("unit costs (cost model of docs/SCALING.md): "
               f"stage 1 {parts['candidates'] / u * 1e3:.3f} ms/user = {parts['candidates'] / (u * m) * 1e9:.0f} ns "
@@ -147,11 +151,14 @@ def main() -> None:
         for workers in (2, 1) if not args.skip_one else (2,):
             table, start, wall, fits = on_cluster(spec, workers, Path(tmp) / f"w{workers}", n, args.store, trained.path)
             results[f"dask {workers} worker(s)"] = (table, wall)
-            per = table["seconds"].median()
+            per, cpu = table["seconds"].median(), table["cpu_seconds"].median()
             setup = table.groupby("worker")["setup_seconds"].max().max()
+            setup_cpu = table.groupby("worker")["setup_cpu_seconds"].max().max()
+            quiet = setup_cpu + len(table) * cpu / workers
             print(f"dask, {workers} worker(s): {wall:.1f} s for {len(table)} configs (cluster start {start:.1f} s apart); "
-                  f"per config in the task: median {per * 1e3:.0f} ms; per-worker load + stages 1-2 ≤ {setup:.1f} s; "
-                  f"{fits} fit(s) (0: the warm store served every worker)")
+                  f"per config in the task: median {per * 1e3:.0f} ms wall, {cpu * 1e3:.0f} ms CPU; per-worker load + "
+                  f"stages 1-2 ≤ {setup:.1f} s wall, {setup_cpu:.1f} s CPU; {fits} fit(s) (0: the warm store served "
+                  f"every worker); on {workers} otherwise idle core(s) the CPU figures add up to ≈ {quiet:.0f} s")
 
     rows = []
     ref_name = next(iter(results))

@@ -268,6 +268,57 @@ def _(knobs, user, whatif):
 
 
 @app.cell
+def _():
+    from workbench.sweep import NotebookBar
+    from workbench.sweep.lab import BIG, SMALL_GRID, WORKERS, beaten_by, current_point, whatif_sweep
+    from workbench.viz.sweep import sweep_frontier_chart
+
+    _axes = " × ".join(f"{len(v)} values of {p.split('.')[-1]}" for p, v in SMALL_GRID.items())
+    mo.md(f"""
+    ## Sweep the whole grid
+
+    A slider moves one knob at a time. `workbench sweep` runs every combination at once, as
+    tasks on Dask (a LocalCluster here, a cluster's scheduler with `--scheduler`). Below: the
+    small grid ({_axes} = {int(np.prod([len(v) for v in SMALL_GRID.values()]))} configs) on {WORKERS}
+    worker processes, each config served from this page's fitted pipeline, or, when
+    `workbench sweep configs/sweep_rerank.toml` has filled `{BIG.relative_to(BIG.parents[2])}` for this
+    data and model, all of its configs. Grey: every config; blue: the Pareto frontier (no config is both
+    more accurate and more diverse); the diamond: where the sliders are.
+    """)
+    return NotebookBar, beaten_by, current_point, sweep_frontier_chart, whatif_sweep
+
+
+@app.cell
+def _(NotebookBar, run, whatif, whatif_sweep):
+    _bar = NotebookBar("sweep the whole grid") if kit.mode() in ("edit", "run") else None
+    sweep = whatif_sweep(run.data, run.seed, run.small, whatif.pipeline.config, trained(run).path, progress=_bar)
+    return (sweep,)
+
+
+@app.cell
+def _(beaten_by, current_point, knobs, sweep, sweep_frontier_chart, whatif):
+    _here = current_point(whatif, knobs, sweep.k)
+    _beaten = beaten_by(sweep, _here)
+    _top = _beaten.sort_values(sweep.y, ascending=False).iloc[0] if len(_beaten) else None
+    _where = (f"read from {sweep.folder.name}" if sweep.source == "loaded"
+              else f"ran on {sweep.workers} Dask workers in {sweep.seconds:.1f} s")  # fmt: skip
+    _said = (f"{len(sweep.summary)} configs {_where}; {len(sweep.frontier)} on the frontier. The sliders give NDCG@{sweep.k} "
+             f"{_here[sweep.y]:.4f} and intra-list diversity {_here[sweep.x]:.4f} over the "
+             f"{_here['users']:,} users with test items (the sweep's and `workbench evaluate`'s users; "
+             f"the figures above count every user's slate for the beyond-accuracy metrics): "
+             + ("no config of the sweep beats that on both" if _top is None else
+                f"{len(_beaten)} config(s) beat it on both, e.g. {_top['label']} ({_top[sweep.y]:.4f}, {_top[sweep.x]:.4f})"))  # fmt: skip
+    mo.vstack([
+        sweep_frontier_chart(sweep.summary, sweep.frontier, _here, sweep.x, sweep.y,
+                             x_title=f"intra-list diversity@{sweep.k} (mean pairwise cosine distance, 0–1)",
+                             y_title=f"NDCG@{sweep.k} (0–1)", title="Every config of the grid, its frontier and the sliders",
+                             reading=f"the sliders at k = {sweep.k}: NDCG {_here[sweep.y]:.4f}, diversity {_here[sweep.x]:.4f}"),
+        kit.show(f"Sweep of the whole grid: {_said}."),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
 def _(result):
     _table = result.metrics[["metric", "k", "mean", "ci_low", "ci_high", "users", "note"]]
     mo.vstack([

@@ -48,7 +48,9 @@ EXPECTED_OUTPUT = {
                  r"MMR \S+ read backwards: at \S+ = 0\.3, as passed", r"Freshness after MMR: intra-list diversity of the first \d+ items"],
         "script": [r"^metrics@10 at λ = 0\.70: NDCG 0\.\d{4} · recall", r"^Top of the slate: [A-Z]",
                    r"^MMR λ read backwards: at λ = 0\.3, as passed, NDCG@10 0\.\d{4} and intra-list diversity 0\.\d{4}; at λ = 0\.7",
-                   r"^Freshness after MMR: intra-list diversity of the first \d+ items 0\.\d{4} in the textbook's order against 0\.\d{4}"],
+                   r"^Freshness after MMR: intra-list diversity of the first \d+ items 0\.\d{4} in the textbook's order against 0\.\d{4}",
+                   r"^Sweep of the whole grid: \d+ configs (ran on \d+ Dask workers|read from \S+); \d+ on the frontier\. "
+                   r"The sliders give NDCG@10 0\.\d{4}"],
     },
     "05_metrics": {
         "page": [r"\[1/log2\(3\)\] / \[1/log2\(2\) \+ 1/log2\(3\) \+ 1/log2\(4\)\]", r"0\.2961"],
@@ -138,7 +140,7 @@ def test_exports_to_stamped_html_without_a_cell_error(notebook, tmp_path, small_
     for key, value in small_env.items():
         monkeypatch.setenv(key, value)
     settings = kit.NotebookSettings(data="synthetic", seed=0, small=True)
-    [page] = export_reports(tmp_path, settings, [notebook])
+    [page] = export_reports(tmp_path, settings, [notebook], fmt="marimo")  # the patterns read marimo's own page
     text = page.read_text(encoding="utf-8")
     assert 'id="workbench-stamp"' in text
     assert f"python notebooks/{notebook.name} --data synthetic --seed 0 --small" in text

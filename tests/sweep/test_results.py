@@ -43,3 +43,13 @@ def test_mixed_value_types_are_stored(tmp_path):
     table = store.read().set_index("config_id")
     assert table.loc["b", "w"] == 0.5 and table.loc["c", "w"] == 2.0
     assert table.loc["b", "rerank.category_cap"] == "3" and table.loc["c", "rerank.category_cap"] == '"x"'
+
+
+def test_a_row_from_another_artefact_is_not_done():
+    from workbench.sweep.runner import _done, _Plan
+
+    table = pd.DataFrame({"config_id": ["a", "b", "c", "d"], "status": ["ok", "ok", "failed", "ok"],
+                          "artefact": ["k1", "old", "k1", "k2"]})  # fmt: skip
+    plan = _Plan({}, {}, {"a": "k1", "b": "k1", "c": "k1", "d": "k2"}, {}, "")
+    assert _done(table, plan) == {"a", "d"}  # b: computed by an older model; c: failed
+    assert _done(table, None) == {"a", "b", "d"}  # study sweeps: no artefact

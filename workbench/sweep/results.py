@@ -3,8 +3,9 @@
 Rows are appended as parts (``part-<time>-<n>.parquet``) while a sweep runs, so an
 interrupted sweep keeps every row written before the interruption. `read_results`
 concatenates the parts and keeps the latest row per ``config_id`` (a config that failed
-and later succeeded counts once, as its success). `ResultStore.done` is what a re-run
-skips: the configs with a successful row.
+and later succeeded counts once, as its success). `ResultStore.done` lists the configs
+with a successful row; `workbench.sweep.run_sweep` skips those of them whose row came from the
+artefact it would use now.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 `run_sweep` plans on the client, before any task runs:
 
-1. the configs still to do (those without a successful row in the results folder are
-   done again; ``limit`` caps how many this run takes on);
+1. the configs still to do: those without a successful row in the results folder computed
+   from the artefact this run would use (a row from an older artefact, fitted by code that has
+   changed since, is done again); ``limit`` caps how many this run takes on;
 2. per seed, the data split (`workbench.store.DataSpec`) and the evaluation users, scattered
    once to every worker (`Client.scatter`, ``broadcast=True``), not pickled into each task;
 3. per distinct upstream config (its artefact key: everything but the serving knobs
@@ -29,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import re
 import time
@@ -80,9 +82,19 @@ def connect(scheduler: str | None = None, workers: int | None = None, client: An
             yield c
         return
     n = workers or os.cpu_count() or 1
+    nanny = logging.getLogger("distributed.nanny")
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as c:  # fmt: skip
-        yield c
+                      dashboard_address="127.0.0.1:0") as cluster:  # fmt: skip
+        try:
+            with Client(cluster) as c:
+                yield c
+        finally:  # on a busy machine closing workers takes longer than the nanny's 4 s: it kills them, and says so
+            level = nanny.level
+            nanny.setLevel(logging.ERROR)
+            try:
+                cluster.close()
+            finally:
+                nanny.setLevel(level)
 
 
 @dataclass
@@ -139,7 +151,9 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, scheduler: str | None = None,
             raise ValueError(f"model={model}: a {spec.study} study sweep has no pipeline to serve")
         check_model(model, trials)
     results = ResultStore(out)
-    done = results.done()
+    cache_dir = str(Path(cache_dir).resolve())
+    plan = _plan_pipeline(spec, trials, store, cache_dir, model) if spec.study is None else None
+    done = _done(results.read(), plan)
     todo = [t for t in trials if t.config_id not in done]
     skipped = len(trials) - len(todo)
     if limit is not None:
@@ -151,14 +165,13 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, scheduler: str | None = None,
     order = {t.config_id: i for i, t in enumerate(trials)}
     prov = _provenance()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    cache_dir = str(Path(cache_dir).resolve())
     _write_meta(results.folder, spec, prov, started)
 
     with connect(scheduler, workers, client) as c:
         address = c.scheduler_info().get("address", str(scheduler))
         n_workers = len(c.scheduler_info().get("workers", {}))
-        if spec.study is None:
-            futures, fit_futures = _submit_pipeline(c, spec, todo, store, cache_dir, model)
+        if plan is not None:
+            futures, fit_futures = _submit_pipeline(c, spec, todo, plan, cache_dir)
         else:
             futures, fit_futures = _submit_studies(c, spec, todo, cache_dir), []
         by_key = {f.key: t for f, t in futures}
@@ -248,49 +261,85 @@ def check_model(model: str | Path, trials: list[Trial]) -> dict[str, Any]:
     return manifest
 
 
-def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], store: str | Path | None, cache_dir: str,
-                     model: str | Path | None = None):  # fmt: skip
-    """Scatter each seed's inputs, one fit task per missing upstream artefact, one task per config × seed."""
+@dataclass
+class _Plan:
+    """What the client works out before submitting a pipeline sweep: each seed's data, each config's artefact."""
+
+    specs: dict[int, Any]  # seed → DataSpec
+    splits: dict[int, tuple[Any, Any]]  # seed → (train, test)
+    keys: dict[str, str]  # config id → artefact key
+    folders: dict[str, str]  # artefact key → folder, for the artefacts that exist and are sound
+    store_root: str
+
+
+def _plan_pipeline(spec: SweepSpec, trials: list[Trial], store: str | Path | None, cache_dir: str,
+                   model: str | Path | None) -> _Plan:  # fmt: skip
+    """Load each seed's split and work out every config's artefact key (the given ``model``'s, or the
+    store's for its upstream config) and which of those artefacts are already stored."""
     from workbench.store import ArtefactError, DataSpec, ModelStore, artefact_key, code_version, verify
-    from workbench.sweep.evaluation import evaluation_users
 
     store = ModelStore(store)
-    code = code_version()
-    inputs, specs, prints = {}, {}, {}
-    for seed in sorted({t.seed for t in todo}):
+    specs, splits = {}, {}
+    for seed in sorted({t.seed for t in trials}):
         specs[seed] = DataSpec(spec.data, seed, spec.small, spec.split)
-        train, test = specs[seed].load(cache_dir)
-        prints[seed] = train.fingerprint
-        inputs[seed] = c.scatter(EvalInputs(train, test, evaluation_users(test)), broadcast=True)
-    artefacts: dict[str, Any] = {}
-    fit_futures = []
-    futures = []
-    groups: dict[str, list[Trial]] = {}
+        splits[seed] = specs[seed].load(cache_dir)
     if model is not None:
         manifest = verify(model)
-        if set(prints.values()) != {manifest["fingerprint"]}:
+        prints = sorted({train.fingerprint for train, _ in splits.values()})
+        if prints != [manifest["fingerprint"]]:
             raise ValueError(f"--model {model} was fitted on data with fingerprint {manifest['fingerprint']}, not on "
-                             f"this sweep's {spec.data} train split (fingerprints {sorted(set(prints.values()))})")
-        groups[manifest["key"]] = list(todo)
-        artefacts[manifest["key"]] = {"path": str(Path(model).resolve()), "key": manifest["key"], "trained": False}
-    for t in todo if model is None else ():
-        key = artefact_key(specs[t.seed], prints[t.seed], t.config, code)
-        groups.setdefault(key, []).append(t)
+                             f"this sweep's {spec.data} train split (fingerprint(s) {prints})")  # fmt: skip
+        key = manifest["key"]
+        return _Plan(specs, splits, {t.config_id: key for t in trials}, {key: str(Path(model).resolve())},
+                     str(store.root.resolve()))  # fmt: skip
+    code = code_version()
+    keys = {t.config_id: artefact_key(specs[t.seed], splits[t.seed][0].fingerprint, t.config, code) for t in trials}
+    folders = {}
+    for key in dict.fromkeys(keys.values()):
+        try:
+            verify(store.path(key))
+            folders[key] = str(store.path(key))
+        except ArtefactError:
+            pass
+    return _Plan(specs, splits, keys, folders, str(store.root.resolve()))
+
+
+def _done(table: pd.DataFrame, plan: _Plan | None) -> set[str]:
+    """Config ids with a successful row, computed from the artefact this run would use (pipeline sweeps):
+    a row from another artefact (the fitting code or the given model changed since) is done again."""
+    if table.empty:
+        return set()
+    ok = table[table["status"] == "ok"]
+    if plan is None:
+        return set(ok["config_id"])
+    arts = ok["artefact"] if "artefact" in ok.columns else pd.Series(None, index=ok.index)
+    return {cid for cid, art in zip(ok["config_id"], arts) if plan.keys.get(cid) == art}
+
+
+def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], plan: _Plan, cache_dir: str):
+    """Scatter each seed's inputs, one fit task per missing upstream artefact, one task per config × seed."""
+    from workbench.sweep.evaluation import evaluation_users
+
+    inputs = {}
+    for seed in sorted({t.seed for t in todo}):
+        train, test = plan.splits[seed]
+        inputs[seed] = c.scatter(EvalInputs(train, test, evaluation_users(test)), broadcast=True)
+    groups: dict[str, list[Trial]] = {}
+    for t in todo:
+        groups.setdefault(plan.keys[t.config_id], []).append(t)
+    futures, fit_futures = [], []
     for key, members in groups.items():  # one artefact (fit) per distinct upstream config
-        if key not in artefacts:
-            try:
-                verify(store.path(key))
-                artefacts[key] = {"path": str(store.path(key)), "key": key, "trained": False}
-            except ArtefactError:
-                first = members[0]
-                fut = c.submit(fit_upstream, dataclasses.asdict(specs[first.seed]), first.config_dict,
-                               str(store.root.resolve()), cache_dir, key=f"fit-{key}-{os.urandom(4).hex()}")  # fmt: skip
-                artefacts[key] = fut
-                fit_futures.append(fut)
+        if key in plan.folders:
+            artefact: Any = {"path": plan.folders[key], "key": key, "trained": False}
+        else:
+            first = members[0]
+            artefact = c.submit(fit_upstream, dataclasses.asdict(plan.specs[first.seed]), first.config_dict,
+                                plan.store_root, cache_dir, key=f"fit-{key}-{os.urandom(4).hex()}")  # fmt: skip
+            fit_futures.append(artefact)
         for t in members:
             payload = {"config_id": t.config_id, "config": t.config_dict, "ks": list(spec.ks(t.config.k)),
                        "graded": spec.graded, "metrics": list(spec.metrics)}  # fmt: skip
-            fut = c.submit(pipeline_trial, payload, inputs[t.seed], artefacts[key],
+            fut = c.submit(pipeline_trial, payload, inputs[t.seed], artefact,
                            key=f"trial-{t.config_id}-{os.urandom(4).hex()}")  # fmt: skip
             futures.append((fut, t))
     return futures, fit_futures
