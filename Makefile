@@ -45,8 +45,11 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
 	  echo "not installed:$$missing (needs root and apt-get): the browser test is skipped, the serving tests fail"
 
+# Options pass through: make report DATA=movielens-100k SEED=3 OUT=reports-ml FORMAT=marimo SMALL=1,
+# make report COMPARE="configs/a.toml configs/b.toml", and anything else as ARGS="...".
 report: $(STAMP)
-	$(BIN)/workbench report
+	$(BIN)/workbench report $(if $(DATA),--data $(DATA)) $(if $(SEED),--seed $(SEED)) $(if $(OUT),--out $(OUT)) \
+	  $(if $(FORMAT),--format $(FORMAT)) $(if $(SMALL),--small) $(if $(COMPARE),--compare $(COMPARE)) $(ARGS)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

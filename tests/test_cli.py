@@ -242,11 +242,11 @@ def test_report_passes_data_seed_and_size_through(monkeypatch, tmp_path):
 
     seen = {}
 
-    def fake_export(out_dir, settings, notebooks, offline=False):
-        seen.update(out=out_dir, settings=settings, offline=offline)
+    def fake_export(out_dir, settings, notebooks, fmt="static"):
+        seen.update(out=out_dir, settings=settings, fmt=fmt)
         return []
 
     monkeypatch.setattr(report, "export_reports", fake_export)
     assert main(["report", "--out", str(tmp_path), "--data", "movielens-100k", "--seed", "3", "--small"]) == 0
-    assert seen["out"] == str(tmp_path) and not seen["offline"]
+    assert seen["out"] == str(tmp_path) and seen["fmt"] == "static"
     assert (seen["settings"].data, seen["settings"].seed, seen["settings"].small) == ("movielens-100k", 3, True)

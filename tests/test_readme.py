@@ -209,7 +209,7 @@ def test_the_checks_refuse_what_does_not_exist():
         with pytest.raises((AssertionError, pytest.fail.Exception)):
             check(command)
     make_target("make run DATA=movielens-100k")
-    cli_parses("workbench report --offline")
+    cli_parses("workbench report --format marimo")
 
 
 def test_extraction_of_fences_comments_and_spans():

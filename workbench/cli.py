@@ -269,10 +269,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {args.out}: is a file; expected a folder (created if missing)")
+    if args.compare and args.notebooks:
+        raise UsageError(f"--compare writes one comparison page: drop the notebooks {args.notebooks}")
+    for path in args.compare or ():
+        read_config(path)  # UsageError naming a missing or invalid file, before any fitting
     from workbench.report import main as report_main
 
-    return report_main(["--out", args.out, "--data", args.data, "--seed", str(args.seed)]
-                       + (["--small"] if args.small else []) + (["--offline"] if args.offline else []))  # fmt: skip
+    return report_main(["--out", args.out, "--data", args.data, "--seed", str(args.seed), "--format", args.format]
+                       + (["--small"] if args.small else []) + (["--compare", *args.compare] if args.compare else [])
+                       + list(args.notebooks))  # fmt: skip
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
@@ -341,12 +346,18 @@ def add_experiments(sub: Subparsers) -> None:
 def add_report(sub: Subparsers) -> None:
     from workbench.data import DATASETS
 
-    rp = sub.add_parser("report", help="export every notebook to HTML under reports/")
+    rp = sub.add_parser("report", help="export every notebook to HTML under reports/ (pages that open offline), "
+                                       "or compare two configs (--compare)")
     rp.add_argument("--out", default="reports", help="folder the HTML pages are written to (default: reports)")
     rp.add_argument("--data", choices=DATASETS, default="synthetic", help="data set the notebooks run on")
     rp.add_argument("--seed", type=SEED, default=0, help="seed the notebooks run with (default 0)")
     rp.add_argument("--small", action="store_true", help="a smaller world and fewer epochs (quick look)")
-    rp.add_argument("--offline", action="store_true", help="copy marimo's frontend beside the pages")
+    rp.add_argument("--format", choices=("static", "marimo"), default="static",
+                    help="static: self-contained pages that open from disk with no network (default); marimo: "
+                         "marimo's interactive export, which loads marimo's frontend from its CDN")  # fmt: skip
+    rp.add_argument("--compare", nargs=2, metavar=("A.toml", "B.toml"),
+                    help="instead of the notebooks: one page comparing two pipeline configs on the same data and seed")
+    rp.add_argument("notebooks", nargs="*", help="notebook files to export (default: every notebooks/NN_*.py)")
     rp.set_defaults(func=cmd_report)
 
 

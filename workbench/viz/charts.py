@@ -245,6 +245,32 @@ def frontier_chart(points: pd.DataFrame, current: dict, x: str = "intra_list_div
     return titled((line + mark + text).properties(width=WIDTH, height=HEIGHT), title, reading)
 
 
+def frontiers_chart(points: pd.DataFrame, current: pd.DataFrame, group: str = "config", x: str = "intra_list_diversity",
+                    y: str = "ndcg", x_title: str = "intra-list diversity (mean pairwise distance, 0–1)",
+                    y_title: str = "NDCG@k (0–1)", title: str = "Accuracy against diversity as MMR λ varies, per config",
+                    reading: str | None = None) -> alt.LayerChart:  # fmt: skip
+    """Several frontiers on one chart (`workbench.report.compare`). ``points``: ``group``, ``lam``, ``x``, ``y``,
+    one line per group; ``current``: one row per group with the same columns, each marked with a diamond."""
+    _need(points, (group, "lam", x, y), "frontiers_chart")
+    _need(current, (group, "lam", x, y), "frontiers_chart(current)")
+    order = list(dict.fromkeys(current[group]))
+    if reading is None:
+        reading = "; ".join(f"{r[group]} at λ={r['lam']:.2f}: {y_title.split(' (')[0]} {r[y]:.4f}, "
+                            f"{x_title.split(' (')[0]} {r[x]:.4f}" for _, r in current.iterrows())  # fmt: skip
+    color = alt.Color(f"{group}:N", title=group, sort=order, scale=alt.Scale(domain=order, range=CATEGORY[: len(order)]),
+                      legend=alt.Legend(orient="bottom", direction="vertical"))  # fmt: skip
+    enc = dict(x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(zero=False)),
+               y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)), color=color)  # fmt: skip
+    dash = alt.StrokeDash(f"{group}:N", sort=order, legend=None)
+    line = alt.Chart(points).mark_line(point=True).encode(  # dashes tell lines apart where they coincide
+        **enc, strokeDash=dash, order="lam:Q", tooltip=[group, alt.Tooltip("lam:Q", title="λ"),
+                                                        alt.Tooltip(f"{x}:Q", format=".4f"), alt.Tooltip(f"{y}:Q", format=".4f")])  # fmt: skip
+    cur = current.assign(label=[f"{g} (λ={lam:.2f})" for g, lam in zip(current[group], current["lam"])])
+    mark = alt.Chart(cur).mark_point(shape="diamond", size=260, filled=True, stroke="black").encode(**enc)
+    text = alt.Chart(cur).mark_text(dx=12, align="left", color="black").encode(x=enc["x"], y=enc["y"], text="label:N")
+    return titled((line + mark + text).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
 # --- candidates and ranking -------------------------------------------------------------------------------
 
 
