@@ -88,7 +88,7 @@ def part_rates(server: ServeProcess, users: np.ndarray, rates: list[float], step
                 best = rate
             else:
                 break
-        print(f"   highest rate holding p99 <= 100 ms ({label}): {best if best is not None else 'none tried'} req/s")
+        print(f"   highest rate holding p99 <= 100 ms ({label}): " + (f"{best:g} req/s" if best is not None else f"none (not even {rates[0]:g} req/s)"))
     print(f"after: {load_avg()}")
 
 
