@@ -173,3 +173,14 @@ def test_registered_and_stored_without_pickle(tmp_path, cycle_world, fitted):
     back = read_state(tmp_path, {cycle_world.fingerprint: cycle_world})
     np.testing.assert_array_equal(back.retrieve(np.arange(31), 4).items, fitted.retrieve(np.arange(31), 4).items)
     np.testing.assert_allclose(back.sequence_scores([[2, 3]]), fitted.sequence_scores([[2, 3]]), rtol=1e-6)
+
+
+def test_warm_start_continues_from_an_earlier_fit(cycle_world, fitted):
+    kw = dict(dim=16, blocks=1, max_len=8, dropout=0.0, epochs=150, batch_size=32, lr=5e-3, seed=1)
+    warm = SASRec(**kw, warm_epochs=2).fit_warm(cycle_world, fitted)
+    assert len(warm.losses_) == 2
+    assert warm.losses_[0] < 0.5 * SASRec(**{**kw, "epochs": 1}).fit(cycle_world).losses_[0]  # starts where it left
+    cold = SASRec(**kw, warm_epochs=None).fit_warm(cycle_world, fitted)
+    np.testing.assert_array_equal(cold.item_vectors_, fitted.item_vectors_)  # None: a plain fit (same seed)
+    with pytest.raises(ValueError, match=r"\(items, max_len, dim, blocks, heads\) = \(12, 8, 16, 1, 1\)"):
+        SASRec(dim=8, max_len=8, blocks=1).fit_warm(cycle_world, fitted)

@@ -143,8 +143,10 @@ class SASRec(CandidateSource):
     training window); dropout; epochs, batch_size (sequences), lr: Adam training with
     ``weight_decay`` on all weights; loss: ``"ce"`` (softmax) or ``"bce"`` (the paper's, one
     sampled negative per position); negatives: for ``"ce"``, None = softmax over the whole
-    catalogue, a number = sampled softmax against that many uniform items per batch; seed: torch and numpy draws; threads: torch threads
-    while fitting and encoding (restored after).
+    catalogue, a number = sampled softmax against that many uniform items per batch; seed: torch
+    and numpy draws; threads: torch threads while fitting and encoding (restored after);
+    warm_epochs: epochs of `fit_warm` (continuing an earlier fit); None: `fit_warm` trains
+    ``epochs`` from scratch, like `fit`.
     """
 
     name = "sasrec"
@@ -155,21 +157,24 @@ class SASRec(CandidateSource):
         dim: int = 64,
         blocks: int = 2,
         heads: int = 1,
-        max_len: int = 200,
+        max_len: int = 50,
         dropout: float = 0.2,
         epochs: int = 60,
         batch_size: int = 128,
-        lr: float = 1e-3,
+        lr: float = 2e-3,
         weight_decay: float = 0.0,
         loss: str = "ce",
         negatives: int | None = None,
         seed: int = 0,
         threads: int = 1,
+        warm_epochs: int | None = 10,
     ) -> None:
         for name, value in (("dim", dim), ("blocks", blocks), ("heads", heads), ("max_len", max_len),
                             ("epochs", epochs), ("batch_size", batch_size), ("threads", threads)):  # fmt: skip
             check_count(name, value, 1)
         check_count("seed", seed, 0)
+        if warm_epochs is not None:
+            check_count("warm_epochs (None: fit_warm trains from scratch)", warm_epochs, 1)
         if dim % heads:
             raise ValueError(f"dim={dim} must be divisible by heads={heads} (each head gets dim / heads)")
         if not 0.0 <= dropout < 1.0:
@@ -186,6 +191,27 @@ class SASRec(CandidateSource):
         self.dim, self.blocks, self.heads, self.max_len, self.dropout = dim, blocks, heads, max_len, dropout
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.loss, self.negatives, self.seed, self.threads = loss, negatives, seed, threads
+        self.warm_epochs = warm_epochs
+
+    def fit_warm(self, train: Dataset, previous: SASRec) -> SASRec:
+        """Fit on ``train`` starting from ``previous``'s network, for ``warm_epochs`` epochs
+        (`CandidateGenerator.fit(warm_start=...)`: the pipeline fits stage 1 on a carved prefix of
+        train first). With ``warm_epochs=None`` this is `fit`."""
+        if self.warm_epochs is None:
+            return self.fit(train)
+        if not isinstance(previous, SASRec):
+            raise TypeError(f"previous: expected a fitted SASRec, got {type(previous).__name__}")
+        previous._check_fitted()
+        shape = lambda m: (m.n_items_, m.max_len, m.dim, m.blocks, m.heads)  # noqa: E731
+        mine = (train.n_items, self.max_len, self.dim, self.blocks, self.heads)
+        if mine != shape(previous):
+            raise ValueError(f"cannot warm-start from a SASRec of (items, max_len, dim, blocks, heads) = {shape(previous)}: "
+                             f"this one needs {mine}")  # fmt: skip
+        self._warm_from = previous.model_
+        try:
+            return self.fit(train)
+        finally:
+            del self._warm_from
 
     # --- fitting ---------------------------------------------------------------
     def _fit(self, train: Dataset) -> None:
@@ -201,7 +227,11 @@ class SASRec(CandidateSource):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
                 model = SASRecNet(self.n_items_, self.max_len, self.dim, self.blocks, self.heads, self.dropout)
-                self.losses_ = self._train(model, torch.from_numpy(windows[owners]), owners)
+                warm = getattr(self, "_warm_from", None)
+                if warm is not None:
+                    model.load_state_dict(warm.state_dict())
+                epochs = self.epochs if warm is None else self.warm_epochs
+                self.losses_ = self._train(model, torch.from_numpy(windows[owners]), owners, epochs)
             model.eval()
             self.model_ = model
             with torch.no_grad():
@@ -210,7 +240,7 @@ class SASRec(CandidateSource):
         finally:
             torch.set_num_threads(threads)
 
-    def _train(self, model: SASRecNet, windows: torch.Tensor, owners: np.ndarray) -> np.ndarray:
+    def _train(self, model: SASRecNet, windows: torch.Tensor, owners: np.ndarray, epochs: int) -> np.ndarray:
         """Adam over shuffled sequences (``windows [W, max_len + 1]`` of users ``owners [W]``);
         returns the mean loss of each epoch."""
         rng = np.random.default_rng(self.seed)
@@ -218,7 +248,7 @@ class SASRec(CandidateSource):
         lengths = (windows > 0).sum(dim=1).numpy()
         losses = []
         model.train()
-        for _ in range(self.epochs):
+        for _ in range(epochs):
             total, count = 0.0, 0
             for pick in self._batches(lengths, rng):
                 batch = windows[torch.from_numpy(pick)]

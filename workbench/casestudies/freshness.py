@@ -188,16 +188,17 @@ def calibration(world: FreshWorld, models: dict[str, ExampleAgeModel], edges=AGE
     predicted / true ratio (< 1: under-predicted). Serving is the end of the window, example age 0."""
     now = float(world.config.days)
     truth = world.shares(now)
-    age = world.item_age(now)
-    band = pd.cut(age, list(edges), right=False)
+    labels = [f"{a:g}-{b:g} days" if np.isfinite(b) else f"≥ {a:g} days" for a, b in zip(edges[:-1], edges[1:])]
+    band = pd.cut(world.item_age(now), list(edges), right=False, labels=labels)
     frame = pd.DataFrame({"band": band, "true_share": truth})
     for name, model in models.items():
         frame[name] = model.shares(0.0)
-    out = frame.groupby("band", observed=True).agg(items=("true_share", "size"), true_share=("true_share", "sum"),
-                                                   **{n: (n, "sum") for n in models})  # fmt: skip
+    out = frame.groupby("band", observed=False).agg(items=("true_share", "size"), true_share=("true_share", "sum"),
+                                                    **{n: (n, "sum") for n in models})  # fmt: skip
+    out = out[out["items"] > 0]  # bands without items (none uploaded then) are left out
     for name in models:
         out[f"{name} / true"] = out[name] / out["true_share"]
-    out.index = [f"{a:g}-{b:g} days" if np.isfinite(b) else f"≥ {a:g} days" for a, b in zip(edges[:-1], edges[1:])][: len(out)]
+    out.index = out.index.astype(str)
     out.index.name = "item age at serving"
     return out
 

@@ -18,6 +18,7 @@ time of each one's slates; the truth (attraction, mean watch time) judges the he
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,8 +146,10 @@ def log_loss(labels: np.ndarray, p: np.ndarray) -> float:
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
 
-def compare_multitask(setup: WatchSetup, weight: float = 0.5, k: int = 10, config: MultiTaskConfig | None = None) -> pd.DataFrame:
-    """Multi-task (click share ``weight``) against two single-task networks, on the validation log
+def compare_multitask(setup: WatchSetup, weight: float | Sequence[float] = 0.5, k: int = 10,
+                      config: MultiTaskConfig | None = None) -> pd.DataFrame:  # fmt: skip
+    """Multi-task (click share ``weight``, or one network per weight of a sequence) against two
+    single-task networks (trained once), on the validation log
     and in the simulator. One row per model: click log-loss and AUC on the logged clicks, the rank
     correlation of the predicted click probability with the true attraction ``a(u, i)``, the RMSE of
     the predicted watch time against the item's true mean ``m_i`` (seconds), parameters, fit
@@ -160,12 +163,14 @@ def compare_multitask(setup: WatchSetup, weight: float = 0.5, k: int = 10, confi
         cfg = MultiTaskConfig(**{**base.__dict__, "weight": w})
         return MultiTaskRanker(cfg).fit(dense, log.items, log.clicks, log.watch, f.n_items, scale)
 
-    multi, click_only, watch_only = train(weight), train(1.0), train(0.0)
-    pairs = {
-        f"multi-task (click weight {weight:g})": (multi, multi, multi.n_parameters, multi.fit_seconds_),
-        "two single-task models": (click_only, watch_only, click_only.n_parameters + watch_only.n_parameters,
-                                   click_only.fit_seconds_ + watch_only.fit_seconds_),
-    }  # fmt: skip
+    weights = [float(weight)] if np.isscalar(weight) else [float(w) for w in weight]
+    pairs = {}
+    for w in weights:
+        multi = train(w)
+        pairs[f"multi-task (click weight {w:g})"] = (multi, multi, multi.n_parameters, multi.fit_seconds_)
+    click_only, watch_only = train(1.0), train(0.0)
+    pairs["two single-task models"] = (click_only, watch_only, click_only.n_parameters + watch_only.n_parameters,
+                                       click_only.fit_seconds_ + watch_only.fit_seconds_)  # fmt: skip
     attraction = setup.sim.attractiveness(valid.users, valid.items[:, None])[:, 0]  # the truth behind a click
     true_watch = setup.sim.item_watch[valid.items]
     rows = {}
