@@ -88,7 +88,8 @@ def part_rates(server: ServeProcess, users: np.ndarray, rates: list[float], step
                 best = rate
             else:
                 break
-        print(f"   highest rate holding p99 <= 100 ms ({label}): " + (f"{best:g} req/s" if best is not None else f"none (not even {rates[0]:g} req/s)"))
+        found = f"{best:g} req/s" if best is not None else f"none (not even {rates[0]:g} req/s)"
+        print(f"   highest rate holding p99 <= 100 ms ({label}): {found}")
     print(f"after: {load_avg()}")
 
 
@@ -135,7 +136,8 @@ def part_crash(args_serve: list[str], env: dict, ds, n_events: int, folder: Path
     final = check_log(read_events(log_path), batches, attempted)
     print(f"restart, every attempted POST retried: {sum(a['duplicates'] for a in acks):,} reported duplicates, "
           f"lost {final['lost']}, duplicates {final['duplicates']}, {final['logged']:,} rows")  # fmt: skip
-    print(f"target 0 lost, 0 duplicates: {verdict(crashed['lost'] == 0 and crashed['duplicates'] == 0 and final['duplicates'] == 0)}")
+    ok = crashed["lost"] == 0 and crashed["duplicates"] == 0 and final["duplicates"] == 0
+    print(f"target 0 lost, 0 duplicates: {verdict(ok)}")
     print(f"after: {load_avg()}")
 
 
@@ -158,7 +160,8 @@ def main() -> None:
     ds = load(args.data, small=args.small)
     users = ds.users["user_id"].to_numpy()
     folder = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    serve_args = ["--data", args.data] + (["--small"] if args.small else []) + (["--config", args.config] if args.config else []) + (["--model", args.model] if args.model else [])
+    serve_args = ["--data", args.data] + (["--small"] if args.small else [])
+    serve_args += (["--config", args.config] if args.config else []) + (["--model", args.model] if args.model else [])
     with RedisServer(dir=folder / "redis") as redis:
         env = {"WORKBENCH_REDIS_URL": redis.url}
         if parts & {"load", "rates", "redis"}:

@@ -144,8 +144,9 @@ def _(cache_on, duration, lab, rate):
                  f"{'on' if cache_on.value else 'off'}, hits {_s['cache_hit_share']:.0%} (hits p99 "
                  f"{_s['hits_p99']:.1f} ms, misses p99 {_s['misses_p99']:.1f} ms); degraded {_s['degraded_share']:.0%}."),
         charts.budget_chart(lesson.budget_for_chart(result), title="The budget, measured: p50 and p99 per component "
-                             "(black tick: the textbook's p99)",
-                             reading=f"over the p99 budget: {', '.join(_over)}" if _over else "every component within its p99 budget"),
+                            "(black tick: the textbook's p99)",
+                            reading=f"over the p99 budget: {', '.join(_over)}" if _over
+                            else "every component within its p99 budget"),
         mo.accordion({"The budget table": kit.table(_table, digits=2)}),
     ])  # fmt: skip
     return

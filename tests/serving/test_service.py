@@ -386,3 +386,39 @@ def test_breaker_opens_on_a_refused_connection_at_once_and_on_the_third_timeout_
         return ups
 
     assert asyncio.run(scenario()) == [True, True, True, True, True, False, False, True]
+
+
+def test_remaining_service_settings_reach_the_service(serve, model):
+    """k_max, max_body_bytes, recent_n and switch_interval_ms each change what the service does."""
+    import sys
+
+    row = 6
+    before = sys.getswitchinterval()
+    try:
+        with serve(cfg(k_max=5, max_body_bytes=100, recent_n=3, switch_interval_ms=2.0)) as s:
+            assert get(s, row + USER_SHIFT, k=5).status_code == 200
+            too_big = get(s, row + USER_SHIFT, k=6)
+            body = {"user": row + USER_SHIFT, "k": 2, "context": {"device": "mobile", "timestamp": 1.0e9 + 0.123456789}}
+            padded = s.client.post("/recommend", content=(str(body).replace("'", '"') + " " * 80).encode(),
+                                   headers={"content-type": "application/json"})  # fmt: skip
+            store = s.service.store
+            listed = store.sync_client.llen(store.key("u", row + USER_SHIFT, "recent"))
+            interval = sys.getswitchinterval()
+    finally:
+        sys.setswitchinterval(before)
+    assert too_big.status_code == 422 and too_big.json()["expected"] == "an integer in [1, 5]"
+    assert padded.status_code == 413 and padded.json()["expected"] == "at most 100 bytes"
+    assert listed == min(3, int((model.train.interactions["user"] == row).sum()))
+    assert interval == pytest.approx(0.002)
+
+
+@pytest.mark.parametrize("cooldown_s", [60.0, 0.0])
+def test_cooldown_decides_whether_redis_is_skipped_after_three_timeouts(serve, cooldown_s):
+    user = 14 + USER_SHIFT
+    with serve(cfg(redis_timeout_ms=200.0, redis_cooldown_s=cooldown_s)) as s:
+        s.redis.pause(5000)
+        answers = [get(s, user) for _ in range(4)]
+    cache_ms = [parse_server_timing(a.headers["server-timing"])["cache"] for a in answers]
+    assert all(a.json()["degraded"] == "feature_store" for a in answers)
+    assert min(cache_ms[:3]) >= 190  # each waited for its deadline
+    assert (cache_ms[3] < 100) if cooldown_s else (cache_ms[3] >= 190)  # the breaker skipped Redis, or tried again

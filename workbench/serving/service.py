@@ -324,8 +324,9 @@ class RecommenderService:
         try:
             sync.ping()
         except Exception as exc:
-            raise RuntimeError(f"Redis at {self.redis_url} is not reachable ({exc}); the service materialises its "
-                               "features there at start (start one with `workbench serve`, or set WORKBENCH_REDIS_URL)") from exc  # fmt: skip
+            raise RuntimeError(f"Redis at {self.redis_url} is not reachable ({exc}); the service materialises "
+                               "its features there at start (`workbench serve` starts one; or set "
+                               "WORKBENCH_REDIS_URL)") from exc  # fmt: skip
         self.store.sync_client = sync
         if not self.store.materialised():
             self.rematerialise()
@@ -424,7 +425,8 @@ class RecommenderService:
         ts = np.array([j.ts for j in jobs])
         device = np.array([j.device if j.device is not None else -1 for j in jobs])
         if (device < 0).any():
-            device = np.where(device < 0, simulated_device(rows, ts, self.pipeline.ranker_.features_.config.device_shares), device)
+            shares = self.pipeline.ranker_.features_.config.device_shares
+            device = np.where(device < 0, simulated_device(rows, ts, shares), device)
         ranked = self.pipeline.rank_stage(rows, Context(timestamp=ts, device=device), candidates=cands)
         for i, job in enumerate(jobs):
             job.resolve(job.ranked, None)

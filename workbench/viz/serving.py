@@ -51,7 +51,8 @@ def degraded_chart(answers: pd.DataFrame, title: str, reading: str, width: int =
     data = answers.reset_index(drop=True).rename_axis("request").reset_index()
     data["request"] += 1
     reasons = sorted(data["degraded"].unique(), key=lambda r: (r != "no", r))
-    colors = [GREY if r == "no" else c for r, c in zip(reasons, [PALETTE["vermillion"], PALETTE["orange"], PALETTE["purple"]] * 3)]
+    flags = [PALETTE["vermillion"], PALETTE["orange"], PALETTE["purple"]] * 3
+    colors = [GREY if r == "no" else c for r, c in zip(reasons, flags)]
     points = alt.Chart(data).mark_point(size=70, filled=True).encode(
         x=alt.X("request:Q", title="request (number, in the order sent)"),
         y=alt.Y("latency_ms:Q", title="answer time at the client (ms)"),
