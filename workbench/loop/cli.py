@@ -21,7 +21,8 @@ STATE_ROOT = Path("data") / "loop"
 # option → LoopConfig field (the options that map one to one)
 FIELDS = {"days": "days", "users": "users", "epsilon": "epsilon", "k": "k", "retrain_every": "retrain_every",
           "retrain": "retrain", "ab_epsilon": "ab_epsilon", "ab_split": "ab_split", "features": "features",
-          "click_model": "click_model", "visit_rate": "visit_rate"}  # fmt: skip
+          "click_model": "click_model", "visit_rate": "visit_rate", "redis_timeout_ms": "redis_timeout_ms",
+          "ranker_budget_ms": "ranker_budget_ms"}  # fmt: skip
 
 
 def _unit(what: str):
@@ -44,6 +45,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{value}: expected a positive number")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of milliseconds >= 0") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{value}: expected a number of milliseconds >= 0")
     return value
 
 
@@ -153,6 +164,10 @@ def register(sub) -> None:
     p.add_argument("--visit-rate", type=_positive_float, default=None, help="sessions per user per day (default 0.5)")
     p.add_argument("--serve", action="store_true",
                    help="sessions go to the running service over HTTP (started on 127.0.0.1, stopped at the end)")
+    p.add_argument("--redis-timeout-ms", type=_positive_float, default=None,
+                   help="--serve: the service's deadline per Redis call (default 8 ms)")  # fmt: skip
+    p.add_argument("--ranker-budget-ms", type=_non_negative, default=None,
+                   help="--serve: the service's ranking budget (default 50 ms)")  # fmt: skip
     p.add_argument("--state", help="state folder (default: data/loop/<named after the settings>); resumes when it holds a loop")
     p.add_argument("--fresh", action="store_true", help="delete the state folder first (start over)")
     p.add_argument("--store", help="model store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")

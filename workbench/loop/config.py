@@ -60,6 +60,8 @@ class LoopConfig:
         `workbench.serving.feature_store`) or "memory" (the same state in this process only).
     click_model, visit_rate: the simulator's (`workbench.experiment.simulator.SimulatorConfig`).
     drift_bins: quantile bins of PSI and Jensen–Shannon.
+    redis_timeout_ms, ranker_budget_ms: the served loop's service deadlines (`workbench.serving.service.ServiceConfig`;
+        a loaded machine misses the defaults, and the answers come back degraded, as they would in production).
     alerts: the alert rules over the daily table (`workbench.monitoring.AlertConfig`).
     """
 
@@ -80,6 +82,8 @@ class LoopConfig:
     click_model: str = "position"
     visit_rate: float = 0.5
     drift_bins: int = 10
+    redis_timeout_ms: float = 8.0
+    ranker_budget_ms: float = 50.0
     alerts: AlertConfig = field(default_factory=AlertConfig)
 
     def __post_init__(self) -> None:
@@ -112,6 +116,9 @@ class LoopConfig:
         if not self.visit_rate > 0:
             raise ValueError(f"visit_rate={self.visit_rate!r}: expected sessions per user per day > 0")
         check_count("drift_bins", self.drift_bins, 2)
+        if not self.redis_timeout_ms > 0 or not self.ranker_budget_ms >= 0:
+            raise ValueError(f"redis_timeout_ms={self.redis_timeout_ms!r}, ranker_budget_ms={self.ranker_budget_ms!r}: "
+                             "expected a positive deadline and a budget >= 0 (milliseconds)")  # fmt: skip
         if not isinstance(self.alerts, AlertConfig):
             raise ValueError(f"alerts={self.alerts!r}: expected an AlertConfig")
 

@@ -41,7 +41,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,7 @@ class LoopResult:
     description: str
     state: Path
     mode: str
+    population: int = 0
 
     def alerts_frame(self) -> pd.DataFrame:
         return alerts_frame(self.alerts)
@@ -144,9 +145,9 @@ class LoopResult:
     def report(self) -> str:
         """A plain-text report: the set-up, one line per day and arm, versions, alerts, the A/B test."""
         c = self.config
+        retrain = f"retraining ({c.retrain}) every {c.retrain_every} days" if c.retrain_every else "no retraining"
         lines = [f"Feedback loop on {c.data}{' (small world)' if c.small else ''}, {self.mode}, seed {c.seed}: "
-                 f"{self.daily['day'].nunique()} days; retraining ({c.retrain}) every {c.retrain_every} days"
-                 if c.retrain_every else f"Feedback loop on {c.data}, {self.mode}, seed {c.seed}: no retraining"]  # fmt: skip
+                 f"{self.daily['day'].nunique()} days, {self.population:,} simulated users; {retrain}"]  # fmt: skip
         lines.append(f"  {self.description}")
         lines.append(f"  state and event log: {self.state}")
         cols = ["day", "arm", "version", "users", "impressions", "ctr", "conversion", "session_time", "coverage",
@@ -215,12 +216,14 @@ class Loop:
             if diff:
                 raise ValueError(f"the loop in {self.folder} was started with other settings; resume it with the same "
                                  f"ones or use a new state folder: {'; '.join(diff)}")  # fmt: skip
-        self.base = base or load_base(config.data, config.seed, config.small, pipeline_config, self.store, cache_dir, self.say)
-        if base is None:
-            self.say(self.base.description)
-        if saved is not None and saved["base"] != self.base.key:
-            raise ValueError(f"the loop in {self.folder} started from model {saved['base']}, this one from {self.base.key} "
-                             "(another pipeline config, data or code version); use a new state folder")  # fmt: skip
+        if base is None:  # a resumed loop goes on with the model it started from, whatever the code is now
+            base = load_base(config.data, config.seed, config.small, pipeline_config, self.store, cache_dir, self.say,
+                             key=None if saved is None else saved["base"])  # fmt: skip
+            self.say(base.description)
+        elif saved is not None and saved["base"] != base.key:
+            raise ValueError(f"the loop in {self.folder} started from model {saved['base']}, not {base.key}; "
+                             "use a new state folder")  # fmt: skip
+        self.base = base
         self.versions = Versions(self.base, self.store, self.say)
         self.train0 = self.base.train
         self.pipe_config = self.base.pipeline.config
@@ -543,7 +546,8 @@ class Loop:
             ab = ABResult(cfg, ("A", "B"), self.arm_of, users,
                           {"dataset": self.train0.name, "rankers": {a.name: self._describe_arm(a) for a in self.arms}})  # fmt: skip
         mode = "served over HTTP" if self.serve else f"in-process, features in {self.features.backend}"
-        return LoopResult(self.config, daily, alerts, list(self.version_list), ab, self.base.description, self.folder, mode)
+        return LoopResult(self.config, daily, alerts, list(self.version_list), ab, self.base.description, self.folder, mode,
+                          len(self.rows))  # fmt: skip
 
     def _describe_arm(self, arm: Arm) -> str:
         return f"ε = {arm.epsilon:g}, " + ("retrained" if arm.retrained else "frozen on the starting model")

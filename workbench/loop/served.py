@@ -93,9 +93,10 @@ class ServedArm:
         self.loop, self.arm, self.key = loop, arm, key
         version = next(v for v in loop.version_list if v.key == key)
         c = loop.config
-        args = ["--data", c.data, "--seed", str(c.seed), "--version", key, "--day", str(version.day),
+        args = ["--data", c.data, "--seed", str(c.seed), "--base", loop.base.key, "--version", key, "--day", str(version.day),
                 "--mode", version.mode, "--epsilon", repr(arm.epsilon), "--event-log", str(loop.log_path),
-                "--store", str(loop.store.root)]  # fmt: skip
+                "--store", str(loop.store.root), "--redis-timeout-ms", repr(c.redis_timeout_ms),
+                "--ranker-budget-ms", repr(c.ranker_budget_ms)]  # fmt: skip
         if c.small:
             args.append("--small")
         if loop.pipeline_path:
@@ -121,11 +122,25 @@ class ServedArm:
 
     # --- requests -------------------------------------------------------------------------------------
 
+    def _call(self, work):
+        """Run the requests; a transport failure is reported with the service's state and the end of its log."""
+        import httpx
+
+        try:
+            return asyncio.run(work)
+        except httpx.HTTPError as exc:
+            proc = self.process.process
+            state = "running" if proc is not None and proc.poll() is None else f"exited ({None if proc is None else proc.returncode})"
+            log = self.process.log_path
+            tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+            raise RuntimeError(f"the service of arm {self.arm.name} on {self.url} failed a request "
+                               f"({type(exc).__name__}: {exc}); the process is {state}; its log ends:\n{tail}") from exc  # fmt: skip
+
     def slates(self, rows: np.ndarray, user_ids: np.ndarray, k: int, ts: int, item_ids: np.ndarray) -> Shown:
         """One ``POST /recommend`` per session; the answers as a round's `Shown` (item rows, padded)."""
         from workbench.loop.engine import Shown
 
-        answers = asyncio.run(self._recommend_all(user_ids.tolist(), k, ts))
+        answers = self._call(self._recommend_all(user_ids.tolist(), k, ts))
         n = len(rows)
         items = np.full((n, k), -1, np.int64)
         props = np.zeros((n, k))
@@ -166,7 +181,7 @@ class ServedArm:
         impression = (body["type"] == "impression").to_numpy()  # impressions carry their propensity, the rest none
         records = body[impression].to_dict("records") + body[~impression].drop(columns="propensity").to_dict("records")
         batches = [records[i : i + EVENTS_PER_POST] for i in range(0, len(records), EVENTS_PER_POST)]
-        asyncio.run(self._post_all(batches))
+        self._call(self._post_all(batches))
 
     async def _post_all(self, batches: list[list[dict]]) -> None:
         import httpx
@@ -216,12 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pipeline-config")
     p.add_argument("--store")
     p.add_argument("--cache-dir")
+    p.add_argument("--base", required=True)
     p.add_argument("--version", required=True)
     p.add_argument("--day", type=int, required=True)
     p.add_argument("--mode", required=True)
     p.add_argument("--epsilon", type=float, required=True)
     p.add_argument("--event-log", required=True)
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--redis-timeout-ms", type=float, default=8.0)
+    p.add_argument("--ranker-budget-ms", type=float, default=50.0)
     args = p.parse_args(argv)
 
     import threadpoolctl
@@ -240,14 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     store = ModelStore(args.store)
     say = lambda msg: print(f"  {msg}", file=sys.stderr)  # noqa: E731
-    base = load_base(args.data, args.seed, args.small, args.pipeline_config, store, args.cache_dir, say)
+    base = load_base(args.data, args.seed, args.small, args.pipeline_config, store, args.cache_dir, say, key=args.base)
     versions = Versions(base, store, say)
     if args.version != base.key:
         versions.reopen(Version(args.version, args.day, args.mode), read_events(args.event_log))
     model = ServedModel(versions.pipeline(args.version), versions.train(args.version), args.version,
                         f"loop version {args.version} ({args.mode}, day {args.day})")  # fmt: skip
     log = SQLiteEventLog(args.event_log)
-    service = RecommenderService(model, os.environ[ENV_URL], log, ServiceConfig(exploration_rate=args.epsilon))
+    service = RecommenderService(model, os.environ[ENV_URL], log, ServiceConfig(
+        exploration_rate=args.epsilon, redis_timeout_ms=args.redis_timeout_ms, ranker_budget_ms=args.ranker_budget_ms))
     print(f"serving loop version {args.version} on http://127.0.0.1:{args.port}", file=sys.stderr)
     try:
         uvicorn.run(create_app(service), host="127.0.0.1", port=args.port, workers=1, log_level="warning", access_log=False)

@@ -55,16 +55,21 @@ class Base:
 
 
 def load_base(data: str = "synthetic", seed: int = 0, small: bool = False, pipeline_config: Any = None,
-              store: ModelStore | None = None, cache_dir: Any = None, progress: Progress | None = None) -> Base:  # fmt: skip
-    """The starting point from the model store: the pipeline for (data, config, seed), loaded or trained and
-    stored (`workbench.store.load_or_train`), and the world's truth (`workbench.experiment.oracle.world_for`
+              store: ModelStore | None = None, cache_dir: Any = None, progress: Progress | None = None,
+              key: str | None = None) -> Base:  # fmt: skip
+    """The starting point from the model store, and the world's truth (`workbench.experiment.oracle.world_for`
     on the whole data set: the synthetic truth, or the MovieLens oracle fitted on train and test).
 
-    pipeline_config: a `PipelineConfig`, a TOML path, or None (the defaults); its seed is set to ``seed``.
+    Without ``key``: the pipeline for (data, config, seed), loaded or trained and stored
+    (`workbench.store.load_or_train`). With ``key`` (a resumed loop, a served version): that artefact
+    exactly, whatever the code version is now, so an edit to the fitting code elsewhere does not change
+    the model a loop started from. pipeline_config: a `PipelineConfig`, a TOML path, or None (the
+    defaults); its seed is set to ``seed``; its serving knobs (k, n_ranked, rerank) apply.
     """
     from workbench.experiment.oracle import world_for
     from workbench.pipeline import PipelineConfig
     from workbench.store import DataSpec, load_or_train
+    from workbench.store.store import read_manifest
 
     if isinstance(pipeline_config, (str, Path)):
         pipeline_config = PipelineConfig.from_toml(pipeline_config)
@@ -72,11 +77,25 @@ def load_base(data: str = "synthetic", seed: int = 0, small: bool = False, pipel
         pipeline_config = PipelineConfig(seed=seed)
     elif pipeline_config.seed != seed:
         pipeline_config = dataclasses.replace(pipeline_config, seed=seed)
-    trained = load_or_train(data, pipeline_config, seed=seed, small=small, store=store, cache_dir=cache_dir,
-                            progress=progress)  # fmt: skip
     spec = DataSpec(data, seed, small)
-    full = trained.train.with_interactions(pd.concat([trained.train.interactions, trained.test.interactions]))
-    return Base(trained.pipeline, trained.train, world_for(full), trained.key, trained.describe(), spec)
+    store = store if isinstance(store, ModelStore) else ModelStore(store)
+    if key is None:
+        trained = load_or_train(data, pipeline_config, seed=seed, small=small, store=store, cache_dir=cache_dir,
+                                progress=progress)  # fmt: skip
+        pipe, train, test, key, description = trained.pipeline, trained.train, trained.test, trained.key, trained.describe()
+    else:
+        folder = store.path(key)
+        if not folder.is_dir():
+            raise ArtefactError(f"the loop's starting model {key} is not in the model store {store.root} any more "
+                                "(removed?): start a new loop (a new state folder)")  # fmt: skip
+        t0 = time.perf_counter()
+        train, test = spec.load(cache_dir)
+        pipe = load_pipeline(folder, train)
+        pipe.config = pipeline_config  # same fitted part (the key); serving knobs as asked
+        description = (f"loaded artefact {key} (trained {read_manifest(folder)['created']}) from {folder} "
+                       f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    full = train.with_interactions(pd.concat([train.interactions, test.interactions]))
+    return Base(pipe, train, world_for(full), key, description, spec)
 
 
 def start_ts(train: Dataset) -> int:
@@ -180,14 +199,17 @@ class Versions:
         return Version(key, day, mode, time.perf_counter() - t0, False)
 
     def reopen(self, version: Version, events: pd.DataFrame) -> None:
-        """Load a version published earlier (a resumed loop), rebuilding its training data from the log."""
+        """Load a version published earlier (a resumed loop, a served version), rebuilding its training data
+        from the log; `load_pipeline` checks that data's fingerprint against the one the version was fitted on."""
         if version.key in self._pipes:
             return
         train = training_data(self.base.train, events, version.day)
-        if version_key(self.base.key, version.mode, train.fingerprint) != version.key:
-            raise ArtefactError(f"version {version.key} (day {version.day}, {version.mode}) does not match the event log "
-                                "or the code any more: the log was changed or the code was edited since it was published")  # fmt: skip
-        self._keep(version.key, self._load(self.store.path(version.key), train), train)
+        try:
+            pipe = self._load(self.store.path(version.key), train)
+        except ArtefactError as exc:
+            raise ArtefactError(f"version {version.key} (day {version.day}, {version.mode}) cannot be reopened: {exc} "
+                                "(was the event log changed, or the version removed from the store?)") from exc  # fmt: skip
+        self._keep(version.key, pipe, train)
 
     def _load(self, folder, train: Dataset) -> Pipeline:
         pipe = load_pipeline(folder, train)
