@@ -14,7 +14,8 @@ through its progress callback; wall seconds and process CPU seconds, the latter 
 other programs sharing the cores), each source's fit seconds (``CandidateGenerator.fit_seconds_``
 of every generator the fit builds, summed), retrieval / ranking / reranking milliseconds per
 user (``Slate.timings_ms``, amortised over the batch), NDCG@10 on the test split of the
-pipeline and of each source alone (top 10 of the serving fit), peak RSS after generation and
+pipeline and of each source alone (top 10 of the serving fit; on MovieLens also two-tower
+fitted on its own, as ``workbench evaluate --model two_tower`` does), peak RSS after generation and
 at the end, and the 1-minute load average before and after. Then the growth exponent of every
 figure against interactions: the slope of a least-squares line through ``(log interactions,
 log figure)`` over the synthetic sizes. ``--generate-sizes`` times ``make_synthetic`` alone
@@ -60,6 +61,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def worker(spec: str, batch: int, generate_only: bool) -> dict:
     """Measure one size in this process; returns one JSON-able row."""
+    from workbench.candidates import SOURCES
     from workbench.candidates.fusion import CandidateGenerator
     from workbench.data import load, make_synthetic, temporal_split
     from workbench.metrics import evaluate, relevance_matrix
@@ -131,6 +133,9 @@ def worker(spec: str, batch: int, generate_only: bool) -> dict:
     row["ndcg10"] = {"pipeline": ndcg(items[judged], judged)}
     for name, source in generators[-1].sources.items():
         row["ndcg10"][name] = ndcg(source.retrieve(judged, 10).items, judged)
+    if spec == "movielens-100k" and "two_tower" in pipe.config.weights:  # the reference: a fit of its own
+        alone = SOURCES["two_tower"](**pipe.config.source_arguments("two_tower")).fit(train)
+        row["ndcg10"]["two_tower (fitted alone)"] = ndcg(alone.retrieve(judged, 10).items, judged)
     row["peak_rss_gb"] = peak_rss_gb()
     row["load_after"] = round(os.getloadavg()[0], 2)
     return row

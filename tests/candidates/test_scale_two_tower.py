@@ -90,6 +90,18 @@ def test_warm_start_continues_from_the_earlier_towers(blocks_and_prefix):
     assert not hasattr(warm, "_warm_from")  # nothing of the earlier fit stays on the source
 
 
+def test_warm_start_trains_only_on_the_new_pairs(blocks_and_prefix):
+    """Warm-started on the very data it was fitted on, there is nothing new to learn: the towers
+    come back unchanged; with new pairs they move."""
+    ds, prefix = blocks_and_prefix
+    earlier = TwoTower(**KW).fit(prefix)
+    same = TwoTower(**KW, warm_epochs=3).fit_warm(prefix, earlier)
+    np.testing.assert_array_equal(same.item_vectors_, earlier.item_vectors_)
+    np.testing.assert_allclose(same.user_vectors_, earlier.user_vectors_, atol=1e-6)
+    moved = TwoTower(**KW, warm_epochs=3).fit_warm(ds, earlier)
+    assert not np.allclose(moved.item_vectors_, earlier.item_vectors_, atol=1e-4)
+
+
 def test_warm_epochs_none_trains_from_scratch(blocks_and_prefix):
     ds, prefix = blocks_and_prefix
     earlier = TwoTower(**KW).fit(prefix)

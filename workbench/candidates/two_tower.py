@@ -17,8 +17,10 @@ Cost per step does not grow with the catalogue or the user base: a batch pools o
 users' histories (``embedding_bag`` over their rows of the history matrix), the embedding
 tables get sparse gradients (only the rows the batch touched) stepped by ``SparseAdam``, and
 the MLPs by a fused Adam. An epoch is therefore O(train pairs · batch size). `fit_warm`
-continues from an earlier fit on a prefix of the same data (the pipeline fits stage 1 on the
-carved history, then on all of train) for ``warm_epochs`` epochs instead of training afresh.
+continues an earlier fit on a prefix of the same data (the pipeline fits stage 1 on the carved
+history, then on all of train) with ``warm_epochs`` epochs over the new pairs alone, instead of
+training afresh on all of them: on MovieLens-100K this is both cheaper and better (recent
+interactions weigh more; benchmarks/RESULTS.md, "Cost against size").
 """
 
 from __future__ import annotations
@@ -157,11 +159,12 @@ class TwoTower(IndexSource):
         self.history_half_life, self.threads, self.warm_epochs = history_half_life, threads, warm_epochs
 
     def fit_warm(self, train: Dataset, previous: TwoTower) -> TwoTower:
-        """Fit on ``train`` starting from ``previous``'s towers, for ``warm_epochs`` epochs.
+        """Fit on ``train`` by continuing ``previous``: its towers, trained further for ``warm_epochs``
+        epochs on the pairs of ``train`` that ``previous`` had not seen (the new interactions).
 
-        ``previous`` is a fitted TwoTower of the same shape over the same users and items, fitted
-        on a prefix of ``train`` (what the pipeline's carved history is); with ``warm_epochs=None``
-        this is `fit`.
+        ``previous`` is a fitted TwoTower of the same shape over the same users and items, fitted on
+        a prefix of ``train`` (as the pipeline's carved history is: each user's earlier interactions).
+        The pooled histories are ``train``'s. With ``warm_epochs=None`` this is `fit`.
         """
         if self.warm_epochs is None:
             return self.fit(train)
@@ -173,7 +176,7 @@ class TwoTower(IndexSource):
         if mine != theirs:
             raise ValueError(f"cannot warm-start from a TwoTower of (users, items, dim, hidden) = {theirs}: "
                              f"this one needs {mine}")  # fmt: skip
-        self._warm_from = previous.model_
+        self._warm_from = previous
         try:
             return self.fit(train)
         finally:
@@ -191,9 +194,11 @@ class TwoTower(IndexSource):
             with torch.random.fork_rng():
                 torch.manual_seed(self.seed)
                 model = _Towers(self.n_users_, self.n_items_, user_x.shape[1], item_x.shape[1], self.dim, self.hidden)
-                if warm is not None:
-                    model.load_state_dict(warm.state_dict())
-                self._train(model, X, history, user_x, item_x, self.epochs if warm is None else self.warm_epochs)
+                if warm is None:
+                    self._train(model, X, history, user_x, item_x, self.epochs)
+                else:
+                    model.load_state_dict(warm.model_.state_dict())
+                    self._train(model, X, history, user_x, item_x, self.warm_epochs, seen_before=warm.seen_)
                 with torch.no_grad():
                     self.user_vectors_ = model.users(torch.arange(self.n_users_), history, user_x).numpy()
                     self.item_vectors_ = model.items(torch.arange(self.n_items_), item_x).numpy()
@@ -202,14 +207,22 @@ class TwoTower(IndexSource):
         self.model_ = model
 
     def _train(self, model: _Towers, X, history: _History, user_x: torch.Tensor, item_x: torch.Tensor,
-               epochs: int) -> None:  # fmt: skip
+               epochs: int, seen_before=None) -> None:  # fmt: skip
         """Adam on the in-batch softmax loss over shuffled train pairs (numpy Generator seeded by ``seed``):
-        ``SparseAdam`` on the embedding tables (sparse gradients), fused Adam on the MLPs."""
+        ``SparseAdam`` on the embedding tables (sparse gradients), fused Adam on the MLPs.
+        ``seen_before``: a user×item matrix whose pairs are left out (a warm start's earlier data);
+        Q counts the pairs trained on."""
         rng = np.random.default_rng(self.seed)
-        pairs_u = torch.from_numpy(np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr)))
-        pairs_i = torch.from_numpy(X.indices.astype(np.int64))
-        pairs_w = torch.from_numpy(X.data.astype(np.float32))
-        log_q = torch.from_numpy(np.log(np.maximum(self.popularity_, 1.0) / max(len(pairs_u), 1)).astype(np.float32))
+        keep = np.ones(X.nnz, dtype=bool)
+        if seen_before is not None:
+            at = X.copy()
+            at.data = np.arange(1, X.nnz + 1, dtype=np.float64)
+            keep[(at.multiply(seen_before != 0).tocsr().data - 1).astype(np.int64)] = False
+        pairs_u = torch.from_numpy(np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))[keep])
+        pairs_i = torch.from_numpy(X.indices.astype(np.int64)[keep])
+        pairs_w = torch.from_numpy(X.data.astype(np.float32)[keep])
+        counts = np.bincount(pairs_i.numpy(), minlength=self.n_items_)
+        log_q = torch.from_numpy(np.log(np.maximum(counts, 1.0) / max(len(pairs_u), 1)).astype(np.float32))
         tables = [model.user_id.weight, model.history.weight, model.item_id.weight]
         dense = [p for p in model.parameters() if all(p is not t for t in tables)]
         opts = [torch.optim.SparseAdam(tables, lr=self.lr), torch.optim.Adam(dense, lr=self.lr, fused=True)]
