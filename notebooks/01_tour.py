@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "01 · Tour of a recommender"
+# description = "The whole pipeline on one screen: the funnel from catalogue to slate, latency against the budget, one user's slate explained, and how good it is."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -10,7 +15,7 @@ with app.setup:
     import numpy as np
     import pandas as pd
 
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons.candidates import describe_stage_one
     from workbench.lessons.rankers import ranker_name
     from workbench.metrics import relevance_matrix
@@ -39,6 +44,12 @@ def _():
     screen, what each stage keeps, what it costs in time, what one user finally sees and
     why, and how good the result is. The other notebooks open each stage up.
     """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__, *kit.default_config(settings).weights, kit.default_config(settings).ranker)
     return
 
 
@@ -180,6 +191,24 @@ def _():
     4. **05 · Metrics**: the textbook example, editable, every metric worked out.
     5. **06 · A/B testing** and **07 · Interleaving**: measuring online, with simulated users whose truth is known.
     """)
+    return
+
+
+@app.cell
+def _():
+    exercises.task("recall_at_k")
+    return
+
+
+@app.function
+def my_recall_at_k(recommended, relevant, k):
+    hits = sum(1 for item in recommended[:k] if item in relevant)
+    return hits / k  # is k the right denominator?
+
+
+@app.cell
+def _():
+    exercises.show("recall_at_k", my_recall_at_k)
     return
 
 

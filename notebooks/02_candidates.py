@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "02 · Candidate generation"
+# description = "Stage 1: each candidate source's recall, how much the sources overlap, and why rank fusion (RRF) beats comparing raw scores."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -12,7 +17,7 @@ with app.setup:
 
     from workbench.candidates.diagnostics import overlap_table
     from workbench.candidates.fusion import fuse
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons.candidates import (
         FUSION_NAMES,
         SOURCE_NOTES,
@@ -48,6 +53,12 @@ def _():
     This page studies the pipeline's own stage 1, source by source, and sets it beside the
     textbook's split of sources.
     """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__, *kit.default_config(settings).weights)
     return
 
 
@@ -182,6 +193,27 @@ def _(cfg, each, gen, ns, per_source, test, textbook, users):
               + "; of the textbook split: " + ", ".join(f"`{s}` {w:g}" for s, w in textbook.pipeline.config.weights.items())
               + "."),
     ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    exercises.task("rrf_scores")
+    return
+
+
+@app.function
+def my_rrf_scores(lists, k=60.0):
+    scores = {}
+    for items in lists:
+        for rank, item in enumerate(items):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)  # which rank does the top item have?
+    return scores
+
+
+@app.cell
+def _():
+    exercises.show("rrf_scores", my_rrf_scores)
     return
 
 

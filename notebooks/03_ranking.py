@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "03 · Ranking"
+# description = "Stage 2: DeepFM, Wide & Deep, NCF and LambdaMART ranking the same candidates, compared by NDCG and AUC, and the features the best one relies on."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -10,7 +15,7 @@ with app.setup:
     import numpy as np
     import pandas as pd
 
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons.candidates import describe_stage_one, textbook_config
     from workbench.lessons.rankers import RANKER_NOTES, candidate_recall, compare_rankers, ranker_name
     from workbench.metrics import accuracy_metrics, relevance_matrix
@@ -47,6 +52,12 @@ def _():
     and the labels are what each user did in its last slice, so the ranker learns to pick, among
     realistic candidates, the ones that happen next.
     """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__, *kit.pipelines(settings))
     return
 
 
@@ -188,6 +199,26 @@ def _(best, candidates, rankers, relevance, run):
             value_title=f"NDCG@{_cut} lost (absolute, 0–1 scale)",
         ),
     ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    exercises.task("auc")
+    return
+
+
+@app.function
+def my_auc(scores, labels):
+    pos = [s for s, y in zip(scores, labels) if y == 1]
+    neg = [s for s, y in zip(scores, labels) if y == 0]
+    wins = sum(1 for p in pos for n in neg if p > n)  # and ties?
+    return wins / (len(pos) * len(neg))
+
+
+@app.cell
+def _():
+    exercises.show("auc", my_auc)
     return
 
 

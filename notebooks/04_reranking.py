@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "04 · Reranking what-if"
+# description = "Stage 3 as a what-if: sliders for MMR diversity, freshness and exploration redraw the slate, the metrics and the accuracy-diversity frontier for every user."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -5,12 +10,13 @@ app = marimo.App(width="medium", app_title="04 · Reranking what-if")
 
 with app.setup:
     import dataclasses
+    import math
     import time
 
     import marimo as mo
     import numpy as np
 
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons.whatif import DECAY_STEPS, HEADLINE, prepare
     from workbench.lessons.pitfalls import (DOCSTRING_LAMBDA, headline_frame, lambda_readings, order_readings,
                                             prefix_diversity, side_by_side)  # fmt: skip
@@ -53,6 +59,12 @@ def _():
     Stages 1–2 ran once, above the controls, and are cached: moving a slider re-runs
     only reranking and the metrics, for **every** user.
     """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__, *HEADLINE.values())
     return
 
 
@@ -327,6 +339,31 @@ def _(result):
         mo.md("Accuracy metrics count only users with held-out test items; catalogue figures (coverage, "
               "exposure Gini, personalisation) describe all slates together."),
     ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    exercises.task("mmr_pick")
+    return
+
+
+@app.function
+def my_mmr_pick(relevance, vectors, chosen, lam):
+    best, best_score = None, -math.inf
+    for i, rel in enumerate(relevance):
+        if i in chosen:
+            continue
+        penalty = sum(float(np.dot(vectors[i], vectors[j])) for j in chosen)  # sum, or the largest?
+        score = lam * rel - (1 - lam) * penalty
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+@app.cell
+def _():
+    exercises.show("mmr_pick", my_mmr_pick)
     return
 
 

@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "05 · Metrics"
+# description = "Offline metrics worked by hand on the textbook's example: precision, recall, NDCG, MAP and MRR with every formula written out in numbers."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -5,9 +10,11 @@ app = marimo.App(width="medium", app_title="05 · Metrics")
 
 
 with app.setup:
+    import math
+
     import marimo as mo
 
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons.worked import explain, metric_table, parse_example, position_table
     from workbench.viz import charts
 
@@ -30,6 +37,12 @@ def _():
     Grades are optional: `A=3, B=2, C=1` makes the example *graded*, which changes NDCG
     (and only NDCG) because the other metrics only ask *whether* an item is relevant.
     """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__)
     return
 
 
@@ -142,6 +155,43 @@ def _(example, k):
     * Users with **no relevant item** in the test period get NaN and are left out of the mean
       (and counted): they say nothing about ranking quality.
     """)
+    return
+
+
+@app.cell
+def _():
+    exercises.task("precision_at_k")
+    return
+
+
+@app.function
+def my_precision_at_k(recommended, relevant, k):
+    hits = sum(1 for item in recommended if item in relevant)  # all of them, or the top k?
+    return hits / k
+
+
+@app.cell
+def _():
+    exercises.show("precision_at_k", my_precision_at_k)
+    return
+
+
+@app.cell
+def _():
+    exercises.task("ndcg_at_k")
+    return
+
+
+@app.function
+def my_ndcg_at_k(recommended, relevant, k):
+    dcg = sum(1.0 for item in recommended[:k] if item in relevant)  # where is the position's discount?
+    ideal = min(k, len(relevant))
+    return dcg / ideal
+
+
+@app.cell
+def _():
+    exercises.show("ndcg_at_k", my_ndcg_at_k)
     return
 
 

@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "06 · A/B testing"
+# description = "Simulated A/B tests with a known true effect: p-values day by day, the peeking trap, and how many users a test needs (power)."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -5,6 +10,7 @@ app = marimo.App(width="medium", app_title="06 · A/B testing")
 
 with app.setup:
     import dataclasses
+    import math
 
     import marimo as mo
     import numpy as np
@@ -12,7 +18,8 @@ with app.setup:
 
     from workbench.experiment.stats import power_curve, sample_size_means
     from workbench.experiment.studies import aa_study, peeking_study
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons.exercises import unit_hash
     from workbench.lessons.lab import ALPHA, SPLIT, daily_readings, make_lab
     from workbench.lessons.pitfalls import BUCKETS, UNIT_TESTS, diluted_lift, process_arms, unit_study
     from workbench.viz import charts
@@ -43,6 +50,12 @@ def _():
     * Each day, new users arrive, are split {SPLIT[0]:.0%}/{SPLIT[1]:.0%} by a stable hash, and have one
       session; the test compares per-user click-through rate (Welch's t-test, the user is the unit).
     """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__)
     return
 
 
@@ -289,6 +302,46 @@ def _(days, effect, lab, users_per_day):
                            reading=f"your design: {_per_arm:,.0f} users per arm (vermillion line)"),
         kit.show(_plan),
     ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    exercises.task("two_proportion_p")
+    return
+
+
+@app.function
+def my_two_proportion_p(x_a, n_a, x_b, n_b):
+    from scipy.stats import norm
+
+    pool = (x_a + x_b) / (n_a + n_b)
+    se = math.sqrt(pool * (1 - pool) * (1 / n_a + 1 / n_b))
+    z = (x_b / n_b - x_a / n_a) / se
+    return norm.sf(z)  # one tail or two?
+
+
+@app.cell
+def _():
+    exercises.show("two_proportion_p", my_two_proportion_p)
+    return
+
+
+@app.cell
+def _():
+    exercises.task("assign_arm")
+    return
+
+
+@app.function
+def my_assign_arm(user_id, experiment, split):
+    u = unit_hash(experiment, user_id)
+    return int(u * len(split))  # equal shares only?
+
+
+@app.cell
+def _():
+    exercises.show("assign_arm", my_assign_arm)
     return
 
 

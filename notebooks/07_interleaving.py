@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "07 · Interleaving"
+# description = "Team-draft and balanced interleaving: one merged list, credit per click, and why it needs far fewer users than an A/B test."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -11,7 +16,7 @@ with app.setup:
 
     from workbench.experiment.interleaving import METHODS, interleaving_experiment
     from workbench.experiment.sensitivity import SensitivityConfig, sensitivity_study
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons.lab import ALPHA, example_impression, make_lab
     from workbench.lessons.pitfalls import credit_race
     from workbench.viz import charts
@@ -44,6 +49,12 @@ def _():
     * **Balanced** (Joachims 2002): a coin picks the leading ranker, then both advance rank by
       rank; a click credits each ranker that has the item in its top k*, k* set by the lowest click.
     """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__)
     return
 
 
@@ -204,6 +215,35 @@ def _(effect, lab, method, run, sigma):
                  f"the power formula predicts {sens.predicted_ab:,.0f} users for the A/B test."),
         mo.md("The simulation and the formula agree when the fitted curve and the formula land close together."),
     ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    exercises.task("team_draft")
+    return
+
+
+@app.function
+def my_team_draft(a, b, k, coins):
+    items, teams = [], []
+    while len(items) < k:
+        a_turn = teams.count('A') <= teams.count('B')  # and the coin?
+        pool = a if a_turn else b
+        pick = next((x for x in pool if x not in items), None)
+        if pick is None:
+            a_turn, pool = not a_turn, b if a_turn else a
+            pick = next((x for x in pool if x not in items), None)
+        if pick is None:
+            break
+        items.append(pick)
+        teams.append('A' if a_turn else 'B')
+    return items, teams
+
+
+@app.cell
+def _():
+    exercises.show("team_draft", my_team_draft)
     return
 
 

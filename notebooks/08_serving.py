@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "08 · Serving the recommender"
+# description = "The recommender behind HTTP on a real Redis: one request's Server-Timing waterfall, load against the latency budget, the cache, and an outage."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -5,12 +10,13 @@ app = marimo.App(width="medium", app_title="08 · Serving the recommender")
 
 with app.setup:
     import dataclasses
+    import math
 
     import marimo as mo
     import numpy as np
     import pandas as pd
 
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons import serving as lesson
     from workbench.serving.loadtest import COMPONENT_STAGES, SERVING_BUDGET_MS
     from workbench.viz import serving as charts
@@ -50,6 +56,12 @@ def _():
     acknowledges a write only once it is on disk. Then it loads it, and breaks it.
     """)
     mo.vstack([_intro, _table, _outro])
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__)
     return
 
 
@@ -186,6 +198,45 @@ def _(breaker, lab, user):
                               reading=f"{_flagged} of {len(_down)} answers during the outage came from the fallback, "
                                       f"the slowest in {_down['latency_ms'].max():.1f} ms"),
     ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    exercises.task("server_timing")
+    return
+
+
+@app.function
+def my_server_timing(header):
+    out = {}
+    for entry in header.split(','):
+        name, dur = entry.split(';dur=')  # is dur always last? always there?
+        out[name.strip()] = float(dur)
+    return out
+
+
+@app.cell
+def _():
+    exercises.show("server_timing", my_server_timing)
+    return
+
+
+@app.cell
+def _():
+    exercises.task("p99")
+    return
+
+
+@app.function
+def my_p99(latencies_ms):
+    ordered = sorted(latencies_ms)
+    return ordered[int(0.99 * len(ordered))]  # a position between two values?
+
+
+@app.cell
+def _():
+    exercises.show("p99", my_p99)
     return
 
 

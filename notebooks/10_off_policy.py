@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "10 · Off-policy evaluation"
+# description = "Off-policy evaluation from a logged exploring policy: IPS and its spread, clipping, SNIPS, DM and DR against the truth."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -12,7 +17,7 @@ with app.setup:
     from scipy import special
 
     from workbench.experiment import offpolicy as ope
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons import offpolicy as lesson
     from workbench.viz import charts
 
@@ -64,6 +69,12 @@ def _():
       clipped IPS, the direct method (DM: a click model fitted on a log), doubly robust (DR)
       and its self-normalised form (SNDR), and the slate pseudo-inverse estimator (PI).
     """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__)
     return
 
 
@@ -291,6 +302,24 @@ def _(epsilon, lab, run):
         _said = (f"the target puts {_err.share:.0%} of its (slot, candidate) mass on cells this log never shows, "
                  "and the estimators refuse it.")  # fmt: skip
     kit.show(f"On a log of the workbench's ε-exploration at ε = {epsilon.value:g}: {_said}")
+    return
+
+
+@app.cell
+def _():
+    exercises.task("ips")
+    return
+
+
+@app.function
+def my_ips(rewards, logging_p, target_p):
+    weights = [t / p for t, p in zip(target_p, logging_p)]
+    return sum(w * r for w, r in zip(weights, rewards)) / sum(weights)  # the mean over impressions?
+
+
+@app.cell
+def _():
+    exercises.show("ips", my_ips)
     return
 
 

@@ -1,3 +1,8 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "11 · Case studies: YouTube, Amazon, Netflix"
+# description = "YouTube, Amazon and Netflix in miniature: watch-time and example age, sessions and item pages, a page of rows ordered by a bandit."
+# ///
 import marimo
 
 __generated_with = "0.25.2"
@@ -15,7 +20,7 @@ with app.setup:
     from workbench.casestudies.rows import ORDERS, PageConfig, RowSources, page_metrics
     from workbench.casestudies.session import next_items, replay, session_length_curve
     from workbench.lessons import casestudies as lesson
-    from workbench.lessons import kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.viz import charts
 
     settings = kit.settings()
@@ -88,6 +93,12 @@ def _():
     * **Netflix**: a page of **rows**, a **contextual bandit** that explores which row goes on
       top, and one network with **several objectives**.
     """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__)
     return
 
 
@@ -503,6 +514,24 @@ def _(run, weight):
                  f"the {_best} ({_multis.loc[_best, 'watch_seconds']:.1f} s): the two losses live on different scales, and "
                  f"the weight decides which task the shared trunk serves."),
     ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    exercises.task("egreedy_propensity")
+    return
+
+
+@app.function
+def my_egreedy_propensity(means, epsilon, arm):
+    greedy = max(range(len(means)), key=lambda a: means[a])
+    return 1 - epsilon if arm == greedy else epsilon / len(means)  # can exploring land on the greedy row?
+
+
+@app.cell
+def _():
+    exercises.show("egreedy_propensity", my_egreedy_propensity)
     return
 
 

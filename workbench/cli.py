@@ -13,6 +13,7 @@ import inspect
 import os
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -280,19 +281,48 @@ def cmd_report(args: argparse.Namespace) -> int:
                        + list(args.notebooks))  # fmt: skip
 
 
+START_PAGE = "00_start_here.py"  # the learning path: where `make run` opens
+
+
+def start_url(port: int, page: str = START_PAGE) -> str:
+    """The address of one notebook in marimo's gallery of the notebooks folder."""
+    return f"http://127.0.0.1:{port}/?file={page}"
+
+
+def _open_when_served(url: str, timeout_s: float = 120.0) -> None:
+    """Open ``url`` in the default browser once the server answers (in a background thread)."""
+    import threading
+    import urllib.request
+    import webbrowser
+
+    def wait_and_open() -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+            except OSError:
+                time.sleep(0.5)
+                continue
+            webbrowser.open(url)
+            return
+
+    threading.Thread(target=wait_and_open, daemon=True).start()
+
+
 def cmd_notebooks(args: argparse.Namespace) -> int:
-    """Serve the notebooks on localhost with marimo (the tour first)."""
+    """Serve the notebooks on localhost with marimo, opening the browser on the learning path (00_start_here)."""
     folder = Path(__file__).resolve().parents[1] / "notebooks"
     cmd = [sys.executable, "-m", "marimo", args.mode, str(folder / "01_tour.py") if args.tour_only else str(folder),
-           "--host", "127.0.0.1", "--port", str(args.port)]  # fmt: skip
-    if args.headless:
-        cmd.append("--headless")
+           "--host", "127.0.0.1", "--port", str(args.port), "--headless"]  # fmt: skip
     if args.mode == "edit":
         cmd.append("--no-token")
     cmd += ["--", "--data", args.data]
+    url = f"http://127.0.0.1:{args.port}/" if args.tour_only else start_url(args.port)
     print("$ " + " ".join(cmd), file=sys.stderr)
-    print(f"The workbench is served at http://127.0.0.1:{args.port}/ (Ctrl-C stops it); start with 01_tour.",
-          file=sys.stderr)  # fmt: skip
+    print(f"The workbench is served at http://127.0.0.1:{args.port}/ (Ctrl-C stops it); start with the learning "
+          f"path: {url}", file=sys.stderr)  # fmt: skip
+    if not args.headless:
+        _open_when_served(url)
     return subprocess.call(cmd)
 
 

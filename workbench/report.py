@@ -389,6 +389,8 @@ class StaticRenderer:
         if tag.startswith("marimo-"):
             inner = _arg(node, "html")
             return self.html(inner) if isinstance(inner, str) else self._children(node)
+        if tag == "a" and re.fullmatch(r"\?file=[\w.-]+\.py", node.attrs.get("href", "")):  # a link between notebooks
+            node.attrs["href"] = node.attrs["href"][len("?file="):-len(".py")] + ".html"  # their pages sit side by side
         attrs = "".join(f' {k}="{html.escape(v)}"' for k, v in node.attrs.items() if not k.startswith("on"))
         if tag in VOID:
             return f"<{tag}{attrs}>"

@@ -165,6 +165,16 @@ def _ips_inverted(rewards, logging_p, target_p):
     return sum(r * p / t if t else 0.0 for r, p, t in zip(rewards, logging_p, target_p)) / len(rewards)
 
 
+def _egreedy_forgets_exploring_to_greedy(means, epsilon, arm):
+    greedy = max(range(len(means)), key=lambda a: means[a])
+    return 1 - epsilon if arm == greedy else epsilon / len(means)
+
+
+def _egreedy_last_on_ties(means, epsilon, arm):
+    greedy = max(a for a in range(len(means)) if means[a] == max(means))
+    return (1 - epsilon + epsilon / len(means)) if arm == greedy else epsilon / len(means)
+
+
 WRONG = {
     "recall_at_k": {"divides by k (precision)": _recall_over_k, "ignores the cut-off k": _recall_no_cutoff},
     "rrf_scores": {"ranks from 0": _rrf_from_zero, "no constant k": _rrf_without_k},
@@ -183,6 +193,8 @@ WRONG = {
     "server_timing": {"dur is always last": _timing_dur_last, "only the first parameter": _timing_first_param},
     "p99": {"nearest rank": _p99_nearest_rank, "lower neighbour": _p99_lower},
     "ips": {"self-normalised (SNIPS)": _snips, "weights inverted": _ips_inverted},
+    "egreedy_propensity": {"exploring never lands on the greedy row": _egreedy_forgets_exploring_to_greedy,
+                           "last row wins a tie": _egreedy_last_on_ties},
 }
 
 

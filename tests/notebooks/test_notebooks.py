@@ -28,6 +28,11 @@ NUMBER = r"[+-]?[\d,]*\.?\d+"
 # What a reader must see. "page": patterns in the exported HTML (computed outputs, which the notebook's
 # source code embedded in the page cannot match); "script": lines a script run prints (plain text).
 EXPECTED_OUTPUT = {
+    "00_start_here": {
+        "page": [r"Learning path: \d+ notebooks, about \d+ h \d\d min in all", r"Your turn: \d+ exercises in \d+ notebooks"],
+        "script": [r"^Learning path: \d+ notebooks, about \d+ h \d\d min in all, with \d+ 'Your turn' exercises",
+                   r"^Your turn: \d+ exercises in \d+ notebooks"],
+    },
     "01_tour": {
         "page": [r"catalogue 300 \\u2192 candidates \d+", r"a request takes [\d.]+ ms at the median", r"NDCG@10 \S*0\.\d{4}",
                  r"Model store:\S* (loaded|trained)"],
@@ -80,6 +85,18 @@ EXPECTED_OUTPUT = {
         "page": [r"\d+ estimates spread with sd \S*0\.\d{3}", r"an A/B test needs ~[\d,]+ users"],
         "script": [r"^Truth: the target ranker earns \d\.\d{4} clicks per impression", r"^At ε = 0\.1: the largest importance weight",
                    r"^To decide whether the target", r"^On a log of the workbench's ε-exploration"],
+    },
+    "11_case_studies": {
+        "page": [r"Watch-time-weighted training earns [\d.]+ s of expected watch time per session",
+                 r"Adding SASRec to the default pipeline: NDCG@10 0\.\d{4} against 0\.\d{4}", r"regret is \d+% of",
+                 r"distinct items per page of \d+ slots"],
+        "script": [r"^Example age on: videos 2-7 days old at serving get \d+\.\d\d× their true share of views \(without "
+                   r"example age: \d+\.\d\d×\)", r"^Watch-time-weighted training earns [\d.]+ s of expected watch time per "
+                   r"session against [\d.]+ s for click-trained ranking", r"^Adding SASRec to the default pipeline: NDCG@10 "
+                   r"0\.\d{4} against 0\.\d{4}", r"^After click 1 of user \d+'s session", r"^Reading the last 5 item\(s\), "
+                   r"SASRec reaches NDCG@10 0\.\d{4}", r"^Deduplication on, personal row order: [\d.]+ distinct items per page",
+                   r"^Over 30 days \([\d,]+ sessions\), Thompson sampling loses [\d.]+ expected clicks to the best row and "
+                   r"ε-greedy [\d.]+", r"^At click weight 0\.5, the multi-task network"],
     },
 }
 PAGE_WIDTH = {"medium": 1050, "compact": 700, "full": None}  # px a chart may take (marimo's column, less padding)

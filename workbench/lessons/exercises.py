@@ -424,6 +424,40 @@ def _p99_cases(rng: np.random.Generator) -> list[Case]:
     return [{"latencies_ms": np.round(rng.lognormal(2.5, 0.6, size=n), 2).tolist()}]
 
 
+def _egreedy_reference(means: list[float], epsilon: float, arm: int) -> float:
+    """The propensity `workbench.casestudies.bandit.EpsilonGreedy` logs when it shows ``arm``."""
+    from workbench.casestudies.bandit import EpsilonGreedy
+
+    greedy = int(np.argmax(means))
+    if arm != greedy and epsilon == 0:
+        return 0.0  # a policy that never explores never shows another row
+
+    class Forced(np.random.Generator):  # the draws that make the policy show ``arm``
+        def __init__(self) -> None:
+            super().__init__(np.random.PCG64(0))
+
+        def random(self, size=None, dtype=np.float64, out=None):  # noqa: ARG002
+            return np.full(size, 0.0 if arm != greedy else 1.0)  # explore only to reach a non-greedy arm
+
+        def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):  # noqa: ARG002
+            return np.full(size, arm)
+
+    policy = EpsilonGreedy(len(means), 1, epsilon=epsilon)
+    policy.mean_and_width = lambda x: (np.asarray([means], dtype=np.float64), np.zeros((1, len(means))))
+    choice = policy.choose(np.zeros((1, 1)), Forced())
+    assert int(choice.arms[0]) == arm
+    return float(choice.propensity[0])
+
+
+def _egreedy_cases(rng: np.random.Generator) -> list[Case]:
+    k = int(rng.integers(2, 9))
+    means = np.round(rng.random(k), 3)
+    if rng.random() < 0.2:
+        means[int(rng.integers(k))] = means.max()  # a tie for the best row: the first one is the greedy pick
+    return [{"means": means.tolist(), "epsilon": float(rng.choice([0.0, 0.05, 0.1, 0.3, 1.0])), "arm": int(a)}
+            for a in rng.choice(k, size=2)]
+
+
 def _src(fn: Callable[..., Any]) -> str:
     return textwrap.dedent(inspect.getsource(fn))
 
@@ -700,6 +734,25 @@ _EXERCISES = [
         glossary=("IPS", "propensity"),
     ),
 ]
+_EXERCISES.append(Exercise(
+    name="egreedy_propensity", notebook="11_case_studies", title="an ε-greedy propensity",
+    task=("Netflix-style row ordering as a bandit: an ε-greedy policy shows the row with the highest estimated "
+          "click rate (the first one on a tie), except that with probability ε it shows a row drawn uniformly from "
+          "all K rows. Off-policy evaluation needs the probability of what was shown. Write "
+          "`my_egreedy_propensity(means, epsilon, arm)`: the probability that the policy shows row `arm`."),
+    signature="def my_egreedy_propensity(means, epsilon, arm):",
+    starter=("greedy = max(range(len(means)), key=lambda a: means[a])\n"
+             "return 1 - epsilon if arm == greedy else epsilon / len(means)  # can exploring land on the greedy row?"),
+    hint="exploring picks uniformly among all K rows, the greedy one included: it gets 1 − ε + ε/K.",
+    solution='''
+        def my_egreedy_propensity(means, epsilon, arm):
+            greedy = int(np.argmax(means))
+            return (1 - epsilon + epsilon / len(means)) if arm == greedy else epsilon / len(means)
+        ''',
+    reference=_egreedy_reference, cases=_egreedy_cases,
+    worked=[("four rows, ε = 0.1", {"means": [0.12, 0.30, 0.25, 0.05], "epsilon": 0.1, "arm": 1})],
+    glossary=("Exploration", "Propensity"),
+))
 EXERCISES: dict[str, Exercise] = {ex.name: ex for ex in _EXERCISES}
 
 
