@@ -178,7 +178,7 @@ def _(example_age, run):
     mo.vstack([
         charts.metric_bars(_bars, title="Predicted ÷ true share of views at serving, by the video's age",
                            reading=f"1 = calibrated; {_name}: {_fresh[f'{_name} / true']:.2f} for videos "
-                                   f"{_band} old", value_title="predicted share ÷ true share",
+                                   f"{_band} old", value_title="predicted share ÷ true share (ratio, 1 = calibrated)",
                            group="model", category="metric", category_title="video age at serving"),
         kit.table(_table.reset_index()),
         kit.show(f"Example age {'on' if example_age.value else 'off'}: videos {_band} old at serving get "
@@ -351,7 +351,7 @@ def _(b, history, sasrec):
     _long = _curve.reset_index().assign(model="SASRec")
     mo.vstack([
         charts.lines_chart(_long, x="history length", y=_col, group="model", x_title="items of history read (L, log scale)",
-                           y_title=f"NDCG@{lesson.K}", title="Quality against how much history the model reads",
+                           y_title=f"NDCG@{lesson.K} (0–1)", title="Quality against how much history the model reads",
                            reading=f"L = {history.value}: {_here:.4f}; L = {_lengths[-1]}: {_full:.4f}", log_x=True,
                            mark_x=history.value),
         kit.show(f"Reading the last {history.value} item(s), SASRec reaches NDCG@{lesson.K} {_here:.4f}; the last "
@@ -465,7 +465,7 @@ def _(bandit_pick, run):
     _label = {v: k for k, v in BANDITS.items()}[bandit_pick.value]
     mo.vstack([
         charts.lines_chart(lesson.regret_long(_cmp), x="day", y="cumulative regret", group="policy",
-                           x_title="simulated day", y_title="cumulative regret (expected clicks lost)",
+                           x_title="simulated day (days)", y_title="cumulative regret (expected clicks lost)",
                            title=f"Cumulative regret, {_label} against ε-greedy at the same budget",
                            reading=f"day {lesson.DAYS}: {_label} {_b['cumulative_regret']:.0f}, "
                                    f"ε-greedy {_e['cumulative_regret']:.0f}"),

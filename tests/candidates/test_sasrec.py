@@ -184,3 +184,18 @@ def test_warm_start_continues_from_an_earlier_fit(cycle_world, fitted):
     np.testing.assert_array_equal(cold.item_vectors_, fitted.item_vectors_)  # None: a plain fit (same seed)
     with pytest.raises(ValueError, match=r"\(items, max_len, dim, blocks, heads\) = \(12, 8, 16, 1, 1\)"):
         SASRec(dim=8, max_len=8, blocks=1).fit_warm(cycle_world, fitted)
+
+
+def test_history_windows_cut_the_whole_history_so_each_item_is_a_target_once():
+    from workbench.candidates.sasrec import history_windows
+
+    users = np.array([0] * 7 + [1] * 2 + [2])  # user 0: items 0..6 in time order; user 1: 7, 8; user 2: 9
+    windows, owner = history_windows(users, np.arange(10), n_users=3, max_len=3, every=True)
+    # tokens are items + 1; user 0's latest window (items 3-6) shares item 3 with the older one (items 0-3)
+    np.testing.assert_array_equal(windows, [[4, 5, 6, 7], [1, 2, 3, 4], [0, 0, 8, 9], [0, 0, 0, 10]])
+    np.testing.assert_array_equal(owner, [0, 0, 1, 2])
+    targets = np.sort(np.concatenate([w[1:][(w[:-1] > 0) & (w[1:] > 0)] for w in windows]) - 1)
+    np.testing.assert_array_equal(targets, [1, 2, 3, 4, 5, 6, 8])  # every item but each user's first, once
+    latest, owner = history_windows(users, np.arange(10), n_users=3, max_len=3, every=False)
+    np.testing.assert_array_equal(latest, windows[[0, 2, 3]])
+    np.testing.assert_array_equal(owner, [0, 1, 2])

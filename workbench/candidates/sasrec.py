@@ -62,6 +62,34 @@ def left_padded(rows: np.ndarray, items: np.ndarray, n_rows: int, length: int) -
     return out
 
 
+def history_windows(users: np.ndarray, items: np.ndarray, n_users: int, max_len: int, every: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Training sequences of ``max_len + 1`` tokens (inputs ``[:-1]``, next-item targets ``[1:]``) and
+    the user of each, ``(windows [W, max_len + 1], users [W])``.
+
+    ``every=False`` (the paper): each user's latest ``max_len + 1`` items. ``every=True``: the whole
+    history, cut from the end into windows of ``max_len`` targets; consecutive windows share one
+    item (the last input of the older window precedes the first target of the newer one), so every
+    item but a user's first is a target exactly once. ``users``/``items`` are in time order per user.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    if not every:
+        return left_padded(users, items, n_users, max_len + 1), np.arange(n_users)
+    counts = np.bincount(users, minlength=n_users)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    from_end = counts[users] - 1 - (np.arange(len(users)) - starts[users])
+    n_windows = np.maximum(1, -(-(counts - 1) // max_len))  # windows per user
+    first_window = np.concatenate([[0], np.cumsum(n_windows)[:-1]])
+    # window w of a user holds from_end in [w·L, w·L + L]; an item at from_end = w·L (w ≥ 1) is also window w − 1's first
+    own = np.minimum(from_end // max_len, n_windows[users] - 1)
+    shared = (from_end % max_len == 0) & (from_end >= max_len)
+    row = np.concatenate([first_window[users] + own, first_window[users[shared]] + from_end[shared] // max_len - 1])
+    age = np.concatenate([from_end, from_end[shared]])
+    it = np.concatenate([np.asarray(items, dtype=np.int64), np.asarray(items, dtype=np.int64)[shared]])
+    order = np.lexsort((-age, row))  # by window, oldest item first
+    windows = left_padded(row[order], it[order], int(n_windows.sum()), max_len + 1)
+    return windows, np.repeat(np.arange(n_users), n_windows)
+
+
 @rebuildable
 class CausalSelfAttention(nn.Module):
     """Multi-head scaled dot-product attention where position ``t`` sees keys ``≤ t`` that are not padding."""
@@ -146,7 +174,8 @@ class SASRec(CandidateSource):
     catalogue, a number = sampled softmax against that many uniform items per batch; seed: torch
     and numpy draws; threads: torch threads while fitting and encoding (restored after);
     warm_epochs: epochs of `fit_warm` (continuing an earlier fit); None: `fit_warm` trains
-    ``epochs`` from scratch, like `fit`.
+    ``epochs`` from scratch, like `fit`; all_windows: train on the whole of each history cut into
+    ``max_len`` windows (`history_windows`), not only its latest window (the paper's).
     """
 
     name = "sasrec"
@@ -168,6 +197,7 @@ class SASRec(CandidateSource):
         seed: int = 0,
         threads: int = 1,
         warm_epochs: int | None = 10,
+        all_windows: bool = False,
     ) -> None:
         for name, value in (("dim", dim), ("blocks", blocks), ("heads", heads), ("max_len", max_len),
                             ("epochs", epochs), ("batch_size", batch_size), ("threads", threads)):  # fmt: skip
@@ -191,7 +221,7 @@ class SASRec(CandidateSource):
         self.dim, self.blocks, self.heads, self.max_len, self.dropout = dim, blocks, heads, max_len, dropout
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.loss, self.negatives, self.seed, self.threads = loss, negatives, seed, threads
-        self.warm_epochs = warm_epochs
+        self.warm_epochs, self.all_windows = warm_epochs, bool(all_windows)
 
     def fit_warm(self, train: Dataset, previous: SASRec) -> SASRec:
         """Fit on ``train`` starting from ``previous``'s network, for ``warm_epochs`` epochs
@@ -218,8 +248,9 @@ class SASRec(CandidateSource):
         inter = train.interactions  # sorted by (user, timestamp, item)
         users, items = inter["user"].to_numpy(), inter["item"].to_numpy()
         # one more than max_len: inputs are tokens [:-1], next-item targets tokens [1:]
-        windows = left_padded(users, items, self.n_users_, self.max_len + 1)
-        owners = np.flatnonzero((windows > 0).sum(axis=1) >= 2)  # a sequence of one item has no next item
+        windows, window_user = history_windows(users, items, self.n_users_, self.max_len, self.all_windows)
+        keep = (windows > 0).sum(axis=1) >= 2  # a sequence of one item has no next item
+        windows, owners = windows[keep], window_user[keep]
         self.sequences_ = left_padded(users, items, self.n_users_, self.max_len)  # [n_users, max_len], for serving
         threads = torch.get_num_threads()
         try:
@@ -231,7 +262,7 @@ class SASRec(CandidateSource):
                 if warm is not None:
                     model.load_state_dict(warm.state_dict())
                 epochs = self.epochs if warm is None else self.warm_epochs
-                self.losses_ = self._train(model, torch.from_numpy(windows[owners]), owners, epochs)
+                self.losses_ = self._train(model, torch.from_numpy(windows), owners, epochs)
             model.eval()
             self.model_ = model
             with torch.no_grad():
