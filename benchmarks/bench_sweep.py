@@ -83,11 +83,10 @@ def loop(trials, trained, ks_of, graded: bool, metrics) -> tuple[pd.DataFrame, d
 
 
 def on_cluster(spec, n_workers: int, out: Path, limit: int, store, model) -> tuple[pd.DataFrame, float, float, int]:
-    from distributed import Client, LocalCluster
+    from workbench.sweep import connect
 
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:  # fmt: skip
+    with connect(workers=n_workers) as client:  # the LocalCluster `workbench sweep` starts
         client.wait_for_workers(n_workers)
         start = time.perf_counter() - t0
         t1 = time.perf_counter()

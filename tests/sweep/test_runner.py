@@ -162,18 +162,17 @@ def test_a_failing_config_is_recorded_and_the_rest_go_on(cluster, stored, tmp_pa
 
 
 def test_an_upstream_sweep_fits_once_per_distinct_upstream_config(cluster, stored, tmp_path):
-    store = ModelStore()
-    before = set(store.keys())
+    store, default = ModelStore(tmp_path / "store"), ModelStore()  # a store of its own (store= reaches the fits)
+    before = set(default.keys())
     grid = {"source_params.ease.lam": [30.0, 100.0], "rerank.lam": [0.5, 1.0], "k": [5, 10]}
-    run = run_sweep(load_sweep(sweep_file(tmp_path, grid)), tmp_path / "out", scheduler=cluster.scheduler_address)
+    run = run_sweep(load_sweep(sweep_file(tmp_path, grid)), tmp_path / "out", scheduler=cluster.scheduler_address,
+                    store=store.root)  # fmt: skip
     t = run.table
     assert run.computed == 8 and run.failed == 0
     keys = t.groupby("source_params.ease.lam")["artefact"].unique()
     assert all(len(k) == 1 for k in keys) and keys[100.0][0] != keys[30.0][0]
-    # ease.lam = 100 is the stored light pipeline (unless the fitting code changed since: others edit the tree)
-    new = set(store.keys()) - before
-    assert run.fits == len(new) >= 1 and keys[30.0][0] in new and new <= {keys[30.0][0], keys[100.0][0]}
-    assert t.loc[t["source_params.ease.lam"] == 30.0, "artefact_trained"].all()
+    assert run.fits == 2 and set(store.keys()) == {keys[30.0][0], keys[100.0][0]}  # one fit per upstream config
+    assert t["artefact_trained"].all() and set(default.keys()) == before
     # stage 1 changed the figures
     a = t[(t["source_params.ease.lam"] == 30.0) & (t["rerank.lam"] == 1.0) & (t["k"] == 10)].iloc[0]
     b = t[(t["source_params.ease.lam"] == 100.0) & (t["rerank.lam"] == 1.0) & (t["k"] == 10)].iloc[0]
@@ -205,6 +204,26 @@ def test_cli_default_local_cluster_best_export_matches_workbench_evaluate(stored
         assert mean == pytest.approx(round(winner[col], 4), abs=1e-12)
         if not np.isnan(winner[f"{col}_ci_low"]):
             assert (lo, hi) == (round(winner[f"{col}_ci_low"], 4), round(winner[f"{col}_ci_high"], 4))
+
+
+def test_cli_options_reach_the_sweep(cluster, stored, tmp_path, capsys):
+    from workbench.cli import main
+
+    path = sweep_file(tmp_path, {"rerank.lam": [0.1, 0.5, 0.9]})
+    out = tmp_path / "out"
+    common = ["sweep", str(path), "--out", str(out)]
+    assert main([*common, "--scheduler", cluster.scheduler_address, "--limit", "2", "--model", str(stored.path)]) == 0
+    table = read_results(out)
+    assert len(table) == 2 and set(table["scheduler"]) == {cluster.scheduler_address}
+    assert set(table["artefact"]) == {stored.key}
+    capsys.readouterr()
+    assert main([*common, "--report-only", "--top", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "2 config(s) with results, mean over seeds; top 1 by" in text and len(read_results(out)) == 2
+    assert main([*common, "--workers", "2", "--scheduler", cluster.scheduler_address]) == 2  # refused before work
+    assert "the scheduler's cluster has its own workers" in capsys.readouterr().err
+    assert main([*common, "--best", "most ndcg"]) == 2
+    assert main([*common, "--export", str(tmp_path / "x.toml")]) == 2  # --export needs --best
 
 
 def test_a_scheduler_nobody_answers_is_an_error_naming_it(tmp_path):

@@ -43,7 +43,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.sweep.progress import Silent, TerminalBar
+from workbench.sweep.progress import Silent
 from workbench.sweep.results import ResultStore
 from workbench.sweep.spec import SweepSpec, Trial
 from workbench.sweep.tasks import EvalInputs, failure, fit_upstream, pipeline_trial, study_trial
@@ -81,10 +81,18 @@ def connect(scheduler: str | None = None, workers: int | None = None, client: An
         with c:
             yield c
         return
+    import dask
+
     n = workers or os.cpu_count() or 1
     nanny = logging.getLogger("distributed.nanny")
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster:  # fmt: skip
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which also fixes glibc's mmap threshold:
+    # every numpy array over 128 KB is then mapped and unmapped anew, and stage 3 + metrics took twice the
+    # CPU time (measured: benchmarks/RESULTS.md, "Sweeps on Dask"). The workers keep glibc's default. Nor do
+    # they sample their own stacks every 10 ms for a dashboard this cluster does not serve.
+    quiet = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": False}
+    with dask.config.set(quiet), \
+            LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address="127.0.0.1:0") as cluster:  # fmt: skip
         try:
             with Client(cluster) as c:
                 yield c
@@ -358,6 +366,3 @@ def _submit_studies(c: Any, spec: SweepSpec, todo: list[Trial], cache_dir: str):
         futures.append((fut, t))
     return futures
 
-
-def terminal_progress() -> TerminalBar:
-    return TerminalBar()

@@ -46,7 +46,6 @@ import itertools
 import json
 import math
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,7 +218,6 @@ def config_paths() -> dict[str, str]:
 def check_path(path: str) -> None:
     """SweepError unless ``path`` names a field of PipelineConfig (see the module docstring)."""
     from workbench.candidates import SOURCES
-    from workbench.pipeline import PipelineConfig
     from workbench.ranking import TrainConfig
     from workbench.rerank import RerankConfig
 
@@ -246,7 +244,6 @@ def check_path(path: str) -> None:
         if len(parts) != want or parts[1] not in SOURCES:
             form = f"{head}.SOURCE" + (".ARGUMENT" if kind == "params" else "")
             raise SweepError(f"{path!r}: expected {form} with SOURCE one of {sorted(SOURCES)}")
-    del PipelineConfig  # imported to fail early when the pipeline cannot be imported
 
 
 def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
@@ -426,12 +423,3 @@ def _base_config(base: Any, source: str, folder: Path) -> dict[str, Any]:
         raise SweepError(f"{source}: [sweep] base = {base!r}: {exc}") from None
     return json.loads(json.dumps(config.to_dict(), default=list))
 
-
-def sweep_values(trials: Iterable[Trial]) -> dict[str, list[Any]]:
-    """Distinct values per swept field over ``trials`` (for reports)."""
-    out: dict[str, list[Any]] = {}
-    for t in trials:
-        for p, v in t.values.items():
-            if v not in out.setdefault(p, []):
-                out[p].append(v)
-    return out
