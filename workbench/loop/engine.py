@@ -138,6 +138,10 @@ class LoopResult:
     def alerts_frame(self) -> pd.DataFrame:
         return alerts_frame(self.alerts)
 
+    def events(self) -> pd.DataFrame:
+        """Every event of the loop's log (`workbench.serving.eventlog.read_events`)."""
+        return read_events(self.state / LOG_FILE)
+
     def figures(self) -> pd.DataFrame:
         """The daily table without wall times (what must not depend on the machine or on a restart)."""
         return self.daily.drop(columns=[c for c in ("seconds", "retrain_seconds") if c in self.daily]).reset_index(drop=True)

@@ -1,0 +1,173 @@
+"""Feedback-loop benchmarks: the time of one simulated day, and the feedback-loop demonstration.
+
+Run: .venv/bin/python benchmarks/bench_loop.py [--sections speed,demo] [--users 10000] [--days 4]
+     [--demo-days 30] [--retrain-every 7]
+
+- speed: one simulated day for ``--users`` users, in-process (`workbench.loop.Loop.step`: sessions,
+  stages 1-2 once for the day's visitors, stage 3 per session round, clicks, the durable SQLite log,
+  the stream step, monitoring and the state written), retraining off. The default synthetic world
+  has 3,000 users, so the bench draws a synthetic world of ``--users`` users (`make_synthetic`, every
+  other setting the default's) and fits the default pipeline on its temporal split once, keeping it
+  in the model store under a key of its own (a later run loads it). Median over ``--days`` days after
+  a first one, with the features in Redis and in memory. Side by side, the reference: the pipeline's
+  own ``recommend`` for the same day's visitors, once (producing one slate each and nothing else).
+  Target: ≤ 5 s per day, in-process, excluding retraining.
+- demo: two loops of ``--demo-days`` days on the default synthetic world, retraining (refresh) every
+  ``--retrain-every`` days, at ε = 0 and ε = 0.1; the daily exposure Gini and coverage of both, side by
+  side (the same runs as ``workbench loop --days 30 --retrain-every 7 --epsilon E``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workbench.loop import Base, Loop, LoopConfig
+
+
+def load_line() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def versions() -> str:
+    libs = ("numpy", "pandas", "scipy", "torch", "redis", "marimo")
+    found = []
+    for lib in libs:
+        try:
+            found.append(f"{lib} {metadata.version(lib)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{lib} absent")
+    return f"Python {platform.python_version()}, " + ", ".join(found)
+
+
+class TimedLoop(Loop):
+    """A `Loop` that also adds up the time spent in stages 1-2 (the pipeline's ranking of the day's visitors)."""
+
+    rank_seconds = 0.0
+
+    def _rank(self, key, rows, ts):
+        t = time.perf_counter()
+        out = super()._rank(key, rows, ts)
+        self.rank_seconds += time.perf_counter() - t
+        self.visitors = rows
+        return out
+
+
+def big_world(n_users: int, say) -> Base:
+    """The default pipeline on a synthetic world of ``n_users`` users, from the store when fitted before."""
+    from workbench.data import make_synthetic, split
+    from workbench.pipeline import Pipeline, PipelineConfig
+    from workbench.store import DataSpec, ModelStore, artefact_key, load_pipeline, save_pipeline
+
+    t = time.perf_counter()
+    ds = make_synthetic(seed=0, n_users=n_users)
+    train, _ = split(ds, "temporal")
+    config = PipelineConfig(seed=0)
+    store = ModelStore()
+    key = artefact_key(DataSpec("synthetic", 0), train.fingerprint, config)  # the fingerprint tells the worlds apart
+    folder = store.path(key)
+    if folder.is_dir():
+        pipe = load_pipeline(folder, train)
+        pipe.config = config
+        how = f"loaded artefact {key} in {time.perf_counter() - t:.1f} s"
+    else:
+        say(f"fitting the default pipeline on a synthetic world of {n_users:,} users (once; stored as {key})")
+        pipe = Pipeline(config).fit(train, progress=say)
+        save_pipeline(pipe, folder, None, key)
+        how = f"fitted and stored artefact {key} in {time.perf_counter() - t:.1f} s"
+    return Base(pipe, train, ds.truth, key, how)
+
+
+def speed(args) -> None:
+    say = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    base = big_world(args.users, say)
+    print(f"World: synthetic, {base.train.n_users:,} users × {base.train.n_items:,} items "
+          f"({base.train.n_interactions:,} training interactions); {base.description}")  # fmt: skip
+    rows = []
+    for features in ("redis", "memory"):
+        with tempfile.TemporaryDirectory(prefix="bench-loop-") as folder:
+            config = LoopConfig(days=args.days + 1, retrain_every=0, features=features, seed=0)
+            loop = TimedLoop(config, folder, base=base)
+            try:
+                times, ranks, rest, ref, visitors = [], [], [], [], []
+                for day in range(args.days + 1):
+                    loop.rank_seconds = 0.0
+                    t = time.perf_counter()
+                    loop.step()
+                    wall = time.perf_counter() - t
+                    if day == 0:
+                        continue  # the first day warms caches and threads
+                    times.append(wall)
+                    ranks.append(loop.rank_seconds)
+                    rest.append(wall - loop.rank_seconds)
+                    visitors.append(len(loop.visitors))
+                    t = time.perf_counter()
+                    loop.base.pipeline.recommend(loop.visitors)
+                    ref.append(time.perf_counter() - t)
+                last = loop.rows_daily[-1]
+            finally:
+                loop.close()
+        med = statistics.median(times)
+        rows.append({"features": features, "median s/day": med, "min s/day": min(times),
+                     "stages 1-2 s": statistics.median(ranks), "rest of the day s": statistics.median(rest),
+                     "visitors/day": int(statistics.median(visitors)), "sessions (last day)": int(last["impressions"]),
+                     "reference recommend() s": statistics.median(ref), "day / reference": med / statistics.median(ref),
+                     "target ≤ 5 s": "met" if med <= 5.0 else "missed"})  # fmt: skip
+        print(f"  features in {features}: days {', '.join(f'{x:.2f}' for x in times)} s; {load_line()}", flush=True)
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.2f}".format):
+        print(pd.DataFrame(rows).to_string(index=False))
+
+
+def demo(args) -> None:
+    say = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    curves = {}
+    with tempfile.TemporaryDirectory(prefix="bench-loop-demo-") as root:
+        for eps in (0.0, 0.1):
+            config = LoopConfig(days=args.demo_days, retrain_every=args.retrain_every, epsilon=eps, seed=0)
+            t = time.perf_counter()
+            with Loop(config, Path(root) / f"eps{eps}", progress=say) as loop:
+                result = loop.run()
+            print(f"ε = {eps}: {args.demo_days} days in {time.perf_counter() - t:.0f} s, "
+                  f"{len(result.versions) - 1} retrained versions; {load_line()}", flush=True)  # fmt: skip
+            curves[eps] = result.daily.set_index("day")[["exposure_gini", "coverage", "ctr"]]
+    table = pd.concat({f"ε={e}": c for e, c in curves.items()}, axis=1)
+    table.index = table.index + 1
+    with pd.option_context("display.width", 200, "display.max_rows", 100, "display.float_format", "{:.4f}".format):
+        print(table.to_string())
+    for eps, c in curves.items():
+        g = c["exposure_gini"].to_numpy()
+        print(f"ε = {eps}: exposure Gini day 1 {g[0]:.4f} → day {len(g)} {g[-1]:.4f} ({g[-1] - g[0]:+.4f}); "
+              f"coverage {c['coverage'].iloc[0]:.4f} → {c['coverage'].iloc[-1]:.4f}; "
+              f"mean Gini over the last 7 days {np.mean(g[-7:]):.4f}")  # fmt: skip
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sections", default="speed,demo")
+    p.add_argument("--users", type=int, default=10_000)
+    p.add_argument("--days", type=int, default=4, help="timed days after a first one (default 4)")
+    p.add_argument("--demo-days", type=int, default=30)
+    p.add_argument("--retrain-every", type=int, default=7)
+    args = p.parse_args()
+    print(versions())
+    print(f"Start: {load_line()}")
+    for section in args.sections.split(","):
+        print(f"\n== {section} ==", flush=True)
+        {"speed": speed, "demo": demo}[section](args)
+    print(f"\nEnd: {load_line()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,371 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "09 · The feedback loop"
+# description = "Simulated users live through weeks of a recommender that retrains on their clicks: popularity bias amplifying without exploration, a brand-new item found or never, drift and alerts day by day, the retrain cadence."
+# ///
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="09 · The feedback loop")
+
+with app.setup:
+    import dataclasses
+    import tempfile
+
+    import marimo as mo
+    import numpy as np
+    import pandas as pd
+
+    from workbench.lessons import guide, kit
+    from workbench.loop import Loop, LoopConfig, load_base
+    from workbench.loop.discovery import exposure_by_day, new_items
+    from workbench.rerank import n_explore_slots
+    from workbench.serving.redis_server import find_redis_server
+    from workbench.viz import charts
+
+    settings = kit.settings()
+    EPSILONS = (0.0, 0.1)  # the two policies compared: no exploration, and some
+    CADENCE = 7  # days between retrainings, the page's default
+    CADENCES = (0, 1, 3, 7, 14)  # the slider's choices (0: never retrain)
+    N_NEW = 3  # brand-new items followed
+    LAST = 7  # days averaged at the end of a run
+
+
+@app.function
+def days_for(s: kit.NotebookSettings) -> int:
+    """Simulated days per loop: 30, or 14 on the small world (quick looks, tests)."""
+    return 14 if s.small else 30
+
+
+@app.function
+def backend() -> str:
+    """The online features: a real Redis when Debian's redis-server is installed, else this process's memory."""
+    try:
+        find_redis_server()
+    except RuntimeError:
+        return "memory"
+    return "redis"
+
+
+@app.function
+@mo.cache
+def base_for(s: kit.NotebookSettings):
+    """The loop's starting point (cached): the default pipeline from the model store, and the world's truth."""
+    with kit.progress(f"Model store: loading the default pipeline for {s.data}, or training and storing it") as step:
+        return load_base(s.data, s.seed, s.small, kit.default_config(s), cache_dir=kit.DATA_DIR, progress=step)
+
+
+@app.function
+@mo.cache
+def loop_for(s: kit.NotebookSettings, epsilon: float, cadence: int):
+    """One loop of `days_for(s)` days at exploration rate ``epsilon``, retraining every ``cadence`` days (cached):
+    (its result, its event log)."""
+    config = LoopConfig(data=s.data, small=s.small, seed=s.seed, days=days_for(s), epsilon=epsilon,
+                        retrain_every=cadence, features=backend())  # fmt: skip
+    folder = tempfile.mkdtemp(prefix="workbench-loop-09-")
+    with kit.progress(f"The loop at ε = {epsilon:g}, retraining every {cadence} days ({days_for(s)} days)") as step:
+        with Loop(config, folder, base=base_for(s), cache_dir=kit.DATA_DIR, progress=step) as loop:
+            result = loop.run()
+            events = loop.events()
+    return result, events
+
+
+@app.function
+@mo.cache
+def pool_share(s: kit.NotebookSettings) -> np.ndarray:
+    """Per item: the share of users whose ranked pool (what stage 3 and exploration draw from) holds it, at the
+    starting model (cached)."""
+    base = base_for(s)
+    users = np.arange(base.train.n_users)
+    with kit.progress("Ranking every user's candidates once, to see which items ever reach a ranked pool"):
+        ranked = base.pipeline.rank_stage(users)
+    items = ranked.items[ranked.items >= 0]
+    return np.bincount(items, minlength=base.train.n_items) / len(users)
+
+
+@app.function
+def policy(epsilon: float) -> str:
+    return f"ε = {epsilon:g}"
+
+
+@app.cell
+def _():
+    _k = kit.default_config(settings).k
+    _slots = n_explore_slots(_k, EPSILONS[1])
+    mo.md(rf"""
+    # 09 · The feedback loop: a recommender that learns from what it showed
+
+    The textbook draws production as a loop, not a line: served slates produce clicks, clicks
+    go to the event log, the log trains the next model, and the next model decides what is
+    served. Here simulated users (`workbench.experiment.simulator`, who know their true click
+    probabilities) live through {days_for(settings)} days of the workbench's own pipeline
+    (`workbench loop`):
+
+    * each day, every user visits a random number of times and is shown a slate of {_k} items;
+    * every impression (with the probability it was shown with), click and conversion goes to
+      the durable event log, and a stream step updates the online features (recent items, item
+      popularity) in the feature store ({backend()} here);
+    * every {CADENCE} days a scheduled job retrains the model on the log and publishes a new version.
+
+    Two policies run side by side, each in a world of its own: **{policy(EPSILONS[0])}** (always the
+    model's top {_k}) and **{policy(EPSILONS[1])}** ({_slots} of the {_k} slots given to an item drawn at
+    random from below the slate, and logged as such).
+    """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__)
+    return
+
+
+@app.cell
+def _():
+    picker = kit.data_picker(settings, label="data set (world)")
+    picker
+    return (picker,)
+
+
+@app.cell
+def _(picker):
+    run = dataclasses.replace(settings, data=picker.value)
+    base = base_for(run)
+    loops = {eps: loop_for(run, eps, CADENCE) for eps in EPSILONS}
+    _r0 = loops[EPSILONS[0]][0]
+    _sessions = int(_r0.daily["impressions"].sum())
+    mo.vstack([
+        kit.show(f"**Model store:** {base.description}"),
+        kit.show(f"Each loop: {_r0.population:,} simulated users, {days_for(run)} days, {_sessions:,} sessions at "
+                 f"{policy(EPSILONS[0])}; {len(_r0.versions) - 1} retrained versions published to the model store."),
+    ])  # fmt: skip
+    return base, loops, run
+
+
+@app.cell
+def _():
+    mo.md(r"""
+    ## Popularity bias, amplified
+
+    **Exposure Gini** measures how unequally the day's impressions spread over the catalogue
+    (0: every item shown equally often; 1: one item takes them all); **coverage** is the share
+    of the catalogue shown at least once that day. Without exploration the model shows what it
+    already believes in, users can only click what they are shown, and each retraining learns
+    from those clicks.
+    """)
+    return
+
+
+@app.cell
+def _(loops):
+    _curves = pd.concat([r.daily.assign(policy=policy(eps), day=r.daily["day"] + 1) for eps, (r, _) in loops.items()])
+    _g = {eps: r.daily["exposure_gini"].to_numpy() for eps, (r, _) in loops.items()}
+    _c = {eps: r.daily["coverage"].to_numpy() for eps, (r, _) in loops.items()}
+    _switch = {eps: (r.daily["version"] != r.daily["version"].shift()).to_numpy()[1:] for eps, (r, _) in loops.items()}
+    _e0, _e1 = EPSILONS
+    _moved = lambda a: "rose" if a[-1] > a[0] else "fell" if a[-1] < a[0] else "stayed"  # noqa: E731
+    _n = len(_g[_e0])
+    _gap = np.mean(_g[_e0][-LAST:]) - np.mean(_g[_e1][-LAST:])
+
+    def _steps(eps):
+        step, new = np.diff(_g[eps]), _switch[eps]
+        jumps = ", ".join(f"{x:+.4f}" for x in step[new])
+        return (f"at {policy(eps)} the first day of each new version moved it by {jumps or 'nothing (no retraining)'}, "
+                f"every other day by {step[~new].mean():+.4f} on average")  # fmt: skip
+
+    mo.vstack([
+        charts.lines_chart(
+            _curves, x="day", y="exposure_gini", group="policy", x_title="simulated day",
+            y_title="exposure Gini of the day's impressions (0 = equal, 1 = one item)",
+            title="How unequally the catalogue is shown, day by day",
+            reading=f"retraining every {CADENCE} days; one curve per policy"),
+        charts.lines_chart(
+            _curves, x="day", y="coverage", group="policy", x_title="simulated day",
+            y_title="catalogue coverage (share of items shown that day)", title="How much of the catalogue is shown",
+            reading="exploration reaches items the model would not show"),
+        kit.show(
+            f"Exposure Gini at {policy(_e0)}: {_g[_e0][0]:.4f} on day 1, {_g[_e0][-1]:.4f} on day {_n} ({_moved(_g[_e0])}); "
+            f"at {policy(_e1)}: {_g[_e1][0]:.4f} → {_g[_e1][-1]:.4f} ({_moved(_g[_e1])}). Over the last {LAST} days "
+            f"{policy(_e1)} kept it {abs(_gap):.4f} {'lower' if _gap > 0 else 'higher'} on average, and showed "
+            f"{np.mean(_c[_e1][-LAST:]):.1%} of the catalogue a day against {np.mean(_c[_e0][-LAST:]):.1%}."),
+        kit.show(
+            f"Two forces: retraining on the loop's own clicks, and the seen filter (an item a user clicked is not "
+            f"shown to them again, so their slates move down their list). {_steps(_e0).capitalize()}; {_steps(_e1)}."),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    mo.md(r"""
+    ## A brand-new item: discovered, or never
+
+    An item nobody interacted with in the training data is brand-new to the model: the
+    collaborative sources have nothing to score it with. Exploration here draws from the
+    ranked pool below the slate, so it can only find items that some candidate source
+    proposes. Below, the brand-new items users would like most (their **appeal**: the mean
+    true click probability once examined, which the simulator knows and the model does not),
+    and then the item exploration found that the model never showed.
+    """)
+    return
+
+
+@app.cell
+def _(base, loops, run):
+    fresh = new_items(base.train, base.world, N_NEW)
+    _start, _days = base.train.reference_ts, days_for(run)
+    _items = base.train.items[["item_id", "title"]]
+    _exp = {eps: exposure_by_day(ev, _start, _items, _days) for eps, (_, ev) in loops.items()}
+    _tot = {eps: e.groupby("item_id", sort=False)[["impressions", "explored", "clicks"]].sum() for eps, e in _exp.items()}
+    _e0, _e1 = EPSILONS
+    _pools = pool_share(run)
+    _table = fresh.assign(**{f"shown at {policy(eps)}": _tot[eps].loc[fresh["item_id"], "impressions"].to_numpy()
+                             for eps in EPSILONS}, in_ranked_pools=_pools[fresh["item"]]).drop(columns=["item"])  # fmt: skip
+    _new_shown = {eps: int(_tot[eps].loc[fresh["item_id"], "impressions"].sum()) for eps in EPSILONS}
+    # the item found by exploration: never shown at ε = 0, the most clicked at ε > 0
+    _never = _tot[_e0].index[_tot[_e0]["impressions"].to_numpy() == 0]
+    _found = _tot[_e1].loc[_never].query("clicks > 0").sort_values(["clicks", "impressions"], ascending=False)
+    _versions = loops[_e1][0].daily["version"]
+    _switch_days = (np.flatnonzero((_versions != _versions.shift()).to_numpy()[1:]) + 1).tolist()
+    if len(_found):
+        _id = _found.index[0]
+        _e = _exp[_e1][_exp[_e1]["item_id"] == _id]
+        _title = _items.set_index("item_id").loc[_id, "title"]
+        _curves = pd.concat([_e.assign(shown="by exploration", n=_e["explored_so_far"]),
+                             _e.assign(shown="by the model itself", n=_e["impressions_so_far"] - _e["explored_so_far"]),
+                             _e.assign(shown=f"at {policy(_e0)}", n=0)]).assign(day=lambda d: d["day"] + 1)  # fmt: skip
+        _first = _e.loc[_e["impressions"] > 0, "day"].iloc[0] + 1
+        _by_model = _e[_e["day"] >= (_switch_days[0] if _switch_days else _days)]
+        _model_n = int((_by_model["impressions"] - _by_model["explored"]).sum())
+        _after = (f"after the first retraining (day {_switch_days[0] + 1}) the model itself showed it {_model_n:,} times"
+                  if _switch_days else "no retraining followed")  # fmt: skip
+        _said = (f"Found by exploration: {_title}, never shown at {policy(_e0)}; at {policy(_e1)} first shown on day {_first}, "
+                 f"{int(_found.iloc[0]['explored']):,} times by exploration, clicked {int(_found.iloc[0]['clicks']):,} times; "
+                 f"{_after}.")  # fmt: skip
+    else:
+        _title = "none"
+        _curves = pd.DataFrame({"day": [1], "n": [0], "shown": ["nothing found"]})
+        _said = f"Exploration found no item that {policy(_e0)} never showed and users clicked, in {_days} days."
+    _star = fresh.iloc[0]
+    _in = _pools[fresh["item"]]
+    _why = (f"they are in {_in.max():.1%} of the users' ranked pools at most, the pool exploration draws from")
+    mo.vstack([
+        kit.table(_table),
+        kit.show(f"The most appealing brand-new item, {_star['title']} (appeal rank {_star['appeal_rank']} of "
+                 f"{base.train.n_items}, {_star['train_interactions']} training interactions): shown "
+                 f"{int(_table.iloc[0][f'shown at {policy(_e0)}']):,} times at {policy(_e0)} and "
+                 f"{int(_table.iloc[0][f'shown at {policy(_e1)}']):,} times at {policy(_e1)} in {_days} days. The {N_NEW} "
+                 f"brand-new items together: {_new_shown[_e0]:,} and {_new_shown[_e1]:,} impressions ({_why})."),
+        charts.lines_chart(
+            _curves, x="day", y="n", group="shown", x_title="simulated day", y_title="impressions so far (count)",
+            title=f"An item only exploration found: {_title}", reading=f"at {policy(_e1)}, split by who chose to show it"),
+        kit.show(_said),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    mo.md(r"""
+    ## CTR and drift, day by day, with the alerts
+
+    Monitoring reads the same days: the click-through rate, and **drift** between the training
+    window and the serving window (`workbench.monitoring`): PSI of the clicked items' popularity
+    and age against the training interactions', and of the ranking scores shown against the
+    version's first day. The alert rules (thresholds from the config) fire on the first day of
+    each breach and say why.
+    """)
+    return
+
+
+@app.cell
+def _(loops):
+    _r = loops[EPSILONS[0]][0]
+    _d = _r.daily.assign(day=_r.daily["day"] + 1)
+    _long = pd.concat([_d.assign(figure=name, value=_d[col]) for name, col in
+                       (("PSI of clicked items' popularity", "psi:item_popularity"),
+                        ("PSI of clicked items' age", "psi:item_age_days"),
+                        ("PSI of the scores shown", "psi:score"))])  # fmt: skip
+    _alerts = _r.alerts_frame()
+    _first = _r.alerts[0] if _r.alerts else None
+    _ctr = _d["ctr"].to_numpy()
+    _ctr_alerts = [a for a in _r.alerts if a.metric == "ctr"]
+    _said = (f"At {policy(EPSILONS[0])}, {len(_r.alerts)} alert{'s' if len(_r.alerts) != 1 else ''} fired"
+             + (f"; the first on day {_first.when[1] + 1}: {_first.rule} ({_first.reason})" if _first else "")
+             + f". CTR went from {_ctr[0]:.4f} on day 1 to {_ctr[-1]:.4f} on day {len(_ctr)} ({_ctr[-1] / _ctr[0] - 1:+.1%}); "
+             + (f"the CTR rule fired on day {_ctr_alerts[0].when[1] + 1} ({_ctr_alerts[0].reason})." if _ctr_alerts
+                else "the CTR rule did not fire."))  # fmt: skip
+    _table = _alerts.assign(when=[f"day {w[1] + 1}, arm {w[0]}" for w in _alerts["when"]]).drop(columns=["value", "threshold"])
+    mo.vstack([
+        charts.lines_chart(
+            _d.assign(policy=policy(EPSILONS[0])), x="day", y="ctr", group="policy", x_title="simulated day",
+            y_title="click-through rate (clicks per item shown)", title="CTR day by day",
+            mark_x=float(_ctr_alerts[0].when[1] + 1) if _ctr_alerts else None,
+            reading="vermillion: the day the CTR rule fired" if _ctr_alerts else "the CTR rule did not fire"),
+        charts.lines_chart(
+            _long, x="day", y="value", group="figure", x_title="simulated day", y_title="PSI against the reference window",
+            title="Drift against the training window (scores: against the version's first day)",
+            mark_x=float(_first.when[1] + 1) if _first else None,
+            reading=f"vermillion: the first alert (day {_first.when[1] + 1})" if _first else "no alert fired"),
+        kit.table(_table),
+        kit.show(_said),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    mo.md(r"""
+    ## The retrain cadence
+
+    How often should the model learn from its own log? Pick a cadence: the loop without
+    exploration runs again (cached per choice) and its curves are drawn beside the page's
+    default.
+    """)
+    return
+
+
+@app.cell
+def _():
+    cadence = mo.ui.slider(steps=list(CADENCES), value=CADENCE, label="retrain every N days (0: never)",
+                           show_value=True, debounce=True)  # fmt: skip
+    cadence
+    return (cadence,)
+
+
+@app.cell
+def _(cadence, loops, run):
+    _chosen, _ = loop_for(run, EPSILONS[0], cadence.value)
+    _default = loops[EPSILONS[0]][0]
+    _label = lambda c: f"every {c} days" if c else "never"  # noqa: E731
+    _runs = {cadence.value: _chosen, CADENCE: _default}
+    _curves = pd.concat([r.daily.assign(retraining=_label(c), day=r.daily["day"] + 1) for c, r in _runs.items()])
+    _g = {c: r.daily["exposure_gini"].to_numpy()[-LAST:].mean() for c, r in _runs.items()}
+    _ctr = {c: r.daily["ctr"].to_numpy()[-LAST:].mean() for c, r in _runs.items()}
+    _fit = _chosen.daily["retrain_seconds"].sum()
+    _against = ("the page's default" if cadence.value == CADENCE else
+                f"against {_g[CADENCE]:.4f} and {_ctr[CADENCE]:.4f} retraining {_label(CADENCE)}")  # fmt: skip
+    mo.vstack([
+        charts.lines_chart(
+            _curves, x="day", y="exposure_gini", group="retraining", x_title="simulated day",
+            y_title="exposure Gini of the day's impressions (0 = equal, 1 = one item)",
+            title=f"Retraining {_label(cadence.value)} against {_label(CADENCE)}, at {policy(EPSILONS[0])}",
+            reading="one curve per cadence (one curve when they are the same)"),
+        kit.show(
+            f"Retraining {_label(cadence.value)}: {len(_chosen.versions) - 1} versions published, {_fit:.0f} s of "
+            f"retraining; over the last {LAST} days exposure Gini {_g[cadence.value]:.4f} and CTR {_ctr[cadence.value]:.4f} "
+            f"({_against})."),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _(cadence, run):
+    _cfg = {"epsilons": EPSILONS, "cadence": cadence.value, "default_cadence": CADENCE, "days": days_for(run),
+            "features": backend(), "new_items": N_NEW, "last_days": LAST}  # fmt: skip
+    kit.footer(run, _cfg, __file__)
+    return
+
+
+if __name__ == "__main__":
+    app.run()
