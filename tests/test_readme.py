@@ -152,6 +152,9 @@ RULES = (
     Rule(r"^(\.venv/bin/)?workbench (serve|loadtest)\b", "check",
          "serve is a server (runs until stopped); loadtest drives one for --duration seconds; tests/serving runs "
          "both against a real Redis and uvicorn", check=cli_parses),
+    Rule(r"^\.venv/bin/workbench loop\b", "check",
+         "30 simulated days of the whole pipeline on the synthetic world, retraining weekly (tens of minutes on 2 "
+         "cores); tests/loop runs short loops on the small world against a real Redis", check=cli_parses),
     Rule(r"^\.venv/bin/workbench models$", "run", "lists the model store (an empty one of its own)",
          expect=(r"the model store {store} is empty",), own_store=True),
     Rule(r"^\.venv/bin/workbench models --remove KEY$", "check",
