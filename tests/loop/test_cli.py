@@ -82,3 +82,12 @@ def test_the_default_state_folder_is_named_after_the_settings_but_not_the_days()
     assert a != state_folder(args, LoopConfig(small=True, epsilon=0.1))
     assert a != state_folder(argparse.Namespace(state=None, pipeline_config=None, serve=True), LoopConfig(small=True))
     assert a.parent.as_posix() == "data/loop" and a.name.startswith("synthetic-small-seed0-")
+
+
+def test_configs_loop_toml_spells_out_the_defaults():
+    """configs/loop.toml is the documented default: reading it gives LoopConfig() (alert rules included)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "loop.toml"
+    assert LoopConfig.from_toml(path) == LoopConfig()
+    assert LoopConfig.from_toml(path, epsilon=0.1, days=30).differences(LoopConfig()) == ["epsilon: 0.1 → None"]
