@@ -16,7 +16,7 @@ with app.setup:
     import numpy as np
     import pandas as pd
 
-    from workbench.lessons import guide, kit
+    from workbench.lessons import exercises, guide, kit
     from workbench.loop import Loop, LoopConfig, load_base
     from workbench.loop.discovery import exposure_by_day, new_items
     from workbench.rerank import n_explore_slots
@@ -356,6 +356,25 @@ def _(cadence, loops, run):
             f"retraining; over the last {LAST} days exposure Gini {_g[cadence.value]:.4f} and CTR {_ctr[cadence.value]:.4f} "
             f"({_against})."),
     ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    exercises.task("exposure_gini")
+    return
+
+
+@app.function
+def my_gini(exposure):
+    x = list(exposure)  # in which order must the counts be?
+    n = len(x)
+    return sum((2 * i - n - 1) * v for i, v in enumerate(x, start=1)) / (n * sum(x))
+
+
+@app.cell
+def _():
+    exercises.show("exposure_gini", my_gini)
     return
 
 

@@ -175,6 +175,17 @@ def _egreedy_last_on_ties(means, epsilon, arm):
     return (1 - epsilon + epsilon / len(means)) if arm == greedy else epsilon / len(means)
 
 
+def _gini_unsorted(exposure):
+    n = len(exposure)
+    return sum((2 * i - n - 1) * v for i, v in enumerate(exposure, start=1)) / (n * sum(exposure))
+
+
+def _gini_shown_items_only(exposure):
+    x = sorted(v for v in exposure if v > 0)
+    n = len(x)
+    return sum((2 * i - n - 1) * v for i, v in enumerate(x, start=1)) / (n * sum(x))
+
+
 WRONG = {
     "recall_at_k": {"divides by k (precision)": _recall_over_k, "ignores the cut-off k": _recall_no_cutoff},
     "rrf_scores": {"ranks from 0": _rrf_from_zero, "no constant k": _rrf_without_k},
@@ -195,6 +206,7 @@ WRONG = {
     "ips": {"self-normalised (SNIPS)": _snips, "weights inverted": _ips_inverted},
     "egreedy_propensity": {"exploring never lands on the greedy row": _egreedy_forgets_exploring_to_greedy,
                            "last row wins a tie": _egreedy_last_on_ties},
+    "exposure_gini": {"counts not sorted": _gini_unsorted, "never-shown items left out": _gini_shown_items_only},
 }
 
 

@@ -458,6 +458,19 @@ def _egreedy_cases(rng: np.random.Generator) -> list[Case]:
             for a in rng.choice(k, size=2)]
 
 
+def _gini_reference(exposure: list[int]) -> float:
+    from workbench.metrics.beyond import gini
+
+    return gini(np.asarray(exposure))
+
+
+def _gini_cases(rng: np.random.Generator) -> list[Case]:
+    n = int(rng.integers(2, 30))
+    counts = rng.zipf(1.6, size=n) - 1 if rng.random() < 0.6 else rng.integers(0, 20, size=n)
+    counts[int(rng.integers(n))] += 1  # someone was shown something
+    return [{"exposure": counts.astype(int).tolist()}]
+
+
 def _src(fn: Callable[..., Any]) -> str:
     return textwrap.dedent(inspect.getsource(fn))
 
@@ -752,6 +765,26 @@ _EXERCISES.append(Exercise(
     reference=_egreedy_reference, cases=_egreedy_cases,
     worked=[("four rows, ε = 0.1", {"means": [0.12, 0.30, 0.25, 0.05], "epsilon": 0.1, "arm": 1})],
     glossary=("Exploration", "Propensity"),
+))
+_EXERCISES.append(Exercise(
+    name="exposure_gini", notebook="09_feedback_loop", title="the exposure Gini",
+    task=("A recommender that retrains on its own clicks can pile its slots onto a few items. The exposure Gini "
+          "measures how unequal the exposure is: 0 when every item is shown equally often, near 1 when a few take "
+          "it all. With the counts sorted ascending, x_1 ≤ … ≤ x_n, it is Σ (2i − n − 1)·x_i / (n·Σ x). Write "
+          "`my_gini(exposure)`: `exposure[j]` is how often item j was shown (items never shown count, as 0)."),
+    signature="def my_gini(exposure):",
+    starter=("x = list(exposure)  # in which order must the counts be?\nn = len(x)\n"
+             "return sum((2 * i - n - 1) * v for i, v in enumerate(x, start=1)) / (n * sum(x))"),
+    hint="sort the counts ascending first: the formula weighs the i-th smallest count.",
+    solution='''
+        def my_gini(exposure):
+            x = sorted(exposure)
+            n = len(x)
+            return sum((2 * i - n - 1) * v for i, v in enumerate(x, start=1)) / (n * sum(x))
+        ''',
+    reference=_gini_reference, cases=_gini_cases,
+    worked=[("one item takes everything", {"exposure": [0, 0, 0, 12]})],
+    glossary=("Exposure Gini",),
 ))
 EXERCISES: dict[str, Exercise] = {ex.name: ex for ex in _EXERCISES}
 
