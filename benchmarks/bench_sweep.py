@@ -49,37 +49,46 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def loop(trials, trained, ks_of, graded: bool, metrics) -> tuple[pd.DataFrame, dict[str, float]]:
-    """The reference: the sweep's work in one process, config after config."""
+    """The reference: the sweep's work in one process, config after config. Each part timed in wall
+    seconds and in process CPU seconds (all threads: core-seconds, what a cost model needs)."""
     from workbench.store import load_pipeline
 
-    t0 = time.perf_counter()
+    wall, cpu = {}, {}
+
+    def clock():
+        return time.perf_counter(), time.process_time()
+
+    def add(part, since):
+        w, c = clock()
+        wall[part] = wall.get(part, 0.0) + w - since[0]
+        cpu[part] = cpu.get(part, 0.0) + c - since[1]
+
+    t = start = clock()
     pipe = load_pipeline(trained.path, trained.train)
-    t_load = time.perf_counter() - t0
+    add("load", t)
     users = evaluation_users(trained.test)
-    t1 = time.perf_counter()
+    t = clock()
     cands = pipe.candidate_stage(users)
-    t2 = time.perf_counter()
+    add("candidates", t)
+    t = clock()
     ranked = pipe.rank_stage(users, candidates=cands)
-    t3 = time.perf_counter()
-    rows, t_rerank, t_metrics = [], 0.0, 0.0
-    c_loop = time.process_time()
-    for t in trials:  # the plain loop over configs being compared against
+    add("ranking", t)
+    rows = []
+    for trial in trials:  # the plain loop over configs being compared against
         p = copy.copy(pipe)
-        p.config = t.config
-        ks = ks_of(t.config.k)
-        a = time.perf_counter()
+        p.config = trial.config
+        ks = ks_of(trial.config.k)
+        t = clock()
         slate = p.rerank_stage(ranked, ks[-1])
-        b = time.perf_counter()
+        add("rerank", t)
+        t = clock()
         table = metric_table(slate.items, trained.train, trained.test, users, ks, graded)
-        t_rerank += b - a
-        t_metrics += time.perf_counter() - b
-        rows.append({"config_id": t.config_id, **wide_row(table, metrics)})
-    total = time.perf_counter() - t0
-    cpu_per_config = (time.process_time() - c_loop) / len(trials)
-    parts = {"cpu_per_config": cpu_per_config, "load": t_load, "candidates": t2 - t1, "ranking": t3 - t2, "rerank": t_rerank, "metrics": t_metrics,
-             "total": total, "users": len(users), "n_candidates": pipe.config.n_candidates,
-             "n_ranked": pipe.config.n_ranked, "items": trained.train.n_items}  # fmt: skip
-    return pd.DataFrame(rows), parts
+        add("metrics", t)
+        rows.append({"config_id": trial.config_id, **wide_row(table, metrics)})
+    add("total", start)
+    sizes = {"users": len(users), "n_candidates": pipe.config.n_candidates, "n_ranked": pipe.config.n_ranked,
+             "items": trained.train.n_items}  # fmt: skip
+    return pd.DataFrame(rows), {"wall": wall, "cpu": cpu, **sizes}
 
 
 def on_cluster(spec, n_workers: int, out: Path, limit: int, store, model) -> tuple[pd.DataFrame, float, float, int]:
@@ -134,18 +143,18 @@ def main() -> None:
     results: dict[str, tuple[pd.DataFrame, float]] = {}
     if not args.skip_loop:
         table, parts = loop(trials, trained, spec.ks, spec.graded, spec.metrics)
-        results["loop (1 process)"] = (table, parts["total"])
-        u, c = parts["users"], parts["n_candidates"]
-        print(f"loop: {parts['total']:.1f} s = load {parts['load']:.2f} + stage 1 {parts['candidates']:.2f} + "
-              f"stage 2 {parts['ranking']:.2f} + stage 3 {parts['rerank']:.1f} + metrics {parts['metrics']:.1f}; "
-              f"process CPU per config {parts['cpu_per_config'] * 1e3:.0f} ms (all threads)")
-        m, r = parts["items"], parts["n_ranked"]
-        print("unit costs (cost model of docs/SCALING.md): "
-              f"stage 1 {parts['candidates'] / u * 1e3:.3f} ms/user = {parts['candidates'] / (u * m) * 1e9:.0f} ns "
+        wall, cpu = parts["wall"], parts["cpu"]
+        results["loop (1 process)"] = (table, wall["total"])
+        u, c, m, r = parts["users"], parts["n_candidates"], parts["items"], parts["n_ranked"]
+        print(f"loop: {wall['total']:.1f} s = " + " + ".join(f"{k} {wall[k]:.2f}" for k in
+              ("load", "candidates", "ranking", "rerank", "metrics")) + f"; CPU {cpu['total']:.1f} s; "
+              f"per config {(cpu['rerank'] + cpu['metrics']) / n * 1e3:.0f} ms CPU")  # fmt: skip
+        print("unit costs in CPU time (core-seconds; the cost model of docs/SCALING.md): "
+              f"stage 1 {cpu['candidates'] / u * 1e3:.3f} ms/user = {cpu['candidates'] / (u * m) * 1e9:.0f} ns "
               f"per (user, catalogue item) over {m} items; "
-              f"stage 2 {parts['ranking'] / (u * c) * 1e6:.2f} µs/candidate scored ({c} per user); "
-              f"stage 3 {parts['rerank'] / (n * u) * 1e6:.1f} µs/user/config ({r} ranked per user); "
-              f"metrics {parts['metrics'] / (n * u) * 1e6:.1f} µs/user/config\n")  # fmt: skip
+              f"stage 2 {cpu['ranking'] / (u * c) * 1e6:.2f} µs/candidate scored ({c} per user); "
+              f"stage 3 {cpu['rerank'] / (n * u) * 1e6:.1f} µs/user/config ({r} ranked per user); "
+              f"metrics {cpu['metrics'] / (n * u) * 1e6:.1f} µs/user/config\n")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (2, 1) if not args.skip_one else (2,):
             table, start, wall, fits = on_cluster(spec, workers, Path(tmp) / f"w{workers}", n, args.store, trained.path)
