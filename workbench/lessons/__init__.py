@@ -7,6 +7,8 @@
 - `rankers`: stage-2 comparison (notebook 03).
 - `worked`: the textbook's worked metrics example (notebook 05).
 - `lab`: simulated experiments with treatments of known effect (notebooks 06 and 07).
+- `exercises`: the 'Your turn' exercises and their checks against the package (every teaching notebook).
+- `guide`: the learning path (notebook 00) and the glossary panel, read from the notebook files and docs/GLOSSARY.md.
 - `pitfalls`: the textbook's mistakes beside the right way (notebooks 04, 06, 07; docs/PITFALLS.md).
 
 Charts and widgets live in `workbench.viz`; the models and metrics in the rest of `workbench`.
