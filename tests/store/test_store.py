@@ -224,3 +224,17 @@ def test_store_lists_and_removes(tmp_path):
         store.remove(trained.key)
     with pytest.raises(ValueError, match="hex digits"):
         store.path("../etc")
+
+
+def test_a_second_writer_keeps_a_sound_artefact_and_replaces_a_damaged_one(fitted, tmp_path):
+    from workbench.store import save_pipeline
+
+    first = save_pipeline(fitted, tmp_path / "k", SMALL, replace=False)
+    stamp = (first / MANIFEST).stat().st_ino
+    save_pipeline(fitted, tmp_path / "k", SMALL, replace=False)  # same key stored meanwhile: kept as it is
+    assert (first / MANIFEST).stat().st_ino == stamp
+    (first / "state.json").write_text("{}")
+    save_pipeline(fitted, tmp_path / "k", SMALL, replace=False)  # damaged: replaced
+    assert (first / MANIFEST).stat().st_ino != stamp
+    verify(first)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k"]  # nothing left aside

@@ -131,11 +131,13 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
 
 
-def save_pipeline(pipeline: Pipeline, folder: str | Path, spec: DataSpec | None = None, key: str | None = None) -> Path:
+def save_pipeline(pipeline: Pipeline, folder: str | Path, spec: DataSpec | None = None, key: str | None = None,
+                  replace: bool = True) -> Path:
     """Write a fitted pipeline to ``folder`` atomically (a temporary sibling renamed into place).
 
     ``spec`` records how to rebuild its data, so `load_pipeline` can do it alone; without it the
-    reader must pass the train Dataset. An existing folder is replaced.
+    reader must pass the train Dataset. An existing folder is replaced, unless ``replace`` is False
+    and it holds a sound artefact (the store's case: the same key means the same fit).
     """
     from workbench.report import git_commit, package_versions, thread_settings
 
@@ -163,13 +165,34 @@ def save_pipeline(pipeline: Pipeline, folder: str | Path, spec: DataSpec | None 
             "files": {str(p.relative_to(tmp)): _sha256(p) for p in _files(tmp)},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        _swap_in(tmp, folder, replace)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _swap_in(tmp: Path, folder: Path, replace: bool) -> None:
+    """Rename the complete ``tmp`` to ``folder``. With ``replace`` False, a sound artefact already there
+    (another process stored the same key meanwhile) is kept, so its readers are never disturbed; anything
+    else there is renamed aside first (one rename each way: a reader finds the old folder, briefly none,
+    or the new one, never a half-written one)."""
+    try:
+        os.rename(tmp, folder)
+        return
+    except OSError:
+        if not folder.exists():
+            raise
+    if not replace:
+        try:
+            verify(folder)
+            return  # an equal fit landed first: keep it (tmp is removed by the caller)
+        except ArtefactError:
+            pass
+    aside = folder.parent / f".old-{folder.name}-{os.getpid()}-{time.monotonic_ns()}"
+    os.rename(folder, aside)
+    os.rename(tmp, folder)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
@@ -326,7 +349,7 @@ class ModelStore:
         guess = f"about {expected:.0f} s, as the last fit here took" if expected else "no earlier fit here to go by"
         say(f"training artefact {key} on {spec.data} ({train.n_users:,} users × {train.n_items:,} items; {guess})")
         pipe = Pipeline(config).fit(train, progress=say)
-        save_pipeline(pipe, folder, spec, key)
+        save_pipeline(pipe, folder, spec, key, replace=False)
         say(f"stored artefact {key} at {folder}")
         created = read_manifest(folder)["created"]
         return Trained(pipe, train, test, key, folder, False, time.perf_counter() - t0, created, tuple(notes))
