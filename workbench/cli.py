@@ -273,7 +273,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.compare and args.notebooks:
         raise UsageError(f"--compare writes one comparison page: drop the notebooks {args.notebooks}")
     for path in args.compare or ():
-        read_config(path)  # UsageError naming a missing or invalid file, before any fitting
+        try:
+            read_config(path)  # a missing or invalid file is refused before any fitting
+        except UsageError as exc:
+            raise UsageError(str(exc).replace("--config", "--compare", 1)) from None
     from workbench.report import main as report_main
 
     return report_main(["--out", args.out, "--data", args.data, "--seed", str(args.seed), "--format", args.format]

@@ -252,7 +252,7 @@ def test_compare_refuses_a_missing_or_bad_config_before_fitting(tmp_path, capsys
     monkeypatch.setattr(report, "compare", lambda *a, **k: pytest.fail("fitted despite a bad config"))
     missing = tmp_path / "missing.toml"
     assert main(["report", "--compare", str(missing), "configs/default.toml"]) == 2
-    assert f"--config {missing}: no such file" in capsys.readouterr().err
+    assert f"--compare {missing}: no such file" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
     bad.write_text("frobnicate = 1\n")
     assert main(["report", "--compare", "configs/default.toml", str(bad)]) == 2
