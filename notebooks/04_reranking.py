@@ -231,7 +231,7 @@ def _(knobs, user, whatif):
              f"diversity {_passed['intra_list_diversity']:.4f}; at λ = {_runs['as meant'].knobs.lam:g}, as meant, "
              f"{_meant['ndcg']:.4f} and {_meant['intra_list_diversity']:.4f}")  # fmt: skip
     mo.vstack([
-        charts.metric_bars(headline_frame(_named), group="setting", value_title="mean over users (0–1)",
+        charts.metric_bars(headline_frame(_named), group="setting", value_title="mean over users (NDCG 0–1, diversity 0–2)",
                            title="The docstring's default as the formula reads it, against what it promised",
                            reading=_said),
         mo.md(f"**{user.selected_key.split(' ·')[0]}'s slate both ways** (✓: an item this user went on to watch). {kit.RANKS}"),
@@ -269,7 +269,7 @@ def _(knobs, user, whatif):
              f"{_at[_ours]:.4f} in the workbench's; of all {knobs.k}, {_all[_book]:.4f} against {_all[_ours]:.4f}")  # fmt: skip
     mo.vstack([
         charts.lines_chart(_curves, x="m", y="ild", group="setting", x_title="the first m items of the slate (count)",
-                           y_title="intra-list diversity of those items (0–1)",
+                           y_title="intra-list diversity of those items (1 − cosine, 0–2)",
                            title="Where the diversity is: the top of the slate in each order of the steps",
                            reading=_said),
         mo.md(f"**{user.selected_key.split(' ·')[0]}'s slate both ways** (✓: an item this user went on to watch). {kit.RANKS}"),

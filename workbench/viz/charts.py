@@ -226,7 +226,7 @@ def slate_change_chart(before: pd.DataFrame, after: pd.DataFrame, title: str = "
 
 
 def frontier_chart(points: pd.DataFrame, current: dict, x: str = "intra_list_diversity", y: str = "ndcg",
-                   x_title: str = "intra-list diversity (mean pairwise distance, 0–1)", y_title: str = "NDCG@k (0–1)",
+                   x_title: str = "intra-list diversity (mean pairwise 1 − cosine, 0–2)", y_title: str = "NDCG@k (0–1)",
                    title: str = "Accuracy against diversity as MMR λ varies",
                    reading: str | None = None) -> alt.LayerChart:  # fmt: skip
     """``points``: one row per setting with ``lam``, ``x`` and ``y`` columns; ``current``: the same keys, marked."""
@@ -246,7 +246,7 @@ def frontier_chart(points: pd.DataFrame, current: dict, x: str = "intra_list_div
 
 
 def frontiers_chart(points: pd.DataFrame, current: pd.DataFrame, group: str = "config", x: str = "intra_list_diversity",
-                    y: str = "ndcg", x_title: str = "intra-list diversity (mean pairwise distance, 0–1)",
+                    y: str = "ndcg", x_title: str = "intra-list diversity (mean pairwise 1 − cosine, 0–2)",
                     y_title: str = "NDCG@k (0–1)", title: str = "Accuracy against diversity as MMR λ varies, per config",
                     reading: str | None = None) -> alt.LayerChart:  # fmt: skip
     """Several frontiers on one chart (`workbench.report.compare`). ``points``: ``group``, ``lam``, ``x``, ``y``,
