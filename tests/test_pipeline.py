@@ -176,7 +176,8 @@ def test_seeds_resolve_to_the_pipeline_seed_unless_set():
 
 def test_stage_one_alone_serves_candidates_but_not_slates(fitted):
     pipe, train, _ = fitted
-    alone = Pipeline(pipe.config).fit_candidates(train)
+    carved, _ = temporal_split(train, pipe.config.future_fraction)  # fit warm-starts stage 1 from its carved fit
+    alone = Pipeline(pipe.config).fit_candidates(train, warm_start=pipe.make_generator().fit(carved))
     np.testing.assert_array_equal(alone.candidate_stage(np.arange(5)).items, pipe.candidate_stage(np.arange(5)).items)
     with pytest.raises(RuntimeError, match="only stage 1 fitted"):
         alone.recommend([0])

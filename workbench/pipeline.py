@@ -181,21 +181,26 @@ class Pipeline:
         train_cfg = cfg.train_config()  # one seed for the ranker: its training and its feature SVD
         self.ranker_ = Ranker(cfg.ranker, train=train_cfg, features=FeatureConfig(seed=train_cfg.seed))
 
+        carved: list[CandidateGenerator] = []
+
         def retrieve(history: Dataset, users: np.ndarray) -> CandidateSet:
             say(f"stage 1 on the carved history ({len(users):,} users)")
-            cands = self.make_generator().fit(history).retrieve(users, cfg.n_candidates)
+            carved.append(self.make_generator().fit(history))
+            cands = carved[-1].retrieve(users, cfg.n_candidates)
             say(f"training the {cfg.ranker} ranker")
             return cands
 
         fit_two_stage(train, retrieve, self.ranker_, cfg.future_fraction)
-        say("stage 1 on all of train, for serving")
-        self.fit_candidates(train)
+        say("stage 1 on all of train, for serving (warm-started from the carved fit where a source can)")
+        self.fit_candidates(train, warm_start=carved[-1] if carved else None)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
-    def fit_candidates(self, train: Dataset) -> Pipeline:
-        """Fit stage 1 alone on ``train`` (what `fit` ends with): enough for `candidate_stage`."""
-        self.generator_ = self.make_generator().fit(train)
+    def fit_candidates(self, train: Dataset, warm_start: CandidateGenerator | None = None) -> Pipeline:
+        """Fit stage 1 alone on ``train``: enough for `candidate_stage`. ``warm_start``: stage 1 fitted
+        on a prefix of ``train`` (`CandidateGenerator.fit`); `fit` passes its carved-history stage 1,
+        and ends with exactly this. Without it, two-tower trains afresh on all of ``train``."""
+        self.generator_ = self.make_generator().fit(train, warm_start=warm_start)
         self.train_ = train
         return self
 
