@@ -53,7 +53,7 @@ CHUNK_CELLS = 1 << 22  # cells per chunk of users (about 32 MB of float64): boun
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """Size and biases of the synthetic world (defaults: ~3k users, ~2k items, ~90k clicks, ~1 s)."""
+    """Size and biases of the synthetic world (defaults: ~3k users, ~2k items, ~70k clicks, under 1 s)."""
 
     n_users: int = 3000
     n_items: int = 2000
