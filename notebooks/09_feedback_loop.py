@@ -137,7 +137,7 @@ def _(picker):
     mo.vstack([
         kit.show(f"**Model store:** {base.description}"),
         kit.show(f"Each loop: {_r0.population:,} simulated users, {days_for(run)} days, {_sessions:,} sessions at "
-                 f"{policy(EPSILONS[0])}; {len(_r0.versions) - 1} retrained versions published to the model store."),
+                 f"{policy(EPSILONS[0])}; {len(_r0.versions) - 1} retrained version{'s' if len(_r0.versions) != 2 else ''} published to the model store."),
     ])  # fmt: skip
     return base, loops, run
 
@@ -175,12 +175,12 @@ def _(loops):
 
     mo.vstack([
         charts.lines_chart(
-            _curves, x="day", y="exposure_gini", group="policy", x_title="simulated day",
+            _curves, x="day", y="exposure_gini", group="policy", x_title="day of the loop (1 = the first)",
             y_title="exposure Gini of the day's impressions (0 = equal, 1 = one item)",
             title="How unequally the catalogue is shown, day by day",
             reading=f"retraining every {CADENCE} days; one curve per policy"),
         charts.lines_chart(
-            _curves, x="day", y="coverage", group="policy", x_title="simulated day",
+            _curves, x="day", y="coverage", group="policy", x_title="day of the loop (1 = the first)",
             y_title="catalogue coverage (share of items shown that day)", title="How much of the catalogue is shown",
             reading="exploration reaches items the model would not show"),
         kit.show(
@@ -257,7 +257,7 @@ def _(base, loops, run):
                  f"{int(_table.iloc[0][f'shown at {policy(_e1)}']):,} times at {policy(_e1)} in {_days} days. The {N_NEW} "
                  f"brand-new items together: {_new_shown[_e0]:,} and {_new_shown[_e1]:,} impressions ({_why})."),
         charts.lines_chart(
-            _curves, x="day", y="n", group="shown", x_title="simulated day", y_title="impressions so far (count)",
+            _curves, x="day", y="n", group="shown", x_title="day of the loop (1 = the first)", y_title="impressions so far (count)",
             title=f"An item only exploration found: {_title}", reading=f"at {policy(_e1)}, split by who chose to show it"),
         kit.show(_said),
     ])  # fmt: skip
@@ -298,12 +298,12 @@ def _(loops):
     _table = _alerts.assign(when=[f"day {w[1] + 1}, arm {w[0]}" for w in _alerts["when"]]).drop(columns=["value", "threshold"])
     mo.vstack([
         charts.lines_chart(
-            _d.assign(policy=policy(EPSILONS[0])), x="day", y="ctr", group="policy", x_title="simulated day",
+            _d.assign(policy=policy(EPSILONS[0])), x="day", y="ctr", group="policy", x_title="day of the loop (1 = the first)",
             y_title="click-through rate (clicks per item shown)", title="CTR day by day",
             mark_x=float(_ctr_alerts[0].when[1] + 1) if _ctr_alerts else None,
             reading="vermillion: the day the CTR rule fired" if _ctr_alerts else "the CTR rule did not fire"),
         charts.lines_chart(
-            _long, x="day", y="value", group="figure", x_title="simulated day", y_title="PSI against the reference window",
+            _long, x="day", y="value", group="figure", x_title="day of the loop (1 = the first)", y_title="PSI against the reference window (0 = no shift)",
             title="Drift against the training window (scores: against the version's first day)",
             mark_x=float(_first.when[1] + 1) if _first else None,
             reading=f"vermillion: the first alert (day {_first.when[1] + 1})" if _first else "no alert fired"),
@@ -347,12 +347,14 @@ def _(cadence, loops, run):
                 f"against {_g[CADENCE]:.4f} and {_ctr[CADENCE]:.4f} retraining {_label(CADENCE)}")  # fmt: skip
     mo.vstack([
         charts.lines_chart(
-            _curves, x="day", y="exposure_gini", group="retraining", x_title="simulated day",
+            _curves, x="day", y="exposure_gini", group="retraining", x_title="day of the loop (1 = the first)",
             y_title="exposure Gini of the day's impressions (0 = equal, 1 = one item)",
-            title=f"Retraining {_label(cadence.value)} against {_label(CADENCE)}, at {policy(EPSILONS[0])}",
+            title=(f"Retraining {_label(cadence.value)} against {_label(CADENCE)}, at {policy(EPSILONS[0])}"
+                   if cadence.value != CADENCE else f"Retraining {_label(CADENCE)} (the page's default), at {policy(EPSILONS[0])}"),
             reading="one curve per cadence (one curve when they are the same)"),
         kit.show(
-            f"Retraining {_label(cadence.value)}: {len(_chosen.versions) - 1} versions published, {_fit:.0f} s of "
+            f"Retraining {_label(cadence.value)}: {len(_chosen.versions) - 1} version{'s' if len(_chosen.versions) != 2 else ''} "
+            f"published, {_fit:.0f} s of "
             f"retraining; over the last {LAST} days exposure Gini {_g[cadence.value]:.4f} and CTR {_ctr[cadence.value]:.4f} "
             f"({_against})."),
     ])  # fmt: skip

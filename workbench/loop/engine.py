@@ -501,7 +501,7 @@ class Loop:
         cat = lambda name: np.concatenate([getattr(s, name) for s in shown])  # noqa: E731
         items, clicks, conversions = cat("items"), cat("clicks"), cat("conversions")
         m = daily_metrics(np.full(len(items), day), cat("rows"), items, clicks, conversions, cat("session_seconds"), n_items)
-        row.update({k: (v.item() if hasattr(v, "item") else v) for k, v in m.iloc[0].to_dict().items() if k != "day"})
+        row.update({k: (v.item() if hasattr(v, "item") else v) for k, v in m.to_dict("records")[0].items() if k != "day"})
         ref = self._reference(key)
         scores = cat("scores")
         scores = scores[np.isfinite(scores)]
