@@ -37,19 +37,36 @@ class UsageError(ValueError):
 
 # ---- argument types: argparse answers "argument --days: -1: expected ..." with exit status 2
 
-def int_at_least(low: int, what: str, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an integer in ``[low, high]``, described as ``what`` in the error."""
+def number_in(kind: Callable[[str], Any], what: str, low: float | None = None, high: float | None = None,
+              low_open: bool = False) -> Callable[[str], Any]:
+    """An argparse type: a ``kind`` (int or float) in ``[low, high]`` (``(low, high]`` when ``low_open``;
+    None: unbounded), described as ``what`` in the error (``argument --x: -1: expected what``)."""
 
-    def parse(text: str) -> int:
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r}: expected {what}") from None
-        if value < low or (high is not None and value > high):
+        below = low is not None and (value <= low if low_open else value < low)
+        if value != value or below or (high is not None and value > high):  # value != value: NaN
             raise argparse.ArgumentTypeError(f"{value}: expected {what}")
         return value
 
     return parse
+
+
+def int_at_least(low: int, what: str, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[low, high]``, described as ``what`` in the error."""
+    return number_in(int, what, low, high)
+
+
+def positive_float(what: str) -> Callable[[str], float]:
+    return number_in(float, what, 0.0, low_open=True)
+
+
+def unit_interval(what: str) -> Callable[[str], float]:
+    """A number in [0, 1] (a rate, a probability)."""
+    return number_in(float, what, 0.0, 1.0)
 
 
 def positive_int(what: str) -> Callable[[str], int]:

@@ -951,19 +951,6 @@ def decision_sizes(lab: OffPolicyLab, epsilon: float, target_sigma: float, pilot
 # ---------------------------------------------------------------- `workbench ope`
 
 
-def _probability(what: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}") from None
-        if not 0.0 <= value <= 1.0:
-            raise argparse.ArgumentTypeError(f"{value}: expected {what}")
-        return value
-
-    return parse
-
-
 def cmd_ope(args: argparse.Namespace) -> int:
     """Log impressions of the logger on the simulator, estimate the target, compare with the truth."""
     from workbench.cli import UsageError, expected_items, resolve_small
@@ -1015,7 +1002,7 @@ def cmd_ope(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``workbench ope`` to the CLI's subparsers (called from ``workbench.cli``)."""
-    from workbench.cli import add_data_args, int_at_least, positive_int
+    from workbench.cli import add_data_args, int_at_least, positive_int, unit_interval
 
     p = sub.add_parser("ope", help="off-policy evaluation: estimate a target policy from simulated logs, against the truth")
     add_data_args(p)
@@ -1024,12 +1011,12 @@ def register(sub) -> None:
     p.add_argument("--logger", choices=("mixture", "explore"), default="mixture",
                    help="mixture: a uniformly random slate with probability ε (default); explore: the workbench's "
                         "ε-exploration, which randomises only some slots")  # fmt: skip
-    p.add_argument("--epsilon", type=_probability("an exploration rate in [0, 1]"), default=0.1,
+    p.add_argument("--epsilon", type=unit_interval("an exploration rate in [0, 1]"), default=0.1,
                    help="the logger's exploration rate (default 0.1)")  # fmt: skip
     p.add_argument("--logger-sigma", type=float, default=2.0, help="noise of the logger's ranker (default 2.0)")
     p.add_argument("--target-sigma", type=float, default=1.0,
                    help="noise of the target's ranker (default 1.0; 0 is the oracle, 2.0 the logger's ranker)")  # fmt: skip
-    p.add_argument("--target-epsilon", type=_probability("an exploration rate in [0, 1]"), default=0.0,
+    p.add_argument("--target-epsilon", type=unit_interval("an exploration rate in [0, 1]"), default=0.0,
                    help="the target's exploration rate, a uniformly random slate with this probability (default 0)")  # fmt: skip
     p.add_argument("--k", type=positive_int("a positive number of slots"), default=10, help="slots per slate (default 10)")
     p.add_argument("--candidates", type=positive_int("a positive number of candidates"), default=20,

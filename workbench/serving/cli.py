@@ -7,48 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from workbench.cli import int_at_least, number_in, positive_float, unit_interval
 
-def _positive(kind, what: str):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{value}: expected {what}")
-        return value
-
-    return parse
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of milliseconds >= 0") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{value}: expected a number of milliseconds >= 0")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected an exploration rate in [0, 1]") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value}: expected an exploration rate in [0, 1]")
-    return value
-
-
-PORT = _positive(int, "a TCP port in 1..65535")
-
-
-def _port(text: str) -> int:
-    value = PORT(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{value}: expected a TCP port in 1..65535")
-    return value
+PORT = int_at_least(1, "a TCP port in 1..65535", 65535)
 
 
 def service_config(args: argparse.Namespace):
@@ -145,39 +106,39 @@ def register(sub) -> None:
                                     "trained first if there is none)")  # fmt: skip
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sv.add_argument("--allow-remote", action="store_true", help="allow --host to be a non-loopback address")
-    sv.add_argument("--port", type=_port, default=8000, help="HTTP port (default 8000)")
-    sv.add_argument("--redis-port", type=_port, default=None,
+    sv.add_argument("--port", type=PORT, default=8000, help="HTTP port (default 8000)")
+    sv.add_argument("--redis-port", type=PORT, default=None,
                     help=f"port of the redis-server this command starts (default: a free one; ignored when "
                          f"{'WORKBENCH_REDIS_URL'} names an existing Redis)")  # fmt: skip
     sv.add_argument("--redis-dir", default=os.path.join("data", "redis"), help="its working directory (default data/redis)")
     sv.add_argument("--event-log", help="SQLite event log (default data/events/<model version>.sqlite)")
-    sv.add_argument("--cache-ttl", type=_positive(float, "a positive number of seconds"), default=60.0,
+    sv.add_argument("--cache-ttl", type=positive_float("a positive number of seconds"), default=60.0,
                     help="response-cache TTL in seconds (default 60)")  # fmt: skip
     sv.add_argument("--no-cache", action="store_true", help="turn the response cache off")
-    sv.add_argument("--redis-timeout-ms", type=_positive(float, "a positive number of milliseconds"), default=8.0,
+    sv.add_argument("--redis-timeout-ms", type=positive_float("a positive number of milliseconds"), default=8.0,
                     help="deadline of each Redis call (default 8 ms; no retries)")  # fmt: skip
-    sv.add_argument("--ranker-budget-ms", type=_non_negative, default=50.0,
+    sv.add_argument("--ranker-budget-ms", type=number_in(float, "a number of milliseconds >= 0", 0.0), default=50.0,
                     help="ranking's time budget; over it the answer is the candidate order, flagged (default 50)")
-    sv.add_argument("--exploration-rate", type=_rate, default=None,
+    sv.add_argument("--exploration-rate", type=unit_interval("an exploration rate in [0, 1]"), default=None,
                     help="ε of reranking's exploration (default: the pipeline config's)")
-    sv.add_argument("--k-max", type=_positive(int, "a positive slate length"), default=None,
+    sv.add_argument("--k-max", type=int_at_least(1, "a positive slate length"), default=None,
                     help="largest k a request may ask for (default: the pipeline's n_ranked)")
     sv.set_defaults(func=cmd_serve)
 
     lt = sub.add_parser("loadtest", help="open-loop load at a constant rate against a local service; latency budget table")
     add_data_args(lt)
     lt.add_argument("--url", default="http://127.0.0.1:8000", help="the service (loopback only; default http://127.0.0.1:8000)")
-    lt.add_argument("--rate", type=_positive(float, "a positive number of requests per second"), default=100.0,
+    lt.add_argument("--rate", type=positive_float("a positive number of requests per second"), default=100.0,
                     help="requests per second (default 100)")  # fmt: skip
-    lt.add_argument("--duration", type=_positive(float, "a positive number of seconds"), default=10.0,
+    lt.add_argument("--duration", type=positive_float("a positive number of seconds"), default=10.0,
                     help="seconds of sending (default 10)")  # fmt: skip
-    lt.add_argument("--requests", type=_positive(int, "a positive number of requests"), default=100_000,
+    lt.add_argument("--requests", type=int_at_least(1, "a positive number of requests"), default=100_000,
                     help="at most this many requests (default 100000)")  # fmt: skip
-    lt.add_argument("--k", type=_positive(int, "a positive slate length"), default=10, help="slate length asked (default 10)")
+    lt.add_argument("--k", type=int_at_least(1, "a positive slate length"), default=10, help="slate length asked (default 10)")
     lt.add_argument("--no-cache", action="store_true", help="send Cache-Control: no-cache (bypass the response cache)")
-    lt.add_argument("--timeout", type=_positive(float, "a positive number of seconds"), default=2.0,
+    lt.add_argument("--timeout", type=positive_float("a positive number of seconds"), default=2.0,
                     help="per-request timeout, counted as an error (default 2 s)")  # fmt: skip
-    lt.add_argument("--unknown-users", type=_positive(int, "a positive number of ids"), default=None,
+    lt.add_argument("--unknown-users", type=int_at_least(1, "a positive number of ids"), default=None,
                     help="also draw this many user ids the model does not know (cold-start answers)")
     lt.add_argument("--csv", help="write the per-request rows to this CSV file")
     lt.set_defaults(func=cmd_loadtest)
