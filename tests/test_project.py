@@ -51,3 +51,17 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     commands = [c.split("#")[0].strip() for c in first_block if c and not c.startswith("#")]
     assert commands == ["make run", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_layout_names_every_package_and_every_notebook():
+    """A newcomer reads the README's Layout and notebook table: each package and notebook is on them."""
+    readme = (ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):]
+    layout = layout[: layout.index("\n## ")]
+    packages = sorted(p.parent.name for p in (ROOT / "workbench").glob("*/__init__.py"))
+    assert packages, "no packages found under workbench/"
+    missing = [name for name in packages if f"workbench/{name} " not in layout]
+    assert not missing, f"README Layout lacks packages {missing}"
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    table = [name for name in notebooks if f"| `{name}` |" in readme]
+    assert table == notebooks, f"README's notebook table lacks {sorted(set(notebooks) - set(table))}"

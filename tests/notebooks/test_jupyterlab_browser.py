@@ -47,6 +47,10 @@ def jupyterlab(small_env, small_whatif, tmp_path):  # small_whatif first: the ke
     settings = tmp_path / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # JupyterLab 4.6 asks which kernel to start unless told to start the notebook's own (its kernelspec: python3)
+    tracker = tmp_path / "user-settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"autoStartDefaultKernel": True}))
     port, token = _free_port(), secrets.token_hex(16)
     env = {**small_env, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "user-settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}  # fmt: skip
@@ -97,9 +101,22 @@ def test_panel_in_jupyterlab_runs_all_and_follows_a_slider(jupyterlab, small_wha
             page.goto(jupyterlab)
             page.locator(".jp-Notebook").wait_for(timeout=120_000)
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-            page.locator(".jp-OutputArea-output", has_text="the slider still shows λ = 0.50").wait_for(timeout=600_000)
+            # Run > Run All Cells, as a reader would; the command stays disabled until the kernel's session is
+            # connected (a click before that does nothing on a fast machine), so click again until a cell runs
+            started = page.locator(".jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]"))
+            for _ in range(10):
+                page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+                page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+                try:
+                    started.first.wait_for(timeout=5_000)
+                    break
+                except Exception:
+                    page.keyboard.press("Escape")  # close the menu if the click left it open
+            try:
+                page.locator(".jp-OutputArea-output", has_text="the slider still shows λ = 0.50").wait_for(timeout=240_000)
+            except Exception:
+                page.screenshot(path=str(OUTPUT / "jupyterlab-stuck.png"), full_page=True)
+                raise
             page.locator(".widget-html-content", has_text="Every user, at λ = 0.50").wait_for(timeout=60_000)
             page.screenshot(path=str(OUTPUT / "jupyterlab-lambda-0.50.png"), full_page=True)
             slider = page.locator(".widget-slider", has_text="MMR λ")

@@ -166,7 +166,7 @@ def test_exported_metrics_page_renders_from_disk_with_no_network(tmp_path, small
 def test_make_report_passes_its_options_through():
     from workbench.cli import build_parser
 
-    run = subprocess.run(["make", "-n", "report", "DATA=movielens-100k", "SEED=3", "OUT=elsewhere", "FORMAT=marimo", "SMALL=1"],
+    run = subprocess.run(["make", "--no-print-directory", "-n", "report", "DATA=movielens-100k", "SEED=3", "OUT=elsewhere", "FORMAT=marimo", "SMALL=1"],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)  # fmt: skip
     assert run.returncode == 0, run.stderr
     line = " ".join(run.stdout.replace("\\\n", " ").splitlines()[-1:])
@@ -174,7 +174,7 @@ def test_make_report_passes_its_options_through():
     assert words[0].endswith("workbench") and words[1] == "report"
     args = build_parser().parse_args(words[1:])
     assert (args.data, args.seed, args.out, args.format, args.small) == ("movielens-100k", 3, "elsewhere", "marimo", True)
-    plain = subprocess.run(["make", "-n", "report"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    plain = subprocess.run(["make", "--no-print-directory", "-n", "report"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     args = build_parser().parse_args(shlex.split(plain.stdout.replace("\\\n", " ").splitlines()[-1])[1:])
     assert (args.data, args.seed, args.out, args.format, args.compare) == ("synthetic", 0, "reports", "static", None)
 

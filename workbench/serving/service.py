@@ -48,7 +48,8 @@ Degradation
   ``feature_store``. A Redis that comes back empty (it
   persists nothing) is rebuilt in the background: the offline features, then the event log's
   clicks and conversions replayed over them (`rematerialise`).
-- Ranker over its budget (``ranker_budget_ms``): the answer is the top of the candidate order
+- Ranker over its budget (``ranker_budget_ms``, the ranker's own time from the end of stage 1;
+  0 means every answer skips it): the answer is the top of the candidate order
   (fused stage-1 scores, after the online filters), flagged ``ranker_budget``. The late ranking
   still finishes on the inference thread (a thread cannot be interrupted); its result is dropped.
 - Unknown or cold user: popular items, flagged ``cold_user``.
@@ -229,6 +230,7 @@ class _Job:
     slate: asyncio.Future
     enqueued: float
     started: float = 0.0
+    cands_ready: float = 0.0  # perf_counter when stage 1 ended (the ranker's budget starts there)
 
     def resolve(self, fut: asyncio.Future, value: Any = None, exc: BaseException | None = None) -> None:
         """Set ``fut`` from the inference thread (ignored when the request stopped waiting for it)."""
@@ -418,8 +420,9 @@ class RecommenderService:
         cells = np.maximum(cands.items, 0)
         drop = cands.mask & (~newest.available[cells] | np.take_along_axis(recent, cells, axis=1))
         cands = drop_cells(cands, drop) if drop.any() else cands
+        cands_ready = time.perf_counter()
         for i, job in enumerate(jobs):
-            job.started = t0
+            job.started, job.cands_ready = t0, cands_ready
             job.resolve(job.cands, cands.select_users([i]))
         # 4. ranking, with each request's time and device
         ts = np.array([j.ts for j in jobs])
@@ -428,8 +431,9 @@ class RecommenderService:
             shares = self.pipeline.ranker_.features_.config.device_shares
             device = np.where(device < 0, simulated_device(rows, ts, shares), device)
         ranked = self.pipeline.rank_stage(rows, Context(timestamp=ts, device=device), candidates=cands)
+        ranked_at = time.perf_counter()
         for i, job in enumerate(jobs):
-            job.resolve(job.ranked, None)
+            job.resolve(job.ranked, ranked_at)
         # 5. reranking with the online item features; one call per distinct (k, request time)
         users, cols = np.nonzero(recent)
         seen = sp.csr_matrix((np.ones(len(users), np.float32), (rows[users], cols)), shape=(self.train.n_users, n_items))
@@ -543,9 +547,14 @@ class RecommenderService:
         cands = await job.cands
         lap("queue", until=job.started)
         lap("candidates")
-        # 4. ranking, within its budget
+        # 4. ranking, within its budget: the ranker's own time, from the end of stage 1 in the inference
+        # thread (a ranking that finished before the event loop looked still counts its full time)
+        budget = self.config.ranker_budget_ms / 1000.0
         try:
-            await asyncio.wait_for(asyncio.shield(job.ranked), self.config.ranker_budget_ms / 1000.0)
+            left = job.cands_ready + budget - time.perf_counter()
+            ranked_at = await asyncio.wait_for(asyncio.shield(job.ranked), max(left, 0.0))
+            if ranked_at - job.cands_ready > budget:
+                raise asyncio.TimeoutError
         except asyncio.TimeoutError:
             lap("ranking")
             keep = cands.items[0] >= 0

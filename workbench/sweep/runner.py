@@ -172,7 +172,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, scheduler: str | None = None,
                         results.read())  # fmt: skip
     order = {t.config_id: i for i, t in enumerate(trials)}
     prov = _provenance()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(timezone.utc).isoformat(timespec="microseconds")  # a run stamp: two runs in one second differ
     _write_meta(results.folder, spec, prov, started)
 
     with connect(scheduler, workers, client) as c:
