@@ -25,39 +25,6 @@ FIELDS = {"days": "days", "users": "users", "epsilon": "epsilon", "k": "k", "ret
           "ranker_budget_ms": "ranker_budget_ms"}  # fmt: skip
 
 
-def _unit(what: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}") from None
-        if not 0.0 <= value <= 1.0:
-            raise argparse.ArgumentTypeError(f"{value}: expected {what}")
-        return value
-
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value}: expected a positive number")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of milliseconds >= 0") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{value}: expected a number of milliseconds >= 0")
-    return value
-
-
 def loop_config(args: argparse.Namespace):
     """The `LoopConfig` the options describe (``--config`` first, then each option given)."""
     from workbench.cli import SMALL_ENV, UsageError, resolve_small
@@ -131,7 +98,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``workbench loop`` to the CLI's subparsers (called from ``workbench.cli``)."""
-    from workbench.cli import SEED, int_at_least, positive_int
+    from workbench.cli import SEED, int_at_least, number_in, positive_float, positive_int, unit_interval
     from workbench.data import DATASETS, SMALL_WORLD
     from workbench.experiment.simulator import CLICK_MODELS
     from workbench.loop.config import FEATURE_BACKENDS, RETRAIN_MODES
@@ -147,26 +114,26 @@ def register(sub) -> None:
     p.add_argument("--days", type=positive_int("a positive number of days"), default=None, help="simulated days (default 14)")
     p.add_argument("--users", type=int_at_least(2, "at least 2 users"), default=None,
                    help="simulated users, a seeded sample of the world's (default: all)")  # fmt: skip
-    p.add_argument("--epsilon", type=_unit("an exploration rate in [0, 1]"), default=None,
+    p.add_argument("--epsilon", type=unit_interval("an exploration rate in [0, 1]"), default=None,
                    help="exploration rate ε of the slates (default: the pipeline config's)")  # fmt: skip
     p.add_argument("--k", type=positive_int("a positive slate length"), default=None, help="slate length (default: the pipeline's)")
     p.add_argument("--retrain-every", type=int_at_least(0, "a number of days >= 0 (0: never)"), default=None,
                    help="retrain from the log every N days (default 7; 0: never)")  # fmt: skip
     p.add_argument("--retrain", choices=RETRAIN_MODES, default=None,
                    help="refresh: refit stage 1 and the ranker's statistics (default); full: fit everything again")
-    p.add_argument("--ab-epsilon", type=_unit("an exploration rate in [0, 1]"), default=None,
+    p.add_argument("--ab-epsilon", type=unit_interval("an exploration rate in [0, 1]"), default=None,
                    help="run an A/B test inside the loop: arm B explores with this ε")  # fmt: skip
     p.add_argument("--ab-frozen", action="store_true", help="A/B inside the loop: arm B keeps the starting model")
-    p.add_argument("--ab-split", type=_unit("a share in (0, 1)"), default=None, help="arm B's share of users (default 0.5)")
+    p.add_argument("--ab-split", type=number_in(float, "a share in (0, 1)", 0.0, 1.0, low_open=True), default=None, help="arm B's share of users (default 0.5)")
     p.add_argument("--features", choices=FEATURE_BACKENDS, default=None,
                    help="online features: redis (a real Redis, default) or memory (this process only)")  # fmt: skip
     p.add_argument("--click-model", choices=CLICK_MODELS, default=None, help="the simulator's click model (default position)")
-    p.add_argument("--visit-rate", type=_positive_float, default=None, help="sessions per user per day (default 0.5)")
+    p.add_argument("--visit-rate", type=positive_float("a positive number of sessions per user per day"), default=None, help="sessions per user per day (default 0.5)")
     p.add_argument("--serve", action="store_true",
                    help="sessions go to the running service over HTTP (started on 127.0.0.1, stopped at the end)")
-    p.add_argument("--redis-timeout-ms", type=_positive_float, default=None,
+    p.add_argument("--redis-timeout-ms", type=positive_float("a positive number of milliseconds"), default=None,
                    help="--serve: the service's deadline per Redis call (default 8 ms)")  # fmt: skip
-    p.add_argument("--ranker-budget-ms", type=_non_negative, default=None,
+    p.add_argument("--ranker-budget-ms", type=number_in(float, "a number of milliseconds >= 0", 0.0), default=None,
                    help="--serve: the service's ranking budget (default 50 ms)")  # fmt: skip
     p.add_argument("--state", help="state folder (default: data/loop/<named after the settings>); resumes when it holds a loop")
     p.add_argument("--fresh", action="store_true", help="delete the state folder first (start over)")
