@@ -442,7 +442,7 @@ def add_serving(sub: Subparsers) -> None:
 
 @command
 def add_ope(sub: Subparsers) -> None:
-    from workbench.experiment.offpolicy import register  # ope (workbench/experiment/offpolicy.py)
+    from workbench.experiment.ope_cli import register  # ope (workbench/experiment/ope_cli.py)
 
     register(sub)
 

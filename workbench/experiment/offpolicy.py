@@ -49,13 +49,11 @@ Policies are distributions over slates with marginals ``π(j at p | u)``: `Epsil
 and `ExplorationPolicy` (the workbench's own ε-exploration: only a few fixed slots are
 random, so it supports only targets that keep the other slots). `OffPolicyLab` builds the
 simulated set-up (`offpolicy_lab`), with the exact truth (`true_value`, position click
-model) and an on-policy Monte-Carlo check (`monte_carlo_value`). ``workbench ope`` runs it.
+model) and an on-policy Monte-Carlo check (`monte_carlo_value`). ``workbench ope`` (`ope_cli`) runs it.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -946,83 +944,3 @@ def decision_sizes(lab: OffPolicyLab, epsilon: float, target_sigma: float, pilot
         "ope_dr": impressions_needed(effect, float(dr_terms.std(ddof=1)), alpha, power),
         "ab_users": 2 * int(per_arm),
     }  # fmt: skip
-
-
-# ---------------------------------------------------------------- `workbench ope`
-
-
-def cmd_ope(args: argparse.Namespace) -> int:
-    """Log impressions of the logger on the simulator, estimate the target, compare with the truth."""
-    from workbench.cli import UsageError, expected_items, resolve_small
-    from workbench.data import load
-    from workbench.progress import step
-
-    small = resolve_small(args)
-    seed = args.seed or 0
-    if args.candidates <= args.k:
-        raise UsageError(f"--candidates {args.candidates}: expected more than --k {args.k} (the slots to fill)")
-    if args.candidates > expected_items(args.data, small):
-        raise UsageError(f"--candidates {args.candidates}: expected at most the {expected_items(args.data, small)} "
-                         f"items of {args.data}")  # fmt: skip
-    for name in ("logger_sigma", "target_sigma"):
-        if getattr(args, name) < 0:
-            raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: expected a noise level >= 0")
-    if not args.clip > 0 or not 0 < args.alpha < 1:
-        raise UsageError(f"--clip {args.clip} / --alpha {args.alpha}: expected clip > 0 and alpha in (0, 1)")
-    if args.logger == "mixture" and args.epsilon == 0 and args.target_sigma != args.logger_sigma:
-        print("note: a logger with ε = 0 gives no support to another ranker; expect a support error", file=sys.stderr)
-    with step(f"load {args.data} and build each user's {args.candidates} candidates"):
-        ds = load(args.data, cache_dir=args.cache_dir, seed=seed, small=small)
-        lab = offpolicy_lab(ds, k=args.k, n_candidates=args.candidates, logger_sigma=args.logger_sigma, seed=seed,
-                            click_model=args.click_model)  # fmt: skip
-    logger = lab.policy(epsilon=args.epsilon, kind=args.logger)
-    target = lab.policy(args.target_sigma, args.target_epsilon)
-    with step(f"log {args.impressions:,} impressions"):
-        log = lab.log(logger, args.impressions, seed)
-    with step("estimate"):
-        table = evaluate(log, target, features=lab.features(), clip=args.clip, alpha=args.alpha)
-    with step("on-policy Monte-Carlo run of the target"):
-        mc, mc_se = monte_carlo_value(lab.sim, lab.candidates, target, lab.population, args.impressions, seed + 1)
-    exact = args.click_model == "position"
-    truth = lab.truth(target) if exact else mc
-    table["error_pct"] = 100 * (table["value"] - truth) / truth
-    table["covers"] = (table["ci_low"] <= truth) & (truth <= table["ci_high"])
-    print(f"\nOff-policy evaluation on {ds.name} (seed {seed}): {log.n:,} logged impressions of the logger "
-          f"({logger.name}); target: {target.name}; {args.k} slots from {args.candidates} candidates per user")
-    z = float(stats.norm.ppf(1 - args.alpha / 2))
-    print((f"truth (exact, clicks per impression): {truth:.4f}; " if exact else "")
-          + f"on-policy Monte-Carlo: {mc:.4f} ± {z * mc_se:.4f}"
-          + (f"; the logger's own value: {lab.truth(logger):.4f}" if exact else " (the truth here: cascade clicks are not additive)"))
-    with pd.option_context("display.width", 160, "display.float_format", "{:.4f}".format):
-        print(table.to_string(index=False))
-    print(f"error_pct and covers are against the {'exact truth' if exact else 'Monte-Carlo value'}; intervals at "
-          f"{1 - args.alpha:.0%}, clipped IPS caps weights at {args.clip:g}")
-    return 0
-
-
-def register(sub) -> None:
-    """Add ``workbench ope`` to the CLI's subparsers (called from ``workbench.cli``)."""
-    from workbench.cli import add_data_args, int_at_least, positive_int, unit_interval
-
-    p = sub.add_parser("ope", help="off-policy evaluation: estimate a target policy from simulated logs, against the truth")
-    add_data_args(p)
-    p.add_argument("--impressions", type=int_at_least(2, "at least 2 impressions"), default=100_000,
-                   help="logged impressions (default 100,000)")  # fmt: skip
-    p.add_argument("--logger", choices=("mixture", "explore"), default="mixture",
-                   help="mixture: a uniformly random slate with probability ε (default); explore: the workbench's "
-                        "ε-exploration, which randomises only some slots")  # fmt: skip
-    p.add_argument("--epsilon", type=unit_interval("an exploration rate in [0, 1]"), default=0.1,
-                   help="the logger's exploration rate (default 0.1)")  # fmt: skip
-    p.add_argument("--logger-sigma", type=float, default=2.0, help="noise of the logger's ranker (default 2.0)")
-    p.add_argument("--target-sigma", type=float, default=1.0,
-                   help="noise of the target's ranker (default 1.0; 0 is the oracle, 2.0 the logger's ranker)")  # fmt: skip
-    p.add_argument("--target-epsilon", type=unit_interval("an exploration rate in [0, 1]"), default=0.0,
-                   help="the target's exploration rate, a uniformly random slate with this probability (default 0)")  # fmt: skip
-    p.add_argument("--k", type=positive_int("a positive number of slots"), default=10, help="slots per slate (default 10)")
-    p.add_argument("--candidates", type=positive_int("a positive number of candidates"), default=20,
-                   help="candidates per user that the policies order (default 20)")  # fmt: skip
-    p.add_argument("--clip", type=float, default=100.0, help="weight cap of clipped IPS (default 100)")
-    p.add_argument("--alpha", type=float, default=0.05, help="1 − the intervals' level (default 0.05)")
-    p.add_argument("--click-model", choices=("position", "cascade"), default="position",
-                   help="the simulator's click model (default position; cascade has no exact truth)")  # fmt: skip
-    p.set_defaults(func=cmd_ope)
