@@ -1,7 +1,29 @@
-"""Suite-wide: the model store lives in a fresh temporary folder for the whole run (inherited by the
-notebook and CLI subprocesses), so tests never read or fill the user's data/models/."""
+"""Suite-wide fixtures.
+
+- The model store lives in a fresh temporary folder for the whole run (inherited by the notebook and
+  CLI subprocesses), so tests never read or fill the user's data/models/.
+- ``tiny_pipeline_toml``: the cheap pipeline the serving and loop tests share (EASE, item-kNN and
+  popularity fused, a two-epoch Wide & Deep ranker), as a TOML file.
+- ``redis``: one real redis-server for the session (Debian's; `make test` installs it). Without it
+  the tests that need it fail, loudly, instead of being skipped.
+"""
+
+from pathlib import Path
 
 import pytest
+
+TINY_PIPELINE_TOML = """
+n_candidates = 100
+per_source_k = 100
+n_ranked = 50
+ranker = "wide_deep"
+[weights]
+ease = 1.0
+itemknn = 1.0
+popular = 1.0
+[train]
+epochs = 2
+"""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -10,3 +32,20 @@ def isolated_model_store(tmp_path_factory):
     mp.setenv("WORKBENCH_MODEL_STORE", str(tmp_path_factory.mktemp("model-store")))
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline_toml(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tiny-pipeline") / "tiny.toml"
+    path.write_text(TINY_PIPELINE_TOML)
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis():
+    from workbench.serving.redis_server import RedisServer, find_redis_server
+
+    find_redis_server()
+    server = RedisServer().start()
+    yield server
+    server.stop(remove_dir=True)

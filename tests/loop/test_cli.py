@@ -40,9 +40,9 @@ def test_bad_arguments_end_with_status_2_before_any_work(argv, says, capsys, tmp
     assert not (tmp_path / "state").exists()
 
 
-def test_a_run_reports_resumes_and_keeps_its_settings(tmp_path, tiny_path, capsys):
+def test_a_run_reports_resumes_and_keeps_its_settings(tmp_path, tiny_pipeline_toml, capsys):
     state, csv = tmp_path / "state", tmp_path / "daily.csv"
-    common = ["loop", "--small", "--pipeline-config", str(tiny_path), "--state", str(state), "--retrain-every", "0",
+    common = ["loop", "--small", "--pipeline-config", str(tiny_pipeline_toml), "--state", str(state), "--retrain-every", "0",
               "--csv", str(csv)]  # fmt: skip
     assert main([*common, "--days", "2"]) == 0
     out = capsys.readouterr().out
@@ -61,11 +61,11 @@ def test_a_run_reports_resumes_and_keeps_its_settings(tmp_path, tiny_path, capsy
     assert len(pd.read_csv(csv)) == 1
 
 
-def test_settings_come_from_the_toml_and_options_override_it(tmp_path, tiny_path, capsys):
+def test_settings_come_from_the_toml_and_options_override_it(tmp_path, tiny_pipeline_toml, capsys):
     config = tmp_path / "loop.toml"
     config.write_text(ALERTS_TOML)
     state = tmp_path / "state"
-    assert main(["loop", "--small", "--config", str(config), "--epsilon", "0.1", "--pipeline-config", str(tiny_path),
+    assert main(["loop", "--small", "--config", str(config), "--epsilon", "0.1", "--pipeline-config", str(tiny_pipeline_toml),
                  "--state", str(state), "--features", "memory"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     saved = json.loads((state / "loop.json").read_text())["config"]

@@ -30,9 +30,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_a_served_loop_runs_the_whole_path_and_retrains(tmp_path, tiny_path, redis):
+def test_a_served_loop_runs_the_whole_path_and_retrains(tmp_path, tiny_pipeline_toml, redis):
     config = LoopConfig(small=True, days=2, retrain_every=1, epsilon=0.2, redis_timeout_ms=2_000, ranker_budget_ms=10_000)
-    loop = Loop(config, tmp_path, pipeline_config=tiny_path, serve=True, redis_url=redis.url)
+    loop = Loop(config, tmp_path, pipeline_config=tiny_pipeline_toml, serve=True, redis_url=redis.url)
     pids = [loop._served["A"].process.pid]
     result = loop.run()
     pids.append(loop._served["A"].process.pid)
@@ -65,9 +65,9 @@ def test_a_served_loop_runs_the_whole_path_and_retrains(tmp_path, tiny_path, red
     assert recent[: len(mine)] == item_rows[mine["item_id"]].tolist()[::-1]
 
 
-def test_the_service_deadlines_reach_the_served_answers(tmp_path, tiny_path, redis):
+def test_the_service_deadlines_reach_the_served_answers(tmp_path, tiny_pipeline_toml, redis):
     config = LoopConfig(small=True, days=1, retrain_every=0, redis_timeout_ms=2_000, ranker_budget_ms=0.0)
-    loop = Loop(config, tmp_path, pipeline_config=tiny_path, serve=True, redis_url=redis.url)
+    loop = Loop(config, tmp_path, pipeline_config=tiny_pipeline_toml, serve=True, redis_url=redis.url)
     result = loop.run()
     events = loop.events()
     loop.close()

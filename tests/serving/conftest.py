@@ -22,18 +22,6 @@ from workbench.pipeline import PipelineConfig
 from workbench.serving.redis_server import RedisServer, find_redis_server
 
 USER_SHIFT, ITEM_SHIFT = 10_000, 50_000
-TINY_TOML = """
-n_candidates = 100
-per_source_k = 100
-n_ranked = 50
-ranker = "wide_deep"
-[weights]
-ease = 1.0
-itemknn = 1.0
-popular = 1.0
-[train]
-epochs = 2
-"""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -55,18 +43,11 @@ def model_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_config_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("config") / "tiny.toml"
-    path.write_text(TINY_TOML)
-    return path
-
-
-@pytest.fixture(scope="session")
-def stored_model(model_store, tiny_config_path):
+def stored_model(model_store, tiny_pipeline_toml):
     """The tiny pipeline on the small world, from the session's model store (trained on first use)."""
     from workbench.serving.model import load_model
 
-    return load_model("synthetic", PipelineConfig.from_toml(tiny_config_path), seed=0, small=True)
+    return load_model("synthetic", PipelineConfig.from_toml(tiny_pipeline_toml), seed=0, small=True)
 
 
 @pytest.fixture(scope="session")

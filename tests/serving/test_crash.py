@@ -12,9 +12,9 @@ from workbench.serving.redis_server import RedisServer
 
 
 @pytest.mark.slow
-def test_sigkill_mid_stream_loses_no_acknowledged_event(stored_model, tiny_config_path, tmp_path):
+def test_sigkill_mid_stream_loses_no_acknowledged_event(stored_model, tiny_pipeline_toml, tmp_path):
     log_path = tmp_path / "events.sqlite"
-    args = ["--data", "synthetic", "--small", "--config", str(tiny_config_path), "--event-log", str(log_path),
+    args = ["--data", "synthetic", "--small", "--config", str(tiny_pipeline_toml), "--event-log", str(log_path),
             "--redis-timeout-ms", "2000"]  # fmt: skip
     items = stored_model.train.items["item_id"].tolist()
     users = stored_model.train.users["user_id"].tolist()
