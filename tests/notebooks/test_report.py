@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 
 from workbench.lessons.kit import NotebookSettings
-from workbench.report import StaticRenderer, list_notebooks, page, provenance, provenance_markdown, stamp_html, static_page
+from workbench.provenance import provenance, provenance_markdown
+from workbench.report import StaticRenderer, list_notebooks, page, stamp_html, static_page
 
 from .conftest import ROOT
 from .test_browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT

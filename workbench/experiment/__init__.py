@@ -7,6 +7,9 @@
 - ``studies``: many experiments at once (A/A validity, peeking, power).
 - ``interleaving``: team draft, balanced, credit, sign test.
 - ``sensitivity``: users needed by A/B against interleaving.
+- ``hashing``: stable salted hashes of ids (assignment, seeds) that agree across processes.
+- ``offpolicy``: off-policy estimators (IPS, SNIPS, clipped IPS, DM, DR, SNDR, IIPS, PI) and their lab;
+  ``ope_cli``: the ``workbench ope`` command.
 """
 
 from workbench.experiment.ab import ABConfig, ABResult, assign, load_world, run_ab, run_abtest

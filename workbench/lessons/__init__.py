@@ -10,6 +10,9 @@
 - `exercises`: the 'Your turn' exercises and their checks against the package (every teaching notebook).
 - `guide`: the learning path (notebook 00) and the glossary panel, read from the notebook files and docs/GLOSSARY.md.
 - `pitfalls`: the textbook's mistakes beside the right way (notebooks 04, 06, 07; docs/PITFALLS.md).
+- `serving`: the served recommender run inside the notebook (notebook 08).
+- `offpolicy`: off-policy evaluation studied over many logs (notebook 10).
+- `casestudies`: the three case studies' recipes and measurements (notebook 11).
 
 Charts and widgets live in `workbench.viz`; the models and metrics in the rest of `workbench`.
 """

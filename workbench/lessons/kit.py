@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data import DATASETS, Dataset, dataset_name, load
+from workbench.provenance import provenance, provenance_markdown
 
 if TYPE_CHECKING:  # the store is imported when a pipeline is needed
     from workbench.pipeline import PipelineConfig
@@ -320,12 +321,11 @@ def table(df: pd.DataFrame, digits: int = 4, page_size: int | None = None, **kwa
 
 
 def footer(s: NotebookSettings, config: Any, notebook: str) -> Any:
-    """The provenance footer (`workbench.report.provenance`): the command that reproduces the page,
+    """The provenance footer (`workbench.provenance.provenance`): the command that reproduces the page,
     seed, config, commit and versions. A script run prints the command and, with ``--out DIR``,
     writes the lines it showed to ``DIR/<notebook>.md`` and prints that path."""
     import marimo as mo
 
-    from workbench.report import provenance, provenance_markdown
 
     name = Path(notebook).name
     prov = provenance(s, config, name)

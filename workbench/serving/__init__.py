@@ -9,6 +9,8 @@
 - `eventlog`: SQLite (WAL, synchronous=FULL), one group-committing writer, idempotent events.
 - `service`: the request path, its timings and degradation; `app`: FastAPI endpoints and input checks.
 - `loadtest`: an open-loop load generator and the textbook's latency-budget table.
+- `model`: the served pipeline from the model store, with its version; `process`: ``workbench serve``
+  as a child process stopped by its PID (and the event log's crash test).
 
 ``workbench serve`` / ``workbench loadtest`` run them from a terminal (`workbench.serving.cli`).
 """

@@ -42,6 +42,7 @@ import pandas as pd
 from workbench.data import dataset_name, load, split
 from workbench.data.dataset import Dataset
 from workbench.pipeline import Pipeline, PipelineConfig
+from workbench.provenance import git_commit, package_versions, thread_settings
 from workbench.store.codec import STATE_FILE, ArtefactError, read_state, write_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +140,6 @@ def save_pipeline(pipeline: Pipeline, folder: str | Path, spec: DataSpec | None 
     reader must pass the train Dataset. An existing folder is replaced, unless ``replace`` is False
     and it holds a sound artefact (the store's case: the same key means the same fit).
     """
-    from workbench.report import git_commit, package_versions, thread_settings
 
     pipeline._check_fitted()
     folder = Path(folder)

@@ -43,6 +43,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.provenance import git_commit, package_versions, thread_settings
 from workbench.sweep.progress import Silent
 from workbench.sweep.results import ResultStore
 from workbench.sweep.spec import SweepSpec, Trial
@@ -134,7 +135,6 @@ def _point_id(values: dict[str, Any]) -> str:
 def _provenance() -> dict[str, Any]:
     from importlib import metadata
 
-    from workbench.report import git_commit
     from workbench.store import code_version
 
     return {"code_version": code_version(), "commit": git_commit(), "dask": metadata.version("distributed")}
@@ -236,7 +236,6 @@ def _trial_columns(t: Trial, order: int) -> dict[str, Any]:
 
 
 def _write_meta(folder: Path, spec: SweepSpec, prov: dict[str, Any], started: str) -> None:
-    from workbench.report import package_versions, thread_settings
 
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"source": spec.source, "evaluation": spec.evaluation(), "grid": spec.grid, "random": spec.random,
