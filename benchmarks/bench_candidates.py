@@ -28,7 +28,7 @@ from workbench.candidates import (
 from workbench.candidates.diagnostics import candidate_recall, evaluate_sources
 from workbench.data import load_movielens_100k, temporal_split
 from workbench.pipeline import Pipeline, PipelineConfig
-from workbench.report import package_versions
+from workbench.provenance import package_versions
 
 
 def median_time(fn, repeats: int) -> tuple[float, object]:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from workbench.data import load, temporal_split
 from workbench.pipeline import LATENCY_BUDGET_MS, Pipeline, PipelineConfig
-from workbench.report import package_versions
+from workbench.provenance import package_versions
 from workbench.rerank import RerankConfig
 
 

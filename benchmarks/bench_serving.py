@@ -34,7 +34,7 @@ import httpx
 import numpy as np
 
 from workbench.data import load
-from workbench.report import package_versions
+from workbench.provenance import package_versions
 from workbench.serving.eventlog import read_events
 from workbench.serving.loadtest import run_load
 from workbench.serving.process import ServeProcess, check_log, event_batches, kill_during_events

@@ -93,7 +93,7 @@ def part_report(store: Path) -> dict:
 def main() -> None:
     import pandas as pd
 
-    from workbench.report import package_versions
+    from workbench.provenance import package_versions
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["load", "size", "notebooks", "report"],

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.report import package_versions
+from workbench.provenance import package_versions
 from workbench.store import load_or_train
 from workbench.sweep import evaluation_users, load_sweep, metric_table, run_sweep, wide_row
 
