@@ -53,15 +53,17 @@ def test_a_served_loop_runs_the_whole_path_and_retrains(tmp_path, tiny_pipeline_
     np.testing.assert_array_equal(daily["requests"], loop.totals["sessions"].sum(axis=0))
     np.testing.assert_allclose(daily["degraded_rate"], daily["degraded_answers"], rtol=0, atol=1e-12)
     assert (daily["p99_ms"] > 0).all() and np.isfinite(daily["p99_ms"]).all()
-    # the service's stream step: a clicking user's recent list in the version's Redis keys starts with their clicks
-    clicks = events[(events["event_type"] == "click") & (events["event_ts"] >= loop.train0.reference_ts + 86_400)]
-    user = int(clicks["user_id"].iloc[-1])
+    # the service's stream step: a clicking user's recent list in the version's Redis keys starts with their
+    # clicks and conversions since the retrain (a conversion pushes its item again, right after its click)
+    acted = events[(events["event_type"] != "impression") & (events["event_ts"] >= loop.train0.reference_ts + 86_400)]
+    converted = acted[acted["event_type"] == "conversion"]
+    user = int((converted if len(converted) else acted)["user_id"].iloc[-1])  # a converting user when there is one
     last_version = result.versions[-1].key
     client = make_client(redis.url, 5_000, asyncio=False)
     recent = [int(x) for x in client.lrange(f"wb:{last_version}:u:{user}:recent", 0, -1)]
     client.close()
     item_rows = loop.train0.items.reset_index().set_index("item_id")["index"]
-    mine = clicks[clicks["user_id"] == user].sort_values("event_ts", kind="stable")
+    mine = acted[acted["user_id"] == user].sort_values("event_ts", kind="stable")
     assert recent[: len(mine)] == item_rows[mine["item_id"]].tolist()[::-1]
 
 
