@@ -120,7 +120,13 @@ def test_panel_in_jupyterlab_runs_all_and_follows_a_slider(jupyterlab, small_wha
                             page.keyboard.press("Escape")  # close the menu if the click left it open
                     try:
                         last.wait_for(timeout=90_000 if round_ < 2 else 240_000)
-                        break
+                        if page.get_by_text("Error displaying widget").count() == 0:
+                            break
+                        # the page's first websocket reached jupyter_server before the kernel was connected (a 500
+                        # in its log), and widget messages were lost ("model not found"; seen in CI): a fresh
+                        # page, and run all again
+                        page.reload()
+                        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
                     except Exception:
                         if round_ == 2:
                             raise
