@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
-import os
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,121 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.arguments import (
+    SEED, UsageError, add_data_args, expected_items, int_at_least, positive_int, read_config, resolve_small,
+)
 from workbench.progress import step
 
 SOURCE_MODELS = ("popular", "trending", "new", "itemknn", "ease", "als", "content", "two_tower")
 RANKER_MODELS = ("deepfm", "wide_deep", "ncf", "gbdt")
 CONFIG_MODELS = (*RANKER_MODELS, "pipeline")  # the models a pipeline config (--config) applies to
 MODELS = (*SOURCE_MODELS, "fused", *RANKER_MODELS, "pipeline")
-SMALL_ENV = "WORKBENCH_SMALL"  # "1" (anything but "" or "0"): the small synthetic world, as with --small
-
-
-class UsageError(ValueError):
-    """An argument that cannot work; the message names the value and what was expected."""
-
-
-# ---- argument types: argparse answers "argument --days: -1: expected ..." with exit status 2
-
-def number_in(kind: Callable[[str], Any], what: str, low: float | None = None, high: float | None = None,
-              low_open: bool = False) -> Callable[[str], Any]:
-    """An argparse type: a ``kind`` (int or float) in ``[low, high]`` (``(low, high]`` when ``low_open``;
-    None: unbounded), described as ``what`` in the error (``argument --x: -1: expected what``)."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}") from None
-        below = low is not None and (value <= low if low_open else value < low)
-        if value != value or below or (high is not None and value > high):  # value != value: NaN
-            raise argparse.ArgumentTypeError(f"{value}: expected {what}")
-        return value
-
-    return parse
-
-
-def int_at_least(low: int, what: str, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an integer in ``[low, high]``, described as ``what`` in the error."""
-    return number_in(int, what, low, high)
-
-
-def positive_float(what: str) -> Callable[[str], float]:
-    return number_in(float, what, 0.0, low_open=True)
-
-
-def unit_interval(what: str) -> Callable[[str], float]:
-    """A number in [0, 1] (a rate, a probability)."""
-    return number_in(float, what, 0.0, 1.0)
-
-
-def positive_int(what: str) -> Callable[[str], int]:
-    return int_at_least(1, what)
-
-
-SEED = int_at_least(0, "a non-negative integer seed")
-
-
-def add_data_args(p: argparse.ArgumentParser) -> None:
-    """``--data``, ``--seed``, ``--small`` and ``--cache-dir``, shared by the commands that load data."""
-    from workbench.data import DATASETS, SMALL_WORLD
-
-    p.add_argument("--data", choices=DATASETS, default="synthetic", help="data set (default: synthetic)")
-    p.add_argument("--seed", type=SEED, default=None,
-                   help="seed of the synthetic world and of every random draw (default 0)")  # fmt: skip
-    p.add_argument("--small", action="store_true", default=None,
-                   help=f"the small synthetic world ({SMALL_WORLD['n_users']} users, {SMALL_WORLD['n_items']} items); "
-                        f"also set by {SMALL_ENV}=1")  # fmt: skip
-    p.add_argument("--cache-dir", default="data", help="where downloaded data (MovieLens-100K) is cached (default: data)")
-
-
-def resolve_small(args: argparse.Namespace, stream=sys.stderr) -> bool:
-    """``--small``, else ``WORKBENCH_SMALL``; an explicit ``--small`` on MovieLens is an error (it has one size)."""
-    from workbench.data import dataset_name
-
-    synthetic = dataset_name(args.data) == "synthetic"
-    if args.small:
-        if not synthetic:
-            raise UsageError(f"--small with --data {args.data}: --small shrinks only the synthetic world; "
-                             f"{args.data} has one size")  # fmt: skip
-        return True
-    env = os.environ.get(SMALL_ENV, "")
-    if env in ("", "0"):
-        return False
-    if not synthetic:
-        print(f"note: {SMALL_ENV}={env} does not apply to {args.data} (it shrinks only the synthetic world)", file=stream)
-        return False
-    return True
-
-
-def expected_items(data: str, small: bool) -> int:
-    """Items in a data set, known before loading it."""
-    from workbench.data import SMALL_WORLD, SyntheticConfig, dataset_name
-    from workbench.data.movielens import EXPECTED_COUNTS
-
-    if dataset_name(data) == "synthetic":
-        return SMALL_WORLD["n_items"] if small else SyntheticConfig().n_items
-    return EXPECTED_COUNTS["items"]
-
-
-def read_config(path: str):
-    """``(PipelineConfig, raw dict)`` from a TOML file; UsageError naming the file (and line) otherwise."""
-    from workbench.pipeline import PipelineConfig
-
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"--config {path}: no such file; expected a pipeline TOML file such as configs/default.toml")
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:  # its message ends "(at line L, column C)"
-        raise UsageError(f"--config {path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"--config {path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected a TOML file") from None
-    try:
-        return PipelineConfig.from_dict(raw, source=str(path)), raw
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"--config {path}: {exc}") from None
-
-
 # ---- evaluate
 
 @dataclasses.dataclass(frozen=True)

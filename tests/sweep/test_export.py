@@ -32,7 +32,7 @@ def test_round_trip_through_from_toml(config, tmp_path):
 
 
 def test_train_serve_and_evaluate_read_the_export(tmp_path):
-    from workbench.cli import read_config
+    from workbench.arguments import read_config
     from workbench.store.cli import _config
 
     row = {"label": "rerank.lam=0.1235", "config": json.dumps(unusual().to_dict())}

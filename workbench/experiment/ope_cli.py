@@ -13,7 +13,7 @@ from workbench.experiment.offpolicy import evaluate, monte_carlo_value, offpolic
 
 def cmd_ope(args: argparse.Namespace) -> int:
     """Log impressions of the logger on the simulator, estimate the target, compare with the truth."""
-    from workbench.cli import UsageError, expected_items, resolve_small
+    from workbench.arguments import UsageError, expected_items, resolve_small
     from workbench.data import load
     from workbench.progress import step
 
@@ -62,7 +62,7 @@ def cmd_ope(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``workbench ope`` to the CLI's subparsers (called from ``workbench.cli``)."""
-    from workbench.cli import add_data_args, int_at_least, positive_int, unit_interval
+    from workbench.arguments import add_data_args, int_at_least, positive_int, unit_interval
 
     p = sub.add_parser("ope", help="off-policy evaluation: estimate a target policy from simulated logs, against the truth")
     add_data_args(p)

@@ -27,7 +27,7 @@ FIELDS = {"days": "days", "users": "users", "epsilon": "epsilon", "k": "k", "ret
 
 def loop_config(args: argparse.Namespace):
     """The `LoopConfig` the options describe (``--config`` first, then each option given)."""
-    from workbench.cli import SMALL_ENV, UsageError, resolve_small
+    from workbench.arguments import SMALL_ENV, UsageError, resolve_small
     from workbench.loop.config import LoopConfig
 
     given = {field: getattr(args, opt) for opt, field in FIELDS.items() if getattr(args, opt) is not None}
@@ -70,14 +70,14 @@ def state_folder(args: argparse.Namespace, config) -> Path:
 
 
 def cmd_loop(args: argparse.Namespace) -> int:
-    from workbench.cli import UsageError
+    from workbench.arguments import UsageError
 
     config = loop_config(args)  # every check before any data loads
     if args.pipeline_config and not Path(args.pipeline_config).is_file():
         raise UsageError(f"--pipeline-config {args.pipeline_config}: no such file; expected a pipeline TOML such as "
                          "configs/default.toml")  # fmt: skip
     if args.pipeline_config:
-        from workbench.cli import read_config
+        from workbench.arguments import read_config
 
         read_config(args.pipeline_config)  # a bad pipeline TOML fails here, naming the file
     folder = state_folder(args, config)
@@ -98,7 +98,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``workbench loop`` to the CLI's subparsers (called from ``workbench.cli``)."""
-    from workbench.cli import SEED, int_at_least, number_in, positive_float, positive_int, unit_interval
+    from workbench.arguments import SEED, int_at_least, number_in, positive_float, positive_int, unit_interval
     from workbench.data import DATASETS, SMALL_WORLD
     from workbench.experiment.simulator import CLICK_MODELS
     from workbench.loop.config import FEATURE_BACKENDS, RETRAIN_MODES

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from workbench.cli import int_at_least, number_in, positive_float, unit_interval
+from workbench.arguments import int_at_least, number_in, positive_float, unit_interval
 
 PORT = int_at_least(1, "a TCP port in 1..65535", 65535)
 
@@ -22,7 +22,7 @@ def service_config(args: argparse.Namespace):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from workbench.cli import resolve_small
+    from workbench.arguments import resolve_small
 
     small = resolve_small(args)
     if args.config and not Path(args.config).is_file():
@@ -75,7 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_loadtest(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from workbench.cli import resolve_small
+    from workbench.arguments import resolve_small
     from workbench.serving.loadtest import check_loopback, run_load
 
     check_loopback(args.url)  # before loading anything
@@ -97,7 +97,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``serve`` and ``loadtest`` to the ``workbench`` command's sub-commands."""
-    from workbench.cli import add_data_args
+    from workbench.arguments import add_data_args
 
     sv = sub.add_parser("serve", help="serve the recommender over HTTP (FastAPI + uvicorn on 127.0.0.1, Redis features)")
     add_data_args(sv)
