@@ -90,7 +90,12 @@ class Impressions:
 
 @dataclass(eq=False)
 class UserDays:
-    """Per-user, per-day totals of an experiment: arrays ``[U, D]`` (D days)."""
+    """Per-user, per-day totals of an experiment: arrays ``[U, D]`` (D days).
+
+    ``revenue`` and ``abandoned`` (requests left before the page loaded) exist only where the
+    simulator models them (`workbench.experiment.retention`); ``users_leave`` says whether users
+    could stop coming back (there, retention and return rate measure something the ranker did).
+    """
 
     users: np.ndarray
     sessions: np.ndarray
@@ -98,6 +103,9 @@ class UserDays:
     clicks: np.ndarray
     conversions: np.ndarray
     seconds: np.ndarray
+    revenue: np.ndarray | None = None
+    abandoned: np.ndarray | None = None
+    users_leave: bool = False
 
     @property
     def days(self) -> int:
@@ -105,8 +113,9 @@ class UserDays:
 
     def cumulative(self) -> UserDays:
         """Running totals: column ``d`` holds everything up to and including day ``d``."""
-        c = lambda a: np.cumsum(a, axis=1)  # noqa: E731
-        return UserDays(self.users, c(self.sessions), c(self.slots), c(self.clicks), c(self.conversions), c(self.seconds))
+        c = lambda a: None if a is None else np.cumsum(a, axis=1)  # noqa: E731
+        return UserDays(self.users, c(self.sessions), c(self.slots), c(self.clicks), c(self.conversions), c(self.seconds),
+                        c(self.revenue), c(self.abandoned), self.users_leave)  # fmt: skip
 
 
 def unique_inverse(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
