@@ -23,13 +23,18 @@ import pandas as pd
 from workbench.experiment.hashing import key64, stable_uniform
 from workbench.experiment.rankers import item_lists, make_ranker
 from workbench.experiment.simulator import SimulatorConfig, UserDays, UserSimulator
-from workbench.experiment.stats import TestResult, srm_test, two_proportion_ztest, welch_ttest
+from workbench.experiment.stats import TestResult, holm, srm_test, two_proportion_ztest, welch_ttest
 
 METRICS = {
     "ctr": "clicks per item shown, per user (Welch t)",
     "conversion": "share of users with at least one conversion (two-proportion z)",
     "session_time": "mean session length in seconds, per user (Welch t)",
+    "revenue_per_user": "revenue of the user's conversions over the test (Welch t)",
+    "d7_retention": "share of the day-1 users with a session on day 8, 7 days later (two-proportion z)",
+    "return_rate": "share of users who came back on a later day than their first (two-proportion z)",
 }
+PROPORTIONS = ("conversion", "d7_retention", "return_rate")  # 0/1 per user: two-proportion z
+LEAVING = ("revenue_per_user", "d7_retention", "return_rate")  # need users who can leave and items with prices
 UNITS = {"session_time": "s"}  # metrics with a unit; the others are rates or shares
 
 
@@ -114,7 +119,25 @@ class ABResult:
         frame = pd.DataFrame({"user": cum.users, "arm": np.asarray(self.arm_names)[self.arms], **tot})
         for name, v in metric_values(**tot).items():
             frame[name] = v
+        if self.outcomes.users_leave:
+            seen = self.outcomes.sessions[:, : d + 1] > 0
+            first = seen.argmax(axis=1)
+            frame["revenue_per_user"] = cum.revenue[:, d]
+            frame["return_rate"] = (seen & (np.arange(d + 1) > first[:, None])).any(axis=1).astype(np.float64)
+            frame["d7_retention"] = np.where(seen[:, 0], seen[:, 7], np.nan) if d >= 7 else np.nan
         return frame[active].reset_index(drop=True)
+
+    def unmeasured(self, day: int | None = None) -> dict[str, str]:
+        """The configured metrics these outcomes cannot measure, each with the reason."""
+        d = self._day(day)
+        out = {}
+        for m in self.config.metrics:
+            if m in LEAVING and not self.outcomes.users_leave:
+                out[m] = ("this simulator's users never leave and its items have no price: simulate with "
+                          "workbench.experiment.retention.RetentionSimulator")  # fmt: skip
+            elif m == "d7_retention" and d < 7:
+                out[m] = f"needs 8 days of data, the test has {d + 1}"
+        return out
 
     def srm(self, day: int | None = None) -> tuple[float, float]:
         """χ² and p of the active users' arm counts against the planned split."""
@@ -128,6 +151,7 @@ class ABResult:
         alpha = self.config.alpha
         out = []
         control = users[users["arm"] == self.arm_names[0]]
+        skip = self.unmeasured(day)
         for name in self.arm_names[1:]:
             treat = users[users["arm"] == name]
             for arm, df in ((self.arm_names[0], control), (name, treat)):
@@ -136,22 +160,26 @@ class ABResult:
                         f"arm {arm!r} has no users with a session (split={self.config.split}, "
                         f"{len(users)} active users): enlarge the experiment or its share"
                     )
-            for metric in self.config.metrics:
-                if metric == "conversion":
-                    res = two_proportion_ztest(int(control[metric].sum()), len(control), int(treat[metric].sum()),
-                                               len(treat), alpha, metric)  # fmt: skip
+            for metric in (m for m in self.config.metrics if m not in skip):
+                if metric in PROPORTIONS:
+                    a, b = control[metric].dropna(), treat[metric].dropna()  # D7: the day-1 cohort only
+                    res = two_proportion_ztest(int(a.sum()), len(a), int(b.sum()), len(b), alpha, metric)
                 else:
                     res = welch_ttest(control[metric], treat[metric], alpha, metric)
                 out.append((name, res))
         return out
 
     def analyse(self, day: int | None = None) -> pd.DataFrame:
-        """One row per (treatment arm, metric): means, differences with CIs, p-value, decision."""
+        """One row per (treatment arm, metric): means, differences with CIs, p-value, decision; and
+        ``p_holm`` / ``significant_holm``: Holm's correction over all the rows, read at once."""
         rows = []
         for name, r in self.tests(day):
             row = {"arm": name, **r.to_dict(), "decision": r.decision((self.arm_names[0], name))}
             rows.append(row)
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows)
+        frame["p_holm"] = holm(frame["p_value"])
+        frame["significant_holm"] = frame["p_holm"] < self.config.alpha
+        return frame
 
     def trajectory(self, metric: str = "ctr") -> pd.DataFrame:
         """The p-value and CI of ``metric`` as the experiment would have read each day (for peeking plots).
@@ -196,10 +224,27 @@ class ABResult:
                 f"{f'{r.diff:+.4g} [{r.ci_low:+.4g}, {r.ci_high:+.4g}]':>32} {rel:>26} {r.p_value:>8.3g}"
             )
         lines.append("")
-        lines.append("Decisions (relative intervals by the delta method; no correction for multiple metrics):")
+        lines.append("Decisions (relative intervals by the delta method; each metric on its own, uncorrected):")
         for name, r in results:
             lines.append(f"  {name} {metric_label(r.metric)}: {r.decision((self.arm_names[0], name))}" + (f" [{r.note}]" if r.note else ""))
+        lines += self._multiple_testing(results, d)
         return "\n".join(lines)
+
+    def _multiple_testing(self, results: list[tuple[str, TestResult]], day: int) -> list[str]:
+        """The multiple-testing note (Holm 1979) and the metrics not measured."""
+        alpha = self.config.alpha
+        out = []
+        if len(results) > 1:
+            adj = holm([r.p_value for _, r in results])
+            kept = [f"{n} {r.metric} (Holm p = {p:.3g})" for (n, r), p in zip(results, adj) if p < alpha]
+            raw = sum(r.p_value < alpha for _, r in results)
+            out += ["", f"Multiple testing: {len(results)} comparisons read at once. At α = {alpha:g} each, the chance of "
+                        f"at least one false 'significant' grows with their number (up to {min(1.0, len(results) * alpha):.0%} "
+                        "by Bonferroni's bound). Holm's step-down correction keeps that chance ≤ α: "
+                        f"{len(kept)} of the {raw} uncorrected significant results remain: " + (", ".join(kept) or "none") + "."]  # fmt: skip
+        for m, why in self.unmeasured(day).items():
+            out.append(f"Not measured: {m} ({why}).")
+        return out
 
 
 def run_ab(
@@ -208,8 +253,12 @@ def run_ab(
     users: np.ndarray,
     config: ABConfig | None = None,
     arm_names: Sequence[str] | None = None,
+    latency_ms: Sequence[float] | None = None,
 ) -> ABResult:
-    """Assign ``users`` to arms by hash, show each arm's ranker's lists, simulate ``config.days`` days."""
+    """Assign ``users`` to arms by hash, show each arm's ranker's lists, simulate ``config.days`` days.
+
+    ``latency_ms``: each arm's serving latency, for a simulator whose users abandon slow requests
+    (`workbench.experiment.retention.RetentionSimulator`)."""
     config = config or ABConfig()
     users = np.asarray(users, dtype=np.int64)
     if len(rankers) != len(config.split):
@@ -225,7 +274,13 @@ def run_ab(
         if got.shape[1] != lists.shape[1]:
             raise ValueError(f"arm {names[j]!r} returned lists of length {got.shape[1]}, arm A of {lists.shape[1]}")
         lists[rows] = got
-    outcomes = sim.simulate_days(users, lists, config.days, np.random.default_rng(config.seed))
+    rng = np.random.default_rng(config.seed)
+    if latency_ms is None:
+        outcomes = sim.simulate_days(users, lists, config.days, rng)
+    else:
+        if len(latency_ms) != len(rankers):
+            raise ValueError(f"{len(latency_ms)} latencies but {len(rankers)} arms: expected one per arm")
+        outcomes = sim.simulate_days(users, lists, config.days, rng, latency_ms=np.asarray(latency_ms, dtype=np.float64)[arms])
     return ABResult(config, names, arms, outcomes, {"rankers": {n: repr(r) for n, r in zip(names, rankers)}})
 
 
