@@ -365,7 +365,7 @@ def run_abtest(
     truth = [true_means(sim, users, item_lists(r(users), len(users)), days) for r in rankers]
     lines = ["", f"True effect (known to the simulator: the population value each arm estimates, over these "
                  f"{len(users)} users weighted by their chance of a session in {days} days):"]
-    for m in config.metrics:
+    for m in (m for m in config.metrics if m in truth[0]):
         ta, tb = truth[0][m], truth[1][m]
         lines.append(f"  {metric_label(m):<17} A {ta:.4g}, B {tb:.4g}: B − A {tb - ta:+.4g} ({tb / ta - 1:+.1%})")
     frame = frame.assign(true_a=frame["metric"].map(truth[0]), true_b=frame["metric"].map(truth[1]))
