@@ -1,0 +1,249 @@
+"""Notebook 12's back-end: a model that wins offline and loses online, once for each of the textbook's reasons.
+
+Every demonstration reads two paired differences, each with its 95% interval: an **offline**
+one (what the team would measure on logs before shipping) and an **online** one (a simulated
+A/B test on users who can leave, `workbench.experiment.retention`). The world is the data set's
+(synthetic truth or MovieLens oracle); each user's ``CANDIDATES`` candidates come from
+`workbench.experiment.offpolicy.offpolicy_lab`, and a ranker of "noise ``sigma``" orders them by
+``logit a(u, j) + sigma · z(u, j)`` (smaller is better). A/B tests draw ``N_USERS`` simulated
+visitors from the world's users (with replacement, each assigned by the stable hash of its
+visitor id, as `workbench.experiment.studies` does), so a small world still gives a powered test.
+
+1. **Feedback loop** (`feedback_loop`): the incumbent (``INCUMBENT_SIGMA``) logged the data; a
+   better challenger (``CHALLENGER_SIGMA``) is scored offline by NDCG@k of the logged clicks.
+   Items the incumbent never showed have no clicks, so the log favours the incumbent. The
+   mechanism's strength is ``1 − ε``, ε the logger's share of uniformly random slates (ε = 1:
+   a uniform logging policy). The off-policy estimate (IPS of the difference, from an
+   ε = ``OPE_EPSILON`` log; `workbench.experiment.offpolicy.difference_terms`) recovers the A/B's sign.
+2. **Objective mismatch** (`objective_mismatch`): a share of items is clickbait (more clicks,
+   a fifth of the value). The click-trained ranker orders by the click probability, the
+   watch-time-trained one by click probability × value, each with its own noise ``MODEL_SIGMA``
+   (stand-ins for models trained on each label; notebook 11 trains real ones). Offline: NDCG
+   of clicks on a uniformly logged log; online: CTR and D7 retention over ``WEEKS`` weeks.
+3. **Latency** (`latency`): a heavier ranker (``HEAVY_SIGMA``) against a light one
+   (``LIGHT_SIGMA``); it is ``extra_ms`` slower, and requests are abandoned with
+   `workbench.experiment.retention.abandonment`. Offline: NDCG of clicks on a uniform log;
+   online: session duration (an abandoned request is a 0 s session), revenue per user beside it.
+   Both rankers share their noise draws (the heavier one is the light one with less noise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from workbench.data.dataset import Dataset
+from workbench.experiment import offpolicy as ope
+from workbench.experiment.ab import ABConfig, ABResult, assign
+from workbench.experiment.hashing import stable_normal
+from workbench.experiment.retention import RetentionConfig, RetentionSimulator, abandonment, make_catalogue
+from workbench.experiment.simulator import SimulatorConfig
+
+K = 10
+CANDIDATES = 20
+INCUMBENT_SIGMA = 2.0
+CHALLENGER_SIGMA = 1.0
+OPE_EPSILON = 0.3
+MODEL_SIGMA = 0.5
+LIGHT_SIGMA = 1.0
+HEAVY_SIGMA = 0.8
+CLICKBAIT_SHARE = 0.3
+EXTRA_MS = 500.0
+LOG_IMPRESSIONS = 20_000
+N_USERS = 20_000
+DAYS = 14
+WEEKS = 4
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One demonstration's two readings: offline and online differences (challenger − incumbent) with intervals."""
+
+    reason: str
+    offline_metric: str
+    offline: tuple[float, float, float]  # diff, lo, hi
+    online_metric: str
+    online: tuple[float, float, float]
+    extra: dict
+
+    @property
+    def opposite(self) -> bool:
+        """Offline and online point in opposite directions, each interval excluding zero."""
+        return excludes_zero(self.offline) and excludes_zero(self.online) and np.sign(self.offline[0]) != np.sign(self.online[0])
+
+    @property
+    def agree(self) -> bool:
+        """The gap is closed: same sign, or both intervals cover zero."""
+        return np.sign(self.offline[0]) == np.sign(self.online[0]) or not (excludes_zero(self.offline) or excludes_zero(self.online))
+
+
+def excludes_zero(ci: tuple[float, float, float]) -> bool:
+    return bool(ci[1] > 0 or ci[2] < 0)
+
+
+def verdict(name_b: str, name_a: str, ci: tuple[float, float, float], what: str, digits: int = 3) -> str:
+    """"B beats A on what by x [lo, hi]", "B loses to A ...", or "no detectable difference" when the interval covers 0."""
+    d, lo, hi = ci
+    interval = f"{d:+.{digits}g} [{lo:+.{digits}g}, {hi:+.{digits}g}]"
+    if not excludes_zero(ci):
+        return f"no detectable difference between {name_b} and {name_a} on {what}: {interval} (the 95% interval covers 0)"
+    return f"{name_b} {'beats' if d > 0 else 'loses to'} {name_a} on {what} by {interval}"
+
+
+def mean_ci(terms: np.ndarray, alpha: float = ALPHA) -> tuple[float, float, float]:
+    """Mean of paired per-unit differences and its normal interval."""
+    from scipy import stats
+
+    terms = np.asarray(terms, dtype=np.float64)
+    m, se = float(terms.mean()), float(terms.std(ddof=1) / np.sqrt(len(terms)))
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    return m, m - z * se, m + z * se
+
+
+# ---------------------------------------------------------------- shared set-up
+
+
+@dataclass(eq=False)
+class World:
+    """The data set's world, its candidates and a second noise draw (so two rankers of equal sigma differ)."""
+
+    lab: ope.OffPolicyLab
+    noise2: np.ndarray  # [U, A]
+    seed: int
+
+    @property
+    def candidates(self) -> np.ndarray:
+        return self.lab.candidates
+
+
+def world(ds: Dataset, seed: int = 0) -> World:
+    lab = ope.offpolicy_lab(ds, k=K, n_candidates=CANDIDATES, logger_sigma=INCUMBENT_SIGMA, seed=seed)
+    n_items = ds.n_items
+    noise2 = stable_normal(f"gap:{seed}", lab.population[:, None] * n_items + lab.candidates)
+    return World(lab, noise2, seed)
+
+
+def order(score: np.ndarray) -> np.ndarray:
+    """Candidate columns ``[U, A]`` best first."""
+    return np.argsort(-score, axis=1, kind="stable")
+
+
+def simulator(w: World, clickbait_share: float = 0.0, retention: RetentionConfig | None = None) -> RetentionSimulator:
+    cat = make_catalogue(int(w.candidates.max()) + 1, clickbait_share=clickbait_share, seed=w.seed)
+    return RetentionSimulator(w.lab.sim.world, cat, retention, SimulatorConfig(seed=w.seed))
+
+
+def ndcg_of_clicks(log: ope.SlateLog, ranking: np.ndarray, k: int = K) -> tuple[np.ndarray, np.ndarray]:
+    """Offline NDCG@k per logged impression: the logged clicks as relevance, the ranker's order of the
+    user's candidates (``ranking [U, A]``). Returns (values, mask of impressions with a click)."""
+    n, a = log.n, log.candidates.shape[1]
+    rel = np.zeros((n, a))
+    np.put_along_axis(rel, log.slates, log.clicks, axis=1)
+    top = ranking[log.users, :k]
+    disc = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = (np.take_along_axis(rel, top, axis=1) * disc).sum(axis=1)
+    n_rel = rel.sum(axis=1).astype(np.int64)
+    ideal = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_rel, k)]
+    has = n_rel > 0
+    return np.where(has, dcg / np.where(has, ideal, 1.0), 0.0), has
+
+
+def offline_ndcg(log: ope.SlateLog, ranking_a: np.ndarray, ranking_b: np.ndarray) -> tuple[float, float, float]:
+    """Paired NDCG@k of logged clicks, B − A, over the impressions with a click."""
+    a, has = ndcg_of_clicks(log, ranking_a)
+    b, _ = ndcg_of_clicks(log, ranking_b)
+    return mean_ci((b - a)[has])
+
+
+def uniform_log(w: World, sim, n: int, seed: int) -> ope.SlateLog:
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, len(w.lab.population), size=n)
+    return ope.log_impressions(sim, w.candidates, w.lab.policy(epsilon=1.0), users, rng)
+
+
+def online_ab(sim: RetentionSimulator, w: World, rankings: tuple[np.ndarray, np.ndarray], days: int, seed: int,
+              latency_ms: tuple[float, float] = (0.0, 0.0), n_users: int = N_USERS, experiment: str = "gap") -> ABResult:  # fmt: skip
+    """An A/B test of two candidate orders: ``n_users`` visitors drawn from the world's users, hash-assigned."""
+    rng = np.random.default_rng(seed)
+    arms = assign(np.arange(n_users), f"{experiment}-{seed}")
+    pick = rng.integers(0, len(w.lab.population), size=n_users)
+    cols = np.stack([r[:, :K] for r in rankings])[arms, pick]
+    items = np.take_along_axis(w.candidates[pick], cols, axis=1)
+    out = sim.simulate_days(w.lab.population[pick], items, days, rng, latency_ms=np.asarray(latency_ms)[arms])
+    return ABResult(ABConfig(experiment=experiment, days=days, seed=seed), ("A", "B"), arms, out,
+                    {"dataset": "simulated visitors", "rankers": {}})  # fmt: skip
+
+
+def reading(result: ABResult, metric: str) -> tuple[float, float, float]:
+    row = result.analyse().set_index("metric").loc[metric]
+    return float(row["diff"]), float(row["ci_low"]), float(row["ci_high"])
+
+
+# ---------------------------------------------------------------- the three reasons
+
+
+def feedback_loop(w: World, epsilon: float = 0.0, seed: int = 0, n_log: int = LOG_IMPRESSIONS,
+                  n_users: int = N_USERS, days: int = DAYS) -> Gap:  # fmt: skip
+    """Incumbent vs challenger: naive offline NDCG on a log whose slates are the incumbent's except a share
+    ``epsilon`` of uniform ones; the A/B on CTR; and IPS of the difference from an ``OPE_EPSILON`` log."""
+    lab = w.lab
+    inc, cha = (order(lab.logit + s * lab.noise) for s in (INCUMBENT_SIGMA, CHALLENGER_SIGMA))
+    sim = simulator(w)
+    rng = np.random.default_rng(seed)
+    log = lab.log(lab.policy(epsilon=epsilon), n_log, rng)
+    offline = offline_ndcg(log, inc, cha)
+    ab = online_ab(sim, w, (inc, cha), days, seed + 1, n_users=n_users, experiment="feedback")
+    explore = lab.log(lab.policy(epsilon=OPE_EPSILON), n_log, rng)
+    ips_terms, _, _ = ope.difference_terms(explore, lab.policy(CHALLENGER_SIGMA, 0.0), lab.policy(INCUMBENT_SIGMA, 0.0),
+                                           lab.features())  # fmt: skip
+    truth = lab.truth(lab.policy(CHALLENGER_SIGMA, 0.0)) - lab.truth(lab.policy(INCUMBENT_SIGMA, 0.0))
+    return Gap("feedback loop", "NDCG@10 of logged clicks", offline, "CTR", reading(ab, "ctr"),
+               {"ab": ab, "ope": mean_ci(ips_terms), "true_clicks_per_impression": truth, "epsilon": epsilon})  # fmt: skip
+
+
+def objective_mismatch(w: World, clickbait_share: float = CLICKBAIT_SHARE, seed: int = 0, n_log: int = LOG_IMPRESSIONS,
+                       n_users: int = N_USERS, weeks: int = WEEKS) -> Gap:  # fmt: skip
+    """Click-trained (B) vs watch-time-trained (A): offline NDCG of clicks, online CTR and D7 retention."""
+    sim = simulator(w, clickbait_share)
+    users = w.lab.population
+    a = np.clip(sim.attractiveness(users, w.candidates), 1e-9, 1 - 1e-9)
+    value = sim.catalogue.value[w.candidates]
+    click_rank = order(np.log(a) - np.log1p(-a) + MODEL_SIGMA * w.lab.noise)
+    watch_rank = order(np.log(a) + np.log(np.maximum(value, 1e-9)) + MODEL_SIGMA * w.noise2)
+    offline = offline_ndcg(uniform_log(w, sim, n_log, seed), watch_rank, click_rank)
+    ab = online_ab(sim, w, (watch_rank, click_rank), 7 * weeks, seed + 1, n_users=n_users, experiment="objective")
+    return Gap("objective mismatch", "NDCG@10 of clicks", offline, "D7 retention", reading(ab, "d7_retention"),
+               {"ab": ab, "ctr": reading(ab, "ctr"), "return_rate": reading(ab, "return_rate"),
+                "clickbait_share": clickbait_share})  # fmt: skip
+
+
+def latency(w: World, extra_ms: float = EXTRA_MS, seed: int = 0, base_ms: float = 100.0, n_log: int = LOG_IMPRESSIONS,
+            n_users: int = N_USERS, days: int = DAYS) -> Gap:  # fmt: skip
+    """Light (A) vs heavier (B, ``extra_ms`` slower): offline NDCG of clicks, online session duration
+    (seconds per session; an abandoned request is a session of 0 s), with revenue per user beside it."""
+    if not extra_ms >= 0:
+        raise ValueError(f"extra_ms={extra_ms!r}: expected >= 0 milliseconds")
+    lab = w.lab
+    light, heavy = order(lab.logit + LIGHT_SIGMA * lab.noise), order(lab.logit + HEAVY_SIGMA * lab.noise)
+    sim = simulator(w)
+    offline = offline_ndcg(uniform_log(w, sim, n_log, seed), light, heavy)
+    lat = (base_ms, base_ms + extra_ms)
+    ab = online_ab(sim, w, (light, heavy), days, seed + 1, lat, n_users=n_users, experiment="latency")
+    p = abandonment(np.asarray(lat), sim.retention.loss_per_100ms)
+    return Gap("latency", "NDCG@10 of clicks", offline, "session duration (s)", reading(ab, "session_time"),
+               {"ab": ab, "ctr": reading(ab, "ctr"), "revenue_per_user": reading(ab, "revenue_per_user"), "abandon": (float(p[0]), float(p[1])), "latency_ms": lat,
+                "extra_ms": extra_ms})  # fmt: skip
+
+
+def table(gaps: list[Gap]) -> pd.DataFrame:
+    """One row per demonstration: offline and online differences with intervals and whether they disagree."""
+    rows = []
+    for g in gaps:
+        rows.append({"reason": g.reason, "offline metric": g.offline_metric, "offline diff": g.offline[0],
+                     "offline 95% CI": f"[{g.offline[1]:+.4g}, {g.offline[2]:+.4g}]", "online metric": g.online_metric,
+                     "online diff": g.online[0], "online 95% CI": f"[{g.online[1]:+.4g}, {g.online[2]:+.4g}]",
+                     "opposite signs": g.opposite})  # fmt: skip
+    return pd.DataFrame(rows)
