@@ -1,0 +1,243 @@
+# /// script
+# [tool.marimo.opengraph]
+# title = "12 · The offline–online gap"
+# description = "A model that wins offline and loses online, once for each reason: feedback loops, objective mismatch, latency."
+#
+# [tool.workbench]
+# after = ["06_ab_testing", "10_off_policy"]
+# ///
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="12 · The offline–online gap")
+
+with app.setup:
+    import dataclasses
+
+    import marimo as mo
+    import pandas as pd
+
+    from workbench.experiment.retention import LATENCY_SOURCES, RetentionConfig
+    from workbench.lessons import gap as lesson
+    from workbench.lessons import guide, kit
+
+    settings = kit.settings()
+    EPSILONS = [0.0, 0.1, 0.25, 0.5, 1.0]  # the logging policy's share of uniformly random slates
+    SHARES = [0.0, 0.1, 0.2, 0.3, 0.5]  # the clickbait share of the catalogue
+    EXTRA_MS = [0, 100, 200, 300, 500, 800, 1000]  # the heavier ranker's extra latency
+
+
+@app.function
+@mo.cache
+def world_for(s: kit.NotebookSettings) -> lesson.World:
+    """The settings' world and each user's candidates (cached)."""
+    return lesson.world(kit.dataset(s), seed=s.seed)
+
+
+@app.function
+@mo.cache
+def feedback_for(s: kit.NotebookSettings, epsilon: float) -> lesson.Gap:
+    """Offline on the log, online A/B, and the off-policy estimate (cached per ε)."""
+    return lesson.feedback_loop(world_for(s), epsilon=epsilon, seed=s.seed)
+
+
+@app.function
+@mo.cache
+def objective_for(s: kit.NotebookSettings, share: float) -> lesson.Gap:
+    """Click-trained against watch-time-trained, offline and over four simulated weeks (cached per share)."""
+    return lesson.objective_mismatch(world_for(s), clickbait_share=share, seed=s.seed)
+
+
+@app.function
+@mo.cache
+def latency_for(s: kit.NotebookSettings, extra_ms: float) -> lesson.Gap:
+    """Light against heavier ranker, offline and online with abandonment (cached per extra latency)."""
+    return lesson.latency(world_for(s), extra_ms=extra_ms, seed=s.seed)
+
+
+@app.function
+def ab_rows(g: lesson.Gap) -> pd.DataFrame:
+    """The A/B test's six online metrics, each with its interval and Holm's correction."""
+    _f = g.extra["ab"].analyse()
+    return _f[["metric", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "p_holm"]]
+
+
+@app.cell
+def _():
+    mo.md(r"""
+    # 12 · The offline–online gap
+
+    A model with a better offline metric (NDCG on logged data) does not always win on the
+    business's online metrics (CTR, retention, revenue). The textbook gives three reasons,
+    and each section below builds one: a challenger that wins offline and loses in a
+    simulated A/B test, with a slider for the strength of the mechanism. At strength 0 the
+    gap closes. Every difference is *challenger − incumbent* with its 95% interval, and a
+    verdict reads "no detectable difference" whenever the interval covers 0.
+
+    The simulated users here can **leave**: after each visit a user comes back with a
+    probability that grows with the value of what they consumed (not with their clicks), and
+    a slow page makes some of them abandon the request before it loads
+    (`workbench.experiment.retention`). Each A/B report carries the online metrics a
+    platform tracks: CTR, conversion, session duration, revenue per user, D7 retention and
+    return rate.
+    """)
+    return
+
+
+@app.cell
+def _():
+    guide.panel(__file__)
+    return
+
+
+@app.cell
+def _():
+    picker = kit.data_picker(settings, label="data set (world)")
+    picker
+    return (picker,)
+
+
+@app.cell
+def _(picker):
+    run = dataclasses.replace(settings, data=picker.value)
+    with mo.status.spinner(title="Building the world and each user's candidates (cached)..."):
+        w = world_for(run)
+    kit.show(f"World: {len(w.lab.population):,} users, {lesson.CANDIDATES} candidates each, slates of {lesson.K}; "
+             f"each A/B test draws {lesson.N_USERS:,} simulated visitors from these users and each log holds "
+             f"{lesson.LOG_IMPRESSIONS:,} impressions (seed {run.seed}).")  # fmt: skip
+    return (run,)
+
+
+@app.cell
+def _():
+    epsilon = mo.ui.slider(steps=EPSILONS, value=0.0, label="logging policy's exploration ε (1 = uniform)",
+                           show_value=True, debounce=True)  # fmt: skip
+    mo.vstack([mo.md(rf"""
+    ## 1 · Feedback loop: the log was written by the incumbent
+
+    The incumbent ranker (noise σ = {lesson.INCUMBENT_SIGMA:g}) chose what users saw, so
+    the log holds clicks only on what it showed. A better challenger (σ =
+    {lesson.CHALLENGER_SIGMA:g}) ranks other items high; those have no clicks in the log, so
+    its offline NDCG of the logged clicks is low. The slider sets the logging policy's share
+    of uniformly random slates: at 0 the log is the incumbent's alone, at 1 it is uniform.
+    """), epsilon])  # fmt: skip
+    return (epsilon,)
+
+
+@app.cell
+def _(epsilon, run):
+    with mo.status.spinner(title="Logging, evaluating offline, running the A/B test (cached)..."):
+        fb = feedback_for(run, epsilon.value)
+    _ope = fb.extra["ope"]
+    mo.vstack([
+        kit.table(lesson.table([fb])),
+        kit.show(f"At ε = {epsilon.value:g}, offline: {lesson.verdict('the challenger', 'the incumbent', fb.offline, fb.offline_metric)}. "
+                 f"Online: {lesson.verdict('the challenger', 'the incumbent', fb.online, fb.online_metric)}. "
+                 + ("**Offline and online disagree.**" if fb.opposite else "Offline and online do not disagree here.")),
+        kit.show(f"Off-policy estimate from a log that explores (ε = {lesson.OPE_EPSILON:g}), IPS of the difference in "
+                 f"clicks per impression: {lesson.verdict('the challenger', 'the incumbent', _ope, 'clicks per impression')}; "
+                 f"the simulator's exact difference is {fb.extra['true_clicks_per_impression']:+.3g}. The propensities "
+                 "undo the logger's choices, which naive offline NDCG cannot."),
+        kit.table(ab_rows(fb)),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    share = mo.ui.slider(steps=SHARES, value=lesson.CLICKBAIT_SHARE, label="clickbait share of the catalogue",
+                         show_value=True, debounce=True)  # fmt: skip
+    mo.vstack([mo.md(rf"""
+    ## 2 · Objective mismatch: clickbait raises clicks and lowers retention
+
+    A share of the items is clickbait: it draws more clicks and is worth a fifth of a normal
+    item's watch time. The **click-trained** ranker orders by the chance of a click; the
+    **watch-time-trained** one by chance of a click × watch time (each with its own noise,
+    σ = {lesson.MODEL_SIGMA:g}: stand-ins for models trained on each label; notebook 11 trains
+    real ones). Offline: NDCG of the clicks of a uniformly logged log. Online: an A/B test
+    over {lesson.WEEKS} simulated weeks.
+    """), share])  # fmt: skip
+    return (share,)
+
+
+@app.cell
+def _(run, share):
+    with mo.status.spinner(title="Four simulated weeks of both rankers (cached)..."):
+        om = objective_for(run, share.value)
+    mo.vstack([
+        kit.table(lesson.table([om])),
+        kit.show(f"Clickbait share {share.value:g}. Offline: {lesson.verdict('the click-trained ranker', 'the watch-time-trained one', om.offline, om.offline_metric)}. "
+                 f"Online CTR: {lesson.verdict('the click-trained ranker', 'the watch-time-trained one', om.extra['ctr'], 'CTR')}. "
+                 f"Online retention: {lesson.verdict('the click-trained ranker', 'the watch-time-trained one', om.online, om.online_metric)}; "
+                 f"return rate: {lesson.verdict('the click-trained ranker', 'the watch-time-trained one', om.extra['return_rate'], 'return rate')}. "
+                 + ("**Offline and online disagree.**" if om.opposite else "Offline and online do not disagree here.")),
+        kit.table(ab_rows(om)),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    extra = mo.ui.slider(steps=EXTRA_MS, value=int(lesson.EXTRA_MS), label="heavier ranker's extra latency (ms)",
+                         show_value=True, debounce=True)  # fmt: skip
+    _cfg = RetentionConfig()
+    mo.vstack([mo.md(rf"""
+    ## 3 · Latency: more accurate, slower, abandoned
+
+    The heavier ranker (σ = {lesson.HEAVY_SIGMA:g}, the light one's noise shrunk) is more
+    accurate, and slower. A request served in L ms is abandoned with probability
+    1 − (1 − {_cfg.loss_per_100ms:g})^(L/100): each 100 ms loses {_cfg.loss_per_100ms:.0%} of the
+    requests still waiting. This curve is a **modelling assumption**, set from published
+    findings that measured sales or searches rather than abandonment: {"; ".join(LATENCY_SOURCES)}.
+    An abandoned request is a session of 0 s with nothing consumed (so the user is less
+    likely to come back). Notebook 08 measures the served path's own latency.
+    """), extra])  # fmt: skip
+    return (extra,)
+
+
+@app.cell
+def _(extra, run):
+    with mo.status.spinner(title="Both rankers online with abandonment (cached)..."):
+        lt = latency_for(run, float(extra.value))
+    _pa, _pb = lt.extra["abandon"]
+    _la, _lb = lt.extra["latency_ms"]
+    mo.vstack([
+        kit.table(lesson.table([lt])),
+        kit.show(f"Latency {_la:g} ms against {_lb:g} ms: {_pa:.1%} against {_pb:.1%} of requests abandoned. "
+                 f"Offline: {lesson.verdict('the heavier ranker', 'the light one', lt.offline, lt.offline_metric)}. "
+                 f"Online: {lesson.verdict('the heavier ranker', 'the light one', lt.online, lt.online_metric)}; "
+                 f"revenue per user: {lesson.verdict('the heavier ranker', 'the light one', lt.extra['revenue_per_user'], 'revenue per user')}. "
+                 + ("**Offline and online disagree.**" if lt.opposite else "Offline and online do not disagree here.")),
+        kit.table(ab_rows(lt)),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _():
+    mo.md(r"""
+    ## The lesson
+
+    An offline win is a hypothesis. Validate it with an online A/B test, on the metrics the
+    business cares about, read with their intervals and corrected when several are read at
+    once (the tables' `p_holm`: Holm's step-down correction). Where the log is the
+    incumbent's, an off-policy estimate from an exploring log is the offline number that
+    can be trusted.
+    """)
+    return
+
+
+@app.cell
+def _(epsilon, extra, run, share):
+    _cfg = {"epsilon": epsilon.value, "clickbait_share": share.value, "extra_ms": extra.value, "k": lesson.K,
+            "candidates": lesson.CANDIDATES, "incumbent_sigma": lesson.INCUMBENT_SIGMA,
+            "challenger_sigma": lesson.CHALLENGER_SIGMA, "ope_epsilon": lesson.OPE_EPSILON, "model_sigma": lesson.MODEL_SIGMA,
+            "light_sigma": lesson.LIGHT_SIGMA, "heavy_sigma": lesson.HEAVY_SIGMA, "n_users": lesson.N_USERS,
+            "log_impressions": lesson.LOG_IMPRESSIONS, "days": lesson.DAYS, "weeks": lesson.WEEKS,
+            "retention": dataclasses.asdict(RetentionConfig())}  # fmt: skip
+    kit.footer(run, _cfg, __file__)
+    return
+
+
+if __name__ == "__main__":
+    app.run()
