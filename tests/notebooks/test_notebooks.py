@@ -105,6 +105,15 @@ EXPECTED_OUTPUT = {
                    r"^Over 30 days \([\d,]+ sessions\), Thompson sampling loses [\d.]+ expected clicks to the best row and "
                    r"ε-greedy [\d.]+", r"^At click weight 0\.5, the multi-task network"],
     },
+    "12_offline_online_gap": {
+        "page": [r"offline: the challenger loses to the incumbent on NDCG@10 of logged clicks",
+                 r"the click-trained ranker loses to the watch-time-trained one on D7 retention",
+                 r"the heavier ranker loses to the light one on session duration"],
+        "script": [r"^At ε = 0, offline: the challenger loses to the incumbent .* Online: the challenger beats the incumbent "
+                   r"on CTR .* Offline and online disagree\.", r"^Off-policy estimate from a log that explores .* the "
+                   r"challenger beats the incumbent", r"^Clickbait share 0\.3\. .* Offline and online disagree\.",
+                   r"^Latency 100 ms against 600 ms: .* Offline and online disagree\."],
+    },
 }
 PAGE_WIDTH = {"medium": 1050, "compact": 700, "full": None}  # px a chart may take (marimo's column, less padding)
 
