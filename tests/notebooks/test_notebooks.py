@@ -112,7 +112,7 @@ EXPECTED_OUTPUT = {
         "script": [r"^At ε = 0, offline: the challenger loses to the incumbent .* Online: the challenger beats the incumbent "
                    r"on CTR .* Offline and online disagree\.", r"^Off-policy estimate from a log that explores .* the "
                    r"challenger beats the incumbent", r"^Clickbait share 0\.3\. .* Offline and online disagree\.",
-                   r"^Latency 100 ms against 600 ms: .* Offline and online disagree\."],
+                   r"^Latency 100 ms against 900 ms: .* Offline and online disagree\."],
     },
 }
 PAGE_WIDTH = {"medium": 1050, "compact": 700, "full": None}  # px a chart may take (marimo's column, less padding)
