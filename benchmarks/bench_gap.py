@@ -53,6 +53,9 @@ def main() -> None:
                 if name == "feedback loop":
                     row["ope (IPS)"] = ci(g.extra["ope"])
                     row["true diff"] = f"{g.extra['true_clicks_per_impression']:+.4f}"
+                for key in ("ctr", "return_rate", "revenue_per_user"):
+                    if key in g.extra:
+                        row[key] = ci(g.extra[key])
                 rows.append(row)
     frame = pd.DataFrame(rows)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 40):
@@ -64,6 +67,11 @@ def main() -> None:
         print(f"{name} ({kw_on} / {kw_off}): opposite signs, both intervals excluding 0, on {int(a['opposite'].sum())} of "
               f"{len(a)} seeds; gap closed at strength 0 on {int(b['closed'].sum())} of {len(b)}; "
               f"median {a['seconds'].median():.2f} s per computation")  # fmt: skip
+        for key in ("ctr", "return_rate", "revenue_per_user"):
+            if key in a and a[key].notna().all():
+                lows = a[key].str.extract(r"\[(\S+), (\S+)\]").astype(float)
+                print(f"  {key} with the mechanism: interval above 0 on {int((lows[0] > 0).sum())}, below 0 on "
+                      f"{int((lows[1] < 0).sum())} of {len(a)} seeds")  # fmt: skip
     print(f"world: {'small' if args.small else 'default'} synthetic; load average {os.getloadavg()[0]:.2f}")
 
 
