@@ -158,7 +158,8 @@ def cmd_abtest(args: argparse.Namespace) -> int:
     from workbench.experiment import run_abtest
 
     with step("simulate A/B test"):
-        text, _ = run_abtest(args.data, seed=args.seed or 0, days=args.days, cache_dir=args.cache_dir, small=small)
+        text, _ = run_abtest(args.data, seed=args.seed or 0, days=args.days, cache_dir=args.cache_dir, small=small,
+                             users_leave=args.users_leave)  # fmt: skip
     print(text)
     return 0
 
@@ -281,6 +282,10 @@ def add_experiments(sub: Subparsers) -> None:
         add_data_args(p)
         p.add_argument("--days", type=positive_int("a positive number of days"), default=14,
                        help="days the simulated experiment runs (default 14)")  # fmt: skip
+        if name == "abtest":
+            p.add_argument("--users-leave", action="store_true",
+                           help="users come back only as often as what they consumed was worth; items have prices: "
+                                "the report adds revenue per user, D7 retention and return rate")  # fmt: skip
         p.set_defaults(func=func)
 
 

@@ -52,3 +52,16 @@ def test_plain_simulator_says_what_it_cannot_measure():
     assert "Not measured: revenue_per_user (this simulator's users never leave" in res.report()
     with pytest.raises(ValueError, match="1 latencies but 2 arms"):
         run_ab(sim, [rank, rank], np.arange(100), ABConfig(days=1), latency_ms=[5.0])
+
+
+def test_abtest_with_users_who_leave_reports_and_knows_every_online_metric(capsys, monkeypatch):
+    from workbench.cli import main
+
+    monkeypatch.delenv("WORKBENCH_SMALL", raising=False)
+    assert main(["abtest", "--small", "--days", "9", "--seed", "1", "--users-leave"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("difference [95% CI]")[1].split("Decisions")[0]
+    assert [line.split()[1] for line in table.strip().splitlines()[1:]] == list(METRICS)
+    assert "Multiple testing: 6 comparisons read at once" in out
+    truth = out.split("True effect (known to the simulator")[1].splitlines()[1:]
+    assert [line.split()[0] for line in truth] == ["ctr", "revenue_per_user", "d7_retention", "return_rate"]

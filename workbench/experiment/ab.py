@@ -336,6 +336,7 @@ def run_abtest(
     experiment: str = "abtest",
     cache_dir: str = "data",
     small: bool = False,
+    users_leave: bool = False,
 ) -> tuple[str, pd.DataFrame]:
     """Simulate an A/B test on a data set's world; returns (report text, one row per metric).
 
@@ -345,6 +346,11 @@ def run_abtest(
     ``noisy:1.5`` is a slightly better version of one model. ``n_users``: a seeded
     sample of the data set's users (default: all). The report ends with the true effect
     (``true_means``; position click model only) and the frame has ``true_a``/``true_b``.
+
+    ``users_leave``: simulate users who come back with a probability that follows the value they
+    consumed, with item prices (`workbench.experiment.retention.RetentionSimulator`, no clickbait,
+    no latency), so the report also reads revenue per user, D7 retention and return rate; the true
+    effect is then ``RetentionSimulator.truth`` for CTR and those three.
     """
     ds, world = load_world(dataset_name, seed, cache_dir, small)
     rng = np.random.default_rng(seed)
@@ -356,15 +362,24 @@ def run_abtest(
         users = np.sort(rng.choice(ds.n_users, size=n_users, replace=False))
     rankers = [make_ranker(control, ds, world, k, seed), make_ranker(treatment, ds, world, k, seed)]
     sim = UserSimulator(world, SimulatorConfig(click_model=click_model, seed=seed))
+    if users_leave:
+        from workbench.experiment.retention import RetentionSimulator, make_catalogue
+
+        sim = RetentionSimulator(world, make_catalogue(ds.n_items, seed=seed), config=sim.config)
     config = ABConfig(experiment=experiment, split=tuple(split), days=days, alpha=alpha, seed=seed)
     result = run_ab(sim, rankers, users, config)
     result.meta["dataset"] = ds.name
     text, frame = result.report(), result.analyse()
     if click_model != "position":
         return text + f"\n\nTrue effect: computed exactly only under the position click model (this run: {click_model}).", frame
-    truth = [true_means(sim, users, item_lists(r(users), len(users)), days) for r in rankers]
-    lines = ["", f"True effect (known to the simulator: the population value each arm estimates, over these "
-                 f"{len(users)} users weighted by their chance of a session in {days} days):"]
+    if users_leave:
+        cols = ["ctr", "revenue_per_user", "return_rate"] + (["d7_retention"] if days >= 8 else [])
+        truth = [sim.truth(users, item_lists(r(users), len(users)), days)[cols].mean().to_dict() for r in rankers]
+        where = f"{len(users)} users, every one starting on day 1, over {days} days"
+    else:
+        truth = [true_means(sim, users, item_lists(r(users), len(users)), days) for r in rankers]
+        where = f"{len(users)} users weighted by their chance of a session in {days} days"
+    lines = ["", f"True effect (known to the simulator: the population value each arm estimates, over these {where}):"]
     for m in (m for m in config.metrics if m in truth[0]):
         ta, tb = truth[0][m], truth[1][m]
         lines.append(f"  {metric_label(m):<17} A {ta:.4g}, B {tb:.4g}: B − A {tb - ta:+.4g} ({tb / ta - 1:+.1%})")
