@@ -64,14 +64,14 @@ def ab_rows(g: lesson.Gap) -> pd.DataFrame:
 
 @app.cell
 def _():
-    mo.md(r"""
+    mo.md(rf"""
     # 12 · The offline–online gap
 
     A model with a better offline metric (NDCG on logged data) does not always win on the
     business's online metrics (CTR, retention, revenue). The textbook gives three reasons,
     and each section below builds one: a challenger that wins offline and loses in a
     simulated A/B test, with a slider for the strength of the mechanism. At strength 0 the
-    gap closes. Every difference is *challenger − incumbent* with its 95% interval, and a
+    gap closes. Every difference is *challenger − incumbent* with its {1 - lesson.ALPHA:.0%} interval, and a
     verdict reads "no detectable difference" whenever the interval covers 0.
 
     The simulated users here can **leave**: after each visit a user comes back with a
@@ -150,7 +150,8 @@ def _():
     mo.vstack([mo.md(rf"""
     ## 2 · Objective mismatch: clickbait raises clicks and lowers retention
 
-    A share of the items is clickbait: it draws more clicks and is worth a fifth of a normal
+    A share of the items is clickbait: it draws more clicks (a click probability a becomes
+    a + {lesson.CLICKBAIT_BOOST:g}·(1 − a)) and is worth {lesson.CLICKBAIT_VALUE:.0%} of a normal
     item's watch time. The **click-trained** ranker orders by the chance of a click; the
     **watch-time-trained** one by chance of a click × watch time (each with its own noise,
     σ = {lesson.MODEL_SIGMA:g}: stand-ins for models trained on each label; notebook 11 trains

@@ -1,6 +1,8 @@
 """Online experiments on simulated users: A/B tests, interleaving, and how many users each needs.
 
 - ``simulator``: click models (position-based, cascade), conversions, session time.
+- ``retention``: users who come back as often as what they consumed was worth, latency abandonment, item
+  value, price and clickbait (the A/B report's revenue per user, D7 retention and return rate).
 - ``oracle``: a semi-synthetic truth for MovieLens (EASE fitted on all data, calibrated).
 - ``rankers``: the ``users -> int[U, k]`` protocol and built-in rankers.
 - ``ab`` / ``stats``: hash assignment, per-user tests, intervals, power, SRM, report.

@@ -50,6 +50,8 @@ MODEL_SIGMA = 0.5
 LIGHT_SIGMA = 1.0
 HEAVY_SIGMA = 0.6
 CLICKBAIT_SHARE = 0.3
+CLICKBAIT_VALUE = 0.2  # a clickbait item is worth this fraction of a normal one
+CLICKBAIT_BOOST = 0.5  # and draws clicks with a + boost · (1 − a)
 EXTRA_MS = 800.0
 LOG_IMPRESSIONS = 20_000
 N_USERS = 20_000
@@ -89,7 +91,8 @@ def verdict(name_b: str, name_a: str, ci: tuple[float, float, float], what: str,
     d, lo, hi = ci
     interval = f"{d:+.{digits}g} [{lo:+.{digits}g}, {hi:+.{digits}g}]"
     if not excludes_zero(ci):
-        return f"no detectable difference between {name_b} and {name_a} on {what}: {interval} (the 95% interval covers 0)"
+        return (f"no detectable difference between {name_b} and {name_a} on {what}: {interval} (the {1 - ALPHA:.0%} "
+                "interval covers 0)")  # fmt: skip
     return f"{name_b} {'beats' if d > 0 else 'loses to'} {name_a} on {what} by {interval}"
 
 
@@ -132,7 +135,8 @@ def order(score: np.ndarray) -> np.ndarray:
 
 
 def simulator(w: World, clickbait_share: float = 0.0, retention: RetentionConfig | None = None) -> RetentionSimulator:
-    cat = make_catalogue(int(w.candidates.max()) + 1, clickbait_share=clickbait_share, seed=w.seed)
+    cat = make_catalogue(int(w.candidates.max()) + 1, clickbait_share=clickbait_share, boost=CLICKBAIT_BOOST,
+                         clickbait_value=CLICKBAIT_VALUE, seed=w.seed)  # fmt: skip
     return RetentionSimulator(w.lab.sim.world, cat, retention, SimulatorConfig(seed=w.seed))
 
 
