@@ -20,6 +20,7 @@ with app.setup:
     from workbench.experiment.retention import LATENCY_SOURCES, RetentionConfig
     from workbench.lessons import gap as lesson
     from workbench.lessons import guide, kit
+    from workbench.viz.gap import gap_chart
 
     settings = kit.settings()
     EPSILONS = [0.0, 0.1, 0.25, 0.5, 1.0]  # the logging policy's share of uniformly random slates
@@ -140,7 +141,7 @@ def _(epsilon, run):
                  "undo the logger's choices, which naive offline NDCG cannot."),
         kit.table(ab_rows(fb)),
     ])  # fmt: skip
-    return
+    return (fb,)
 
 
 @app.cell
@@ -174,7 +175,7 @@ def _(run, share):
                  + ("**Offline and online disagree.**" if om.opposite else "Offline and online do not disagree here.")),
         kit.table(ab_rows(om)),
     ])  # fmt: skip
-    return
+    return (om,)
 
 
 @app.cell
@@ -210,6 +211,19 @@ def _(extra, run):
                  f"revenue per user: {lesson.verdict('the heavier ranker', 'the light one', lt.extra['revenue_per_user'], 'revenue per user')}. "
                  + ("**Offline and online disagree.**" if lt.opposite else "Offline and online do not disagree here.")),
         kit.table(ab_rows(lt)),
+    ])  # fmt: skip
+    return (lt,)
+
+
+@app.cell
+def _(fb, lt, om):
+    _gaps = [fb, om, lt]
+    _n = sum(g.opposite for g in _gaps)
+    mo.vstack([
+        mo.md("## The three gaps at the sliders' settings"),
+        gap_chart(lesson.chart_rows(_gaps), title="Offline and online, relative to the incumbent",
+                  reading=f"offline and online point in opposite directions, both intervals clear of 0, for {_n} of "
+                          f"{len(_gaps)} reasons"),
     ])  # fmt: skip
     return
 

@@ -157,9 +157,14 @@ def ndcg_of_clicks(log: ope.SlateLog, ranking: np.ndarray, k: int = K) -> tuple[
 
 def offline_ndcg(log: ope.SlateLog, ranking_a: np.ndarray, ranking_b: np.ndarray) -> tuple[float, float, float]:
     """Paired NDCG@k of logged clicks, B − A, over the impressions with a click."""
+    return offline_ndcg_and_base(log, ranking_a, ranking_b)[0]
+
+
+def offline_ndcg_and_base(log: ope.SlateLog, ranking_a: np.ndarray, ranking_b: np.ndarray):
+    """`offline_ndcg` and A's mean NDCG over the same impressions (the base of the relative difference)."""
     a, has = ndcg_of_clicks(log, ranking_a)
     b, _ = ndcg_of_clicks(log, ranking_b)
-    return mean_ci((b - a)[has])
+    return mean_ci((b - a)[has]), float(a[has].mean())
 
 
 def uniform_log(w: World, sim, n: int, seed: int) -> ope.SlateLog:
@@ -186,6 +191,12 @@ def reading(result: ABResult, metric: str) -> tuple[float, float, float]:
     return float(row["diff"]), float(row["ci_low"]), float(row["ci_high"])
 
 
+def relative(result: ABResult, metric: str) -> tuple[float, float, float]:
+    """The A/B's relative difference B / A − 1 of ``metric`` and its delta-method interval."""
+    row = result.analyse().set_index("metric").loc[metric]
+    return float(row["rel_diff"]), float(row["rel_ci_low"]), float(row["rel_ci_high"])
+
+
 # ---------------------------------------------------------------- the three reasons
 
 
@@ -198,14 +209,15 @@ def feedback_loop(w: World, epsilon: float = 0.0, seed: int = 0, n_log: int = LO
     sim = simulator(w)
     rng = np.random.default_rng(seed)
     log = lab.log(lab.policy(epsilon=epsilon), n_log, rng)
-    offline = offline_ndcg(log, inc, cha)
+    offline, base = offline_ndcg_and_base(log, inc, cha)
     ab = online_ab(sim, w, (inc, cha), days, seed + 1, n_users=n_users, experiment="feedback")
     explore = lab.log(lab.policy(epsilon=OPE_EPSILON), n_log, rng)
     ips_terms, _, _ = ope.difference_terms(explore, lab.policy(CHALLENGER_SIGMA, 0.0), lab.policy(INCUMBENT_SIGMA, 0.0),
                                            lab.features())  # fmt: skip
     truth = lab.truth(lab.policy(CHALLENGER_SIGMA, 0.0)) - lab.truth(lab.policy(INCUMBENT_SIGMA, 0.0))
     return Gap("feedback loop", "NDCG@10 of logged clicks", offline, "CTR", reading(ab, "ctr"),
-               {"ab": ab, "ope": mean_ci(ips_terms), "true_clicks_per_impression": truth, "epsilon": epsilon})  # fmt: skip
+               {"ab": ab, "ope": mean_ci(ips_terms), "true_clicks_per_impression": truth, "epsilon": epsilon,
+                "offline_base": base, "online_relative": relative(ab, "ctr")})  # fmt: skip
 
 
 def objective_mismatch(w: World, clickbait_share: float = CLICKBAIT_SHARE, seed: int = 0, n_log: int = LOG_IMPRESSIONS,
@@ -217,11 +229,12 @@ def objective_mismatch(w: World, clickbait_share: float = CLICKBAIT_SHARE, seed:
     value = sim.catalogue.value[w.candidates]
     click_rank = order(np.log(a) - np.log1p(-a) + MODEL_SIGMA * w.lab.noise)
     watch_rank = order(np.log(a) + np.log(np.maximum(value, 1e-9)) + MODEL_SIGMA * w.noise2)
-    offline = offline_ndcg(uniform_log(w, sim, n_log, seed), watch_rank, click_rank)
+    offline, base = offline_ndcg_and_base(uniform_log(w, sim, n_log, seed), watch_rank, click_rank)
     ab = online_ab(sim, w, (watch_rank, click_rank), 7 * weeks, seed + 1, n_users=n_users, experiment="objective")
     return Gap("objective mismatch", "NDCG@10 of clicks", offline, "D7 retention", reading(ab, "d7_retention"),
                {"ab": ab, "ctr": reading(ab, "ctr"), "return_rate": reading(ab, "return_rate"),
-                "clickbait_share": clickbait_share})  # fmt: skip
+                "clickbait_share": clickbait_share, "offline_base": base,
+                "online_relative": relative(ab, "d7_retention")})  # fmt: skip
 
 
 def latency(w: World, extra_ms: float = EXTRA_MS, seed: int = 0, base_ms: float = 100.0, n_log: int = LOG_IMPRESSIONS,
@@ -233,13 +246,26 @@ def latency(w: World, extra_ms: float = EXTRA_MS, seed: int = 0, base_ms: float 
     lab = w.lab
     light, heavy = order(lab.logit + LIGHT_SIGMA * lab.noise), order(lab.logit + HEAVY_SIGMA * lab.noise)
     sim = simulator(w)
-    offline = offline_ndcg(uniform_log(w, sim, n_log, seed), light, heavy)
+    offline, base = offline_ndcg_and_base(uniform_log(w, sim, n_log, seed), light, heavy)
     lat = (base_ms, base_ms + extra_ms)
     ab = online_ab(sim, w, (light, heavy), days, seed + 1, lat, n_users=n_users, experiment="latency")
     p = abandonment(np.asarray(lat), sim.retention.loss_per_100ms)
     return Gap("latency", "NDCG@10 of clicks", offline, "session duration (s)", reading(ab, "session_time"),
                {"ab": ab, "ctr": reading(ab, "ctr"), "revenue_per_user": reading(ab, "revenue_per_user"), "abandon": (float(p[0]), float(p[1])), "latency_ms": lat,
-                "extra_ms": extra_ms})  # fmt: skip
+                "extra_ms": extra_ms, "offline_base": base, "online_relative": relative(ab, "session_time")})  # fmt: skip
+
+
+def chart_rows(gaps: list[Gap]) -> pd.DataFrame:
+    """For `workbench.viz.gap.gap_chart`: each reading relative to the incumbent, in percent. Offline: the paired
+    difference and its interval divided by the incumbent's mean NDCG; online: the A/B's delta-method interval."""
+    rows = []
+    for g in gaps:
+        base = g.extra["offline_base"]
+        rows.append({"reason": g.reason, "measured": "offline", "metric": g.offline_metric,
+                     **dict(zip(("rel", "lo", "hi"), (100 * v / base for v in g.offline)))})  # fmt: skip
+        rows.append({"reason": g.reason, "measured": "online", "metric": g.online_metric,
+                     **dict(zip(("rel", "lo", "hi"), (100 * v for v in g.extra["online_relative"])))})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def table(gaps: list[Gap]) -> pd.DataFrame:
