@@ -134,7 +134,7 @@ class ABResult:
         for m in self.config.metrics:
             if m in LEAVING and not self.outcomes.users_leave:
                 out[m] = ("this simulator's users never leave and its items have no price: simulate with "
-                          "workbench.experiment.retention.RetentionSimulator")  # fmt: skip
+                          "workbench.experiment.retention.RetentionSimulator, e.g. workbench abtest --users-leave")  # fmt: skip
             elif m == "d7_retention" and d < 7:
                 out[m] = f"needs 8 days of data, the test has {d + 1}"
         return out
