@@ -27,8 +27,8 @@ from workbench.metrics.evaluate import Z_95
 _NUM = r"[+-]?\d+(?:\.\d+)?%?"
 # Reads a printed verdict back: groups winner, loser, x, lo, hi; or (no difference) lo, hi.
 VERDICT = re.compile(
-    rf"(?P<winner>[^\s:;(][^:;(]*?) beats (?P<loser>[^:;(]+?) by (?P<x>{_NUM}) \(95% CI \[(?P<lo>{_NUM}), (?P<hi>{_NUM})\]\)"
-    rf"|no detectable difference[^(]*\(95% CI \[(?P<nlo>{_NUM}), (?P<nhi>{_NUM})\] covers 0\)"
+    rf"(?P<winner>[^\s:;][^:;\n]*?) beats (?P<loser>[^:;\n]+?) by (?P<x>{_NUM}) \(95% CI \[(?P<lo>{_NUM}), (?P<hi>{_NUM})\]\)"
+    rf"|no detectable difference[^\n]*?\(95% CI \[(?P<nlo>{_NUM}), (?P<nhi>{_NUM})\] covers 0\)"
 )
 
 
