@@ -152,11 +152,13 @@ def _(pipe, slate, test, user):
     _why.insert(3, "watched later", _why["item"].isin(_held_out))
     _why["ranking_score"] = _why["ranking_score"].astype(float)
     _cols = [c for c in ("position", "title", "watched later", "sources", "ranking_score", "ranked_position",
-                         "what reranking did") if c in _why.columns]  # fmt: skip
+                         "place_before_mmr", "what reranking did") if c in _why.columns]  # fmt: skip
     _source_cols = [c for c in _why.columns if c.startswith("rank in ")]
     mo.vstack([
         mo.md(f"Each row is one item of the final slate: which candidate sources proposed it, the ranker's score "
-              f"and the item's place in the ranked list, and what reranking did. {kit.RANKS} "
+              f"and the item's place in the ranked list, and what reranking did. MMR's moves count places in the "
+              f"list MMR was given (after seen items are dropped and the freshness re-sort), shown as "
+              f"*place_before_mmr*. {kit.RANKS} "
               f"**{int(_why['watched later'].sum())} of {len(_why)}** are items this user went on to watch."),
         kit.table(_why[_cols], digits=3),
         mo.accordion({"Rank of each item in each source's own list": kit.table(_why[["position", "title", *_source_cols]])}),

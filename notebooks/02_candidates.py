@@ -1,7 +1,7 @@
 # /// script
 # [tool.marimo.opengraph]
 # title = "02 · Candidate generation"
-# description = "Stage 1: each candidate source's recall, how much the sources overlap, and why rank fusion (RRF) beats comparing raw scores."
+# description = "Stage 1: each candidate source's recall, how much the sources overlap, and what rank fusion (RRF) changes against comparing raw scores."
 # ///
 import marimo
 
@@ -26,6 +26,8 @@ with app.setup:
         slot_winners,
         textbook_config,
     )
+    from workbench.lessons.rankers import candidate_recall_per_user
+    from workbench.lessons.verdicts import paired, say
     from workbench.metrics import relevance_matrix
     from workbench.viz import charts
 
@@ -155,7 +157,7 @@ def _(cfg, gen):
 
 
 @app.cell
-def _(cfg, each, gen, ns, per_source, test, textbook, users):
+def _(cfg, each, gen, n_max, ns, per_source, test, textbook, train, users):
     _lists = {s: cs.top(per_source) for s, cs in each.items()}
     fused = {
         method: fuse(_lists, cfg.n_candidates, gen.weights, method, gen.rrf_k, cfg.use_quotas, seen=gen.seen_,
@@ -170,6 +172,37 @@ def _(cfg, each, gen, ns, per_source, test, textbook, users):
                           for m, cs in fused.items()], ignore_index=True)  # fmt: skip
     _top = _winners.loc[_winners.groupby("method")["share"].idxmax()].set_index("method")
     _rrf, _max = FUSION_NAMES["rrf"], FUSION_NAMES["max_score"]
+    # the recall comparison, paired over the same users, and what drives it
+    _relevance = relevance_matrix(test)[users]
+    _gap = paired(candidate_recall_per_user(fused["rrf"], _relevance), candidate_recall_per_user(fused["max_score"], _relevance))
+    _verdict = (f"Recall@{cfg.n_candidates} of the fused list (in percentage points), paired over the same "
+                f"{_gap.n:,} users: {say(_gap, _rrf, _max, decimals=1, percent=True)}.")  # fmt: skip
+    _loud = _top.loc[_max, "source"]
+    _whole = slot_winners(fused["max_score"], gen.weights, "max_score", top=cfg.n_candidates, rrf_k=gen.rrf_k)
+    _whole_share = float(_whole.set_index("source").loc[_loud, "share"])
+    _scale = {s: float(np.median(cs.scores[:, 0][np.isfinite(cs.scores[:, 0])])) for s, cs in each.items()}
+    _quiet = max((s for s in _scale if s != _loud), key=_scale.get)
+    _alone = float(recall_curves({_loud: each[_loud]}, test, [min(cfg.n_candidates, n_max)])["recall"].iloc[0])
+    _distinct = {m: len(np.unique(cs.items[:, :cfg.k][cs.mask[:, :cfg.k]])) for m, cs in fused.items()}
+    if _gap.detectable and _gap.diff > 0:
+        _direction = (f"Copying {_loud}'s list recalls more here than RRF's blend: {_loud} is a strong source in this "
+                      "world (it recalls " + f"{_alone:.1%} alone), so letting its scale decide costs little recall. ")
+    elif _gap.detectable:
+        _direction = (f"RRF's blend recalls more: the other sources' best items, which {_loud}'s larger numbers "
+                      "push out of the max-score list, are ones users go on to watch. ")
+    else:
+        _direction = "Recall does not tell the two fusions apart here; the slots do. "
+        if cfg.n_candidates >= train.n_items:
+            _direction = (f"Recall cannot tell the two fusions apart here: {cfg.n_candidates} candidates hold the "
+                          f"whole catalogue of {train.n_items:,} items, so both lists hold every unseen item and "
+                          "differ only in order. The slots tell them apart. ")
+    _cause = (f"**Why.** The sources' raw scores live on different scales: the median top raw score is "
+              f"{_scale[_loud]:.4g} for {_loud} against at most {_scale[_quiet]:.4g} for any other source "
+              f"({_quiet}). Under max of raw scores {_loud} therefore wins {_top.loc[_max, 'share']:.0%} of the top "
+              f"{cfg.k} slots and {_whole_share:.0%} of all {cfg.n_candidates}: the fused list is mostly {_loud}'s "
+              f"own list. {_direction}What recall@{cfg.n_candidates} does not show: across {len(users):,} users, "
+              f"the top {cfg.k} of max-score holds {_distinct['max_score']:,} distinct items and RRF's "
+              f"{_distinct['rrf']:,}, the room stages 2–3 have to personalise.")  # fmt: skip
     mo.vstack([
         charts.metric_bars(
             _winners.rename(columns={"share": "value"}), group="method", category="source",
@@ -185,10 +218,10 @@ def _(cfg, each, gen, ns, per_source, test, textbook, users):
         kit.show(f"Fused recall@{cfg.n_candidates}: " + ", ".join(f"{name} **{value:.1%}**" for name, value in _at.items())
                  + f"; in the top {cfg.k}, max of raw scores gives {_top.loc[_max, 'source']} "
                    f"{_top.loc[_max, 'share']:.0%} of the slots, RRF at most {_top.loc[_rrf, 'share']:.0%}."),
+        kit.show(_verdict),
+        kit.show(_cause),
         mo.md("A slot is *won* by the source with the largest term of the item's fused score: its raw score under "
-              "max-score, its weighted reciprocal rank under RRF. Recall alone can favour max-score when the "
-              "loudest source is a good one (popularity is, in a world with popularity bias), but then every "
-              "user's list opens with the same items, and stages 2–3 have little left to personalise. "
+              "max-score, its weighted reciprocal rank under RRF. "
               "Source weights of the pipeline: " + ", ".join(f"`{s}` {w:g}" for s, w in gen.weights.items())
               + "; of the textbook split: " + ", ".join(f"`{s}` {w:g}" for s, w in textbook.pipeline.config.weights.items())
               + "."),

@@ -17,7 +17,9 @@ with app.setup:
 
     from workbench.lessons import exercises, guide, kit
     from workbench.lessons.candidates import describe_stage_one, textbook_config
-    from workbench.lessons.rankers import RANKER_NOTES, candidate_recall, compare_rankers, ranker_name
+    from workbench.lessons.rankers import (RANKER_NOTES, candidate_recall_per_user, compare_rankers_per_user,
+                                          ranker_name)
+    from workbench.lessons.verdicts import paired, say
     from workbench.metrics import accuracy_metrics, relevance_matrix
     from workbench.ranking import RANKERS, feature_table
     from workbench.ranking.importance import permutation_importance
@@ -107,7 +109,7 @@ def _():
 
 @app.cell
 def _(candidates, cfg, k, rankers, relevance):
-    table = compare_rankers(rankers, candidates, relevance, k=k.value)
+    table, _per_user = compare_rankers_per_user(rankers, candidates, relevance, k=k.value)
     _ndcg = f"ndcg@{k.value}"
     _models = table.iloc[1:].sort_values(_ndcg, ascending=False).reset_index(drop=True)
     best = _models.iloc[0]
@@ -117,11 +119,19 @@ def _(candidates, cfg, k, rankers, relevance):
     _long = table.melt(id_vars="model", value_vars=[_ndcg, f"recall@{k.value}", "auc"], var_name="metric",
                        value_name="value")  # fmt: skip
     if best["model"] == cfg.ranker:
-        _verdict = f"It is also the best of the {len(rankers)} here."
+        _runner = _models.iloc[1]["model"]
+        _gap = paired(_per_user[_runner], _per_user[cfg.ranker])
+        _verdict = (f"It is also the highest of the {len(rankers)} here; against the next, paired over the same "
+                    f"{_gap.n:,} users, NDCG@{k.value}: {say(_gap, _runner, cfg.ranker)}.")  # fmt: skip
     else:
-        _verdict = (f"Here **{ranker_name(best['model'])}** scores higher ({best[_ndcg]:.4f}, "
-                    f"{best[_ndcg] - _own[_ndcg]:+.4f}); to serve it, set `ranker = \"{best['model']}\"` in the "
-                    "pipeline's config (the model store already holds that pipeline).")  # fmt: skip
+        _gap = paired(_per_user[cfg.ranker], _per_user[best["model"]])
+        _verdict = (f"**{ranker_name(best['model'])}** scores highest ({best[_ndcg]:.4f}). Paired over the same "
+                    f"{_gap.n:,} users, NDCG@{k.value}: {say(_gap, cfg.ranker, best['model'])}. ")  # fmt: skip
+        _verdict += (f"To serve it, set `ranker = \"{best['model']}\"` in the pipeline's config (the model store "
+                     "already holds that pipeline)." if _gap.detectable else
+                     "The gap is inside the noise of this evaluation: no reason to switch on these numbers; "
+                     "more test users, or a per-user metric with less spread, would be needed to tell them apart.")  # fmt: skip
+    _lift = paired(_per_user[_base["model"]], _per_user[best["model"]])
     mo.vstack([
         charts.metric_bars(
             _long, group="model", title="The rankers against the fused candidate order (no ranker)",
@@ -132,6 +142,8 @@ def _(candidates, cfg, k, rankers, relevance):
         kit.table(table),
         kit.show(f"The pipeline's config ranks with **{ranker_name(cfg.ranker)}** (`ranker = \"{cfg.ranker}\"`): "
                  f"NDCG@{k.value} {_own[_ndcg]:.4f}, #{_place} of {len(rankers)} on these candidates. {_verdict}"),
+        kit.show(f"Ranking at all, NDCG@{k.value} over the same {_lift.n:,} users: "
+                 f"{say(_lift, 'the fused order', best['model'])}."),
         mo.md("**AUC** is per user: the chance that a candidate the user went on to watch outscores one they did "
               "not, over all their candidates. **NDCG** and **recall** judge only the top k, which is what the "
               "user sees: a model can order the tail well (high AUC) and still miss at the top."),
@@ -144,14 +156,39 @@ def _(built, candidates, cfg, k, relevance, run, users):
     _textbook_cfg = textbook_config(cfg)
     _textbook = trained(run, _textbook_cfg)
     _theirs = _textbook.pipeline.candidate_stage(users)
-    _rows = []
+    _rows, _each = [], {}
     for _name, _pipe, _cands in (("the pipeline's stage 1", built.pipeline, candidates),
                                  ("the textbook split", _textbook.pipeline, _theirs)):  # fmt: skip
         _top = _pipe.rank_stage(users, candidates=_cands).top(k.value)
-        _ndcg = np.nanmean(accuracy_metrics(_top.items, relevance, (k.value,))[("ndcg", k.value)])
-        _rows.append({"stage 1": _name, f"recall@{cfg.n_candidates} of the candidates": candidate_recall(_cands, relevance),
-                      f"ndcg@{k.value} after {cfg.ranker}": float(_ndcg)})  # fmt: skip
+        _acc = accuracy_metrics(_top.items, relevance, (k.value,))
+        _each[_name] = {"ceiling": candidate_recall_per_user(_cands, relevance), "ndcg": _acc[("ndcg", k.value)],
+                        "recall": _acc[("recall", k.value)]}  # fmt: skip
+        _rows.append({"stage 1": _name, f"recall@{cfg.n_candidates} of the candidates": np.nanmean(_each[_name]["ceiling"]),
+                      f"recall@{k.value} after {cfg.ranker}": np.nanmean(_each[_name]["recall"]),
+                      f"ndcg@{k.value} after {cfg.ranker}": np.nanmean(_each[_name]["ndcg"])})  # fmt: skip
     _stage = pd.DataFrame(_rows)
+    _a, _b = _each["the pipeline's stage 1"], _each["the textbook split"]
+    _ceil = paired(_a["ceiling"], _b["ceiling"])
+    _top_ndcg = paired(_a["ndcg"], _b["ndcg"])
+    _names = ("the pipeline's stage 1", "the textbook split")
+    _reach = [np.nanmean(e["recall"]) / np.nanmean(e["ceiling"]) for e in (_a, _b)]
+    _top_recall = [np.nanmean(e["recall"]) for e in (_a, _b)]
+    _ceilings = [np.nanmean(e["ceiling"]) for e in (_a, _b)]
+    if _ceil.detectable and _top_ndcg.detectable and (_ceil.diff > 0) != (_top_ndcg.diff > 0):
+        _hi = 1 if _ceil.diff > 0 else 0  # the split with the higher ceiling
+        _why = (f"**The ceiling and the result disagree.** {_names[_hi].capitalize()} finds more of the held-out "
+                f"items, yet the other's top {k.value} scores higher. A ceiling bounds what a ranker could reach, not "
+                f"what it does reach: the top {k.value} holds {_top_recall[0]:.1%} and {_top_recall[1]:.1%} of the "
+                f"held-out items (recall@{k.value}), far under both ceilings ({_ceilings[0]:.1%} and "
+                f"{_ceilings[1]:.1%}), so the ceiling is not what binds here. What decides is how many of the found "
+                f"items each ranker, trained on its own candidates, brings to the top: {_reach[0]:.1%} of them for "
+                f"{_names[0]} against {_reach[1]:.1%} for {_names[1]} (recall@{k.value} ÷ candidate recall). "
+                f"Candidates that are easier to order (fewer, more popular, more alike) can beat a wider net at the "
+                f"top; the wider net pays off only once the ranker is good enough to use it.")  # fmt: skip
+    else:
+        _why = (f"Here the ceiling and the ranked top {k.value} do not point in detectably opposite directions; "
+                f"the ranked top {k.value} reaches {_reach[0]:.1%} and {_reach[1]:.1%} of the found items "
+                f"(recall@{k.value} ÷ candidate recall), well under both ceilings.")  # fmt: skip
     mo.vstack([
         mo.md(f"## Stage 1 sets the ceiling\n\nThe ranker can only reorder what stage 1 found. "
               f"**The pipeline's stage 1:** {describe_stage_one(cfg)}. **The textbook split** "
@@ -159,8 +196,11 @@ def _(built, candidates, cfg, k, relevance, run, users):
               f"{ranker_name(cfg.ranker)} trained on its own candidates:"),
         kit.table(_stage),
         kit.show(f"Stage 1 against the textbook split, with {cfg.ranker}: "
-                 + "; ".join(f"{r['stage 1']}: candidate recall {r.iloc[1]:.1%}, NDCG@{k.value} {r.iloc[2]:.4f}"
+                 + "; ".join(f"{r['stage 1']}: candidate recall {r.iloc[1]:.1%}, NDCG@{k.value} {r.iloc[3]:.4f}"
                              for _, r in _stage.iterrows()) + "."),
+        kit.show(f"Paired over the same {_ceil.n:,} users: candidate recall: {say(_ceil, *_names, decimals=1, percent=True)}; "
+                 f"NDCG@{k.value} after the ranker: {say(_top_ndcg, *_names)}."),
+        kit.show(_why),
     ])  # fmt: skip
     return
 

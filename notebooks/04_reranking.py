@@ -15,8 +15,11 @@ with app.setup:
 
     import marimo as mo
     import numpy as np
+    import pandas as pd
 
     from workbench.lessons import exercises, guide, kit
+    from workbench.lessons.freshness import decay_sweep, half_boost_age
+    from workbench.lessons.verdicts import paired, say
     from workbench.lessons.whatif import DECAY_STEPS, HEADLINE, prepare
     from workbench.lessons.pitfalls import (DOCSTRING_LAMBDA, headline_frame, lambda_readings, order_readings,
                                             prefix_diversity, side_by_side)  # fmt: skip
@@ -178,7 +181,7 @@ def _(result, user, whatif):
 
 @app.cell
 def _(after):
-    _cols = [c for c in ("position", "title", "score", "ranked_position", "freshness_boost", "moved_by_mmr",
+    _cols = [c for c in ("position", "title", "score", "ranked_position", "freshness_boost", "place_before_mmr", "moved_by_mmr",
                          "pinned", "explored", "in_test") if c in after.columns]  # fmt: skip
     mo.accordion({"The final slate, with what each step did": mo.vstack([mo.md(kit.RANKS), kit.table(after[_cols])])})
     return
@@ -200,10 +203,47 @@ def _(frontier, headline, knobs):
     charts.frontier_chart(
         frontier,
         {"lam": knobs.lam, **headline},
-        x_title=f"intra-list diversity@{knobs.k} (mean pairwise cosine distance, 0–1)",
+        x_title=f"intra-list diversity@{knobs.k} (mean pairwise 1 − cosine, 0–2)",
         y_title=f"NDCG@{knobs.k} (0–1)",
         title="The accuracy–diversity frontier traced by λ (other knobs as set)",
     )
+    return
+
+
+@app.cell
+def _(whatif):
+    _k = whatif.knobs
+    _steps = sorted(set(DECAY_STEPS) | {_k.freshness_decay})
+    _ages = decay_sweep(whatif, _steps)  # per-user mean slate age at each decay, the other knobs as configured
+    _cand = whatif.train.item_age_days[whatif.ranked.items[whatif.ranked.items >= 0]]
+    _q10, _q50, _q90 = np.percentile(_cand, [10, 50, 90])
+    _mean = _ages.mean()
+    _freshest = float(_mean.idxmin())
+    _own = paired(-_ages[0.0], -_ages[_k.freshness_decay])  # age at decay 0 − at d: > 0 when d's slates are younger
+    _best = paired(-_ages[0.0], -_ages[_freshest])
+    _reach = {d: float(np.mean(_cand < half_boost_age(d))) for d in _steps if d > 0}
+    _curve = pd.DataFrame(
+        [{"decay": d, "days": _mean[d], "slate": "with this decay"} for d in _steps if d > 0]
+        + [{"decay": d, "days": _mean[0.0], "slate": "decay 0 (every item boosted alike)"} for d in _steps if d > 0])  # fmt: skip
+    _said = (f"at the configured decay {_k.freshness_decay:g} (freshness weight {_k.freshness_weight:g}), an item keeps "
+             f"half its boost until {half_boost_age(_k.freshness_decay):.0f} days old: {_reach[_k.freshness_decay]:.0%} "
+             f"of the ranked candidates, whose ages spread from {_q10:.0f} to {_q90:.0f} days (10th–90th percentile, "
+             f"median {_q50:.0f}). How much younger the slates are than at decay 0 (days, paired over the same {_own.n:,} users): "
+             f"{say(_own, 'decay 0', f'decay {_k.freshness_decay:g}', decimals=1)}. The decay that makes the slates "
+             f"youngest is {_freshest:g} (half-boost age {half_boost_age(_freshest):.0f} days, reaching "
+             f"{_reach[_freshest]:.0%} of the candidates): {say(_best, 'decay 0', f'decay {_freshest:g}', decimals=1)}. "
+             f"A larger decay boosts only the newest few items; a smaller one boosts nearly all alike, which changes "
+             f"no order. The boost can move an item only past neighbours whose relevance is within a factor "
+             f"1 + {_k.freshness_weight:g} of its own.")  # fmt: skip
+    mo.vstack([
+        mo.md("## Freshness decay across its range"),
+        charts.lines_chart(_curve, x="decay", y="days", group="slate", x_title="freshness decay (per 30 days, log scale)",
+                           y_title=f"mean age of the slate's items (days, mean over {_own.n:,} users)",
+                           title="What each freshness decay does to the slate's age (other knobs as configured)",
+                           reading=f"youngest slates at decay {_freshest:g}: {_mean[_freshest]:.1f} days against "
+                                   f"{_mean[0.0]:.1f} at decay 0", log_x=True, mark_x=_k.freshness_decay),
+        kit.show(f"Freshness across its range: {_said}"),
+    ])  # fmt: skip
     return
 
 
@@ -322,7 +362,7 @@ def _(beaten_by, current_point, knobs, sweep, sweep_frontier_chart, whatif):
                 f"{len(_beaten)} config(s) beat it on both, e.g. {_top['label']} ({_top[sweep.y]:.4f}, {_top[sweep.x]:.4f})"))  # fmt: skip
     mo.vstack([
         sweep_frontier_chart(sweep.summary, sweep.frontier, _here, sweep.x, sweep.y,
-                             x_title=f"intra-list diversity@{sweep.k} (mean pairwise cosine distance, 0–1)",
+                             x_title=f"intra-list diversity@{sweep.k} (mean pairwise 1 − cosine, 0–2)",
                              y_title=f"NDCG@{sweep.k} (0–1)", title="Every config of the grid, its frontier and the sliders",
                              reading=f"the sliders at k = {sweep.k}: NDCG {_here[sweep.y]:.4f}, diversity {_here[sweep.x]:.4f}"),
         kit.show(f"Sweep of the whole grid: {_said}."),

@@ -205,10 +205,12 @@ def _(days, lab, run, users_per_day):
     _end = _peek.iloc[-1]
     _reading = (f"after {int(_end['day'])} days, peeking declares {_end['reject_by_day']:.0%} of A/A tests significant, "
                 f"against {_end['reject_at_day']:.0%} read once at the end (α = {ALPHA:.0%})")  # fmt: skip
+    _clamp = ("" if days.value >= 2 else
+              f" (the slider says {days.value} day; peeking needs at least 2 looks, so this study runs {int(_end['day'])} days)")  # fmt: skip
     mo.vstack([
         charts.rate_chart(_rates, ALPHA, title=f"False positives of {_n_tests} A/A tests ({_n_users:,} users, read daily)",
                           reading=_reading),
-        kit.show(f"Peeking: {_reading}."),
+        kit.show(f"Peeking: {_reading}{_clamp}."),
     ])  # fmt: skip
     return
 

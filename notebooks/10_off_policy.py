@@ -146,6 +146,27 @@ def _(epsilon, estimates, n_impressions, reps, truth):
              f"{_by.loc[_lo, 'sd']:.3f}, at ε = {_hi:g} it is {_by.loc[_hi, 'sd']:.3f}: "
              f"{_by.loc[_lo, 'sd'] / _by.loc[_hi, 'sd']:.1f}× as wide.")  # fmt: skip
     _slope = float(np.polyfit(np.log(_by.index.to_numpy(float)), np.log(_by["sd"].to_numpy()), 1)[0])
+    _cov = lesson.coverage_reading(_ips[_ips["epsilon"] == _e], ALPHA)
+    _shares = f"{_cov['coverage']:.0%} of {_cov['logs']} logs (95% interval of that share [{_cov['low']:.0%}, {_cov['high']:.0%}])"
+    if _cov["short"]:
+        _why = (f"IPS's {_cov['nominal']:.0%} intervals fall short: they held the truth in {_shares}, below "
+                f"{_cov['nominal']:.0%}. Of the {_cov['misses']} misses, {_cov['below']} lay wholly below the truth and "
+                f"{_cov['above']} above. The cause is the weights' heavy tail: a few cells with weight "
+                f"{lesson.CANDIDATES / _e:,.0f} carry much of the value, and a log holds few of them (median effective "
+                f"sample size {_by.loc[_e, 'ess']:,.0f} of {n_impressions:,}). The median estimate is "
+                f"{_cov['median']:.4f} against the truth {_cov['truth']:.4f}, and the median reported se is "
+                f"{_cov['se_ratio']:.2f}× the estimates' actual spread across logs"
+                + (": a log that happens to hold few of the large-weight clicks estimates low and, with its big terms "
+                   "missing, reports a small standard error too, so the interval is narrowest where it misses"
+                   if _cov["below"] > _cov["above"] and _cov["se_ratio"] < 1 else "")
+                + ". The normal interval's promise needs many effective samples; with this few, it holds only "
+                  "on average over logs, not in each.")  # fmt: skip
+    else:
+        _why = (f"IPS's {_cov['nominal']:.0%} intervals held the truth in {_shares}: no detectable shortfall from "
+                f"{_cov['nominal']:.0%} at this many logs ({_cov['misses']} misses: {_cov['below']} wholly below the "
+                f"truth, {_cov['above']} above; median reported se {_cov['se_ratio']:.2f}× the estimates' spread "
+                f"across logs; weights up to {lesson.CANDIDATES / _e:,.0f}, median effective sample size "
+                f"{_by.loc[_e, 'ess']:,.0f} of {n_impressions:,}).")  # fmt: skip
     mo.vstack([
         charts.estimates_chart(
             _ips, truth, x="epsilon", x_title="logger's exploration rate ε",
@@ -158,6 +179,7 @@ def _(epsilon, estimates, n_impressions, reps, truth):
             title="How much the estimates vary from log to log",
             reading=f"IPS's sd goes like ε^{_slope:.2f} on this grid (−0.5 would be 1/√ε); vermillion: ε = {_e:g}"),
         kit.show(_line),
+        kit.show(_why),
     ])  # fmt: skip
     return
 

@@ -103,6 +103,11 @@ def test_explain_tells_each_items_story(fitted):
     names = set(pipe.config.weights)
     for label in frame.loc[~explored, "sources"]:
         assert label and set(label.split("+")) <= names
+    # every MMR move is counted against a place the frame shows: place_before_mmr − moved = where MMR put it
+    assert (frame["moved_by_mmr"] != 0).any()
+    for rec in frame.loc[frame["moved_by_mmr"] != 0].to_dict("records"):
+        before, moved = int(rec["place_before_mmr"]), int(rec["moved_by_mmr"])
+        assert f"(place {before} → {before - moved} of the list MMR was given)" in rec["what reranking did"]
     with pytest.raises(KeyError, match="user 99 is not in this slate"):
         pipe.explain(99, slate)
 

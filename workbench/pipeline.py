@@ -315,8 +315,9 @@ class Pipeline:
         )
         for name, arr in slate.trace.items():
             out[name] = np.asarray(arr)[r, keep]
-        if "ranked_position" in out:  # shown counting from 1, like "position"; <NA>: not in the ranked list
-            out["ranked_position"] = (out["ranked_position"] + 1).where(out["ranked_position"] >= 0).astype("Int64")
+        for col in ("ranked_position", "place_before_mmr"):  # shown counting from 1, like "position"; <NA>: absent
+            if col in out:
+                out[col] = (out[col] + 1).where(out[col] >= 0).astype("Int64")
         ranked = slate.stages.get("ranked")
         if ranked is not None and ranked.source_ranks is not None:
             rrow = int(np.flatnonzero(ranked.users == user)[0])
@@ -369,8 +370,10 @@ def _reranking_story(frame: pd.DataFrame) -> list[str]:
         if rec.get("pinned"):
             parts.append("pinned (promoted)")
         moved = int(rec.get("moved_by_mmr", 0) or 0)
-        if moved:
-            parts.append(f"MMR moved it {'up' if moved > 0 else 'down'} {abs(moved)}")
+        if moved:  # counted in the list MMR was given (after filtering and the freshness re-sort): place_before_mmr
+            before = rec.get("place_before_mmr")
+            where = f" (place {before} → {before - moved} of the list MMR was given)" if pd.notna(before) else ""
+            parts.append(f"MMR moved it {'up' if moved > 0 else 'down'} {abs(moved)}{where}")
         boost = float(rec.get("freshness_boost", 1.0) or 1.0)
         if boost > 1.005:
             parts.append(f"freshness ×{boost:.2f}")

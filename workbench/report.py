@@ -562,7 +562,7 @@ def compare_html(cmp: Comparison) -> str:
                     f"<td>{r.users:,}</td><td>{reading}</td></tr>")  # fmt: skip
     chart = charts.frontiers_chart(
         cmp.frontier, cmp.current, group="config",
-        x_title=f"intra-list diversity@{cmp.k} (mean pairwise cosine distance, 0–1)", y_title=f"NDCG@{cmp.k} (0–1)",
+        x_title=f"intra-list diversity@{cmp.k} (mean pairwise 1 − cosine, 0–2)", y_title=f"NDCG@{cmp.k} (0–1)",
         title="The accuracy–diversity frontier of each config, traced by MMR λ",
     )  # fmt: skip
     prov = cmp.provenance[0]

@@ -42,3 +42,23 @@ def test_sizes_has_one_row_per_epsilon(lab):
     assert list(sizes["epsilon"]) == [0.2, 0.5]
     assert (sizes["ope_dr"] > 0).all() and (sizes["ab_users"] > 0).all()
     assert (sizes["v_logger"] < sizes["v_control"]).all()  # exploring costs clicks
+
+
+def test_coverage_reading_worked_by_hand():
+    from workbench.lessons.offpolicy import coverage_reading
+
+    truth = 1.0
+    rows = pd.DataFrame({"value": [1.0, 0.9, 1.1, 0.5], "se": [0.1, 0.1, 0.1, 0.05],
+                         "ci_low": [0.8, 0.7, 0.9, 0.4], "ci_high": [1.2, 1.1, 1.3, 0.6]})  # fmt: skip
+    rows["truth"] = truth
+    rows["covered"] = (rows["ci_low"] <= truth) & (truth <= rows["ci_high"])
+    r = coverage_reading(rows)
+    # 3 of 4 held the truth; Wilson at z = 1.96: centre (0.75 + 1.9208/4) / (1 + 3.8415/4) = 0.62753,
+    # half-width 1.96 · sqrt(0.75 · 0.25 / 4 + 3.8415 / 64) / 1.96036 = 0.32689
+    assert r["coverage"] == 0.75 and r["logs"] == 4 and r["misses"] == 1
+    assert (r["low"], r["high"]) == pytest.approx((0.62753 - 0.32689, 0.62753 + 0.32689), abs=1e-4)
+    assert not r["short"]  # 95% lies inside [0.30, 0.95]: no detectable shortfall from 4 logs
+    assert (r["below"], r["above"]) == (1, 0)
+    assert r["median"] == pytest.approx(0.95)
+    # median se 0.1 over the sd of [1, .9, 1.1, .5]: mean .875, squared deviations sum .2075, sd sqrt(.2075 / 3)
+    assert r["se_ratio"] == pytest.approx(0.1 / 0.262996, abs=1e-5)

@@ -57,6 +57,8 @@ def test_moved_by_mmr_is_rank_minus_slot():
     live = slate.items >= 0
     np.testing.assert_array_equal(slate.trace["moved_by_mmr"][live], (rp - np.arange(10))[live])
     assert (slate.trace["moved_by_mmr"] != 0).any()
+    # MMR alone was given the ranked order: the place it started from is the ranked position
+    np.testing.assert_array_equal(slate.trace["place_before_mmr"][live], rp[live])
     assert np.isfinite(slate.trace["mmr_score"][live]).all()
 
 
@@ -79,7 +81,8 @@ def test_default_pipeline_respects_rules():
         pin_counts = Counter(inputs["item_category"][row[:n_pins]].tolist())
         assert all(c + pin_counts[cat] <= 3 for cat, c in counts.items())
     assert slate.trace["pinned"].any()
-    expected_keys = {"ranked_position", "freshness_boost", "relevance", "mmr_score", "moved_by_mmr", "pinned", "explored"}
+    expected_keys = {"ranked_position", "freshness_boost", "relevance", "mmr_score", "moved_by_mmr", "place_before_mmr",
+                     "pinned", "explored"}
     assert expected_keys <= set(slate.trace)
 
 

@@ -139,3 +139,23 @@ def test_latency_reading_names_the_stage_over_budget():
 def test_missing_column_is_named():
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['items'\]"):
         c.funnel_chart(pd.DataFrame({"stage": ["a"]}))
+
+
+def test_empty_marks_finds_a_chart_that_draws_nothing():
+    import vl_convert as vlc
+
+    from workbench.viz.serving import budget_chart
+
+    def empty(chart):
+        return c.empty_marks(vlc.vegalite_to_scenegraph(chart.to_dict()))
+
+    table = pd.DataFrame({"stage": ["a", "b"], "p50_ms": [0.5, 3.0], "p99_ms": [2.0, 40.0], "budget_ms": [10.0, 50.0]})
+    long = table.melt(id_vars="stage", value_vars=["p50_ms", "p99_ms"], var_name="quantile", value_name="ms")
+    log_x = alt.X("ms:Q", title="time (ms)", scale=alt.Scale(type="log"))
+    # the encoding notebook 08 had: coloured bars are stacked from 0, which a log axis cannot place
+    stacked = alt.Chart(long).mark_bar().encode(y="stage:N", yOffset="quantile:N", x=log_x, color="quantile:N")
+    assert empty(stacked) == ["mark 'marks' draws nothing (none of its 4 items has a position)"]
+    assert empty(budget_chart(table, "t", "r")) == []
+    no_rows = alt.Chart(long.iloc[:0]).mark_point().encode(x=alt.X("ms:Q", title="time (ms)"), y="stage:N")
+    assert empty(no_rows) == ["mark 'marks' draws nothing (no data rows)"]
+    assert c.rendering_problems(budget_chart(table, "t", "r")) == []

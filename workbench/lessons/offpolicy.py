@@ -85,3 +85,24 @@ def sizes(lab: ope.OffPolicyLab, epsilons=EPSILONS, pilot: int = 50_000, seed: i
           target_sigma: float = TARGET_SIGMA, alpha: float = 0.05, power: float = 0.8) -> pd.DataFrame:  # fmt: skip
     """`workbench.experiment.offpolicy.decision_sizes` at each logger ε: one row per ε."""
     return pd.DataFrame([ope.decision_sizes(lab, e, target_sigma, pilot, seed, alpha, power) for e in epsilons])
+
+
+def coverage_reading(rows: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """How often one estimator's intervals held the truth over independent logs, with the 95% Wilson
+    interval of that share, and how the misses fell. ``rows``: one row per log (``value``, ``ci_low``,
+    ``ci_high``, ``se``, ``truth``, ``covered``). Returns ``coverage``, ``low``, ``high``, ``logs``,
+    ``nominal`` (1 − alpha), ``short`` (the Wilson interval lies wholly below nominal), ``misses``,
+    ``below`` (intervals wholly below the truth), ``above``, ``median`` (the median estimate), ``truth``,
+    and ``se_ratio``: the median reported standard error over the sd of the estimates across logs (the
+    spread each log's interval assumes against the spread there is; < 1: intervals too narrow)."""
+    from scipy.stats import binomtest
+
+    n, hit = len(rows), int(rows["covered"].sum())
+    if n < 2:
+        raise ValueError(f"coverage_reading: {n} logs; expected at least 2")
+    ci = binomtest(hit, n).proportion_ci(confidence_level=0.95, method="wilson")
+    truth = float(rows["truth"].iloc[0])
+    return {"coverage": hit / n, "low": float(ci.low), "high": float(ci.high), "logs": n, "nominal": 1 - alpha,
+            "short": bool(ci.high < 1 - alpha), "misses": n - hit, "below": int((rows["ci_high"] < truth).sum()),
+            "above": int((rows["ci_low"] > truth).sum()), "median": float(rows["value"].median()), "truth": truth,
+            "se_ratio": float(rows["se"].median() / rows["value"].std(ddof=1))}  # fmt: skip

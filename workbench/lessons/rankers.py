@@ -46,11 +46,19 @@ def compare_rankers(rankers: dict[str, Ranker], candidates: CandidateSet, releva
 
     relevance: CSR aligned with ``candidates`` by row (users without test items give NaN and are skipped).
     """
-    rows = []
+    return compare_rankers_per_user(rankers, candidates, relevance, k)[0]
+
+
+def compare_rankers_per_user(rankers: dict[str, Ranker], candidates: CandidateSet, relevance: sp.csr_matrix,
+                             k: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """`compare_rankers`'s table, and each row's per-user NDCG@k (one column per model, one row per
+    user of ``candidates``, NaN without test items) for paired comparisons (`workbench.lessons.verdicts`)."""
+    rows, per_user = [], {}
     for name, scores in [(NO_RANKER, candidates.scores), *((n, r.score(candidates)) for n, r in rankers.items())]:
         top = CandidateSet(candidates.users, candidates.items, scores).top(k)
         acc = accuracy_metrics(top.items, relevance, (k,))
         report = rankers[name].report_ if name in rankers else {}
+        per_user[name] = acc[("ndcg", k)]
         rows.append({
             "model": name,
             f"ndcg@{k}": float(np.nanmean(acc[("ndcg", k)])),
@@ -59,11 +67,16 @@ def compare_rankers(rankers: dict[str, Ranker], candidates: CandidateSet, releva
             "fit_s": report.get("fit_s", np.nan),
             "valid_logloss": report.get("best_valid_logloss", np.nan),
         })  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), pd.DataFrame(per_user, index=candidates.users)
 
 
 def candidate_recall(candidates: CandidateSet, relevance: sp.csr_matrix) -> float:
     """Share of each user's held-out items that are among its candidates (mean over users with any):
     the ceiling of every later stage, which can only reorder what stage 1 found."""
+    return float(np.nanmean(candidate_recall_per_user(candidates, relevance)))
+
+
+def candidate_recall_per_user(candidates: CandidateSet, relevance: sp.csr_matrix) -> np.ndarray:
+    """`candidate_recall` per user (NaN for users without held-out items)."""
     n = candidates.items.shape[1]
-    return float(np.nanmean(accuracy_metrics(candidates.items, relevance, (n,))[("recall", n)]))
+    return accuracy_metrics(candidates.items, relevance, (n,))[("recall", n)]

@@ -167,8 +167,9 @@ class WhatIf:
         after = pd.DataFrame({"item": s.items[row], "position": np.arange(1, k + 1), "score": s.scores[row],
                               **{name: np.asarray(v)[row] for name, v in s.trace.items()}})  # fmt: skip
         after = after[after["item"] >= 0].copy()
-        if "ranked_position" in after:  # the trace counts from 0; pages count from 1 (kit.RANKS)
-            after["ranked_position"] = ranks(after["ranked_position"].to_numpy() + 1).set_axis(after.index)
+        for col in ("ranked_position", "place_before_mmr"):  # the trace counts from 0; pages count from 1 (kit.RANKS)
+            if col in after:
+                after[col] = ranks(after[col].to_numpy() + 1).set_axis(after.index)
         titles = self.train.items["title"].to_numpy()
         held_out = set(self.relevance[user].indices.tolist())
         for df in (before, after):

@@ -76,7 +76,8 @@ def exposure_gini(recommended: np.ndarray, n_items: int, *, validate: bool = Tru
 
 
 def intra_list_diversity(recommended: np.ndarray, item_vectors: np.ndarray, *, validate: bool = True) -> np.ndarray:
-    """Mean pairwise cosine distance 1 - cos(v_i, v_j) within each list (Ziegler et al. 2005).
+    """Mean pairwise cosine distance 1 - cos(v_i, v_j) within each list (Ziegler et al. 2005), in 0–2
+    (above 1 only when vectors point in opposite directions, so only with negative parts).
 
     Uses sum_{i<j} cos = (||sum_i u_i||^2 - sum_i ||u_i||^2) / 2 over unit vectors u_i, the sums
     taken as one sparse product (user×item indicator) @ (unit vectors): O(k d) per user, not

@@ -131,7 +131,8 @@ def rerank(
     ``ranked_position`` (0-based rank by input score), ``freshness_boost`` (multiplier),
     ``relevance`` (normalised, boosted), ``mmr_score`` (marginal value when MMR placed it,
     NaN otherwise), ``moved_by_mmr`` (places MMR moved the item up in the list it was
-    given, negative = down; 0 without MMR), ``pinned`` and ``explored``;
+    given, negative = down; 0 without MMR), ``place_before_mmr`` (0-based place in the list MMR was
+    given, i.e. after the steps before it; -1 without MMR), ``pinned`` and ``explored``;
     Slate.propensities from exploration (1.0 deterministic, 1/pool explored, 0 padding).
     Steps left out of ``config.order`` do not run, whatever inputs are passed.
     """
@@ -164,6 +165,7 @@ def rerank(
 
     boost = np.ones((n_users, n))
     shift = np.zeros((n_users, n), dtype=np.int64)
+    before_mmr = np.full((n_users, n), -1, dtype=np.int64)
     pinned = np.zeros((n_users, n), dtype=bool)
     mmr_score = np.full((n_users, n), np.nan)
     propensity = explored = None
@@ -185,7 +187,7 @@ def rerank(
         elif step == "mmr":
             res = mmr(apply_order(rel, cols, 0.0), items_now, vectors, category, k, lam=config.lam, alpha=config.alpha,
                       normalise=False)  # fmt: skip
-            cols, shift, mmr_score = _after_mmr(cols, res.order, res.marginal, shift, mmr_score)
+            cols, shift, mmr_score, before_mmr = _after_mmr(cols, res.order, res.marginal, shift, mmr_score)
         elif step == "pins" and promoted is not None and config.max_pins > 0:
             order, pin = pin_promoted(items_now, promoted, config.max_pins)
             cols = apply_order(cols, order)
@@ -210,6 +212,7 @@ def rerank(
         "relevance": apply_order(rel, final, np.nan),
         "mmr_score": apply_order(mmr_score, final, np.nan),
         "moved_by_mmr": apply_order(shift, final, 0),
+        "place_before_mmr": apply_order(before_mmr, final, -1),
         "pinned": apply_order(pinned, final, False),
         "explored": explored,
     }
@@ -226,7 +229,7 @@ def rerank(
 
 def _after_mmr(cols, picks, marginal, shift, mmr_score):
     """Put MMR's picks first and the rest in their current order; record per column the
-    places each moved (old position − new position) and the marginal value of each pick."""
+    places each moved (old position − new position), its old position and the marginal value of each pick."""
     n_users, width = cols.shape
     live = picks >= 0
     picked = np.zeros(cols.shape, dtype=bool)
@@ -238,7 +241,9 @@ def _after_mmr(cols, picks, marginal, shift, mmr_score):
     rows = np.broadcast_to(np.arange(n_users)[:, None], new.shape)
     shift = shift.copy()
     shift[rows[real], new_cols[real]] = (new - np.arange(width))[real]
+    before = np.full(cols.shape, -1, dtype=np.int64)
+    before[rows[real], new_cols[real]] = new[real]
     mmr_score = mmr_score.copy()
     picked_cols = apply_order(cols, picks)
     mmr_score[rows[:, : picks.shape[1]][live], picked_cols[live]] = marginal[live]
-    return new_cols, shift, mmr_score
+    return new_cols, shift, mmr_score, before

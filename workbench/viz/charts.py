@@ -563,10 +563,47 @@ def _overlaps(labels: list[dict], char_width: float = 0.55) -> list[str]:
     return [f"axis labels {a!r} and {b!r} overlap" for (_, end, a), (start, _, b) in zip(spans, spans[1:]) if start < end - 0.5]
 
 
+def _placed(item: dict) -> bool:
+    """A scenegraph item the renderer could place: numeric x and y (NaN arrives as null), and numeric
+    width/height where it has them (a bar from 0 on a log axis gets none)."""
+    num = (int, float)
+    return (isinstance(item.get("x"), num) and isinstance(item.get("y"), num)
+            and all(isinstance(item[key], num) for key in ("width", "height") if key in item))  # fmt: skip
+
+
+def _data_marks(node: object, out: list[dict]) -> list[dict]:
+    if isinstance(node, dict):
+        if node.get("role") == "mark" and node.get("marktype") not in (None, "group"):
+            out.append(node)
+        for v in node.values():
+            _data_marks(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _data_marks(v, out)
+    return out
+
+
+def empty_marks(scenegraph: dict) -> list[str]:
+    """Marks of a rendered chart (``vl_convert.vegalite_to_scenegraph``) that draw nothing: a chart with
+    no data mark, or a data mark with no item the renderer could place (no data rows, or rows its scales
+    cannot place, such as bars stacked from 0 on a log axis)."""
+    marks = _data_marks(scenegraph, [])
+    if not marks:
+        return ["no data mark is drawn"]
+    problems = []
+    for m in marks:
+        items = m.get("items", [])
+        if not any(_placed(it) for it in items):
+            why = "no data rows" if not items else f"none of its {len(items)} items has a position"
+            problems.append(f"mark {m.get('name') or m.get('marktype')!r} draws nothing ({why})")
+    return problems
+
+
 def rendering_problems(chart: alt.TopLevelMixin | dict, max_width: float | None = None) -> list[str]:
     """What a reader would miss once the chart renders (through ``vl-convert``, as a browser would):
     a text cut short with "…", a title, subtitle, axis or legend title absent from the drawing,
-    axis labels drawn on top of each other, or a drawing wider than ``max_width`` pixels."""
+    axis labels drawn on top of each other, a data mark that draws nothing (`empty_marks`), or a
+    drawing wider than ``max_width`` pixels."""
     import xml.etree.ElementTree as ET
 
     import vl_convert as vlc
@@ -577,8 +614,10 @@ def rendering_problems(chart: alt.TopLevelMixin | dict, max_width: float | None 
     required, strings = _spec_texts(spec)
     problems = [f"text cut short: {t!r}" for t in texts if ELLIPSIS in t and not any(t in s for s in strings)]
     problems += [f"missing from the drawing: {t!r}" for t in required if t not in texts]
-    for labels in _label_marks(vlc.vegalite_to_scenegraph(spec), []):
+    scenegraph = vlc.vegalite_to_scenegraph(spec)
+    for labels in _label_marks(scenegraph, []):
         problems += _overlaps(labels)
+    problems += empty_marks(scenegraph)
     width = float(svg.get("width", 0))
     if max_width is not None and width > max_width:
         problems.append(f"{width:.0f} px wide, over the {max_width:.0f} px the page gives it")

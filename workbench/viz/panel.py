@@ -285,7 +285,7 @@ class RerankPanel(_Panel):
             self.charts,
             charts.slate_change_chart(before, after, title=f"What reranking did to the slate of {who}"),
             charts.frontier_chart(self._frontier(knobs), {"lam": knobs.lam, **now},
-                                  x_title=f"intra-list diversity@{knobs.k} (mean pairwise cosine distance, 0–1)",
+                                  x_title=f"intra-list diversity@{knobs.k} (mean pairwise 1 − cosine, 0–2)",
                                   y_title=f"NDCG@{knobs.k} (0–1)",
                                   title="The accuracy–diversity frontier traced by λ (other knobs as set)"),
         )  # fmt: skip

@@ -4,6 +4,7 @@ while Redis is stopped. Same house style as `workbench.viz.charts` (title, readi
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from workbench.viz.charts import GREY, PALETTE, WIDTH, _need, titled
@@ -30,11 +31,18 @@ def budget_chart(table: pd.DataFrame, title: str, reading: str, width: int = WID
     long = table.melt(id_vars=["stage", "budget_ms"], value_vars=["p50_ms", "p99_ms"], var_name="quantile", value_name="ms")
     long["quantile"] = long["quantile"].str.replace("_ms", "")
     long["ms"] = long["ms"].clip(lower=0.01)  # a log axis has no zero
+    # Bars on a log axis need a baseline that is on the axis: a power of ten at or below every value.
+    # (Left to Vega-Lite, bars with a colour are stacked from 0, which the log scale cannot place,
+    # and nothing is drawn at all, the budget ticks included.)
+    low = float(min(long["ms"].min(), table["budget_ms"].min()))
+    long["from_ms"] = 10.0 ** np.floor(np.log10(low))
     order = list(table["stage"])
     x = alt.X("ms:Q", title="time per request (ms, log scale)", scale=alt.Scale(type="log"),
               axis=alt.Axis(format="~g", labelOverlap="greedy"))  # fmt: skip
     bars = alt.Chart(long).mark_bar().encode(
-        y=alt.Y("stage:N", sort=order, title="component"), yOffset="quantile:N", x=x,
+        y=alt.Y("stage:N", sort=order, title="component"), yOffset="quantile:N",
+        x=alt.X("from_ms:Q", title="time per request (ms, log scale)", scale=alt.Scale(type="log"),
+                axis=alt.Axis(format="~g", labelOverlap="greedy"), stack=None), x2="ms:Q",
         color=alt.Color("quantile:N", title="quantile", scale=alt.Scale(range=[PALETTE["sky"], PALETTE["vermillion"]])),
         tooltip=["stage", "quantile", alt.Tooltip("ms:Q", format=".3f")],
     )  # fmt: skip
