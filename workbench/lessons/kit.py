@@ -162,7 +162,8 @@ def data_picker(s: NotebookSettings, label: str = "data set"):
     """The data-set dropdown, starting at the settings' data set."""
     import marimo as mo
 
-    return mo.ui.dropdown(options=list(DATASETS), value=s.data, label=label)
+    options = list(DATASETS) + ([s.data] if s.data not in DATASETS else [])  # a file named by --data PATH
+    return mo.ui.dropdown(options=options, value=s.data, label=label)
 
 
 def dataset(s: NotebookSettings) -> Dataset:
