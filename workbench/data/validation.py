@@ -41,6 +41,11 @@ def where(path: Path, row: int) -> str:
     return f"{path}, row {row + 1} (line {row + 2})"
 
 
+def shown(value) -> str:
+    """A value as a message shows it: ``40``, ``'abc'`` (NumPy scalars as plain Python)."""
+    return repr(value.item() if hasattr(value, "item") else value)
+
+
 def _first(mask: np.ndarray) -> int | None:
     idx = np.flatnonzero(mask)
     return int(idx[0]) if len(idx) else None
@@ -167,7 +172,7 @@ def check_ids(values: pd.Series, path: Path, col: str, role: str) -> pd.Series:
     row = _first(empty)
     if row is not None:
         raise DataFileError(f"{where(path, row)}, column {col!r}: empty {role} id ({int(empty.sum()):,} such rows); "
-                            f"expected a {role} id on every row")  # fmt: skip
+                            f"expected {'an' if role[0] in 'aeiou' else 'a'} {role} id on every row")  # fmt: skip
     if pd.api.types.is_float_dtype(values.dtype):  # non-integral floats: keep them as text ids
         return values.astype("string")
     return values.astype("string").str.strip()
@@ -186,14 +191,14 @@ def check_timestamps(values: pd.Series, path: Path, col: str) -> np.ndarray:
     bad = ~np.isfinite(arr)
     row = _first(bad)
     if row is not None:
-        raise DataFileError(f"{where(path, row)}, column {col!r}: timestamp {values.iloc[row]!r} is not a number "
+        raise DataFileError(f"{where(path, row)}, column {col!r}: timestamp {shown(values.iloc[row])} is not a number "
                             f"({int(bad.sum()):,} such rows); expected Unix seconds (an integer)")  # fmt: skip
     lo, hi = TS_RANGE
     out = (arr < lo) | (arr >= hi)
     row = _first(out)
     if row is not None:
         hint = " (it looks like milliseconds: divide by 1000)" if arr[row] >= hi * 100 else ""
-        raise DataFileError(f"{where(path, row)}, column {col!r}: timestamp {values.iloc[row]!r} is out of range "
+        raise DataFileError(f"{where(path, row)}, column {col!r}: timestamp {shown(values.iloc[row])} is out of range "
                             f"({int(out.sum()):,} such rows){hint}; expected Unix seconds in [{lo}, {hi}) "
                             "(1970-01-01 to 2100-01-01)")  # fmt: skip
     return arr.astype(np.int64)
@@ -207,8 +212,8 @@ def check_ratings(values: pd.Series, path: Path, col: str) -> np.ndarray:
     bad = ~np.isfinite(arr)
     row = _first(bad)
     if row is not None:
-        shown = values.iloc[row]
-        what = "empty (NaN)" if pd.isna(shown) or str(shown).strip() in ("", "nan", "NaN") else f"{shown!r}, not a number"
+        value = values.iloc[row]
+        what = "empty (NaN)" if pd.isna(value) or str(value).strip() in ("", "nan", "NaN") else f"{shown(value)}, not a number"
         raise DataFileError(f"{where(path, row)}, column {col!r}: rating is {what} ({int(bad.sum()):,} such rows); "
                             "expected a finite number on every row (or map no rating column: implicit feedback)")  # fmt: skip
     return arr.astype(np.float32)
@@ -265,7 +270,7 @@ def check_variety(ids: dict[str, pd.Index], path: Path, cols: dict, n_rows: int)
     """A recommender needs at least two users and two items (``ids``: role → distinct ids)."""
     for role in ("user", "item"):
         if len(ids[role]) < 2:
-            raise DataFileError(f"{path}, column {cols[role]!r}: a single {role} ({ids[role][0]!r}) in {n_rows:,} "
+            raise DataFileError(f"{path}, column {cols[role]!r}: a single {role} ({shown(ids[role][0])}) in {n_rows:,} "
                                 f"rows; expected at least 2 {role}s (nothing to recommend or compare)")  # fmt: skip
 
 
@@ -280,14 +285,14 @@ def check_table_ids(table: pd.DataFrame, id_col: str, table_path: Path, used: pd
     dup = ids.duplicated().to_numpy()
     row = _first(dup)
     if row is not None:
-        raise DataFileError(f"{where(table_path, row)}, column {id_col!r}: {role} id {ids.iloc[row]!r} appears twice; "
+        raise DataFileError(f"{where(table_path, row)}, column {id_col!r}: {role} id {shown(ids.iloc[row])} appears twice; "
                             f"expected one row per {role}")  # fmt: skip
     lacking = ~used.isin(ids).to_numpy()
     missing = lacking[codes]
     row = _first(missing)
     if row is not None:
         raise DataFileError(
-            f"{where(inter_path, row)}, column {inter_col!r}: {role} id {used.iloc[codes[row]]!r} is not in the {role} "
+            f"{where(inter_path, row)}, column {inter_col!r}: {role} id {shown(used.iloc[codes[row]])} is not in the {role} "
             f"table {table_path} (column {id_col!r}); {int(missing.sum()):,} interactions name {int(lacking.sum()):,} "
             f"{role} id(s) it lacks; expected every {role} of the interactions in the table (do the ids match? same "
             "type, no prefix)"
