@@ -332,6 +332,13 @@ def add_serving(sub: Subparsers) -> None:
 
 
 @command
+def add_data(sub: Subparsers) -> None:
+    from workbench.data.cli import register  # data (workbench/data/cli.py)
+
+    register(sub)
+
+
+@command
 def add_ope(sub: Subparsers) -> None:
     from workbench.experiment.ope_cli import register  # ope (workbench/experiment/ope_cli.py)
 

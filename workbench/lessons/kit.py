@@ -256,8 +256,26 @@ def warm(s: NotebookSettings, say: Callable[[str], None] = print) -> list[Traine
 
 
 def started(built: Trained) -> Any:
-    """Which artefact the page uses: loaded (key, when it was trained, seconds) or trained now."""
-    return show(f"**Model store:** {built.describe()}")
+    """The page's header: the data card's summary line (`data_header`) and which artefact the page uses,
+    loaded (key, when it was trained, seconds) or trained now."""
+    import marimo as mo
+
+    return mo.vstack([data_header(built.train, built.test), show(f"**Model store:** {built.describe()}")])
+
+
+def data_header(train: Dataset, test: Dataset, split: str = "temporal") -> Any:
+    """The data card (`workbench.data.card`) of a split as one line at the top of a page (`started`
+    shows it on every page with a pipeline; `data_header_for` gives it to the others)."""
+    from workbench.data.card import card_markdown, data_card
+
+    return show(card_markdown(data_card(train, test, split)))
+
+
+def data_header_for(s: NotebookSettings, split: str = "temporal") -> Any:
+    """`data_header` of the settings' data set under ``split`` (for a page without a fitted pipeline)."""
+    from workbench.data import split as split_data
+
+    return data_header(*split_data(dataset(s), split, **({"seed": s.seed} if split == "random" else {})), split)
 
 
 # --- what a page shows ----------------------------------------------------------------------------------
