@@ -156,16 +156,16 @@ def resolve_small(args: argparse.Namespace, stream=sys.stderr) -> bool:
     return True
 
 
-def expected_items(data: str, small: bool) -> int:
+def expected_items(data: str, small: bool, cache_dir: str = "data") -> int:
     """Items in a data set, known before loading it."""
     from workbench.data import SMALL_WORLD, SyntheticConfig, dataset_name, expected_counts, is_file, load
 
     name = dataset_name(data)
     if name == "synthetic":
         return SMALL_WORLD["n_items"] if small else SyntheticConfig().n_items
-    if is_file(name):  # read (and checked) now; the load that follows reuses it
-        return load(name).n_items
-    return expected_counts(name)["items"]
+    if name == "movielens-100k":
+        return expected_counts(name)["items"]
+    return load(name, cache_dir=cache_dir).n_items  # a file or a MovieLens archive: read (and checked) now; the load that follows reuses it
 
 
 def read_config(path: str):

@@ -73,7 +73,7 @@ def plan_evaluate(args: argparse.Namespace) -> EvaluatePlan:
         where = f" in {args.config}" if args.config else ""
         raise UsageError(f"k = {ks[-1]} (--k/--extra-k): expected at most n_ranked = {config.n_ranked}{where}, "
                          f"the {args.model} list length per user")  # fmt: skip
-    n_items = expected_items(args.data, small)
+    n_items = expected_items(args.data, small, args.cache_dir)
     if ks[-1] > n_items:
         raise UsageError(f"k = {ks[-1]} (--k/--extra-k): expected at most the {n_items} items of {args.data}")
     return EvaluatePlan(args.data, small, seed, ks, config, args.split, args.cache_dir)

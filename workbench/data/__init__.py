@@ -6,8 +6,11 @@ from workbench.data.movielens import DataFileError, fetch_movielens_100k, load_m
 from workbench.data.splits import SPLITS, leave_last_out, random_split, split, temporal_split, time_cut_split
 from workbench.data.synthetic import SyntheticConfig, SyntheticTruth, make_synthetic
 
-DATASETS = ("synthetic", "movielens-100k")
-ALIASES = {"ml-100k": "movielens-100k", "movielens": "movielens-100k"}
+from workbench.data.movielens_family import ALIASES as FAMILY_ALIASES
+from workbench.data.movielens_family import FAMILY, load_movielens
+
+DATASETS = ("synthetic", "movielens-100k", *FAMILY)
+ALIASES = {"ml-100k": "movielens-100k", "movielens": "movielens-100k", **FAMILY_ALIASES}
 # The small synthetic world: tests, CI and quick looks (``--small`` / ``WORKBENCH_SMALL=1``).
 SMALL_WORLD = {"n_users": 400, "n_items": 300, "impressions_per_user": 120}
 
@@ -37,7 +40,7 @@ def expected_counts(name: str) -> dict[str, int]:
 
     if dataset_name(name) == "movielens-100k":
         return EXPECTED_COUNTS
-    raise ValueError(f"{name!r} has no published sizes; expected one of the MovieLens data sets")
+    raise ValueError(f"{name!r} has no published sizes here; expected movielens-100k")
 
 
 def load(name: str = "synthetic", cache_dir: str = "data", seed: int = 0, small: bool = False) -> Dataset:
@@ -51,11 +54,13 @@ def load(name: str = "synthetic", cache_dir: str = "data", seed: int = 0, small:
         return load_file(name)
     if name == "synthetic":
         return make_synthetic(seed=seed, **(SMALL_WORLD if small else {}))
+    if name in FAMILY:
+        return load_movielens(name, cache_dir)
     return load_movielens_100k(cache_dir)
 
 
 __all__ = [
-    "ALIASES", "DATASETS", "DataFileError", "Dataset", "SPLITS", "SMALL_WORLD", "SyntheticConfig", "SyntheticTruth", "dataset_name", "expected_counts", "fetch_movielens_100k", "is_file",
+    "ALIASES", "DATASETS", "DataFileError", "Dataset", "SPLITS", "SMALL_WORLD", "SyntheticConfig", "SyntheticTruth", "FAMILY", "dataset_name", "expected_counts", "load_movielens", "fetch_movielens_100k", "is_file",
     "leave_last_out", "load", "load_movielens_100k", "make_synthetic", "random_split", "split", "temporal_split",
     "time_cut_split",
 ]  # fmt: skip

@@ -189,10 +189,30 @@ def _load_cached(src: FileSource, _stamps: tuple) -> Dataset:
 
 
 def build_dataset(src: FileSource) -> Dataset:
+    """Read and check the source's files, then build its Dataset (`from_frames`)."""
     raw = read_table(Path(src.path), src.encoding, "interactions")
-    cols = resolve_columns(raw, dict(src.columns), Path(src.path))
-    path = Path(src.path)
-    report: dict[str, object] = {"source": src.text, "raw_interactions": len(raw), "columns": cols}
+    items = Table(read_table(Path(src.items), src.encoding, "items"), Path(src.items)) if src.items else None
+    users = Table(read_table(Path(src.users), src.encoding, "users"), Path(src.users)) if src.users else None
+    return from_frames(raw, Path(src.path), dict(src.columns), src.duplicates, items, users, src.name, src.text)
+
+
+@dataclass(frozen=True)
+class Table:
+    """An item or user table as read, with the file it came from (for messages)."""
+
+    frame: pd.DataFrame
+    path: Path
+
+
+def from_frames(raw: pd.DataFrame, path: Path, columns: dict[str, str], duplicates: str = "error",
+                items: Table | None = None, users: Table | None = None, name: str | None = None,
+                source: str | None = None) -> Dataset:
+    """A Dataset from interactions as read from ``path`` (and optional item/user tables), every check
+    (`workbench.data.validation`) passed first; the readers of other formats (the MovieLens archives)
+    come through here too."""
+    cols = resolve_columns(raw, columns, path)
+    name = name or path.name
+    report: dict[str, object] = {"source": source or str(path), "raw_interactions": len(raw), "columns": cols}
     user = check_ids(raw[cols["user"]], path, cols["user"], "user")
     item = check_ids(raw[cols["item"]], path, cols["item"], "item")
     if cols.get("timestamp"):
@@ -205,27 +225,25 @@ def build_dataset(src: FileSource) -> Dataset:
     item_codes, item_ids = pd.factorize(item, sort=True)
     check_variety({"user": user_ids, "item": item_ids}, path, cols, len(raw))
     order = sort_order(user_codes, ts, item_codes)  # the Dataset's order: user, time, item (stable)
-    keep = check_duplicates((user_codes, ts, item_codes, rating), order, path, cols, src.duplicates)
+    keep = check_duplicates((user_codes, ts, item_codes, rating), order, path, cols, duplicates)
     report["duplicate_rows_dropped"] = int((~keep).sum())
     order = order[keep[order]]
 
     items_raw = users_raw = None
-    if src.items:
-        items_raw = read_table(Path(src.items), src.encoding, "items")
-        item_id_col = resolve_columns(items_raw, {}, Path(src.items), roles=("item",), prefer=cols["item"])["item"]
-        items_raw = check_table_ids(items_raw, item_id_col, Path(src.items), pd.Series(item_ids), path, cols["item"],
+    if items is not None:
+        item_id_col = resolve_columns(items.frame, {}, items.path, roles=("item",), prefer=cols["item"])["item"]
+        items_raw = check_table_ids(items.frame, item_id_col, items.path, pd.Series(item_ids), path, cols["item"],
                                     "item", item_codes)  # fmt: skip
-    if src.users:
-        users_raw = read_table(Path(src.users), src.encoding, "users")
-        user_id_col = resolve_columns(users_raw, {}, Path(src.users), roles=("user",), prefer=cols["user"])["user"]
-        users_raw = check_table_ids(users_raw, user_id_col, Path(src.users), pd.Series(user_ids), path, cols["user"],
+    if users is not None:
+        user_id_col = resolve_columns(users.frame, {}, users.path, roles=("user",), prefer=cols["user"])["user"]
+        users_raw = check_table_ids(users.frame, user_id_col, users.path, pd.Series(user_ids), path, cols["user"],
                                     "user", user_codes)  # fmt: skip
     user_index, user_of = _space(users_raw, user_ids, user_codes)
     item_index, item_of = _space(items_raw, item_ids, item_codes)
     inter = pd.DataFrame({
         "user": user_of[order], "item": item_of[order], "timestamp": ts[order], "rating": rating[order],
     })  # fmt: skip
-    return _assemble(src, inter, user_index, item_index, items_raw, users_raw, report)
+    return _assemble(name, source or str(path), inter, user_index, item_index, items_raw, users_raw, report)
 
 
 def _space(table: pd.DataFrame | None, seen: pd.Index, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
@@ -237,7 +255,7 @@ def _space(table: pd.DataFrame | None, seen: pd.Index, codes: np.ndarray) -> tup
     return index, index.get_indexer(seen).astype(np.int64)[codes]
 
 
-def _assemble(src: FileSource, inter: pd.DataFrame, user_index: pd.Index, item_index: pd.Index, items_raw,
+def _assemble(name: str, source: str, inter: pd.DataFrame, user_index: pd.Index, item_index: pd.Index, items_raw,
               users_raw, report: dict) -> Dataset:
     """The Dataset; ``inter`` is already in the Dataset's order (user, timestamp, item)."""
     reference_ts = int(inter["timestamp"].max())
@@ -292,7 +310,7 @@ def _assemble(src: FileSource, inter: pd.DataFrame, user_index: pd.Index, item_i
                 users[col] = extra[col].to_numpy()
     features = genres / np.sqrt(np.maximum(genres.sum(1, keepdims=True), 1.0))
     report["users"], report["items"], report["interactions"] = len(users), n_items, len(inter)
-    ds = Dataset(name=src.name, interactions=inter, items=items, users=users, item_genres=genres,
+    ds = Dataset(name=name, interactions=inter, items=items, users=users, item_genres=genres,
                  item_features=features.astype(np.float32), genre_names=genre_names, category_names=genre_names,
-                 reference_ts=reference_ts, notes={"load_report": report, "source": src.text})  # fmt: skip
+                 reference_ts=reference_ts, notes={"load_report": report, "source": source})  # fmt: skip
     return ds  # interactions built sorted by (user, timestamp, item), as with_interactions would

@@ -35,10 +35,11 @@ UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
 
 
 def where(path: Path, row: int) -> str:
-    """``path, row R (line L)`` for a 0-based data row (text files have one header line)."""
+    """``path, row R (line L)`` for a 0-based data row (text files have one header line, ``.dat`` none)."""
     if path.suffix.lower() in PARQUET:
         return f"{path}, row {row + 1}"
-    return f"{path}, row {row + 1} (line {row + 2})"
+    header = path.suffix.lower() != ".dat"  # MovieLens' ``::`` files have no header line
+    return f"{path}, row {row + 1} (line {row + 1 + header})"
 
 
 def shown(value) -> str:

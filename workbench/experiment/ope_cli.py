@@ -21,8 +21,8 @@ def cmd_ope(args: argparse.Namespace) -> int:
     seed = args.seed or 0
     if args.candidates <= args.k:
         raise UsageError(f"--candidates {args.candidates}: expected more than --k {args.k} (the slots to fill)")
-    if args.candidates > expected_items(args.data, small):
-        raise UsageError(f"--candidates {args.candidates}: expected at most the {expected_items(args.data, small)} "
+    if args.candidates > expected_items(args.data, small, args.cache_dir):
+        raise UsageError(f"--candidates {args.candidates}: expected at most the {expected_items(args.data, small, args.cache_dir)} "
                          f"items of {args.data}")  # fmt: skip
     for name in ("logger_sigma", "target_sigma"):
         if getattr(args, name) < 0:
