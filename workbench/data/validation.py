@@ -124,7 +124,8 @@ def read_table(path: Path, encoding: str, what: str) -> pd.DataFrame:
 
 
 def resolve_columns(frame: pd.DataFrame, mapping: dict[str, str], path: Path, roles: tuple[str, ...] = ROLES,
-                    prefer: str | None = None) -> dict[str, str | None]:
+                    prefer: str | None = None, defaults: dict[str, tuple[str, ...]] = DEFAULT_COLUMNS,
+                    required: tuple[str, ...] = REQUIRED) -> dict[str, str | None]:
     """Role → column name: the mapping's, else the first default name present (case-insensitive).
 
     A mapped column missing from the file, or a required role with no column, is refused with the
@@ -132,6 +133,9 @@ def resolve_columns(frame: pd.DataFrame, mapping: dict[str, str], path: Path, ro
     names = [str(c) for c in frame.columns]
     lower = {n.lower(): n for n in names}
     out: dict[str, str | None] = {}
+    unknown = sorted(set(mapping) - set(roles))
+    if unknown:
+        raise DataFileError(f"{path}: --columns maps unknown role(s) {unknown}; expected some of {list(roles)}")
     for role in roles:
         if role in mapping:
             col = mapping[role]
@@ -143,9 +147,9 @@ def resolve_columns(frame: pd.DataFrame, mapping: dict[str, str], path: Path, ro
                                     f"file{hint} The file's columns: {names}")  # fmt: skip
             out[role] = col
             continue
-        candidates = ((prefer,) if prefer else ()) + DEFAULT_COLUMNS[role]
+        candidates = ((prefer,) if prefer else ()) + defaults[role]
         found = next((lower[c.lower()] for c in candidates if c.lower() in lower), None)
-        if found is None and role in REQUIRED:
+        if found is None and role in required:
             close = difflib.get_close_matches(role, list(lower), n=1, cutoff=0.6)
             for c in candidates:
                 close = close or difflib.get_close_matches(c.lower(), list(lower), n=1, cutoff=0.75)
