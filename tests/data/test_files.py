@@ -216,3 +216,17 @@ def test_cli_refuses_mapping_without_a_file_and_a_bad_file_with_status_2(tmp_pat
     assert "a single user" in capsys.readouterr().err
     assert main(["evaluate", "--data", str(tmp_path / "nope.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate"], ["abtest"], ["interleave"], ["report"], ["notebooks"], ["train"], ["serve"], ["loadtest"],
+    ["loop"], ["sweep", "configs/sweep_rerank.toml"], ["ope"], ["data"],
+])  # fmt: skip
+def test_every_data_command_takes_a_file_and_its_mapping(tmp_path, argv):
+    from workbench.arguments import finish_data_args
+    from workbench.cli import build_parser
+
+    path = write(tmp_path / "log.csv", GOOD)
+    data = [path] if argv == ["data"] else ["--data", path]
+    args = finish_data_args(build_parser().parse_args([*argv, *data, "--columns", "user=uid,item=iid,timestamp=ts,rating=stars"]))
+    assert args.data == FileSource.parse(f"{path}?{MAPPING}").text
