@@ -209,21 +209,23 @@ def from_frames(raw: pd.DataFrame, path: Path, columns: dict[str, str], duplicat
                 source: str | None = None) -> Dataset:
     """A Dataset from interactions as read from ``path`` (and optional item/user tables), every check
     (`workbench.data.validation`) passed first; the readers of other formats (the MovieLens archives)
-    come through here too."""
+    come through here too. ``raw`` is consumed: its interaction columns are popped as they are converted,
+    so that their memory goes early (a 20M-row file holds a few of its columns at once, not all)."""
     cols = resolve_columns(raw, columns, path)
     name = name or path.name
     report: dict[str, object] = {"source": source or str(path), "raw_interactions": len(raw), "columns": cols}
-    user = check_ids(raw[cols["user"]], path, cols["user"], "user")
-    item = check_ids(raw[cols["item"]], path, cols["item"], "item")
+    n_rows = len(raw)
+    # each column is taken out of ``raw`` (popped: its memory goes as soon as it is converted) and checked
+    user_codes, user_ids = _codes(check_ids(raw.pop(cols["user"]), path, cols["user"], "user"))
+    item_codes, item_ids = _codes(check_ids(raw.pop(cols["item"]), path, cols["item"], "item"))
     if cols.get("timestamp"):
-        ts = check_timestamps(raw[cols["timestamp"]], path, cols["timestamp"])
+        ts = check_timestamps(raw.pop(cols["timestamp"]), path, cols["timestamp"])
     else:
-        ts = np.arange(len(raw), dtype=np.int64)  # the row order is the time
+        ts = np.arange(n_rows, dtype=np.int64)  # the row order is the time
         report["timestamp"] = "none in the file: the row order is the time (seconds 0, 1, 2, ...)"
-    rating = check_ratings(raw[cols["rating"]], path, cols["rating"]) if cols.get("rating") else np.ones(len(raw), np.float32)
-    user_codes, user_ids = pd.factorize(user, sort=True)
-    item_codes, item_ids = pd.factorize(item, sort=True)
-    check_variety({"user": user_ids, "item": item_ids}, path, cols, len(raw))
+    rating = (check_ratings(raw.pop(cols["rating"]), path, cols["rating"]) if cols.get("rating")
+              else np.ones(n_rows, np.float32))  # fmt: skip
+    check_variety({"user": user_ids, "item": item_ids}, path, cols, n_rows)
     order = sort_order(user_codes, ts, item_codes)  # the Dataset's order: user, time, item (stable)
     keep = check_duplicates((user_codes, ts, item_codes, rating), order, path, cols, duplicates)
     report["duplicate_rows_dropped"] = int((~keep).sum())
@@ -241,18 +243,25 @@ def from_frames(raw: pd.DataFrame, path: Path, columns: dict[str, str], duplicat
     user_index, user_of = _space(users_raw, user_ids, user_codes)
     item_index, item_of = _space(items_raw, item_ids, item_codes)
     inter = pd.DataFrame({
-        "user": user_of[order], "item": item_of[order], "timestamp": ts[order], "rating": rating[order],
+        "user": user_of[order].astype(np.int64), "item": item_of[order].astype(np.int64), "timestamp": ts[order],
+        "rating": rating[order],
     })  # fmt: skip
     return _assemble(name, source or str(path), inter, user_index, item_index, items_raw, users_raw, report)
+
+
+def _codes(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each row's position among the sorted distinct ids (int32 where it fits), and those ids."""
+    codes, uniques = pd.factorize(ids, sort=True)
+    return (codes.astype(np.int32) if len(uniques) < 2**31 else codes), pd.Index(uniques)
 
 
 def _space(table: pd.DataFrame | None, seen: pd.Index, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
     """The sorted id space (the table's ids where there is a table, else the ids seen) and each row's
     index in it."""
     if table is None:
-        return seen, codes.astype(np.int64)
+        return seen, codes
     index = pd.Index(table["__id"]).sort_values()
-    return index, index.get_indexer(seen).astype(np.int64)[codes]
+    return index, index.get_indexer(seen).astype(codes.dtype)[codes]
 
 
 def _assemble(name: str, source: str, inter: pd.DataFrame, user_index: pd.Index, item_index: pd.Index, items_raw,

@@ -166,8 +166,10 @@ def _read_dat(zf: zipfile.ZipFile, archive: Path, member: str, columns: list[str
 
 
 def _read_csv(zf: zipfile.ZipFile, archive: Path, member: str) -> pd.DataFrame:
-    with zf.open(_member(zf, archive, member)) as f:
-        return pd.read_csv(f, engine="pyarrow")
+    import pyarrow.csv as pcsv
+
+    with zf.open(_member(zf, archive, member)) as f:  # pyarrow's reader, converted column by column
+        return pcsv.read_csv(f).to_pandas(split_blocks=True, self_destruct=True)
 
 
 def _movies(frame: pd.DataFrame) -> pd.DataFrame:

@@ -100,8 +100,8 @@ def read_table(path: Path, encoding: str, what: str) -> pd.DataFrame:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        try:
-            frame = pq.read_table(path).to_pandas()
+        try:  # split blocks + self-destruct: each column is freed from Arrow as it is converted
+            frame = pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
         except (pa.ArrowException, OSError) as exc:
             raise DataFileError(
                 f"{path}: not a readable Parquet file ({exc}); the file is truncated or damaged: expected a "
@@ -111,13 +111,25 @@ def read_table(path: Path, encoding: str, what: str) -> pd.DataFrame:
         if encoding == "utf-8":
             check_encoding(path)
         sep = _separator(path, encoding)
-        try:
-            frame = pd.read_csv(path, sep=sep, engine="pyarrow" if encoding == "utf-8" else "c", encoding=encoding)
-        except pd.errors.EmptyDataError:
-            raise DataFileError(f"{path}: no header and no rows; expected a header row and rows of {what}") from None
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise DataFileError(f"{path}: malformed {what} file ({exc}); expected the same number of "
-                                f"{'tab' if sep == chr(9) else 'comma'}-separated fields on every line") from None  # fmt: skip
+        fields = f"the same number of {'tab' if sep == chr(9) else 'comma'}-separated fields on every line"
+        if encoding == "utf-8":  # pyarrow's reader, converted column by column (half the peak memory of read_csv)
+            import pyarrow as pa
+            import pyarrow.csv as pcsv
+
+            try:
+                table = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=sep),
+                                      convert_options=pcsv.ConvertOptions(strings_can_be_null=True))  # fmt: skip
+            except pa.ArrowInvalid as exc:
+                raise DataFileError(f"{path}: malformed {what} file ({exc}); expected {fields}") from None
+            frame = table.to_pandas(split_blocks=True, self_destruct=True)
+            del table
+        else:
+            try:
+                frame = pd.read_csv(path, sep=sep, engine="c", encoding=encoding)
+            except pd.errors.EmptyDataError:
+                raise DataFileError(f"{path}: no header and no rows; expected a header row and rows of {what}") from None
+            except (pd.errors.ParserError, ValueError) as exc:
+                raise DataFileError(f"{path}: malformed {what} file ({exc}); expected {fields}") from None
     if len(frame) == 0:
         raise DataFileError(f"{path}: a header ({list(frame.columns)}) and no rows; expected at least one row of {what}")
     return frame
@@ -190,10 +202,13 @@ def check_timestamps(values: pd.Series, path: Path, col: str) -> np.ndarray:
             row = _first(values.isna().to_numpy())
             raise DataFileError(f"{where(path, row)}, column {col!r}: empty timestamp; expected a date on every row")
         return (values.astype("datetime64[s]").astype("int64")).to_numpy(np.int64)
-    num = values if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype) \
-        else pd.to_numeric(values, errors="coerce")
-    arr = num.to_numpy(np.float64, na_value=np.nan)
-    bad = ~np.isfinite(arr)
+    if pd.api.types.is_integer_dtype(values.dtype) and not pd.api.types.is_extension_array_dtype(values.dtype):
+        arr = values.to_numpy()  # no NaN possible: only the range to check, without a float copy
+    else:
+        num = values if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype) \
+            else pd.to_numeric(values, errors="coerce")
+        arr = num.to_numpy(np.float64, na_value=np.nan)
+    bad = ~np.isfinite(arr) if arr.dtype.kind == "f" else np.zeros(len(arr), bool)
     row = _first(bad)
     if row is not None:
         raise DataFileError(f"{where(path, row)}, column {col!r}: timestamp {shown(values.iloc[row])} is not a number "
@@ -206,7 +221,7 @@ def check_timestamps(values: pd.Series, path: Path, col: str) -> np.ndarray:
         raise DataFileError(f"{where(path, row)}, column {col!r}: timestamp {shown(values.iloc[row])} is out of range "
                             f"({int(out.sum()):,} such rows){hint}; expected Unix seconds in [{lo}, {hi}) "
                             "(1970-01-01 to 2100-01-01)")  # fmt: skip
-    return arr.astype(np.int64)
+    return arr.astype(np.int64, copy=False)
 
 
 def check_ratings(values: pd.Series, path: Path, col: str) -> np.ndarray:
