@@ -8,7 +8,8 @@ Side by side with a reference: the bare read of the same file (``pyarrow`` for P
 with the pyarrow engine for the CSV), so the ratio is what the checks, the re-indexing and the sort cost
 on top of reading. Every load runs in a fresh process (no cache shared between repeats); the 20M-row
 load's peak RSS is that process's ``ru_maxrss``. The load average is printed first: figures taken under
-load are not a target met.
+load are not a target met. CPU seconds (``time.process_time``, all threads) are printed beside the wall
+time: a ``nice -n 19`` run on a busy machine waits most of its wall time.
 """
 
 from __future__ import annotations
@@ -31,14 +32,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 from workbench.data import load
 kind, path = sys.argv[1], sys.argv[2]
-t = time.perf_counter()  # imports done: the time is the read alone
+t, c = time.perf_counter(), time.process_time()  # imports done: the time is the read alone
 if kind == "load":
     size = load(path).n_interactions
 elif kind == "parquet":
     size = len(pq.read_table(path).to_pandas())
 else:
     size = len(pd.read_csv(path, engine="pyarrow"))
-print(json.dumps({"seconds": time.perf_counter() - t, "rows": size,
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c, "rows": size,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -86,6 +87,7 @@ def child(kind: str, path: Path) -> dict:
 def median(kind: str, path: Path, repeats: int) -> dict:
     runs = [child(kind, path) for _ in range(repeats)]
     return {"seconds": float(np.median([r["seconds"] for r in runs])), "rows": runs[0]["rows"],
+            "cpu_seconds": float(np.median([r["cpu_seconds"] for r in runs])),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}  # fmt: skip
 
 
@@ -106,12 +108,12 @@ def main() -> None:
         bare = median("parquet", pq_path, args.repeats)
         ours = median("load", pq_path, args.repeats)
         print(f"\n{ours['rows']:,}-row Parquet ({pq_path.stat().st_size / 1e6:.0f} MB), median of {args.repeats} fresh processes")
-        print("| what | median s | target | ratio |")
-        print("|---|---|---|---|")
-        print(f"| `workbench.data.load(PATH)`: read, every check, re-index, sort | {ours['seconds']:.2f} | ≤ 3 s | "
-              f"{ours['seconds'] / 3:.2f} of the target |")
-        print(f"| reference: bare `pyarrow.parquet.read_table(...).to_pandas()` | {bare['seconds']:.2f} | | ours ÷ bare = "
-              f"{ours['seconds'] / bare['seconds']:.1f}× |")
+        print("| what | median wall s | median CPU s | target | ratio |")
+        print("|---|---|---|---|---|")
+        print(f"| `workbench.data.load(PATH)`: read, every check, re-index, sort | {ours['seconds']:.2f} | "
+              f"{ours['cpu_seconds']:.2f} | ≤ 3 s | {ours['seconds'] / 3:.2f} of the target (wall) |")
+        print(f"| reference: bare `pyarrow.parquet.read_table(...).to_pandas()` | {bare['seconds']:.2f} | "
+              f"{bare['cpu_seconds']:.2f} | | ours ÷ bare = {ours['seconds'] / bare['seconds']:.1f}× (wall) |")
         print(f"peak RSS of the load process: {ours['peak_rss_mb']:,.0f} MB")
         if args.big:
             csv_path = Path(tmp) / "ratings.csv"
@@ -121,11 +123,13 @@ def main() -> None:
                   f"{time.perf_counter() - t:.0f} s; load average now {os.getloadavg()[0]:.2f}")  # fmt: skip
             big = child("load", csv_path)
             bare_big = child("csv", csv_path)
-            print("| what | s | peak RSS MB | target |")
-            print("|---|---|---|---|")
-            print(f"| `workbench.data.load(PATH)` | {big['seconds']:.1f} | {big['peak_rss_mb']:,.0f} | ≤ 90 s, ≤ 4,096 MB |")
+            print("| what | wall s | CPU s | peak RSS MB | target |")
+            print("|---|---|---|---|---|")
+            print(f"| `workbench.data.load(PATH)` | {big['seconds']:.1f} | {big['cpu_seconds']:.1f} | "
+                  f"{big['peak_rss_mb']:,.0f} | ≤ 90 s, ≤ 4,096 MB |")
             print(f"| reference: bare `pandas.read_csv(engine='pyarrow')` | {bare_big['seconds']:.1f} | "
-                  f"{bare_big['peak_rss_mb']:,.0f} | ours ÷ bare = {big['seconds'] / bare_big['seconds']:.1f}× |")
+                  f"{bare_big['cpu_seconds']:.1f} | {bare_big['peak_rss_mb']:,.0f} | ours ÷ bare = "
+                  f"{big['seconds'] / bare_big['seconds']:.1f}× (wall) |")
             print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
