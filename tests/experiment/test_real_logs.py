@@ -117,3 +117,15 @@ def test_user_log_file_damage_is_named(tmp_path):
     LOG.rename(columns={"click": "clik"}).to_csv(path, index=False)
     with pytest.raises(DataFileError, match=r"column for reward.*Did you mean 'clik'"):
         rl.read_log_file(path)
+
+
+def test_cli_on_a_user_log_file_with_a_mapping(tmp_path, capsys):
+    from workbench.cli import main
+
+    path = tmp_path / "log.parquet"
+    LOG.to_parquet(path)
+    assert main(["ope", "--log", str(path), "--log-columns", "context=session,position=slot", "--target", "uniform"]) == 0
+    out = capsys.readouterr().out
+    assert "4 rounds, 2 actions in 1 position(s)" in out and "support: the log gives every" in out
+    assert main(["ope", "--log", str(path), "--log-columns", "contxt=session"]) == 2
+    assert "unknown role(s) ['contxt']" in capsys.readouterr().err

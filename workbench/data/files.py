@@ -55,7 +55,7 @@ ITEM_TABLE_COLUMNS = {
 }
 
 
-def parse_columns(text: str, where: str = "--columns") -> tuple[tuple[str, str], ...]:
+def parse_columns(text: str, where: str = "--columns", roles: tuple[str, ...] = ROLES) -> tuple[tuple[str, str], ...]:
     """``user=uid,item=iid`` as ``(("item", "iid"), ("user", "uid"))``; ValueError naming the bad pair."""
     pairs: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -63,8 +63,8 @@ def parse_columns(text: str, where: str = "--columns") -> tuple[tuple[str, str],
         role, col = role.strip(), col.strip()
         if not eq or not col:
             raise ValueError(f"{where} {text!r}: {part!r} is not ROLE=COLUMN; expected e.g. user=uid,item=iid")
-        if role not in ROLES:
-            raise ValueError(f"{where} {text!r}: unknown role {role!r}; expected some of {ROLES}")
+        if role not in roles:
+            raise ValueError(f"{where} {text!r}: unknown role(s) [{role!r}]; expected some of {list(roles)}")
         if role in pairs:
             raise ValueError(f"{where} {text!r}: role {role!r} mapped twice")
         pairs[role] = col

@@ -24,12 +24,12 @@ def cmd_ope_log(args: argparse.Namespace) -> int:
         raise UsageError(f"--clip {args.clip} / --alpha {args.alpha}: expected clip > 0 and alpha in (0, 1)")
     if args.log != "obd" and (args.obd_policy != "random" or args.campaign != "all"):
         raise UsageError(f"--obd-policy/--campaign apply to --log obd only, not to {args.log}")
-    columns = dict(parse_columns(args.log_columns, "--log-columns")) if args.log_columns else None
+    try:
+        columns = dict(parse_columns(args.log_columns, "--log-columns", tuple(rl.LOG_COLUMNS))) if args.log_columns else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if columns and args.log == "obd":
         raise UsageError("--log-columns with --log obd: the Open Bandit sample has a known layout")
-    unknown = sorted(set(columns or {}) - set(rl.LOG_COLUMNS))
-    if unknown:
-        raise UsageError(f"--log-columns: unknown role(s) {unknown}; expected some of {list(rl.LOG_COLUMNS)}")
     seed = args.seed or 0
     log = rl.read_log(args.log, columns, args.obd_policy, args.campaign)  # every check before any estimate
     dist = rl.target_policy(args.target, log, seed=seed)
