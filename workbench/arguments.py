@@ -158,7 +158,7 @@ def resolve_small(args: argparse.Namespace, stream=sys.stderr) -> bool:
 
 def expected_items(data: str, small: bool, cache_dir: str = "data") -> int:
     """Items in a data set, known before loading it."""
-    from workbench.data import SMALL_WORLD, SyntheticConfig, dataset_name, expected_counts, is_file, load
+    from workbench.data import SMALL_WORLD, SyntheticConfig, dataset_name, expected_counts, load
 
     name = dataset_name(data)
     if name == "synthetic":

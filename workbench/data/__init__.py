@@ -60,7 +60,8 @@ def load(name: str = "synthetic", cache_dir: str = "data", seed: int = 0, small:
 
 
 __all__ = [
-    "ALIASES", "DATASETS", "DataFileError", "Dataset", "SPLITS", "SMALL_WORLD", "SyntheticConfig", "SyntheticTruth", "FAMILY", "dataset_name", "expected_counts", "load_movielens", "fetch_movielens_100k", "is_file",
-    "leave_last_out", "load", "load_movielens_100k", "make_synthetic", "random_split", "split", "temporal_split",
+    "ALIASES", "DATASETS", "FAMILY", "SMALL_WORLD", "SPLITS", "DataFileError", "Dataset", "SyntheticConfig",
+    "SyntheticTruth", "dataset_name", "expected_counts", "fetch_movielens_100k", "is_file", "leave_last_out", "load",
+    "load_movielens", "load_movielens_100k", "make_synthetic", "random_split", "split", "temporal_split",
     "time_cut_split",
 ]  # fmt: skip

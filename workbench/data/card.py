@@ -91,16 +91,16 @@ def card_lines(card: dict[str, Any]) -> list[str]:
     """The card as plain lines (``workbench data``)."""
     return [
         f"data set: {card['data set']}",
-        f"users {card['users']:,}, items {card['items']:,}, interactions {card['interactions']:,}, "
-        f"density {card['density']:.5f}",
+        (f"users {card['users']:,}, items {card['items']:,}, interactions {card['interactions']:,}, "
+         f"density {card['density']:.5f}"),
         f"time span: {card['first']} to {card['last']} ({card['span_days']:,.0f} days)",
         f"interactions per user: {_q(card['per_user'])}",
         f"interactions per item: {_q(card['per_item'])} ({card['items_without_interactions']:,} items without any)",
         f"popularity Gini of the items: {card['popularity_gini']:.3f} (0: every item equally popular; 1: one item has all)",
-        f"split: {card['split']}: {card['train_interactions']:,} train / {card['test_interactions']:,} test interactions, "
-        f"{card['test_users']:,} test users",
-        f"cold items in the test split: {card['cold_item_share']:.1%} of its distinct items "
-        f"({card['cold_interaction_share']:.1%} of its interactions) have no train interaction",
+        (f"split: {card['split']}: {card['train_interactions']:,} train / {card['test_interactions']:,} test "
+         f"interactions, {card['test_users']:,} test users"),
+        (f"cold items in the test split: {card['cold_item_share']:.1%} of its distinct items "
+         f"({card['cold_interaction_share']:.1%} of its interactions) have no train interaction"),
     ]
 
 

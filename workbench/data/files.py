@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -91,7 +91,6 @@ class FileSource:
     users: str | None = None
     duplicates: str = "error"
     encoding: str = "utf-8"
-    _checked: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("path", "items", "users"):

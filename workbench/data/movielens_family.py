@@ -90,7 +90,7 @@ DAT_COLUMNS = {
 
 
 def _md5(path: Path) -> str:
-    h = hashlib.md5()  # noqa: S324 (GroupLens publishes MD5)
+    h = hashlib.md5()  # GroupLens publishes MD5
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             h.update(chunk)
@@ -117,7 +117,7 @@ def fetch_archive(name: str, cache_dir: str | os.PathLike = "data", timeout: flo
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_suffix(".zip.part")
     try:
-        with urllib.request.urlopen(BASE_URL + spec.archive, timeout=timeout) as resp, part.open("wb") as out:  # noqa: S310
+        with urllib.request.urlopen(BASE_URL + spec.archive, timeout=timeout) as resp, part.open("wb") as out:
             for chunk in iter(lambda: resp.read(1 << 22), b""):
                 out.write(chunk)
     except OSError as exc:

@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # the store is imported when a pipeline is needed
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "data"
 SMALL_ENV = "WORKBENCH_SMALL"
-ARGUMENTS = "--data NAME (one of " + ", ".join(DATASETS) + "), --seed N, --small, --out DIR"
+ARGUMENTS = "--data NAME (one of " + ", ".join(DATASETS) + ") or PATH (an interactions file), --seed N, --small, --out DIR"
 ABSENT = "–"
 RANKS = f"Positions and ranks count from 1 (1 = the top of a list); {ABSENT} marks an item that is not in that list."
 WRAP_CHARS = 40  # text columns with longer cells wrap instead of being cut off
