@@ -240,12 +240,16 @@ def check_ratings(values: pd.Series, path: Path, col: str) -> np.ndarray:
 
 
 def sort_order(user: np.ndarray, ts: np.ndarray, item: np.ndarray) -> np.ndarray:
-    """A stable order by (user, timestamp, item) of int arrays: one radix-friendly argsort of a packed
-    int64 key where the three fit in 63 bits, else a lexsort."""
+    """A stable order by (user, timestamp, item) of int arrays: one argsort of a packed int64 key where
+    the three fit in 63 bits (timestamps replaced by their rank when the span is too wide), else a lexsort."""
     t = ts - ts.min()
     bu, bt, bi = (int(x.max()).bit_length() for x in (user, t, item))
+    if bu + bt + bi > 63:  # long time spans: the rank of each time among the distinct ones keeps the order
+        t = np.unique(ts, return_inverse=True)[1]
+        bt = int(t.max()).bit_length()
     if bu + bt + bi <= 63:
         key = (user.astype(np.int64) << (bt + bi)) | (t.astype(np.int64) << bi) | item.astype(np.int64)
+        del t
         return np.argsort(key, kind="stable")
     return np.lexsort((item, ts, user))
 
