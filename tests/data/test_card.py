@@ -62,3 +62,15 @@ def test_workbench_data_prints_the_card(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "users 4, items 4, interactions 8, density 0.50000" in out
     assert "popularity Gini of the items: 0.312" in out
+
+
+def test_page_header_line_carries_the_cards_figures(ds):
+    from workbench.data import split
+    from workbench.data.card import card_markdown, data_card
+    from workbench.lessons import kit
+
+    train, test = split(ds, "leave-last-out")
+    line = card_markdown(data_card(train, test, "leave-last-out"))
+    assert "4 users, 4 items, 8 interactions (density 0.5000), 2020-09-13 to 2020-09-22" in line
+    assert "popularity Gini 0.31; leave-last-out split, 50.0% of test items cold" in line
+    assert kit.plain(line) in kit.plain(kit.data_header(train, test, "leave-last-out").text)
