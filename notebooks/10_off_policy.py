@@ -369,9 +369,7 @@ def _(obd):
     _mean, _lo, _hi = obd["on_policy"]
     _t = obd["table"].set_index("estimator")
     _n_cover = int(obd["table"]["covers"].sum())
-    _lines = "; ".join(
-        f"{_e} {_r['diff']:+.4f} [{_r['diff_low']:+.4f}, {_r['diff_high']:+.4f}]: {_r['verdict']}"
-        for _e, _r in _t.iterrows())  # fmt: skip
+    _lines = "; ".join(_real2.difference_text(_e, _r) for _e, _r in _t.iterrows())
     mo.vstack([
         charts.estimate_intervals_chart(obd["table"], obd["on_policy"], **_real2.chart_text(obd)),
         kit.table(_real2.results_table(obd), digits=4),

@@ -60,6 +60,19 @@ def chart_text(result: dict[str, Any]) -> dict[str, str]:
     }  # fmt: skip
 
 
+def difference_text(estimator: str, row: pd.Series, decimals: int = 4) -> str:
+    """One estimator's difference from the on-policy rate, worded as the pages word verdicts
+    ("no detectable difference ... (95% CI [lo, hi] covers 0)" when the interval covers 0)."""
+    d, lo, hi = row["diff"], row["diff_low"], row["diff_high"]
+    while decimals < 12 and any(v != 0 and round(v, decimals) == 0 for v in (d, lo, hi)):
+        decimals += 1  # a bound that is not 0 never prints as 0
+    ci = f"(95% CI [{lo:+.{decimals}f}, {hi:+.{decimals}f}]"
+    if lo <= 0 <= hi:
+        return f"{estimator}: no detectable difference from BTS's on-policy rate, {d:+.{decimals}f} {ci} covers 0)"
+    side = "above" if d > 0 else "below"
+    return f"{estimator}: {abs(d):.{decimals}f} {side} BTS's on-policy rate {ci})"
+
+
 def results_table(result: dict[str, Any]) -> pd.DataFrame:
     """The table a page and RESULTS.md show: estimate, interval, difference from the on-policy mean."""
     t = result["table"]
