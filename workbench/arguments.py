@@ -64,11 +64,71 @@ def positive_int(what: str) -> Callable[[str], int]:
 SEED = int_at_least(0, "a non-negative integer seed")
 
 
-def add_data_args(p: argparse.ArgumentParser) -> None:
-    """``--data``, ``--seed``, ``--small`` and ``--cache-dir``, shared by the commands that load data."""
-    from workbench.data import DATASETS, SMALL_WORLD
+def data_arg(text: str) -> str:
+    """An argparse type: a data set name or the path of an interactions file (its canonical reference)."""
+    from workbench.data import dataset_name
 
-    p.add_argument("--data", choices=DATASETS, default="synthetic", help="data set (default: synthetic)")
+    try:
+        return dataset_name(text)
+    except ValueError as exc:  # DataFileError too (a missing file, an unknown option)
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def data_help(default: str = "synthetic") -> str:
+    from workbench.data import DATASETS
+
+    return (f"data set: one of {', '.join(DATASETS)}, or the path of a CSV, TSV or Parquet file of interactions "
+            f"(see --columns) (default: {default})")
+
+
+def add_file_args(p: argparse.ArgumentParser) -> None:
+    """``--columns``, ``--items``, ``--users``, ``--duplicates`` and ``--encoding``: how to read ``--data PATH``
+    (`workbench.data.files`); `finish_data_args` folds them into ``args.data``."""
+    from workbench.data.files import DUPLICATE_POLICIES, ENCODINGS
+
+    g = p.add_argument_group("interaction files (--data PATH)")
+    g.add_argument("--columns", default=None, metavar="ROLE=COL,...",
+                   help="column mapping, e.g. user=uid,item=iid,timestamp=ts,rating=stars (default: columns named "
+                        "user/user_id/userId, item/item_id/movieId, timestamp/ts, rating/score)")  # fmt: skip
+    g.add_argument("--item-table", default=None, metavar="PATH", help="item table (id, title, category, release date)")
+    g.add_argument("--user-table", default=None, metavar="PATH", help="user table (id and attributes)")
+    g.add_argument("--duplicates", choices=DUPLICATE_POLICIES, default=None,
+                   help="rows repeated in every column: error (default), drop (keep the first) or keep")
+    g.add_argument("--encoding", choices=ENCODINGS, default=None, help="text encoding of the files (default utf-8)")
+
+
+FILE_OPTIONS = {"columns": "columns", "item_table": "items", "user_table": "users", "duplicates": "duplicates",
+                "encoding": "encoding"}  # fmt: skip
+
+
+def finish_data_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Fold ``--columns`` etc. into ``args.data`` (the canonical file reference); UsageError where they
+    are given with a named data set. Commands without these options pass through unchanged."""
+    from workbench.data import is_file
+    from workbench.data.files import FileSource
+
+    given = {opt: getattr(args, attr) for attr, opt in FILE_OPTIONS.items() if getattr(args, attr, None) is not None}
+    if not given:
+        return args
+    data = getattr(args, "data", None)
+    if not data or not is_file(data):
+        flags = ", ".join("--" + next(a for a, o in FILE_OPTIONS.items() if o == k).replace("_", "-") for k in given)
+        raise UsageError(f"{flags} with --data {data or 'synthetic'}: these read an interactions file; expected "
+                         "--data PATH (a CSV, TSV or Parquet file)")  # fmt: skip
+    try:
+        args.data = FileSource.parse(data).with_options(**given).text
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return args
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """``--data``, ``--seed``, ``--small`` and ``--cache-dir``, shared by the commands that load data
+    (and `add_file_args` for ``--data PATH``)."""
+    from workbench.data import SMALL_WORLD
+
+    p.add_argument("--data", type=data_arg, default="synthetic", help=data_help())
+    add_file_args(p)
     p.add_argument("--seed", type=SEED, default=None,
                    help="seed of the synthetic world and of every random draw (default 0)")  # fmt: skip
     p.add_argument("--small", action="store_true", default=None,
@@ -96,14 +156,16 @@ def resolve_small(args: argparse.Namespace, stream=sys.stderr) -> bool:
     return True
 
 
-def expected_items(data: str, small: bool) -> int:
+def expected_items(data: str, small: bool, cache_dir: str = "data") -> int:
     """Items in a data set, known before loading it."""
-    from workbench.data import SMALL_WORLD, SyntheticConfig, dataset_name
-    from workbench.data.movielens import EXPECTED_COUNTS
+    from workbench.data import SMALL_WORLD, SyntheticConfig, dataset_name, expected_counts, load
 
-    if dataset_name(data) == "synthetic":
+    name = dataset_name(data)
+    if name == "synthetic":
         return SMALL_WORLD["n_items"] if small else SyntheticConfig().n_items
-    return EXPECTED_COUNTS["items"]
+    if name == "movielens-100k":
+        return expected_counts(name)["items"]
+    return load(name, cache_dir=cache_dir).n_items  # a file or a MovieLens archive: read (and checked) now; the load that follows reuses it
 
 
 def read_config(path: str):

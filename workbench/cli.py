@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.arguments import (
-    SEED, UsageError, add_data_args, expected_items, int_at_least, positive_int, read_config, resolve_small,
+    SEED, UsageError, add_data_args, add_file_args, data_arg, data_help, expected_items, finish_data_args,
+    int_at_least, positive_int, read_config, resolve_small,
 )
 from workbench.progress import step
 
@@ -72,7 +73,7 @@ def plan_evaluate(args: argparse.Namespace) -> EvaluatePlan:
         where = f" in {args.config}" if args.config else ""
         raise UsageError(f"k = {ks[-1]} (--k/--extra-k): expected at most n_ranked = {config.n_ranked}{where}, "
                          f"the {args.model} list length per user")  # fmt: skip
-    n_items = expected_items(args.data, small)
+    n_items = expected_items(args.data, small, args.cache_dir)
     if ks[-1] > n_items:
         raise UsageError(f"k = {ks[-1]} (--k/--extra-k): expected at most the {n_items} items of {args.data}")
     return EvaluatePlan(args.data, small, seed, ks, config, args.split, args.cache_dir)
@@ -291,12 +292,11 @@ def add_experiments(sub: Subparsers) -> None:
 
 @command
 def add_report(sub: Subparsers) -> None:
-    from workbench.data import DATASETS
-
     rp = sub.add_parser("report", help="export every notebook to HTML under reports/ (pages that open offline), "
                                        "or compare two configs (--compare)")
     rp.add_argument("--out", default="reports", help="folder the HTML pages are written to (default: reports)")
-    rp.add_argument("--data", choices=DATASETS, default="synthetic", help="data set the notebooks run on")
+    rp.add_argument("--data", type=data_arg, default="synthetic", help=data_help())
+    add_file_args(rp)
     rp.add_argument("--seed", type=SEED, default=0, help="seed the notebooks run with (default 0)")
     rp.add_argument("--small", action="store_true", help="a smaller world and fewer epochs (quick look)")
     rp.add_argument("--format", choices=("static", "marimo"), default="static",
@@ -310,14 +310,13 @@ def add_report(sub: Subparsers) -> None:
 
 @command
 def add_notebooks(sub: Subparsers) -> None:
-    from workbench.data import DATASETS
-
     nb = sub.add_parser("notebooks", help="serve the marimo notebooks on localhost")
     nb.add_argument("--mode", choices=("run", "edit"), default="run",
                     help="run: the notebooks as apps, code hidden (default); edit: marimo's editor")  # fmt: skip
     nb.add_argument("--port", type=int_at_least(1, "a TCP port in 1..65535", 65535), default=2718,
                     help="port on 127.0.0.1 (default 2718)")  # fmt: skip
-    nb.add_argument("--data", choices=DATASETS, default="synthetic", help="data set the notebooks open on")
+    nb.add_argument("--data", type=data_arg, default="synthetic", help=data_help())
+    add_file_args(nb)
     nb.add_argument("--headless", action="store_true", help="do not open a browser")
     nb.add_argument("--tour-only", action="store_true", help="serve only the tour notebook")
     nb.set_defaults(func=cmd_notebooks)
@@ -333,6 +332,13 @@ def add_store(sub: Subparsers) -> None:
 @command
 def add_serving(sub: Subparsers) -> None:
     from workbench.serving.cli import register  # serve, loadtest (workbench/serving/cli.py)
+
+    register(sub)
+
+
+@command
+def add_data(sub: Subparsers) -> None:
+    from workbench.data.cli import register  # data (workbench/data/cli.py)
 
     register(sub)
 
@@ -374,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse printed help (status 0) or a usage error (status 2)
         return 0 if exc.code is None else int(exc.code)
     try:
-        return args.func(args)
+        return finish_data_args(args).func(args)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         print(f"workbench {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -75,7 +76,9 @@ def provenance(settings: NotebookSettings, config: Any = None, notebook: str | N
                command: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Everything a reader needs to re-run a notebook (or ``command``) and get the same numbers."""
     if command is None:
-        command = " ".join(["python " + (f"notebooks/{notebook}" if notebook else "notebooks/<notebook>.py"), *settings.cli()])
+        # shell-quoted: a file reference (``path?columns=...&items=...``) holds ? and &
+        command = " ".join(["python " + (f"notebooks/{notebook}" if notebook else "notebooks/<notebook>.py"),
+                            *map(shlex.quote, settings.cli())])  # fmt: skip
     return {
         "notebook": notebook,
         "data": settings.data,

@@ -603,12 +603,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     [--compare A.toml B.toml] [notebooks...]``."""
     import argparse
 
-    from workbench.data import DATASETS
+    from workbench.arguments import data_arg, data_help
 
     parser = argparse.ArgumentParser(prog="workbench report", description=export_reports.__doc__)
     parser.add_argument("notebooks", nargs="*", help="notebook files (default: every notebooks/NN_*.py)")
     parser.add_argument("--out", default="reports")
-    parser.add_argument("--data", default="synthetic", choices=DATASETS, help="data set (default: synthetic)")
+    parser.add_argument("--data", default="synthetic", type=data_arg, help=data_help())
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--small", action="store_true", help="shrink the synthetic world (quick check)")
     parser.add_argument("--format", choices=FORMATS, default="static",

@@ -91,7 +91,8 @@ EXPECTED_OUTPUT = {
     "10_off_policy": {
         "page": [r"\d+ estimates spread with sd \S*0\.\d{3}", r"an A/B test needs ~[\d,]+ users"],
         "script": [r"^Truth: the target ranker earns \d\.\d{4} clicks per impression", r"^At ε = 0\.1: the largest importance weight",
-                   r"^To decide whether the target", r"^On a log of the workbench's ε-exploration"],
+                   r"^To decide whether the target", r"^On a log of the workbench's ε-exploration",
+                   r"^BTS's own log: \d+ clicks in [\d,]+ rounds", r"^Why the intervals are this wide"],
     },
     "11_case_studies": {
         "page": [r"Watch-time-weighted training earns [\d.]+ s of expected watch time per session",

@@ -1,4 +1,5 @@
-"""``workbench ope``: log impressions of a logger on the simulator, estimate a target off-policy, compare with the truth."""
+"""``workbench ope``: log impressions of a logger on the simulator, estimate a target off-policy, compare with the truth;
+or, with ``--log``, estimate a named target from a real log (`workbench.experiment.real_logs`)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,73 @@ from scipy import stats
 from workbench.experiment.offpolicy import evaluate, monte_carlo_value, offpolicy_lab
 
 
+def cmd_ope_log(args: argparse.Namespace) -> int:
+    """``--log``: estimate a named target policy from a real log (OBD, an event log or a file)."""
+    from workbench.arguments import UsageError
+    from workbench.data.files import parse_columns
+    from workbench.experiment import real_logs as rl
+
+    if args.data != "synthetic":
+        raise UsageError(f"--log {args.log} with --data {args.data}: the log is the data; drop --data")
+    if not args.clip > 0 or not 0 < args.alpha < 1:
+        raise UsageError(f"--clip {args.clip} / --alpha {args.alpha}: expected clip > 0 and alpha in (0, 1)")
+    if args.log != "obd" and (args.obd_policy != "random" or args.campaign != "all"):
+        raise UsageError(f"--obd-policy/--campaign apply to --log obd only, not to {args.log}")
+    try:
+        columns = dict(parse_columns(args.log_columns, "--log-columns", tuple(rl.LOG_COLUMNS))) if args.log_columns else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if columns and args.log == "obd":
+        raise UsageError("--log-columns with --log obd: the Open Bandit sample has a known layout")
+    seed = args.seed or 0
+    log = rl.read_log(args.log, columns, args.obd_policy, args.campaign)  # every check before any estimate
+    dist = rl.target_policy(args.target, log, seed=seed)
+    unsupported = rl.unsupported_share(log, dist)
+    table = rl.estimate(log, dist, alpha=args.alpha, clip=args.clip, seed=seed)
+    z = float(stats.norm.ppf(1 - args.alpha / 2))
+    print(f"\nOff-policy evaluation on the log {log.name}: {log.n:,} rounds, {log.n_actions} actions in "
+          f"{log.len_list} position(s), {table.attrs['clicks']:,} rewards > 0 (mean {log.reward.mean():.4f}); "
+          f"target: {args.target}")  # fmt: skip
+    with pd.option_context("display.width", 160, "display.float_format", "{:.5f}".format):
+        print(table.to_string(index=False))
+    print(f"intervals at {1 - args.alpha:.0%} (value ± {z:.2f}·se); clipped IPS caps weights at {args.clip:g}")
+    if unsupported > 0:
+        print(f"SUPPORT: the log does not support {unsupported:.1%} of the target's probability mass (rounds logged "
+              "without exploration support only the item they show; pairs never logged support nothing): IPS and DR "
+              "miss the reward of that mass, so read these estimates as lower bounds of what they measure")  # fmt: skip
+    else:
+        print("support: the log gives every (action, position) the target uses a probability > 0")
+    if args.log == "obd":
+        other = {"random": "bts", "bts": "random"}[args.obd_policy]
+        if args.target == ("bts" if other == "bts" else "uniform"):
+            mean, lo, hi = rl.read_obd(other, args.campaign).on_policy(args.alpha)
+            print(f"on-policy: the {other} policy's own log has mean reward {mean:.5f} [{lo:.5f}, {hi:.5f}]; each "
+                  "estimator covers it when its interval contains it:")  # fmt: skip
+            covers = (table["ci_low"] <= mean) & (mean <= table["ci_high"])
+            print("  " + ", ".join(f"{e} {'covers' if c else 'misses'}" for e, c in zip(table["estimator"], covers, strict=True)))
+    ips_row = table[table["estimator"] == "IPS"].iloc[0]
+    print(f"why so wide: {table.attrs['clicks']} rewards in {log.n:,} rounds, each weighted by π/μ (largest weight "
+          f"{table.attrs['max_weight']:.1f}, effective sample size {ips_row['ess']:,.0f} of {log.n:,}); the IPS "
+          f"interval is ±{z * ips_row['se']:.5f} around {ips_row['value']:.5f}. DM's narrow interval treats its "
+          "reward model as exact, which it is not")  # fmt: skip
+    return 0
+
+
 def cmd_ope(args: argparse.Namespace) -> int:
     """Log impressions of the logger on the simulator, estimate the target, compare with the truth."""
     from workbench.arguments import UsageError, expected_items, resolve_small
     from workbench.data import load
     from workbench.progress import step
 
+    if args.log is not None:
+        return cmd_ope_log(args)
+
     small = resolve_small(args)
     seed = args.seed or 0
     if args.candidates <= args.k:
         raise UsageError(f"--candidates {args.candidates}: expected more than --k {args.k} (the slots to fill)")
-    if args.candidates > expected_items(args.data, small):
-        raise UsageError(f"--candidates {args.candidates}: expected at most the {expected_items(args.data, small)} "
+    if args.candidates > expected_items(args.data, small, args.cache_dir):
+        raise UsageError(f"--candidates {args.candidates}: expected at most the {expected_items(args.data, small, args.cache_dir)} "
                          f"items of {args.data}")  # fmt: skip
     for name in ("logger_sigma", "target_sigma"):
         if getattr(args, name) < 0:
@@ -85,4 +141,16 @@ def register(sub) -> None:
     p.add_argument("--alpha", type=float, default=0.05, help="1 − the intervals' level (default 0.05)")
     p.add_argument("--click-model", choices=("position", "cascade"), default="position",
                    help="the simulator's click model (default position; cascade has no exact truth)")  # fmt: skip
+    g = p.add_argument_group("real logs (--log): the simulator options above do not apply")
+    g.add_argument("--log", default=None, metavar="obd|EVENTS.sqlite|FILE",
+                   help="estimate from a real log: 'obd' (the Open Bandit Dataset sample in obp's wheel), the loop's "
+                        "or service's SQLite event log, or a CSV/TSV/Parquet file with context, action, position, "
+                        "reward and propensity columns")  # fmt: skip
+    g.add_argument("--target", choices=("bts", "uniform", "greedy"), default="bts",
+                   help="the target policy: bts (Bernoulli Thompson sampling; ZOZOTOWN's prior on OBD), uniform, or "
+                        "greedy (the log's best click rates)")  # fmt: skip
+    g.add_argument("--obd-policy", choices=("random", "bts"), default="random", help="which OBD log (default random)")
+    g.add_argument("--campaign", choices=("all", "men", "women"), default="all", help="OBD campaign (default all)")
+    g.add_argument("--log-columns", default=None, metavar="ROLE=COL,...",
+                   help="column mapping of a log file: roles context, action, position, reward, propensity")
     p.set_defaults(func=cmd_ope)

@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # the store is imported when a pipeline is needed
 ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "data"
 SMALL_ENV = "WORKBENCH_SMALL"
-ARGUMENTS = "--data NAME (one of " + ", ".join(DATASETS) + "), --seed N, --small, --out DIR"
+ARGUMENTS = "--data NAME (one of " + ", ".join(DATASETS) + ") or PATH (an interactions file), --seed N, --small, --out DIR"
 ABSENT = "–"
 RANKS = f"Positions and ranks count from 1 (1 = the top of a list); {ABSENT} marks an item that is not in that list."
 WRAP_CHARS = 40  # text columns with longer cells wrap instead of being cut off
@@ -162,7 +162,8 @@ def data_picker(s: NotebookSettings, label: str = "data set"):
     """The data-set dropdown, starting at the settings' data set."""
     import marimo as mo
 
-    return mo.ui.dropdown(options=list(DATASETS), value=s.data, label=label)
+    options = list(DATASETS) + ([s.data] if s.data not in DATASETS else [])  # a file named by --data PATH
+    return mo.ui.dropdown(options=options, value=s.data, label=label)
 
 
 def dataset(s: NotebookSettings) -> Dataset:
@@ -255,8 +256,26 @@ def warm(s: NotebookSettings, say: Callable[[str], None] = print) -> list[Traine
 
 
 def started(built: Trained) -> Any:
-    """Which artefact the page uses: loaded (key, when it was trained, seconds) or trained now."""
-    return show(f"**Model store:** {built.describe()}")
+    """The page's header: the data card's summary line (`data_header`) and which artefact the page uses,
+    loaded (key, when it was trained, seconds) or trained now."""
+    import marimo as mo
+
+    return mo.vstack([data_header(built.train, built.test), show(f"**Model store:** {built.describe()}")])
+
+
+def data_header(train: Dataset, test: Dataset, split: str = "temporal") -> Any:
+    """The data card (`workbench.data.card`) of a split as one line at the top of a page (`started`
+    shows it on every page with a pipeline; `data_header_for` gives it to the others)."""
+    from workbench.data.card import card_markdown, data_card
+
+    return show(card_markdown(data_card(train, test, split)))
+
+
+def data_header_for(s: NotebookSettings, split: str = "temporal") -> Any:
+    """`data_header` of the settings' data set under ``split`` (for a page without a fitted pipeline)."""
+    from workbench.data import split as split_data
+
+    return data_header(*split_data(dataset(s), split, **({"seed": s.seed} if split == "random" else {})), split)
 
 
 # --- what a page shows ----------------------------------------------------------------------------------

@@ -99,12 +99,14 @@ def cmd_loop(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """Add ``workbench loop`` to the CLI's subparsers (called from ``workbench.cli``)."""
     from workbench.arguments import SEED, int_at_least, number_in, positive_float, positive_int, unit_interval
-    from workbench.data import DATASETS, SMALL_WORLD
+    from workbench.arguments import add_file_args, data_arg, data_help
+    from workbench.data import SMALL_WORLD
     from workbench.experiment.simulator import CLICK_MODELS
     from workbench.loop.config import FEATURE_BACKENDS, RETRAIN_MODES
 
     p = sub.add_parser("loop", help="the feedback loop: simulated users, retraining from the log, monitoring, for N days")
-    p.add_argument("--data", choices=DATASETS, default=None, help="data set (default: synthetic, or the --config file's)")
+    p.add_argument("--data", type=data_arg, default=None, help=data_help("synthetic, or the --config file's"))
+    add_file_args(p)
     p.add_argument("--seed", type=SEED, default=None, help="seed of the world and of every draw (default 0)")
     p.add_argument("--small", action="store_true", default=None,
                    help=f"the small synthetic world ({SMALL_WORLD['n_users']} users); also WORKBENCH_SMALL=1")  # fmt: skip

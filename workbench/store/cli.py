@@ -75,10 +75,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``models`` to the ``workbench`` command's sub-commands."""
-    from workbench.data import DATASETS, SPLITS
+    from workbench.arguments import add_file_args, data_arg, data_help
+    from workbench.data import SPLITS
 
     tr = sub.add_parser("train", help="fit the pipeline once and store it (prints the artefact folder)")
-    tr.add_argument("--data", choices=DATASETS, default="synthetic", help="data set (default: synthetic)")
+    tr.add_argument("--data", type=data_arg, default="synthetic", help=data_help())
+    add_file_args(tr)
     tr.add_argument("--config", help="pipeline TOML (default: the built-in PipelineConfig)")
     tr.add_argument("--seed", type=int, default=0, help="seed of the synthetic world and of every fit (default 0)")
     tr.add_argument("--small", action="store_true", help="the small synthetic world (quick look, tests)")

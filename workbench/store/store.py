@@ -39,7 +39,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.data import dataset_name, load, split
+from workbench.data import dataset_name, is_file, load, split
+from workbench.data.files import FileSource
 from workbench.data.dataset import Dataset
 from workbench.pipeline import Pipeline, PipelineConfig
 from workbench.provenance import git_commit, package_versions, thread_settings
@@ -66,12 +67,16 @@ def default_root() -> Path:
 class DataSpec:
     """Which data a pipeline was fitted on: ``workbench.data.load(data, seed=seed, small=small)``
     split by ``split`` (kinds in ``workbench.data.SPLITS``; the random split draws with ``seed``).
-    ``small`` only shrinks the synthetic world; for MovieLens it is normalised away."""
+    ``small`` only shrinks the synthetic world; for MovieLens it is normalised away. For an interactions
+    file (``data`` its canonical reference, `workbench.data.files`), ``digest`` is the digest of the files'
+    bytes, taken when the spec is made: the artefact key changes with the content, and `load` refuses
+    files that changed since."""
 
     data: str = "synthetic"
     seed: int = 0
     small: bool = False
     split: str = "temporal"
+    digest: str = ""
 
     def __post_init__(self) -> None:
         from workbench.data import SPLITS
@@ -83,9 +88,17 @@ class DataSpec:
             raise ValueError(f"seed={self.seed!r}: expected a non-negative integer")
         if self.split not in SPLITS:
             raise ValueError(f"split={self.split!r}: expected one of {sorted(SPLITS)}")
+        if is_file(self.data):
+            if not self.digest:
+                object.__setattr__(self, "digest", FileSource.parse(self.data).digest())
+        elif self.digest:
+            raise ValueError(f"digest={self.digest!r} with data={self.data!r}: only an interactions file has a digest")
 
     def load(self, cache_dir: str | Path | None = None) -> tuple[Dataset, Dataset]:
         """``(train, test)`` of this spec."""
+        if self.digest and FileSource.parse(self.data).digest() != self.digest:
+            raise ValueError(f"{self.data}: the file changed since this spec was made (content digest "
+                             f"{FileSource.parse(self.data).digest()}, expected {self.digest})")  # fmt: skip
         ds = load(self.data, cache_dir=str(cache_dir or ROOT / "data"), seed=self.seed, small=self.small)
         return split(ds, self.split, **({"seed": self.seed} if self.split == "random" else {}))
 

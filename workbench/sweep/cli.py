@@ -34,6 +34,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from workbench.sweep.runner import check_scheduler
 
     spec = load_sweep(args.file)  # the whole file checked, every config built
+    if args.data is not None:  # --data overrides the file's data set (a name, or your own interactions file)
+        import dataclasses
+
+        if spec.small and args.data != "synthetic":
+            print(f"note: --data {args.data} replaces the file's small synthetic world (small = true dropped)",
+                  file=sys.stderr)  # fmt: skip
+        spec = dataclasses.replace(spec, data=args.data, small=spec.small and args.data == "synthetic")
     check_scheduler(args.scheduler, args.workers)
     query = parse_query(args.best) if args.best else None
     axes = [a for a in (args.frontier or "").split(",") if a.strip()]
@@ -51,6 +58,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.export and spec.study is not None:
         raise ValueError(f"--export with the {spec.study} study: only a pipeline sweep has a config to export")
     out = Path(args.out) if args.out else DEFAULT_OUT / spec.name
+    if args.data is not None and not args.out:  # its own folder: a re-run resumes only a sweep of the same data
+        import hashlib
+
+        out = DEFAULT_OUT / f"{spec.name}-{hashlib.blake2b(args.data.encode(), digest_size=4).hexdigest()}"
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: is a file; expected a folder for the results (created if missing)")
 
@@ -100,6 +111,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``sweep`` to the ``workbench`` command's sub-commands."""
+    from workbench.arguments import add_file_args, data_arg, data_help
+
     sw = sub.add_parser("sweep", help="run a sweep file (grid/random configs × seeds) on Dask; frontier, best, export")
     sw.add_argument("file", help="sweep TOML (e.g. configs/sweep_rerank.toml; see workbench.sweep.spec)")
     sw.add_argument("--out", help=f"results folder (default: {DEFAULT_OUT}/<sweep name>); a re-run resumes it")
@@ -117,4 +130,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--model", help="serve every config from this artefact folder (rerank-only sweeps; default: "
                                     "the store's artefact of each upstream config, fitted when missing)")  # fmt: skip
     sw.add_argument("--cache-dir", default="data", help="where downloaded data is cached (default: data)")
+    sw.add_argument("--data", type=data_arg, default=None, help=data_help("the sweep file's data"))
+    add_file_args(sw)
     sw.set_defaults(func=cmd_sweep)

@@ -468,6 +468,23 @@ def estimates_chart(estimates: pd.DataFrame, truth: float, title: str, reading: 
     return titled((box + rule).properties(width=WIDTH, height=HEIGHT), title, reading)
 
 
+def estimate_intervals_chart(estimates: pd.DataFrame, reference: tuple[float, float, float], title: str, reading: str,
+                             x_title: str = "estimator", y_title: str = "estimated value") -> alt.LayerChart:
+    """``estimates``: ``estimator``, ``value``, ``ci_low``, ``ci_high``, one row each: a point and its
+    interval per estimator, against a ``reference`` ``(value, low, high)`` drawn as a green band and line."""
+    _need(estimates, ("estimator", "value", "ci_low", "ci_high"), "estimate_intervals_chart")
+    mean, lo, hi = reference
+    y = alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False))
+    x = alt.X("estimator:N", title=x_title, sort=list(estimates["estimator"]), axis=alt.Axis(labelAngle=0))
+    band = alt.Chart(pd.DataFrame({"lo": [lo], "hi": [hi]})).mark_rect(opacity=0.18, color=PALETTE["green"]).encode(
+        y=alt.Y("lo:Q", title=y_title), y2="hi:Q")
+    line = alt.Chart(pd.DataFrame({"value": [mean]})).mark_rule(color=PALETTE["green"], strokeDash=[5, 3]).encode(y=y)
+    data = estimates[["estimator", "value", "ci_low", "ci_high"]]
+    rules = alt.Chart(data).mark_rule(color=PALETTE["blue"]).encode(x=x, y=alt.Y("ci_low:Q", title=y_title), y2="ci_high:Q")
+    points = alt.Chart(data).mark_point(filled=True, size=60, color=PALETTE["blue"]).encode(x=x, y=y)
+    return titled((band + line + rules + points).properties(width=WIDTH, height=HEIGHT), title, reading)
+
+
 def lines_chart(curves: pd.DataFrame, x: str, y: str, group: str, x_title: str, y_title: str, title: str, reading: str,
                 log_x: bool = False, log_y: bool = False, mark_x: float | None = None) -> alt.LayerChart:  # fmt: skip
     """``curves``: ``x``, ``y`` and ``group`` (one coloured line each, named categories from the palette);
