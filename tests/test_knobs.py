@@ -59,6 +59,7 @@ PIPELINE_CHANGES = {
     "per_source_k": Change(20, "candidates", "stage1"),
     "n_candidates": Change(40, "ranked", "fit"),
     "ranker": Change("ncf", "ranked", "fit"),
+    "ranker_params": Change({"embed_dim": 4}, "ranked", "fit"),  # the default ranker's (wide_deep) own settings
     "n_ranked": Change(20, "ranked", "serve"),
     "k": Change(5, "slate", "serve"),
     "future_fraction": Change(0.4, "ranked", "fit"),

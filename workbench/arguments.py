@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,19 +106,13 @@ def expected_items(data: str, small: bool) -> int:
 
 
 def read_config(path: str):
-    """``(PipelineConfig, raw dict)`` from a TOML file; UsageError naming the file (and line) otherwise."""
+    """``(PipelineConfig, raw dict)`` from a TOML file; UsageError naming the file, the dotted key (or
+    line) otherwise (`workbench.settings`)."""
     from workbench.pipeline import PipelineConfig
+    from workbench.settings import SettingsError, read_toml
 
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"--config {path}: no such file; expected a pipeline TOML file such as configs/default.toml")
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:  # its message ends "(at line L, column C)"
-        raise UsageError(f"--config {path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"--config {path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected a TOML file") from None
-    try:
+        raw = read_toml(path, "a pipeline TOML file such as configs/default.toml")
         return PipelineConfig.from_dict(raw, source=str(path)), raw
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"--config {path}: {exc}") from None
+    except SettingsError as exc:
+        raise UsageError(f"--config {exc}") from None

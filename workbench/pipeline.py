@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
@@ -37,7 +36,9 @@ from workbench.checks import check_count
 from workbench.data.dataset import Dataset
 from workbench.metrics import evaluate, relevance_matrix
 from workbench.ranking import RANKERS, FeatureConfig, Ranker, TrainConfig, fit_two_stage
+from workbench.pipeline_settings import pipeline_settings
 from workbench.rerank import RerankConfig, rerank
+from workbench.settings import read_toml
 from workbench.types import CandidateSet, Slate
 
 # The tuned stage-1 preset plus ALS and popularity, equal weights: what feeds the ranker best.
@@ -64,8 +65,15 @@ class PipelineConfig:
     k: slate length (stage 3 output).
     future_fraction: each user's latest share of ``train`` that the ranker learns to predict.
     source_params: source name → constructor arguments (e.g. ``{"two_tower": {"epochs": 2}}``);
-        only for sources in ``weights``.
-    train: the ranker's training settings (`workbench.ranking.TrainConfig`).
+        only for sources in ``weights``. None (default): ``TUNED_SOURCE_PARAMS`` for the sources
+        of ``weights`` (so a config naming only ``ease`` never carries item-kNN's settings).
+    ranker_params: constructor arguments of the ranker's model config (``RANKERS[ranker]``:
+        e.g. GBDT's ``n_estimators``, ``learning_rate``, ``num_leaves``; DeepFM's ``embed_dim``);
+        empty: its defaults.
+    train: the ranker's training settings (`workbench.ranking.TrainConfig`). GBDT reads only the
+        pair-sampling ones; ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` and ``patience``
+        are the torch rankers' (a TOML that sets them with ``ranker = "gbdt"`` is refused: GBDT's
+        own are in ``ranker_params``).
     rerank: the stage-3 knobs (`workbench.rerank.RerankConfig`).
     seed: seeds every random draw of the pipeline: each source that takes a ``seed``
         (two-tower, ALS) unless ``source_params`` sets one, the ranker's training
@@ -73,8 +81,9 @@ class PipelineConfig:
         ``train.seed`` and ``rerank.seed`` are None by default, meaning "the pipeline's seed";
         set one explicitly and it wins for its stage. Same config, same data → same numbers.
 
-    TOML: top-level keys are fields; ``[weights]``, ``[source_params.NAME]``, ``[train]``
-    and ``[rerank]`` are tables (see ``configs/default.toml``).
+    TOML: top-level keys are fields; ``[weights]``, ``[source_params.NAME]``, ``[ranker_params]``,
+    ``[train]`` and ``[rerank]`` are tables (see ``configs/default.toml``), read strictly by
+    `from_dict` (`workbench.settings`: types, ranges, cross-field rules, errors naming file and key).
     """
 
     weights: dict[str, float] = field(default_factory=lambda: dict(PIPELINE_WEIGHTS))
@@ -86,14 +95,19 @@ class PipelineConfig:
     n_ranked: int = 100
     k: int = 10
     future_fraction: float = 0.2
-    source_params: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {name: dict(params) for name, params in TUNED_SOURCE_PARAMS.items()}
-    )
+    source_params: dict[str, dict[str, Any]] | None = None
+    ranker_params: dict[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.source_params is None:
+            tuned = {name: dict(TUNED_SOURCE_PARAMS[name]) for name in self.weights if name in TUNED_SOURCE_PARAMS}
+            object.__setattr__(self, "source_params", tuned)
+        check_count("k", self.k, 1)
+        check_count("n_ranked", self.n_ranked, 1)
+        check_count("n_candidates", self.n_candidates, 1)
         if not 1 <= self.k <= self.n_ranked <= self.n_candidates:
             raise ValueError(
                 f"k={self.k}, n_ranked={self.n_ranked}, n_candidates={self.n_candidates}: "
@@ -108,6 +122,12 @@ class PipelineConfig:
         if not 0.0 < self.future_fraction < 1.0:
             raise ValueError(f"future_fraction={self.future_fraction!r}: expected a number in (0, 1)")
         check_count("seed", self.seed, 0)
+        if not isinstance(self.use_quotas, bool):
+            raise ValueError(f"use_quotas={self.use_quotas!r}: expected true or false")
+        bad_weights = {n: w for n, w in self.weights.items() if not (isinstance(w, (int, float)) and 0 <= w < float("inf"))}
+        if bad_weights or not any(w > 0 for w in self.weights.values()):
+            raise ValueError(f"weights {bad_weights or self.weights}: expected finite, non-negative fusion weights, "
+                             "at least one of them positive")  # fmt: skip
         unknown = sorted((set(self.weights) | set(self.source_params)) - set(SOURCES))
         if unknown:
             raise ValueError(f"unknown candidate source(s) {unknown} in the config; expected some of {sorted(SOURCES)}")
@@ -120,6 +140,16 @@ class PipelineConfig:
             bad = sorted(set(params) - accepted)
             if bad:
                 raise ValueError(f"source_params.{name}: unknown argument(s) {bad}; {name} takes {sorted(accepted)}")
+        self.ranker_model()  # the ranker's own settings: unknown names and ranges refused here
+
+    def ranker_model(self) -> Any:
+        """The ranker's model config (``RANKERS[ranker]``) with ``ranker_params``."""
+        fields = {f.name for f in dataclasses.fields(RANKERS[self.ranker])}
+        bad = sorted(set(self.ranker_params) - fields)
+        if bad:
+            raise ValueError(f"ranker_params: {bad} are not settings of the {self.ranker} ranker; "
+                             f"it takes {sorted(fields)}")  # fmt: skip
+        return RANKERS[self.ranker](**self.ranker_params)
 
     def source_arguments(self, name: str) -> dict[str, Any]:
         """Constructor arguments of source ``name``: its ``source_params``, plus ``seed`` = the
@@ -140,26 +170,15 @@ class PipelineConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> PipelineConfig:
-        """Read a config from a TOML file (see the class docstring for its tables)."""
-        raw: dict[str, Any] = tomllib.loads(Path(path).read_text())
-        return cls.from_dict(raw, source=str(path))
+        """Read a config from a TOML file (see the class docstring for its tables); `SettingsError`
+        naming the file and the dotted key of a wrong setting."""
+        return cls.from_dict(read_toml(path, "a pipeline TOML file such as configs/default.toml"), source=str(path))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config") -> PipelineConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown pipeline setting(s) {unknown}; expected some of {sorted(known)}")
-        raw = dict(raw)
-        for name, kind in (("train", TrainConfig), ("rerank", RerankConfig)):
-            if name in raw:
-                fields = {f.name for f in dataclasses.fields(kind)}
-                bad = sorted(set(raw[name]) - fields)
-                if bad:
-                    raise ValueError(f"{source}: unknown [{name}] setting(s) {bad}; expected some of {sorted(fields)}")
-                values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw[name].items()}
-                raw[name] = kind(**values)
-        return cls(**raw)
+        """The config a mapping describes (a TOML file's tables, a stored config.json), read strictly
+        (`workbench.pipeline_settings.pipeline_settings`)."""
+        return cls(**pipeline_settings(raw, source, cls))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -179,7 +198,7 @@ class Pipeline:
         say = progress or (lambda _msg: None)
         t0 = time.perf_counter()
         train_cfg = cfg.train_config()  # one seed for the ranker: its training and its feature SVD
-        self.ranker_ = Ranker(cfg.ranker, train=train_cfg, features=FeatureConfig(seed=train_cfg.seed))
+        self.ranker_ = Ranker(cfg.ranker_model(), train=train_cfg, features=FeatureConfig(seed=train_cfg.seed))
 
         carved: list[CandidateGenerator] = []
 
