@@ -63,6 +63,93 @@ def positive_int(what: str) -> Callable[[str], int]:
 SEED = int_at_least(0, "a non-negative integer seed")
 
 
+# ---- path types: the kind of path (file or folder, existing or to be written) checked before any work
+
+
+def _nearest_existing(path: Path) -> Path:
+    for parent in (path, *path.parents):
+        if parent.exists():
+            return parent
+    return Path(".")
+
+
+def _check_creatable(path: Path, text: str, what: str) -> None:
+    """``path`` does not exist: its nearest existing ancestor must be a writable folder."""
+    base = _nearest_existing(path.absolute().parent)
+    if not base.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {base} is a file, not a folder; expected {what}")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot create it in {base} (not writable); expected {what}")
+
+
+def existing_file(what: str) -> Callable[[str], str]:
+    """An argparse type: a path to an existing, readable file (not a folder)."""
+
+    def parse(text: str) -> str:
+        p = Path(text)
+        if p.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: is a folder; expected {what}")
+        if not p.is_file():
+            raise argparse.ArgumentTypeError(f"{text}: no such file; expected {what}")
+        if not os.access(p, os.R_OK):
+            raise argparse.ArgumentTypeError(f"{text}: not readable; expected {what}")
+        return text
+
+    return parse
+
+
+def existing_dir(what: str) -> Callable[[str], str]:
+    """An argparse type: a path to an existing folder."""
+
+    def parse(text: str) -> str:
+        p = Path(text)
+        if p.exists() and not p.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder; expected {what}")
+        if not p.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: no such folder; expected {what}")
+        return text
+
+    return parse
+
+
+def writable_dir(what: str) -> Callable[[str], str]:
+    """An argparse type: a folder to write into: an existing writable folder, or one that can be created."""
+
+    def parse(text: str) -> str:
+        p = Path(text)
+        if p.exists():
+            if not p.is_dir():
+                raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder; expected {what}")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise argparse.ArgumentTypeError(f"{text}: folder not writable; expected {what}")
+        else:
+            _check_creatable(p, text, what)
+        return text
+
+    return parse
+
+
+def writable_file(what: str) -> Callable[[str], str]:
+    """An argparse type: a file to write: an existing writable file, or one that can be created (not a folder)."""
+
+    def parse(text: str) -> str:
+        p = Path(text)
+        if p.is_dir() or text.endswith(("/", os.sep)):
+            raise argparse.ArgumentTypeError(f"{text}: is a folder; expected {what}")
+        if p.exists():
+            if not os.access(p, os.W_OK):
+                raise argparse.ArgumentTypeError(f"{text}: file not writable; expected {what}")
+        else:
+            _check_creatable(p, text, what)
+        return text
+
+    return parse
+
+
+CACHE_DIR = writable_dir("a folder to cache downloaded data in")
+STORE_DIR = writable_dir("a model store folder (created when absent)")
+
+
 def add_data_args(p: argparse.ArgumentParser) -> None:
     """``--data``, ``--seed``, ``--small`` and ``--cache-dir``, shared by the commands that load data."""
     from workbench.data import DATASETS, SMALL_WORLD
@@ -73,7 +160,8 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--small", action="store_true", default=None,
                    help=f"the small synthetic world ({SMALL_WORLD['n_users']} users, {SMALL_WORLD['n_items']} items); "
                         f"also set by {SMALL_ENV}=1")  # fmt: skip
-    p.add_argument("--cache-dir", default="data", help="where downloaded data (MovieLens-100K) is cached (default: data)")
+    p.add_argument("--cache-dir", type=CACHE_DIR, default="data",
+                   help="where downloaded data (MovieLens-100K) is cached (default: data)")
 
 
 def resolve_small(args: argparse.Namespace, stream=sys.stderr) -> bool:
