@@ -5,6 +5,10 @@ ranker the two-stage way (`workbench.ranking.fit_two_stage`: the ranker learns o
 candidates retrieved from an earlier slice of ``train``, labelled by its last slice),
 then refits the sources on all of ``train`` for serving.
 
+The model store (`workbench.store`: ``save_pipeline``, ``load_pipeline``) writes and reads a
+fitted pipeline; this module does not import it. ``check_fitted`` is the public test of what
+is fitted, for the store and the service.
+
 ``recommend(users, k)`` runs the three stages for a batch of users. The two expensive
 stages are also available alone (`rank_stage`) so that a notebook can cache them and
 let a slider re-run only `rerank_stage`.
@@ -231,7 +235,8 @@ class Pipeline:
         return CandidateGenerator(sources=sources, weights=cfg.weights, method=cfg.fusion, use_quotas=cfg.use_quotas,
                                   per_source_k=cfg.per_source_k)  # fmt: skip
 
-    def _check_fitted(self, ranker: bool = False) -> None:
+    def check_fitted(self, ranker: bool = False) -> None:
+        """RuntimeError unless stage 1 is fitted (and, with ``ranker``, the ranker trained too)."""
         if not hasattr(self, "generator_"):
             raise RuntimeError("Pipeline is not fitted: call fit(train) before recommend()")
         if ranker and not hasattr(self, "ranker_"):
@@ -240,7 +245,7 @@ class Pipeline:
     # --- the stages ------------------------------------------------------------
     def candidate_stage(self, users: np.ndarray, session: list[list[int]] | None = None) -> CandidateSet:
         """Stage 1; ``session``: each user's current-session items (`workbench.candidates.context`)."""
-        self._check_fitted()
+        self.check_fitted()
         users = np.asarray(users, dtype=np.int64).reshape(-1)
         if session is not None:
             return session_retrieve(self.generator_, users, self.config.n_candidates, session)
@@ -248,14 +253,14 @@ class Pipeline:
 
     def rank_stage(self, users: np.ndarray, context: Any = None, candidates: CandidateSet | None = None) -> CandidateSet:
         """Stages 1-2: fused candidates ranked, the top ``n_ranked`` kept (the cacheable part)."""
-        self._check_fitted(ranker=True)
+        self.check_fitted(ranker=True)
         cands = candidates if candidates is not None else self.candidate_stage(users)
         return self.ranker_.rank(None, cands, context, top_k=self.config.n_ranked)
 
     def rerank_stage(self, ranked: CandidateSet, k: int | None = None, rerank_config: RerankConfig | None = None) -> Slate:
         """Stage 3 over cached ranked candidates: what a slider re-runs (``rerank_config`` default:
         the config's; a None seed in it is the pipeline's seed)."""
-        self._check_fitted()
+        self.check_fitted()
         k = self._check_k(k, ranked)
         ds = self.train_
         return rerank(
@@ -278,7 +283,7 @@ class Pipeline:
         context: the ranker's `Context`, or a mapping with ``session`` (each user's current-session
         items, read by session-aware sources such as SASRec and excluded from the slate),
         ``timestamp`` and ``device`` (`workbench.candidates.context.split_context`)."""
-        self._check_fitted(ranker=True)
+        self.check_fitted(ranker=True)
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
         k = self._check_k(k)
         context, session = split_context(context, len(users))
@@ -356,21 +361,6 @@ class Pipeline:
             item_popularity=ds.item_popularity, n_train_users=ds.n_users, item_vectors=ds.item_features,
             item_category=ds.item_category, item_age_days=ds.item_age_days, n_items=ds.n_items,
         )  # fmt: skip
-
-    # --- the model store ---------------------------------------------------------
-    def save(self, path: str | Path, data: Any = None) -> Path:
-        """Write this fitted pipeline to the folder ``path`` (`workbench.store`; no pickle).
-        ``data``: a `workbench.store.DataSpec` so that `load` can rebuild the train data alone."""
-        from workbench.store import save_pipeline
-
-        return save_pipeline(self, path, data)
-
-    @classmethod
-    def load(cls, path: str | Path, train: Dataset | None = None) -> Pipeline:
-        """The pipeline saved in ``path``; ``train`` is rebuilt from its recorded data spec when not given."""
-        from workbench.store import load_pipeline
-
-        return load_pipeline(path, train)
 
 
 def _column_of(row_items: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -92,6 +92,10 @@ class NotebookSettings:
         """The notebook arguments that reproduce these settings (``out`` changes no figure and is left out)."""
         return ["--data", self.data, "--seed", str(self.seed)] + (["--small"] if self.small else [])
 
+    def record(self) -> dict[str, Any]:
+        """These settings as the plain mapping `workbench.provenance.provenance` reads."""
+        return {"data": self.data, "seed": self.seed, "small": self.small, "cli": self.cli()}
+
 
 def parse_argv(argv: Sequence[str]) -> dict[str, str]:
     """``--data movielens-100k --seed=3 --small`` as ``{"data": ..., "seed": "3", "small": ""}``.
@@ -328,7 +332,7 @@ def footer(s: NotebookSettings, config: Any, notebook: str) -> Any:
 
 
     name = Path(notebook).name
-    prov = provenance(s, config, name)
+    prov = provenance(s.record(), config, name)
     text = provenance_markdown(prov)
     if mode() == "script":
         print(f"Reproduce: {prov['command']}", flush=True)
