@@ -188,7 +188,3 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"Dataset({self.name!r}, users={self.n_users}, items={self.n_items}, interactions={self.n_interactions})"
-
-
-def seconds_to_days(seconds: np.ndarray | float) -> np.ndarray | float:
-    return np.asarray(seconds, dtype=np.float64) / SECONDS_PER_DAY

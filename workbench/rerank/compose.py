@@ -45,7 +45,7 @@ import scipy.sparse as sp
 from workbench.rerank.exploration import explore
 from workbench.rerank.freshness import freshness_boost, freshness_multiplier
 from workbench.checks import check_count, check_unit_interval
-from workbench.rerank.mmr import minmax_normalise, mmr
+from workbench.rerank.mmr import ALPHA, LAM, check_weights, minmax_normalise, mmr_checked
 from workbench.lists import apply_order, compact, partition
 from workbench.rerank.rules import category_cap, eligible, pin_promoted
 from workbench.types import CandidateSet, Slate
@@ -70,8 +70,8 @@ class RerankConfig:
         pipeline's seed inside a `workbench.pipeline.Pipeline`.
     """
 
-    lam: float = 0.7
-    alpha: float = 0.3
+    lam: float = LAM
+    alpha: float = ALPHA
     freshness_decay: float = 1.0
     freshness_weight: float = 0.2
     exploration_rate: float = 0.0
@@ -81,8 +81,7 @@ class RerankConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        check_unit_interval("lam (λ, the relevance weight)", self.lam)
-        check_unit_interval("alpha (α, the same-category share of similarity)", self.alpha)
+        check_weights(self.lam, self.alpha)  # λ and α: validated here, once per config
         check_unit_interval("exploration_rate ε", self.exploration_rate)
         freshness_multiplier(np.zeros(1), decay=self.freshness_decay, weight=self.freshness_weight)
         check_count("max_pins", self.max_pins, 0)
@@ -183,7 +182,7 @@ def rerank(
             segment = np.broadcast_to(("mmr" in done) * (np.arange(cols.shape[1]) >= k), cols.shape)
             cols = apply_order(cols, np.lexsort((-apply_order(rel, cols, -np.inf), segment), axis=1))
         elif step == "mmr":
-            res = mmr(apply_order(rel, cols, 0.0), items_now, vectors, category, k, lam=config.lam, alpha=config.alpha,
+            res = mmr_checked(apply_order(rel, cols, 0.0), items_now, vectors, category, k, lam=config.lam, alpha=config.alpha,
                       normalise=False)  # fmt: skip
             cols, shift, mmr_score = _after_mmr(cols, res.order, res.marginal, shift, mmr_score)
         elif step == "pins" and promoted is not None and config.max_pins > 0:
