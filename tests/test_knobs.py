@@ -43,6 +43,7 @@ BASE = PipelineConfig(
     train=TrainConfig(epochs=2), rerank=RerankConfig(exploration_rate=0.2),
 )  # fmt: skip
 TEXTBOOK_ORDER = ("filter", "mmr", "freshness", "pins", "cap", "explore")
+pytestmark = pytest.mark.slow  # dozens of pipeline fits
 
 
 @dataclass(frozen=True)

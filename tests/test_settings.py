@@ -84,6 +84,7 @@ def test_gbdt_refuses_the_torch_training_keys_it_would_ignore(tmp_path):
     assert PipelineConfig.from_dict(stored).ranker == "gbdt"
 
 
+@pytest.mark.slow  # one small GBDT pipeline fit
 def test_gbdt_settings_are_reachable_from_toml_and_reach_the_fit(tmp_path):
     path = tmp_path / "gbdt.toml"
     path.write_text('ranker = "gbdt"\nn_candidates = 60\nn_ranked = 30\n[weights]\npopular = 1.0\nitemknn = 1.0\n'

@@ -72,6 +72,7 @@ def test_wide_deep_round_trip_with_exploration_and_an_hnsw_index(small_data, tmp
     assert (pipe.recommend(np.arange(train.n_users)).propensities < 1).any()  # exploration did act
 
 
+@pytest.mark.slow
 def test_movielens_round_trip_and_load_time(tmp_path):
     spec = DataSpec("movielens-100k")
     train, _ = spec.load()

@@ -273,14 +273,27 @@ def plain(markdown: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+TRANSCRIPT_ENV = "WORKBENCH_TRANSCRIPT"  # a file: each computed line is appended to it, in any run mode
+
+
+def _transcribe(line: str) -> None:
+    """Append ``line`` to the ``WORKBENCH_TRANSCRIPT`` file when it is set: what a script run prints,
+    written by any run (the tests read one export run as both the page and the script's lines)."""
+    path = os.environ.get(TRANSCRIPT_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
 def show(markdown: str) -> Any:
     """A computed statement: Markdown on the page; printed (as plain text) when run as a script."""
     import marimo as mo
 
+    line = plain(markdown)
     if mode() == "script":
-        line = plain(markdown)
         _shown.append(line)
         print(line, flush=True)
+    _transcribe(line)
     return mo.md(markdown)
 
 
@@ -334,6 +347,7 @@ def footer(s: NotebookSettings, config: Any, notebook: str) -> Any:
     name = Path(notebook).name
     prov = provenance(s.record(), config, name)
     text = provenance_markdown(prov)
+    _transcribe(f"Reproduce: {prov['command']}")
     if mode() == "script":
         print(f"Reproduce: {prov['command']}", flush=True)
         if s.out is not None:
