@@ -102,9 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with step("metrics", timings):
         table = evaluate(
             recommended, relevance_matrix(test, graded=args.graded), ks=plan.ks,
-            users=users, item_popularity=train.item_popularity, n_train_users=train.n_users,
-            item_vectors=train.item_features, item_category=train.item_category,
-            item_age_days=train.item_age_days, n_items=train.n_items,
+            users=users, items=train.item_arrays(),
         )  # fmt: skip
     print(f"\n{args.model} on {args.data}{' (small world)' if plan.small else ''} ({args.split} split, "
           f"seed {plan.seed}, {'graded' if args.graded else 'binary'} relevance)")  # fmt: skip

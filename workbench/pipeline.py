@@ -262,13 +262,8 @@ class Pipeline:
         the config's; a None seed in it is the pipeline's seed)."""
         self.check_fitted()
         k = self._check_k(k, ranked)
-        ds = self.train_
-        return rerank(
-            ranked, k,
-            item_vectors=ds.item_features, item_category=ds.item_category, item_age_days=ds.item_age_days,
-            item_available=ds.item_available, item_promoted=ds.item_promoted, seen=ds.matrix,
-            config=self.config.rerank_config(rerank_config),
-        )  # fmt: skip
+        return rerank(ranked, k, items=self.train_.item_arrays(), seen=self.train_.matrix,
+                      config=self.config.rerank_config(rerank_config))  # fmt: skip
 
     def _check_k(self, k: int | None, ranked: CandidateSet | None = None) -> int:
         k = self.config.k if k is None else k
@@ -355,12 +350,8 @@ class Pipeline:
 
     def evaluate(self, slate: Slate, test: Dataset, ks: tuple[int, ...] | None = None) -> pd.DataFrame:
         """Accuracy and beyond-accuracy table of ``slate`` against ``test`` (`workbench.metrics.evaluate`)."""
-        ds = self.train_
-        return evaluate(
-            slate.items, relevance_matrix(test), ks or (slate.k,), users=slate.users,
-            item_popularity=ds.item_popularity, n_train_users=ds.n_users, item_vectors=ds.item_features,
-            item_category=ds.item_category, item_age_days=ds.item_age_days, n_items=ds.n_items,
-        )  # fmt: skip
+        return evaluate(slate.items, relevance_matrix(test), ks or (slate.k,), users=slate.users,
+                        items=self.train_.item_arrays())  # fmt: skip
 
 
 def _column_of(row_items: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ from workbench.checks import check_count, check_unit_interval
 from workbench.rerank.mmr import ALPHA, LAM, check_weights, minmax_normalise, mmr_checked
 from workbench.lists import apply_order, compact, partition
 from workbench.rerank.rules import category_cap, eligible, pin_promoted
-from workbench.types import CandidateSet, Slate
+from workbench.types import CandidateSet, ItemArrays, Slate
 
 STEPS = ("filter", "freshness", "mmr", "pins", "cap", "explore")
 
@@ -111,9 +111,10 @@ def rerank(
     ranked: CandidateSet,
     k: int,
     *,
-    item_vectors: np.ndarray,
-    item_category: np.ndarray,
-    item_age_days: np.ndarray,
+    items: ItemArrays | None = None,
+    item_vectors: np.ndarray | None = None,
+    item_category: np.ndarray | None = None,
+    item_age_days: np.ndarray | None = None,
     item_available: np.ndarray | None = None,
     item_promoted: np.ndarray | None = None,
     seen: sp.spmatrix | None = None,
@@ -121,6 +122,8 @@ def rerank(
 ) -> Slate:
     """Rerank ``ranked`` to ``k`` items per user (see the module docstring).
 
+    items: the catalogue's arrays in one object (`workbench.types.ItemArrays`, e.g.
+    ``train.item_arrays()``); or each array alone, as below (not both).
     Item arrays are indexed by item id: item_vectors float ``[n_items, d]``,
     item_category int, item_age_days float (days), item_available bool,
     item_promoted bool, all ``[n_items]``. seen: CSR ``[n_users_total, n_items]`` whose
@@ -135,6 +138,16 @@ def rerank(
     Steps left out of ``config.order`` do not run, whatever inputs are passed.
     """
     k = check_count("k", k, 1)
+    if items is not None:
+        given = [n for n, v in (("item_vectors", item_vectors), ("item_category", item_category),
+                                ("item_age_days", item_age_days), ("item_available", item_available),
+                                ("item_promoted", item_promoted)) if v is not None]  # fmt: skip
+        if given:
+            raise ValueError(f"rerank: items= and {given}: expected the item arrays once (items= holds them all)")
+        item_vectors, item_category, item_age_days = items.vectors, items.category, items.age_days
+        item_available, item_promoted = items.available, items.promoted
+    if item_vectors is None or item_category is None or item_age_days is None:
+        raise ValueError("rerank: expected items= (an ItemArrays) or item_vectors, item_category and item_age_days")
     vectors = np.asarray(item_vectors)
     if vectors.ndim != 2:
         raise ValueError(f"item_vectors must be 2-D [n_items, d], got shape {vectors.shape}")
