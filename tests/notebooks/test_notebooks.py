@@ -56,7 +56,7 @@ EXPECTED_OUTPUT = {
         "script": [r"^metrics@10 at λ = 0\.70: NDCG 0\.\d{4} · recall", r"^Top of the slate: [A-Z]",
                    r"^MMR λ read backwards: at λ = 0\.3, as passed, NDCG@10 0\.\d{4} and intra-list diversity \d\.\d{4}; at λ = 0\.7",
                    r"^Freshness after MMR: intra-list diversity of the first \d+ items \d\.\d{4} in the textbook's order against \d\.\d{4}",
-                   r"^Sweep of the whole grid: \d+ configs (ran on \d+ Dask workers|read from \S+); \d+ on the frontier\. "
+                   r"^Sweep of the whole grid: \d+ configs (ran on \d+ Dask workers in [\d.]+ s|read from \S+); \d+ on the frontier\. "
                    r"The sliders give NDCG@10 0\.\d{4}"],
     },
     "05_metrics": {
