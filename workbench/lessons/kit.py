@@ -36,6 +36,7 @@ pandas nullable integers (``Int64``), with ``<NA>`` for absent.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import os
@@ -154,6 +155,13 @@ def settings(cli_args: Mapping[str, Any] | None = None, env: Mapping[str, str] |
     out = args.get("out")
     if out in ("", True):
         raise ValueError("--out needs a folder: expected --out DIR")
+    if out is not None:
+        from workbench.arguments import writable_dir
+
+        try:
+            writable_dir("a folder to write what the notebook showed to")(str(out))
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"--out {exc}") from None
     return NotebookSettings(
         data=str(args.get("data", "synthetic")),
         seed=seed,
