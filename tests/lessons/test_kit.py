@@ -1,11 +1,10 @@
 """The notebook kit: settings from either command-line form, the ranking convention, tables that wrap."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pathlib import Path
-
 import pytest
 
 from workbench.data import SMALL_WORLD
