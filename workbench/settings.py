@@ -23,6 +23,7 @@ holding one key can only be refused for that key. Errors are `SettingsError` (a 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 import tomllib
@@ -84,11 +85,18 @@ def _finite(value: Any) -> bool:
     return True
 
 
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter:
+    """One strict validator per annotation (building one costs about a millisecond; a sweep reads
+    thousands of configs)."""
+    return TypeAdapter(annotation, config=STRICT)
+
+
 def check_type(annotation: Any, value: Any, source: str, dotted: str) -> Any:
     """``value`` validated strictly against ``annotation`` (pydantic); the validated value."""
     value = _tuples(value)
     try:
-        out = TypeAdapter(annotation, config=STRICT).validate_python(value)
+        out = _adapter(annotation).validate_python(value)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"] if not isinstance(p, int) or len(err["loc"]) > 1)
@@ -100,8 +108,9 @@ def check_type(annotation: Any, value: Any, source: str, dotted: str) -> Any:
     return out
 
 
+@functools.cache
 def _hints(target: type | Callable) -> dict[str, Any]:
-    """Field name → annotation of a dataclass, or parameter → annotation of a constructor."""
+    """Field name → annotation of a dataclass, or parameter → annotation of a constructor (read-only)."""
     if dataclasses.is_dataclass(target):
         hints = typing.get_type_hints(target)
         return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(target) if f.init}
