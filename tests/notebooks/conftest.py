@@ -119,3 +119,18 @@ def notebook_runs(small_env, tmp_path_factory):
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def script_runs(notebook_runs):
+    """``run(notebook, "--small")``, for tests written against a script run: the notebook's one run
+    (`notebook_runs`) as a finished process whose stdout is what a script run prints, and the folder
+    of its charts. Only the small world is run once; other arguments are refused."""
+
+    def run(notebook: Path, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
+        if args != ("--small",):
+            raise ValueError(f"script_runs{args}: only the small world's one run is shared; expected ('--small',)")
+        done = notebook_runs(notebook)
+        return subprocess.CompletedProcess([sys.executable, str(notebook), *args], 0, done.printed, ""), done.charts
+
+    return run
