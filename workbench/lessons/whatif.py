@@ -117,7 +117,7 @@ class WhatIf:
         """Stage 3 for every user at these knobs."""
         if int(knobs.k) != knobs.k or not 1 <= knobs.k <= self.ranked.n:
             raise ValueError(f"k={knobs.k!r}: expected 1..{self.ranked.n} (the ranked candidates per user)")
-        return self._rerank(self.ranked, int(knobs.k), knobs.config())
+        return self._rerank(self.ranked, int(knobs.k), knobs)  # Knobs is a RerankConfig: validated once, by the move
 
     def metrics(self, slate: Slate) -> pd.DataFrame:
         """Accuracy and beyond-accuracy table of ``slate`` at its k, over every user."""
@@ -180,5 +180,5 @@ def prepare(trained: Trained) -> tuple[WhatIf, float]:
     t0 = time.perf_counter()
     ranked = pipe.rank_stage(np.arange(train.n_users))
     whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c),
-                    knobs=Knobs.of(pipe.config.rerank, pipe.config.k), pipeline=pipe)  # fmt: skip
+                    knobs=Knobs.of(pipe.config.rerank_config(), pipe.config.k), pipeline=pipe)  # fmt: skip
     return whatif, (time.perf_counter() - t0) * 1e3
