@@ -167,3 +167,13 @@ def test_commands_refuse_a_hostile_config_before_loading_data(tmp_path, capsys, 
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert f"{path}: train.lr: lr=-0.1" in err, err
+
+
+def test_a_ranker_chosen_on_the_command_line_reads_the_file_as_its_own(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(workbench.data, "load", lambda *a, **k: pytest.fail("data loaded before the refusal"))
+    path = tmp_path / "torch.toml"
+    path.write_text("[train]\nepochs = 2\n")
+    assert main(["evaluate", "--model", "gbdt", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path} (with --model gbdt): train.epochs: GBDT does not read this" in err, err
+

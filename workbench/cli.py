@@ -64,6 +64,11 @@ def plan_evaluate(args: argparse.Namespace) -> EvaluatePlan:
         elif "seed" in raw and raw["seed"] != args.seed:
             print(f"note: --seed {args.seed} overrides seed = {raw['seed']} in {args.config}", file=sys.stderr)
         config = dataclasses.replace(config, seed=seed)
+        if args.model in RANKER_MODELS and args.config is not None and args.model != config.ranker:
+            try:  # the file read as if it named this ranker: GBDT refuses the torch rankers' [train] keys, and so on
+                PipelineConfig.from_dict({**raw, "ranker": args.model}, source=f"{args.config} (with --model {args.model})")
+            except ValueError as exc:
+                raise UsageError(f"--config {exc}") from None
         if args.model in RANKER_MODELS:  # the ranker alone: stage 1 + stage 2, no reranking
             config = dataclasses.replace(config, ranker=args.model, rerank=RerankConfig(order=()))
         k = config.k if args.k is None else args.k
