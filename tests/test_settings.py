@@ -132,6 +132,10 @@ def test_gbdt_settings_are_reachable_from_toml_and_reach_the_fit(tmp_path):
     ("[source_params.ease]\nmax_items = 2.5\n", "source_params.ease.max_items", r"expected an integer"),
     ("[source_params.ease]\nlambda = 3.0\n", "source_params.ease.lambda", r"unknown argument\(s\) \['lambda'\]"),
     ("[source_params.itemknn]\nneighbours = 0\n", "source_params.itemknn.neighbours", r"neighbours=0"),
+    ('[weights]\ncontent = 1.0\n[source_params.content.index]\nkind = "flat"\n', "source_params.content.index.kind",
+     r"expected one of"),
+    ("[weights]\ncontent = 1.0\n[source_params.content]\nindex = 5\n", "source_params.content.index",
+     r"expected a table"),
     ('ranker = "gbdt"\n[ranker_params]\nlearning_rate = 0.0\n', "ranker_params.learning_rate", r"positive"),
     ('ranker = "gbdt"\n[ranker_params]\nsubsample = 1.5\n', "ranker_params.subsample", r"\(0, 1\]"),
     ('ranker = "gbdt"\n[ranker_params]\nuse_ids = 1\n', "ranker_params.use_ids", r"expected true or false"),
@@ -149,6 +153,17 @@ def test_round_trip_of_every_ranker_with_its_own_settings():
         config = PipelineConfig(ranker=ranker, ranker_params=params, train=TrainConfig(hard_negatives=3),
                                 rerank=RerankConfig(lam=0.4, order=("filter", "mmr")))  # fmt: skip
         assert PipelineConfig.from_dict(config.to_dict()) == config
+
+
+def test_a_nested_table_builds_its_dataclass():
+    import tomllib
+
+    from workbench.candidates import AnnConfig
+
+    raw = tomllib.loads('[weights]\ncontent = 1.0\n[source_params.content.index]\nkind = "hnsw"\nhnsw_m = 8\n')
+    config = PipelineConfig.from_dict(raw, source="nested.toml")
+    assert config.source_params["content"]["index"] == AnnConfig(kind="hnsw", hnsw_m=8)
+    assert PipelineConfig.from_dict(config.to_dict()) == config
 
 
 def test_the_default_file_is_the_default_config():

@@ -93,7 +93,10 @@ def _adapter(annotation: Any) -> TypeAdapter:
 
 
 def check_type(annotation: Any, value: Any, source: str, dotted: str) -> Any:
-    """``value`` validated strictly against ``annotation`` (pydantic); the validated value."""
+    """``value`` validated strictly against ``annotation`` (pydantic); the validated value. A field
+    whose type is itself a dataclass (e.g. content's ``index: AnnConfig``) is read as a nested table."""
+    if inspect.isclass(annotation) and dataclasses.is_dataclass(annotation):
+        return value if isinstance(value, annotation) else load(annotation, value, source, dotted)
     value = _tuples(value)
     try:
         out = _adapter(annotation).validate_python(value)
