@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := dev,notebooks,gbdt,sweep,ope-test,serving
 
-.PHONY: run lab test browser evaluate bench report clean
+.PHONY: run lab test test-fast browser evaluate bench report clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), f"Python >= 3.11 needed, found {sys.version.split()[0]}"'
@@ -33,6 +33,10 @@ evaluate: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# the quick loop while editing: everything but the tests marked slow (notebook runs, browsers, many fits)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # The browser test drives Debian's Chromium (test tools never download their own browser); the
 # serving tests run Debian's redis-server (no fake Redis). Missing ones are installed together, after

@@ -20,7 +20,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from workbench.rerank import RerankConfig, minmax_normalise, mmr, rerank
+from workbench.rerank import RerankConfig, minmax_normalise, rerank
+from workbench.rerank.mmr import mmr
 from workbench.types import CandidateSet
 
 N_USERS, N_CANDIDATES, K, N_ITEMS, DIM, N_CATEGORIES = 943, 100, 20, 1682, 32, 19

@@ -3,7 +3,7 @@
 Parts (all by default; ``--parts`` picks some):
 
 * ``load``: for each data set's default pipeline, the fit that a cold store pays
-  (``load_or_train`` into an empty store) against ``Pipeline.load`` from the artefact it
+  (``load_or_train`` into an empty store) against ``load_pipeline`` from the artefact it
   wrote (median of ``--repeats`` loads), with the ratio; target: load <= 2 s on MovieLens-100K.
 * ``size``: the store's size holding both data sets' defaults; target <= 200 MB.
 * ``notebooks``: every notebook run as a script (``python notebooks/NN_x.py``) against an
@@ -36,8 +36,7 @@ def _size_mb(folder: Path) -> float:
 
 
 def part_load(store: Path, repeats: int) -> list[dict]:
-    from workbench.pipeline import Pipeline
-    from workbench.store import ModelStore, load_or_train
+    from workbench.store import ModelStore, load_or_train, load_pipeline
 
     rows = []
     for data in ("synthetic", "movielens-100k"):
@@ -46,12 +45,12 @@ def part_load(store: Path, repeats: int) -> list[dict]:
         loads = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            Pipeline.load(cold.path)
+            load_pipeline(cold.path)
             loads.append(time.perf_counter() - t0)
         warm = load_or_train(data, store=ModelStore(store))
         assert warm.loaded
         med = statistics.median(loads)
-        rows.append({"data": data, "cold fit+store s": round(cold.seconds, 1), "Pipeline.load median s": round(med, 2),
+        rows.append({"data": data, "cold fit+store s": round(cold.seconds, 1), "load_pipeline median s": round(med, 2),
                      "load_or_train warm s": round(warm.seconds, 2), "ratio cold/load": round(cold.seconds / med, 1),
                      "artefact MB": round(_size_mb(cold.path), 1)})  # fmt: skip
     return rows
@@ -98,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["load", "size", "notebooks", "report"],
                         choices=["load", "size", "notebooks", "report"])  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=5, help="timed Pipeline.load calls per data set")
+    parser.add_argument("--repeats", type=int, default=5, help="timed load_pipeline calls per data set")
     args = parser.parse_args()
     v = package_versions()
     print(f"protocol: default PipelineConfig, temporal split (last 20% of each user's history is test); "
@@ -109,10 +108,10 @@ def main() -> None:
         if "load" in args.parts or "size" in args.parts:
             rows = part_load(store, args.repeats)
             if "load" in args.parts:
-                print("\n== cold fit against Pipeline.load")
+                print("\n== cold fit against load_pipeline")
                 print(pd.DataFrame(rows).to_string(index=False))
                 ml = next(r for r in rows if r["data"] == "movielens-100k")
-                print(f"Pipeline.load on movielens-100k: {ml['Pipeline.load median s']} s "
+                print(f"load_pipeline on movielens-100k: {ml['load_pipeline median s']} s "
                       f"(target <= {TARGETS['load_movielens_s']} s)")  # fmt: skip
             if "size" in args.parts:
                 mb = _size_mb(store)

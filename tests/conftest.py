@@ -26,6 +26,14 @@ epochs = 2
 """
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that drives a browser is slow too: ``pytest -m "not slow"`` (``make test-fast``) leaves
+    every browser test out; ``make test`` runs everything."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_model_store(tmp_path_factory):
     mp = pytest.MonkeyPatch()

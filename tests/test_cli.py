@@ -120,11 +120,11 @@ def test_config_with_a_model_that_ignores_it_is_refused(model, capsys, no_load):
 def test_config_reaches_the_plan_and_bounds_k(tmp_path, capsys, no_load):
     path = tmp_path / "short.toml"
     path.write_text("n_candidates = 40\nn_ranked = 8\nk = 5\nseed = 4\n[train]\nepochs = 2\n")
-    args = build_parser().parse_args(["evaluate", "--model", "gbdt", "--config", str(path)])
+    args = build_parser().parse_args(["evaluate", "--model", "ncf", "--config", str(path)])
     plan = plan_evaluate(args)
     assert plan.ks == (5,)  # the config's slate length, since --k was not given
     c = plan.config
-    assert (c.n_candidates, c.n_ranked, c.k, c.seed, c.train.epochs, c.ranker) == (40, 8, 5, 4, 2, "gbdt")
+    assert (c.n_candidates, c.n_ranked, c.k, c.seed, c.train.epochs, c.ranker) == (40, 8, 5, 4, 2, "ncf")
     assert c.rerank.order == ()  # a ranker alone: no reranking
     assert plan.seed == 4  # the file's seed, since --seed was not given
     args = build_parser().parse_args(["evaluate", "--model", "pipeline", "--config", str(path), "--seed", "7"])

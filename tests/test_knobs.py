@@ -43,6 +43,7 @@ BASE = PipelineConfig(
     train=TrainConfig(epochs=2), rerank=RerankConfig(exploration_rate=0.2),
 )  # fmt: skip
 TEXTBOOK_ORDER = ("filter", "mmr", "freshness", "pins", "cap", "explore")
+pytestmark = pytest.mark.slow  # dozens of pipeline fits
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ PIPELINE_CHANGES = {
     "per_source_k": Change(20, "candidates", "stage1"),
     "n_candidates": Change(40, "ranked", "fit"),
     "ranker": Change("ncf", "ranked", "fit"),
+    "ranker_params": Change({"embed_dim": 4}, "ranked", "fit"),  # the default ranker's (wide_deep) own settings
     "n_ranked": Change(20, "ranked", "serve"),
     "k": Change(5, "slate", "serve"),
     "future_fraction": Change(0.4, "ranked", "fit"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,6 +61,93 @@ def positive_int(what: str) -> Callable[[str], int]:
 
 
 SEED = int_at_least(0, "a non-negative integer seed")
+
+
+# ---- path types: the kind of path (file or folder, existing or to be written) checked before any work
+
+
+def _nearest_existing(path: Path) -> Path:
+    for parent in (path, *path.parents):
+        if parent.exists():
+            return parent
+    return Path(".")
+
+
+def _check_creatable(path: Path, text: str, what: str) -> None:
+    """``path`` does not exist: its nearest existing ancestor must be a writable folder."""
+    base = _nearest_existing(path.absolute().parent)
+    if not base.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {base} is a file, not a folder; expected {what}")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot create it in {base} (not writable); expected {what}")
+
+
+def existing_file(what: str) -> Callable[[str], str]:
+    """An argparse type: a path to an existing, readable file (not a folder)."""
+
+    def parse(text: str) -> str:
+        p = Path(text)
+        if p.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: is a folder; expected {what}")
+        if not p.is_file():
+            raise argparse.ArgumentTypeError(f"{text}: no such file; expected {what}")
+        if not os.access(p, os.R_OK):
+            raise argparse.ArgumentTypeError(f"{text}: not readable; expected {what}")
+        return text
+
+    return parse
+
+
+def existing_dir(what: str) -> Callable[[str], str]:
+    """An argparse type: a path to an existing folder."""
+
+    def parse(text: str) -> str:
+        p = Path(text)
+        if p.exists() and not p.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder; expected {what}")
+        if not p.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: no such folder; expected {what}")
+        return text
+
+    return parse
+
+
+def writable_dir(what: str) -> Callable[[str], str]:
+    """An argparse type: a folder to write into: an existing writable folder, or one that can be created."""
+
+    def parse(text: str) -> str:
+        p = Path(text)
+        if p.exists():
+            if not p.is_dir():
+                raise argparse.ArgumentTypeError(f"{text}: is a file, not a folder; expected {what}")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise argparse.ArgumentTypeError(f"{text}: folder not writable; expected {what}")
+        else:
+            _check_creatable(p, text, what)
+        return text
+
+    return parse
+
+
+def writable_file(what: str) -> Callable[[str], str]:
+    """An argparse type: a file to write: an existing writable file, or one that can be created (not a folder)."""
+
+    def parse(text: str) -> str:
+        p = Path(text)
+        if p.is_dir() or text.endswith(("/", os.sep)):
+            raise argparse.ArgumentTypeError(f"{text}: is a folder; expected {what}")
+        if p.exists():
+            if not os.access(p, os.W_OK):
+                raise argparse.ArgumentTypeError(f"{text}: file not writable; expected {what}")
+        else:
+            _check_creatable(p, text, what)
+        return text
+
+    return parse
+
+
+CACHE_DIR = writable_dir("a folder to cache downloaded data in")
+STORE_DIR = writable_dir("a model store folder (created when absent)")
 
 
 def data_arg(text: str) -> str:
@@ -134,7 +220,8 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--small", action="store_true", default=None,
                    help=f"the small synthetic world ({SMALL_WORLD['n_users']} users, {SMALL_WORLD['n_items']} items); "
                         f"also set by {SMALL_ENV}=1")  # fmt: skip
-    p.add_argument("--cache-dir", default="data", help="where downloaded data (MovieLens-100K) is cached (default: data)")
+    p.add_argument("--cache-dir", type=CACHE_DIR, default="data",
+                   help="where downloaded data (MovieLens-100K) is cached (default: data)")
 
 
 def resolve_small(args: argparse.Namespace, stream=sys.stderr) -> bool:
@@ -169,19 +256,13 @@ def expected_items(data: str, small: bool, cache_dir: str = "data") -> int:
 
 
 def read_config(path: str):
-    """``(PipelineConfig, raw dict)`` from a TOML file; UsageError naming the file (and line) otherwise."""
+    """``(PipelineConfig, raw dict)`` from a TOML file; UsageError naming the file, the dotted key (or
+    line) otherwise (`workbench.settings`)."""
     from workbench.pipeline import PipelineConfig
+    from workbench.settings import SettingsError, read_toml
 
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"--config {path}: no such file; expected a pipeline TOML file such as configs/default.toml")
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:  # its message ends "(at line L, column C)"
-        raise UsageError(f"--config {path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"--config {path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected a TOML file") from None
-    try:
+        raw = read_toml(path, "a pipeline TOML file such as configs/default.toml")
         return PipelineConfig.from_dict(raw, source=str(path)), raw
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"--config {path}: {exc}") from None
+    except SettingsError as exc:
+        raise UsageError(f"--config {exc}") from None

@@ -65,6 +65,11 @@ def plan_evaluate(args: argparse.Namespace) -> EvaluatePlan:
         elif "seed" in raw and raw["seed"] != args.seed:
             print(f"note: --seed {args.seed} overrides seed = {raw['seed']} in {args.config}", file=sys.stderr)
         config = dataclasses.replace(config, seed=seed)
+        if args.model in RANKER_MODELS and args.config is not None and args.model != config.ranker:
+            try:  # the file read as if it named this ranker: GBDT refuses the torch rankers' [train] keys, and so on
+                PipelineConfig.from_dict({**raw, "ranker": args.model}, source=f"{args.config} (with --model {args.model})")
+            except ValueError as exc:
+                raise UsageError(f"--config {exc}") from None
         if args.model in RANKER_MODELS:  # the ranker alone: stage 1 + stage 2, no reranking
             config = dataclasses.replace(config, ranker=args.model, rerank=RerankConfig(order=()))
         k = config.k if args.k is None else args.k
@@ -103,9 +108,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with step("metrics", timings):
         table = evaluate(
             recommended, relevance_matrix(test, graded=args.graded), ks=plan.ks,
-            users=users, item_popularity=train.item_popularity, n_train_users=train.n_users,
-            item_vectors=train.item_features, item_category=train.item_category,
-            item_age_days=train.item_age_days, n_items=train.n_items,
+            users=users, items=train.item_arrays(),
         )  # fmt: skip
     print(f"\n{args.model} on {args.data}{' (small world)' if plan.small else ''} ({args.split} split, "
           f"seed {plan.seed}, {'graded' if args.graded else 'binary'} relevance)")  # fmt: skip

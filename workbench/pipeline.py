@@ -5,6 +5,10 @@ ranker the two-stage way (`workbench.ranking.fit_two_stage`: the ranker learns o
 candidates retrieved from an earlier slice of ``train``, labelled by its last slice),
 then refits the sources on all of ``train`` for serving.
 
+The model store (`workbench.store`: ``save_pipeline``, ``load_pipeline``) writes and reads a
+fitted pipeline; this module does not import it. ``check_fitted`` is the public test of what
+is fitted, for the store and the service.
+
 ``recommend(users, k)`` runs the three stages for a batch of users. The two expensive
 stages are also available alone (`rank_stage`) so that a notebook can cache them and
 let a slider re-run only `rerank_stage`.
@@ -21,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
@@ -37,7 +40,9 @@ from workbench.checks import check_count
 from workbench.data.dataset import Dataset
 from workbench.metrics import evaluate, relevance_matrix
 from workbench.ranking import RANKERS, FeatureConfig, Ranker, TrainConfig, fit_two_stage
+from workbench.pipeline_settings import pipeline_settings
 from workbench.rerank import RerankConfig, rerank
+from workbench.settings import read_toml
 from workbench.types import CandidateSet, Slate
 
 # The tuned stage-1 preset plus ALS and popularity, equal weights: what feeds the ranker best.
@@ -64,8 +69,15 @@ class PipelineConfig:
     k: slate length (stage 3 output).
     future_fraction: each user's latest share of ``train`` that the ranker learns to predict.
     source_params: source name → constructor arguments (e.g. ``{"two_tower": {"epochs": 2}}``);
-        only for sources in ``weights``.
-    train: the ranker's training settings (`workbench.ranking.TrainConfig`).
+        only for sources in ``weights``. None (default): ``TUNED_SOURCE_PARAMS`` for the sources
+        of ``weights`` (so a config naming only ``ease`` never carries item-kNN's settings).
+    ranker_params: constructor arguments of the ranker's model config (``RANKERS[ranker]``:
+        e.g. GBDT's ``n_estimators``, ``learning_rate``, ``num_leaves``; DeepFM's ``embed_dim``);
+        empty: its defaults.
+    train: the ranker's training settings (`workbench.ranking.TrainConfig`). GBDT reads only the
+        pair-sampling ones; ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` and ``patience``
+        are the torch rankers' (a TOML that sets them with ``ranker = "gbdt"`` is refused: GBDT's
+        own are in ``ranker_params``).
     rerank: the stage-3 knobs (`workbench.rerank.RerankConfig`).
     seed: seeds every random draw of the pipeline: each source that takes a ``seed``
         (two-tower, ALS) unless ``source_params`` sets one, the ranker's training
@@ -73,8 +85,9 @@ class PipelineConfig:
         ``train.seed`` and ``rerank.seed`` are None by default, meaning "the pipeline's seed";
         set one explicitly and it wins for its stage. Same config, same data → same numbers.
 
-    TOML: top-level keys are fields; ``[weights]``, ``[source_params.NAME]``, ``[train]``
-    and ``[rerank]`` are tables (see ``configs/default.toml``).
+    TOML: top-level keys are fields; ``[weights]``, ``[source_params.NAME]``, ``[ranker_params]``,
+    ``[train]`` and ``[rerank]`` are tables (see ``configs/default.toml``), read strictly by
+    `from_dict` (`workbench.settings`: types, ranges, cross-field rules, errors naming file and key).
     """
 
     weights: dict[str, float] = field(default_factory=lambda: dict(PIPELINE_WEIGHTS))
@@ -86,14 +99,19 @@ class PipelineConfig:
     n_ranked: int = 100
     k: int = 10
     future_fraction: float = 0.2
-    source_params: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {name: dict(params) for name, params in TUNED_SOURCE_PARAMS.items()}
-    )
+    source_params: dict[str, dict[str, Any]] | None = None
+    ranker_params: dict[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.source_params is None:
+            tuned = {name: dict(TUNED_SOURCE_PARAMS[name]) for name in self.weights if name in TUNED_SOURCE_PARAMS}
+            object.__setattr__(self, "source_params", tuned)
+        check_count("k", self.k, 1)
+        check_count("n_ranked", self.n_ranked, 1)
+        check_count("n_candidates", self.n_candidates, 1)
         if not 1 <= self.k <= self.n_ranked <= self.n_candidates:
             raise ValueError(
                 f"k={self.k}, n_ranked={self.n_ranked}, n_candidates={self.n_candidates}: "
@@ -108,6 +126,12 @@ class PipelineConfig:
         if not 0.0 < self.future_fraction < 1.0:
             raise ValueError(f"future_fraction={self.future_fraction!r}: expected a number in (0, 1)")
         check_count("seed", self.seed, 0)
+        if not isinstance(self.use_quotas, bool):
+            raise ValueError(f"use_quotas={self.use_quotas!r}: expected true or false")
+        bad_weights = {n: w for n, w in self.weights.items() if not (isinstance(w, (int, float)) and 0 <= w < float("inf"))}
+        if bad_weights or not any(w > 0 for w in self.weights.values()):
+            raise ValueError(f"weights {bad_weights or self.weights}: expected finite, non-negative fusion weights, "
+                             "at least one of them positive")  # fmt: skip
         unknown = sorted((set(self.weights) | set(self.source_params)) - set(SOURCES))
         if unknown:
             raise ValueError(f"unknown candidate source(s) {unknown} in the config; expected some of {sorted(SOURCES)}")
@@ -120,6 +144,16 @@ class PipelineConfig:
             bad = sorted(set(params) - accepted)
             if bad:
                 raise ValueError(f"source_params.{name}: unknown argument(s) {bad}; {name} takes {sorted(accepted)}")
+        self.ranker_model()  # the ranker's own settings: unknown names and ranges refused here
+
+    def ranker_model(self) -> Any:
+        """The ranker's model config (``RANKERS[ranker]``) with ``ranker_params``."""
+        fields = {f.name for f in dataclasses.fields(RANKERS[self.ranker])}
+        bad = sorted(set(self.ranker_params) - fields)
+        if bad:
+            raise ValueError(f"ranker_params: {bad} are not settings of the {self.ranker} ranker; "
+                             f"it takes {sorted(fields)}")  # fmt: skip
+        return RANKERS[self.ranker](**self.ranker_params)
 
     def source_arguments(self, name: str) -> dict[str, Any]:
         """Constructor arguments of source ``name``: its ``source_params``, plus ``seed`` = the
@@ -140,26 +174,15 @@ class PipelineConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> PipelineConfig:
-        """Read a config from a TOML file (see the class docstring for its tables)."""
-        raw: dict[str, Any] = tomllib.loads(Path(path).read_text())
-        return cls.from_dict(raw, source=str(path))
+        """Read a config from a TOML file (see the class docstring for its tables); `SettingsError`
+        naming the file and the dotted key of a wrong setting."""
+        return cls.from_dict(read_toml(path, "a pipeline TOML file such as configs/default.toml"), source=str(path))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config") -> PipelineConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown pipeline setting(s) {unknown}; expected some of {sorted(known)}")
-        raw = dict(raw)
-        for name, kind in (("train", TrainConfig), ("rerank", RerankConfig)):
-            if name in raw:
-                fields = {f.name for f in dataclasses.fields(kind)}
-                bad = sorted(set(raw[name]) - fields)
-                if bad:
-                    raise ValueError(f"{source}: unknown [{name}] setting(s) {bad}; expected some of {sorted(fields)}")
-                values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw[name].items()}
-                raw[name] = kind(**values)
-        return cls(**raw)
+        """The config a mapping describes (a TOML file's tables, a stored config.json), read strictly
+        (`workbench.pipeline_settings.pipeline_settings`)."""
+        return cls(**pipeline_settings(raw, source, cls))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -179,7 +202,7 @@ class Pipeline:
         say = progress or (lambda _msg: None)
         t0 = time.perf_counter()
         train_cfg = cfg.train_config()  # one seed for the ranker: its training and its feature SVD
-        self.ranker_ = Ranker(cfg.ranker, train=train_cfg, features=FeatureConfig(seed=train_cfg.seed))
+        self.ranker_ = Ranker(cfg.ranker_model(), train=train_cfg, features=FeatureConfig(seed=train_cfg.seed))
 
         carved: list[CandidateGenerator] = []
 
@@ -212,7 +235,8 @@ class Pipeline:
         return CandidateGenerator(sources=sources, weights=cfg.weights, method=cfg.fusion, use_quotas=cfg.use_quotas,
                                   per_source_k=cfg.per_source_k)  # fmt: skip
 
-    def _check_fitted(self, ranker: bool = False) -> None:
+    def check_fitted(self, ranker: bool = False) -> None:
+        """RuntimeError unless stage 1 is fitted (and, with ``ranker``, the ranker trained too)."""
         if not hasattr(self, "generator_"):
             raise RuntimeError("Pipeline is not fitted: call fit(train) before recommend()")
         if ranker and not hasattr(self, "ranker_"):
@@ -221,7 +245,7 @@ class Pipeline:
     # --- the stages ------------------------------------------------------------
     def candidate_stage(self, users: np.ndarray, session: list[list[int]] | None = None) -> CandidateSet:
         """Stage 1; ``session``: each user's current-session items (`workbench.candidates.context`)."""
-        self._check_fitted()
+        self.check_fitted()
         users = np.asarray(users, dtype=np.int64).reshape(-1)
         if session is not None:
             return session_retrieve(self.generator_, users, self.config.n_candidates, session)
@@ -229,22 +253,17 @@ class Pipeline:
 
     def rank_stage(self, users: np.ndarray, context: Any = None, candidates: CandidateSet | None = None) -> CandidateSet:
         """Stages 1-2: fused candidates ranked, the top ``n_ranked`` kept (the cacheable part)."""
-        self._check_fitted(ranker=True)
+        self.check_fitted(ranker=True)
         cands = candidates if candidates is not None else self.candidate_stage(users)
         return self.ranker_.rank(None, cands, context, top_k=self.config.n_ranked)
 
     def rerank_stage(self, ranked: CandidateSet, k: int | None = None, rerank_config: RerankConfig | None = None) -> Slate:
         """Stage 3 over cached ranked candidates: what a slider re-runs (``rerank_config`` default:
         the config's; a None seed in it is the pipeline's seed)."""
-        self._check_fitted()
+        self.check_fitted()
         k = self._check_k(k, ranked)
-        ds = self.train_
-        return rerank(
-            ranked, k,
-            item_vectors=ds.item_features, item_category=ds.item_category, item_age_days=ds.item_age_days,
-            item_available=ds.item_available, item_promoted=ds.item_promoted, seen=ds.matrix,
-            config=self.config.rerank_config(rerank_config),
-        )  # fmt: skip
+        return rerank(ranked, k, items=self.train_.item_arrays(), seen=self.train_.matrix,
+                      config=self.config.rerank_config(rerank_config))  # fmt: skip
 
     def _check_k(self, k: int | None, ranked: CandidateSet | None = None) -> int:
         k = self.config.k if k is None else k
@@ -259,7 +278,7 @@ class Pipeline:
         context: the ranker's `Context`, or a mapping with ``session`` (each user's current-session
         items, read by session-aware sources such as SASRec and excluded from the slate),
         ``timestamp`` and ``device`` (`workbench.candidates.context.split_context`)."""
-        self._check_fitted(ranker=True)
+        self.check_fitted(ranker=True)
         users = np.atleast_1d(np.asarray(users, dtype=np.int64))
         k = self._check_k(k)
         context, session = split_context(context, len(users))
@@ -332,27 +351,8 @@ class Pipeline:
 
     def evaluate(self, slate: Slate, test: Dataset, ks: tuple[int, ...] | None = None) -> pd.DataFrame:
         """Accuracy and beyond-accuracy table of ``slate`` against ``test`` (`workbench.metrics.evaluate`)."""
-        ds = self.train_
-        return evaluate(
-            slate.items, relevance_matrix(test), ks or (slate.k,), users=slate.users,
-            item_popularity=ds.item_popularity, n_train_users=ds.n_users, item_vectors=ds.item_features,
-            item_category=ds.item_category, item_age_days=ds.item_age_days, n_items=ds.n_items,
-        )  # fmt: skip
-
-    # --- the model store ---------------------------------------------------------
-    def save(self, path: str | Path, data: Any = None) -> Path:
-        """Write this fitted pipeline to the folder ``path`` (`workbench.store`; no pickle).
-        ``data``: a `workbench.store.DataSpec` so that `load` can rebuild the train data alone."""
-        from workbench.store import save_pipeline
-
-        return save_pipeline(self, path, data)
-
-    @classmethod
-    def load(cls, path: str | Path, train: Dataset | None = None) -> Pipeline:
-        """The pipeline saved in ``path``; ``train`` is rebuilt from its recorded data spec when not given."""
-        from workbench.store import load_pipeline
-
-        return load_pipeline(path, train)
+        return evaluate(slate.items, relevance_matrix(test), ks or (slate.k,), users=slate.users,
+                        items=self.train_.item_arrays())  # fmt: skip
 
 
 def _column_of(row_items: np.ndarray, wanted: np.ndarray) -> np.ndarray:

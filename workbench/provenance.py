@@ -17,10 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from workbench.lessons.kit import NotebookSettings
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("recsys-workbench", "numpy", "scipy", "pandas", "torch", "faiss-cpu", "implicit", "lightgbm", "marimo", "altair",
@@ -72,18 +69,21 @@ def thread_settings() -> dict[str, Any]:
     return out
 
 
-def provenance(settings: NotebookSettings, config: Any = None, notebook: str | None = None,
+def provenance(settings: Mapping[str, Any], config: Any = None, notebook: str | None = None,
                command: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """Everything a reader needs to re-run a notebook (or ``command``) and get the same numbers."""
+    """Everything a reader needs to re-run a notebook (or ``command``) and get the same numbers.
+
+    ``settings``: a plain mapping with ``data``, ``seed``, ``small`` and ``cli`` (the arguments that
+    reproduce them), such as `workbench.lessons.kit.NotebookSettings.record`."""
     if command is None:
         # shell-quoted: a file reference (``path?columns=...&items=...``) holds ? and &
         command = " ".join(["python " + (f"notebooks/{notebook}" if notebook else "notebooks/<notebook>.py"),
-                            *map(shlex.quote, settings.cli())])  # fmt: skip
+                            *map(shlex.quote, settings["cli"])])  # fmt: skip
     return {
         "notebook": notebook,
-        "data": settings.data,
-        "seed": settings.seed,
-        "small": settings.small,
+        "data": settings["data"],
+        "seed": settings["seed"],
+        "small": settings["small"],
         "command": command,
         "config": _plain(config),
         "commit": git_commit(),

@@ -29,6 +29,7 @@ import html
 import io
 import json
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -413,7 +414,7 @@ def export_reports(
             if run.returncode != 0:
                 raise RuntimeError(f"exporting {nb.name} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
             text = exported.read_text(encoding="utf-8")
-        prov = provenance(settings, _default_config(settings), notebook=nb.name)
+        prov = provenance(settings.record(), _default_config(settings), notebook=nb.name)
         if fmt == "static":
             text, _ = static_page(text, prov)
         else:
@@ -423,7 +424,7 @@ def export_reports(
         written.append(target)
         rows.append(f'<li><a href="{target.name}">{html.escape(nb.stem)}</a></li>')
     index = out / "index.html"
-    stamp = stamp_html(provenance(settings, _default_config(settings), command="workbench report " + " ".join(settings.cli())))
+    stamp = stamp_html(provenance(settings.record(), _default_config(settings), command="workbench report " + " ".join(map(shlex.quote, settings.cli()))))
     index.write_text(page("Recsys Workbench reports", f"<h1>Recsys Workbench reports</h1><ol>{''.join(rows)}</ol>", [stamp]),
                      encoding="utf-8")  # fmt: skip
     return written
@@ -512,7 +513,7 @@ def compare(config_a: str | Path, config_b: str | Path, settings: NotebookSettin
         knobs = Knobs.of(cfg.rerank, k)
         frontiers.append(whatif.frontier(knobs).assign(config=name))
         currents.append({"config": name, "lam": float(cfg.rerank.lam), **whatif.run(knobs).headline()})
-        provs.append(provenance(settings, cfg, command=f"workbench report --compare {paths[0]} {paths[1]} " + " ".join(settings.cli())))
+        provs.append(provenance(settings.record(), cfg, command=f"workbench report --compare {paths[0]} {paths[1]} " + " ".join(map(shlex.quote, settings.cli()))))
         provs[-1]["config_file"] = str(path)
         provs[-1]["artefact"] = built.describe()
 

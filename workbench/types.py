@@ -196,3 +196,26 @@ class Slate:
         for name, arr in self.trace.items():
             data[name] = np.asarray(arr)[rows, cols]
         return pd.DataFrame(data)
+
+
+@dataclass(frozen=True, eq=False)
+class ItemArrays:
+    """What reranking and the beyond-accuracy metrics read about the catalogue, indexed by item id:
+    ``vectors`` float ``[n_items, d]`` (content), ``category`` int, ``age_days`` float,
+    ``available`` and ``promoted`` bool, ``popularity`` int (distinct training users per item),
+    each ``[n_items]``, and ``n_users`` (training users, novelty's denominator).
+    `workbench.data.Dataset.item_arrays` builds it from a training split; `workbench.rerank.rerank`
+    and `workbench.metrics.evaluate` take it as ``items=``."""
+
+    vectors: np.ndarray
+    category: np.ndarray
+    age_days: np.ndarray
+    available: np.ndarray | None = None
+    promoted: np.ndarray | None = None
+    popularity: np.ndarray | None = None
+    n_users: int | None = None
+
+    @property
+    def n_items(self) -> int:
+        return int(np.shape(self.vectors)[0])
+

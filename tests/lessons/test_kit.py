@@ -1,6 +1,7 @@
 """The notebook kit: settings from either command-line form, the ranking convention, tables that wrap."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,10 @@ def test_settings_reject_what_they_cannot_honour():
         kit.settings({"small": "maybe"}, env={})
     with pytest.raises(ValueError, match="--out needs a folder"):
         kit.settings({"out": ""}, env={})
+    with pytest.raises(ValueError, match=r"--out .*pyproject.toml: is a file, not a folder"):
+        kit.settings({"out": str(Path(__file__).resolve().parents[2] / "pyproject.toml")}, env={})
+    with pytest.raises(ValueError, match="--seed '3.5'"):
+        kit.settings({"seed": "3.5"}, env={})
 
 
 def test_settings_rebuild_with_dataclasses_replace_and_round_trip_through_cli():

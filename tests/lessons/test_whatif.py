@@ -118,3 +118,22 @@ def test_ranked_position_counts_from_one(whatif):
     order = np.argsort(-whatif.ranked.scores[whatif.user_row(user)], kind="stable")
     items = whatif.ranked.items[whatif.user_row(user)][order]
     assert [int(np.flatnonzero(items == i)[0]) + 1 for i in after["item"]] == ranked.tolist()
+
+
+def test_a_slider_move_validates_lambda_once(whatif, monkeypatch):
+    """λ is checked in one place (`workbench.rerank.mmr.check_weights`), once per move: when the
+    knobs are made; reranking and MMR do not check it again."""
+    import workbench.rerank.compose as compose
+    from workbench.rerank import mmr as mmr_module
+
+    seen = []
+
+    def counting(lam, alpha):
+        seen.append(lam)
+        return mmr_module.check_weights(lam, alpha)
+
+    monkeypatch.setattr(compose, "check_weights", counting)
+    whatif.run(at(whatif, lam=0.3))
+    assert seen == [0.3]
+    with pytest.raises(ValueError, match="λ"):
+        at(whatif, lam=1.5)

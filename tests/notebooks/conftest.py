@@ -1,9 +1,11 @@
 """Shared helpers for notebook tests: the venv's executables, a model store for the session, a
-small-world environment for notebook subprocesses, and each notebook's script run (made once)."""
+small-world environment for notebook subprocesses, and each notebook's one run (its export, read
+as the page, the script's printed lines and the charts it drew; made once per session)."""
 
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,19 +73,64 @@ def small_whatif(small_built):
         torch.set_num_threads(threads)
 
 
+@dataclass(frozen=True)
+class NotebookRun:
+    """One run of a notebook (its marimo export on the small world), read three ways: ``printed``,
+    the lines a script run prints (the kit's transcript); ``charts``, the folder of the charts it
+    drew; ``page``, the exported HTML, with its provenance sidecar in ``folder``."""
+
+    printed: str
+    charts: Path
+    page: Path
+    folder: Path
+
+
 @pytest.fixture(scope="session")
-def script_runs(small_env, tmp_path_factory):
-    """``run(notebook, *args)``: the notebook run as a plain script on the small world, once per
-    (notebook, args); returns (completed process, folder of the charts it drew)."""
-    done: dict[tuple, tuple[subprocess.CompletedProcess, Path]] = {}
+def notebook_runs(small_env, tmp_path_factory):
+    """``run(notebook)``: the notebook exported once per session (`workbench.report.export_reports`,
+    marimo's page) with the kit's transcript and the chart recorder on, so that the script check,
+    the chart check and the export check share one run. An export that fails fails every test
+    that reads it, with the same error, without running again."""
+    from workbench.lessons import kit
+    from workbench.report import export_reports
+    from workbench.viz.charts import RECORD_ENV
+
+    done: dict[str, NotebookRun | RuntimeError] = {}
+
+    def run(notebook: Path) -> NotebookRun:
+        if notebook.name not in done:
+            folder = tmp_path_factory.mktemp(f"run-{notebook.stem}")
+            charts, transcript = folder / "charts", folder / "printed.txt"
+            charts.mkdir()
+            with pytest.MonkeyPatch.context() as mp:
+                for key, value in {**small_env, RECORD_ENV: str(charts), kit.TRANSCRIPT_ENV: str(transcript)}.items():
+                    mp.setenv(key, value)
+                settings = kit.NotebookSettings(data="synthetic", seed=0, small=True)
+                try:
+                    [page] = export_reports(folder / "export", settings, [notebook], fmt="marimo")
+                except RuntimeError as exc:  # export_reports names the notebook and gives marimo's stderr
+                    done[notebook.name] = exc
+                else:
+                    printed = transcript.read_text(encoding="utf-8") if transcript.exists() else ""
+                    done[notebook.name] = NotebookRun(printed, charts, page, folder / "export")
+        result = done[notebook.name]
+        if isinstance(result, RuntimeError):
+            raise result
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def script_runs(notebook_runs):
+    """``run(notebook, "--small")``, for tests written against a script run: the notebook's one run
+    (`notebook_runs`) as a finished process whose stdout is what a script run prints, and the folder
+    of its charts. Only the small world is run once; other arguments are refused."""
 
     def run(notebook: Path, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
-        key = (notebook.name, *args)
-        if key not in done:
-            charts = tmp_path_factory.mktemp(f"charts-{notebook.stem}")
-            proc = subprocess.run([sys.executable, str(notebook), *args], capture_output=True, text=True, cwd=ROOT,
-                                  env={**small_env, "WORKBENCH_CHART_DIR": str(charts)}, timeout=900)  # fmt: skip
-            done[key] = (proc, charts)
-        return done[key]
+        if args != ("--small",):
+            raise ValueError(f"script_runs{args}: only the small world's one run is shared; expected ('--small',)")
+        done = notebook_runs(notebook)
+        return subprocess.CompletedProcess([sys.executable, str(notebook), *args], 0, done.printed, ""), done.charts
 
     return run

@@ -59,6 +59,7 @@ def _metric_rows(html_text: str) -> dict[str, float]:
     return {m: float(v) for m, v in re.findall(r"<td[^>]*>([^<]+@\d+)</td><td[^>]*>(-?[\d.]+)</td>", html_text)}
 
 
+@pytest.mark.slow  # a Jupyter kernel runs the whole notebook
 def test_rerank_notebook_in_a_kernel_keeps_the_value_python_set(small_env, small_whatif, monkeypatch):
     nb = _execute(RERANK, small_env, monkeypatch)
     assert "application/vnd.jupyter.widget-view+json" in nb.cells[1].outputs[-1]["data"]
@@ -84,6 +85,7 @@ def test_rerank_notebook_in_a_kernel_keeps_the_value_python_set(small_env, small
     assert float(diversity[0]) < float(diversity[1]) < float(diversity[2])  # λ 1.0, 0.7, 0.3
 
 
+@pytest.mark.slow  # a Jupyter kernel runs the whole notebook
 def test_experiments_notebook_in_a_kernel_shows_the_labs_figures(small_env, monkeypatch):
     from workbench.lessons import kit
     from workbench.lessons.lab import make_lab

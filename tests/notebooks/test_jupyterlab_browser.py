@@ -7,6 +7,14 @@ from the Run menu, and checks what the page shows: the λ slider at the value th
 from Python (0.50) with the metrics `workbench.lessons.whatif` computes for it. It then moves the
 slider with the keyboard, as a reader would, and checks that the metrics changed to the ones
 computed here for the new λ. The server is stopped by its PID; screenshots go to ``test-output/``.
+
+The start-up race, fixed at its cause: a page opened on a fresh server starts its own kernel, and
+JupyterLab may replace it while the page loads, or connect the page's websocket before the kernel
+is ready (widget messages are then lost: "Error displaying widget"). So the test starts the
+notebook's kernel session through the REST API first, then opens the page and waits, through
+JupyterLab's own objects (``window.jupyterapp``, exposed by ``--LabApp.expose_app_in_browser``),
+until the page's notebook is connected to that same kernel and idle. Only then does it click Run > Run All Cells,
+once. Every wait is on a condition; none is retried and no exception is swallowed.
 """
 
 import dataclasses
@@ -57,7 +65,8 @@ def jupyterlab(small_env, small_whatif, tmp_path):  # small_whatif first: the ke
     OUTPUT.mkdir(exist_ok=True)
     log = OUTPUT / "jupyterlab.log"
     cmd = [str(JUPYTER), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]  # fmt: skip
+           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+           "--LabApp.expose_app_in_browser=True"]  # fmt: skip
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     with open(log, "w") as out:
@@ -73,7 +82,8 @@ def jupyterlab(small_env, small_whatif, tmp_path):  # small_whatif first: the ke
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"jupyter lab did not serve {base}:\n{log.read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield f"{base}/lab/tree/{NOTEBOOK.name}?token={token}"
+        kernel = _start_session(base, token, NOTEBOOK.name)
+        yield f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", kernel
     finally:
         proc.terminate()
         try:
@@ -81,6 +91,30 @@ def jupyterlab(small_env, small_whatif, tmp_path):  # small_whatif first: the ke
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def _api(base: str, token: str, path: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base}{path}", data=data, method="GET" if body is None else "POST",
+                                     headers={"Authorization": f"token {token}", "Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _start_session(base: str, token: str, name: str) -> str:
+    """Start the notebook's kernel session before any page opens (so the page attaches to it and
+    starts none of its own); the kernel's id. jupyter_server answers once the kernel process runs."""
+    session = _api(base, token, "/api/sessions", {"path": name, "name": name, "type": "notebook",
+                                                  "kernel": {"name": "python3"}})  # fmt: skip
+    return session["kernel"]["id"]
+
+
+# True once the page's notebook is connected to ``kernel`` (the session started above) and idle.
+CONNECTED = """kernel => {
+    const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const k = widget && widget.sessionContext && widget.sessionContext.session && widget.sessionContext.session.kernel;
+    return !!k && k.id === kernel && k.connectionStatus === "connected" && k.status === "idle";
+}"""
 
 
 def _metrics(page) -> tuple[float, dict[str, float]]:
@@ -94,46 +128,24 @@ def _metrics(page) -> tuple[float, dict[str, float]]:
 
 def test_panel_in_jupyterlab_runs_all_and_follows_a_slider(jupyterlab, small_whatif):
     playwright = pytest.importorskip("playwright.sync_api")
+    url, kernel = jupyterlab
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(jupyterlab)
-            page.locator(".jp-Notebook").wait_for(timeout=120_000)
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
-            # Run > Run All Cells, as a reader would. Two hazards of a fresh JupyterLab, both seen in CI: the
-            # command does nothing until the kernel's session is connected (so click until a cell starts),
-            # and JupyterLab may replace the kernel it started first while the page loads (two "Kernel
-            # started" lines in its log), dropping the cells queued on it (so run all again, as a reader
-            # would, when the kernel is idle without the last cell's output; at most three rounds).
-            started = page.locator(".jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]"))
-            last = page.locator(".jp-OutputArea-output", has_text="the slider still shows λ = 0.50")
+            page.goto(url)
             try:
-                for round_ in range(3):
-                    for _ in range(10):
-                        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-                        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-                        try:
-                            started.first.wait_for(timeout=5_000)
-                            break
-                        except Exception:
-                            page.keyboard.press("Escape")  # close the menu if the click left it open
-                    try:
-                        last.wait_for(timeout=90_000 if round_ < 2 else 240_000)
-                        if page.get_by_text("Error displaying widget").count() == 0:
-                            break
-                        # the page's first websocket reached jupyter_server before the kernel was connected (a 500
-                        # in its log), and widget messages were lost ("model not found"; seen in CI): a fresh
-                        # page, and run all again
-                        page.reload()
-                        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
-                    except Exception:
-                        if round_ == 2:
-                            raise
+                page.locator(".jp-Notebook").wait_for(timeout=120_000)
+                page.wait_for_function(CONNECTED, arg=kernel, timeout=120_000)  # the started kernel, not a new one
+                # Run > Run All Cells, as a reader would, once the notebook is connected to an idle kernel
+                page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+                page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+                page.locator(".jp-OutputArea-output", has_text="the slider still shows λ = 0.50").wait_for(timeout=240_000)
                 page.locator(".widget-html-content", has_text="Every user, at λ = 0.50").wait_for(timeout=60_000)
-            except Exception:
+            except playwright.TimeoutError:
                 page.screenshot(path=str(OUTPUT / "jupyterlab-stuck.png"), full_page=True)
                 raise
+            assert page.get_by_text("Error displaying widget").count() == 0
             page.screenshot(path=str(OUTPUT / "jupyterlab-lambda-0.50.png"), full_page=True)
             slider = page.locator(".widget-slider", has_text="MMR λ")
             assert slider.locator(".widget-readout").inner_text().strip() == "0.50"

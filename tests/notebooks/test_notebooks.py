@@ -1,5 +1,8 @@
-"""Every notebook passes `marimo check --strict`, runs as a plain script and prints what it computed,
-draws charts that render whole, and exports to HTML without a cell error, on the small synthetic world.
+"""Every notebook passes `marimo check --strict`, prints what it computed, draws charts that render
+whole, and exports to HTML without a cell error, on the small synthetic world: from ONE run of each
+notebook (its export; the kit writes the lines a script run prints to a transcript, the chart
+recorder keeps its charts: `notebook_runs` in conftest.py). Running as a plain script is checked
+by `test_both_argument_forms_reach_the_notebook` (05 run with `python`, both argument forms, `--out`).
 
 The sequence is whatever ``notebooks/NN_name.py`` holds: numbered consecutively, and each with an
 ``EXPECTED_OUTPUT`` entry (patterns its exported page and its script run must show), so adding a
@@ -15,8 +18,8 @@ import sys
 import numpy as np
 import pytest
 
-from workbench.lessons import kit, verdicts
-from workbench.report import export_reports, list_notebooks
+from workbench.lessons import verdicts
+from workbench.report import list_notebooks
 from workbench.viz.charts import chart_problems, rendering_problems
 
 from .conftest import MARIMO, ROOT
@@ -54,7 +57,7 @@ EXPECTED_OUTPUT = {
         "script": [r"^metrics@10 at λ = 0\.70: NDCG 0\.\d{4} · recall", r"^Top of the slate: [A-Z]",
                    r"^MMR λ read backwards: at λ = 0\.3, as passed, NDCG@10 0\.\d{4} and intra-list diversity \d\.\d{4}; at λ = 0\.7",
                    r"^Freshness after MMR: intra-list diversity of the first \d+ items \d\.\d{4} in the textbook's order against \d\.\d{4}",
-                   r"^Sweep of the whole grid: \d+ configs (ran on \d+ Dask workers|read from \S+); \d+ on the frontier\. "
+                   r"^Sweep of the whole grid: \d+ configs (ran on \d+ Dask workers in [\d.]+ s|read from \S+); \d+ on the frontier\. "
                    r"The sliders give NDCG@10 0\.\d{4}"],
     },
     "05_metrics": {
@@ -119,10 +122,8 @@ EXPECTED_OUTPUT = {
 PAGE_WIDTH = {"medium": 1050, "compact": 700, "full": None}  # px a chart may take (marimo's column, less padding)
 
 
-def _printed(notebook, script_runs) -> str:
-    run, _ = script_runs(notebook, "--small")
-    assert run.returncode == 0, run.stderr[-4000:]
-    return run.stdout
+def _printed(notebook, notebook_runs) -> str:
+    return notebook_runs(notebook).printed
 
 
 def _figures(pattern: str, text: str) -> tuple[float, ...]:
@@ -147,9 +148,10 @@ def test_every_notebook_passes_marimo_check_strict():
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
-def test_runs_as_a_script_and_prints_what_it_computed(notebook, script_runs):
-    printed = _printed(notebook, script_runs)
+def test_prints_what_it_computed(notebook, notebook_runs):
+    printed = _printed(notebook, notebook_runs)
     for pattern in EXPECTED_OUTPUT[notebook.stem]["script"]:
         assert re.search(pattern, printed, re.MULTILINE), f"{notebook.name} printed no line matching {pattern!r}:\n{printed}"
     assert f"Reproduce: python notebooks/{notebook.name} --data synthetic --seed 0 --small" in printed
@@ -164,10 +166,10 @@ def _chart_calls(source: str) -> int:
     return calls + sum(len(re.findall(rf"(?<![\w.]){re.escape(n)}\(", source)) for n in named if n)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
-def test_charts_render_whole(notebook, script_runs):
-    run, folder = script_runs(notebook, "--small")
-    assert run.returncode == 0, run.stderr[-4000:]
+def test_charts_render_whole(notebook, notebook_runs):
+    folder = notebook_runs(notebook).charts
     source = notebook.read_text(encoding="utf-8")
     specs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.vl.json"))]
     assert len(specs) == _chart_calls(source), "every chart call of the notebook drew once"
@@ -178,13 +180,11 @@ def test_charts_render_whole(notebook, script_runs):
         assert rendering_problems(spec, max_width=width) == [], title
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
-def test_exports_to_stamped_html_without_a_cell_error(notebook, tmp_path, small_env, monkeypatch):
-    for key, value in small_env.items():
-        monkeypatch.setenv(key, value)
-    settings = kit.NotebookSettings(data="synthetic", seed=0, small=True)
-    [page] = export_reports(tmp_path, settings, [notebook], fmt="marimo")  # the patterns read marimo's own page
-    text = page.read_text(encoding="utf-8")
+def test_exports_to_stamped_html_without_a_cell_error(notebook, notebook_runs):
+    run = notebook_runs(notebook)  # marimo's own page: the patterns read it
+    tmp_path, text = run.folder, run.page.read_text(encoding="utf-8")
     assert 'id="workbench-stamp"' in text
     assert f"python notebooks/{notebook.name} --data synthetic --seed 0 --small" in text
     for pattern in EXPECTED_OUTPUT[notebook.stem]["page"]:
@@ -199,6 +199,7 @@ def test_exports_to_stamped_html_without_a_cell_error(notebook, tmp_path, small_
 NB = {p.stem: p for p in NOTEBOOKS}
 
 
+@pytest.mark.slow
 def test_both_argument_forms_reach_the_notebook(tmp_path, small_env):
     metrics = NB["05_metrics"]
     expected = "Reproduce: python notebooks/05_metrics.py --data movielens-100k --seed 3"
@@ -215,12 +216,13 @@ def test_both_argument_forms_reach_the_notebook(tmp_path, small_env):
     assert bad.returncode != 0 and "unknown notebook argument(s) ['--dataset']" in bad.stderr
 
 
-def test_tour_prints_the_pipelines_own_figures(script_runs, small_built):
+@pytest.mark.slow
+def test_tour_prints_the_pipelines_own_figures(notebook_runs, small_built):
     from threadpoolctl import threadpool_limits
 
     from workbench.metrics import relevance_matrix
 
-    printed = _printed(NB["01_tour"], script_runs)
+    printed = _printed(NB["01_tour"], notebook_runs)
     pipe, train, test = small_built.pipeline, small_built.train, small_built.test
     cfg = pipe.config
     users = np.flatnonzero(np.diff(relevance_matrix(test).indptr) > 0)
@@ -236,12 +238,13 @@ def test_tour_prints_the_pipelines_own_figures(script_runs, small_built):
     assert page_claim and (int(page_claim.group(1)), int(page_claim.group(2))) == (train.n_users, train.n_items)
 
 
-def test_candidates_page_studies_the_pipelines_stage_one(script_runs, small_built):
+@pytest.mark.slow
+def test_candidates_page_studies_the_pipelines_stage_one(notebook_runs, small_built):
     from workbench.candidates.fusion import DEFAULT_WEIGHTS
     from workbench.lessons.rankers import candidate_recall
     from workbench.metrics import relevance_matrix
 
-    printed = _printed(NB["02_candidates"], script_runs)
+    printed = _printed(NB["02_candidates"], notebook_runs)
     cfg = small_built.pipeline.config
     n_sources, each = _figures(r"The pipeline's stage 1: (\d+) sources .*?each proposing its top (\d+)", printed)
     assert (n_sources, each) == (len(cfg.weights), cfg.per_source_k or cfg.n_candidates)
@@ -257,12 +260,13 @@ def test_candidates_page_studies_the_pipelines_stage_one(script_runs, small_buil
     assert all(0 <= v <= 100 for v in (max_score, textbook))
 
 
-def test_ranking_page_reconciles_its_best_ranker_with_the_config(script_runs, small_built):
+@pytest.mark.slow
+def test_ranking_page_reconciles_its_best_ranker_with_the_config(notebook_runs, small_built):
     from workbench.metrics import accuracy_metrics, relevance_matrix
     from workbench.ranking import RANKERS
     from workbench.types import CandidateSet
 
-    printed = _printed(NB["03_ranking"], script_runs)
+    printed = _printed(NB["03_ranking"], notebook_runs)
     cfg = small_built.pipeline.config
     m = re.search(r'\(ranker = "(\w+)"\): NDCG@10 (0\.\d{4}), #(\d) of (\d)', printed)
     assert m and m.group(1) == cfg.ranker and int(m.group(4)) == len(RANKERS)
@@ -282,12 +286,13 @@ def test_ranking_page_reconciles_its_best_ranker_with_the_config(script_runs, sm
         assert "no reason to switch" in line and "To serve it" not in line
 
 
-def test_reranking_page_prints_the_what_ifs_metrics(script_runs, small_whatif):
+@pytest.mark.slow
+def test_reranking_page_prints_the_what_ifs_metrics(notebook_runs, small_whatif):
     from threadpoolctl import threadpool_limits
 
     from workbench.lessons.whatif import HEADLINE
 
-    printed = _printed(NB["04_reranking"], script_runs)
+    printed = _printed(NB["04_reranking"], notebook_runs)
     with threadpool_limits(1):
         expected = small_whatif.run(small_whatif.knobs).headline()
     line = re.search(r"^metrics@10 at λ = 0\.70: (.+)$", printed, re.MULTILINE).group(1)
@@ -296,8 +301,9 @@ def test_reranking_page_prints_the_what_ifs_metrics(script_runs, small_whatif):
         assert shown == pytest.approx(expected[name], abs=1e-4), name
 
 
-def test_metrics_page_prints_the_textbook_numbers_worked_by_hand(script_runs):
-    printed = _printed(NB["05_metrics"], script_runs)
+@pytest.mark.slow
+def test_metrics_page_prints_the_textbook_numbers_worked_by_hand(notebook_runs):
+    printed = _printed(NB["05_metrics"], notebook_runs)
     p, r, ndcg, ap = _figures(rf"^At k = 3: P@3 = ({NUMBER}) .*R@3 = ({NUMBER}) .*NDCG@3 = ({NUMBER}) .*AP@3 = ({NUMBER})",
                               printed)  # fmt: skip
     assert p == pytest.approx(1 / 3, abs=5e-5) and r == pytest.approx(1 / 3, abs=5e-5)  # one hit (A) of {A, B, C}
@@ -305,8 +311,9 @@ def test_metrics_page_prints_the_textbook_numbers_worked_by_hand(script_runs):
     assert ap == pytest.approx((1 / 2) / 3, abs=5e-5)
 
 
-def test_experiment_pages_print_consistent_figures(script_runs):
-    ab = _printed(NB["06_ab_testing"], script_runs)
+@pytest.mark.slow
+def test_experiment_pages_print_consistent_figures(notebook_runs):
+    ab = _printed(NB["06_ab_testing"], notebook_runs)
     mean_a, mean_b, lift = _figures(rf"^True CTR: A ({NUMBER}), B ({NUMBER}) \(({NUMBER})%\)", ab)
     assert lift == pytest.approx(100 * (mean_b / mean_a - 1), abs=0.1)
     est, low, high, p = _figures(rf"the test reads ({NUMBER})% \[({NUMBER})%, ({NUMBER})%\], p = ({NUMBER}(?:e-?\d+)?)", ab)
@@ -314,7 +321,7 @@ def test_experiment_pages_print_consistent_figures(script_runs):
     assert re.search(r"not significant at α" if p >= 0.05 else r": significant at α", ab)
     peeking, once = _figures(r"peeking declares (\d+)% of A/A tests significant, against (\d+)% read once", ab)
     assert peeking >= once  # any day so far includes the last day
-    inter = _printed(NB["07_interleaving"], script_runs)
+    inter = _printed(NB["07_interleaving"], notebook_runs)
     credit_a, credit_b = _figures(r"credit for this impression: A (\d+), B (\d+)", inter)
     verdict = "B wins" if credit_b > credit_a else "A wins" if credit_a > credit_b else "a tie"
     assert f"A {int(credit_a)}, B {int(credit_b)}: {verdict}" in inter

@@ -27,13 +27,13 @@ from .test_browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT
 
 
 def test_provenance_names_seed_command_and_versions():
-    prov = provenance(NotebookSettings(seed=5), config={"lam": 0.7}, notebook="04_reranking.py")
+    prov = provenance(NotebookSettings(seed=5).record(), config={"lam": 0.7}, notebook="04_reranking.py")
     assert prov["command"] == "python notebooks/04_reranking.py --data synthetic --seed 5"
     assert prov["config"] == {"lam": 0.7}
     assert {"python", "numpy", "marimo"} <= set(prov["versions"])
     text = provenance_markdown(prov)
     assert "seed **5**" in text and '"lam": 0.7' in text
-    small = provenance(NotebookSettings("movielens-100k", 2, True, out="x"), notebook="01_tour.py")
+    small = provenance(NotebookSettings("movielens-100k", 2, True, out="x").record(), notebook="01_tour.py")
     assert small["command"] == "python notebooks/01_tour.py --data movielens-100k --seed 2 --small"  # --out changes no figure
 
 
@@ -72,7 +72,7 @@ def test_static_renderer_draws_marimos_components_without_scripts():
         mo.as_html(chart).text,
         mo.callout(mo.md("careful"), kind="warn").text,
     ]
-    prov = provenance(NotebookSettings(seed=3), {"x": 1}, "99_fake.py")
+    prov = provenance(NotebookSettings(seed=3).record(), {"x": 1}, "99_fake.py")
     out, charts = static_page(_fake_export(cells), prov)
     assert charts == 1 and "<svg" in out and "A chart title" in out
     assert "<script" not in out and "marimo-" not in out

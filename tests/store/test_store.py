@@ -13,7 +13,7 @@ import torch
 from workbench.pipeline import Pipeline, PipelineConfig
 from workbench.ranking import TrainConfig
 from workbench.rerank import RerankConfig
-from workbench.store import ArtefactError, DataSpec, ModelStore, artefact_key, load_or_train, load_pipeline, verify
+from workbench.store import ArtefactError, DataSpec, ModelStore, artefact_key, load_or_train, load_pipeline, save_pipeline, verify
 from workbench.store.store import MANIFEST, _sha256
 
 # Small fits: one or two epochs everywhere (what is tested is the round trip, not the quality).
@@ -47,14 +47,14 @@ def fitted(small_data):
 
 @pytest.fixture(scope="module")
 def saved(fitted, tmp_path_factory):
-    return fitted.save(tmp_path_factory.mktemp("art") / "pipe", SMALL)
+    return save_pipeline(fitted, tmp_path_factory.mktemp("art") / "pipe", SMALL)
 
 
 @pytest.mark.parametrize("ranker", ["deepfm", "ncf", "gbdt"])
 def test_every_ranker_round_trips_to_identical_slates(ranker, small_data, tmp_path):
     train, _ = small_data
     pipe = Pipeline(dataclasses.replace(QUICK, ranker=ranker)).fit(train)
-    loaded = Pipeline.load(pipe.save(tmp_path / ranker, SMALL))
+    loaded = load_pipeline(save_pipeline(pipe, tmp_path / ranker, SMALL))
     same_slates(pipe, loaded, np.arange(train.n_users))
 
 
@@ -66,23 +66,24 @@ def test_wide_deep_round_trip_with_exploration_and_an_hnsw_index(small_data, tmp
     params = {**QUICK.source_params, "two_tower": {"epochs": 1, "index": AnnConfig("hnsw", ef_search=64)}}
     config = dataclasses.replace(QUICK, source_params=params, rerank=RerankConfig(exploration_rate=0.2))
     pipe = Pipeline(config).fit(train)
-    loaded = Pipeline.load(pipe.save(tmp_path / "p", SMALL))
+    loaded = load_pipeline(save_pipeline(pipe, tmp_path / "p", SMALL))
     assert loaded.generator_.sources["two_tower"].index_.hnsw.efSearch == 64
     same_slates(pipe, loaded, np.arange(train.n_users))
     assert (pipe.recommend(np.arange(train.n_users)).propensities < 1).any()  # exploration did act
 
 
+@pytest.mark.slow
 def test_movielens_round_trip_and_load_time(tmp_path):
     spec = DataSpec("movielens-100k")
     train, _ = spec.load()
     pipe = Pipeline(QUICK).fit(train)
-    folder = pipe.save(tmp_path / "ml", spec)
-    loaded = Pipeline.load(folder)  # the data is rebuilt from the recorded spec and checked by fingerprint
+    folder = save_pipeline(pipe, tmp_path / "ml", spec)
+    loaded = load_pipeline(folder)  # the data is rebuilt from the recorded spec and checked by fingerprint
     same_slates(pipe, loaded, np.arange(train.n_users))
 
 
 def test_shared_arrays_are_written_once_and_come_back_shared(saved):
-    loaded = Pipeline.load(saved)
+    loaded = load_pipeline(saved)
     seen = [s.seen_ for s in loaded.generator_.sources.values()]
     assert all(m is seen[0] for m in seen)
     assert loaded.generator_.seen_ is seen[0]
@@ -207,7 +208,7 @@ def test_an_interrupted_write_leaves_nothing_behind(fitted, tmp_path, monkeypatc
 
     monkeypatch.setattr(store_mod, "write_state", boom)
     with pytest.raises(KeyboardInterrupt):
-        fitted.save(tmp_path / "target", SMALL)
+        save_pipeline(fitted, tmp_path / "target", SMALL)
     assert list(tmp_path.iterdir()) == []
 
 

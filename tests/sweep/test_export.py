@@ -17,7 +17,7 @@ from workbench.sweep import config_to_toml, export_config, row_config
 def unusual() -> PipelineConfig:
     return PipelineConfig(
         weights={"ease": 0.25, "itemknn": 1.0, "content": 0.5}, fusion="max_score", use_quotas=True, per_source_k=77,
-        n_candidates=150, ranker="gbdt", n_ranked=40, k=7, future_fraction=0.3,
+        n_candidates=150, ranker="ncf", ranker_params={"gmf_dim": 8, "hidden": (32, 16)}, n_ranked=40, k=7, future_fraction=0.3,
         source_params={"ease": {"lam": 123.5}, "itemknn": {"neighbours": 11, "window": 5}},
         train=TrainConfig(epochs=3, lr=1e-4, seed=9), seed=4,
         rerank=RerankConfig(lam=0.123456789, freshness_weight=0.0, category_cap=2, order=("filter", "mmr", "cap")),

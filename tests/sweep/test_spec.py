@@ -23,20 +23,20 @@ def write(tmp_path, text: str, name: str = "sweep.toml"):
 
 def test_each_dotted_path_sets_the_field_it_names():
     spec = parse_sweep({"sweep": {"small": True}, "grid": {
-        "rerank.lam": [0.25], "weights.ease": [0.5], "source_params.itemknn.neighbours": [7], "ranker": ["gbdt"],
+        "rerank.lam": [0.25], "weights.ease": [0.5], "source_params.itemknn.neighbours": [7], "ranker": ["ncf"],
         "train.epochs": [3], "k": [5], "rerank.order": [["filter", "mmr"]],
     }})  # fmt: skip
     (trial,) = spec.trials()
     c = trial.config
     default = PipelineConfig()
     assert (c.rerank.lam, c.weights["ease"], c.source_params["itemknn"]["neighbours"], c.ranker, c.train.epochs, c.k) \
-        == (0.25, 0.5, 7, "gbdt", 3, 5)  # fmt: skip
+        == (0.25, 0.5, 7, "ncf", 3, 5)  # fmt: skip
     assert c.rerank.order == ("filter", "mmr")
     # everything not swept is the base config's
     assert c.weights["itemknn"] == default.weights["itemknn"] and c.rerank.alpha == default.rerank.alpha
     assert c.source_params["itemknn"]["window"] == default.source_params["itemknn"]["window"]
     assert trial.values == {"rerank.lam": 0.25, "weights.ease": 0.5, "source_params.itemknn.neighbours": 7,
-                            "ranker": "gbdt", "train.epochs": 3, "k": 5, "rerank.order": ["filter", "mmr"]}  # fmt: skip
+                            "ranker": "ncf", "train.epochs": 3, "k": 5, "rerank.order": ["filter", "mmr"]}  # fmt: skip
 
 
 def test_grid_is_the_product_crossed_with_seeds_and_ids_are_distinct():

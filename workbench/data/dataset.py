@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from workbench.types import ItemArrays
+
 INTERACTION_COLUMNS = ("user", "item", "timestamp", "rating")
 SECONDS_PER_DAY = 86_400.0
 
@@ -144,6 +146,12 @@ class Dataset:
     def item_promoted(self) -> np.ndarray:
         return self.items["promoted"].to_numpy(bool)
 
+    def item_arrays(self) -> ItemArrays:
+        """The catalogue arrays reranking and the metrics read (`workbench.types.ItemArrays`)."""
+        return ItemArrays(vectors=self.item_features, category=self.item_category, age_days=self.item_age_days,
+                          available=self.item_available, promoted=self.item_promoted,
+                          popularity=self.item_popularity, n_users=self.n_users)  # fmt: skip
+
     # --- derived datasets ------------------------------------------------------
     def with_interactions(self, interactions: pd.DataFrame, name: str | None = None) -> Dataset:
         """The same users and items with other interactions (how splits are made)."""
@@ -188,7 +196,3 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"Dataset({self.name!r}, users={self.n_users}, items={self.n_items}, interactions={self.n_interactions})"
-
-
-def seconds_to_days(seconds: np.ndarray | float) -> np.ndarray | float:
-    return np.asarray(seconds, dtype=np.float64) / SECONDS_PER_DAY

@@ -8,7 +8,6 @@ Ties in time are broken by item index, so the same data always splits the same w
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from workbench.data.dataset import Dataset
 
@@ -92,11 +91,3 @@ def split(ds: Dataset, kind: str = "temporal", **kwargs) -> tuple[Dataset, Datas
     if kind not in SPLITS:
         raise ValueError(f"unknown split {kind!r}: expected one of {sorted(SPLITS)}")
     return SPLITS[kind](ds, **kwargs)
-
-
-def split_summary(train: Dataset, test: Dataset) -> pd.DataFrame:
-    """Interactions and users on each side, for reports."""
-    rows = []
-    for part, d in (("train", train), ("test", test)):
-        rows.append({"part": part, "interactions": d.n_interactions, "users": int((d.user_activity > 0).sum())})
-    return pd.DataFrame(rows)

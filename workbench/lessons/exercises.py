@@ -24,7 +24,6 @@ wrong answers that its check must catch and runs its solution, which must pass.
 
 from __future__ import annotations
 
-import inspect
 import math
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
@@ -469,10 +468,6 @@ def _gini_cases(rng: np.random.Generator) -> list[Case]:
     counts = rng.zipf(1.6, size=n) - 1 if rng.random() < 0.6 else rng.integers(0, 20, size=n)
     counts[int(rng.integers(n))] += 1  # someone was shown something
     return [{"exposure": counts.astype(int).tolist()}]
-
-
-def _src(fn: Callable[..., Any]) -> str:
-    return textwrap.dedent(inspect.getsource(fn))
 
 
 # --- the exercises ----------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ pandas nullable integers (``Int64``), with ``<NA>`` for absent.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import os
@@ -91,6 +92,10 @@ class NotebookSettings:
     def cli(self) -> list[str]:
         """The notebook arguments that reproduce these settings (``out`` changes no figure and is left out)."""
         return ["--data", self.data, "--seed", str(self.seed)] + (["--small"] if self.small else [])
+
+    def record(self) -> dict[str, Any]:
+        """These settings as the plain mapping `workbench.provenance.provenance` reads."""
+        return {"data": self.data, "seed": self.seed, "small": self.small, "cli": self.cli()}
 
 
 def parse_argv(argv: Sequence[str]) -> dict[str, str]:
@@ -150,6 +155,13 @@ def settings(cli_args: Mapping[str, Any] | None = None, env: Mapping[str, str] |
     out = args.get("out")
     if out in ("", True):
         raise ValueError("--out needs a folder: expected --out DIR")
+    if out is not None:
+        from workbench.arguments import writable_dir
+
+        try:
+            writable_dir("a folder to write what the notebook showed to")(str(out))
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"--out {exc}") from None
     return NotebookSettings(
         data=str(args.get("data", "synthetic")),
         seed=seed,
@@ -288,14 +300,27 @@ def plain(markdown: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+TRANSCRIPT_ENV = "WORKBENCH_TRANSCRIPT"  # a file: each computed line is appended to it, in any run mode
+
+
+def _transcribe(line: str) -> None:
+    """Append ``line`` to the ``WORKBENCH_TRANSCRIPT`` file when it is set: what a script run prints,
+    written by any run (the tests read one export run as both the page and the script's lines)."""
+    path = os.environ.get(TRANSCRIPT_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
 def show(markdown: str) -> Any:
     """A computed statement: Markdown on the page; printed (as plain text) when run as a script."""
     import marimo as mo
 
+    line = plain(markdown)
     if mode() == "script":
-        line = plain(markdown)
         _shown.append(line)
         print(line, flush=True)
+    _transcribe(line)
     return mo.md(markdown)
 
 
@@ -347,8 +372,9 @@ def footer(s: NotebookSettings, config: Any, notebook: str) -> Any:
 
 
     name = Path(notebook).name
-    prov = provenance(s, config, name)
+    prov = provenance(s.record(), config, name)
     text = provenance_markdown(prov)
+    _transcribe(f"Reproduce: {prov['command']}")
     if mode() == "script":
         print(f"Reproduce: {prov['command']}", flush=True)
         if s.out is not None:

@@ -103,19 +103,10 @@ class WhatIf:
         self.pipeline = pipeline
         self.relevance = relevance_matrix(test)
         self._rerank = rerank_fn or self._default_rerank
-        self._item_args = dict(
-            item_popularity=train.item_popularity,
-            n_train_users=train.n_users,
-            item_vectors=train.item_features,
-            item_category=train.item_category,
-            item_age_days=train.item_age_days,
-        )
+        self._items = train.item_arrays()
 
     def _default_rerank(self, ranked: CandidateSet, k: int, config: RerankConfig) -> Slate:
-        t = self.train
-        return rerank(ranked, k, item_vectors=t.item_features, item_category=t.item_category,
-                      item_age_days=t.item_age_days, item_available=t.item_available,
-                      item_promoted=t.item_promoted, seen=t.matrix, config=config)  # fmt: skip
+        return rerank(ranked, k, items=self._items, seen=self.train.matrix, config=config)
 
     def ranking_order(self, k: int) -> Knobs:
         """The knobs that keep the ranker's order: λ = 1, no freshness re-sort, no exploration
@@ -126,11 +117,11 @@ class WhatIf:
         """Stage 3 for every user at these knobs."""
         if int(knobs.k) != knobs.k or not 1 <= knobs.k <= self.ranked.n:
             raise ValueError(f"k={knobs.k!r}: expected 1..{self.ranked.n} (the ranked candidates per user)")
-        return self._rerank(self.ranked, int(knobs.k), knobs.config())
+        return self._rerank(self.ranked, int(knobs.k), knobs)  # Knobs is a RerankConfig: validated once, by the move
 
     def metrics(self, slate: Slate) -> pd.DataFrame:
         """Accuracy and beyond-accuracy table of ``slate`` at its k, over every user."""
-        return evaluate(slate.items, self.relevance, ks=(slate.k,), users=slate.users, **self._item_args)
+        return evaluate(slate.items, self.relevance, ks=(slate.k,), users=slate.users, items=self._items)
 
     def run(self, knobs: Knobs) -> WhatIfResult:
         """What one slider move recomputes: rerank every user, then the metrics table."""
@@ -190,5 +181,5 @@ def prepare(trained: Trained) -> tuple[WhatIf, float]:
     t0 = time.perf_counter()
     ranked = pipe.rank_stage(np.arange(train.n_users))
     whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c),
-                    knobs=Knobs.of(pipe.config.rerank, pipe.config.k), pipeline=pipe)  # fmt: skip
+                    knobs=Knobs.of(pipe.config.rerank_config(), pipe.config.k), pipeline=pipe)  # fmt: skip
     return whatif, (time.perf_counter() - t0) * 1e3

@@ -98,8 +98,9 @@ def cmd_loop(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``workbench loop`` to the CLI's subparsers (called from ``workbench.cli``)."""
-    from workbench.arguments import SEED, int_at_least, number_in, positive_float, positive_int, unit_interval
-    from workbench.arguments import add_file_args, data_arg, data_help
+    from workbench.arguments import (CACHE_DIR, SEED, STORE_DIR, add_file_args, data_arg, data_help, int_at_least,
+                                     number_in, positive_float, positive_int, unit_interval, writable_dir,
+                                     writable_file)
     from workbench.data import SMALL_WORLD
     from workbench.experiment.simulator import CLICK_MODELS
     from workbench.loop.config import FEATURE_BACKENDS, RETRAIN_MODES
@@ -110,7 +111,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=SEED, default=None, help="seed of the world and of every draw (default 0)")
     p.add_argument("--small", action="store_true", default=None,
                    help=f"the small synthetic world ({SMALL_WORLD['n_users']} users); also WORKBENCH_SMALL=1")  # fmt: skip
-    p.add_argument("--cache-dir", default="data", help="where downloaded data (MovieLens-100K) is cached (default: data)")
+    p.add_argument("--cache-dir", type=CACHE_DIR, default="data", help="where downloaded data (MovieLens-100K) is cached (default: data)")
     p.add_argument("--config", help="loop settings TOML (e.g. configs/loop.toml); options given here override it")
     p.add_argument("--pipeline-config", help="pipeline TOML (default: the built-in PipelineConfig)")
     p.add_argument("--days", type=positive_int("a positive number of days"), default=None, help="simulated days (default 14)")
@@ -137,8 +138,8 @@ def register(sub) -> None:
                    help="--serve: the service's deadline per Redis call (default 8 ms)")  # fmt: skip
     p.add_argument("--ranker-budget-ms", type=number_in(float, "a number of milliseconds >= 0", 0.0), default=None,
                    help="--serve: the service's ranking budget (default 50 ms)")  # fmt: skip
-    p.add_argument("--state", help="state folder (default: data/loop/<named after the settings>); resumes when it holds a loop")
+    p.add_argument("--state", type=writable_dir("a loop state folder (created when absent)"), help="state folder (default: data/loop/<named after the settings>); resumes when it holds a loop")
     p.add_argument("--fresh", action="store_true", help="delete the state folder first (start over)")
-    p.add_argument("--store", help="model store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
-    p.add_argument("--csv", help="also write the daily table to this CSV file")
+    p.add_argument("--store", type=STORE_DIR, help="model store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
+    p.add_argument("--csv", type=writable_file("a CSV file to write"), help="also write the daily table to this CSV file")
     p.set_defaults(func=cmd_loop)

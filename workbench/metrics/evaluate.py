@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from workbench.data.dataset import Dataset
 from workbench.metrics import beyond
 from workbench.metrics.accuracy import ACCURACY_METRICS, Gain, accuracy_metrics, check_k, check_recommended
+from workbench.types import ItemArrays
 
 Z_95 = 1.959963984540054
 COLUMNS = ("metric", "k", "mean", "ci_low", "ci_high", "users", "note")
@@ -58,6 +59,7 @@ def evaluate(
     *,
     users: np.ndarray | None = None,
     gain: Gain = "exp",
+    items: ItemArrays | None = None,
     item_popularity: np.ndarray | None = None,
     n_train_users: int | None = None,
     item_vectors: np.ndarray | None = None,
@@ -73,6 +75,9 @@ def evaluate(
     relevance: sparse ``[n, n_items]`` test grades (see `relevance_matrix`); its rows align with
         ``recommended``'s, or with ``users`` when given (row ``users[u]`` belongs to list ``u``,
         e.g. ``users=slate.users``). None: beyond-accuracy figures only.
+    items: the training split's catalogue arrays in one object (`workbench.types.ItemArrays`:
+        ``train.item_arrays()``), standing for every ``item_*``, ``n_train_users`` and ``n_items``
+        argument below (not both).
     Beyond-accuracy rows appear when their inputs are given: novelty (``item_popularity``
     and ``n_train_users``), intra-list diversity (``item_vectors``), category diversity
     (``item_category``), mean item age in days (``item_age_days``). Coverage, exposure Gini
@@ -84,6 +89,14 @@ def evaluate(
     Users with no relevant test item are left out of the accuracy rows;
     ``df.attrs["users_excluded"]`` holds their number, also written in those rows' note.
     """
+    if items is not None:
+        given = [n for n, v in (("item_popularity", item_popularity), ("n_train_users", n_train_users),
+                                ("item_vectors", item_vectors), ("item_category", item_category),
+                                ("item_age_days", item_age_days), ("n_items", n_items)) if v is not None]  # fmt: skip
+        if given:
+            raise ValueError(f"evaluate: items= and {given}: expected the item arrays once (items= holds them all)")
+        item_popularity, n_train_users, n_items = items.popularity, items.n_users, items.n_items
+        item_vectors, item_category, item_age_days = items.vectors, items.category, items.age_days
     ks = tuple(int(k) for k in ks)
     if not ks:
         raise ValueError("ks is empty; expected at least one cut-off k")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from workbench.ranking.features import FeatureLayout
-from workbench.ranking.layers import FieldEmbedding, mlp
+from workbench.ranking.layers import FieldEmbedding, check_sizes, mlp
 from workbench.rebuildable import rebuildable
 
 
@@ -27,6 +27,9 @@ class DeepFMConfig:
     hidden: tuple[int, ...] = (64, 32)
     dropout: float = 0.1
     name: ClassVar[str] = "deepfm"
+
+    def __post_init__(self) -> None:
+        check_sizes(self.dropout, embed_dim=self.embed_dim, hidden=self.hidden)
 
     def build(self, layout: FeatureLayout) -> DeepFM:
         return DeepFM(layout, self)

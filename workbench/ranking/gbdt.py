@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from workbench.checks import check_count
 from workbench.ranking.features import FeatureLayout
 
 
@@ -42,6 +43,19 @@ class GBDTConfig:
     use_ids: bool = False  # user/item ids as categorical splits (overfits on small data)
     n_jobs: int = 1  # LightGBM threads; >1 slows down badly on a shared, oversubscribed machine
     name: ClassVar[str] = "gbdt"
+
+    def __post_init__(self) -> None:
+        check_count("n_estimators", self.n_estimators, 1)
+        check_count("num_leaves", self.num_leaves, 2)
+        check_count("min_child_samples", self.min_child_samples, 1)
+        check_count("early_stopping_rounds", self.early_stopping_rounds, 1)
+        check_count("n_jobs", self.n_jobs, 1)
+        if not (isinstance(self.learning_rate, (int, float)) and 0.0 < self.learning_rate < float("inf")):
+            raise ValueError(f"learning_rate={self.learning_rate!r}: expected a positive, finite shrinkage rate")
+        for name in ("subsample", "colsample_bytree"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 < value <= 1.0):
+                raise ValueError(f"{name}={value!r}: expected a share in (0, 1]")
 
 
 def platt(scores: np.ndarray, labels: np.ndarray, steps: int = 50) -> tuple[float, float]:

@@ -5,6 +5,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from workbench.checks import check_count
+
+
+def check_sizes(dropout: float, **sizes: int | tuple[int, ...]) -> None:
+    """A torch ranker config's ranges: every size (or each layer of a tuple) a positive integer, dropout in [0, 1)."""
+    for name, value in sizes.items():
+        for v in value if isinstance(value, tuple) else (value,):
+            check_count(name, v, 1)
+    if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
+        raise ValueError(f"dropout={dropout!r}: expected a probability in [0, 1)")
+
 
 def mlp(n_in: int, hidden: tuple[int, ...], dropout: float) -> nn.Sequential:
     """ReLU tower ``n_in → hidden… → 1``."""

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from workbench.ranking.features import FeatureLayout
-from workbench.ranking.layers import mlp
+from workbench.ranking.layers import check_sizes, mlp
 from workbench.rebuildable import rebuildable
 
 
@@ -28,6 +28,9 @@ class NCFConfig:
     dropout: float = 0.1
     side_features: bool = True
     name: ClassVar[str] = "ncf"
+
+    def __post_init__(self) -> None:
+        check_sizes(self.dropout, gmf_dim=self.gmf_dim, mlp_dim=self.mlp_dim, hidden=self.hidden)
 
     def build(self, layout: FeatureLayout) -> NeuMF:
         return NeuMF(layout, self)

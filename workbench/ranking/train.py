@@ -30,6 +30,11 @@ from workbench.data.dataset import Dataset
 from workbench.types import CandidateSet
 
 
+# The TrainConfig fields only the torch rankers read (`train_torch`); GBDT has its own
+# (`workbench.ranking.gbdt.GBDTConfig`: n_estimators, learning_rate, early_stopping_rounds ...).
+TORCH_ONLY_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "patience")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Pair sampling and optimisation settings shared by all rankers."""
@@ -53,8 +58,13 @@ class TrainConfig:
             )
         if not 0.0 < self.valid_fraction < 1.0:
             raise ValueError(f"TrainConfig.valid_fraction={self.valid_fraction}: expected a number in (0, 1)")
-        if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
-            raise ValueError(f"TrainConfig: epochs={self.epochs}, batch_size={self.batch_size}, patience={self.patience}")
+        check_count("epochs", self.epochs, 1)
+        check_count("batch_size", self.batch_size, 1)
+        check_count("patience", self.patience, 0)
+        if not (isinstance(self.lr, (int, float)) and 0.0 < self.lr < float("inf")):
+            raise ValueError(f"lr={self.lr!r}: expected a positive, finite learning rate")
+        if not (isinstance(self.weight_decay, (int, float)) and 0.0 <= self.weight_decay < float("inf")):
+            raise ValueError(f"weight_decay={self.weight_decay!r}: expected a non-negative, finite L2 weight")
         if self.seed is not None:
             check_count("TrainConfig.seed (None: the pipeline's)", self.seed, 0)
 

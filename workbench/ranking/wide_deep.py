@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from workbench.ranking.features import FeatureLayout
-from workbench.ranking.layers import FieldEmbedding, mlp
+from workbench.ranking.layers import FieldEmbedding, check_sizes, mlp
 from workbench.rebuildable import rebuildable
 
 CROSSES = (
@@ -32,6 +32,9 @@ class WideDeepConfig:
     dropout: float = 0.1
     crosses: tuple[tuple[str, str], ...] = CROSSES
     name: ClassVar[str] = "wide_deep"
+
+    def __post_init__(self) -> None:
+        check_sizes(self.dropout, embed_dim=self.embed_dim, hidden=self.hidden)
 
     def build(self, layout: FeatureLayout) -> WideDeep:
         return WideDeep(layout, self)

@@ -1,13 +1,15 @@
 """Stage 3, reranking: freshness boost, MMR diversity, business rules, exploration.
 
 Each step is a pure function over arrays for many users; `rerank` composes them
-(see `workbench.rerank.compose` for the order and why).
+(see `workbench.rerank.compose` for the order and why). The MMR function is
+``workbench.rerank.mmr.mmr``: the package does not re-export it, so that the name
+``workbench.rerank.mmr`` stays the submodule.
 """
 
 from workbench.rerank.compose import STEPS, RerankConfig, rerank
 from workbench.rerank.exploration import ExplorationResult, explore, explore_positions, n_explore_slots
 from workbench.rerank.freshness import freshness_boost, freshness_multiplier
-from workbench.rerank.mmr import MMRResult, minmax_normalise, mmr
+from workbench.rerank.mmr import MMRResult, minmax_normalise
 from workbench.lists import apply_order, compact, seen_mask
 from workbench.rerank.rules import category_cap, category_rank, eligible, pin_promoted
 
@@ -26,7 +28,6 @@ __all__ = [
     "freshness_boost",
     "freshness_multiplier",
     "minmax_normalise",
-    "mmr",
     "n_explore_slots",
     "pin_promoted",
     "rerank",

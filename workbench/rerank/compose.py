@@ -45,10 +45,10 @@ import scipy.sparse as sp
 from workbench.rerank.exploration import explore
 from workbench.rerank.freshness import freshness_boost, freshness_multiplier
 from workbench.checks import check_count, check_unit_interval
-from workbench.rerank.mmr import minmax_normalise, mmr
+from workbench.rerank.mmr import ALPHA, LAM, check_weights, minmax_normalise, mmr_checked
 from workbench.lists import apply_order, compact, partition
 from workbench.rerank.rules import category_cap, eligible, pin_promoted
-from workbench.types import CandidateSet, Slate
+from workbench.types import CandidateSet, ItemArrays, Slate
 
 STEPS = ("filter", "freshness", "mmr", "pins", "cap", "explore")
 
@@ -70,8 +70,8 @@ class RerankConfig:
         pipeline's seed inside a `workbench.pipeline.Pipeline`.
     """
 
-    lam: float = 0.7
-    alpha: float = 0.3
+    lam: float = LAM
+    alpha: float = ALPHA
     freshness_decay: float = 1.0
     freshness_weight: float = 0.2
     exploration_rate: float = 0.0
@@ -81,8 +81,7 @@ class RerankConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        check_unit_interval("lam (λ, the relevance weight)", self.lam)
-        check_unit_interval("alpha (α, the same-category share of similarity)", self.alpha)
+        check_weights(self.lam, self.alpha)  # λ and α: validated here, once per config
         check_unit_interval("exploration_rate ε", self.exploration_rate)
         freshness_multiplier(np.zeros(1), decay=self.freshness_decay, weight=self.freshness_weight)
         check_count("max_pins", self.max_pins, 0)
@@ -112,9 +111,10 @@ def rerank(
     ranked: CandidateSet,
     k: int,
     *,
-    item_vectors: np.ndarray,
-    item_category: np.ndarray,
-    item_age_days: np.ndarray,
+    items: ItemArrays | None = None,
+    item_vectors: np.ndarray | None = None,
+    item_category: np.ndarray | None = None,
+    item_age_days: np.ndarray | None = None,
     item_available: np.ndarray | None = None,
     item_promoted: np.ndarray | None = None,
     seen: sp.spmatrix | None = None,
@@ -122,6 +122,8 @@ def rerank(
 ) -> Slate:
     """Rerank ``ranked`` to ``k`` items per user (see the module docstring).
 
+    items: the catalogue's arrays in one object (`workbench.types.ItemArrays`, e.g.
+    ``train.item_arrays()``); or each array alone, as below (not both).
     Item arrays are indexed by item id: item_vectors float ``[n_items, d]``,
     item_category int, item_age_days float (days), item_available bool,
     item_promoted bool, all ``[n_items]``. seen: CSR ``[n_users_total, n_items]`` whose
@@ -137,6 +139,16 @@ def rerank(
     Steps left out of ``config.order`` do not run, whatever inputs are passed.
     """
     k = check_count("k", k, 1)
+    if items is not None:
+        given = [n for n, v in (("item_vectors", item_vectors), ("item_category", item_category),
+                                ("item_age_days", item_age_days), ("item_available", item_available),
+                                ("item_promoted", item_promoted)) if v is not None]  # fmt: skip
+        if given:
+            raise ValueError(f"rerank: items= and {given}: expected the item arrays once (items= holds them all)")
+        item_vectors, item_category, item_age_days = items.vectors, items.category, items.age_days
+        item_available, item_promoted = items.available, items.promoted
+    if item_vectors is None or item_category is None or item_age_days is None:
+        raise ValueError("rerank: expected items= (an ItemArrays) or item_vectors, item_category and item_age_days")
     vectors = np.asarray(item_vectors)
     if vectors.ndim != 2:
         raise ValueError(f"item_vectors must be 2-D [n_items, d], got shape {vectors.shape}")
@@ -185,7 +197,7 @@ def rerank(
             segment = np.broadcast_to(("mmr" in done) * (np.arange(cols.shape[1]) >= k), cols.shape)
             cols = apply_order(cols, np.lexsort((-apply_order(rel, cols, -np.inf), segment), axis=1))
         elif step == "mmr":
-            res = mmr(apply_order(rel, cols, 0.0), items_now, vectors, category, k, lam=config.lam, alpha=config.alpha,
+            res = mmr_checked(apply_order(rel, cols, 0.0), items_now, vectors, category, k, lam=config.lam, alpha=config.alpha,
                       normalise=False)  # fmt: skip
             cols, shift, mmr_score, before_mmr = _after_mmr(cols, res.order, res.marginal, shift, mmr_score)
         elif step == "pins" and promoted is not None and config.max_pins > 0:

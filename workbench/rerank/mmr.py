@@ -76,9 +76,18 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return v / np.where(norm > 0, norm, 1.0)
 
 
-def _check_inputs(relevance, items, item_vectors, item_category, k, lam, alpha):
-    lam = check_unit_interval("lam (λ, the relevance weight)", lam)
-    alpha = check_unit_interval("alpha (α, the same-category share of similarity)", alpha)
+LAM = 0.7  # λ's default, the one declaration (RerankConfig.lam and mmr's lam use it)
+ALPHA = 0.3  # α's default
+
+
+def check_weights(lam: float, alpha: float) -> tuple[float, float]:
+    """λ and α, each in [0, 1]: the one place they are validated (`RerankConfig` calls it once per
+    config; `rerank` then calls `mmr_checked`, which does not check them again)."""
+    return (check_unit_interval("lam (λ, the relevance weight)", lam),
+            check_unit_interval("alpha (α, the same-category share of similarity)", alpha))  # fmt: skip
+
+
+def _check_inputs(relevance, items, item_vectors, item_category, k):
     k = check_count("k", k, 1)
     items = np.asarray(items, dtype=np.int64)
     if items.ndim != 2 or np.shape(relevance) != items.shape:
@@ -91,7 +100,7 @@ def _check_inputs(relevance, items, item_vectors, item_category, k, lam, alpha):
         raise ValueError("item_vectors hold NaN or inf; expected finite vectors")
     if items.size and (items.min() < -1 or items.max() >= vec.shape[0]):
         raise ValueError(f"items hold ids in [{items.min()}, {items.max()}]; expected -1 or [0, {vec.shape[0] - 1}]")
-    return items, lam, alpha, k
+    return items, k
 
 
 def mmr(
@@ -101,8 +110,8 @@ def mmr(
     item_category: np.ndarray,
     k: int,
     *,
-    lam: float = 0.7,
-    alpha: float = 0.3,
+    lam: float = LAM,
+    alpha: float = ALPHA,
     normalise: bool = True,
 ) -> MMRResult:
     """Rerank each row of ``items`` by MMR and return the first ``k`` picks.
@@ -114,7 +123,23 @@ def mmr(
     item_category: int ``[n_items]``.
     lam: λ in [0, 1], weight of relevance. alpha: α in [0, 1], weight of same-category.
     """
-    items, lam, alpha, k = _check_inputs(relevance, items, item_vectors, item_category, k, lam, alpha)
+    lam, alpha = check_weights(lam, alpha)
+    return mmr_checked(relevance, items, item_vectors, item_category, k, lam=lam, alpha=alpha, normalise=normalise)
+
+
+def mmr_checked(
+    relevance: np.ndarray,
+    items: np.ndarray,
+    item_vectors: np.ndarray,
+    item_category: np.ndarray,
+    k: int,
+    *,
+    lam: float,
+    alpha: float,
+    normalise: bool = True,
+) -> MMRResult:
+    """`mmr` with λ and α already validated (by `check_weights`, as `RerankConfig` does)."""
+    items, k = _check_inputs(relevance, items, item_vectors, item_category, k)
     mask = items >= 0
     rel = minmax_normalise(relevance, mask) if normalise else np.where(mask, _finite(relevance, mask), 0.0)
     n_users, n = items.shape

@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from workbench.arguments import int_at_least, number_in, positive_float, unit_interval
+from workbench.arguments import (existing_dir, existing_file, int_at_least, number_in, positive_float, unit_interval,
+                                 writable_dir, writable_file)
 
 PORT = int_at_least(1, "a TCP port in 1..65535", 65535)
 
@@ -76,9 +77,10 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     import numpy as np
 
     from workbench.arguments import resolve_small
-    from workbench.serving.loadtest import check_loopback, run_load
+    from workbench.serving.loadtest import check_loopback, check_service, run_load
 
     check_loopback(args.url)  # before loading anything
+    check_service(args.url)  # a service must answer, within 2 s
     small = resolve_small(args)
     from workbench.data import load
 
@@ -101,8 +103,8 @@ def register(sub) -> None:
 
     sv = sub.add_parser("serve", help="serve the recommender over HTTP (FastAPI + uvicorn on 127.0.0.1, Redis features)")
     add_data_args(sv)
-    sv.add_argument("--config", help="pipeline TOML (default: the built-in PipelineConfig)")
-    sv.add_argument("--model", help="an artefact folder to serve (default: the store's artefact for data/config/seed, "
+    sv.add_argument("--config", type=existing_file("a pipeline TOML file such as configs/default.toml"), help="pipeline TOML (default: the built-in PipelineConfig)")
+    sv.add_argument("--model", type=existing_dir("an artefact folder of the model store"), help="an artefact folder to serve (default: the store's artefact for data/config/seed, "
                                     "trained first if there is none)")  # fmt: skip
     sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sv.add_argument("--allow-remote", action="store_true", help="allow --host to be a non-loopback address")
@@ -110,8 +112,8 @@ def register(sub) -> None:
     sv.add_argument("--redis-port", type=PORT, default=None,
                     help=f"port of the redis-server this command starts (default: a free one; ignored when "
                          f"{'WORKBENCH_REDIS_URL'} names an existing Redis)")  # fmt: skip
-    sv.add_argument("--redis-dir", default=os.path.join("data", "redis"), help="its working directory (default data/redis)")
-    sv.add_argument("--event-log", help="SQLite event log (default data/events/<model version>.sqlite)")
+    sv.add_argument("--redis-dir", type=writable_dir("a folder for redis-server's files"), default=os.path.join("data", "redis"), help="its working directory (default data/redis)")
+    sv.add_argument("--event-log", type=writable_file("an SQLite file to write events to"), help="SQLite event log (default data/events/<model version>.sqlite)")
     sv.add_argument("--cache-ttl", type=positive_float("a positive number of seconds"), default=60.0,
                     help="response-cache TTL in seconds (default 60)")  # fmt: skip
     sv.add_argument("--no-cache", action="store_true", help="turn the response cache off")
@@ -140,5 +142,5 @@ def register(sub) -> None:
                     help="per-request timeout, counted as an error (default 2 s)")  # fmt: skip
     lt.add_argument("--unknown-users", type=int_at_least(1, "a positive number of ids"), default=None,
                     help="also draw this many user ids the model does not know (cold-start answers)")
-    lt.add_argument("--csv", help="write the per-request rows to this CSV file")
+    lt.add_argument("--csv", type=writable_file("a CSV file to write"), help="write the per-request rows to this CSV file")
     lt.set_defaults(func=cmd_loadtest)

@@ -62,6 +62,27 @@ def check_loopback(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+def check_service(url: str, timeout_s: float = 2.0) -> None:
+    """ValueError within ``timeout_s`` unless the service at ``url`` answers ``GET /healthz``
+    (so a load test against nothing says so before loading any data)."""
+    import urllib.error
+    import urllib.request
+
+    health = url.rstrip("/") + "/healthz"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout_s) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500:  # a 503 is a service that answers, in a degraded state: load it and see
+            return
+        raise ValueError(f"url={url!r}: GET {health} answered {exc.code}; expected the workbench service "
+                         "(start it with `workbench serve`)") from None  # fmt: skip
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ValueError(f"url={url!r}: no service answers there ({reason}); start one with `workbench serve "
+                         f"--port {urlsplit(url).port or 80}` first") from None  # fmt: skip
+
+
 def parse_server_timing(header: str | None) -> dict[str, float]:
     """``{"cache": 0.31, ...}`` (milliseconds) from a ``Server-Timing`` header."""
     out: dict[str, float] = {}

@@ -1,7 +1,7 @@
 """The model the service serves: a fitted `Pipeline` from the model store, with its version.
 
 `load_model` is the one place the service gets its pipeline: ``model_path`` loads an artefact
-folder (`Pipeline.load`); otherwise `workbench.store.load_or_train` loads the artefact that
+folder (`workbench.store.load_pipeline`); otherwise `workbench.store.load_or_train` loads the artefact that
 matches (data, config, seed), training and storing it first when the store has none. The
 artefact key is the ``model_version`` every answer carries and every feature-store key starts
 with, so features are versioned with the model.
@@ -31,13 +31,13 @@ def load_model(data: str = "synthetic", config: PipelineConfig | None = None, se
                cache_dir: str | Path | None = None) -> ServedModel:  # fmt: skip
     """The pipeline to serve and its version (see the module docstring)."""
     if model_path is not None:
-        from workbench.store.store import read_manifest
+        from workbench.store.store import load_pipeline, read_manifest
 
         folder = Path(model_path)
         if not folder.is_dir():
             raise FileNotFoundError(f"--model {model_path}: no such artefact folder (list them with `workbench models`)")
         t0 = time.perf_counter()
-        pipeline = Pipeline.load(folder)
+        pipeline = load_pipeline(folder)
         if config is not None:
             pipeline.config = config
         version = str(read_manifest(folder).get("key") or folder.name)

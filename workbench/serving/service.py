@@ -281,7 +281,7 @@ class RecommenderService:
         self.model, self.redis_url, self.log = model, redis_url, event_log
         self.config = cfg = config or ServiceConfig()
         pipe, train = model.pipeline, model.train
-        pipe._check_fitted()
+        pipe.check_fitted()
         self.pipeline, self.train, self.version = pipe, train, model.version
         self.k_max = int(cfg.k_max or pipe.config.n_ranked)
         if self.k_max > pipe.config.n_ranked:

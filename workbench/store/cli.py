@@ -75,18 +75,18 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``models`` to the ``workbench`` command's sub-commands."""
-    from workbench.arguments import add_file_args, data_arg, data_help
+    from workbench.arguments import CACHE_DIR, SEED, STORE_DIR, add_file_args, data_arg, data_help, existing_file
     from workbench.data import SPLITS
 
     tr = sub.add_parser("train", help="fit the pipeline once and store it (prints the artefact folder)")
     tr.add_argument("--data", type=data_arg, default="synthetic", help=data_help())
     add_file_args(tr)
-    tr.add_argument("--config", help="pipeline TOML (default: the built-in PipelineConfig)")
-    tr.add_argument("--seed", type=int, default=0, help="seed of the synthetic world and of every fit (default 0)")
+    tr.add_argument("--config", type=existing_file("a pipeline TOML file such as configs/default.toml"), help="pipeline TOML (default: the built-in PipelineConfig)")
+    tr.add_argument("--seed", type=SEED, default=0, help="seed of the synthetic world and of every fit (default 0)")
     tr.add_argument("--small", action="store_true", help="the small synthetic world (quick look, tests)")
     tr.add_argument("--split", choices=sorted(SPLITS), default="temporal", help="train/test split (default temporal)")
-    tr.add_argument("--store", help="store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
-    tr.add_argument("--cache-dir", default="data", help="where downloaded data is cached (default: data)")
+    tr.add_argument("--store", type=STORE_DIR, help="store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
+    tr.add_argument("--cache-dir", type=CACHE_DIR, default="data", help="where downloaded data is cached (default: data)")
     tr.add_argument("--notebooks", action="store_true",
                     help="train every pipeline the notebooks load (default, textbook split, each ranker), "
                          "so that every notebook opens without training")  # fmt: skip
@@ -94,5 +94,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     md = sub.add_parser("models", help="list the model store's artefacts (and remove some)")
     md.add_argument("--remove", nargs="+", default=[], metavar="KEY", help="delete these artefacts first")
-    md.add_argument("--store", help="store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
+    md.add_argument("--store", type=STORE_DIR, help="store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
     md.set_defaults(func=cmd_models)

@@ -154,7 +154,7 @@ def save_pipeline(pipeline: Pipeline, folder: str | Path, spec: DataSpec | None 
     and it holds a sound artefact (the store's case: the same key means the same fit).
     """
 
-    pipeline._check_fitted()
+    pipeline.check_fitted()
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".tmp-{folder.name}-{os.getpid()}-{time.monotonic_ns()}"

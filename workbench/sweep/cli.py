@@ -111,25 +111,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``sweep`` to the ``workbench`` command's sub-commands."""
-    from workbench.arguments import add_file_args, data_arg, data_help
+    from workbench.arguments import (CACHE_DIR, STORE_DIR, add_file_args, data_arg, data_help, existing_dir,
+                                     positive_int, writable_dir, writable_file)
 
     sw = sub.add_parser("sweep", help="run a sweep file (grid/random configs × seeds) on Dask; frontier, best, export")
     sw.add_argument("file", help="sweep TOML (e.g. configs/sweep_rerank.toml; see workbench.sweep.spec)")
-    sw.add_argument("--out", help=f"results folder (default: {DEFAULT_OUT}/<sweep name>); a re-run resumes it")
+    sw.add_argument("--out", type=writable_dir("a results folder (created when absent)"), help=f"results folder (default: {DEFAULT_OUT}/<sweep name>); a re-run resumes it")
     sw.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786 "
                                         "(default: a LocalCluster on this machine)")  # fmt: skip
-    sw.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
-    sw.add_argument("--limit", type=int, help="compute at most this many of the remaining configs, then stop")
+    sw.add_argument("--workers", type=positive_int("a positive number of worker processes"), help="LocalCluster worker processes (default: one per core)")
+    sw.add_argument("--limit", type=positive_int("a positive number of configs"), help="compute at most this many of the remaining configs, then stop")
     sw.add_argument("--report-only", action="store_true", help="report the results folder without running")
     sw.add_argument("--frontier", help="comma-separated axes of the Pareto frontier, e.g. "
                                        "ndcg@10,intra_list_diversity@10 (min:NAME to minimise)")  # fmt: skip
     sw.add_argument("--best", help="e.g. 'max ndcg@10 with intra_list_diversity@10 >= 0.9'")
-    sw.add_argument("--export", help="write the --best config to this pipeline TOML")
-    sw.add_argument("--top", type=int, default=10, help="configs listed in the summary (default 10)")
-    sw.add_argument("--store", help="model store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
-    sw.add_argument("--model", help="serve every config from this artefact folder (rerank-only sweeps; default: "
+    sw.add_argument("--export", type=writable_file("a pipeline TOML file to write"), help="write the --best config to this pipeline TOML")
+    sw.add_argument("--top", type=positive_int("a positive number of configs"), default=10, help="configs listed in the summary (default 10)")
+    sw.add_argument("--store", type=STORE_DIR, help="model store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
+    sw.add_argument("--model", type=existing_dir("an artefact folder of the model store"), help="serve every config from this artefact folder (rerank-only sweeps; default: "
                                     "the store's artefact of each upstream config, fitted when missing)")  # fmt: skip
-    sw.add_argument("--cache-dir", default="data", help="where downloaded data is cached (default: data)")
+    sw.add_argument("--cache-dir", type=CACHE_DIR, default="data", help="where downloaded data is cached (default: data)")
     sw.add_argument("--data", type=data_arg, default=None, help=data_help("the sweep file's data"))
     add_file_args(sw)
     sw.set_defaults(func=cmd_sweep)

@@ -79,6 +79,8 @@ def config_to_toml(config, header: str = "") -> str:
     out += ["", "[weights]", *_scalars(raw["weights"], ("weights",))]
     for name, params in raw["source_params"].items():
         out += ["", f"[source_params.{_key(name)}]", *_scalars(params, ("source_params", name))]
+    if raw.get("ranker_params"):  # the ranker's own settings (empty: its defaults)
+        out += ["", "[ranker_params]", *_scalars(raw["ranker_params"], ("ranker_params",))]
     for table in ("train", "rerank"):
         out += ["", f"[{table}]", *_scalars(raw[table], (table,))]
     return "\n".join(out) + "\n"

@@ -204,12 +204,13 @@ def _fmt(v: Any) -> str:
 
 def config_paths() -> dict[str, str]:
     """What each top-level field takes in a path: "value", "table" (a dataclass: train, rerank),
-    "weights" (weights.SOURCE) or "params" (source_params.SOURCE.ARG)."""
+    "weights" (weights.SOURCE), "params" (source_params.SOURCE.ARG) or "model" (ranker_params.FIELD)."""
     from workbench.pipeline import PipelineConfig
 
     kinds = {}
     for f in dataclasses.fields(PipelineConfig):
-        kinds[f.name] = {"train": "table", "rerank": "table", "weights": "weights", "source_params": "params"}.get(
+        kinds[f.name] = {"train": "table", "rerank": "table", "weights": "weights", "source_params": "params",
+                   "ranker_params": "model"}.get(
             f.name, "value"
         )
     return kinds
@@ -239,6 +240,8 @@ def check_path(path: str) -> None:
             raise SweepError(f"{path!r}: expected {head}.FIELD with FIELD one of {fields}")
         if parts[1] == "seed":
             raise SweepError(f"{path!r}: seeds come from [sweep] seeds (each stage's seed is the pipeline's)")
+    if kind == "model" and len(parts) != 2:  # the field is checked against the ranker with the config
+        raise SweepError(f"{path!r}: expected ranker_params.FIELD (a setting of the chosen ranker's model)")
     if kind in ("weights", "params"):
         want = 2 if kind == "weights" else 3
         if len(parts) != want or parts[1] not in SOURCES:

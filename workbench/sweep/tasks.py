@@ -52,12 +52,6 @@ def cache_stats() -> dict[str, int]:
         return dict(_STATS)
 
 
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
-        _STATS.update(loads=0, ranks=0)
-
-
 @dataclass(frozen=True)
 class EvalInputs:
     """What every config of one seed is judged on (scattered once to each worker)."""
