@@ -42,3 +42,42 @@ def test_deeply_nested_json_is_a_400_naming_the_body_not_a_500(serve):
     # parseable but wrong: the validator names the field, and the echoed value stays short
     assert shallow.status_code == 422 and shallow.json()["field"] == "user" and len(shallow.text) < 1000
     assert 'status="500"' not in metrics
+
+
+def _serve_args(tiny_pipeline_toml, tmp_path) -> list[str]:
+    return ["--data", "synthetic", "--small", "--config", str(tiny_pipeline_toml), "--event-log",
+            str(tmp_path / "events.sqlite"), "--redis-dir", str(tmp_path / "redis"), "--redis-timeout-ms", "2000"]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "SIGKILL"])
+def test_serve_stopped_by_a_signal_leaves_no_redis_running(stored_model, tiny_pipeline_toml, tmp_path, monkeypatch, how):
+    """`workbench serve` starts its own redis-server; after SIGTERM or SIGINT (cleanup runs) and after
+    SIGKILL (no cleanup: the kernel's parent-death signal) that redis-server is gone."""
+    import signal
+
+    from workbench.serving.children import alive, children
+    from workbench.serving.process import ServeProcess
+
+    monkeypatch.delenv("WORKBENCH_REDIS_URL", raising=False)
+    server = ServeProcess(_serve_args(tiny_pipeline_toml, tmp_path), log_path=tmp_path / "serve.log", start_timeout=300)
+    server.start()
+    pid = server.pid
+    try:
+        redis = [c for c in children(pid) if "redis-server" in open(f"/proc/{c}/cmdline").read()]
+        assert len(redis) == 1, children(pid)
+        proc, server.process = server.process, None
+        os_signal = getattr(signal, how)
+        proc.send_signal(os_signal)
+        status = proc.wait(timeout=60)
+    finally:
+        server.kill()
+    deadline = time.monotonic() + 10
+    while alive(redis[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(redis[0]), f"redis-server {redis[0]} outlived `workbench serve` stopped by {how}"
+    # SIGINT: uvicorn shuts down and hands the signal to asyncio's runner, which may end the run normally (0)
+    expected = {"SIGTERM": {143}, "SIGINT": {0, 130}, "SIGKILL": {-9}}[how]
+    log = (tmp_path / "serve.log").read_text()
+    assert status in expected, (status, log[-2000:])
+    assert "Traceback" not in log, log[-2000:]

@@ -56,17 +56,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model = load_model(args.data, pipeline_config, seed=seed, small=small, model_path=args.model,
                        progress=say, cache_dir=args.cache_dir)  # fmt: skip
     print(model.description, file=sys.stderr)
-    url, server = redis_url(port=args.redis_port, dir=args.redis_dir)
-    log_path = Path(args.event_log) if args.event_log else default_event_log_path(model.version)
-    log = SQLiteEventLog(log_path)
-    service = RecommenderService(model, url, log, config)
-    print(f"serving model {model.version} on http://{args.host}:{args.port} (Redis {url}"
-          f"{' started by this process' if server else ''}; event log {log_path}); Ctrl-C stops it", file=sys.stderr)  # fmt: skip
+    from workbench.serving.children import sigterm_exits
+
+    sigterm_exits()  # SIGTERM → SystemExit: the `finally` below stops Redis (uvicorn re-raises the signal it caught)
+    server = service = None
     try:
+        url, server = redis_url(port=args.redis_port, dir=args.redis_dir, die_with_parent=True)
+        log_path = Path(args.event_log) if args.event_log else default_event_log_path(model.version)
+        service = RecommenderService(model, url, SQLiteEventLog(log_path), config)
+        print(f"serving model {model.version} on http://{args.host}:{args.port} (Redis {url}"
+              f"{' started by this process' if server else ''}; event log {log_path}); Ctrl-C stops it", file=sys.stderr)  # fmt: skip
         uvicorn.run(create_app(service), host=args.host, port=args.port, workers=1, log_level="warning",
                     access_log=False)  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down and re-raised SIGINT; one line, no traceback
+        print("workbench serve: interrupted, stopped", file=sys.stderr)
+        return 130
     finally:
-        service.close()
+        if service is not None:
+            service.close()
         if server is not None:
             server.stop()
     return 0
