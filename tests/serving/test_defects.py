@@ -81,3 +81,54 @@ def test_serve_stopped_by_a_signal_leaves_no_redis_running(stored_model, tiny_pi
     log = (tmp_path / "serve.log").read_text()
     assert status in expected, (status, log[-2000:])
     assert "Traceback" not in log, log[-2000:]
+
+
+def test_deadline_counts_redis_not_a_busy_event_loop(redis):
+    """Redis answers after 30 ms (CLIENT PAUSE); from 10 ms on, the event loop is held for 500 ms (what a
+    process off the CPU sees), so the reply waits in the socket while the 100 ms deadline passes. The
+    guard reads it (no RedisUnavailable, breaker closed). The old deadline (asyncio.wait_for, and a
+    client socket timeout equal to the deadline) drops the same reply."""
+    from workbench.serving.feature_store import make_client
+
+    deadline_s = 0.1
+
+    async def scenario(old: bool):
+        loop = asyncio.get_running_loop()
+        client = make_client(redis.url, timeout_ms=deadline_s * 1e3 if old else 5000.0)
+        await client.ping()  # one open connection, reused by the call below
+        guard = RedisGuard(timeout_ms=deadline_s * 1e3, cooldown_s=60.0)
+        redis.pause(30)
+        loop.call_later(0.01, time.sleep, 0.5)
+        try:
+            if old:
+                return await asyncio.wait_for(client.ping(), deadline_s)
+            return await guard.call(lambda: client.ping()), guard
+        finally:
+            await client.aclose()
+
+    reply, guard = asyncio.run(scenario(old=False))
+    assert reply is True and guard.up and guard.failures == 0
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    with pytest.raises((asyncio.TimeoutError, RedisTimeout)):
+        asyncio.run(scenario(old=True))
+
+
+def test_deadline_still_trips_when_redis_does_not_answer(redis):
+    from workbench.serving.feature_store import make_client
+
+    async def scenario():
+        client = make_client(redis.url, timeout_ms=1000.0)
+        await client.ping()
+        guard = RedisGuard(timeout_ms=8.0, cooldown_s=60.0)
+        redis.pause(300)
+        t0 = time.perf_counter()
+        try:
+            with pytest.raises(RedisUnavailable, match="no reply within 8.0 ms"):
+                await guard.call(lambda: client.ping())
+            return time.perf_counter() - t0, guard
+        finally:
+            await client.aclose()
+
+    elapsed, guard = asyncio.run(scenario())
+    assert guard.failures == 1 and elapsed < 0.3  # failed at the deadline, not after the 300 ms pause

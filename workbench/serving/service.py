@@ -40,7 +40,9 @@ stage 1 even if they become available online.
 
 Degradation
 -----------
-- Redis down or slow: every Redis call has a deadline (``redis_timeout_ms``) and no retries;
+- Redis down or slow: every Redis call has a deadline (``redis_timeout_ms``: time Redis had while
+  the event loop was running; a busy machine's scheduling delays are not charged to Redis, see
+  `RedisGuard._within`) and no retries;
   after a refused connection, or three deadlines missed in a row, the service stops calling
   Redis for ``redis_cooldown_s`` and then probes it again with the next request. Meanwhile
   answers come from the in-process fallback: available items by popularity, as last read from
@@ -147,6 +149,9 @@ class RedisGuard:
 
     WRITE_FACTOR = 10
     OPEN_AFTER = 3  # consecutive timeouts that open the breaker (one slow reply on a busy machine does not)
+    GRACE_TURNS = 3  # event-loop turns given, at the deadline, to read a reply already received (`_within`)
+    LATE_SHARE = 0.25  # a deadline timer this late (share of the deadline) means the loop was not running
+    MAX_EXTENSIONS = 3  # deadlines re-armed for a late loop, at most (the wait stays bounded)
 
     def __init__(self, timeout_ms: float, cooldown_s: float) -> None:
         self.timeout_s, self.cooldown_s = timeout_ms / 1000.0, cooldown_s
@@ -170,7 +175,7 @@ class RedisGuard:
         if not self.up:
             raise RedisUnavailable(f"skipping Redis after a failure ({self.last_error})")
         try:
-            result = await asyncio.wait_for(make(), self.timeout_s * (self.WRITE_FACTOR if write else 1))
+            result = await self._within(make, self.timeout_s * (self.WRITE_FACTOR if write else 1))
         except (asyncio.TimeoutError, OSError, RedisError) as exc:
             if not write:  # a refused or broken connection opens the breaker at once; timeouts when they repeat
                 timeout = isinstance(exc, (TimeoutError, asyncio.TimeoutError, RedisTimeout))  # TimeoutError is an OSError
@@ -179,6 +184,52 @@ class RedisGuard:
         if not write:
             self.down_until, self.last_error, self.in_a_row = 0.0, None, 0
         return result
+
+    async def _within(self, make: Callable[[], Any], limit: float) -> Any:
+        """``await make()``, failed with TimeoutError when Redis had ``limit`` seconds of a *running* event
+        loop to answer and did not. On a busy machine the process can be off the CPU for longer than the
+        deadline; Redis' reply then waits in the socket, and a plain ``asyncio.wait_for`` drops it (its
+        timer and the reply become ready in the same turn of the loop). So: the clock starts in the task
+        that sends the command; a deadline timer that runs late by more than ``LATE_SHARE`` of the
+        deadline (the loop was not running) re-arms for one more deadline from now, at most
+        ``MAX_EXTENSIONS`` times; and at the deadline the loop gets ``GRACE_TURNS`` turns (each polls the
+        sockets, none waits) to read a reply already received. A Redis that does not answer while the
+        loop runs still fails at the deadline."""
+        loop = asyncio.get_running_loop()
+        expired = loop.create_future()
+        timer: list[asyncio.TimerHandle] = []
+
+        def arm(extensions: int) -> None:
+            due = loop.time() + limit
+            timer[:] = [loop.call_at(due, check, due, extensions)]
+
+        def check(due: float, extensions: int) -> None:
+            if loop.time() - due > limit * self.LATE_SHARE and extensions < self.MAX_EXTENSIONS:
+                arm(extensions + 1)
+            elif not expired.done():
+                expired.set_result(None)
+
+        async def timed() -> Any:
+            arm(0)
+            try:
+                return await make()
+            finally:
+                timer[0].cancel()
+
+        task = loop.create_task(timed())
+        try:
+            await asyncio.wait((task, expired), return_when=asyncio.FIRST_COMPLETED)
+            for _ in range(self.GRACE_TURNS):
+                if task.done():
+                    break
+                await asyncio.sleep(0)
+        except BaseException:  # the request itself was cancelled
+            task.cancel()
+            raise
+        if not task.done():
+            task.cancel()
+            raise asyncio.TimeoutError(f"no reply within {limit * 1e3:.1f} ms of a running event loop")
+        return task.result()
 
     def _fail(self, exc: BaseException, now: bool) -> None:
         self.failures += 1
@@ -339,7 +390,8 @@ class RecommenderService:
         self.store.sync_client = sync
         if not self.store.materialised():
             self.rematerialise()
-        client = make_client(self.redis_url, timeout_ms=self.config.redis_timeout_ms, asyncio=True)
+        # The socket timeout is only a backstop: the guard enforces the deadline, measured from the send
+        client = make_client(self.redis_url, timeout_ms=self.config.redis_timeout_ms * RedisGuard.WRITE_FACTOR, asyncio=True)
         self.store.client = self.cache.client = client
 
     def rematerialise(self) -> dict[str, float]:
