@@ -248,16 +248,17 @@ def create_app(service: RecommenderService) -> FastAPI:
 
 
 class ServerThread:
-    """A real uvicorn serving ``app`` on ``host:port`` (port None: a free one) in a background thread."""
+    """A real uvicorn serving ``app`` on ``host:port`` (port None: a free one) in a background thread;
+    ``keep_alive_s``: how long an idle keep-alive connection stays open (uvicorn's default: 5 s)."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None, keep_alive_s: float = 5.0) -> None:
         import uvicorn
 
         from workbench.serving.redis_server import free_port
 
         self.host, self.port = host, port or free_port(host)
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                                    lifespan="on", access_log=False))  # fmt: skip
+                                                    lifespan="on", access_log=False, timeout_keep_alive=keep_alive_s))  # fmt: skip
         self.thread: threading.Thread | None = None
 
     @property
