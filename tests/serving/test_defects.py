@@ -132,3 +132,34 @@ def test_deadline_still_trips_when_redis_does_not_answer(redis):
 
     elapsed, guard = asyncio.run(scenario())
     assert guard.failures == 1 and elapsed < 0.3  # failed at the deadline, not after the 300 ms pause
+
+
+def test_event_posted_while_redis_is_unreachable_is_applied_when_it_answers(serve, model):
+    """Redis frozen (CLIENT PAUSE) until the breaker opens; a click posted then is logged but cannot reach
+    the store. When Redis answers again, the next request applies it first: the user's cached answer
+    (which held the clicked item) is dropped and the item leaves the answer."""
+    user = 5 + USER_SHIFT
+    with serve(ServiceConfig(redis_timeout_ms=50.0, redis_cooldown_s=3.0, ranker_budget_ms=10_000.0)) as s:
+        first = s.client.get("/recommend", params={"user": user, "k": 10}).json()
+        assert first["degraded"] is None
+        assert s.client.get("/recommend", params={"user": user, "k": 10}).headers["x-cache"] == "hit"
+        clicked = first["items"][0]
+        store = s.service.store
+        before = [int(x) for x in store.sync_client.lrange(store.key("u", user, "recent"), 0, -1)]
+        s.redis.pause(1000)
+        while s.service.guard.up:  # three missed deadlines open the breaker (3 s cool-down)
+            assert s.client.get("/recommend", params={"user": user, "k": 10}).json()["degraded"] == "feature_store"
+        ack = s.client.post("/events", json={"events": [{"type": "click", "request_id": "down1", "position": 1,
+                                                         "user": user, "item": clicked}]}).json()  # fmt: skip
+        waiting = s.client.get("/healthz").json()["unapplied_events"]
+        lag = [line for line in s.client.get("/metrics").text.splitlines() if line.startswith("workbench_event_lag ")]
+        while not s.service.guard.up:
+            time.sleep(0.05)
+        after = s.client.get("/recommend", params={"user": user, "k": 10})
+        recent = [int(x) for x in store.sync_client.lrange(store.key("u", user, "recent"), 0, -1)]
+        left = s.client.get("/healthz").json()["unapplied_events"]
+    assert ack == {"accepted": 1, "duplicates": 0, "durable": True, "features_updated": False}
+    assert waiting == 1 and lag == ["workbench_event_lag 1.0"] and left == 0
+    assert after.headers["x-cache"] == "miss" and after.json()["degraded"] is None
+    assert clicked not in after.json()["items"]
+    assert recent == [clicked - ITEM_SHIFT] + before[: store.recent_n - 1]  # applied once

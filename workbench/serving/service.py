@@ -49,7 +49,10 @@ Degradation
   the store (the training data before any read), minus the user's training history; flagged
   ``feature_store``. A Redis that comes back empty (it
   persists nothing) is rebuilt in the background: the offline features, then the event log's
-  clicks and conversions replayed over them (`rematerialise`).
+  clicks and conversions replayed over them (`rematerialise`). Clicks and conversions posted while
+  Redis is unreachable are logged (acknowledged, ``features_updated: false``) and wait in memory
+  (``workbench_event_lag``); the first request or event after Redis answers again applies them and
+  drops those users' cached answers (a rebuild from the log covers them instead).
 - Ranker over its budget (``ranker_budget_ms``, the ranker's own time from the end of stage 1;
   0 means every answer skips it): the answer is the top of the candidate order
   (fused stage-1 scores, after the online filters), flagged ``ranker_budget``. The late ranking
@@ -261,6 +264,8 @@ class ServiceMetrics:
                                buckets=(1, 2, 4, 8, 16, 32, 64, 128))  # fmt: skip
         self.events = Counter("workbench_events", "events received by type and result", ["type", "result"],
                               registry=self.registry)  # fmt: skip
+        self.event_lag = Gauge("workbench_event_lag", "clicks and conversions logged but not yet applied to the "
+                               "feature store (Redis unreachable)", registry=self.registry)  # fmt: skip
         for reason in DEGRADED:
             self.degraded.labels(reason)
         for result in ("hit", "miss"):
@@ -354,6 +359,7 @@ class RecommenderService:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self.guard = RedisGuard(cfg.redis_timeout_ms, cfg.redis_cooldown_s)
         self.metrics = ServiceMetrics()
+        self.metrics.event_lag.set_function(lambda: self.unapplied_events)
         self.cache = ResponseCache(self.version, None, cfg.cache_ttl_s, cfg.cache_enabled)
         self.store = FeatureStore(self.version, train.n_items, None, None, cfg.recent_n)
         # The in-process fallback: popularity and availability as last read from the store.
@@ -366,6 +372,10 @@ class RecommenderService:
         self._pending: list[_Job] = []
         self._draining = False
         self._remat_thread: threading.Thread | None = None
+        # clicks/conversions logged but not yet in Redis (it was unreachable): applied when it answers again
+        self._unapplied: list[pd.DataFrame] = []
+        self._unapplied_lock = threading.Lock()
+        self._applying: asyncio.Lock | None = None
 
     # --- lifecycle ------------------------------------------------------------------
     async def astartup(self, connections: int = 8) -> None:
@@ -400,6 +410,9 @@ class RecommenderService:
         t0 = time.perf_counter()
         out = self.store.materialise(self.train, force=True, ready=False)
         events = self.log.read()
+        logged = set(_event_keys(events["request_id"], events["position"], events["event_type"]))
+        with self._unapplied_lock:  # what the log replay below covers is no longer waiting
+            self._unapplied = [f for f in (f[~f["key"].isin(logged)] for f in self._unapplied) if len(f)]
         inter = events[events["event_type"] != "impression"]
         rows = self.item_index.get_indexer(inter["item_id"].to_numpy())
         frame = pd.DataFrame({"user_id": inter["user_id"].to_numpy(), "type": inter["event_type"].to_numpy(),
@@ -532,6 +545,9 @@ class RecommenderService:
         cache_state = "off" if not self.cache.enabled else ("bypass" if not use_cache else "miss")
         redis_failed = False
 
+        if self._unapplied and self.guard.up:  # Redis answers again: apply the events it missed first
+            await self._apply_unapplied()
+
         # 1. cache check
         cached = None
         if cache_state == "miss":
@@ -658,21 +674,57 @@ class RecommenderService:
         if len(fresh):
             frame = pd.DataFrame({"user_id": fresh["user_id"].to_numpy(), "type": fresh["event_type"].to_numpy(),
                                   "item_row": self.item_index.get_indexer(fresh["item_id"].to_numpy()),
-                                  "ts": fresh["event_ts"].to_numpy()})  # fmt: skip
-            keys = [self.cache.key(u) for u in np.unique(frame["user_id"].to_numpy()).tolist()]
-            try:
-                await self.guard.call(lambda: self.store.record_interactions(frame, invalidate=keys), write=True)
-            except RedisUnavailable:
-                updated = False
+                                  "ts": fresh["event_ts"].to_numpy(),
+                                  "key": _event_keys(fresh["request_id"], fresh["position"], fresh["event_type"])})  # fmt: skip
+            with self._unapplied_lock:
+                self._unapplied.append(frame)
+            updated = await self._apply_unapplied()
+            if not updated:
                 self.metrics.errors.labels("feature_update").inc()
         return {"accepted": int(new.sum()), "duplicates": int((~new).sum()), "durable": True,
                 "features_updated": updated}  # fmt: skip
 
+    async def _apply_unapplied(self) -> bool:
+        """Apply every waiting click/conversion to the feature store and drop those users' cached answers,
+        in one round trip; True when nothing is left waiting. One application at a time (an asyncio lock),
+        so no event is applied twice; a Redis that came back empty is left to `rematerialise`."""
+        if self._applying is None:
+            self._applying = asyncio.Lock()
+        async with self._applying:
+            with self._unapplied_lock:
+                pending = list(self._unapplied)
+            if not pending:
+                return True
+            frame = pd.concat(pending, ignore_index=True)
+            keys = [self.cache.key(u) for u in np.unique(frame["user_id"].to_numpy()).tolist()]
+            try:
+                await self.guard.call(lambda: self.store.record_if_ready(frame, invalidate=keys), write=True)
+            except NotMaterialised:
+                self._rematerialise_in_background()
+                return False
+            except RedisUnavailable:
+                return False
+            with self._unapplied_lock:
+                self._unapplied = [f for f in self._unapplied if not any(f is p for p in pending)]
+                return not self._unapplied
+
+    @property
+    def unapplied_events(self) -> int:
+        """Clicks and conversions logged but not yet applied to the feature store."""
+        with self._unapplied_lock:
+            return sum(len(f) for f in self._unapplied)
+
     def health(self) -> dict[str, Any]:
         return {"status": "ok" if self.guard.up else "degraded", "model_version": self.version,
                 "redis": "up" if self.guard.up else f"down ({self.guard.last_error})",
+                "unapplied_events": self.unapplied_events,
                 "cache_hit_rate": round(self.cache.hit_rate, 4), "uptime_s": round(time.time() - self.started_at, 1),
                 "model": self.model.description}  # fmt: skip
+
+
+def _event_keys(request_id: pd.Series, position: pd.Series, event_type: pd.Series) -> np.ndarray:
+    """The event log's identity of each event (request id, position, type) as one string."""
+    return (request_id.astype(str) + "|" + position.astype(np.int64).astype(str) + "|" + event_type.astype(str)).to_numpy()
 
 
 def event_frame(events: list[dict], now: float) -> pd.DataFrame:
