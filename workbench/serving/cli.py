@@ -12,6 +12,15 @@ from workbench.arguments import int_at_least, number_in, positive_float, unit_in
 PORT = int_at_least(1, "a TCP port in 1..65535", 65535)
 
 
+def rate_limit(text: str) -> str:
+    """``--rate-limit``: nginx's ``NUMBERr/s`` or ``NUMBERr/m``."""
+    import re
+
+    if not re.fullmatch(r"[1-9][0-9]*r/[sm]", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected requests per second or minute, e.g. 200r/s or 30r/m")
+    return text
+
+
 def service_config(args: argparse.Namespace):
     """The `ServiceConfig` the serve options describe."""
     from workbench.serving.service import ServiceConfig
@@ -30,6 +39,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "::1", "localhost") and not args.allow_remote:
         raise ValueError(f"--host {args.host}: the service binds loopback only unless --allow-remote is given")
     config = service_config(args)  # checked before any work
+    if args.replicas is not None or args.auth:
+        from workbench.serving.replicas import serve_replicas
+
+        if args.replicas is None:
+            args.replicas = 1
+        return serve_replicas(args)
     import threadpoolctl
     import torch
     import uvicorn
@@ -130,6 +145,18 @@ def register(sub) -> None:
                     help="ε of reranking's exploration (default: the pipeline config's)")
     sv.add_argument("--k-max", type=int_at_least(1, "a positive slate length"), default=None,
                     help="largest k a request may ask for (default: the pipeline's n_ranked)")
+    sv.add_argument("--replicas", type=int_at_least(1, "a positive number of replicas", 64), default=None,
+                    help="run this many service processes behind an nginx gateway on --port (one Redis, one event log)")
+    sv.add_argument("--auth", action="store_true",
+                    help="the gateway requires an API key (X-API-Key): 401 without a valid one, 403 for /events "
+                         "without the write scope; implies --replicas 1 unless given")  # fmt: skip
+    sv.add_argument("--keys", default=None,
+                    help="API keys file, 'NAME SCOPE KEY' per line (default: $WORKBENCH_API_KEYS, else "
+                         "data/gateway/keys.txt, generated on first use)")  # fmt: skip
+    sv.add_argument("--rate-limit", default="200r/s", type=rate_limit,
+                    help="per-key rate limit at the gateway, nginx syntax (default 200r/s; e.g. 30r/m)")
+    sv.add_argument("--rate-burst", type=int_at_least(0, "a number of requests >= 0"), default=400,
+                    help="requests a key may send at once above the rate (default 400)")
     sv.set_defaults(func=cmd_serve)
 
     lt = sub.add_parser("loadtest", help="open-loop load at a constant rate against a local service; latency budget table")
