@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from contextlib import ExitStack
-
 import httpx
 import pytest
 
@@ -24,31 +22,16 @@ def nginx_installed() -> str:
     return find_nginx()
 
 
-@pytest.fixture
-def replicas(model, tmp_path):
-    """Two services (real uvicorns) over one redis-server and one SQLite event log."""
-    from workbench.serving.app import ServerThread, create_app
-    from workbench.serving.eventlog import SQLiteEventLog
-    from workbench.serving.redis_server import RedisServer
-    from workbench.serving.service import RecommenderService
-
-    with ExitStack() as stack:
-        redis = stack.enter_context(RedisServer(dir=tmp_path / "redis"))
-        services, servers = [], []
-        for _ in range(2):
-            service = RecommenderService(model, redis.url, SQLiteEventLog(tmp_path / "events.sqlite"), PATIENT)
-            stack.callback(service.close)
-            servers.append(stack.enter_context(ServerThread(create_app(service))))
-            services.append(service)
-        yield services, servers
-
-
 def upstreams(servers) -> list[str]:
     return [s.url.removeprefix("http://") for s in servers]
 
 
 def test_keys_missing_wrong_and_without_write_scope(replicas):
-    services, servers = replicas
+    with replicas(PATIENT) as (services, servers, _):
+        _keys_missing_wrong_and_without_write_scope(services, servers)
+
+
+def _keys_missing_wrong_and_without_write_scope(services, servers):
     keys = ApiKeys.generate()
     admin, reader = keys.by_name("admin").key, keys.by_name("reader").key
     user = 3 + USER_SHIFT
@@ -74,7 +57,11 @@ def test_keys_missing_wrong_and_without_write_scope(replicas):
 
 
 def test_rate_limit_is_per_key(replicas):
-    _, servers = replicas
+    with replicas(PATIENT) as (_, servers, _):
+        _rate_limit_is_per_key(servers)
+
+
+def _rate_limit_is_per_key(servers):
     keys = ApiKeys.generate()
     admin, reader = keys.by_name("admin").key, keys.by_name("reader").key
     # 1 request a minute, 2 more at once: the 4th request inside the minute is refused
@@ -89,7 +76,11 @@ def test_rate_limit_is_per_key(replicas):
 
 
 def test_round_robin_and_a_replica_going_away(replicas):
-    services, servers = replicas
+    with replicas(PATIENT) as (services, servers, _):
+        _round_robin_and_a_replica_going_away(services, servers)
+
+
+def _round_robin_and_a_replica_going_away(services, servers):
     with Gateway(upstreams(servers)) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
         first = [http.get("/recommend", params={"user": u + USER_SHIFT}, headers={"Cache-Control": "no-cache"})
                  for u in range(6)]  # fmt: skip
@@ -138,11 +129,12 @@ def test_serve_replicas_auth_runs_and_stops_without_orphans(stored_model, tiny_p
     keys_path = tmp_path / "secret" / "keys.txt"
     args = ["--data", "synthetic", "--small", "--config", str(tiny_pipeline_toml), "--event-log", str(tmp_path / "ev.sqlite"),
             "--redis-dir", str(tmp_path / "redis"), "--redis-timeout-ms", "2000", "--replicas", "2", "--auth",
-            "--keys", str(keys_path)]  # fmt: skip
+            "--keys", str(keys_path), "--prometheus"]  # fmt: skip
     server = ServeProcess(args, log_path=tmp_path / "serve.log", start_timeout=600).start()
     try:
         kids = children(server.pid)
-        names = sorted(open(f"/proc/{c}/cmdline").read().split("\0")[0].split(" ")[0].rsplit("/", 1)[-1] for c in kids)
+        names = sorted(open(f"/proc/{c}/comm").read().strip() for c in kids)
+        running = [alive(k) for k in kids]
         keys = ApiKeys.load(keys_path)
         user = 2 + USER_SHIFT - USER_SHIFT  # the CLI serves the model's own ids
         no_key = httpx.get(server.url + "/recommend", params={"user": user}, timeout=30)
@@ -156,7 +148,8 @@ def test_serve_replicas_auth_runs_and_stops_without_orphans(stored_model, tiny_p
     deadline = time.monotonic() + 10
     while any(alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert names.count("nginx") == 1 and names.count("redis-server") == 1 and len(kids) == 4, names
+    assert names.count("nginx") == 1 and names.count("redis-server") == 1 and names.count("prometheus") == 1, names
+    assert len(kids) == 5 and all(running), (names, running)
     assert no_key.status_code == 401 and ok.status_code == 200
     assert not [k for k in kids if alive(k)], "children outlived `workbench serve --replicas 2`"
     log = (tmp_path / "serve.log").read_text()

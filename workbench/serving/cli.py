@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "::1", "localhost") and not args.allow_remote:
         raise ValueError(f"--host {args.host}: the service binds loopback only unless --allow-remote is given")
     config = service_config(args)  # checked before any work
-    if args.replicas is not None or args.auth:
+    if args.replicas is not None or args.auth or args.prometheus:
         from workbench.serving.replicas import serve_replicas
 
         if args.replicas is None:
@@ -157,6 +157,8 @@ def register(sub) -> None:
                     help="per-key rate limit at the gateway, nginx syntax (default 200r/s; e.g. 30r/m)")
     sv.add_argument("--rate-burst", type=int_at_least(0, "a number of requests >= 0"), default=400,
                     help="requests a key may send at once above the rate (default 400)")
+    sv.add_argument("--prometheus", action="store_true",
+                    help="with --replicas: also run Prometheus scraping the gateway and the replicas, with the alert rules")
     sv.set_defaults(func=cmd_serve)
 
     lt = sub.add_parser("loadtest", help="open-loop load at a constant rate against a local service; latency budget table")

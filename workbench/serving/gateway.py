@@ -13,7 +13,8 @@ What the gateway does, per request (nginx's phases, in this order):
 
 1. **authentication** (``X-API-Key`` header): no key or an unknown one → 401; a key without the
    ``write`` scope on ``POST /events`` → 403. The answers are JSON naming the field, like the
-   service's own 4xx. ``/healthz`` needs no key (load balancers and probes call it).
+   service's own 4xx. ``/healthz`` needs no key (load balancers and probes call it), nor do ``/gateway/status`` (nginx's
+   stub_status) and ``/gateway/metrics`` (its connection gauges in Prometheus' text format).
 2. **rate limit per key** (nginx ``limit_req``, a leaky bucket keyed by the key's *name*):
    ``rate`` requests per second (or per minute: ``"30r/m"``) with ``burst`` extra at once; over it
    → 429. Rejected requests never reach a replica.
@@ -196,6 +197,10 @@ http {{
         location = /events {{ {auth} {write_only} {limit} {proxy} }}
         location = /healthz {{ {proxy} }}
         location = /gateway/status {{ stub_status; }}
+        location = /gateway/metrics {{
+            default_type text/plain;
+            return 200 "# TYPE nginx_connections_active gauge\nnginx_connections_active $connections_active\n# TYPE nginx_connections_reading gauge\nnginx_connections_reading $connections_reading\n# TYPE nginx_connections_writing gauge\nnginx_connections_writing $connections_writing\n# TYPE nginx_connections_waiting gauge\nnginx_connections_waiting $connections_waiting\n";
+        }}
         location / {{ return 404 {_json("not found", "path", "/recommend, /events or /healthz")}; }}
         location @rate_limited {{ return 429 {_json("rate limited", "X-API-Key", f"at most {rate} (burst {burst}) per key")}; }}
     }}

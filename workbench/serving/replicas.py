@@ -4,7 +4,8 @@ and one event log.
     parent (this command) ── redis-server            (one feature store and response cache)
                           ├─ workbench serve --port A (replica 1) ┐ the same model version, the same
                           ├─ workbench serve --port B (replica 2) ┘ SQLite event log (WAL, many writers)
-                          └─ nginx --port P           (gateway: keys, rate limit, round robin)
+                          ├─ nginx --port P           (gateway: keys, rate limit, round robin)
+                          └─ prometheus               (with --prometheus: scrapes them, alert rules)
 
 Every child is started by this process, on a free loopback port, and stopped by its PID (SIGTERM,
 then SIGKILL); each gets SIGTERM from the kernel if this process dies without cleaning up
@@ -51,7 +52,7 @@ def serve_replicas(args: argparse.Namespace) -> int:
               f"{', '.join(f'{k.name} ({k.scope})' for k in keys)}", file=sys.stderr)  # fmt: skip
     sigterm_exits()
     say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    redis = gateway = None
+    redis = gateway = prometheus = None
     replicas: list[ServeProcess] = []
     try:
         url, redis = redis_url(port=args.redis_port, dir=args.redis_dir, die_with_parent=True)
@@ -63,6 +64,13 @@ def serve_replicas(args: argparse.Namespace) -> int:
             say(f"replica {i + 1}/{args.replicas}: pid {proc.pid} on {proc.url}")
         gateway = Gateway([p.url.removeprefix("http://") for p in replicas], keys, port=args.port,
                           rate=args.rate_limit, burst=args.rate_burst, die_with_parent=True).start()  # fmt: skip
+        if args.prometheus:
+            from workbench.serving.prometheus_server import PrometheusServer
+
+            prometheus = PrometheusServer([p.url.removeprefix("http://") for p in replicas],
+                                          gateway=gateway.url.removeprefix("http://"), die_with_parent=True).start()  # fmt: skip
+            say(f"prometheus (pid {prometheus.process.pid}) on {prometheus.url}: scrapes the gateway and the replicas, "
+                "evaluates configs/prometheus/serving-alerts.yml")  # fmt: skip
         say(f"gateway (nginx pid {gateway.process.pid}) on {gateway.url} → {args.replicas} replica(s), Redis {url}"
             f"{', API keys required' if keys else ', no authentication'}; Ctrl-C stops it")  # fmt: skip
         while True:
@@ -78,6 +86,8 @@ def serve_replicas(args: argparse.Namespace) -> int:
         say("workbench serve: interrupted, stopped")
         return 130
     finally:
+        if prometheus is not None:
+            prometheus.stop()
         if gateway is not None:
             gateway.stop()
         for p in replicas:

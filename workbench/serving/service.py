@@ -431,7 +431,15 @@ class RecommenderService:
 
             def job() -> None:
                 try:
-                    self.rematerialise()
+                    # one rebuild across the replicas sharing this Redis: the others answer from the
+                    # fallback until the winner writes the ready key (two replays would count events twice)
+                    lock = f"wb-rebuilding:{self.version}"  # outside the store prefix, which a rebuild clears
+                    if not self.store.sync_client.set(lock, self.started_at, nx=True, ex=300):
+                        return
+                    try:
+                        self.rematerialise()
+                    finally:
+                        self.store.sync_client.delete(lock)
                 except Exception as exc:  # Redis went away again: the next request retries
                     self.metrics.errors.labels("rematerialise").inc()
                     self.guard.last_error = f"re-materialising failed: {exc}"
