@@ -52,3 +52,18 @@ def test_event_log_backup_is_online_consistent_and_restores_with_equal_counts(se
     assert live["events:impression"] + live["events:click"] == 400  # nothing lost by the backup
     with pytest.raises(FileExistsError):
         restore_event_log(tmp_path / "backup.sqlite", tmp_path / "restored.sqlite")
+
+
+def test_drill_commands_backup_and_restore(serve, tmp_path, capsys):
+    from workbench.cli import main
+
+    with serve(PATIENT) as s:
+        s.client.get("/recommend", params={"user": 1 + USER_SHIFT})
+        s.service.log.close()  # the served row is flushed
+        assert main(["drill", "backup", "--event-log", str(s.log_path), "--out", str(tmp_path / "b.sqlite")]) == 0
+        assert main(["drill", "restore", "--backup", str(tmp_path / "b.sqlite"), "--to", str(tmp_path / "r.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "backed up online" in out and "restored" in out and log_counts(tmp_path / "r.sqlite")["served"] == 1
+    assert main(["drill", "restore", "--backup", str(tmp_path / "missing.sqlite"), "--to", str(tmp_path / "x")]) == 2
+    assert main(["drill", "redis-wipe", "--url", "http://10.0.0.1:80", "--redis-url", "redis://127.0.0.1:1/0",
+                 "--users", "1"]) == 2  # fmt: skip

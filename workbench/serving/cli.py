@@ -117,6 +117,29 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     return 0 if result.server_errors == 0 else 1
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    """``workbench drill redis-wipe|backup|restore``: the recovery drills, timed (workbench.serving.drills)."""
+    from workbench.serving import drills
+
+    if args.drill == "redis-wipe":
+        from workbench.serving.loadtest import check_loopback
+
+        check_loopback(args.url)
+        users = [int(u) for u in args.users.split(",")] if args.users else None
+        if not users:
+            raise ValueError("--users: expected a comma-separated list of user ids (warm users of the served model)")
+        headers = {"X-API-Key": os.environ["WORKBENCH_API_KEY"]} if os.environ.get("WORKBENCH_API_KEY") else None
+        print(drills.redis_wipe(args.url, args.redis_url, users, headers=headers, timeout_s=args.timeout).report())
+        return 0
+    if args.drill == "backup":
+        seconds = drills.backup_event_log(args.event_log, args.out)
+        print(f"event log {args.event_log} backed up online to {args.out} in {seconds:.3f} s: {drills.log_counts(args.out)}")
+        return 0
+    seconds = drills.restore_event_log(args.backup, args.to)
+    print(f"backup {args.backup} restored to {args.to} in {seconds:.3f} s: {drills.log_counts(args.to)}")
+    return 0
+
+
 def register(sub) -> None:
     """Add ``serve`` and ``loadtest`` to the ``workbench`` command's sub-commands."""
     from workbench.arguments import add_data_args
@@ -160,6 +183,24 @@ def register(sub) -> None:
     sv.add_argument("--prometheus", action="store_true",
                     help="with --replicas: also run Prometheus scraping the gateway and the replicas, with the alert rules")
     sv.set_defaults(func=cmd_serve)
+
+    dr = sub.add_parser("drill", help="recovery drills, timed: Redis wiped and rebuilt; event log backed up online, restored")
+    dsub = dr.add_subparsers(dest="drill", required=True)
+    wipe = dsub.add_parser("redis-wipe", help="FLUSHALL the service's Redis; time until the users' answers are "
+                                              "personalised again and compare them with before")  # fmt: skip
+    wipe.add_argument("--url", default="http://127.0.0.1:8000", help="the service or its gateway (loopback only; "
+                      "an API key comes from $WORKBENCH_API_KEY)")  # fmt: skip
+    wipe.add_argument("--redis-url", required=True, help="the Redis the service uses (redis://127.0.0.1:PORT/0)")
+    wipe.add_argument("--users", required=True, help="comma-separated user ids to compare")
+    wipe.add_argument("--timeout", type=positive_float("a positive number of seconds"), default=60.0,
+                      help="give up after this many seconds (default 60)")  # fmt: skip
+    bk = dsub.add_parser("backup", help="online copy of the SQLite event log (SQLite's backup API)")
+    bk.add_argument("--event-log", required=True, help="the live event log")
+    bk.add_argument("--out", required=True, help="the backup file (must not exist)")
+    rs = dsub.add_parser("restore", help="restore a backup to a new event log")
+    rs.add_argument("--backup", required=True, help="the backup file")
+    rs.add_argument("--to", required=True, help="the new event log (must not exist)")
+    dr.set_defaults(func=cmd_drill)
 
     lt = sub.add_parser("loadtest", help="open-loop load at a constant rate against a local service; latency budget table")
     add_data_args(lt)
