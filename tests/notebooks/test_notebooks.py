@@ -105,6 +105,8 @@ EXPECTED_OUTPUT = {
                    r"^Over 30 days \([\d,]+ sessions\), Thompson sampling loses [\d.]+ expected clicks to the best row and "
                    r"ε-greedy [\d.]+", r"^At click weight 0\.5, the multi-task network"],
     },
+    # reads a running system; with none (the test run) it says that Prometheus is not readable
+    "13_operations": {"page": [r"Operations: "], "script": [r"^Operations: (no reading from Prometheus|[\d.]+ req/s)"]},
 }
 PAGE_WIDTH = {"medium": 1050, "compact": 700, "full": None}  # px a chart may take (marimo's column, less padding)
 
