@@ -142,7 +142,9 @@ def _json(error: str, field: str, expected: str) -> str:
 
 def nginx_config(dir: Path, port: int, upstreams: list[str], keys: ApiKeys | None, rate: str, burst: int) -> str:
     """The nginx.conf of a gateway on 127.0.0.1:``port`` (keys None: no authentication, no rate limit)."""
-    servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=2s;" for u in upstreams)
+    # max_fails=0: a replica is never marked down, a refused connection is retried on the next one at once
+    # (marked down for a fail_timeout, it would leave no live upstream while a rolling switch restarts the other)
+    servers = "\n".join(f"        server {u} max_fails=0;" for u in upstreams)
     auth = limit = zone = ""
     if keys is not None:
         scope_map = "\n".join(f'        "{k.key}" "{k.scope}";' for k in keys)
