@@ -151,7 +151,8 @@ class LoadResult:
         s = self.summary()
         lines = [
             f"open loop: {s['rate']:g} req/s for {s['duration_s']:g} s → {s['sent']} sent, "
-            f"{s['achieved_rps']:.1f} answered/s, {s['errors']} errors ({s['5xx']} 5xx)",
+            f"{s['achieved_rps']:.1f} answered/s, {s['errors']} errors ({s['5xx']} 5xx); "
+            f"{self.notes.get('stale_retries', 0)} requests resent after the server closed an idle connection",
             f"latency from the due time (ms): p50 {s['p50']:.2f}  p95 {s['p95']:.2f}  p99 {s['p99']:.2f}  max {s['max']:.2f}",
             f"cache hits {s['cache_hit_share']:.1%} (p99 {s['hits_p99']:.2f} ms), misses p99 {s['misses_p99']:.2f} ms; "
             f"degraded answers {s['degraded_share']:.1%}",

@@ -58,6 +58,10 @@ Degradation
   (fused stage-1 scores, after the online filters), flagged ``ranker_budget``. The late ranking
   still finishes on the inference thread (a thread cannot be interrupted); its result is dropped.
 - Unknown or cold user: popular items, flagged ``cold_user``.
+
+Why one module over 500 lines: the request path, the Redis guard it calls at every step, dynamic
+batching and the application of events all share one service's state (its futures, locks, the
+waiting events, the fallback); split apart, one request's seven steps would be read across modules.
 """
 
 from __future__ import annotations
