@@ -39,12 +39,15 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # The browser test drives Debian's Chromium (test tools never download their own browser); the
-# serving tests run Debian's redis-server (no fake Redis). Missing ones are installed together, after
+# serving tests run Debian's redis-server, nginx (the gateway) and prometheus (no fakes); wrk measures. Missing ones are installed together, after
 # one apt-get update, when root with apt. Without them the browser test is skipped and says why; the
 # serving tests fail, naming the missing redis-server.
 browser:
 	@missing=""; test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	  test -x /usr/bin/redis-server || missing="$$missing redis-server"; \
+	  test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
+	  test -x /usr/bin/prometheus || missing="$$missing prometheus"; \
+	  test -x /usr/bin/wrk || missing="$$missing wrk"; \
 	  test -z "$$missing" || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
 	  echo "not installed:$$missing (needs root and apt-get): the browser test is skipped, the serving tests fail"

@@ -118,6 +118,9 @@ EXPECTED_OUTPUT = {
                    r"challenger beats the incumbent", r"^Clickbait share 0\.3\. .* Offline and online disagree\.",
                    r"^Latency 100 ms against 900 ms: .* Offline and online disagree\."],
     },
+
+    # reads a running system; with none (the test run) it says that Prometheus is not readable
+    "13_operations": {"page": [r"Operations: "], "script": [r"^Operations: (no reading from Prometheus|[\d.]+ req/s)"]},
 }
 PAGE_WIDTH = {"medium": 1050, "compact": 700, "full": None}  # px a chart may take (marimo's column, less padding)
 

@@ -88,3 +88,28 @@ def serve(model, tmp_path):
                 service.close()
 
     return run
+
+
+@pytest.fixture
+def replicas(model, tmp_path):
+    """``replicas(config)``: two services (real uvicorns) over one redis-server and one SQLite event log;
+    yields ``(services, servers, redis)``."""
+    from contextlib import ExitStack
+
+    from workbench.serving.app import ServerThread, create_app
+    from workbench.serving.eventlog import SQLiteEventLog
+    from workbench.serving.service import RecommenderService
+
+    @contextmanager
+    def run(config):
+        with ExitStack() as stack:
+            redis = stack.enter_context(RedisServer(dir=tmp_path / "redis"))
+            services, servers = [], []
+            for _ in range(2):
+                service = RecommenderService(model, redis.url, SQLiteEventLog(tmp_path / "events.sqlite"), config)
+                stack.callback(service.close)
+                servers.append(stack.enter_context(ServerThread(create_app(service))))
+                services.append(service)
+            yield services, servers, redis
+
+    return run

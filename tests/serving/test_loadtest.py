@@ -90,3 +90,42 @@ def test_runs_from_inside_a_running_event_loop(serve, model):
     with serve(PATIENT) as s:
         result = asyncio.run(inside())
     assert result.n == 10 and result.errors == 0
+
+
+def test_keep_alive_connections_closed_by_the_server_are_not_counted_as_errors(model, tmp_path):
+    """uvicorn closes a keep-alive connection idle for ``keep_alive_s`` (here 0.3 s): a request written on it
+    gets no answer. The generator resends it once on a fresh connection (counted), so every request of
+    a run with 0.5 s gaps is answered."""
+    import asyncio
+
+    import httpx
+
+    from workbench.serving.app import ServerThread, create_app
+    from workbench.serving.eventlog import SQLiteEventLog
+    from workbench.serving.loadtest import _Connections
+    from workbench.serving.redis_server import RedisServer
+    from workbench.serving.service import RecommenderService
+
+    async def two_gets(url: str, max_idle_s: float):
+        host, port = url.removeprefix("http://").split(":")
+        pool = _Connections(host, int(port), limit=4, max_idle_s=max_idle_s)
+        first = await pool.get("/healthz", "")
+        await asyncio.sleep(0.8)  # the server closes the idle connection meanwhile
+        second = await pool.get("/healthz", "")
+        pool.close()
+        return first[0], second[0], pool.stale_retries
+
+    with RedisServer() as redis:
+        service = RecommenderService(model, redis.url, SQLiteEventLog(tmp_path / "events.sqlite"), PATIENT)
+        try:
+            with ServerThread(create_app(service), keep_alive_s=0.3) as server:
+                assert httpx.get(server.url + "/healthz").status_code == 200
+                retried = asyncio.run(two_gets(server.url, max_idle_s=60.0))  # reuse it: the retry path
+                aged = asyncio.run(two_gets(server.url, max_idle_s=0.2))  # too old to reuse: a fresh one
+                users = model.train.users["user_id"].to_numpy()
+                run = run_load(server.url, rate=2.0, duration_s=2.0, users=users, timeout_s=30, connections=1)
+        finally:
+            service.close()
+    assert retried == (200, 200, 1) and aged == (200, 200, 0)
+    assert run.n == 4 and run.errors == 0 and run.notes["stale_retries"] >= 3  # 3 gaps of 0.5 s (4 if the first one came late)
+

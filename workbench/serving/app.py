@@ -12,7 +12,7 @@ Endpoints:
 
 Bad input never reaches the pipeline: it is answered with a 4xx JSON body naming the field,
 what was expected and what came (``{"error", "field", "expected", "got"}``): 422 for invalid
-values and unknown fields, 400 for a body that is not JSON, 413 for a body over the limit.
+values and unknown fields, 400 for a body that is not JSON (or nested too deep for the parser), 413 for a body over the limit.
 Anything unexpected is a 500 with the request id, counted in ``/metrics`` (a bug, not an input).
 
 `ServerThread` runs the app on a real uvicorn in a background thread (notebooks, tests).
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import reprlib
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -43,7 +44,8 @@ class BadInput(Exception):
         self.field, self.expected, self.got, self.status = field, expected, got, status
 
     def response(self) -> JSONResponse:
-        got = self.got if isinstance(self.got, (int, float, str, bool, type(None))) else repr(self.got)
+        # reprlib: a bounded repr (a value nested 900 levels deep must not recurse or fill the answer)
+        got = self.got if isinstance(self.got, (int, float, str, bool, type(None))) else reprlib.repr(self.got)
         if isinstance(got, str) and len(got) > 200:
             got = got[:200] + "…"
         if isinstance(got, float) and not math.isfinite(got):
@@ -127,6 +129,9 @@ async def _read_json(request: Request, limit: int) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInput("body", "a JSON object", f"invalid JSON ({exc})", status=400) from None
+    except RecursionError:  # the C parser recurses once per level and stops near Python's recursion limit
+        raise BadInput("body", "JSON nested at most a few hundred levels deep", "JSON nested deeper than the parser's "
+                       "recursion limit", status=400) from None  # fmt: skip
 
 
 def create_app(service: RecommenderService) -> FastAPI:
@@ -188,6 +193,8 @@ def create_app(service: RecommenderService) -> FastAPI:
             body = RecommendBody.model_validate(raw)
         except ValidationError as exc:
             raise _pydantic_error(exc) from None
+        except RecursionError:
+            raise BadInput("body", "JSON nested less deeply", "a body too deep to validate", status=400) from None
         if not 1 <= body.k <= k_max:
             raise BadInput("k", f"an integer in [1, {k_max}]", body.k)
         ctx = body.context or RequestContext()
@@ -205,6 +212,8 @@ def create_app(service: RecommenderService) -> FastAPI:
             body = EventsBody.model_validate(raw)
         except ValidationError as exc:
             raise _pydantic_error(exc) from None
+        except RecursionError:
+            raise BadInput("body", "JSON nested less deeply", "a body too deep to validate", status=400) from None
         frame = event_frame([e.model_dump() for e in body.events], time.time())
         known = service.item_index.get_indexer(frame["item_id"].to_numpy()) >= 0
         if not known.all():
@@ -239,16 +248,17 @@ def create_app(service: RecommenderService) -> FastAPI:
 
 
 class ServerThread:
-    """A real uvicorn serving ``app`` on ``host:port`` (port None: a free one) in a background thread."""
+    """A real uvicorn serving ``app`` on ``host:port`` (port None: a free one) in a background thread;
+    ``keep_alive_s``: how long an idle keep-alive connection stays open (uvicorn's default: 5 s)."""
 
-    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None, keep_alive_s: float = 5.0) -> None:
         import uvicorn
 
         from workbench.serving.redis_server import free_port
 
         self.host, self.port = host, port or free_port(host)
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                                    lifespan="on", access_log=False))  # fmt: skip
+                                                    lifespan="on", access_log=False, timeout_keep_alive=keep_alive_s))  # fmt: skip
         self.thread: threading.Thread | None = None
 
     @property

@@ -13,6 +13,15 @@ from workbench.arguments import (existing_dir, existing_file, int_at_least, numb
 PORT = int_at_least(1, "a TCP port in 1..65535", 65535)
 
 
+def rate_limit(text: str) -> str:
+    """``--rate-limit``: nginx's ``NUMBERr/s`` or ``NUMBERr/m``."""
+    import re
+
+    if not re.fullmatch(r"[1-9][0-9]*r/[sm]", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected requests per second or minute, e.g. 200r/s or 30r/m")
+    return text
+
+
 def service_config(args: argparse.Namespace):
     """The `ServiceConfig` the serve options describe."""
     from workbench.serving.service import ServiceConfig
@@ -31,6 +40,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "::1", "localhost") and not args.allow_remote:
         raise ValueError(f"--host {args.host}: the service binds loopback only unless --allow-remote is given")
     config = service_config(args)  # checked before any work
+    if args.replicas is not None or args.auth or args.prometheus:
+        from workbench.serving.replicas import serve_replicas
+
+        if args.replicas is None:
+            args.replicas = 1
+        return serve_replicas(args)
     import threadpoolctl
     import torch
     import uvicorn
@@ -57,17 +72,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model = load_model(args.data, pipeline_config, seed=seed, small=small, model_path=args.model,
                        progress=say, cache_dir=args.cache_dir)  # fmt: skip
     print(model.description, file=sys.stderr)
-    url, server = redis_url(port=args.redis_port, dir=args.redis_dir)
-    log_path = Path(args.event_log) if args.event_log else default_event_log_path(model.version)
-    log = SQLiteEventLog(log_path)
-    service = RecommenderService(model, url, log, config)
-    print(f"serving model {model.version} on http://{args.host}:{args.port} (Redis {url}"
-          f"{' started by this process' if server else ''}; event log {log_path}); Ctrl-C stops it", file=sys.stderr)  # fmt: skip
+    from workbench.serving.children import sigterm_exits
+
+    sigterm_exits()  # SIGTERM → SystemExit: the `finally` below stops Redis (uvicorn re-raises the signal it caught)
+    server = service = None
     try:
+        url, server = redis_url(port=args.redis_port, dir=args.redis_dir, die_with_parent=True)
+        log_path = Path(args.event_log) if args.event_log else default_event_log_path(model.version)
+        service = RecommenderService(model, url, SQLiteEventLog(log_path), config)
+        print(f"serving model {model.version} on http://{args.host}:{args.port} (Redis {url}"
+              f"{' started by this process' if server else ''}; event log {log_path}); Ctrl-C stops it", file=sys.stderr)  # fmt: skip
         uvicorn.run(create_app(service), host=args.host, port=args.port, workers=1, log_level="warning",
                     access_log=False)  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down and re-raised SIGINT; one line, no traceback
+        print("workbench serve: interrupted, stopped", file=sys.stderr)
+        return 130
     finally:
-        service.close()
+        if service is not None:
+            service.close()
         if server is not None:
             server.stop()
     return 0
@@ -95,6 +117,29 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
         result.requests.to_csv(args.csv, index=False)
         print(f"per-request rows written to {args.csv}", file=sys.stderr)
     return 0 if result.server_errors == 0 else 1
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    """``workbench drill redis-wipe|backup|restore``: the recovery drills, timed (workbench.serving.drills)."""
+    from workbench.serving import drills
+
+    if args.drill == "redis-wipe":
+        from workbench.serving.loadtest import check_loopback
+
+        check_loopback(args.url)
+        users = [int(u) for u in args.users.split(",")] if args.users else None
+        if not users:
+            raise ValueError("--users: expected a comma-separated list of user ids (warm users of the served model)")
+        headers = {"X-API-Key": os.environ["WORKBENCH_API_KEY"]} if os.environ.get("WORKBENCH_API_KEY") else None
+        print(drills.redis_wipe(args.url, args.redis_url, users, headers=headers, timeout_s=args.timeout).report())
+        return 0
+    if args.drill == "backup":
+        seconds = drills.backup_event_log(args.event_log, args.out)
+        print(f"event log {args.event_log} backed up online to {args.out} in {seconds:.3f} s: {drills.log_counts(args.out)}")
+        return 0
+    seconds = drills.restore_event_log(args.backup, args.to)
+    print(f"backup {args.backup} restored to {args.to} in {seconds:.3f} s: {drills.log_counts(args.to)}")
+    return 0
 
 
 def register(sub) -> None:
@@ -125,7 +170,39 @@ def register(sub) -> None:
                     help="ε of reranking's exploration (default: the pipeline config's)")
     sv.add_argument("--k-max", type=int_at_least(1, "a positive slate length"), default=None,
                     help="largest k a request may ask for (default: the pipeline's n_ranked)")
+    sv.add_argument("--replicas", type=int_at_least(1, "a positive number of replicas", 64), default=None,
+                    help="run this many service processes behind an nginx gateway on --port (one Redis, one event log)")
+    sv.add_argument("--auth", action="store_true",
+                    help="the gateway requires an API key (X-API-Key): 401 without a valid one, 403 for /events "
+                         "without the write scope; implies --replicas 1 unless given")  # fmt: skip
+    sv.add_argument("--keys", default=None,
+                    help="API keys file, 'NAME SCOPE KEY' per line (default: $WORKBENCH_API_KEYS, else "
+                         "data/gateway/keys.txt, generated on first use)")  # fmt: skip
+    sv.add_argument("--rate-limit", default="200r/s", type=rate_limit,
+                    help="per-key rate limit at the gateway, nginx syntax (default 200r/s; e.g. 30r/m)")
+    sv.add_argument("--rate-burst", type=int_at_least(0, "a number of requests >= 0"), default=400,
+                    help="requests a key may send at once above the rate (default 400)")
+    sv.add_argument("--prometheus", action="store_true",
+                    help="with --replicas: also run Prometheus scraping the gateway and the replicas, with the alert rules")
     sv.set_defaults(func=cmd_serve)
+
+    dr = sub.add_parser("drill", help="recovery drills, timed: Redis wiped and rebuilt; event log backed up online, restored")
+    dsub = dr.add_subparsers(dest="drill", required=True)
+    wipe = dsub.add_parser("redis-wipe", help="FLUSHALL the service's Redis; time until the users' answers are "
+                                              "personalised again and compare them with before")  # fmt: skip
+    wipe.add_argument("--url", default="http://127.0.0.1:8000", help="the service or its gateway (loopback only; "
+                      "an API key comes from $WORKBENCH_API_KEY)")  # fmt: skip
+    wipe.add_argument("--redis-url", required=True, help="the Redis the service uses (redis://127.0.0.1:PORT/0)")
+    wipe.add_argument("--users", required=True, help="comma-separated user ids to compare")
+    wipe.add_argument("--timeout", type=positive_float("a positive number of seconds"), default=60.0,
+                      help="give up after this many seconds (default 60)")  # fmt: skip
+    bk = dsub.add_parser("backup", help="online copy of the SQLite event log (SQLite's backup API)")
+    bk.add_argument("--event-log", required=True, help="the live event log")
+    bk.add_argument("--out", required=True, help="the backup file (must not exist)")
+    rs = dsub.add_parser("restore", help="restore a backup to a new event log")
+    rs.add_argument("--backup", required=True, help="the backup file")
+    rs.add_argument("--to", required=True, help="the new event log (must not exist)")
+    dr.set_defaults(func=cmd_drill)
 
     lt = sub.add_parser("loadtest", help="open-loop load at a constant rate against a local service; latency budget table")
     add_data_args(lt)

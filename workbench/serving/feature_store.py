@@ -216,6 +216,13 @@ class FeatureStore:
             pipe.delete(*invalidate)
         await pipe.execute()
 
+    async def record_if_ready(self, frame: pd.DataFrame, invalidate: list[str] = ()) -> None:
+        """`record_interactions`, only into a materialised store (NotMaterialised otherwise: a Redis that
+        came back empty is rebuilt from the event log, which already holds these events)."""
+        if not await self.client.exists(self.key("ready")):
+            raise NotMaterialised(f"features of {self.version} are not materialised in Redis")
+        await self.record_interactions(frame, invalidate)
+
     def replay(self, frame: pd.DataFrame) -> int:
         """`record_interactions` with the blocking client, in chunks (rebuilding the store from the event log)."""
         if not len(frame):

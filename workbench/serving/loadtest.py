@@ -172,7 +172,8 @@ class LoadResult:
         s = self.summary()
         lines = [
             f"open loop: {s['rate']:g} req/s for {s['duration_s']:g} s → {s['sent']} sent, "
-            f"{s['achieved_rps']:.1f} answered/s, {s['errors']} errors ({s['5xx']} 5xx)",
+            f"{s['achieved_rps']:.1f} answered/s, {s['errors']} errors ({s['5xx']} 5xx); "
+            f"{self.notes.get('stale_retries', 0)} requests resent after the server closed an idle connection",
             f"latency from the due time (ms): p50 {s['p50']:.2f}  p95 {s['p95']:.2f}  p99 {s['p99']:.2f}  max {s['max']:.2f}",
             f"cache hits {s['cache_hit_share']:.1%} (p99 {s['hits_p99']:.2f} ms), misses p99 {s['misses_p99']:.2f} ms; "
             f"degraded answers {s['degraded_share']:.1%}",
@@ -189,30 +190,48 @@ class _Connections:
     """Keep-alive HTTP/1.1 connections to one loopback server, at most ``limit`` open; a minimal client
     (GET with a Content-Length answer), because the generator shares the machine with the server and
     must cost little CPU per request. A request waits for a free connection when all are busy; its
-    latency still counts from its due time."""
+    latency still counts from its due time.
 
-    def __init__(self, host: str, port: int, limit: int) -> None:
-        self.host, self.port, self.limit = host, port, limit
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    A server closes keep-alive connections that sat idle (uvicorn: after 5 s), and a request written on
+    such a connection fails with no answer: the generator's own error, not the server's. So an idle
+    connection older than ``max_idle_s`` is closed instead of reused, and a request that gets no byte
+    of answer on a *reused* connection is sent once more on a fresh one (`stale_retries` counts them).
+    A request on a fresh connection is never retried: its failure is the server's.
+    """
+
+    def __init__(self, host: str, port: int, limit: int, max_idle_s: float = 2.0) -> None:
+        self.host, self.port, self.limit, self.max_idle_s = host, port, limit, max_idle_s
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.opened = 0
+        self.stale_retries = 0
         self.freed = asyncio.Condition()
 
-    async def acquire(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def acquire(self, fresh: bool = False) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        """``(reader, writer, reused)``: an idle connection young enough (unless ``fresh``), else a new one."""
+        now = time.monotonic()
         async with self.freed:
-            while not self.idle and self.opened >= self.limit:
+            while True:
+                while self.idle and (fresh or now - self.idle[-1][2] > self.max_idle_s):
+                    self.idle.pop()[1].close()
+                    self.opened -= 1
+                if self.idle or self.opened < self.limit:
+                    break
                 await self.freed.wait()
+                now = time.monotonic()
             if self.idle:
-                return self.idle.pop()
+                reader, writer, _ = self.idle.pop()
+                return reader, writer, True
             self.opened += 1
         try:
-            return await asyncio.open_connection(self.host, self.port)
+            reader, writer = await asyncio.open_connection(self.host, self.port)
         except BaseException:
             await self.discard(None)
             raise
+        return reader, writer, False
 
     async def release(self, conn) -> None:
         async with self.freed:
-            self.idle.append(conn)
+            self.idle.append((conn[0], conn[1], time.monotonic()))
             self.freed.notify()
 
     async def discard(self, conn) -> None:
@@ -224,11 +243,24 @@ class _Connections:
 
     async def get(self, target: str, headers: str) -> tuple[int, dict[str, str], bytes]:
         """``(status, headers, body)`` of ``GET target``; the connection is dropped on any error."""
-        conn = await self.acquire()
-        reader, writer = conn
+        try:
+            return await self._get(target, headers, fresh=False)
+        except _Stale:
+            self.stale_retries += 1
+            return await self._get(target, headers, fresh=True)
+
+    async def _get(self, target: str, headers: str, fresh: bool) -> tuple[int, dict[str, str], bytes]:
+        conn = await self.acquire(fresh)
+        reader, writer, reused = conn
         try:
             writer.write(f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{headers}\r\n".encode())
-            head = await reader.readuntil(b"\r\n\r\n")
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                partial = getattr(exc, "partial", b"")
+                if reused and not partial:  # closed by the server while idle: no byte of answer came
+                    raise _Stale from exc
+                raise
             lines = head.decode("latin-1").split("\r\n")
             status = int(lines[0].split(" ", 2)[1])
             fields = {}
@@ -247,13 +279,17 @@ class _Connections:
         return status, fields, body
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
 
 
+class _Stale(Exception):
+    """A reused keep-alive connection that the server had closed (no byte of answer)."""
+
+
 async def _run(url: str, rate: float, duration_s: float, max_requests: int, users: np.ndarray, k: int,
-               no_cache: bool, timeout_s: float, seed: int, connections: int) -> tuple[list[dict], float]:  # fmt: skip
+               no_cache: bool, timeout_s: float, seed: int, connections: int) -> tuple[list[dict], float, int]:  # fmt: skip
     import json
 
     host, port = check_loopback(url)
@@ -295,7 +331,7 @@ async def _run(url: str, rate: float, duration_s: float, max_requests: int, user
         tasks.append(asyncio.create_task(fire(i, due)))
     await asyncio.gather(*tasks)
     pool.close()
-    return results, time.perf_counter() - wall0
+    return results, time.perf_counter() - wall0, pool.stale_retries
 
 
 def run_load(url: str, rate: float, duration_s: float, users: np.ndarray | list[int], k: int = 10,
@@ -318,15 +354,15 @@ def run_load(url: str, rate: float, duration_s: float, users: np.ndarray | list[
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # no loop in this thread: run one here
-        results, wall = asyncio.run(job)
+        results, wall, stale = asyncio.run(job)
     else:  # called from async code (a notebook kernel): its own loop on a thread of its own
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1, thread_name_prefix="loadtest") as pool:
-            results, wall = pool.submit(asyncio.run, job).result()
+            results, wall, stale = pool.submit(asyncio.run, job).result()
     frame = pd.DataFrame(results)
     for col in ("due_s", "latency_ms", "status", "cache", "degraded", "error"):
         if col not in frame:
             frame[col] = pd.Series(dtype=object)
     frame["status"] = frame["status"].fillna(0).astype(int)
-    return LoadResult(float(rate), float(duration_s), frame, wall)
+    return LoadResult(float(rate), float(duration_s), frame, wall, notes={"stale_retries": stale})

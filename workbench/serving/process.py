@@ -28,19 +28,23 @@ from workbench.serving.redis_server import free_port
 class ServeProcess:
     """``python -m workbench.cli serve ARGS --port P`` as a child process (see the module docstring).
 
-    args: the serve options (``--data``, ``--config``, ``--event-log``…); env: extra environment
+    args: the serve options (``--data``, ``--config``, ``--event-log``…); die_with_parent: the child gets
+    SIGTERM when the starting thread ends; inherit_output: its output goes to ours (else to
+    ``log_path``, or nowhere); env: extra environment
     (e.g. ``WORKBENCH_REDIS_URL`` so that the child does not start a Redis of its own, which a
     SIGKILL would orphan).
     """
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None, port: int | None = None,
-                 log_path: str | Path | None = None, start_timeout: float = 300.0) -> None:  # fmt: skip
+                 log_path: str | Path | None = None, start_timeout: float = 300.0, die_with_parent: bool = False,
+                 inherit_output: bool = False) -> None:  # fmt: skip
         self.port = port or free_port()
         self.args = [sys.executable, "-m", "workbench.cli", "serve", *args, "--port", str(self.port)]
         self.env = {**os.environ, **(env or {})}
         self.log_path = Path(log_path) if log_path else None
         self.start_timeout = start_timeout  # it may train the model first (the store has no artefact for this code)
         self.process: subprocess.Popen | None = None
+        self.die_with_parent, self.inherit_output = die_with_parent, inherit_output
 
     @property
     def url(self) -> str:
@@ -59,8 +63,11 @@ class ServeProcess:
         if self.process is not None and self.process.poll() is None:
             return self
         timeout = self.start_timeout if timeout is None else timeout
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        from workbench.serving.children import die_with_parent
+
+        out = open(self.log_path, "ab") if self.log_path else (None if self.inherit_output else subprocess.DEVNULL)
+        self.process = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                        preexec_fn=die_with_parent if self.die_with_parent else None)  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

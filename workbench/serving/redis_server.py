@@ -58,16 +58,19 @@ class RedisServer:
     """Debian's ``redis-server`` as a child process on ``host:port`` (port None: a free one).
 
     dir: working directory (None: a temporary one, deleted by `stop`); maxmemory_mb: memory cap
-    (evicting least-recently-used keys when reached).
+    (evicting least-recently-used keys when reached); die_with_parent: the server gets SIGTERM when the
+    thread that started it ends (`workbench.serving.children.die_with_parent`: a SIGKILLed command
+    leaves no orphan; for commands, whose main thread starts it).
     """
 
     def __init__(self, port: int | None = None, dir: str | Path | None = None, host: str = "127.0.0.1",
-                 maxmemory_mb: int = 256) -> None:  # fmt: skip
+                 maxmemory_mb: int = 256, die_with_parent: bool = False) -> None:  # fmt: skip
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError(f"host={host!r}: the project's Redis binds a loopback address only (127.0.0.1)")
         if port is not None and not 1 <= int(port) <= 65535:
             raise ValueError(f"port={port!r}: expected a TCP port in [1, 65535] or None (a free one)")
         self.host, self.port, self.maxmemory_mb = host, port, int(maxmemory_mb)
+        self.die_with_parent = die_with_parent
         self._dir_arg = Path(dir) if dir is not None else None
         self.dir: Path | None = None
         self.process: subprocess.Popen | None = None
@@ -96,7 +99,10 @@ class RedisServer:
                 "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
                 "--maxmemory", f"{self.maxmemory_mb}mb", "--maxmemory-policy", "allkeys-lru",
                 "--logfile", str(self.dir / "redis.log")]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        from workbench.serving.children import die_with_parent
+
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        preexec_fn=die_with_parent if self.die_with_parent else None)  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -150,7 +156,8 @@ class RedisServer:
         return f"RedisServer({self.host}:{self.port}, {state}, dir={self.dir})"
 
 
-def redis_url(port: int | None = None, dir: str | Path | None = None) -> tuple[str, RedisServer | None]:
+def redis_url(port: int | None = None, dir: str | Path | None = None,
+              die_with_parent: bool = False) -> tuple[str, RedisServer | None]:  # fmt: skip
     """``(url, server)``: ``WORKBENCH_REDIS_URL`` with no server when set, else a started `RedisServer`
     (the caller stops it)."""
     url = os.environ.get(ENV_URL)
@@ -158,5 +165,5 @@ def redis_url(port: int | None = None, dir: str | Path | None = None) -> tuple[s
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"{ENV_URL}={url!r}: expected a redis:// URL")
         return url, None
-    server = RedisServer(port=port, dir=dir).start()
+    server = RedisServer(port=port, dir=dir, die_with_parent=die_with_parent).start()
     return server.url, server

@@ -40,19 +40,28 @@ stage 1 even if they become available online.
 
 Degradation
 -----------
-- Redis down or slow: every Redis call has a deadline (``redis_timeout_ms``) and no retries;
+- Redis down or slow: every Redis call has a deadline (``redis_timeout_ms``: time Redis had while
+  the event loop was running; a busy machine's scheduling delays are not charged to Redis, see
+  `RedisGuard._within`) and no retries;
   after a refused connection, or three deadlines missed in a row, the service stops calling
   Redis for ``redis_cooldown_s`` and then probes it again with the next request. Meanwhile
   answers come from the in-process fallback: available items by popularity, as last read from
   the store (the training data before any read), minus the user's training history; flagged
   ``feature_store``. A Redis that comes back empty (it
   persists nothing) is rebuilt in the background: the offline features, then the event log's
-  clicks and conversions replayed over them (`rematerialise`).
+  clicks and conversions replayed over them (`rematerialise`). Clicks and conversions posted while
+  Redis is unreachable are logged (acknowledged, ``features_updated: false``) and wait in memory
+  (``workbench_event_lag``); the first request or event after Redis answers again applies them and
+  drops those users' cached answers (a rebuild from the log covers them instead).
 - Ranker over its budget (``ranker_budget_ms``, the ranker's own time from the end of stage 1;
   0 means every answer skips it): the answer is the top of the candidate order
   (fused stage-1 scores, after the online filters), flagged ``ranker_budget``. The late ranking
   still finishes on the inference thread (a thread cannot be interrupted); its result is dropped.
 - Unknown or cold user: popular items, flagged ``cold_user``.
+
+Why one module over 500 lines: the request path, the Redis guard it calls at every step, dynamic
+batching and the application of events all share one service's state (its futures, locks, the
+waiting events, the fallback); split apart, one request's seven steps would be read across modules.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 import sys
 import threading
 import time
@@ -116,6 +126,12 @@ class ServiceConfig:
     max_batch: int = 32
 
     def __post_init__(self) -> None:
+        floats = {"cache_ttl_s": self.cache_ttl_s, "redis_timeout_ms": self.redis_timeout_ms,
+                  "redis_cooldown_s": self.redis_cooldown_s, "ranker_budget_ms": self.ranker_budget_ms,
+                  "switch_interval_ms": self.switch_interval_ms, "exploration_rate": self.exploration_rate}  # fmt: skip
+        for name, value in floats.items():  # NaN passes every `<` check, so finiteness is checked first
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+                raise ValueError(f"ServiceConfig.{name}={value!r}: expected a finite number")
         checks = {"cache_ttl_s": self.cache_ttl_s, "switch_interval_ms": self.switch_interval_ms or 1.0,
                   "max_batch": self.max_batch, "redis_timeout_ms": self.redis_timeout_ms,
                   "max_body_bytes": self.max_body_bytes, "max_events": self.max_events, "recent_n": self.recent_n}  # fmt: skip
@@ -140,6 +156,9 @@ class RedisGuard:
 
     WRITE_FACTOR = 10
     OPEN_AFTER = 3  # consecutive timeouts that open the breaker (one slow reply on a busy machine does not)
+    GRACE_TURNS = 3  # event-loop turns given, at the deadline, to read a reply already received (`_within`)
+    LATE_SHARE = 0.25  # a deadline timer this late (share of the deadline) means the loop was not running
+    MAX_EXTENSIONS = 3  # deadlines re-armed for a late loop, at most (the wait stays bounded)
 
     def __init__(self, timeout_ms: float, cooldown_s: float) -> None:
         self.timeout_s, self.cooldown_s = timeout_ms / 1000.0, cooldown_s
@@ -163,7 +182,7 @@ class RedisGuard:
         if not self.up:
             raise RedisUnavailable(f"skipping Redis after a failure ({self.last_error})")
         try:
-            result = await asyncio.wait_for(make(), self.timeout_s * (self.WRITE_FACTOR if write else 1))
+            result = await self._within(make, self.timeout_s * (self.WRITE_FACTOR if write else 1))
         except (asyncio.TimeoutError, OSError, RedisError) as exc:
             if not write:  # a refused or broken connection opens the breaker at once; timeouts when they repeat
                 timeout = isinstance(exc, (TimeoutError, asyncio.TimeoutError, RedisTimeout))  # TimeoutError is an OSError
@@ -172,6 +191,52 @@ class RedisGuard:
         if not write:
             self.down_until, self.last_error, self.in_a_row = 0.0, None, 0
         return result
+
+    async def _within(self, make: Callable[[], Any], limit: float) -> Any:
+        """``await make()``, failed with TimeoutError when Redis had ``limit`` seconds of a *running* event
+        loop to answer and did not. On a busy machine the process can be off the CPU for longer than the
+        deadline; Redis' reply then waits in the socket, and a plain ``asyncio.wait_for`` drops it (its
+        timer and the reply become ready in the same turn of the loop). So: the clock starts in the task
+        that sends the command; a deadline timer that runs late by more than ``LATE_SHARE`` of the
+        deadline (the loop was not running) re-arms for one more deadline from now, at most
+        ``MAX_EXTENSIONS`` times; and at the deadline the loop gets ``GRACE_TURNS`` turns (each polls the
+        sockets, none waits) to read a reply already received. A Redis that does not answer while the
+        loop runs still fails at the deadline."""
+        loop = asyncio.get_running_loop()
+        expired = loop.create_future()
+        timer: list[asyncio.TimerHandle] = []
+
+        def arm(extensions: int) -> None:
+            due = loop.time() + limit
+            timer[:] = [loop.call_at(due, check, due, extensions)]
+
+        def check(due: float, extensions: int) -> None:
+            if loop.time() - due > limit * self.LATE_SHARE and extensions < self.MAX_EXTENSIONS:
+                arm(extensions + 1)
+            elif not expired.done():
+                expired.set_result(None)
+
+        async def timed() -> Any:
+            arm(0)
+            try:
+                return await make()
+            finally:
+                timer[0].cancel()
+
+        task = loop.create_task(timed())
+        try:
+            await asyncio.wait((task, expired), return_when=asyncio.FIRST_COMPLETED)
+            for _ in range(self.GRACE_TURNS):
+                if task.done():
+                    break
+                await asyncio.sleep(0)
+        except BaseException:  # the request itself was cancelled
+            task.cancel()
+            raise
+        if not task.done():
+            task.cancel()
+            raise asyncio.TimeoutError(f"no reply within {limit * 1e3:.1f} ms of a running event loop")
+        return task.result()
 
     def _fail(self, exc: BaseException, now: bool) -> None:
         self.failures += 1
@@ -203,6 +268,8 @@ class ServiceMetrics:
                                buckets=(1, 2, 4, 8, 16, 32, 64, 128))  # fmt: skip
         self.events = Counter("workbench_events", "events received by type and result", ["type", "result"],
                               registry=self.registry)  # fmt: skip
+        self.event_lag = Gauge("workbench_event_lag", "clicks and conversions logged but not yet applied to the "
+                               "feature store (Redis unreachable)", registry=self.registry)  # fmt: skip
         for reason in DEGRADED:
             self.degraded.labels(reason)
         for result in ("hit", "miss"):
@@ -296,6 +363,7 @@ class RecommenderService:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self.guard = RedisGuard(cfg.redis_timeout_ms, cfg.redis_cooldown_s)
         self.metrics = ServiceMetrics()
+        self.metrics.event_lag.set_function(lambda: self.unapplied_events)
         self.cache = ResponseCache(self.version, None, cfg.cache_ttl_s, cfg.cache_enabled)
         self.store = FeatureStore(self.version, train.n_items, None, None, cfg.recent_n)
         # The in-process fallback: popularity and availability as last read from the store.
@@ -308,6 +376,10 @@ class RecommenderService:
         self._pending: list[_Job] = []
         self._draining = False
         self._remat_thread: threading.Thread | None = None
+        # clicks/conversions logged but not yet in Redis (it was unreachable): applied when it answers again
+        self._unapplied: list[pd.DataFrame] = []
+        self._unapplied_lock = threading.Lock()
+        self._applying: asyncio.Lock | None = None
 
     # --- lifecycle ------------------------------------------------------------------
     async def astartup(self, connections: int = 8) -> None:
@@ -332,7 +404,8 @@ class RecommenderService:
         self.store.sync_client = sync
         if not self.store.materialised():
             self.rematerialise()
-        client = make_client(self.redis_url, timeout_ms=self.config.redis_timeout_ms, asyncio=True)
+        # The socket timeout is only a backstop: the guard enforces the deadline, measured from the send
+        client = make_client(self.redis_url, timeout_ms=self.config.redis_timeout_ms * RedisGuard.WRITE_FACTOR, asyncio=True)
         self.store.client = self.cache.client = client
 
     def rematerialise(self) -> dict[str, float]:
@@ -341,6 +414,9 @@ class RecommenderService:
         t0 = time.perf_counter()
         out = self.store.materialise(self.train, force=True, ready=False)
         events = self.log.read()
+        logged = set(_event_keys(events["request_id"], events["position"], events["event_type"]))
+        with self._unapplied_lock:  # what the log replay below covers is no longer waiting
+            self._unapplied = [f for f in (f[~f["key"].isin(logged)] for f in self._unapplied) if len(f)]
         inter = events[events["event_type"] != "impression"]
         rows = self.item_index.get_indexer(inter["item_id"].to_numpy())
         frame = pd.DataFrame({"user_id": inter["user_id"].to_numpy(), "type": inter["event_type"].to_numpy(),
@@ -359,7 +435,15 @@ class RecommenderService:
 
             def job() -> None:
                 try:
-                    self.rematerialise()
+                    # one rebuild across the replicas sharing this Redis: the others answer from the
+                    # fallback until the winner writes the ready key (two replays would count events twice)
+                    lock = f"wb-rebuilding:{self.version}"  # outside the store prefix, which a rebuild clears
+                    if not self.store.sync_client.set(lock, self.started_at, nx=True, ex=300):
+                        return
+                    try:
+                        self.rematerialise()
+                    finally:
+                        self.store.sync_client.delete(lock)
                 except Exception as exc:  # Redis went away again: the next request retries
                     self.metrics.errors.labels("rematerialise").inc()
                     self.guard.last_error = f"re-materialising failed: {exc}"
@@ -472,6 +556,9 @@ class RecommenderService:
         field = ResponseCache.field(k, context_key)
         cache_state = "off" if not self.cache.enabled else ("bypass" if not use_cache else "miss")
         redis_failed = False
+
+        if self._unapplied and self.guard.up:  # Redis answers again: apply the events it missed first
+            await self._apply_unapplied()
 
         # 1. cache check
         cached = None
@@ -599,21 +686,57 @@ class RecommenderService:
         if len(fresh):
             frame = pd.DataFrame({"user_id": fresh["user_id"].to_numpy(), "type": fresh["event_type"].to_numpy(),
                                   "item_row": self.item_index.get_indexer(fresh["item_id"].to_numpy()),
-                                  "ts": fresh["event_ts"].to_numpy()})  # fmt: skip
-            keys = [self.cache.key(u) for u in np.unique(frame["user_id"].to_numpy()).tolist()]
-            try:
-                await self.guard.call(lambda: self.store.record_interactions(frame, invalidate=keys), write=True)
-            except RedisUnavailable:
-                updated = False
+                                  "ts": fresh["event_ts"].to_numpy(),
+                                  "key": _event_keys(fresh["request_id"], fresh["position"], fresh["event_type"])})  # fmt: skip
+            with self._unapplied_lock:
+                self._unapplied.append(frame)
+            updated = await self._apply_unapplied()
+            if not updated:
                 self.metrics.errors.labels("feature_update").inc()
         return {"accepted": int(new.sum()), "duplicates": int((~new).sum()), "durable": True,
                 "features_updated": updated}  # fmt: skip
 
+    async def _apply_unapplied(self) -> bool:
+        """Apply every waiting click/conversion to the feature store and drop those users' cached answers,
+        in one round trip; True when nothing is left waiting. One application at a time (an asyncio lock),
+        so no event is applied twice; a Redis that came back empty is left to `rematerialise`."""
+        if self._applying is None:
+            self._applying = asyncio.Lock()
+        async with self._applying:
+            with self._unapplied_lock:
+                pending = list(self._unapplied)
+            if not pending:
+                return True
+            frame = pd.concat(pending, ignore_index=True)
+            keys = [self.cache.key(u) for u in np.unique(frame["user_id"].to_numpy()).tolist()]
+            try:
+                await self.guard.call(lambda: self.store.record_if_ready(frame, invalidate=keys), write=True)
+            except NotMaterialised:
+                self._rematerialise_in_background()
+                return False
+            except RedisUnavailable:
+                return False
+            with self._unapplied_lock:
+                self._unapplied = [f for f in self._unapplied if not any(f is p for p in pending)]
+                return not self._unapplied
+
+    @property
+    def unapplied_events(self) -> int:
+        """Clicks and conversions logged but not yet applied to the feature store."""
+        with self._unapplied_lock:
+            return sum(len(f) for f in self._unapplied)
+
     def health(self) -> dict[str, Any]:
         return {"status": "ok" if self.guard.up else "degraded", "model_version": self.version,
                 "redis": "up" if self.guard.up else f"down ({self.guard.last_error})",
+                "unapplied_events": self.unapplied_events,
                 "cache_hit_rate": round(self.cache.hit_rate, 4), "uptime_s": round(time.time() - self.started_at, 1),
                 "model": self.model.description}  # fmt: skip
+
+
+def _event_keys(request_id: pd.Series, position: pd.Series, event_type: pd.Series) -> np.ndarray:
+    """The event log's identity of each event (request id, position, type) as one string."""
+    return (request_id.astype(str) + "|" + position.astype(np.int64).astype(str) + "|" + event_type.astype(str)).to_numpy()
 
 
 def event_frame(events: list[dict], now: float) -> pd.DataFrame:

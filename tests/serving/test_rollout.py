@@ -1,0 +1,91 @@
+"""A bad model promoted behind the gateway, then rolled back in one call, under a steady load: no failed
+request during either switch, and the answers are the first model's again afterwards."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from workbench.pipeline import PipelineConfig
+from workbench.serving.gateway import Gateway
+from workbench.serving.redis_server import RedisServer, free_port
+from workbench.serving.rollout import Rollout
+from workbench.serving.service import ServiceConfig
+
+PATIENT = ServiceConfig(redis_timeout_ms=2000.0, ranker_budget_ms=10_000.0, exploration_rate=0.0)
+
+
+@pytest.fixture(scope="module")
+def bad_model(model_store, tiny_pipeline_toml):
+    """Another fitted pipeline (another seed, one epoch): a different version, different answers."""
+    from workbench.serving.model import load_model
+
+    config = dataclasses.replace(PipelineConfig.from_toml(tiny_pipeline_toml), seed=1)
+    return load_model("synthetic", config, seed=1, small=True)
+
+
+@pytest.mark.slow
+def test_bad_model_promoted_then_rolled_back_without_a_failed_request(stored_model, bad_model, tmp_path):
+    from workbench.serving.app import ServerThread, create_app
+    from workbench.serving.eventlog import SQLiteEventLog
+    from workbench.serving.service import RecommenderService
+
+    assert bad_model.version != stored_model.version
+    users = stored_model.train.users["user_id"].to_numpy()[:20]
+    log_path = tmp_path / "events.sqlite"
+
+    with RedisServer(dir=tmp_path / "redis") as redis:
+        class Replica:
+            def __init__(self, model, port):
+                self.service = RecommenderService(model, redis.url, SQLiteEventLog(log_path), PATIENT)
+                self.server = ServerThread(create_app(self.service), port=port).start()
+
+            def stop(self):
+                self.server.stop()
+                self.service.close()
+
+        rollout = Rollout(Replica, [free_port(), free_port()], stored_model).launch()
+        try:
+            with Gateway([f"127.0.0.1:{p}" for p in rollout.ports]) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
+                before = {int(u): http.get("/recommend", params={"user": int(u)}).json()["items"] for u in users}
+                outcomes, stop = [], threading.Event()
+
+                def load():  # a steady client through the gateway during both switches
+                    with httpx.Client(base_url=gw.url, timeout=30) as c:
+                        i = 0
+                        while not stop.is_set():
+                            try:
+                                r = c.get("/recommend", params={"user": int(users[i % len(users)])},
+                                          headers={"Cache-Control": "no-cache"})  # fmt: skip
+                                outcomes.append((r.status_code, r.json()["model_version"] if r.status_code == 200 else r.text[:80]))
+                            except httpx.HTTPError as exc:
+                                outcomes.append((type(exc).__name__, None))
+                            i += 1
+                            time.sleep(0.01)
+
+                client = threading.Thread(target=load, daemon=True)
+                client.start()
+                try:
+                    promoted = rollout.promote(bad_model)
+                    during_bad = {int(u): http.get("/recommend", params={"user": int(u)}).json() for u in users[:5]}
+                    rolled = rollout.rollback()
+                finally:
+                    stop.set()
+                    client.join(timeout=30)
+                after = {int(u): http.get("/recommend", params={"user": int(u)}).json() for u in users}
+        finally:
+            rollout.stop()
+    statuses = [s for s, _ in outcomes]
+    versions = {v for _, v in outcomes}
+    assert len(outcomes) >= 20 and set(statuses) == {200}, [o for o in outcomes if o[0] != 200][:5]
+    assert versions <= {stored_model.version, bad_model.version} and bad_model.version in versions
+    assert promoted["version"] == bad_model.version and rolled["version"] == stored_model.version
+    assert all(a["model_version"] == bad_model.version for a in during_bad.values())
+    assert all(a["model_version"] == stored_model.version for a in after.values())
+    assert {u: a["items"] for u, a in after.items()} == before  # the first model's answers again
+    assert np.isfinite(rolled["seconds"])

@@ -1,0 +1,72 @@
+"""Child processes the project starts (redis-server, nginx, prometheus, service replicas): tied to their parent.
+
+- `die_with_parent` is a ``preexec_fn`` that asks Linux to send the child SIGTERM when the thread
+  that started it ends (``prctl(PR_SET_PDEATHSIG)``): a parent killed with SIGKILL, which runs no
+  cleanup, still leaves no orphan. Use it only from a thread that lives as long as the child (the
+  main thread of a command), since the signal follows the starting *thread*.
+- `stop_pid` stops one process by its PID: SIGTERM, then SIGKILL after a grace period.
+- `sigterm_exits` turns SIGTERM into ``SystemExit(143)`` (and SIGINT into KeyboardInterrupt) so that ``finally`` blocks (the cleanup
+  of a command) run; uvicorn, which re-raises the signal it caught once it has shut down, then
+  ends in that exception instead of in the default handler's immediate death.
+- `alive` and `children` read /proc (a zombie counts as dead: it runs nothing).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """``preexec_fn``: SIGTERM this child when its parent (thread) dies (Linux)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def children(pid: int) -> list[int]:
+    """PIDs of the direct children of ``pid`` (all its threads'), from /proc."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return sorted(set(out))
+
+
+def stop_pid(proc: subprocess.Popen, timeout: float = 5.0) -> int | None:
+    """SIGTERM ``proc`` (by its PID), SIGKILL after ``timeout`` seconds; returns its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    return proc.returncode
+
+
+def _exit_143(signum, frame) -> None:
+    raise SystemExit(128 + signal.SIGTERM)
+
+
+def sigterm_exits() -> None:
+    """From now on SIGTERM raises ``SystemExit(143)`` and SIGINT ``KeyboardInterrupt`` in the main thread
+    (so ``finally`` blocks run; SIGINT too, even where the shell started the command with it ignored)."""
+    signal.signal(signal.SIGTERM, _exit_143)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
