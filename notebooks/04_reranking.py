@@ -344,8 +344,9 @@ def _(result):
 
 @app.cell
 def _():
-    exercises.task("mmr_pick")
-    return
+    mmr_pick_box = exercises.editor("mmr_pick")
+    exercises.task("mmr_pick", mmr_pick_box)
+    return (mmr_pick_box,)
 
 
 @app.function
@@ -362,8 +363,8 @@ def my_mmr_pick(relevance, vectors, chosen, lam):
 
 
 @app.cell
-def _():
-    exercises.show("mmr_pick", my_mmr_pick)
+def _(mmr_pick_box):
+    exercises.show("mmr_pick", my_mmr_pick, mmr_pick_box)
     return
 
 

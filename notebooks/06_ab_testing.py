@@ -307,8 +307,9 @@ def _(days, effect, lab, users_per_day):
 
 @app.cell
 def _():
-    exercises.task("two_proportion_p")
-    return
+    two_proportion_p_box = exercises.editor("two_proportion_p")
+    exercises.task("two_proportion_p", two_proportion_p_box)
+    return (two_proportion_p_box,)
 
 
 @app.function
@@ -322,15 +323,16 @@ def my_two_proportion_p(x_a, n_a, x_b, n_b):
 
 
 @app.cell
-def _():
-    exercises.show("two_proportion_p", my_two_proportion_p)
+def _(two_proportion_p_box):
+    exercises.show("two_proportion_p", my_two_proportion_p, two_proportion_p_box)
     return
 
 
 @app.cell
 def _():
-    exercises.task("assign_arm")
-    return
+    assign_arm_box = exercises.editor("assign_arm")
+    exercises.task("assign_arm", assign_arm_box)
+    return (assign_arm_box,)
 
 
 @app.function
@@ -340,8 +342,8 @@ def my_assign_arm(user_id, experiment, split):
 
 
 @app.cell
-def _():
-    exercises.show("assign_arm", my_assign_arm)
+def _(assign_arm_box):
+    exercises.show("assign_arm", my_assign_arm, assign_arm_box)
     return
 
 
