@@ -126,7 +126,7 @@ def test_an_exercise_answered_on_the_served_page(served_folder, browser):
     right = textwrap.dedent(ex.solution).strip() + "\n"
     _type(page, box.first, right)
     shown = _verdict(page, r"Passed")
-    assert f"agrees with the package on all" in shown
+    assert "agrees with the package on all" in shown
     deadline = time.monotonic() + 10
     while not (answers / f"{EXERCISE}.py").exists() and time.monotonic() < deadline:
         time.sleep(0.2)

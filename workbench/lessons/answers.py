@@ -64,10 +64,10 @@ def save(name: str, text: str, starter: str = "") -> None:
 def define(text: str, function: str, scope: Mapping[str, Any]) -> Callable[..., Any]:
     """Execute the learner's ``text`` in a copy of ``scope`` and return the function named ``function``.
 
-    Raises SyntaxError as Python does, and NameError when the text defines no such function."""
+    Raises SyntaxError as Python does, and TypeError when the text defines no such function."""
     namespace = dict(scope)
     exec(compile(text, f"<your {function}>", "exec"), namespace)  # noqa: S102 - the learner's own code, in their kernel
     fn = namespace.get(function)
     if not callable(fn):
-        raise NameError(f"your code defines no function named {function}")
+        raise TypeError(f"your code defines no function named {function}")
     return fn
