@@ -7,7 +7,8 @@ that the page timings do not share the CPU with it; the store must hold the arte
 - cold: the first visit after the server started (a fresh kernel: the page loads its artefacts from the store
   and computes what it shows, or reads it from data/page-results/);
 - warm: a second visit (again a fresh kernel in marimo's run mode: what the disk holds, warm OS caches);
-- each slider's redraw on the warm visit: one arrow-key step, until no cell runs.
+- each slider's redraw on the warm visit: one arrow-key step, until no cell runs;
+- on 05, an exercise answered in its code box: seconds to the verdict of a wrong, then a right answer.
 
 "Until no cell runs": marimo's run mode shows its loading indicator (``data-testid="loading-indicator"``) while
 the kernel runs cells; a render ends at the page's last change once it shows output, the indicator is gone,
@@ -27,6 +28,8 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -93,6 +96,36 @@ def sliders(page, timeout_s: float, quiet_s: float) -> list[tuple[str, float | N
     return out
 
 
+EXERCISE_PAGE, EXERCISE = "05_metrics.py", "precision_at_k"
+
+
+def exercise_verdicts(browser, url: str, timeout_s: float) -> list[float | None]:
+    """Seconds from typing an answer into the exercise's code box (pasted: no per-key delay) to its verdict:
+    a wrong answer ("Not yet"), then the solution ("Passed"). The answers go to $WORKBENCH_ANSWERS."""
+    from workbench.lessons.exercises import EXERCISES
+
+    ex = EXERCISES[EXERCISE]
+    page = browser.new_page(viewport={"width": 1300, "height": 2400})
+    page.goto(url)
+    box = page.locator("marimo-code-editor").filter(has_text=ex.function).locator(".cm-content").first
+    box.wait_for(timeout=timeout_s * 1e3)
+    out = []
+    for text, verdict in ((f"def {ex.function}(recommended, relevant, k):\n    return -1.0\n", re.compile(r"returned\W+-1")),
+                          (textwrap.dedent(ex.solution).strip() + "\n", "Passed")):  # fmt: skip
+        box.click()
+        page.keyboard.press("Control+A")
+        t0 = time.perf_counter()
+        page.keyboard.insert_text(text)
+        shown = page.locator("marimo-callout-output").filter(has_text=verdict).first
+        try:
+            shown.wait_for(timeout=timeout_s * 1e3)
+            out.append(time.perf_counter() - t0)
+        except Exception:  # no verdict within the timeout
+            out.append(None)
+    page.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("pages", nargs="*", help="page numbers (00 .. 11) or file names; default: every page")
@@ -115,12 +148,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         files = wanted
     port = free_port()
-    env = {**os.environ, **({"WORKBENCH_SMALL": "1"} if args.small else {})}
+    answers = tempfile.mkdtemp(prefix="bench-answers-")  # the exercise's typed answers: never the learner's own
+    env = {**os.environ, **({"WORKBENCH_SMALL": "1"} if args.small else {}), "WORKBENCH_ANSWERS": answers}
     t_start = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-m", "workbench.cli", "notebooks", "--headless", "--port", str(port)],
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}/"
-    rows = []
+    rows, verdicts = [], []
     try:
         while True:
             try:
@@ -143,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                     moves = [] if args.no_sliders or warm is None else sliders(page, args.timeout, args.settle)
                     page.close()
                     rows.append((name, cold, warm, moves))
+                    if name == EXERCISE_PAGE:
+                        verdicts = exercise_verdicts(browser, url, args.timeout)
                     print(f"{name}: cold {fmt(cold)}, warm {fmt(warm)}"
                           + "".join(f"; {label}: {fmt(s)}" for label, s in moves), file=sys.stderr, flush=True)  # fmt: skip
             finally:
@@ -158,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores): figures under that load. "
           f"Targets on a quiet 2-core machine: warm ≤ {TARGETS['warm']:g} s, cold ≤ {TARGETS['cold']:g} s, "
           f"slider ≤ {TARGETS['slider 04/10']:g} s on 04 and 10, ≤ {TARGETS['slider']:g} s elsewhere.")  # fmt: skip
+    if verdicts:
+        print(f"Exercise {EXERCISE} on {EXERCISE_PAGE}: verdict {fmt(verdicts[0])} s after a wrong answer was typed, "
+              f"{fmt(verdicts[1])} s after the right one (target ≤ 2 s).")
     print("\n| page | cold (s) | warm (s) | slider redraws, end to end (s) |\n|---|---|---|---|")
     for name, cold, warm, moves in rows:
         print(f"| {name} | {fmt(cold)} | {fmt(warm)} | " + (", ".join(f"{label} {fmt(s)}" for label, s in moves) or "–") + " |")
