@@ -16,11 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-# Trains the notebooks' pipelines into the model store on first use, with progress (later visits load
-# them in about a second each), then serves the marimo notebooks on 127.0.0.1:2718.
+# Serves the marimo notebooks on 127.0.0.1:2718 (PORT=2719 moves it) within seconds, then trains the
+# notebooks' pipelines into the model store in the background, with progress here (artefact k of N, phase,
+# epochs, time left); a page whose pipeline is still training says so and fills itself in when it is stored.
 run: $(STAMP)
-	$(BIN)/workbench train --notebooks --data $(or $(DATA),synthetic)
-	$(BIN)/workbench notebooks $(if $(DATA),--data $(DATA))
+	$(BIN)/workbench notebooks --train $(if $(DATA),--data $(DATA)) $(if $(PORT),--port $(PORT))
 
 # JupyterLab on 127.0.0.1 (the ipywidgets panels: notebooks/*.ipynb), opened on the notebooks folder; the file
 # browser reaches the whole project (docs/GLOSSARY.md too). Root needs --allow-root. PORT=8890 moves it.

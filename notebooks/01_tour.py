@@ -198,8 +198,9 @@ def _():
 
 @app.cell
 def _():
-    exercises.task("recall_at_k")
-    return
+    recall_at_k_box = exercises.editor("recall_at_k")
+    exercises.task("recall_at_k", recall_at_k_box)
+    return (recall_at_k_box,)
 
 
 @app.function
@@ -209,8 +210,8 @@ def my_recall_at_k(recommended, relevant, k):
 
 
 @app.cell
-def _():
-    exercises.show("recall_at_k", my_recall_at_k)
+def _(recall_at_k_box):
+    exercises.show("recall_at_k", my_recall_at_k, recall_at_k_box)
     return
 
 

@@ -231,8 +231,9 @@ def _(cfg, each, gen, n_max, ns, per_source, test, textbook, train, users):
 
 @app.cell
 def _():
-    exercises.task("rrf_scores")
-    return
+    rrf_scores_box = exercises.editor("rrf_scores")
+    exercises.task("rrf_scores", rrf_scores_box)
+    return (rrf_scores_box,)
 
 
 @app.function
@@ -245,8 +246,8 @@ def my_rrf_scores(lists, k=60.0):
 
 
 @app.cell
-def _():
-    exercises.show("rrf_scores", my_rrf_scores)
+def _(rrf_scores_box):
+    exercises.show("rrf_scores", my_rrf_scores, rrf_scores_box)
     return
 
 

@@ -244,8 +244,9 @@ def _(best, candidates, rankers, relevance, run):
 
 @app.cell
 def _():
-    exercises.task("auc")
-    return
+    auc_box = exercises.editor("auc")
+    exercises.task("auc", auc_box)
+    return (auc_box,)
 
 
 @app.function
@@ -257,8 +258,8 @@ def my_auc(scores, labels):
 
 
 @app.cell
-def _():
-    exercises.show("auc", my_auc)
+def _(auc_box):
+    exercises.show("auc", my_auc, auc_box)
     return
 
 

@@ -160,8 +160,9 @@ def _(example, k):
 
 @app.cell
 def _():
-    exercises.task("precision_at_k")
-    return
+    precision_at_k_box = exercises.editor("precision_at_k")
+    exercises.task("precision_at_k", precision_at_k_box)
+    return (precision_at_k_box,)
 
 
 @app.function
@@ -171,15 +172,16 @@ def my_precision_at_k(recommended, relevant, k):
 
 
 @app.cell
-def _():
-    exercises.show("precision_at_k", my_precision_at_k)
+def _(precision_at_k_box):
+    exercises.show("precision_at_k", my_precision_at_k, precision_at_k_box)
     return
 
 
 @app.cell
 def _():
-    exercises.task("ndcg_at_k")
-    return
+    ndcg_at_k_box = exercises.editor("ndcg_at_k")
+    exercises.task("ndcg_at_k", ndcg_at_k_box)
+    return (ndcg_at_k_box,)
 
 
 @app.function
@@ -190,8 +192,8 @@ def my_ndcg_at_k(recommended, relevant, k):
 
 
 @app.cell
-def _():
-    exercises.show("ndcg_at_k", my_ndcg_at_k)
+def _(ndcg_at_k_box):
+    exercises.show("ndcg_at_k", my_ndcg_at_k, ndcg_at_k_box)
     return
 
 

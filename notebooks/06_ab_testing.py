@@ -18,7 +18,7 @@ with app.setup:
 
     from workbench.experiment.stats import power_curve, sample_size_means
     from workbench.experiment.studies import aa_study, peeking_study
-    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons.exercises import unit_hash
     from workbench.lessons.lab import ALPHA, SPLIT, daily_readings, make_lab
     from workbench.lessons.pitfalls import BUCKETS, UNIT_TESTS, diluted_lift, process_arms, unit_study
@@ -87,11 +87,29 @@ def _(lab, run):
 
 
 @app.cell
-def _(days, effect, lab, run, users_per_day):
+def _(lab):
+    # the simulations persist on disk (workbench.lessons.results), keyed by the settings that make the lab (data,
+    # seed, world size), the sliders and the code: a slider position seen before, in any process, is read back
+    LAB_CODE = results.code("experiment", "lessons/lab.py")
+
+    @mo.persistent_cache(save_path=results.folder())
+    def readings_at(data: str, seed: int, small: bool, code: str, sigma: float, users: int, n_days: int):
+        return daily_readings(lab, sigma, users, n_days, runs=RUNS, seed=seed)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def peek_at(data: str, seed: int, small: bool, code: str, n_users: int, n_days: int, n_tests: int):
+        return peeking_study(lab.sim, lab.lists[lab.control_sigma], lab.population, n_tests=n_tests, n_users=n_users,
+                             days=n_days, alpha=ALPHA, seed=seed)  # fmt: skip
+
+    return LAB_CODE, peek_at, readings_at
+
+
+@app.cell
+def _(LAB_CODE, days, effect, lab, readings_at, run, users_per_day):
     sigma = lab.treatment(effect.value)
     true = lab.effects.set_index("sigma").loc[sigma]
     with mo.status.spinner(title="Simulating the test..."):
-        readings = daily_readings(lab, sigma, users_per_day.value, days.value, runs=RUNS, seed=run.seed)
+        readings = readings_at(run.data, run.seed, run.small, LAB_CODE, float(sigma), users_per_day.value, days.value)
     first = readings[readings["run"] == 0]
     last = first.iloc[-1]
     verdict = "significant" if last["p_value"] < ALPHA else "not significant"
@@ -188,16 +206,10 @@ def _():
 
 
 @app.cell
-def _(days, lab, run, users_per_day):
-    @mo.cache
-    def peek(n_users: int, n_days: int, n_tests: int):
-        control = lab.lists[lab.control_sigma]
-        return peeking_study(lab.sim, control, lab.population, n_tests=n_tests, n_users=n_users, days=n_days,
-                             alpha=ALPHA, seed=run.seed)  # fmt: skip
-
+def _(LAB_CODE, days, peek_at, run, users_per_day):
     _n_users = min(users_per_day.value, 1000)
     _n_tests = 100 if run.small else 300
-    _peek = peek(_n_users, max(days.value, 2), _n_tests)
+    _peek = peek_at(run.data, run.seed, run.small, LAB_CODE, _n_users, max(days.value, 2), _n_tests)
     _rates = pd.concat([
         _peek[["day"]].assign(rate=_peek["reject_at_day"], series="significant on that day"),
         _peek[["day"]].assign(rate=_peek["reject_by_day"], series="significant on any day so far (peeking)"),
@@ -284,11 +296,17 @@ def _():
 
 
 @app.cell
-def _(days, effect, lab, users_per_day):
+def _(lab):
     _grid = np.unique(np.geomspace(20, 200_000, 40).astype(int))
     _rows = [power_curve(_grid, r.mde, sd=r.sd_a, alpha=ALPHA).assign(**{"lift (%)": round(r.lift_pct, 1)})
              for r in lab.effects.itertuples() if r.mde > 0]  # fmt: skip
-    _curves = pd.concat(_rows, ignore_index=True)
+    power_curves = pd.concat(_rows, ignore_index=True)  # no slider enters: drawn once per data set
+    return (power_curves,)
+
+
+@app.cell
+def _(days, effect, lab, power_curves, users_per_day):
+    _curves = power_curves
     _per_arm = users_per_day.value * days.value * SPLIT[0]
     _row = lab.effects.set_index("sigma").loc[lab.treatment(effect.value)]
     if _row["mde"] > 0:
@@ -309,8 +327,9 @@ def _(days, effect, lab, users_per_day):
 
 @app.cell
 def _():
-    exercises.task("two_proportion_p")
-    return
+    two_proportion_p_box = exercises.editor("two_proportion_p")
+    exercises.task("two_proportion_p", two_proportion_p_box)
+    return (two_proportion_p_box,)
 
 
 @app.function
@@ -324,15 +343,16 @@ def my_two_proportion_p(x_a, n_a, x_b, n_b):
 
 
 @app.cell
-def _():
-    exercises.show("two_proportion_p", my_two_proportion_p)
+def _(two_proportion_p_box):
+    exercises.show("two_proportion_p", my_two_proportion_p, two_proportion_p_box)
     return
 
 
 @app.cell
 def _():
-    exercises.task("assign_arm")
-    return
+    assign_arm_box = exercises.editor("assign_arm")
+    exercises.task("assign_arm", assign_arm_box)
+    return (assign_arm_box,)
 
 
 @app.function
@@ -342,8 +362,8 @@ def my_assign_arm(user_id, experiment, split):
 
 
 @app.cell
-def _():
-    exercises.show("assign_arm", my_assign_arm)
+def _(assign_arm_box):
+    exercises.show("assign_arm", my_assign_arm, assign_arm_box)
     return
 
 

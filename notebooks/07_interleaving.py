@@ -220,8 +220,9 @@ def _(effect, lab, method, run, sigma):
 
 @app.cell
 def _():
-    exercises.task("team_draft")
-    return
+    team_draft_box = exercises.editor("team_draft")
+    exercises.task("team_draft", team_draft_box)
+    return (team_draft_box,)
 
 
 @app.function
@@ -242,8 +243,8 @@ def my_team_draft(a, b, k, coins):
 
 
 @app.cell
-def _():
-    exercises.show("team_draft", my_team_draft)
+def _(team_draft_box):
+    exercises.show("team_draft", my_team_draft, team_draft_box)
     return
 
 

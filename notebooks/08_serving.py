@@ -203,8 +203,9 @@ def _(breaker, lab, user):
 
 @app.cell
 def _():
-    exercises.task("server_timing")
-    return
+    server_timing_box = exercises.editor("server_timing")
+    exercises.task("server_timing", server_timing_box)
+    return (server_timing_box,)
 
 
 @app.function
@@ -217,15 +218,16 @@ def my_server_timing(header):
 
 
 @app.cell
-def _():
-    exercises.show("server_timing", my_server_timing)
+def _(server_timing_box):
+    exercises.show("server_timing", my_server_timing, server_timing_box)
     return
 
 
 @app.cell
 def _():
-    exercises.task("p99")
-    return
+    p99_box = exercises.editor("p99")
+    exercises.task("p99", p99_box)
+    return (p99_box,)
 
 
 @app.function
@@ -235,8 +237,8 @@ def my_p99(latencies_ms):
 
 
 @app.cell
-def _():
-    exercises.show("p99", my_p99)
+def _(p99_box):
+    exercises.show("p99", my_p99, p99_box)
     return
 
 

@@ -363,8 +363,9 @@ def _(cadence, loops, run):
 
 @app.cell
 def _():
-    exercises.task("exposure_gini")
-    return
+    exposure_gini_box = exercises.editor("exposure_gini")
+    exercises.task("exposure_gini", exposure_gini_box)
+    return (exposure_gini_box,)
 
 
 @app.function
@@ -375,8 +376,8 @@ def my_gini(exposure):
 
 
 @app.cell
-def _():
-    exercises.show("exposure_gini", my_gini)
+def _(exposure_gini_box):
+    exercises.show("exposure_gini", my_gini, exposure_gini_box)
     return
 
 

@@ -329,8 +329,9 @@ def _(epsilon, lab, run):
 
 @app.cell
 def _():
-    exercises.task("ips")
-    return
+    ips_box = exercises.editor("ips")
+    exercises.task("ips", ips_box)
+    return (ips_box,)
 
 
 @app.function
@@ -340,8 +341,8 @@ def my_ips(rewards, logging_p, target_p):
 
 
 @app.cell
-def _():
-    exercises.show("ips", my_ips)
+def _(ips_box):
+    exercises.show("ips", my_ips, ips_box)
     return
 
 

@@ -519,8 +519,9 @@ def _(run, weight):
 
 @app.cell
 def _():
-    exercises.task("egreedy_propensity")
-    return
+    egreedy_propensity_box = exercises.editor("egreedy_propensity")
+    exercises.task("egreedy_propensity", egreedy_propensity_box)
+    return (egreedy_propensity_box,)
 
 
 @app.function
@@ -530,8 +531,8 @@ def my_egreedy_propensity(means, epsilon, arm):
 
 
 @app.cell
-def _():
-    exercises.show("egreedy_propensity", my_egreedy_propensity)
+def _(egreedy_propensity_box):
+    exercises.show("egreedy_propensity", my_egreedy_propensity, egreedy_propensity_box)
     return
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -206,28 +204,18 @@ def start_url(port: int, page: str = START_PAGE) -> str:
     return f"http://127.0.0.1:{port}/?file={page}"
 
 
-def _open_when_served(url: str, timeout_s: float = 120.0) -> None:
-    """Open ``url`` in the default browser once the server answers (in a background thread)."""
-    import threading
-    import urllib.request
+def _open_when_served(url: str) -> None:
+    """Open ``url`` in the default browser (`workbench.launch.serve` calls this once the server answers)."""
     import webbrowser
 
-    def wait_and_open() -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-            except OSError:
-                time.sleep(0.5)
-                continue
-            webbrowser.open(url)
-            return
-
-    threading.Thread(target=wait_and_open, daemon=True).start()
+    webbrowser.open(url)
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
-    """Serve the notebooks on localhost with marimo, opening the browser on the learning path (00_start_here)."""
+    """Serve the notebooks on localhost with marimo, opening the browser on the learning path (00_start_here);
+    with ``--train`` (``make run``), train the notebooks' pipelines in the background once it serves."""
+    from workbench import launch
+
     folder = Path(__file__).resolve().parents[1] / "notebooks"
     cmd = [sys.executable, "-m", "marimo", args.mode, str(folder / "01_tour.py") if args.tour_only else str(folder),
            "--host", "127.0.0.1", "--port", str(args.port), "--headless"]  # fmt: skip
@@ -235,12 +223,8 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
         cmd.append("--no-token")
     cmd += ["--", "--data", args.data]
     url = f"http://127.0.0.1:{args.port}/" if args.tour_only else start_url(args.port)
-    print("$ " + " ".join(cmd), file=sys.stderr)
-    print(f"The workbench is served at http://127.0.0.1:{args.port}/ (Ctrl-C stops it); start with the learning "
-          f"path: {url}", file=sys.stderr)  # fmt: skip
-    if not args.headless:
-        _open_when_served(url)
-    return subprocess.call(cmd)
+    train = [sys.executable, "-m", "workbench.cli", "train", "--notebooks", "--data", args.data] if args.train else None
+    return launch.serve(cmd, args.port, url, train, on_served=None if args.headless else lambda: _open_when_served(url))
 
 
 # ---- the parser: each subcommand is one function registered with @command
@@ -322,6 +306,9 @@ def add_notebooks(sub: Subparsers) -> None:
     add_file_args(nb)
     nb.add_argument("--headless", action="store_true", help="do not open a browser")
     nb.add_argument("--tour-only", action="store_true", help="serve only the tour notebook")
+    nb.add_argument("--train", action="store_true",
+                    help="once the server answers, train every pipeline the notebooks load in the background, with "
+                         "progress (what `make run` does; `workbench train --notebooks` does it beforehand)")  # fmt: skip
     nb.set_defaults(func=cmd_notebooks)
 
 

@@ -1,15 +1,39 @@
-"""Timed steps for the terminal: each step reports its wall time, and shows a spinner past one second."""
+"""Timed steps for the terminal: each step reports its wall time, and shows a spinner past one second.
+
+`reporting` / `report`: a long fit deep in the code (a ranker's epochs) reports its progress to
+whoever asked for it further up (``workbench train --notebooks``, a page's spinner) without every
+function in between passing a callback: ``with reporting(say): ...`` routes `report` lines to ``say``
+for the block; outside any such block `report` does nothing."""
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
 SPINNER = "|/-\\"
+_REPORTER: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("reporter", default=None)
+
+
+@contextmanager
+def reporting(say: Callable[[str], None]) -> Iterator[None]:
+    """Route `report` lines to ``say`` inside the block."""
+    token = _REPORTER.set(say)
+    try:
+        yield
+    finally:
+        _REPORTER.reset(token)
+
+
+def report(line: str) -> None:
+    """One progress line to the innermost `reporting` block's ``say`` (nothing outside one)."""
+    say = _REPORTER.get()
+    if say is not None:
+        say(line)
 
 
 @contextmanager

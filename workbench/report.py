@@ -314,6 +314,8 @@ class StaticRenderer:
             return self.html(inner) if isinstance(inner, str) else self._children(node)
         if tag == "a" and re.fullmatch(r"\?file=[\w.-]+\.py", node.attrs.get("href", "")):  # a link between notebooks
             node.attrs["href"] = node.attrs["href"][len("?file="):-len(".py")] + ".html"  # their pages sit side by side
+        if tag == "a" and (m := re.fullmatch(r"\?file=glossary\.py&term=([\w-]*)", node.attrs.get("href", ""))):
+            node.attrs["href"] = f"../docs/GLOSSARY.md#{m.group(1)}"  # the served glossary page's source, from reports/
         attrs = "".join(f' {k}="{html.escape(v)}"' for k, v in node.attrs.items() if not k.startswith("on"))
         if tag in VOID:
             return f"<{tag}{attrs}>"

@@ -282,12 +282,23 @@ def test_each_exercise_sits_in_its_notebook(name):
     if ex.notebook not in NOTEBOOKS:
         pytest.skip(f"{ex.notebook} is not in notebooks/ yet")
     source = NOTEBOOKS[ex.notebook].read_text(encoding="utf-8")
-    assert f'exercises.task("{name}")' in source
+    assert f'{name}_box = exercises.editor("{name}")' in source  # the code box of a served page
+    assert f'exercises.task("{name}", {name}_box)' in source
     assert re.search(rf"^{re.escape(ex.signature)}$", source, re.M), f"{ex.notebook} lacks the learner's cell {ex.signature}"
-    assert f'exercises.show("{name}", {ex.function})' in source
+    assert f'exercises.show("{name}", {ex.function}, {name}_box)' in source
 
 
 def test_every_teaching_notebook_has_one_to_three_exercises():
     counts = {stem: len(E.for_notebook(stem)) for stem in NOTEBOOKS if stem[:2] != "00"}
     assert all(1 <= n <= 3 for n in counts.values()), f"exercises per notebook (1-3 each): {counts}"
     assert {ex.notebook for ex in EXERCISES.values()} <= set(NOTEBOOKS)
+
+
+def test_every_terms_link_opens_a_glossary_entry():
+    """The prompt's "Terms" links open the glossary page on one entry (?file=glossary.py&term=<anchor>):
+    each anchor must be the anchor of an entry of docs/GLOSSARY.md, else the page finds nothing."""
+    from workbench.lessons import guide
+
+    anchors = {t.anchor for t in guide.glossary()}
+    missing = {(ex.name, term) for ex in EXERCISES.values() for term in ex.glossary if E._anchor(term) not in anchors}
+    assert not missing, f"glossary terms with no entry: {sorted(missing)}"

@@ -102,3 +102,6 @@ def test_pipelines_are_the_ones_the_notebooks_load():
     for name, c in configs.items():  # each differs from the default only where its name says
         if name.startswith("ranker "):
             assert dataclasses.replace(c, ranker=default.ranker) == default
+    from workbench.lessons.casestudies import recipe
+
+    assert recipe("Amazon", s) in configs.values()  # notebook 11's item-page pipeline is trained by `make run` too

@@ -31,10 +31,13 @@ def model_store(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def small_env(model_store):
-    """Environment for notebook subprocesses: the small synthetic world, single-threaded BLAS, the session's store."""
+def small_env(model_store, tmp_path_factory):
+    """Environment for notebook subprocesses: the small synthetic world, single-threaded BLAS, the session's store,
+    and the session's own folders for persisted page results and typed answers (never the project's data/)."""
     return {**os.environ, "WORKBENCH_SMALL": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", STORE_ENV: str(model_store)}  # fmt: skip
+            "OPENBLAS_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", STORE_ENV: str(model_store),
+            "WORKBENCH_PAGE_RESULTS": str(tmp_path_factory.mktemp("page-results")),
+            "WORKBENCH_ANSWERS": str(tmp_path_factory.mktemp("answers"))}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -76,13 +76,26 @@ def test_index_shows_titles_and_descriptions_and_the_path_opens(served_folder):
 
 
 def test_make_run_opens_on_the_learning_path(monkeypatch):
+    """The command line `make run` gives: marimo serves the folder, the browser opens the start page once it
+    answers, and --train adds the background training (`workbench.launch.serve` is tested in tests/test_launch.py)."""
     import workbench.cli as cli
+    import workbench.launch as launch
 
     ran, opened = [], []
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: ran.append(cmd) or 0)
+
+    def serve(cmd, port, url, train=None, on_served=None):
+        ran.append((cmd, port, url, train))
+        if on_served:
+            on_served()
+        return 0
+
+    monkeypatch.setattr(launch, "serve", serve)
     monkeypatch.setattr(cli, "_open_when_served", opened.append)
     assert cli.main(["notebooks", "--port", "2799"]) == 0
     assert opened == ["http://127.0.0.1:2799/?file=00_start_here.py"] == [start_url(2799)]
-    assert str(NOTEBOOK_DIR) in ran[0] and "--headless" in ran[0]  # marimo serves the folder; we open the page
-    assert cli.main(["notebooks", "--port", "2799", "--headless"]) == 0 and len(opened) == 1
+    cmd, port, url, train = ran[0]
+    assert str(NOTEBOOK_DIR) in cmd and "--headless" in cmd and port == 2799 and train is None
+    assert cli.main(["notebooks", "--port", "2799", "--headless", "--train", "--data", "movielens-100k"]) == 0
+    assert len(opened) == 1
+    assert ran[1][3][-4:] == ["train", "--notebooks", "--data", "movielens-100k"]
     assert (NOTEBOOK_DIR / cli.START_PAGE).is_file()

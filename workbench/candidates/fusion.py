@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from workbench.candidates.base import BATCH_CELLS, CandidateSource, NotFittedError, check_k, check_users
 from workbench.candidates.registry import SOURCES, TUNED_SOURCE_PARAMS
 from workbench.data.dataset import Dataset
+from workbench.progress import report
 from workbench.types import PAD, CandidateSet
 
 FUSION_METHODS = ("rrf", "max_score")
@@ -233,8 +234,9 @@ class CandidateGenerator:
         a source with a ``fit_warm(train, previous)`` method (two-tower) continues from its namesake
         there instead of training afresh."""
         self.fit_seconds_ = {}
-        for name, source in self.sources.items():
+        for i, (name, source) in enumerate(self.sources.items(), 1):
             start = time.perf_counter()
+            report(f"stage 1: fitting source {i} of {len(self.sources)}, {name}")
             previous = warm_start.sources.get(name) if warm_start is not None else None
             if previous is not None and hasattr(source, "fit_warm"):
                 source.fit_warm(train, previous)

@@ -18,6 +18,24 @@ A notebook holds three cells per exercise::
 
     exercises.show("ndcg_at_k", my_ndcg_at_k)       # re-runs whenever the learner's cell changes
 
+On a served page (``marimo run``, what ``make run`` opens) no cell can be edited: `editor` gives a
+code box, which the prompt cell shows under the prompt and the check cell reads (``show(name, fn,
+box)``). What is typed there is checked instead of the cell's function (as soon as it differs from
+the starter), and kept in a git-ignored folder across reloads (`workbench.lessons.answers`)::
+
+    @app.cell
+    def _():
+        ndcg_at_k_box = exercises.editor("ndcg_at_k")
+        exercises.task("ndcg_at_k", ndcg_at_k_box)
+        return (ndcg_at_k_box,)
+
+    @app.cell
+    def _(ndcg_at_k_box):
+        exercises.show("ndcg_at_k", my_ndcg_at_k, ndcg_at_k_box)
+
+The prompt's "Terms" link to the glossary page ``notebooks/glossary.py`` (``?file=glossary.py&term=...``),
+which the notebook server serves beside the pages; an exported report points them at docs/GLOSSARY.md.
+
 `EXERCISES` lists them all by name; ``tests/lessons/test_exercises.py`` holds, for each, plausible
 wrong answers that its check must catch and runs its solution, which must pass.
 """
@@ -32,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-GLOSSARY = "../docs/GLOSSARY.md"
+GLOSSARY_PAGE = "?file=glossary.py&term="  # the served glossary page (notebooks/glossary.py), opened on one entry
 Case = dict[str, Any]
 
 
@@ -156,15 +174,40 @@ def describe(result: CheckResult) -> str:
             f"the package gives {_shown(f.get('expected'))}.")
 
 
-def task(name: str) -> Any:
-    """The exercise's prompt as markdown (title, what to write, glossary links)."""
+def served() -> bool:
+    """True on a page served by ``marimo run`` (no cell can be edited there; the code box stands in)."""
     import marimo as mo
 
+    return mo.app_meta().mode == "run"
+
+
+def editor(name: str) -> Any:
+    """The exercise's code box: the learner's saved answer (on a served page), else the starter."""
+    import marimo as mo
+
+    from workbench.lessons import answers
+
+    saved = answers.load(name) if served() else None
+    return mo.ui.code_editor(value=saved if saved is not None else starter(name), language="python",
+                             min_height=120, debounce=300, label=f"Your `{EXERCISES[name].function}`")  # fmt: skip
+
+
+def task(name: str, box: Any = None) -> Any:
+    """The exercise's prompt as markdown (title, what to write, glossary links), with the code box
+    ``box`` under it on a served page."""
+    import marimo as mo
+
+    from workbench.lessons import answers
+
     ex = EXERCISES[name]
-    terms = ", ".join(f"[{t}]({GLOSSARY}#{_anchor(t)})" for t in ex.glossary)
-    return mo.md(f"### Your turn: {ex.title}\n\n{ex.task}\n\nWrite it in the cell below (`{ex.signature.strip()}`); "
-                 f"the check under it reruns whenever you change the cell."
-                 + (f"\n\nTerms: {terms}." if terms else ""))  # fmt: skip
+    terms = ", ".join(f"[{t}]({GLOSSARY_PAGE}{_anchor(t)})" for t in ex.glossary)
+    where = ("Write it in the box below; the check under it reruns as you type, and your answer is kept across "
+             f"reloads in `{answers.shown_folder()}` (git-ignored; the notebook is never written)."
+             if box is not None and served() else
+             f"Write it in the cell below (`{ex.signature.strip()}`); the check under it reruns whenever you "
+             "change the cell.")  # fmt: skip
+    prompt = mo.md(f"### Your turn: {ex.title}\n\n{ex.task}\n\n{where}" + (f"\n\nTerms: {terms}." if terms else ""))
+    return mo.vstack([prompt, box]) if box is not None and served() else prompt
 
 
 def _anchor(term: str) -> str:
@@ -178,14 +221,25 @@ def starter(name: str) -> str:
     return ex.signature + "\n" + textwrap.indent(textwrap.dedent(ex.starter).strip("\n"), "    ") + "\n"
 
 
-def show(name: str, fn: Callable[..., Any]) -> Any:
+def show(name: str, fn: Callable[..., Any], box: Any = None) -> Any:
     """What the page shows under the learner's cell: pass or fail, the first failing case, the hint, and the
-    solution in a collapsed accordion. A script run prints the one-line `describe`."""
+    solution in a collapsed accordion. A script run prints the one-line `describe`.
+
+    box: the exercise's `editor`; on a served page its text, once it differs from the starter, is saved
+    and checked instead of ``fn``."""
     import marimo as mo
 
-    from workbench.lessons import kit
+    from workbench.lessons import answers, kit
 
     ex = EXERCISES[name]
+    if box is not None and served():
+        answers.save(name, box.value, starter(name))
+        if box.value.strip() != starter(name).strip():
+            try:
+                fn = answers.define(box.value, ex.function, {"np": np, "math": math, "unit_hash": unit_hash})
+            except Exception as err:  # the learner's code: a syntax error or a missing def is a verdict
+                return mo.callout(kit.show(f"✗ **Not yet** ({ex.title}): your code does not define "
+                                           f"`{ex.function}`: `{type(err).__name__}: {err}`."), kind="warn")  # fmt: skip
     result = check(ex, fn)
     if result.passed:
         verdict = mo.callout(kit.show(f"✓ **Passed** ({ex.title}): your `{ex.function}` agrees with the package on all "

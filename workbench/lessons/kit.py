@@ -241,28 +241,68 @@ def trained(s: NotebookSettings, config: PipelineConfig | None = None) -> Traine
         return load_or_train(data=s.data, config=cfg, seed=s.seed, small=s.small, cache_dir=DATA_DIR, progress=step)
 
 
+AMAZON_RECIPE = ROOT / "configs" / "casestudies" / "amazon.toml"  # notebook 11's item-page pipeline
+HEARTBEAT_S = 15.0  # `warm` says what it is doing at least this often
+
+
 def pipelines(s: NotebookSettings) -> dict[str, PipelineConfig]:
-    """Every pipeline the notebooks load for these settings, by name: the default (01–04), the textbook
-    split of stage 1 (02, 03) and the default with each other ranker (03)."""
+    """Every pipeline the notebooks load for these settings, by name: the default (01–04, 11), the textbook
+    split of stage 1 (02, 03), the default with each other ranker (03) and the Amazon recipe (11)."""
     from workbench.lessons.candidates import textbook_config
+    from workbench.pipeline import PipelineConfig
     from workbench.ranking import RANKERS
 
     cfg = default_config(s)
     out = {"default": cfg, "textbook split": textbook_config(cfg)}
     out |= {f"ranker {name}": dataclasses.replace(cfg, ranker=name) for name in RANKERS if name != cfg.ranker}
+    out["Amazon recipe (11)"] = dataclasses.replace(PipelineConfig.from_toml(AMAZON_RECIPE), seed=s.seed)
     return out
 
 
-def warm(s: NotebookSettings, say: Callable[[str], None] = print) -> list[Trained]:
+def warm(s: NotebookSettings, say: Callable[[str], None] = print, heartbeat_s: float = HEARTBEAT_S) -> list[Trained]:
     """Load or train (and store) every pipeline of `pipelines`, saying which: after this, every notebook
-    opens on these settings without training (what ``make run`` wants before serving the notebooks)."""
-    from workbench.store import load_or_train
+    opens on these settings without training (what ``make run`` does in the background while it serves).
 
+    Every line says ``[artefact k of N, name]``; while one trains, a line at least every ``heartbeat_s``
+    seconds says its current phase (stage 1, the ranker, its epochs), the time so far and, going by the last
+    fit stored here, about how long is left."""
+    import threading
+
+    from workbench.store import ModelStore, load_or_train
+
+    configs = pipelines(s)
     out = []
-    for name, cfg in pipelines(s).items():
-        built = load_or_train(data=s.data, config=cfg, seed=s.seed, small=s.small, cache_dir=DATA_DIR,
-                              progress=lambda line, name=name: say(f"  {name}: {line}"))  # fmt: skip
-        say(f"{name}: {built.describe()}")
+    for k, (name, cfg) in enumerate(configs.items(), 1):
+        tag = f"[artefact {k} of {len(configs)}, {name}]"
+        expected = ModelStore().expected_fit_seconds(s.data)  # the last fit stored here, for the time left
+        t0 = time.monotonic()
+        phase = {"line": "loading the data and looking in the model store", "at": t0}
+        done = threading.Event()
+
+        def step(line: str, tag: str = tag, phase: dict = phase) -> None:
+            phase.update(line=line, at=time.monotonic())
+            say(f"{tag} {line}")
+
+        def beat(tag: str = tag, phase: dict = phase, t0: float = t0, done: threading.Event = done,
+                 expected: float | None = expected) -> None:  # fmt: skip
+            said = t0
+            while not done.wait(1.0):
+                now = time.monotonic()
+                if now - max(phase["at"], said) < heartbeat_s:
+                    continue  # a line went out recently
+                said = now
+                left = f", about {max(expected - (now - t0), 0):.0f} s left" if expected else ""
+                say(f"{tag} still at: {phase['line']} ({now - phase['at']:.0f} s in this phase, "
+                    f"{now - t0:.0f} s on this artefact{left})")  # fmt: skip
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            built = load_or_train(data=s.data, config=cfg, seed=s.seed, small=s.small, cache_dir=DATA_DIR, progress=step)
+        finally:
+            done.set()
+            thread.join()
+        say(f"{tag} {built.describe()}")
         out.append(built)
     return out
 

@@ -248,11 +248,13 @@ def textbook_order(order: Sequence[str]) -> tuple[str, ...]:
     return (*rest[:i], "freshness", *rest[i:])
 
 
-def order_readings(whatif: WhatIf, knobs: Knobs) -> dict[str, WhatIfResult]:
-    """Stage 3 for every user at ``knobs`` in the textbook's order (`textbook_order`) and in the knobs' own."""
+def order_readings(whatif: WhatIf, knobs: Knobs, ours: WhatIfResult | None = None) -> dict[str, WhatIfResult]:
+    """Stage 3 for every user at ``knobs`` in the textbook's order (`textbook_order`) and in the knobs' own.
+
+    ours: ``whatif.run(knobs)`` when the caller has it already (a page's main result), so it is not run twice."""
     return {
         "textbook": whatif.run(dataclasses.replace(knobs, order=textbook_order(knobs.order))),
-        "workbench": whatif.run(knobs),
+        "workbench": ours if ours is not None else whatif.run(knobs),
     }
 
 

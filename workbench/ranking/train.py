@@ -27,6 +27,7 @@ from torch import nn
 
 from workbench.checks import check_count
 from workbench.data.dataset import Dataset
+from workbench.progress import report
 from workbench.types import CandidateSet
 
 
@@ -220,6 +221,7 @@ def train_torch(
         module.eval()
         v_loss = float(loss_fn(torch.from_numpy(scorer.logits(v_num, v_cat)), torch.from_numpy(v_y)))
         history.append(round(v_loss, 5))
+        report(f"epoch {epoch + 1} of at most {cfg.epochs}: validation log loss {v_loss:.4f}")
         if v_loss < best - 1e-5:
             best, best_state, bad = v_loss, copy.deepcopy(module.state_dict()), 0
         else:

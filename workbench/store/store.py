@@ -20,10 +20,13 @@ artefact and serves with the new knobs.
 Writes are atomic (a temporary folder renamed into place once complete), and every load
 checks the manifest's checksums first: a corrupt, partial or incompatible artefact raises
 `ArtefactError`, and `load_or_train` then says so and trains afresh. Nothing is unpickled.
+Two processes that want the same missing artefact train it once: the second waits on the first's
+lock (`workbench.store.lock`), saying so, and loads what the first stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -43,8 +46,10 @@ from workbench.data import dataset_name, is_file, load, split
 from workbench.data.files import FileSource
 from workbench.data.dataset import Dataset
 from workbench.pipeline import Pipeline, PipelineConfig
+from workbench.progress import reporting
 from workbench.provenance import git_commit, package_versions, thread_settings
 from workbench.store.codec import STATE_FILE, ArtefactError, read_state, write_state
+from workbench.store.lock import training
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -359,11 +364,19 @@ class ModelStore:
                 notes.append(note)
                 say(note)
         expected = self.expected_fit_seconds(spec.data)
-        guess = f"about {expected:.0f} s, as the last fit here took" if expected else "no earlier fit here to go by"
-        say(f"training artefact {key} on {spec.data} ({train.n_users:,} users × {train.n_items:,} items; {guess})")
-        pipe = Pipeline(config).fit(train, progress=say)
-        save_pipeline(pipe, folder, spec, key, replace=False)
-        say(f"stored artefact {key} at {folder}")
+        with training(self.root, key, say, expected) as waited:  # one trainer per artefact across processes
+            if waited and folder.is_dir():  # the other process stored it
+                with contextlib.suppress(ArtefactError):  # (a damaged one is trained again below)
+                    pipe = load_pipeline(folder, train)
+                    pipe.config = config
+                    return Trained(pipe, train, test, key, folder, True, time.perf_counter() - t0,
+                                   read_manifest(folder)["created"])  # fmt: skip
+            guess = f"about {expected:.0f} s, as the last fit here took" if expected else "no earlier fit here to go by"
+            say(f"training artefact {key} on {spec.data} ({train.n_users:,} users × {train.n_items:,} items; {guess})")
+            with reporting(say):  # the ranker's epochs (workbench.ranking.train)
+                pipe = Pipeline(config).fit(train, progress=say)
+            save_pipeline(pipe, folder, spec, key, replace=False)
+            say(f"stored artefact {key} at {folder}")
         created = read_manifest(folder)["created"]
         return Trained(pipe, train, test, key, folder, False, time.perf_counter() - t0, created, tuple(notes))
 

@@ -1,0 +1,146 @@
+"""A learner's first hour in a real headless Chromium, on the notebooks folder served as ``make run`` serves it.
+
+- A "Terms" link of an exercise opens the glossary page on that entry (the served page's links work).
+- An exercise answered on the served page: a wrong answer typed into its code box gets "Not yet" with
+  the failing case, a right one gets "Passed"; the answer is kept in the answers folder (git-ignored,
+  here a temporary one) and comes back after a reload, and the tracked notebook is not written.
+"""
+
+import hashlib
+import re
+import subprocess
+import textwrap
+import time
+import urllib.request
+
+import pytest
+
+from workbench.lessons import guide
+from workbench.lessons.answers import ANSWERS_ENV
+from workbench.lessons.exercises import EXERCISES
+
+from .conftest import MARIMO, ROOT
+from .test_browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, _free_port
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)"),
+]
+
+PAGE = "05_metrics.py"  # needs no trained pipeline: the metrics are worked on the textbook's example
+EXERCISE = "precision_at_k"
+
+
+@pytest.fixture
+def served_folder(small_env, tmp_path):
+    """The notebooks folder under ``marimo run`` (as `workbench notebooks` starts it), answers in ``tmp_path``."""
+    port = _free_port()
+    OUTPUT.mkdir(exist_ok=True)
+    log = OUTPUT / "marimo-run-folder.log"
+    env = {**small_env, ANSWERS_ENV: str(tmp_path / "answers")}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([MARIMO, "run", str(ROOT / "notebooks"), "--host", "127.0.0.1", "--port", str(port),
+                                 "--headless", "--no-token", "--", "--small"],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"marimo run did not serve {url}:\n{log.read_text()[-3000:]}")
+                time.sleep(0.3)
+        yield url, tmp_path / "answers"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_a_terms_link_opens_its_glossary_entry(served_folder, browser):
+    url, _ = served_folder
+    entry = next(t for t in guide.glossary() if t.term == EXERCISES[EXERCISE].glossary[0])
+    page = browser.new_page(viewport={"width": 1300, "height": 2000})
+    page.goto(f"{url}?file={PAGE}")
+    link = page.get_by_role("link", name=entry.term, exact=True)
+    link.first.wait_for(timeout=120_000)
+    link.first.click()
+    page.wait_for_url(re.compile(r"file=glossary\.py&term=" + re.escape(entry.anchor)), timeout=30_000)
+    first_words = " ".join(entry.definition.replace("*", "").split()[:6])
+    callout = page.locator("marimo-callout-output").filter(has_text=first_words)
+    callout.first.wait_for(timeout=120_000)  # the entry, on top of the page
+    assert entry.term in _text(callout.first)
+    page.screenshot(path=str(OUTPUT / "glossary-entry.png"), full_page=True)
+
+
+def _text(locator) -> str:
+    """The text a marimo element shows (its content sits in a shadow root, which inner_text does not read)."""
+    return locator.evaluate("el => (el.shadowRoot || el).textContent")
+
+
+def _type(page, box, text: str) -> None:
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(text)  # as pasted: no auto-indent or auto-closed brackets
+
+
+def _verdict(page, pattern: str) -> str:
+    found = page.locator("marimo-callout-output").filter(has_text=re.compile(pattern))
+    found.first.wait_for(timeout=60_000)
+    return _text(found.first)
+
+
+def test_an_exercise_answered_on_the_served_page(served_folder, browser):
+    url, answers = served_folder
+    ex = EXERCISES[EXERCISE]
+    notebook = ROOT / "notebooks" / PAGE
+    digest = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    status_before = _git_status()
+    page = browser.new_page(viewport={"width": 1300, "height": 2400})
+    page.goto(f"{url}?file={PAGE}")
+    box = page.locator("marimo-code-editor").filter(has_text=ex.function).locator(".cm-content")
+    box.first.wait_for(timeout=120_000)
+    assert "Not yet" in _verdict(page, rf"Not yet.*{re.escape(ex.title)}")  # the starter does not pass
+
+    wrong = f"def {ex.function}(recommended, relevant, k):\n    return 0.5\n"
+    _type(page, box.first, wrong)
+    shown = _verdict(page, rf"your `?{ex.function}`? returned `?0\.5")
+    assert "Not yet" in shown and "the package gives" in shown
+
+    right = textwrap.dedent(ex.solution).strip() + "\n"
+    _type(page, box.first, right)
+    shown = _verdict(page, r"Passed")
+    assert "agrees with the package on all" in shown
+    deadline = time.monotonic() + 10
+    while not (answers / f"{EXERCISE}.py").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (answers / f"{EXERCISE}.py").read_text() == right
+
+    page.reload()  # the answer is kept: the box opens on it, and it passes again
+    box.first.wait_for(timeout=120_000)
+    assert right.splitlines()[-1].strip() in box.first.inner_text()  # the saved answer, not the starter
+    _verdict(page, r"Passed")
+    page.screenshot(path=str(OUTPUT / "exercise-passed.png"), full_page=True)
+
+    assert hashlib.sha256(notebook.read_bytes()).hexdigest() == digest
+    assert _git_status() == status_before  # nothing tracked (or untracked but not ignored) was written
+
+
+def _git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True).stdout

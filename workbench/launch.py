@@ -1,0 +1,126 @@
+"""``make run``: serve the notebooks at once and train their pipelines alongside.
+
+`serve` checks the port first (a busy one gets one clear line and exit status 2, before anything is
+announced), starts marimo's server, announces the address once it answers, and only then starts
+``workbench train --notebooks`` in a second process whose progress lines (artefact k of N, the phase,
+the ranker's epochs, an estimate of the time left, a line at least every 15 s) go to this terminal.
+A page that needs a pipeline still in training says so on its spinner and fills itself in when the
+artefact is stored (the store's lock, `workbench.store.lock`, keeps the two from training it twice).
+
+Both children are stopped with this process: Ctrl-C or SIGTERM stops them and ends with one line and
+no traceback; on Linux each child also gets SIGTERM should this process die (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+
+HOST = "127.0.0.1"
+PR_SET_PDEATHSIG = 1
+
+
+def port_problem(port: int, host: str = HOST) -> str | None:
+    """Why ``port`` cannot be served on ``host`` (one line), or None when it is free."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is already in use (another `make run`?): stop that server, or pick "
+                        f"another port: make run PORT={port + 1}")  # fmt: skip
+            return f"port {port} on {host} cannot be used: {exc.strerror}"
+    return None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux), and its own process group so that
+    a terminal's Ctrl-C reaches only the parent, which stops the children in order."""
+    import os
+
+    os.setpgrp()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        return True
+    except OSError:
+        return False
+
+
+def _stop(procs: Sequence[subprocess.Popen], timeout_s: float = 10.0) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def serve(server_cmd: Sequence[str], port: int, url: str, train_cmd: Sequence[str] | None = None,
+          on_served: Callable[[], None] | None = None, say: Callable[[str], None] | None = None,
+          wait_s: float = 120.0) -> int:  # fmt: skip
+    """Serve (``server_cmd``, which listens on ``port``), announce ``url`` once it answers, then run
+    ``train_cmd`` alongside; returns the server's exit status (130 after Ctrl-C, 2 for a busy port)."""
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+    problem = port_problem(port)
+    if problem:
+        say(f"workbench notebooks: error: {problem}")
+        return 2
+
+    def interrupted(signum, frame):  # SIGTERM as Ctrl-C: one path out
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    procs: list[subprocess.Popen] = []
+    t0 = time.monotonic()
+    try:
+        server = subprocess.Popen(list(server_cmd), preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads yet
+        procs.append(server)
+        while not _answers(url):
+            if server.poll() is not None:
+                say(f"workbench notebooks: error: the notebook server stopped (exit status {server.returncode}) "
+                    "before serving; its messages are above")  # fmt: skip
+                return server.returncode or 1
+            if time.monotonic() - t0 > wait_s:
+                say(f"workbench notebooks: error: the notebook server did not answer {url} within {wait_s:.0f} s")
+                return 1
+            time.sleep(0.2)
+        say(f"The workbench is served at {url} ({time.monotonic() - t0:.1f} s after start; Ctrl-C stops it).")
+        if on_served:
+            on_served()
+        trainer = None
+        if train_cmd:
+            say("Training the notebooks' pipelines in the background (a page that needs one still in training "
+                "says so and fills itself in when it is stored); progress follows:")  # fmt: skip
+            trainer = subprocess.Popen(list(train_cmd), preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads here
+            procs.append(trainer)
+        while server.poll() is None:
+            if trainer is not None and trainer.poll() is not None:
+                say("Background training: every pipeline is stored; every page opens without training."
+                    if trainer.returncode == 0 else
+                    f"Background training stopped with exit status {trainer.returncode} (its messages are above); "
+                    "pages train what they need when opened.")  # fmt: skip
+                trainer = None
+            time.sleep(0.5)
+        return server.returncode
+    except KeyboardInterrupt:
+        say("Stopping the workbench (notebook server and background training) ...")
+        _stop(procs)
+        return 130
+    finally:
+        _stop(procs)
+        signal.signal(signal.SIGTERM, previous)
