@@ -18,8 +18,8 @@ with app.setup:
     import pandas as pd
 
     from workbench.experiment.retention import LATENCY_SOURCES, RetentionConfig
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons import gap as lesson
-    from workbench.lessons import guide, kit
     from workbench.viz.gap import gap_chart
 
     settings = kit.settings()
@@ -239,6 +239,24 @@ def _():
     incumbent's, an off-policy estimate from an exploring log is the offline number that
     can be trusted.
     """)
+    return
+
+
+@app.cell
+def _():
+    exercises.task("holm")
+    return
+
+
+@app.function
+def my_holm(p_values):
+    m = len(p_values)
+    return [min(1.0, m * p) for p in p_values]  # the same factor for every p-value?
+
+
+@app.cell
+def _():
+    exercises.show("holm", my_holm)
     return
 
 

@@ -13,6 +13,7 @@ with app.setup:
 
     import marimo as mo
 
+    from workbench.lessons import exercises, guide
     from workbench.serving.operations import snapshot
 
     PROMETHEUS_URL = os.environ.get("WORKBENCH_PROMETHEUS_URL", "http://127.0.0.1:9090")
@@ -44,6 +45,12 @@ def _():
 
 @app.cell
 def _():
+    guide.panel(__file__)
+    return
+
+
+@app.cell
+def _():
     refresh = mo.ui.refresh(options=["2s", "5s", "10s", "30s"], default_interval="5s", label="refresh every")
     refresh
     return (refresh,)
@@ -64,6 +71,25 @@ def _(refresh):
             _parts += [mo.md(f"### {_title}"), mo.ui.table(_frame, selection=None)]
     mo.vstack(_parts)
     return (reading,)
+
+
+@app.cell
+def _():
+    exercises.task("histogram_quantile")
+    return
+
+
+@app.function
+def my_histogram_quantile(q, bounds, cumulative):
+    rank = q * cumulative[-1]
+    b = next(i for i, c in enumerate(cumulative) if c >= rank)
+    return bounds[b]  # the bucket's upper bound: where inside the bucket does the rank fall?
+
+
+@app.cell
+def _():
+    exercises.show("histogram_quantile", my_histogram_quantile)
+    return
 
 
 if __name__ == "__main__":

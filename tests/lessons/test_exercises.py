@@ -186,6 +186,39 @@ def _gini_shown_items_only(exposure):
     return sum((2 * i - n - 1) * v for i, v in enumerate(x, start=1)) / (n * sum(x))
 
 
+def _holm_bonferroni(p_values):
+    return [min(1.0, len(p_values) * p) for p in p_values]
+
+
+def _holm(carry=True, unsort=True, start=0):
+    def holm(p_values):
+        m = len(p_values)
+        order = sorted(range(m), key=lambda i: p_values[i])
+        out, running = [0.0] * m, 0.0
+        for rank, i in enumerate(order):
+            value = min(1.0, (m - rank - start) * p_values[i])
+            running = max(running, value) if carry else value
+            out[i if unsort else rank] = running
+        return out
+
+    return holm
+
+
+def _hq(interpolate_from_zero=False, inf_bucket_inf=False, interpolate=True):
+    def hq(q, bounds, cumulative):
+        rank = q * cumulative[-1]
+        b = next(i for i, c in enumerate(cumulative) if c >= rank)
+        if b == len(bounds) - 1 and not inf_bucket_inf:
+            return bounds[-2]
+        if not interpolate:
+            return bounds[b]
+        lo = bounds[b - 1] if b > 0 and not interpolate_from_zero else 0.0
+        below = cumulative[b - 1] if b > 0 else 0.0
+        return lo + (bounds[b] - lo) * (rank - below) / (cumulative[b] - below)
+
+    return hq
+
+
 WRONG = {
     "recall_at_k": {"divides by k (precision)": _recall_over_k, "ignores the cut-off k": _recall_no_cutoff},
     "rrf_scores": {"ranks from 0": _rrf_from_zero, "no constant k": _rrf_without_k},
@@ -207,6 +240,11 @@ WRONG = {
     "egreedy_propensity": {"exploring never lands on the greedy row": _egreedy_forgets_exploring_to_greedy,
                            "last row wins a tie": _egreedy_last_on_ties},
     "exposure_gini": {"counts not sorted": _gini_unsorted, "never-shown items left out": _gini_shown_items_only},
+    "holm": {"Bonferroni": _holm_bonferroni, "no running maximum": _holm(carry=False),
+             "left in sorted order": _holm(unsort=False), "factors m - 1, m - 2, ...": _holm(start=1)},
+    "histogram_quantile": {"the bucket's upper bound": _hq(interpolate=False),
+                           "interpolates from 0": _hq(interpolate_from_zero=True),
+                           "+Inf bucket gives +Inf": _hq(inf_bucket_inf=True)},
 }
 
 
@@ -248,6 +286,27 @@ def test_the_worked_examples_are_the_textbooks_numbers():
     assert E.EXERCISES["team_draft"].reference(**E.EXERCISES["team_draft"].worked[0][1]) == ([2, 1, 3, 4], ["B", "A", "A", "B"])
     assert E.EXERCISES["ips"].reference(rewards=[1.0, 0.0, 1.0], logging_p=[0.5, 0.25, 0.8],
                                         target_p=[1.0, 0.5, 0.2]) == pytest.approx((2 + 0 + 0.25) / 3)  # fmt: skip
+
+
+def test_holm_reference_against_a_hand_worked_example():
+    holm = E.EXERCISES["holm"].reference
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1: 0.02, 0.03, 0.06, 0.04; the running maximum lifts 0.04 to 0.06
+    assert np.allclose(holm(p_values=[0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    assert np.allclose(holm(p_values=[0.5, 0.4]), [0.8, 0.8])  # 2 · 0.4 = 0.8, then max(0.8, 0.5)
+    assert np.allclose(holm(p_values=[0.3, 0.6, 0.9]), [0.9, 1.0, 1.0])  # capped at 1
+    assert E.EXERCISES["holm"].worked[0][1] == {"p_values": [0.01, 0.04, 0.03, 0.005]}
+
+
+def test_histogram_quantile_reference_follows_prometheus_documented_rules():
+    hq = E.EXERCISES["histogram_quantile"].reference
+    bounds, cumulative = [0.025, 0.05, 0.1, math.inf], [20.0, 70.0, 95.0, 100.0]
+    assert E.EXERCISES["histogram_quantile"].worked[0][1] == {"q": 0.9, "bounds": bounds, "cumulative": cumulative}
+    # rank 90 is the 20th of the 25 requests in (0.05, 0.1]: 0.05 + 0.05 · 20/25
+    assert hq(q=0.9, bounds=bounds, cumulative=cumulative) == pytest.approx(0.09)
+    assert hq(q=0.1, bounds=bounds, cumulative=cumulative) == pytest.approx(0.0125)  # first bucket starts at 0
+    assert hq(q=0.99, bounds=bounds, cumulative=cumulative) == 0.1  # rank 99 in +Inf: the largest finite bound
+    assert hq(q=0.7, bounds=bounds, cumulative=cumulative) == pytest.approx(0.05)  # exactly a bucket's count
+    assert math.isnan(hq(q=0.5, bounds=bounds, cumulative=[0.0, 0.0, 0.0, 0.0]))  # no observations
 
 
 def test_a_failing_case_reports_the_first_disagreement_and_errors():

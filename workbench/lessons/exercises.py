@@ -38,6 +38,8 @@ which the notebook server serves beside the pages; an exported report points the
 
 `EXERCISES` lists them all by name; ``tests/lessons/test_exercises.py`` holds, for each, plausible
 wrong answers that its check must catch and runs its solution, which must pass.
+
+Over 500 lines because it is one registry: each exercise's text, reference and case generator sit together.
 """
 
 from __future__ import annotations
@@ -524,6 +526,37 @@ def _gini_cases(rng: np.random.Generator) -> list[Case]:
     return [{"exposure": counts.astype(int).tolist()}]
 
 
+def _holm_reference(p_values: list[float]) -> np.ndarray:
+    from workbench.experiment.stats import holm
+
+    return holm(p_values)
+
+
+def _holm_cases(rng: np.random.Generator) -> list[Case]:
+    m = int(rng.integers(1, 9))
+    p = rng.beta(0.4, 2.0, size=m) if rng.random() < 0.6 else rng.random(m)  # several small, as when effects are real
+    if m > 1 and rng.random() < 0.2:
+        p[int(rng.integers(m))] = p[int(rng.integers(m))]  # a tie
+    return [{"p_values": np.round(p, 4).tolist()}]
+
+
+def _hq_reference(q: float, bounds: list[float], cumulative: list[float]) -> float:
+    from workbench.loop.served import histogram_quantile
+
+    return histogram_quantile(q, np.asarray(bounds, dtype=np.float64), np.asarray(cumulative, dtype=np.float64))
+
+
+def _hq_cases(rng: np.random.Generator) -> list[Case]:
+    n = int(rng.integers(1, 9))  # finite buckets, then +Inf
+    bounds = np.round(np.sort(rng.choice(np.arange(1, 200), size=n, replace=False)) * 0.005, 3).tolist() + [math.inf]
+    counts = rng.integers(0, 30, size=n + 1)
+    counts[int(rng.integers(n + 1))] += 1  # at least one observation
+    if rng.random() < 0.3:
+        counts[-1] += int(rng.integers(5, 40))  # a heavy tail past the largest finite bound
+    q = float(rng.choice([0.5, 0.9, 0.95, 0.99, round(float(rng.uniform(0.01, 1.0)), 3)]))
+    return [{"q": q, "bounds": bounds, "cumulative": np.cumsum(counts).astype(float).tolist()}]
+
+
 # --- the exercises ----------------------------------------------------------------------------------------
 
 _LIST_HINT = "count the hits among the first k items of `recommended` (an item is a hit when it is in `relevant`)."
@@ -834,6 +867,65 @@ _EXERCISES.append(Exercise(
     reference=_gini_reference, cases=_gini_cases,
     worked=[("one item takes everything", {"exposure": [0, 0, 0, 12]})],
     glossary=("Exposure Gini",),
+))
+_EXERCISES.append(Exercise(
+    name="holm", notebook="12_offline_online_gap", title="Holm's adjusted p-values",
+    task=("An online test reads several metrics at once (session time, CTR, revenue per user), and each extra "
+          "metric is another chance for noise to pass as an effect. Holm's step-down correction keeps the chance "
+          "of any false 'significant' among the m tests at most α: sort the p-values ascending, multiply the "
+          "i-th smallest (i from 1) by m − i + 1, cap at 1, and carry the running maximum forward so the adjusted "
+          "values never decrease along the sorted order. Write `my_holm(p_values)` returning the adjusted p-values "
+          "in the order the metrics were given."),
+    signature="def my_holm(p_values):",
+    starter="m = len(p_values)\nreturn [min(1.0, m * p) for p in p_values]  # the same factor for every p-value?",
+    hint=("that is Bonferroni. Holm multiplies only the smallest p-value by m, the next by m − 1, and so on; "
+          "then each adjusted value is at least the one before it in the sorted order; put them back in the metrics' order."),
+    solution='''
+        def my_holm(p_values):
+            m = len(p_values)
+            order = sorted(range(m), key=lambda i: p_values[i])
+            adjusted, running = [0.0] * m, 0.0
+            for rank, i in enumerate(order):
+                running = max(running, min(1.0, (m - rank) * p_values[i]))
+                adjusted[i] = running
+            return adjusted
+        ''',
+    reference=_holm_reference, cases=_holm_cases,
+    worked=[("four metrics, one step carried forward", {"p_values": [0.01, 0.04, 0.03, 0.005]})],
+    glossary=("Holm correction", "p-value"),
+))
+_EXERCISES.append(Exercise(
+    name="histogram_quantile", notebook="13_operations", title="Prometheus' histogram_quantile",
+    task=("A replica does not keep its latencies: it counts them into buckets, each counting the requests "
+          "that took at most its upper bound `le` (cumulative counts; the last bucket, `+Inf`, counts them all). "
+          "Prometheus' `histogram_quantile(q, ...)` turns the buckets into a quantile: the rank q × total falls "
+          "in the first bucket whose count reaches it, and the quantile is interpolated linearly between that "
+          "bucket's lower bound (the previous `le`, or 0) and its upper bound, as if its requests were spread evenly. "
+          "A rank in the `+Inf` bucket gives the largest finite bound. Write "
+          "`my_histogram_quantile(q, bounds, cumulative)`: `bounds` ascending, the last `math.inf`; `cumulative` "
+          "the counts per bucket."),
+    signature="def my_histogram_quantile(q, bounds, cumulative):",
+    starter=("rank = q * cumulative[-1]\nb = next(i for i, c in enumerate(cumulative) if c >= rank)\n"
+             "return bounds[b]  # the bucket's upper bound: where inside the bucket does the rank fall?"),
+    hint=("inside bucket b (b > 0) the rank is the (rank − cumulative[b − 1])-th of its cumulative[b] − cumulative[b − 1] "
+          "requests: go that share of the way from bounds[b − 1] to bounds[b]; a rank in the +Inf bucket returns bounds[-2]."),
+    solution='''
+        def my_histogram_quantile(q, bounds, cumulative):
+            total = cumulative[-1]
+            if total <= 0:
+                return float("nan")
+            rank = q * total
+            b = next(i for i, c in enumerate(cumulative) if c >= rank)
+            if b == len(bounds) - 1:  # the +Inf bucket
+                return bounds[-2]
+            lo = bounds[b - 1] if b > 0 else 0.0
+            below = cumulative[b - 1] if b > 0 else 0.0
+            return lo + (bounds[b] - lo) * (rank - below) / (cumulative[b] - below)
+        ''',
+    reference=_hq_reference, cases=_hq_cases,
+    worked=[("the p90 of 100 requests in four buckets",
+             {"q": 0.9, "bounds": [0.025, 0.05, 0.1, math.inf], "cumulative": [20.0, 70.0, 95.0, 100.0]})],
+    glossary=("p99 latency",),
 ))
 EXERCISES: dict[str, Exercise] = {ex.name: ex for ex in _EXERCISES}
 
