@@ -244,8 +244,9 @@ def _():
 
 @app.cell
 def _():
-    exercises.task("holm")
-    return
+    holm_box = exercises.editor("holm")
+    exercises.task("holm", holm_box)
+    return (holm_box,)
 
 
 @app.function
@@ -255,8 +256,8 @@ def my_holm(p_values):
 
 
 @app.cell
-def _():
-    exercises.show("holm", my_holm)
+def _(holm_box):
+    exercises.show("holm", my_holm, holm_box)
     return
 
 

@@ -75,8 +75,9 @@ def _(refresh):
 
 @app.cell
 def _():
-    exercises.task("histogram_quantile")
-    return
+    histogram_quantile_box = exercises.editor("histogram_quantile")
+    exercises.task("histogram_quantile", histogram_quantile_box)
+    return (histogram_quantile_box,)
 
 
 @app.function
@@ -87,8 +88,8 @@ def my_histogram_quantile(q, bounds, cumulative):
 
 
 @app.cell
-def _():
-    exercises.show("histogram_quantile", my_histogram_quantile)
+def _(histogram_quantile_box):
+    exercises.show("histogram_quantile", my_histogram_quantile, histogram_quantile_box)
     return
 
 
