@@ -69,6 +69,25 @@ def state_folder(args: argparse.Namespace, config) -> Path:
     return STATE_ROOT / f"{config.data}{small}-seed{config.seed}-{digest}"
 
 
+def saved_days(folder: Path) -> int:
+    """The days a state folder records as finished (0 when it holds no loop yet)."""
+    from workbench.loop.engine import STATE_FILE
+
+    try:
+        return int(json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))["done"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def interrupted_line(done: int, days: int, folder: Path) -> str:
+    """What Ctrl-C prints: the last finished day and that the same command resumes from it."""
+    if not done:
+        where = "before its first day finished"
+    else:
+        where = f"after day {done} of {days} (the last finished day)"
+    return f"interrupted {where}; run the same command again to resume from the state in {folder}"
+
+
 def cmd_loop(args: argparse.Namespace) -> int:
     from workbench.arguments import UsageError
 
@@ -86,9 +105,14 @@ def cmd_loop(args: argparse.Namespace) -> int:
     from workbench.loop.engine import Loop
 
     say = lambda msg: print(f"  {msg}", file=sys.stderr)  # noqa: E731
-    with Loop(config, folder, pipeline_config=args.pipeline_config, serve=args.serve, store=args.store,
-              cache_dir=args.cache_dir, progress=say) as loop:  # fmt: skip
-        result = loop.run()
+    loop = None
+    try:
+        with Loop(config, folder, pipeline_config=args.pipeline_config, serve=args.serve, store=args.store,
+                  cache_dir=args.cache_dir, progress=say) as loop:  # fmt: skip
+            result = loop.run()
+    except KeyboardInterrupt:  # Ctrl-C: the children are stopped (Loop.close), one line, no traceback
+        print(interrupted_line(loop.done if loop is not None else saved_days(folder), config.days, folder), file=sys.stderr)
+        return 130
     print(result.report())
     if args.csv:
         result.daily.to_csv(args.csv, index=False)

@@ -1,7 +1,7 @@
 """``workbench serve`` as a child process, and the crash test of the event log.
 
 `ServeProcess` starts the command on 127.0.0.1 (a free port), waits until ``/healthz`` answers,
-and stops it by its PID: SIGTERM (uvicorn shuts down cleanly) or SIGKILL (a crash: nothing
+and stops it by its PID (the child also dies with this process, `workbench.children`): SIGTERM (uvicorn shuts down cleanly) or SIGKILL (a crash: nothing
 runs after it, no buffer is flushed, no transaction is finished).
 
 `kill_during_events` streams events at a running service from several threads, SIGKILLs the
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.children import child_options
 from workbench.serving.redis_server import free_port
 
 
@@ -60,7 +61,8 @@ class ServeProcess:
             return self
         timeout = self.start_timeout if timeout is None else timeout
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        self.process = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                        **child_options())  # dies with this process (SIGKILL included)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

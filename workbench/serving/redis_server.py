@@ -4,7 +4,8 @@
         print(server.url)                  # redis://127.0.0.1:PORT/0
         server.stop(); server.start()      # stop it to watch the service degrade, start it again
 
-The server is a child process of this one, started and stopped by its PID only. It binds
+The server is a child process of this one, started and stopped by its PID only, and it dies with
+this process however that ends (SIGKILL included: `workbench.children`). It binds
 127.0.0.1, persists nothing (``save ""``, no append-only file: the feature store is
 re-materialised from the offline data, and the event log lives in SQLite), and keeps its
 working directory under ``dir`` (default: a fresh temporary directory, removed on stop).
@@ -24,6 +25,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from workbench.children import child_options
 
 ENV_URL = "WORKBENCH_REDIS_URL"
 INSTALL_HINT = "install it with `apt-get install redis-server` (make test does this when it runs as root)"
@@ -96,7 +99,8 @@ class RedisServer:
                 "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
                 "--maxmemory", f"{self.maxmemory_mb}mb", "--maxmemory-policy", "allkeys-lru",
                 "--logfile", str(self.dir / "redis.log")]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        **child_options())  # dies with this process (SIGKILL included)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
