@@ -49,7 +49,8 @@ def start_loop(tmp_path: Path, tiny_pipeline_toml: Path, days: int = 200) -> tup
             "--state", str(tmp_path / "state"), "--retrain-every", "0", "--days", str(days), "--users", "50"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     env.pop("WORKBENCH_REDIS_URL", None)  # the loop starts a redis-server of its own: the child to watch
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(err, "wb"), env=env, start_new_session=True)
+    with open(err, "wb") as sink:  # the child keeps its own descriptor
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=sink, env=env, start_new_session=True)
     deadline = time.monotonic() + 240
     while "day 2:" not in err.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:

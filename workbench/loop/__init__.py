@@ -22,6 +22,7 @@
 - `versions`: the starting model and the versions the retraining job publishes.
 - `features`: the stream step's target, Redis (`workbench.serving.feature_store`) or memory.
 - `served`: the loop against the running service over HTTP.
+- `shown`: `Shown`, one round of sessions (what the engine and the served loop share).
 - `cli`: ``workbench loop``.
 """
 

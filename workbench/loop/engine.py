@@ -53,6 +53,7 @@ from workbench.experiment.ab import ABConfig, ABResult, assign
 from workbench.experiment.simulator import SimulatorConfig, UserDays, UserSimulator
 from workbench.loop.config import DRIFT_FEATURES, Arm, LoopConfig
 from workbench.loop.features import MemoryFeatures, RedisFeatures, interactions_frame
+from workbench.loop.shown import Shown
 from workbench.loop.versions import Base, Version, Versions, day_ts, load_base
 from workbench.monitoring import (
     Alert, alerts_frame, check_alerts, daily_metrics, drift_columns, drift_table, source_shares,
@@ -103,22 +104,6 @@ def concat_candidates(sets: list[CandidateSet]) -> CandidateSet:
 
     return CandidateSet(np.concatenate([s.users for s in sets]), cat("items", PAD), cat("scores", -np.inf),
                         cat("sources", 0), sets[0].source_names, cat("source_ranks", -1), cat("source_scores", np.nan))  # fmt: skip
-
-
-@dataclass
-class Shown:
-    """One round of sessions: who saw what, and what they did (arrays ``[n]`` and ``[n, k]``)."""
-
-    rows: np.ndarray
-    items: np.ndarray  # item rows, -1 padding
-    propensities: np.ndarray
-    scores: np.ndarray
-    request_ids: np.ndarray  # object [n]
-    ts: int
-    degraded: np.ndarray | None = None  # object [n] (served answers)
-    clicks: np.ndarray | None = None  # bool [n, k], from the simulator
-    conversions: np.ndarray | None = None
-    session_seconds: np.ndarray | None = None  # [n]
 
 
 @dataclass
