@@ -20,6 +20,7 @@
 - `config`: `LoopConfig` (every setting; TOML, ``configs/loop.toml``).
 - `engine`: `Loop` (a day, the days, the state that survives a restart) and `LoopResult`.
 - `versions`: the starting model and the versions the retraining job publishes.
+- `arrivals`: a living catalogue (items arriving by day, new to the models before them).
 - `features`: the stream step's target, Redis (`workbench.serving.feature_store`) or memory.
 - `served`: the loop against the running service over HTTP.
 - `shown`: `Shown`, one round of sessions (what the engine and the served loop share).

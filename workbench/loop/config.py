@@ -58,6 +58,11 @@ class LoopConfig:
         version); ``ab_split`` is arm B's share, ``ab_experiment`` the hash's experiment name.
     features: the online feature store of the in-process loop: "redis" (a real Redis through
         `workbench.serving.feature_store`) or "memory" (the same state in this process only).
+    arrivals_per_day, arrival_days: a living catalogue (`workbench.loop.arrivals`): ``arrivals_per_day`` items
+        of the world arrive at the start of each day ``1 … arrival_days`` (0: a fixed catalogue); the
+        starting model is fitted without them, and they can be shown from their day on.
+    repeat_consumption: False (default): an item a user clicked is not shown to them again (the online seen
+        filter of stage 3); True: it may be, and clicked again.
     click_model, visit_rate: the simulator's (`workbench.experiment.simulator.SimulatorConfig`).
     drift_bins: quantile bins of PSI and Jensen–Shannon.
     redis_timeout_ms, ranker_budget_ms: the served loop's service deadlines (`workbench.serving.service.ServiceConfig`;
@@ -79,6 +84,9 @@ class LoopConfig:
     ab_split: float = 0.5
     ab_experiment: str = "loop"
     features: str = "redis"
+    arrivals_per_day: int = 0
+    arrival_days: int = 30
+    repeat_consumption: bool = False
     click_model: str = "position"
     visit_rate: float = 0.5
     drift_bins: int = 10
@@ -111,6 +119,10 @@ class LoopConfig:
             raise ValueError("ab_experiment='': expected a non-empty experiment name (it salts the assignment)")
         if self.features not in FEATURE_BACKENDS:
             raise ValueError(f"features={self.features!r}: expected one of {FEATURE_BACKENDS}")
+        check_count("arrivals_per_day (0: a fixed catalogue)", self.arrivals_per_day, 0)
+        check_count("arrival_days", self.arrival_days, 1)
+        if not isinstance(self.repeat_consumption, bool):
+            raise ValueError(f"repeat_consumption={self.repeat_consumption!r}: expected true or false")
         if self.click_model not in CLICK_MODELS:
             raise ValueError(f"click_model={self.click_model!r}: expected one of {CLICK_MODELS}")
         if not self.visit_rate > 0:

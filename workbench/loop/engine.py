@@ -51,6 +51,7 @@ import pandas as pd
 from workbench.data.dataset import SECONDS_PER_DAY
 from workbench.experiment.ab import ABConfig, ABResult, assign
 from workbench.experiment.simulator import SimulatorConfig, UserDays, UserSimulator
+from workbench.loop.arrivals import arrivals_base, fresh_items, schedule, with_fresh
 from workbench.loop.config import DRIFT_FEATURES, Arm, LoopConfig
 from workbench.loop.features import MemoryFeatures, RedisFeatures, interactions_frame
 from workbench.loop.shown import Shown
@@ -189,6 +190,9 @@ class Loop:
         if serve and config.features == "memory":
             raise ValueError("serve=True with features='memory': the served loop's features live in the service's "
                              "Redis; use features='redis'")  # fmt: skip
+        if serve and config.arrivals_per_day:
+            raise ValueError("serve=True with arrivals_per_day > 0: the service does not know the loop's arrivals "
+                             "(run the living catalogue in-process)")  # fmt: skip
         if serve and base is not None:
             raise ValueError("serve=True with a custom base: the service must rebuild the starting model from the "
                              "model store (data, seed, pipeline config)")  # fmt: skip
@@ -212,6 +216,15 @@ class Loop:
         elif saved is not None and saved["base"] != base.key:
             raise ValueError(f"the loop in {self.folder} started from model {saved['base']}, not {base.key}; "
                              "use a new state folder")  # fmt: skip
+        self.origin_key = base.key  # the state records the model the loop started from (arrivals: refitted from it)
+        if config.arrivals_per_day:
+            self.arrival = schedule(base.train.n_items, config.arrivals_per_day, config.arrival_days, config.seed)
+            base = arrivals_base(base, self.arrival, self.store, self.say)
+            self.say(base.description)
+        else:
+            self.arrival = np.zeros(base.train.n_items, np.int64)
+        self.arrival_ts = np.where(self.arrival > 0, day_ts(base.train, 0) + self.arrival * int(SECONDS_PER_DAY),
+                                   np.iinfo(np.int64).min)  # fmt: skip
         self.base = base
         self.versions = Versions(self.base, self.store, self.say)
         self.train0 = self.base.train
@@ -243,6 +256,7 @@ class Loop:
         self._shares: dict[str, pd.Series] = {}
         self._pending: list = []  # the day's log commits not yet waited for
         self.log = None if serve else SQLiteEventLog(self.log_path)
+        self.ever_shown = {a.name: np.zeros(self.train0.n_items, bool) for a in self.arms}  # per arm, for arrivals
         self._init_state(saved)
         self.features = self._open_features()
         self._arrive()
@@ -275,6 +289,11 @@ class Loop:
         for key, ref in saved.get("score_reference", {}).items():
             self._ref.setdefault(key, {})["score"] = np.load(self.folder / ref)
         events = self.events()
+        imp = events[(events["event_type"] == "impression").to_numpy()]
+        arm_of_event = imp["request_id"].astype(str).str.split(".").str[2].to_numpy()
+        for arm in self.arms:  # which items each arm has shown so far, from the log
+            ids = imp["item_id"].to_numpy()[arm_of_event == arm.name]
+            self.ever_shown[arm.name][pd.Index(self.item_ids).get_indexer(ids)] = True
         by_key = {v.key: v for v in self.version_list}
         for key in set(self.current.values()):
             self.versions.reopen(by_key[key], events)
@@ -415,19 +434,23 @@ class Loop:
     def _rank(self, key: str, rows: np.ndarray, ts: int) -> CandidateSet:
         """Stages 1-2 for the day's visitors (request time ``ts``), in chunks of `RANK_CHUNK`."""
         pipe: Pipeline = self.versions.pipeline(key)
+        fresh = fresh_items(self.arrival_ts, ts, self.versions.train(key))  # a living catalogue's new items
         parts = []
         for lo in range(0, len(rows), RANK_CHUNK):
             chunk = rows[lo : lo + RANK_CHUNK]
-            parts.append(pipe.rank_stage(chunk, Context(timestamp=np.full(len(chunk), ts))))
+            cands = with_fresh(pipe.candidate_stage(chunk), fresh) if len(fresh) else None
+            ranked = pipe.rank_stage(chunk, Context(timestamp=np.full(len(chunk), ts)), candidates=cands)
+            parts.append(with_fresh(ranked, fresh) if len(fresh) else ranked)  # the rest below the pool (arrivals.py)
         return concat_candidates(parts)
 
     def _slates(self, key: str, arm: Arm, ranked: CandidateSet, rows: np.ndarray, ts: int, seed: int) -> Shown:
         """Stage 3 for one round, as the service runs it: seen list from the feature store, ages at ``ts``."""
         train = self.versions.train(key)
-        seen = self.features.seen(key, rows, self.user_ids[rows])
+        seen = None if self.config.repeat_consumption else self.features.seen(key, rows, self.user_ids[rows])
         config = dataclasses.replace(self.pipe_config.rerank, exploration_rate=arm.epsilon, seed=seed)
+        available = train.item_available & (self.arrival_ts <= ts)  # an arriving item only from its day on
         slate = rerank(ranked, self.k, item_vectors=train.item_features, item_category=train.item_category,
-                       item_age_days=(ts - self.release) / SECONDS_PER_DAY, item_available=train.item_available,
+                       item_age_days=(ts - self.release) / SECONDS_PER_DAY, item_available=available,
                        item_promoted=train.item_promoted, seen=seen, config=config)  # fmt: skip
         n = len(rows)
         return Shown(rows, slate.items, slate.propensities, np.where(slate.items >= 0, slate.scores, np.nan),
@@ -487,6 +510,8 @@ class Loop:
         items, clicks, conversions = cat("items"), cat("clicks"), cat("conversions")
         m = daily_metrics(np.full(len(items), day), cat("rows"), items, clicks, conversions, cat("session_seconds"), n_items)
         row.update({k: (v.item() if hasattr(v, "item") else v) for k, v in m.to_dict("records")[0].items() if k != "day"})
+        if self.config.arrivals_per_day:
+            row.update(self._arrival_figures(day, arm, items))
         ref = self._reference(key)
         scores = cat("scores")
         scores = scores[np.isfinite(scores)]
@@ -513,11 +538,21 @@ class Loop:
 
     # --- state ----------------------------------------------------------------------------------------
 
+    def _arrival_figures(self, day: int, arm: Arm, items: np.ndarray) -> dict[str, float]:
+        """The living catalogue's day: items arrived so far, the share of them this arm has ever shown, and the share
+        of the day's impressions that went to arrived items."""
+        shown = items[items >= 0]
+        self.ever_shown[arm.name][shown] = True
+        arrived = (self.arrival > 0) & (self.arrival <= day)
+        n = int(arrived.sum())
+        return {"new_items": n, "new_ever_shown": float(self.ever_shown[arm.name][arrived].mean()) if n else np.nan,
+                "new_impression_share": float(arrived[shown].mean()) if len(shown) else np.nan}  # fmt: skip
+
     def _checkpoint(self) -> None:
         """Record the state after a day: the per-user totals first, then the JSON (the commit point)."""
         _atomic_write(self.folder / USERS_FILE, lambda p: np.savez(open(p, "wb"), **self.totals))
         refs = {k: f"score_reference_{k}.npy" for k, r in self._ref.items() if "score" in r}
-        state = {"format": FORMAT, "config": self.config.to_dict(), "base": self.base.key,
+        state = {"format": FORMAT, "config": self.config.to_dict(), "base": self.origin_key,
                  "pipeline_config": self.pipeline_path, "done": self.done,
                  "versions": [v.to_dict() for v in self.version_list], "current": self.current,
                  "daily": self.rows_daily, "score_reference": refs}  # fmt: skip
