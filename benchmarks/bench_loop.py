@@ -15,6 +15,11 @@ Run: .venv/bin/python benchmarks/bench_loop.py [--sections speed,demo] [--users 
 - demo: two loops of ``--demo-days`` days on the default synthetic world, retraining (refresh) every
   ``--retrain-every`` days, at ε = 0 and ε = 0.1; the daily exposure Gini and coverage of both, side by
   side (the same runs as ``workbench loop --days 30 --retrain-every 7 --epsilon E``).
+- arrivals: a living catalogue (``--arrivals-per-day`` items arriving on days 1..30), ``--seeds`` seeds ×
+  ``--demo-days`` days at ε = 0 and ε = 0.1, retraining (refresh) every ``--retrain-every`` days, the default
+  pipeline on the ``--world`` (small or default) synthetic world: per run, how the exposure Gini moved and the
+  share of the arrived items ever shown; their means over seeds with 95% intervals and the paired difference
+  (`workbench.lessons.loop`, what notebook 09 reads).
 """
 
 from __future__ import annotations
@@ -152,6 +157,27 @@ def demo(args) -> None:
               f"mean Gini over the last 7 days {np.mean(g[-7:]):.4f}")  # fmt: skip
 
 
+def arrivals(args) -> None:
+    from workbench.lessons import loop as lesson
+
+    say = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    small = args.world == "small"
+    config = LoopConfig(small=small, days=args.demo_days, retrain_every=args.retrain_every, features="memory",
+                        arrivals_per_day=args.arrivals_per_day, arrival_days=args.demo_days)  # fmt: skip
+    seeds = list(range(args.seeds))
+    t = time.perf_counter()
+    table = lesson.seed_study(config, seeds, (0.0, 0.1), progress=say)
+    print(f"{len(seeds)} seeds × 2 policies × {args.demo_days} days on the {args.world} synthetic world, "
+          f"{args.arrivals_per_day} arrivals a day, retraining every {args.retrain_every} days: "
+          f"{time.perf_counter() - t:.0f} s; {load_line()}")  # fmt: skip
+    with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
+        print(table.to_string(index=False))
+        summ = lesson.summary(table)
+        print(summ.drop(columns=["what"]).to_string(index=False))
+    for key, line in lesson.verdicts(summ).items():
+        print(f"{key}: {line}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sections", default="speed,demo")
@@ -159,12 +185,15 @@ def main() -> int:
     p.add_argument("--days", type=int, default=4, help="timed days after a first one (default 4)")
     p.add_argument("--demo-days", type=int, default=30)
     p.add_argument("--retrain-every", type=int, default=7)
+    p.add_argument("--seeds", type=int, default=5, help="arrivals: seeds 0..N-1 (default 5)")
+    p.add_argument("--arrivals-per-day", type=int, default=2, help="arrivals: items arriving each day (default 2)")
+    p.add_argument("--world", choices=("small", "default"), default="default", help="arrivals: the synthetic world")
     args = p.parse_args()
     print(versions())
     print(f"Start: {load_line()}")
     for section in args.sections.split(","):
         print(f"\n== {section} ==", flush=True)
-        {"speed": speed, "demo": demo}[section](args)
+        {"speed": speed, "demo": demo, "arrivals": arrivals}[section](args)
     print(f"\nEnd: {load_line()}")
     return 0
 

@@ -72,7 +72,7 @@ def test_settings_come_from_the_toml_and_options_override_it(tmp_path, tiny_pipe
     assert saved["epsilon"] == 0.1 and saved["days"] == 2 and saved["features"] == "memory"
     assert saved["alerts"]["rules"] == [{"metric": "ctr", "above": 0.0, "below": None, "relative": False,
                                          "name": "clicks seen"}]  # fmt: skip
-    assert "day 1 arm A: clicks seen: ctr = " in out
+    assert "day 1 arm A: FIRING clicks seen: ctr = " in out
 
 
 def test_the_default_state_folder_is_named_after_the_settings_but_not_the_days():

@@ -14,7 +14,7 @@
       │
       ├──▶ stream step ──▶ feature store (Redis: recent items, popularity counters) ──▶ slates
       └──▶ monitoring per day: CTR, conversion, session time, coverage, exposure Gini,
-           drift (PSI, KS, JS) against the training window, alerts; served: p99, degraded share
+           drift (PSI, KS, JS) against a baseline window of served traffic, alerts (firing, resolved); served: p99, degraded share
            A/B (workbench.experiment.ab) when two arms (ε or frozen model) share the loop
 
 - `config`: `LoopConfig` (every setting; TOML, ``configs/loop.toml``).

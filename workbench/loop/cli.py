@@ -21,7 +21,8 @@ STATE_ROOT = Path("data") / "loop"
 # option → LoopConfig field (the options that map one to one)
 FIELDS = {"days": "days", "users": "users", "epsilon": "epsilon", "k": "k", "retrain_every": "retrain_every",
           "retrain": "retrain", "ab_epsilon": "ab_epsilon", "ab_split": "ab_split", "features": "features",
-          "click_model": "click_model", "visit_rate": "visit_rate", "redis_timeout_ms": "redis_timeout_ms",
+          "click_model": "click_model", "visit_rate": "visit_rate", "arrivals_per_day": "arrivals_per_day",
+          "arrival_days": "arrival_days", "redis_timeout_ms": "redis_timeout_ms",
           "ranker_budget_ms": "ranker_budget_ms"}  # fmt: skip
 
 
@@ -33,6 +34,8 @@ def loop_config(args: argparse.Namespace):
     given = {field: getattr(args, opt) for opt, field in FIELDS.items() if getattr(args, opt) is not None}
     if args.ab_frozen:
         given["ab_frozen"] = True
+    if args.repeat_consumption:
+        given["repeat_consumption"] = True
     if args.seed is not None:
         given["seed"] = args.seed
     if args.data is not None:
@@ -151,6 +154,11 @@ def register(sub) -> None:
     p.add_argument("--ab-split", type=number_in(float, "a share in (0, 1)", 0.0, 1.0, low_open=True), default=None, help="arm B's share of users (default 0.5)")
     p.add_argument("--features", choices=FEATURE_BACKENDS, default=None,
                    help="online features: redis (a real Redis, default) or memory (this process only)")  # fmt: skip
+    p.add_argument("--arrivals-per-day", type=int_at_least(0, "a number of items >= 0"), default=None,
+                   help="a living catalogue: items arriving each day, new to the starting model (default 0)")  # fmt: skip
+    p.add_argument("--arrival-days", type=positive_int("a positive number of days"), default=None,
+                   help="the days 1..N on which items arrive (default 30)")  # fmt: skip
+    p.add_argument("--repeat-consumption", action="store_true", help="a clicked item may be shown to the same user again")
     p.add_argument("--click-model", choices=CLICK_MODELS, default=None, help="the simulator's click model (default position)")
     p.add_argument("--visit-rate", type=positive_float("a positive number of sessions per user per day"), default=None, help="sessions per user per day (default 0.5)")
     p.add_argument("--serve", action="store_true",

@@ -20,7 +20,8 @@ from workbench.monitoring import AlertConfig
 
 RETRAIN_MODES = ("refresh", "full")
 FEATURE_BACKENDS = ("redis", "memory")
-# Drift features (workbench.monitoring.drift): the training window (reference) against the serving window.
+# Drift features (workbench.monitoring.drift) of the clicked items (popularity in the starting data, age) and of the
+# scores shown: each day's served traffic against a baseline window of the same traffic (a version's first days).
 DRIFT_FEATURES = ("item_popularity", "item_age_days", "score")
 SAME_RUN = ("days",)  # the only field a resumed loop may change
 
@@ -63,6 +64,8 @@ class LoopConfig:
         starting model is fitted without them, and they can be shown from their day on.
     repeat_consumption: False (default): an item a user clicked is not shown to them again (the online seen
         filter of stage 3); True: it may be, and clicked again.
+    shift_day, shift_epsilon: an incident injected to test monitoring: from day ``shift_day`` (0-based; 0: none)
+        every arm explores at ``shift_epsilon`` (a bad configuration push), which moves what is shown and clicked.
     click_model, visit_rate: the simulator's (`workbench.experiment.simulator.SimulatorConfig`).
     drift_bins: quantile bins of PSI and Jensen–Shannon.
     redis_timeout_ms, ranker_budget_ms: the served loop's service deadlines (`workbench.serving.service.ServiceConfig`;
@@ -87,6 +90,8 @@ class LoopConfig:
     arrivals_per_day: int = 0
     arrival_days: int = 30
     repeat_consumption: bool = False
+    shift_day: int = 0
+    shift_epsilon: float = 0.5
     click_model: str = "position"
     visit_rate: float = 0.5
     drift_bins: int = 10
@@ -123,6 +128,8 @@ class LoopConfig:
         check_count("arrival_days", self.arrival_days, 1)
         if not isinstance(self.repeat_consumption, bool):
             raise ValueError(f"repeat_consumption={self.repeat_consumption!r}: expected true or false")
+        check_count("shift_day (0: no injected shift)", self.shift_day, 0)
+        check_unit_interval("shift_epsilon", self.shift_epsilon)
         if self.click_model not in CLICK_MODELS:
             raise ValueError(f"click_model={self.click_model!r}: expected one of {CLICK_MODELS}")
         if not self.visit_rate > 0:
@@ -177,7 +184,7 @@ class LoopConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (the alert rules as a table), what the state folder records."""
         out = dataclasses.asdict(self)
-        out["alerts"] = {"baseline_days": self.alerts.baseline_days, "repeat": self.alerts.repeat,
+        out["alerts"] = {"baseline_days": self.alerts.baseline_days, "repeat": self.alerts.repeat, "for_days": self.alerts.for_days,
                          "rules": [dataclasses.asdict(r) for r in self.alerts.rules]}  # fmt: skip
         return out
 

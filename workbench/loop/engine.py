@@ -20,7 +20,9 @@ One day (`Loop.step`), vectorised over users:
 5. **stream step**: the clicks and conversions update the online features (recent items,
    popularity counters) of every version in use (`workbench.loop.features`; with ``serve``, the
    service does it when it logs the events).
-6. **monitoring**: the day's online metrics, drift against the training window, candidate source
+6. **monitoring**: the day's online metrics, drift of the served traffic against its baseline window (the
+   arm's traffic over a version's first ``alerts.baseline_days`` days: the run's first days, then after
+   each promotion; not the training data, another population), candidate source
    shares (in-process) and, with ``serve``, p99 latency and the degraded-answer rate read from the
    service's ``/metrics``; alert rules over the whole table (`workbench.monitoring`).
 
@@ -57,7 +59,7 @@ from workbench.loop.features import MemoryFeatures, RedisFeatures, interactions_
 from workbench.loop.shown import Shown
 from workbench.loop.versions import Base, Version, Versions, day_ts, load_base
 from workbench.monitoring import (
-    Alert, alerts_frame, check_alerts, daily_metrics, drift_columns, drift_table, source_shares,
+    Alert, alert_timeline, alerts_frame, daily_metrics, drift_columns, drift_table, source_shares,
 )  # fmt: skip
 from workbench.pipeline import Pipeline, PipelineConfig
 from workbench.ranking.features import Context
@@ -65,7 +67,7 @@ from workbench.rerank import rerank
 from workbench.serving.eventlog import EVENT_COLUMNS, EVENT_TYPES, SQLiteEventLog, read_events
 from workbench.types import PAD, CandidateSet
 
-FORMAT = 1
+FORMAT = 2  # 2: drift references are baseline windows of served traffic
 STATE_FILE = "loop.json"
 USERS_FILE = "users.npz"
 LOG_FILE = "events.sqlite"
@@ -153,20 +155,22 @@ class LoopResult:
             done = "" if v.mode == "base" else (f", loaded from the store in {v.seconds:.1f} s" if v.loaded
                                                  else f", fitted and published in {v.seconds:.1f} s")  # fmt: skip
             lines.append(f"  {v.key}: {how}{done}")
-        lines += ["", f"Alerts ({len(self.alerts)}):" if self.alerts else "Alerts: none fired."]
-        lines += [f"  day {a.when[1] + 1} arm {a.when[0]}: {a.rule}: {a.reason}" for a in self.alerts]
+        fired = sum(a.state == "firing" for a in self.alerts)
+        lines += ["", f"Alerts ({fired} fired, {len(self.alerts) - fired} resolved):" if self.alerts else "Alerts: none fired."]
+        lines += [f"  day {a.when[1] + 1} arm {a.when[0]}: {a.state.upper()} {a.rule}: {a.reason}" for a in self.alerts]
         if self.ab is not None:
             lines += ["", self.ab.report()]
         return "\n".join(lines)
 
 
 def run_alerts(daily: pd.DataFrame, config: LoopConfig) -> list[Alert]:
-    """The alert rules over each arm's daily rows; an alert's ``when`` is ``(arm, day)`` (0-based day)."""
+    """The alert rules over each arm's daily rows: every firing and resolution (`Alert.state`); an alert's ``when``
+    is ``(arm, day)`` (0-based day)."""
     out: list[Alert] = []
     numeric = [c for c in daily.columns if c not in ("arm", "version", "seconds", "retrain_seconds")]
     for arm, rows in daily.groupby("arm", sort=True):
         table = rows[numeric].reset_index(drop=True)
-        for a in check_alerts(table, config.alerts, when="day"):
+        for a in alert_timeline(table, config.alerts, when="day"):
             out.append(dataclasses.replace(a, when=(arm, int(a.when))))
     return sorted(out, key=lambda a: (a.when[1], a.when[0]))
 
@@ -193,6 +197,8 @@ class Loop:
         if serve and config.arrivals_per_day:
             raise ValueError("serve=True with arrivals_per_day > 0: the service does not know the loop's arrivals "
                              "(run the living catalogue in-process)")  # fmt: skip
+        if serve and config.shift_day:
+            raise ValueError("serve=True with shift_day > 0: the injected shift is an in-process experiment")
         if serve and base is not None:
             raise ValueError("serve=True with a custom base: the service must rebuild the starting model from the "
                              "model store (data, seed, pipeline config)")  # fmt: skip
@@ -251,7 +257,7 @@ class Loop:
         self.log_path = self.folder / LOG_FILE
         self._redis_server = None
         self.redis_url = redis_url
-        self._ref: dict[str, dict[str, np.ndarray]] = {}
+        self._baseline: dict[str, dict[str, Any]] = {}  # "arm|version" → days filled and each feature's sample
         self._served: dict[str, Any] = {}
         self._shares: dict[str, pd.Series] = {}
         self._pending: list = []  # the day's log commits not yet waited for
@@ -286,8 +292,9 @@ class Loop:
         self.rows_daily = list(saved["daily"])
         with np.load(self.folder / USERS_FILE) as z:
             self.totals = {name: z[name][:, : self.done] for name in TOTALS}
-        for key, ref in saved.get("score_reference", {}).items():
-            self._ref.setdefault(key, {})["score"] = np.load(self.folder / ref)
+        for name, file in saved.get("baseline", {}).items():
+            with np.load(self.folder / file) as z:
+                self._baseline[name] = {k: (int(z[k]) if k == "days" else z[k]) for k in z.files}
         events = self.events()
         imp = events[(events["event_type"] == "impression").to_numpy()]
         arm_of_event = imp["request_id"].astype(str).str.split(".").str[2].to_numpy()
@@ -447,7 +454,9 @@ class Loop:
         """Stage 3 for one round, as the service runs it: seen list from the feature store, ages at ``ts``."""
         train = self.versions.train(key)
         seen = None if self.config.repeat_consumption else self.features.seen(key, rows, self.user_ids[rows])
-        config = dataclasses.replace(self.pipe_config.rerank, exploration_rate=arm.epsilon, seed=seed)
+        c = self.config
+        eps = c.shift_epsilon if c.shift_day and ts >= day_ts(self.train0, c.shift_day) else arm.epsilon  # injected shift
+        config = dataclasses.replace(self.pipe_config.rerank, exploration_rate=eps, seed=seed)
         available = train.item_available & (self.arrival_ts <= ts)  # an arriving item only from its day on
         slate = rerank(ranked, self.k, item_vectors=train.item_features, item_category=train.item_category,
                        item_age_days=(ts - self.release) / SECONDS_PER_DAY, item_available=available,
@@ -488,17 +497,23 @@ class Loop:
 
     # --- monitoring -----------------------------------------------------------------------------------
 
-    def _reference(self, key: str) -> dict[str, np.ndarray]:
-        """The training window of version ``key``: each training interaction's item popularity (log1p)
-        and item age at the interaction (days); ``score`` is added on the version's first serving day."""
-        if "item_popularity" not in self._ref.get(key, {}):
-            train = self.versions.train(key)
-            inter = train.interactions
-            items = inter["item"].to_numpy()
-            self._ref.setdefault(key, {}).update(
-                item_popularity=np.log1p(train.item_popularity[items].astype(np.float64)),
-                item_age_days=(inter["timestamp"].to_numpy(np.float64) - self.release[items]) / SECONDS_PER_DAY)  # fmt: skip
-        return self._ref[key]
+    def _drift(self, arm: Arm, key: str, current: dict[str, np.ndarray]) -> dict[str, float]:
+        """Drift of today's served traffic against its baseline: the same arm's traffic over the first
+        ``alerts.baseline_days`` days of the version ``key`` (the run's first days, then after each promotion).
+        While the baseline fills, today's sample joins it and the figures are NaN (no alert can fire)."""
+        win = self._baseline.setdefault(f"{arm.name}|{key}", {"days": 0, **{f: np.zeros(0) for f in DRIFT_FEATURES}})
+        nan = {f"{fig}:{name}": np.nan for name in DRIFT_FEATURES for fig in ("psi", "ks", "js")}
+        if win["days"] < self.config.alerts.baseline_days:
+            for name in DRIFT_FEATURES:
+                win[name] = np.concatenate([win[name], current[name]])
+            win["days"] += 1
+            win["dirty"] = True
+            return nan
+        out = dict(nan)
+        for name in DRIFT_FEATURES:
+            if len(current[name]) and len(win[name]):
+                out.update(drift_columns(drift_table({name: win[name]}, {name: current[name]}, bins=self.config.drift_bins)))
+        return out
 
     def _monitor(self, day: int, arm: Arm, shown: list[Shown]) -> dict[str, Any]:
         key = self.current[arm.name]
@@ -512,24 +527,15 @@ class Loop:
         row.update({k: (v.item() if hasattr(v, "item") else v) for k, v in m.to_dict("records")[0].items() if k != "day"})
         if self.config.arrivals_per_day:
             row.update(self._arrival_figures(day, arm, items))
-        ref = self._reference(key)
         scores = cat("scores")
         scores = scores[np.isfinite(scores)]
-        if "score" not in ref and len(scores):
-            ref["score"] = scores
-            np.save(self.folder / f"score_reference_{key}.npy", scores)
         r, c = np.nonzero(clicks)
         ts = np.concatenate([np.full(len(s.rows), s.ts) for s in shown])[r]
         clicked = items[r, c]
-        pop = self.versions.train(key).item_popularity
+        pop = self.train0.item_popularity  # one lens for every day: the starting data's popularity
         current = {"item_popularity": np.log1p(pop[clicked].astype(np.float64)),
                    "item_age_days": (ts - self.release[clicked]) / SECONDS_PER_DAY, "score": scores}  # fmt: skip
-        for name in DRIFT_FEATURES:
-            if len(current[name]) and name in ref:
-                table = drift_table({name: ref[name]}, {name: current[name]}, bins=self.config.drift_bins)
-                row.update(drift_columns(table))
-            else:
-                row.update({f"{fig}:{name}": np.nan for fig in ("psi", "ks", "js")})
+        row.update(self._drift(arm, key, current))
         if self.serve:
             row.update(self._served[arm.name].day_metrics(shown))
         else:
@@ -551,11 +557,16 @@ class Loop:
     def _checkpoint(self) -> None:
         """Record the state after a day: the per-user totals first, then the JSON (the commit point)."""
         _atomic_write(self.folder / USERS_FILE, lambda p: np.savez(open(p, "wb"), **self.totals))
-        refs = {k: f"score_reference_{k}.npy" for k, r in self._ref.items() if "score" in r}
+        refs = {}
+        for name, win in self._baseline.items():
+            refs[name] = f"baseline_{name.replace('|', '_')}.npz"
+            if win.pop("dirty", False):
+                arrays = {k: np.asarray(v) for k, v in win.items()}
+                _atomic_write(self.folder / refs[name], lambda p, a=arrays: np.savez(open(p, "wb"), **a))
         state = {"format": FORMAT, "config": self.config.to_dict(), "base": self.origin_key,
                  "pipeline_config": self.pipeline_path, "done": self.done,
                  "versions": [v.to_dict() for v in self.version_list], "current": self.current,
-                 "daily": self.rows_daily, "score_reference": refs}  # fmt: skip
+                 "daily": self.rows_daily, "baseline": refs}  # fmt: skip
         text = json.dumps(state, indent=1, default=float)
         _atomic_write(self.folder / STATE_FILE, lambda p: p.write_text(text, encoding="utf-8"))
 
