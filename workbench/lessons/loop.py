@@ -105,7 +105,9 @@ def verdicts(summ: pd.DataFrame) -> dict[str, str]:
     for e in eps:
         g = tuple(s.loc["gini_change", [e, f"{e} low", f"{e} high"]])
         found = tuple(s.loc["new_ever_shown", [e, f"{e} low", f"{e} high"]])
-        out[e] = (f"at {e.replace('ε=', 'ε = ')}, the exposure Gini {moved(*g)} over the run ({fmt(*g)}, mean over {n} seeds, "
+        how = moved(*g)
+        how = "showed no detectable change" if how == "no detectable change" else how
+        out[e] = (f"at {e.replace('ε=', 'ε = ')}, the exposure Gini {how} over the run ({fmt(*g)}, mean over {n} seeds, "
                   f"95% interval) and {found[0]:.1%} [{found[1]:.1%}, {found[2]:.1%}] of the arrived items were ever shown")  # fmt: skip
     if len(eps) == 2 and "difference" in s:
         d = tuple(s.loc["new_ever_shown", ["difference", "difference low", "difference high"]])
