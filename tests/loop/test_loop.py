@@ -171,7 +171,7 @@ def _figures(result):
 
 @pytest.mark.parametrize("change", [
     {"epsilon": 0.3}, {"k": 5}, {"users": 150}, {"visit_rate": 1.5}, {"click_model": "cascade"}, {"drift_bins": 4},
-    {"retrain_every": 1},
+    {"retrain_every": 1}, {"shift_day": 1},
 ])  # fmt: skip
 def test_every_setting_reaches_the_output(tmp_path, base, redis, change):
     """(seed: test_a_different_seed_draws_other_sessions; ab_*: the A/B tests; alerts, features: their own tests)"""
@@ -194,6 +194,9 @@ def test_every_setting_reaches_the_output(tmp_path, base, redis, change):
     elif name == "drift_bins":
         assert before.daily["psi:item_age_days"].iloc[1] != after.daily["psi:item_age_days"].iloc[1]
         assert before.daily["ctr"].equals(after.daily["ctr"])  # only the drift figures move
+    elif name == "shift_day":  # from day 2 (0-based 1) every slate explores at shift_epsilon = 0.5
+        day = _day(imp, base)
+        assert (imp.loc[day == 0, "propensity"] == 1).all() and (imp.loc[day == 1, "propensity"] < 1).mean() == 0.5
     elif name == "retrain_every":
         assert len(after.versions) == 2 and after.daily["version"].iloc[1] != base.key
 
