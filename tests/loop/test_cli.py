@@ -33,6 +33,9 @@ name = "clicks seen"
     (["--pipeline-config", "nowhere.toml"], "--pipeline-config nowhere.toml: no such file"),
     (["--small", "--data", "movielens-100k"], "--small shrinks only the synthetic world"),
     (["--retrain", "weekly"], "argument --retrain: invalid choice: 'weekly'"),
+    (["--arrivals-per-day", "-1"], "argument --arrivals-per-day: -1: expected a number of items >= 0"),
+    (["--arrival-days", "0"], "argument --arrival-days: 0: expected a positive number of days"),
+    (["--serve", "--arrivals-per-day", "2"], "arrivals_per_day > 0"),
 ])  # fmt: skip
 def test_bad_arguments_end_with_status_2_before_any_work(argv, says, capsys, tmp_path):
     assert main(["loop", "--state", str(tmp_path / "state"), *argv]) == 2
