@@ -34,6 +34,9 @@ daily table and the per-user totals (written atomically). Every random draw is s
 arm, round), the features are rebuilt from the log on resume, and versions are found again in the
 store, so a loop interrupted (even mid-day) and resumed ends with the same figures as one run straight
 through (in-process; a served loop's exploration is drawn by the service, per request).
+
+(Over 500 lines: `Loop` is one state machine whose steps share its state; what stands alone lives in the
+sibling modules: `arrivals`, `features`, `versions`, `served`, `shown`.)
 """
 
 from __future__ import annotations
