@@ -192,7 +192,9 @@ def monitoring(args) -> None:
     from workbench.loop import run_alerts
 
     say = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
-    config = LoopConfig(small=args.world == "small", days=args.demo_days, retrain_every=0, features="memory", epsilon=0.1)
+    config = LoopConfig(small=args.world == "small", days=args.demo_days, retrain_every=0, features="memory", epsilon=0.1,
+                        drift_window=args.drift_window)  # fmt: skip
+    print(f"drift reference: {'the first 3 days (fixed)' if not args.drift_window else f'the previous {args.drift_window} days (rolling)'}")
     shift = args.shift_day - 1  # 0-based
     runs = {}
     t = time.perf_counter()
@@ -250,6 +252,7 @@ def main() -> int:
     p.add_argument("--retrain-every", type=int, default=7)
     p.add_argument("--seeds", type=int, default=5, help="arrivals: seeds 0..N-1 (default 5)")
     p.add_argument("--arrivals-per-day", type=int, default=2, help="arrivals: items arriving each day (default 2)")
+    p.add_argument("--drift-window", type=int, default=0, help="monitoring: 0 = the first 3 days, N = the previous N days")
     p.add_argument("--shift-day", type=int, default=15, help="monitoring: the day (1 = the first) the shift starts")
     p.add_argument("--world", choices=("small", "default"), default="default", help="arrivals: the synthetic world")
     args = p.parse_args()

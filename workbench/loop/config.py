@@ -68,6 +68,9 @@ class LoopConfig:
         every arm explores at ``shift_epsilon`` (a bad configuration push), which moves what is shown and clicked.
     click_model, visit_rate: the simulator's (`workbench.experiment.simulator.SimulatorConfig`).
     drift_bins: quantile bins of PSI and Jensen–Shannon.
+    drift_window: the drift reference, a baseline window of the same arm's served traffic under the same model
+        version (a promotion starts a new one): 0, the version's first ``alerts.baseline_days`` days (fixed);
+        N >= 1, the version's previous N days (rolling: it follows slow change and reports sudden shifts).
     redis_timeout_ms, ranker_budget_ms: the served loop's service deadlines (`workbench.serving.service.ServiceConfig`;
         a loaded machine misses the defaults, and the answers come back degraded, as they would in production).
     alerts: the alert rules over the daily table (`workbench.monitoring.AlertConfig`).
@@ -95,6 +98,7 @@ class LoopConfig:
     click_model: str = "position"
     visit_rate: float = 0.5
     drift_bins: int = 10
+    drift_window: int = 0
     redis_timeout_ms: float = 8.0
     ranker_budget_ms: float = 50.0
     alerts: AlertConfig = field(default_factory=AlertConfig)
@@ -135,6 +139,7 @@ class LoopConfig:
         if not self.visit_rate > 0:
             raise ValueError(f"visit_rate={self.visit_rate!r}: expected sessions per user per day > 0")
         check_count("drift_bins", self.drift_bins, 2)
+        check_count("drift_window (0: the first baseline_days days; N: the previous N days)", self.drift_window, 0)
         if not self.redis_timeout_ms > 0 or not self.ranker_budget_ms >= 0:
             raise ValueError(f"redis_timeout_ms={self.redis_timeout_ms!r}, ranker_budget_ms={self.ranker_budget_ms!r}: "
                              "expected a positive deadline and a budget >= 0 (milliseconds)")  # fmt: skip

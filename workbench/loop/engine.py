@@ -501,21 +501,28 @@ class Loop:
     # --- monitoring -----------------------------------------------------------------------------------
 
     def _drift(self, arm: Arm, key: str, current: dict[str, np.ndarray]) -> dict[str, float]:
-        """Drift of today's served traffic against its baseline: the same arm's traffic over the first
-        ``alerts.baseline_days`` days of the version ``key`` (the run's first days, then after each promotion).
-        While the baseline fills, today's sample joins it and the figures are NaN (no alert can fire)."""
-        win = self._baseline.setdefault(f"{arm.name}|{key}", {"days": 0, **{f: np.zeros(0) for f in DRIFT_FEATURES}})
-        nan = {f"{fig}:{name}": np.nan for name in DRIFT_FEATURES for fig in ("psi", "ks", "js")}
-        if win["days"] < self.config.alerts.baseline_days:
+        """Drift of today's served traffic against a baseline window of the same arm's traffic under the same
+        version ``key`` (a promotion starts a new window): with ``drift_window = 0``, its first
+        ``alerts.baseline_days`` days (fixed; while they fill, today's sample joins them); with ``drift_window = N``,
+        its previous N days (rolling). The figures are NaN while there is no baseline (no alert can fire)."""
+        win = self._baseline.setdefault(f"{arm.name}|{key}", {"days": 0, **{f: np.zeros(0) for f in DRIFT_FEATURES},
+                                                               **{f"{f}:sizes": np.zeros(0, np.int64) for f in DRIFT_FEATURES}})  # fmt: skip
+        rolling = self.config.drift_window
+        fixed_full = not rolling and win["days"] >= self.config.alerts.baseline_days
+        out = {f"{fig}:{name}": np.nan for name in DRIFT_FEATURES for fig in ("psi", "ks", "js")}
+        if fixed_full or (rolling and win["days"]):
             for name in DRIFT_FEATURES:
-                win[name] = np.concatenate([win[name], current[name]])
+                if len(current[name]) and len(win[name]):
+                    out.update(drift_columns(drift_table({name: win[name]}, {name: current[name]}, bins=self.config.drift_bins)))
+        if not fixed_full:  # the window takes today's sample (rolling: and forgets the day that left it)
+            for name in DRIFT_FEATURES:
+                sizes = np.append(win[f"{name}:sizes"], len(current[name]))
+                values = np.concatenate([win[name], current[name]])
+                if rolling and len(sizes) > rolling:
+                    values, sizes = values[int(sizes[: len(sizes) - rolling].sum()) :], sizes[-rolling:]
+                win[name], win[f"{name}:sizes"] = values, sizes
             win["days"] += 1
             win["dirty"] = True
-            return nan
-        out = dict(nan)
-        for name in DRIFT_FEATURES:
-            if len(current[name]) and len(win[name]):
-                out.update(drift_columns(drift_table({name: win[name]}, {name: current[name]}, bins=self.config.drift_bins)))
         return out
 
     def _monitor(self, day: int, arm: Arm, shown: list[Shown]) -> dict[str, Any]:
