@@ -190,8 +190,8 @@ def _(loops):
             x_title="day of the loop (1 = the first)", y_title="share of the arrived items ever shown (0-1)",
             title="How much of the new catalogue each policy ever showed", reading="arrivals since day 2"),
         kit.show(
-            f"In this page's run: exposure Gini at {policy(_e0)} {_g[_e0][0]:.4f} on day 1, {_g[_e0][-1]:.4f} on day {_n} "
-            f"({_moved(_g[_e0])}); at {policy(_e1)} {_g[_e1][0]:.4f} → {_g[_e1][-1]:.4f} ({_moved(_g[_e1])}). By day {_n}, "
+            f"In this page's run: exposure Gini at {policy(_e0)}: {_g[_e0][0]:.4f} on day 1, {_g[_e0][-1]:.4f} on day {_n} "
+            f"({_moved(_g[_e0])}); at {policy(_e1)}: {_g[_e1][0]:.4f} → {_g[_e1][-1]:.4f} ({_moved(_g[_e1])}). By day {_n}, "
             f"{policy(_e0)} had shown {_new[_e0][-1]:.1%} of the arrived items and {policy(_e1)} {_new[_e1][-1]:.1%} "
             f"(one seed: the verdict above is the one with intervals)."),
         kit.show(

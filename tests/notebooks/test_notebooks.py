@@ -83,7 +83,7 @@ EXPECTED_OUTPUT = {
     },
     "09_feedback_loop": {
         "page": [r"Each loop: [\d,]+ simulated users, \d+ days", r"on day 1, 0\.\d{4} on day \d+", r"\d+ alerts? fired",
-                 r"arrivals together: [\d,]+ and [\d,]+ impressions", r"Over \d+ seeds: at ε = 0, the exposure Gini"],
+                 r"arrivals together: [\d,]+ and [\d,]+ impressions", r"Over \d+ seeds: at \S+ = 0, the exposure Gini"],
         "script": [r"^Each loop: [\d,]+ simulated users, \d+ days, [\d,]+ sessions", r"^In this page's run: exposure Gini at ε = 0",
                    r"^The most appealing arrival, .+ \(appeal rank \d+ of \d+", r"^(Found by exploration|Exploration found no)",
                    r"^At ε = 0, \d+ alerts? fired and \d+ resolved", r"^Retraining every \d+ days: \d+ versions? published",

@@ -73,8 +73,10 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for name, what in READINGS.items():
         row = {"reading": name, "what": what, "seeds": len(wide)}
+        share = name != "gini_change"  # a share's interval is clipped to [0, 1], where a share can be
         for e in eps:
-            row[f"ε={e:g}"], row[f"ε={e:g} low"], row[f"ε={e:g} high"] = interval(wide[(name, e)])
+            m, lo, hi = interval(wide[(name, e)])
+            row[f"ε={e:g}"], row[f"ε={e:g} low"], row[f"ε={e:g} high"] = (m, max(lo, 0.0), min(hi, 1.0)) if share else (m, lo, hi)
         if len(eps) == 2:
             row["difference"], row["difference low"], row["difference high"] = interval(wide[(name, eps[1])] - wide[(name, eps[0])])
         rows.append(row)
