@@ -228,3 +228,19 @@ def test_bad_settings_are_refused_before_any_work(tmp_path, base):
         Loop(LoopConfig(features="memory", small=True), tmp_path, serve=True)
     with pytest.raises(ValueError, match="users=5000: expected at most the 400 users"):
         Loop(LoopConfig(small=True, users=5000, features="memory"), tmp_path, base=base)
+
+
+def test_a_rolling_drift_window_compares_each_day_with_the_days_before(tmp_path, base, redis):
+    result, events, _ = run(tmp_path, base, redis, epsilon=0.1, days=3, drift_window=1)
+    day = _day(events, base)
+    release = base.train.items["release_ts"].to_numpy(np.float64)
+
+    def ages(d):
+        c = events[(day == d) & (events["event_type"] == "click")]
+        rows = pd.Index(base.train.items["item_id"]).get_indexer(c["item_id"])
+        return (c["event_ts"].to_numpy() // 1 - release[rows]) / 86_400
+
+    daily = result.daily.set_index("day")
+    assert np.isnan(daily.loc[0, "psi:item_age_days"])
+    for d in (1, 2):  # the previous day only (with the fixed window, day 2 would be compared with day 0)
+        assert daily.loc[d, "psi:item_age_days"] == pytest.approx(psi(ages(d - 1), ages(d)), rel=1e-9)
