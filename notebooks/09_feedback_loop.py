@@ -279,8 +279,9 @@ def _():
 
     Monitoring reads the same days: the click-through rate, and **drift** of the served traffic
     (`workbench.monitoring`): PSI of the clicked items' popularity and age, and of the ranking
-    scores shown, each day against a **baseline window** of the same traffic (the first days a
-    model version serves: the run's first days, then again after each promotion). Comparing with
+    scores shown, each day against a **baseline window** of the same traffic: the previous days
+    served by the same model version (a promotion starts a new window). A fixed window of the
+    first days would drift away by itself here, as users use up the items they like. Comparing with
     the training interactions instead would compare two populations (what an old logging policy
     exposed against what this one serves) and alarm on day one for ever. The alert rules
     (thresholds from the config) have states, as a pager shows them: an alert **fires** when a
@@ -305,7 +306,7 @@ def _(loops):
     _ctr = _d["ctr"].to_numpy()
     _ctr_alerts = [a for a in _fired if a.metric == "ctr"]
     _said = (f"At {policy(EPSILONS[0])}, {len(_fired)} alert{'s' if len(_fired) != 1 else ''} fired and {len(_resolved)} "
-             f"resolved ({_baseline} days were baseline, without drift figures)"
+             f"resolved ({_baseline} days, each the first of a version, had no baseline and no drift figures)"
              + (f"; the first on day {_first.when[1] + 1}: {_first.rule} ({_first.reason})" if _first else "")
              + f". CTR went from {_ctr[0]:.4f} on day 1 to {_ctr[-1]:.4f} on day {len(_ctr)} ({_ctr[-1] / _ctr[0] - 1:+.1%}); "
              + (f"the CTR rule fired on day {_ctr_alerts[0].when[1] + 1} ({_ctr_alerts[0].reason})." if _ctr_alerts

@@ -14,7 +14,7 @@ from workbench.loop.engine import LoopResult
 from workbench.monitoring import AlertConfig, AlertRule, psi
 from workbench.serving.feature_store import make_client
 
-SMALL = dict(small=True, days=2, retrain_every=0, alerts=AlertConfig(baseline_days=1))  # drift from day 2 on
+SMALL = dict(small=True, days=2, retrain_every=0, alerts=AlertConfig(baseline_days=1), drift_window=0)  # drift: day 1 the baseline
 
 
 def run(folder, base, redis, **settings) -> tuple[LoopResult, pd.DataFrame, Loop]:

@@ -70,7 +70,8 @@ class LoopConfig:
     drift_bins: quantile bins of PSI and Jensen–Shannon.
     drift_window: the drift reference, a baseline window of the same arm's served traffic under the same model
         version (a promotion starts a new one): 0, the version's first ``alerts.baseline_days`` days (fixed);
-        N >= 1, the version's previous N days (rolling: it follows slow change and reports sudden shifts).
+        N >= 1 (default 3), the version's previous N days (rolling: it follows the slow change a loop makes by itself
+        and reports sudden shifts; benchmarks/RESULTS.md measures both).
     redis_timeout_ms, ranker_budget_ms: the served loop's service deadlines (`workbench.serving.service.ServiceConfig`;
         a loaded machine misses the defaults, and the answers come back degraded, as they would in production).
     alerts: the alert rules over the daily table (`workbench.monitoring.AlertConfig`).
@@ -98,7 +99,7 @@ class LoopConfig:
     click_model: str = "position"
     visit_rate: float = 0.5
     drift_bins: int = 10
-    drift_window: int = 0
+    drift_window: int = 3
     redis_timeout_ms: float = 8.0
     ranker_budget_ms: float = 50.0
     alerts: AlertConfig = field(default_factory=AlertConfig)

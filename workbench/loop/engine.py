@@ -21,8 +21,9 @@ One day (`Loop.step`), vectorised over users:
    popularity counters) of every version in use (`workbench.loop.features`; with ``serve``, the
    service does it when it logs the events).
 6. **monitoring**: the day's online metrics, drift of the served traffic against its baseline window (the
-   arm's traffic over a version's first ``alerts.baseline_days`` days: the run's first days, then after
-   each promotion; not the training data, another population), candidate source
+   arm's traffic under the same version over its previous ``drift_window`` days, or with ``drift_window = 0``
+   its first ``alerts.baseline_days`` days; a promotion starts a new window; not the training data, another
+   population), candidate source
    shares (in-process) and, with ``serve``, p99 latency and the degraded-answer rate read from the
    service's ``/metrics``; alert rules over the whole table (`workbench.monitoring`).
 
