@@ -36,7 +36,7 @@ def test_summary_pairs_by_seed_and_verdicts_follow_the_intervals():
     table = _table([0.0, 0.0, 0.1], [0.9, 0.8, 1.0], [0.01, 0.02, 0.015], [-0.01, 0.02, 0.0])
     summ = lesson.summary(table).set_index("reading")
     diff = np.array([0.9, 0.8, 0.9])  # paired differences of new_ever_shown
-    mean, low, high = lesson.interval(diff)
+    mean, low, _ = lesson.interval(diff)
     assert summ.loc["new_ever_shown", "difference"] == pytest.approx(mean)
     assert summ.loc["new_ever_shown", "difference low"] == pytest.approx(low)
     said = lesson.verdicts(summ.reset_index())

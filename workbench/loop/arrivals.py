@@ -115,7 +115,7 @@ def with_fresh(cands, fresh: np.ndarray):
     from workbench.types import PAD, CandidateSet
 
     fresh = np.asarray(fresh, np.int64)
-    n_users, width, m = cands.items.shape[0], cands.items.shape[1], len(fresh)
+    n_users, m = cands.items.shape[0], len(fresh)
     if not m:
         return cands
     real = cands.items >= 0
