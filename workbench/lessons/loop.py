@@ -77,8 +77,9 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         for e in eps:
             m, lo, hi = interval(wide[(name, e)])
             row[f"ε={e:g}"], row[f"ε={e:g} low"], row[f"ε={e:g} high"] = (m, max(lo, 0.0), min(hi, 1.0)) if share else (m, lo, hi)
-        if len(eps) == 2:
-            row["difference"], row["difference low"], row["difference high"] = interval(wide[(name, eps[1])] - wide[(name, eps[0])])
+        if len(eps) == 2:  # a difference of shares lies in [-1, 1]
+            m, lo, hi = interval(wide[(name, eps[1])] - wide[(name, eps[0])])
+            row["difference"], row["difference low"], row["difference high"] = (m, max(lo, -1.0), min(hi, 1.0)) if share else (m, lo, hi)
         rows.append(row)
     return pd.DataFrame(rows)
 
