@@ -15,6 +15,18 @@ Run: .venv/bin/python benchmarks/bench_loop.py [--sections speed,demo] [--users 
 - demo: two loops of ``--demo-days`` days on the default synthetic world, retraining (refresh) every
   ``--retrain-every`` days, at ε = 0 and ε = 0.1; the daily exposure Gini and coverage of both, side by
   side (the same runs as ``workbench loop --days 30 --retrain-every 7 --epsilon E``).
+- arrivals: a living catalogue (``--arrivals-per-day`` items arriving on days 1..30), ``--seeds`` seeds ×
+  ``--demo-days`` days at ε = 0 and ε = 0.1, retraining (refresh) every ``--retrain-every`` days, the default
+  pipeline on the ``--world`` (small or default) synthetic world: per run, how the exposure Gini moved and the
+  share of the arrived items ever shown; their means over seeds with 95% intervals and the paired difference
+  (`workbench.lessons.loop`, what notebook 09 reads).
+- monitoring: the drift detectors and alert rules (`workbench.monitoring`, the loop's defaults: a baseline
+  window of the first 3 days of served traffic) on ``--seeds`` seeds × ``--demo-days`` days of the ``--world``
+  synthetic world at ε = 0.1 without retraining (a promotion starts a new baseline window), once stable and
+  once with a shift injected on day ``--shift-day`` (1 = the first; every slate explores at ε = 0.5 from
+  then on): false alerts per detector per 30 days on the stable runs (target ≤ 1 on average), and each
+  detector's delay to its first firing on or after the shift day (target: within 2 days, delay 0-2, in
+  ≥ 90% of seeds).
 """
 
 from __future__ import annotations
@@ -152,6 +164,85 @@ def demo(args) -> None:
               f"mean Gini over the last 7 days {np.mean(g[-7:]):.4f}")  # fmt: skip
 
 
+def arrivals(args) -> None:
+    from workbench.lessons import loop as lesson
+
+    say = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    small = args.world == "small"
+    config = LoopConfig(small=small, days=args.demo_days, retrain_every=args.retrain_every, features="memory",
+                        arrivals_per_day=args.arrivals_per_day, arrival_days=args.demo_days)  # fmt: skip
+    seeds = list(range(args.seeds))
+    t = time.perf_counter()
+    table = lesson.seed_study(config, seeds, (0.0, 0.1), progress=say)
+    print(f"{len(seeds)} seeds × 2 policies × {args.demo_days} days on the {args.world} synthetic world, "
+          f"{args.arrivals_per_day} arrivals a day, retraining every {args.retrain_every} days: "
+          f"{time.perf_counter() - t:.0f} s; {load_line()}")  # fmt: skip
+    with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
+        print(table.to_string(index=False))
+        summ = lesson.summary(table)
+        print(summ.drop(columns=["what"]).to_string(index=False))
+    for key, line in lesson.verdicts(summ).items():
+        print(f"{key}: {line}")
+
+
+def monitoring(args) -> None:
+    import dataclasses
+    import fnmatch
+
+    from workbench.loop import run_alerts
+
+    say = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    config = LoopConfig(small=args.world == "small", days=args.demo_days, retrain_every=0, features="memory", epsilon=0.1,
+                        drift_window=args.drift_window)  # fmt: skip
+    print(f"drift reference: {'the first 3 days (fixed)' if not args.drift_window else f'the previous {args.drift_window} days (rolling)'}")
+    shift = args.shift_day - 1  # 0-based
+    runs = {}
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-loop-monitoring-") as root:
+        for seed in range(args.seeds):
+            for kind, c in (("stable", config), ("shifted", dataclasses.replace(config, shift_day=shift))):
+                c = dataclasses.replace(c, seed=seed)
+                with Loop(c, Path(root) / f"{kind}{seed}", progress=say) as loop:
+                    runs[seed, kind] = loop.run().daily
+    n = args.seeds
+    print(f"{n} seeds × {args.demo_days} days × (stable, shift on day {args.shift_day}) on the {args.world} synthetic world "
+          f"in {time.perf_counter() - t:.0f} s; {load_line()}")  # fmt: skip
+    per30 = 30.0 / args.demo_days
+    for for_days in (1, 2):  # the same runs, read by the default rules with for_days 1 and 2
+        alerts_config = dataclasses.replace(config.alerts, for_days=for_days)
+        cfg = dataclasses.replace(config, alerts=alerts_config)
+        rows = []
+        for (seed, kind), daily in runs.items():
+            alerts = _by_detector(run_alerts(daily, cfg))
+            for rule in alerts_config.rules:
+                for metric in fnmatch.filter(daily.columns, rule.metric):
+                    fired = [a.when[1] for a in alerts.get((rule.label, metric), []) if a.state == "firing"]
+                    after = [d - shift for d in fired if d >= shift]
+                    rows.append({"seed": seed, "run": kind, "detector": f"{rule.label} · {metric}", "firings": len(fired),
+                                 "delay": min(after) if after else np.nan})  # fmt: skip
+        table = pd.DataFrame(rows)
+        stable = table[table["run"] == "stable"].groupby("detector", sort=False)["firings"]
+        shifted = table[table["run"] == "shifted"].groupby("detector", sort=False)["delay"]
+        out = pd.DataFrame({
+            "false alerts / 30 days (mean)": stable.mean() * per30,
+            "max in one run": stable.max(),
+            "detected within 2 days (seeds)": shifted.apply(lambda d: int(((d >= 0) & (d <= 2)).sum())),
+            "delays (days; - = never)": shifted.apply(lambda d: " ".join("-" if pd.isna(x) else str(int(x)) for x in d)),
+        })  # fmt: skip
+        out["≤ 1 false / 30 days"] = np.where(out["false alerts / 30 days (mean)"] <= 1.0, "met", "missed")
+        out["≥ 90% within 2 days"] = np.where(out["detected within 2 days (seeds)"] >= 0.9 * n, "met", "missed")
+        print(f"\nfor_days = {for_days} (an alert fires after {for_days} breaching day{'s' if for_days > 1 else ''} in a row):")
+        with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 60):
+            print(out.to_string())
+
+
+def _by_detector(alerts) -> dict:
+    out: dict = {}
+    for a in alerts:
+        out.setdefault((a.rule, a.metric), []).append(a)
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sections", default="speed,demo")
@@ -159,12 +250,17 @@ def main() -> int:
     p.add_argument("--days", type=int, default=4, help="timed days after a first one (default 4)")
     p.add_argument("--demo-days", type=int, default=30)
     p.add_argument("--retrain-every", type=int, default=7)
+    p.add_argument("--seeds", type=int, default=5, help="arrivals: seeds 0..N-1 (default 5)")
+    p.add_argument("--arrivals-per-day", type=int, default=2, help="arrivals: items arriving each day (default 2)")
+    p.add_argument("--drift-window", type=int, default=0, help="monitoring: 0 = the first 3 days, N = the previous N days")
+    p.add_argument("--shift-day", type=int, default=15, help="monitoring: the day (1 = the first) the shift starts")
+    p.add_argument("--world", choices=("small", "default"), default="default", help="arrivals: the synthetic world")
     args = p.parse_args()
     print(versions())
     print(f"Start: {load_line()}")
     for section in args.sections.split(","):
         print(f"\n== {section} ==", flush=True)
-        {"speed": speed, "demo": demo}[section](args)
+        {"speed": speed, "demo": demo, "arrivals": arrivals, "monitoring": monitoring}[section](args)
     print(f"\nEnd: {load_line()}")
     return 0
 

@@ -1,7 +1,7 @@
 # /// script
 # [tool.marimo.opengraph]
 # title = "09 · The feedback loop"
-# description = "Simulated users live through weeks of a recommender that retrains on their clicks: popularity bias amplifying without exploration, a brand-new item found or never, drift and alerts day by day, the retrain cadence."
+# description = "Simulated users live through weeks of a recommender that retrains on their clicks, while new items arrive: what a policy without exploration never finds, over seeds with intervals; drift against a baseline window and alerts that fire and resolve; the retrain cadence."
 # ///
 import marimo
 
@@ -17,6 +17,7 @@ with app.setup:
     import pandas as pd
 
     from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import loop as lesson
     from workbench.loop import Loop, LoopConfig, load_base
     from workbench.loop.discovery import exposure_by_day, new_items
     from workbench.rerank import n_explore_slots
@@ -29,6 +30,8 @@ with app.setup:
     CADENCES = (0, 1, 3, 7, 14)  # the slider's choices (0: never retrain)
     N_NEW = 3  # brand-new items followed
     LAST = 7  # days averaged at the end of a run
+    ARRIVALS = 3  # items arriving each day of the run (a living catalogue)
+    SEEDS = 5  # seeds of the study behind the page's verdict (3 on the small world)
 
 
 @app.function
@@ -61,26 +64,28 @@ def loop_for(s: kit.NotebookSettings, epsilon: float, cadence: int):
     """One loop of `days_for(s)` days at exploration rate ``epsilon``, retraining every ``cadence`` days (cached):
     (its result, its event log)."""
     config = LoopConfig(data=s.data, small=s.small, seed=s.seed, days=days_for(s), epsilon=epsilon,
-                        retrain_every=cadence, features=backend())  # fmt: skip
+                        retrain_every=cadence, features=backend(), arrivals_per_day=ARRIVALS, arrival_days=days_for(s))  # fmt: skip
     folder = tempfile.mkdtemp(prefix="workbench-loop-09-")
     with kit.progress(f"The loop at ε = {epsilon:g}, retraining every {cadence} days ({days_for(s)} days)") as step:
         with Loop(config, folder, base=base_for(s), cache_dir=kit.DATA_DIR, progress=step) as loop:
             result = loop.run()
             events = loop.events()
-    return result, events
+            arrival = loop.arrival
+    return result, events, arrival
 
 
 @app.function
 @mo.cache
-def pool_share(s: kit.NotebookSettings) -> np.ndarray:
-    """Per item: the share of users whose ranked pool (what stage 3 and exploration draw from) holds it, at the
-    starting model (cached)."""
-    base = base_for(s)
-    users = np.arange(base.train.n_users)
-    with kit.progress("Ranking every user's candidates once, to see which items ever reach a ranked pool"):
-        ranked = base.pipeline.rank_stage(users)
-    items = ranked.items[ranked.items >= 0]
-    return np.bincount(items, minlength=base.train.n_items) / len(users)
+def study_for(s: kit.NotebookSettings) -> pd.DataFrame:
+    """The page's verdict: both policies over `SEEDS` seeds of the small synthetic world (cached), one row of
+    readings (`workbench.lessons.loop.readings`) per seed and policy."""
+    small = dataclasses.replace(s, data="synthetic", small=True)
+    n = 3 if s.small else SEEDS
+    config = LoopConfig(small=True, days=days_for(s), retrain_every=CADENCE, features="memory",
+                        arrivals_per_day=ARRIVALS, arrival_days=days_for(s))  # fmt: skip
+    with kit.progress(f"The loop over {n} seeds × 2 policies × {days_for(s)} days of the small world") as step:
+        return lesson.seed_study(config, range(s.seed, s.seed + n), EPSILONS, pipeline_config=kit.default_config(small),
+                                 progress=step)  # fmt: skip
 
 
 @app.function
@@ -105,7 +110,10 @@ def _():
     * every impression (with the probability it was shown with), click and conversion goes to
       the durable event log, and a stream step updates the online features (recent items, item
       popularity) in the feature store ({backend()} here);
-    * every {CADENCE} days a scheduled job retrains the model on the log and publishes a new version.
+    * every {CADENCE} days a scheduled job retrains the model on the log and publishes a new version;
+    * the catalogue lives: {ARRIVALS} new items arrive every day. The starting model was fitted without
+      them, so until a retraining sees clicks on them, no collaborative source can score them. They join
+      a fresh-arrivals pool below the model's ranked candidates (`workbench.loop.arrivals`).
 
     Two policies run side by side, each in a world of its own: **{policy(EPSILONS[0])}** (always the
     model's top {_k}) and **{policy(EPSILONS[1])}** ({_slots} of the {_k} slots given to an item drawn at
@@ -143,54 +151,52 @@ def _(picker):
 
 
 @app.cell
-def _():
-    mo.md(r"""
-    ## Popularity bias, amplified
-
+def _(run):
+    study = study_for(run)
+    summ = lesson.summary(study)
+    said = lesson.verdicts(summ)
+    _e0, _e1 = (f"ε={e:g}" for e in EPSILONS)
+    mo.vstack([
+        mo.md(f"## {said['heading']}"),
+        mo.md(r"""
     **Exposure Gini** measures how unequally the day's impressions spread over the catalogue
-    (0: every item shown equally often; 1: one item takes them all); **coverage** is the share
-    of the catalogue shown at least once that day. Without exploration the model shows what it
-    already believes in, users can only click what they are shown, and each retraining learns
-    from those clicks.
-    """)
+    (0: every item shown equally often; 1: one item takes them all). Without exploration the model
+    shows what it already believes in, users can only click what they are shown, and each retraining
+    learns from those clicks; an item nobody has clicked yet has no way in. One run proves little, so
+    the verdict comes from the loop repeated over seeds (each its own world, model and arrivals) of
+    the small synthetic world, with 95% intervals."""),
+        kit.table(summ.assign(**{c: summ[c].round(4) for c in summ.columns if c.startswith(("ε=", "difference"))})),
+        kit.show(f"Over {int(summ['seeds'].iloc[0])} seeds: {said[_e0]}; {said[_e1]}. So {said['difference']}."),
+    ])  # fmt: skip
     return
 
 
 @app.cell
 def _(loops):
-    _curves = pd.concat([r.daily.assign(policy=policy(eps), day=r.daily["day"] + 1) for eps, (r, _) in loops.items()])
-    _g = {eps: r.daily["exposure_gini"].to_numpy() for eps, (r, _) in loops.items()}
-    _c = {eps: r.daily["coverage"].to_numpy() for eps, (r, _) in loops.items()}
-    _switch = {eps: (r.daily["version"] != r.daily["version"].shift()).to_numpy()[1:] for eps, (r, _) in loops.items()}
+    _curves = pd.concat([r.daily.assign(policy=policy(eps), day=r.daily["day"] + 1) for eps, (r, _, _) in loops.items()])
+    _g = {eps: r.daily["exposure_gini"].to_numpy() for eps, (r, _, _) in loops.items()}
+    _new = {eps: r.daily["new_ever_shown"].to_numpy() for eps, (r, _, _) in loops.items()}
     _e0, _e1 = EPSILONS
     _moved = lambda a: "rose" if a[-1] > a[0] else "fell" if a[-1] < a[0] else "stayed"  # noqa: E731
     _n = len(_g[_e0])
-    _gap = np.mean(_g[_e0][-LAST:]) - np.mean(_g[_e1][-LAST:])
-
-    def _steps(eps):
-        step, new = np.diff(_g[eps]), _switch[eps]
-        jumps = ", ".join(f"{x:+.4f}" for x in step[new])
-        return (f"at {policy(eps)} the first day of each new version moved it by {jumps or 'nothing (no retraining)'}, "
-                f"every other day by {step[~new].mean():+.4f} on average")  # fmt: skip
-
     mo.vstack([
         charts.lines_chart(
             _curves, x="day", y="exposure_gini", group="policy", x_title="day of the loop (1 = the first)",
             y_title="exposure Gini of the day's impressions (0 = equal, 1 = one item)",
-            title="How unequally the catalogue is shown, day by day",
+            title="How unequally the catalogue is shown, day by day (this page's world, one seed)",
             reading=f"retraining every {CADENCE} days; one curve per policy"),
         charts.lines_chart(
-            _curves, x="day", y="coverage", group="policy", x_title="day of the loop (1 = the first)",
-            y_title="catalogue coverage (share of items shown that day)", title="How much of the catalogue is shown",
-            reading="exploration reaches items the model would not show"),
+            _curves.dropna(subset=["new_ever_shown"]), x="day", y="new_ever_shown", group="policy",
+            x_title="day of the loop (1 = the first)", y_title="share of the arrived items ever shown (0-1)",
+            title="How much of the new catalogue each policy ever showed", reading="arrivals since day 2"),
         kit.show(
-            f"Exposure Gini at {policy(_e0)}: {_g[_e0][0]:.4f} on day 1, {_g[_e0][-1]:.4f} on day {_n} ({_moved(_g[_e0])}); "
-            f"at {policy(_e1)}: {_g[_e1][0]:.4f} → {_g[_e1][-1]:.4f} ({_moved(_g[_e1])}). Over the last {LAST} days "
-            f"{policy(_e1)} kept it {abs(_gap):.4f} {'lower' if _gap > 0 else 'higher'} on average, and showed "
-            f"{np.mean(_c[_e1][-LAST:]):.1%} of the catalogue a day against {np.mean(_c[_e0][-LAST:]):.1%}."),
+            f"In this page's run: exposure Gini at {policy(_e0)}: {_g[_e0][0]:.4f} on day 1, {_g[_e0][-1]:.4f} on day {_n} "
+            f"({_moved(_g[_e0])}); at {policy(_e1)}: {_g[_e1][0]:.4f} → {_g[_e1][-1]:.4f} ({_moved(_g[_e1])}). By day {_n}, "
+            f"{policy(_e0)} had shown {_new[_e0][-1]:.1%} of the arrived items and {policy(_e1)} {_new[_e1][-1]:.1%} "
+            f"(one seed: the verdict above is the one with intervals)."),
         kit.show(
-            f"Two forces: retraining on the loop's own clicks, and the seen filter (an item a user clicked is not "
-            f"shown to them again, so their slates move down their list). {_steps(_e0).capitalize()}; {_steps(_e1)}."),
+            "The Gini of a fixed catalogue also moves for a reason of its own: the seen filter (an item a user clicked "
+            "is not shown to them again) moves each user's slates down their list, which spreads exposure by itself."),
     ])  # fmt: skip
     return
 
@@ -200,30 +206,32 @@ def _():
     mo.md(r"""
     ## A brand-new item: discovered, or never
 
-    An item nobody interacted with in the training data is brand-new to the model: the
-    collaborative sources have nothing to score it with. Exploration here draws from the
-    ranked pool below the slate, so it can only find items that some candidate source
-    proposes. Below, the brand-new items users would like most (their **appeal**: the mean
-    true click probability once examined, which the simulator knows and the model does not),
-    and then the item exploration found that the model never showed.
+    The items that arrived during the run are brand-new to the model: it was fitted before they
+    existed, so the collaborative sources have nothing to score them with. Exploration draws from
+    the pool below the slate, which the fresh arrivals join; a policy without exploration shows
+    only the top of the model's own list. Below, the arrived items users would like most (their
+    **appeal**: the mean true click probability once examined, which the simulator knows and the
+    model does not), and then an arrived item that exploration found and the other policy never showed.
     """)
     return
 
 
 @app.cell
 def _(base, loops, run):
-    fresh = new_items(base.train, base.world, N_NEW)
+    _arrival = loops[EPSILONS[0]][2]
+    _arrived = np.flatnonzero(_arrival > 0)
+    fresh = new_items(base.train, base.world, N_NEW, pool=_arrived).assign(arrives_on_day=lambda f: _arrival[f["item"]] + 1)
     _start, _days = base.train.reference_ts, days_for(run)
     _items = base.train.items[["item_id", "title"]]
-    _exp = {eps: exposure_by_day(ev, _start, _items, _days) for eps, (_, ev) in loops.items()}
+    _exp = {eps: exposure_by_day(ev, _start, _items, _days) for eps, (_, ev, _) in loops.items()}
     _tot = {eps: e.groupby("item_id", sort=False)[["impressions", "explored", "clicks"]].sum() for eps, e in _exp.items()}
     _e0, _e1 = EPSILONS
-    _pools = pool_share(run)
     _table = fresh.assign(**{f"shown at {policy(eps)}": _tot[eps].loc[fresh["item_id"], "impressions"].to_numpy()
-                             for eps in EPSILONS}, in_ranked_pools=_pools[fresh["item"]]).drop(columns=["item"])  # fmt: skip
-    _new_shown = {eps: int(_tot[eps].loc[fresh["item_id"], "impressions"].sum()) for eps in EPSILONS}
-    # the item found by exploration: never shown at ε = 0, the most clicked at ε > 0
-    _never = _tot[_e0].index[_tot[_e0]["impressions"].to_numpy() == 0]
+                             for eps in EPSILONS}).drop(columns=["item", "train_interactions"])  # fmt: skip
+    _new_ids = base.train.items["item_id"].to_numpy()[_arrived]
+    _new_shown = {eps: int(_tot[eps].loc[_new_ids, "impressions"].sum()) for eps in EPSILONS}
+    # the item found by exploration: an arrival never shown at ε = 0, the most clicked at ε > 0
+    _never = _tot[_e0].loc[_new_ids].index[_tot[_e0].loc[_new_ids, "impressions"].to_numpy() == 0]
     _found = _tot[_e1].loc[_never].query("clicks > 0").sort_values(["clicks", "impressions"], ascending=False)
     _versions = loops[_e1][0].daily["version"]
     _switch_days = (np.flatnonzero((_versions != _versions.shift()).to_numpy()[1:]) + 1).tolist()
@@ -235,30 +243,30 @@ def _(base, loops, run):
                              _e.assign(shown="by the model itself", n=_e["impressions_so_far"] - _e["explored_so_far"]),
                              _e.assign(shown=f"at {policy(_e0)}", n=0)]).assign(day=lambda d: d["day"] + 1)  # fmt: skip
         _first = _e.loc[_e["impressions"] > 0, "day"].iloc[0] + 1
-        _by_model = _e[_e["day"] >= (_switch_days[0] if _switch_days else _days)]
+        _came = int(_arrival[pd.Index(_items["item_id"]).get_loc(_id)]) + 1
+        _later = [d for d in _switch_days if d + 1 > _first]
+        _by_model = _e[_e["day"] >= (_later[0] if _later else _days)]
         _model_n = int((_by_model["impressions"] - _by_model["explored"]).sum())
-        _after = (f"after the first retraining (day {_switch_days[0] + 1}) the model itself showed it {_model_n:,} times"
-                  if _switch_days else "no retraining followed")  # fmt: skip
-        _said = (f"Found by exploration: {_title}, never shown at {policy(_e0)}; at {policy(_e1)} first shown on day {_first}, "
-                 f"{int(_found.iloc[0]['explored']):,} times by exploration, clicked {int(_found.iloc[0]['clicks']):,} times; "
-                 f"{_after}.")  # fmt: skip
+        _after = (f"after the next retraining (day {_later[0] + 1}) the model itself showed it {_model_n:,} times"
+                  if _later else "no retraining followed")  # fmt: skip
+        _said = (f"Found by exploration: {_title}, arrived on day {_came}, never shown at {policy(_e0)}; at {policy(_e1)} "
+                 f"first shown on day {_first}, {int(_found.iloc[0]['explored']):,} times by exploration, clicked "
+                 f"{int(_found.iloc[0]['clicks']):,} times; {_after}.")  # fmt: skip
     else:
         _title = "none"
         _curves = pd.DataFrame({"day": [1], "n": [0], "shown": ["nothing found"]})
-        _said = f"Exploration found no item that {policy(_e0)} never showed and users clicked, in {_days} days."
+        _said = f"Exploration found no arrived item that {policy(_e0)} never showed and users clicked, in {_days} days."
     _star = fresh.iloc[0]
-    _in = _pools[fresh["item"]]
-    _why = (f"they are in {_in.max():.1%} of the users' ranked pools at most, the pool exploration draws from")
     mo.vstack([
         kit.table(_table),
-        kit.show(f"The most appealing brand-new item, {_star['title']} (appeal rank {_star['appeal_rank']} of "
-                 f"{base.train.n_items}, {_star['train_interactions']} training interactions): shown "
+        kit.show(f"The most appealing arrival, {_star['title']} (appeal rank {_star['appeal_rank']} of "
+                 f"{base.train.n_items}, arrived on day {_star['arrives_on_day']}): shown "
                  f"{int(_table.iloc[0][f'shown at {policy(_e0)}']):,} times at {policy(_e0)} and "
-                 f"{int(_table.iloc[0][f'shown at {policy(_e1)}']):,} times at {policy(_e1)} in {_days} days. The {N_NEW} "
-                 f"brand-new items together: {_new_shown[_e0]:,} and {_new_shown[_e1]:,} impressions ({_why})."),
+                 f"{int(_table.iloc[0][f'shown at {policy(_e1)}']):,} times at {policy(_e1)} by day {_days}. The "
+                 f"{len(_arrived)} arrivals together: {_new_shown[_e0]:,} and {_new_shown[_e1]:,} impressions."),
         charts.lines_chart(
             _curves, x="day", y="n", group="shown", x_title="day of the loop (1 = the first)", y_title="impressions so far (count)",
-            title=f"An item only exploration found: {_title}", reading=f"at {policy(_e1)}, split by who chose to show it"),
+            title=f"An arrival only exploration found: {_title}", reading=f"at {policy(_e1)}, split by who chose to show it"),
         kit.show(_said),
     ])  # fmt: skip
     return
@@ -269,11 +277,15 @@ def _():
     mo.md(r"""
     ## CTR and drift, day by day, with the alerts
 
-    Monitoring reads the same days: the click-through rate, and **drift** between the training
-    window and the serving window (`workbench.monitoring`): PSI of the clicked items' popularity
-    and age against the training interactions', and of the ranking scores shown against the
-    version's first day. The alert rules (thresholds from the config) fire on the first day of
-    each breach and say why.
+    Monitoring reads the same days: the click-through rate, and **drift** of the served traffic
+    (`workbench.monitoring`): PSI of the clicked items' popularity and age, and of the ranking
+    scores shown, each day against a **baseline window** of the same traffic: the previous days
+    served by the same model version (a promotion starts a new window). A fixed window of the
+    first days would drift away by itself here, as users use up the items they like. Comparing with
+    the training interactions instead would compare two populations (what an old logging policy
+    exposed against what this one serves) and alarm on day one for ever. The alert rules
+    (thresholds from the config) have states, as a pager shows them: an alert **fires** when a
+    breach begins, is **resolved** when it ends, and fires again at the next one.
     """)
     return
 
@@ -287,10 +299,14 @@ def _(loops):
                         ("PSI of clicked items' age", "psi:item_age_days"),
                         ("PSI of the scores shown", "psi:score"))])  # fmt: skip
     _alerts = _r.alerts_frame()
-    _first = _r.alerts[0] if _r.alerts else None
+    _fired = [a for a in _r.alerts if a.state == "firing"]
+    _resolved = [a for a in _r.alerts if a.state == "resolved"]
+    _first = _fired[0] if _fired else None
+    _baseline = int(_d["psi:score"].isna().sum())
     _ctr = _d["ctr"].to_numpy()
-    _ctr_alerts = [a for a in _r.alerts if a.metric == "ctr"]
-    _said = (f"At {policy(EPSILONS[0])}, {len(_r.alerts)} alert{'s' if len(_r.alerts) != 1 else ''} fired"
+    _ctr_alerts = [a for a in _fired if a.metric == "ctr"]
+    _said = (f"At {policy(EPSILONS[0])}, {len(_fired)} alert{'s' if len(_fired) != 1 else ''} fired and {len(_resolved)} "
+             f"resolved ({_baseline} days, each the first of a version, had no baseline and no drift figures)"
              + (f"; the first on day {_first.when[1] + 1}: {_first.rule} ({_first.reason})" if _first else "")
              + f". CTR went from {_ctr[0]:.4f} on day 1 to {_ctr[-1]:.4f} on day {len(_ctr)} ({_ctr[-1] / _ctr[0] - 1:+.1%}); "
              + (f"the CTR rule fired on day {_ctr_alerts[0].when[1] + 1} ({_ctr_alerts[0].reason})." if _ctr_alerts
@@ -303,8 +319,8 @@ def _(loops):
             mark_x=float(_ctr_alerts[0].when[1] + 1) if _ctr_alerts else None,
             reading="vermillion: the day the CTR rule fired" if _ctr_alerts else "the CTR rule did not fire"),
         charts.lines_chart(
-            _long, x="day", y="value", group="figure", x_title="day of the loop (1 = the first)", y_title="PSI against the reference window (0 = no shift)",
-            title="Drift against the training window (scores: against the version's first day)",
+            _long.dropna(subset=["value"]), x="day", y="value", group="figure", x_title="day of the loop (1 = the first)", y_title="PSI against the baseline window (0 = no shift)",
+            title="Drift of the served traffic against its baseline window",
             mark_x=float(_first.when[1] + 1) if _first else None,
             reading=f"vermillion: the first alert (day {_first.when[1] + 1})" if _first else "no alert fired"),
         kit.table(_table),
@@ -335,7 +351,7 @@ def _():
 
 @app.cell
 def _(cadence, loops, run):
-    _chosen, _ = loop_for(run, EPSILONS[0], cadence.value)
+    _chosen = loop_for(run, EPSILONS[0], cadence.value)[0]
     _default = loops[EPSILONS[0]][0]
     _label = lambda c: f"every {c} days" if c else "never"  # noqa: E731
     _runs = {cadence.value: _chosen, CADENCE: _default}
@@ -384,7 +400,8 @@ def _(exposure_gini_box):
 @app.cell
 def _(cadence, run):
     _cfg = {"epsilons": EPSILONS, "cadence": cadence.value, "default_cadence": CADENCE, "days": days_for(run),
-            "features": backend(), "new_items": N_NEW, "last_days": LAST}  # fmt: skip
+            "features": backend(), "new_items": N_NEW, "last_days": LAST, "arrivals_per_day": ARRIVALS,
+            "seeds": 3 if run.small else SEEDS}  # fmt: skip
     kit.footer(run, _cfg, __file__)
     return
 

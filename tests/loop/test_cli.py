@@ -33,6 +33,9 @@ name = "clicks seen"
     (["--pipeline-config", "nowhere.toml"], "--pipeline-config nowhere.toml: no such file"),
     (["--small", "--data", "movielens-100k"], "--small shrinks only the synthetic world"),
     (["--retrain", "weekly"], "argument --retrain: invalid choice: 'weekly'"),
+    (["--arrivals-per-day", "-1"], "argument --arrivals-per-day: -1: expected a number of items >= 0"),
+    (["--arrival-days", "0"], "argument --arrival-days: 0: expected a positive number of days"),
+    (["--serve", "--arrivals-per-day", "2"], "arrivals_per_day > 0"),
 ])  # fmt: skip
 def test_bad_arguments_end_with_status_2_before_any_work(argv, says, capsys, tmp_path):
     assert main(["loop", "--state", str(tmp_path / "state"), *argv]) == 2
@@ -72,7 +75,7 @@ def test_settings_come_from_the_toml_and_options_override_it(tmp_path, tiny_pipe
     assert saved["epsilon"] == 0.1 and saved["days"] == 2 and saved["features"] == "memory"
     assert saved["alerts"]["rules"] == [{"metric": "ctr", "above": 0.0, "below": None, "relative": False,
                                          "name": "clicks seen"}]  # fmt: skip
-    assert "day 1 arm A: clicks seen: ctr = " in out
+    assert "day 1 arm A: FIRING clicks seen: ctr = " in out
 
 
 def test_the_default_state_folder_is_named_after_the_settings_but_not_the_days():

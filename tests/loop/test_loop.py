@@ -14,7 +14,7 @@ from workbench.loop.engine import LoopResult
 from workbench.monitoring import AlertConfig, AlertRule, psi
 from workbench.serving.feature_store import make_client
 
-SMALL = dict(small=True, days=2, retrain_every=0)
+SMALL = dict(small=True, days=2, retrain_every=0, alerts=AlertConfig(baseline_days=1), drift_window=0)  # drift: day 1 the baseline
 
 
 def run(folder, base, redis, **settings) -> tuple[LoopResult, pd.DataFrame, Loop]:
@@ -72,16 +72,18 @@ def test_daily_figures_are_the_logs(tmp_path, base, redis):
         assert daily.loc[d, "exposure_gini"] == pytest.approx(_gini(shown), rel=1e-9)
         conv = ev[ev["event_type"] == "conversion"].groupby("user_id").size()
         assert daily.loc[d, "conversion"] == pytest.approx(len(conv) / imp["user_id"].nunique(), rel=1e-12)
-    # drift of the clicked items' age against the training window, recomputed from the log and the train data
+    # drift of the clicked items' age against the baseline window (day 1's clicks), recomputed from the log
     train = base.train
     release = train.items["release_ts"].to_numpy(np.float64)
-    inter = train.interactions
-    ref = (inter["timestamp"].to_numpy(np.float64) - release[inter["item"]]) / 86_400
-    c0 = events[(day == 0) & (events["event_type"] == "click")]
-    rows = pd.Index(train.items["item_id"]).get_indexer(c0["item_id"])
-    session_ts = c0["event_ts"].to_numpy() // 1  # a click is logged within a second of its session's start
-    cur = (session_ts - release[rows]) / 86_400
-    assert daily.loc[0, "psi:item_age_days"] == pytest.approx(psi(ref, cur), rel=1e-9)
+
+    def ages(d):
+        c = events[(day == d) & (events["event_type"] == "click")]
+        rows = pd.Index(train.items["item_id"]).get_indexer(c["item_id"])
+        return (c["event_ts"].to_numpy() // 1 - release[rows]) / 86_400  # a click is logged within a second of its session's start
+
+    assert np.isnan(daily.loc[0, "psi:item_age_days"])  # the baseline day itself
+    for d in (1, 2):
+        assert daily.loc[d, "psi:item_age_days"] == pytest.approx(psi(ages(0), ages(d)), rel=1e-9)
     assert {"share:ease", "share:itemknn", "share:popular"} <= set(daily.columns)
 
 
@@ -169,7 +171,7 @@ def _figures(result):
 
 @pytest.mark.parametrize("change", [
     {"epsilon": 0.3}, {"k": 5}, {"users": 150}, {"visit_rate": 1.5}, {"click_model": "cascade"}, {"drift_bins": 4},
-    {"retrain_every": 1},
+    {"retrain_every": 1}, {"shift_day": 1},
 ])  # fmt: skip
 def test_every_setting_reaches_the_output(tmp_path, base, redis, change):
     """(seed: test_a_different_seed_draws_other_sessions; ab_*: the A/B tests; alerts, features: their own tests)"""
@@ -190,8 +192,11 @@ def test_every_setting_reaches_the_output(tmp_path, base, redis, change):
     elif name == "epsilon":
         assert (imp["propensity"] < 1).any() and (ev0.loc[ev0["event_type"] == "impression", "propensity"] == 1).all()
     elif name == "drift_bins":
-        assert before.daily["psi:item_age_days"].iloc[0] != after.daily["psi:item_age_days"].iloc[0]
+        assert before.daily["psi:item_age_days"].iloc[1] != after.daily["psi:item_age_days"].iloc[1]
         assert before.daily["ctr"].equals(after.daily["ctr"])  # only the drift figures move
+    elif name == "shift_day":  # from day 2 (0-based 1) every slate explores at shift_epsilon = 0.5
+        day = _day(imp, base)
+        assert (imp.loc[day == 0, "propensity"] == 1).all() and (imp.loc[day == 1, "propensity"] < 1).mean() == 0.5
     elif name == "retrain_every":
         assert len(after.versions) == 2 and after.daily["version"].iloc[1] != base.key
 
@@ -223,3 +228,19 @@ def test_bad_settings_are_refused_before_any_work(tmp_path, base):
         Loop(LoopConfig(features="memory", small=True), tmp_path, serve=True)
     with pytest.raises(ValueError, match="users=5000: expected at most the 400 users"):
         Loop(LoopConfig(small=True, users=5000, features="memory"), tmp_path, base=base)
+
+
+def test_a_rolling_drift_window_compares_each_day_with_the_days_before(tmp_path, base, redis):
+    result, events, _ = run(tmp_path, base, redis, epsilon=0.1, days=3, drift_window=1)
+    day = _day(events, base)
+    release = base.train.items["release_ts"].to_numpy(np.float64)
+
+    def ages(d):
+        c = events[(day == d) & (events["event_type"] == "click")]
+        rows = pd.Index(base.train.items["item_id"]).get_indexer(c["item_id"])
+        return (c["event_ts"].to_numpy() // 1 - release[rows]) / 86_400
+
+    daily = result.daily.set_index("day")
+    assert np.isnan(daily.loc[0, "psi:item_age_days"])
+    for d in (1, 2):  # the previous day only (with the fixed window, day 2 would be compared with day 0)
+        assert daily.loc[d, "psi:item_age_days"] == pytest.approx(psi(ages(d - 1), ages(d)), rel=1e-9)

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from workbench.monitoring import AlertConfig, AlertRule, alerts_frame, check_alerts
+from workbench.monitoring import AlertConfig, AlertRule, alert_timeline, alerts_frame, check_alerts
 
 TABLE = pd.DataFrame({
     "day": [1, 2, 3, 4, 5, 6],
@@ -28,7 +28,7 @@ def test_patterns_match_every_column_and_alerts_come_in_time_order():
     # by day, then rule, then the table's column order
     assert [(a.when, a.metric) for a in alerts] == [(3, "psi:score"), (6, "psi:score"), (6, "psi:age")]
     frame = alerts_frame(alerts)
-    assert list(frame.columns) == ["when", "rule", "metric", "value", "threshold", "reason"] and len(frame) == 3
+    assert list(frame.columns) == ["when", "rule", "metric", "state", "value", "threshold", "reason"] and len(frame) == 3
 
 
 def test_relative_rule_against_the_baseline_and_its_window():
@@ -62,3 +62,32 @@ def test_bad_rules_and_tables():
         AlertConfig.from_dict({"rules": [{"metric": "ctr", "over": 1}]})
     with pytest.raises(ValueError, match="non-zero baseline"):
         check_alerts(TABLE.assign(ctr=0.0), AlertConfig(rules=(AlertRule("ctr", below=-0.1, relative=True),)))
+
+
+def test_an_alert_fires_resolves_and_fires_again():
+    # psi:score breaches on days 3-4 and 6 (above 0.2): firing on 3, resolved on 5 (0.10), firing again on 6
+    timeline = alert_timeline(TABLE, AlertConfig(rules=(AlertRule("psi:score", above=0.2),)))
+    assert [(a.when, a.state) for a in timeline] == [(3, "firing"), (5, "resolved"), (6, "firing")]
+    assert timeline[1].reason == "psi:score = 0.1, back within the threshold"
+    assert [a.when for a in check_alerts(TABLE, AlertConfig(rules=(AlertRule("psi:score", above=0.2),)))] == [3, 6]
+
+
+def test_a_later_drift_is_reported_after_an_earlier_one_ended():
+    table = pd.DataFrame({"day": range(1, 31), "psi:x": [0.5, 0.5] + [0.01] * 12 + [0.6] * 16})
+    timeline = alert_timeline(table, AlertConfig(rules=(AlertRule("psi:*", above=0.2),)))
+    assert [(a.when, a.state) for a in timeline] == [(1, "firing"), (3, "resolved"), (15, "firing")]
+
+
+def test_for_days_waits_for_a_lasting_breach_and_nan_is_no_breach():
+    table = pd.DataFrame({"day": range(1, 9), "psi:x": [float("nan"), 0.3, 0.1, 0.3, 0.3, 0.3, float("nan"), 0.3]})
+    rule = (AlertRule("psi:x", above=0.2),)
+    # one day in a row is enough by default: days 2, 4 (and 8, after the NaN on day 7 ended the breach)
+    assert [(a.when, a.state) for a in alert_timeline(table, AlertConfig(rules=rule))] == [
+        (2, "firing"), (3, "resolved"), (4, "firing"), (7, "resolved"), (8, "firing")]
+    # for_days=2: the single-day breach on day 2 never fires; days 4-5 fire on day 5
+    assert [(a.when, a.state) for a in alert_timeline(table, AlertConfig(rules=rule, for_days=2))] == [
+        (5, "firing"), (7, "resolved")]
+    assert [a.when for a in check_alerts(table, AlertConfig(rules=rule, for_days=2, repeat=True))] == [5, 6]
+    with pytest.raises(ValueError, match="for_days=0: expected an integer >= 1"):
+        AlertConfig(for_days=0)
+    assert AlertConfig.from_dict({"for_days": 3}).for_days == 3

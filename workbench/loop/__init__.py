@@ -14,14 +14,16 @@
       │
       ├──▶ stream step ──▶ feature store (Redis: recent items, popularity counters) ──▶ slates
       └──▶ monitoring per day: CTR, conversion, session time, coverage, exposure Gini,
-           drift (PSI, KS, JS) against the training window, alerts; served: p99, degraded share
+           drift (PSI, KS, JS) against a baseline window of served traffic, alerts (firing, resolved); served: p99, degraded share
            A/B (workbench.experiment.ab) when two arms (ε or frozen model) share the loop
 
 - `config`: `LoopConfig` (every setting; TOML, ``configs/loop.toml``).
 - `engine`: `Loop` (a day, the days, the state that survives a restart) and `LoopResult`.
 - `versions`: the starting model and the versions the retraining job publishes.
+- `arrivals`: a living catalogue (items arriving by day, new to the models before them).
 - `features`: the stream step's target, Redis (`workbench.serving.feature_store`) or memory.
 - `served`: the loop against the running service over HTTP.
+- `shown`: `Shown`, one round of sessions (what the engine and the served loop share).
 - `cli`: ``workbench loop``.
 """
 

@@ -21,7 +21,8 @@ STATE_ROOT = Path("data") / "loop"
 # option → LoopConfig field (the options that map one to one)
 FIELDS = {"days": "days", "users": "users", "epsilon": "epsilon", "k": "k", "retrain_every": "retrain_every",
           "retrain": "retrain", "ab_epsilon": "ab_epsilon", "ab_split": "ab_split", "features": "features",
-          "click_model": "click_model", "visit_rate": "visit_rate", "redis_timeout_ms": "redis_timeout_ms",
+          "click_model": "click_model", "visit_rate": "visit_rate", "arrivals_per_day": "arrivals_per_day",
+          "arrival_days": "arrival_days", "redis_timeout_ms": "redis_timeout_ms",
           "ranker_budget_ms": "ranker_budget_ms"}  # fmt: skip
 
 
@@ -33,6 +34,8 @@ def loop_config(args: argparse.Namespace):
     given = {field: getattr(args, opt) for opt, field in FIELDS.items() if getattr(args, opt) is not None}
     if args.ab_frozen:
         given["ab_frozen"] = True
+    if args.repeat_consumption:
+        given["repeat_consumption"] = True
     if args.seed is not None:
         given["seed"] = args.seed
     if args.data is not None:
@@ -69,6 +72,25 @@ def state_folder(args: argparse.Namespace, config) -> Path:
     return STATE_ROOT / f"{config.data}{small}-seed{config.seed}-{digest}"
 
 
+def saved_days(folder: Path) -> int:
+    """The days a state folder records as finished (0 when it holds no loop yet)."""
+    from workbench.loop.engine import STATE_FILE
+
+    try:
+        return int(json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))["done"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def interrupted_line(done: int, days: int, folder: Path) -> str:
+    """What Ctrl-C prints: the last finished day and that the same command resumes from it."""
+    if not done:
+        where = "before its first day finished"
+    else:
+        where = f"after day {done} of {days} (the last finished day)"
+    return f"interrupted {where}; run the same command again to resume from the state in {folder}"
+
+
 def cmd_loop(args: argparse.Namespace) -> int:
     from workbench.arguments import UsageError
 
@@ -86,9 +108,14 @@ def cmd_loop(args: argparse.Namespace) -> int:
     from workbench.loop.engine import Loop
 
     say = lambda msg: print(f"  {msg}", file=sys.stderr)  # noqa: E731
-    with Loop(config, folder, pipeline_config=args.pipeline_config, serve=args.serve, store=args.store,
-              cache_dir=args.cache_dir, progress=say) as loop:  # fmt: skip
-        result = loop.run()
+    loop = None
+    try:
+        with Loop(config, folder, pipeline_config=args.pipeline_config, serve=args.serve, store=args.store,
+                  cache_dir=args.cache_dir, progress=say) as loop:  # fmt: skip
+            result = loop.run()
+    except KeyboardInterrupt:  # Ctrl-C: the children are stopped (Loop.close), one line, no traceback
+        print(interrupted_line(loop.done if loop is not None else saved_days(folder), config.days, folder), file=sys.stderr)
+        return 130
     print(result.report())
     if args.csv:
         result.daily.to_csv(args.csv, index=False)
@@ -130,6 +157,11 @@ def register(sub) -> None:
     p.add_argument("--ab-split", type=number_in(float, "a share in (0, 1)", 0.0, 1.0, low_open=True), default=None, help="arm B's share of users (default 0.5)")
     p.add_argument("--features", choices=FEATURE_BACKENDS, default=None,
                    help="online features: redis (a real Redis, default) or memory (this process only)")  # fmt: skip
+    p.add_argument("--arrivals-per-day", type=int_at_least(0, "a number of items >= 0"), default=None,
+                   help="a living catalogue: items arriving each day, new to the starting model (default 0)")  # fmt: skip
+    p.add_argument("--arrival-days", type=positive_int("a positive number of days"), default=None,
+                   help="the days 1..N on which items arrive (default 30)")  # fmt: skip
+    p.add_argument("--repeat-consumption", action="store_true", help="a clicked item may be shown to the same user again")
     p.add_argument("--click-model", choices=CLICK_MODELS, default=None, help="the simulator's click model (default position)")
     p.add_argument("--visit-rate", type=positive_float("a positive number of sessions per user per day"), default=None, help="sessions per user per day (default 0.5)")
     p.add_argument("--serve", action="store_true",

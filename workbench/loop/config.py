@@ -20,7 +20,8 @@ from workbench.monitoring import AlertConfig
 
 RETRAIN_MODES = ("refresh", "full")
 FEATURE_BACKENDS = ("redis", "memory")
-# Drift features (workbench.monitoring.drift): the training window (reference) against the serving window.
+# Drift features (workbench.monitoring.drift) of the clicked items (popularity in the starting data, age) and of the
+# scores shown: each day's served traffic against a baseline window of the same traffic (a version's first days).
 DRIFT_FEATURES = ("item_popularity", "item_age_days", "score")
 SAME_RUN = ("days",)  # the only field a resumed loop may change
 
@@ -58,8 +59,19 @@ class LoopConfig:
         version); ``ab_split`` is arm B's share, ``ab_experiment`` the hash's experiment name.
     features: the online feature store of the in-process loop: "redis" (a real Redis through
         `workbench.serving.feature_store`) or "memory" (the same state in this process only).
+    arrivals_per_day, arrival_days: a living catalogue (`workbench.loop.arrivals`): ``arrivals_per_day`` items
+        of the world arrive at the start of each day ``1 … arrival_days`` (0: a fixed catalogue); the
+        starting model is fitted without them, and they can be shown from their day on.
+    repeat_consumption: False (default): an item a user clicked is not shown to them again (the online seen
+        filter of stage 3); True: it may be, and clicked again.
+    shift_day, shift_epsilon: an incident injected to test monitoring: from day ``shift_day`` (0-based; 0: none)
+        every arm explores at ``shift_epsilon`` (a bad configuration push), which moves what is shown and clicked.
     click_model, visit_rate: the simulator's (`workbench.experiment.simulator.SimulatorConfig`).
     drift_bins: quantile bins of PSI and Jensen–Shannon.
+    drift_window: the drift reference, a baseline window of the same arm's served traffic under the same model
+        version (a promotion starts a new one): 0, the version's first ``alerts.baseline_days`` days (fixed);
+        N >= 1 (default 3), the version's previous N days (rolling: it follows the slow change a loop makes by itself
+        and reports sudden shifts; benchmarks/RESULTS.md measures both).
     redis_timeout_ms, ranker_budget_ms: the served loop's service deadlines (`workbench.serving.service.ServiceConfig`;
         a loaded machine misses the defaults, and the answers come back degraded, as they would in production).
     alerts: the alert rules over the daily table (`workbench.monitoring.AlertConfig`).
@@ -79,9 +91,15 @@ class LoopConfig:
     ab_split: float = 0.5
     ab_experiment: str = "loop"
     features: str = "redis"
+    arrivals_per_day: int = 0
+    arrival_days: int = 30
+    repeat_consumption: bool = False
+    shift_day: int = 0
+    shift_epsilon: float = 0.5
     click_model: str = "position"
     visit_rate: float = 0.5
     drift_bins: int = 10
+    drift_window: int = 3
     redis_timeout_ms: float = 8.0
     ranker_budget_ms: float = 50.0
     alerts: AlertConfig = field(default_factory=AlertConfig)
@@ -111,11 +129,18 @@ class LoopConfig:
             raise ValueError("ab_experiment='': expected a non-empty experiment name (it salts the assignment)")
         if self.features not in FEATURE_BACKENDS:
             raise ValueError(f"features={self.features!r}: expected one of {FEATURE_BACKENDS}")
+        check_count("arrivals_per_day (0: a fixed catalogue)", self.arrivals_per_day, 0)
+        check_count("arrival_days", self.arrival_days, 1)
+        if not isinstance(self.repeat_consumption, bool):
+            raise ValueError(f"repeat_consumption={self.repeat_consumption!r}: expected true or false")
+        check_count("shift_day (0: no injected shift)", self.shift_day, 0)
+        check_unit_interval("shift_epsilon", self.shift_epsilon)
         if self.click_model not in CLICK_MODELS:
             raise ValueError(f"click_model={self.click_model!r}: expected one of {CLICK_MODELS}")
         if not self.visit_rate > 0:
             raise ValueError(f"visit_rate={self.visit_rate!r}: expected sessions per user per day > 0")
         check_count("drift_bins", self.drift_bins, 2)
+        check_count("drift_window (0: the first baseline_days days; N: the previous N days)", self.drift_window, 0)
         if not self.redis_timeout_ms > 0 or not self.ranker_budget_ms >= 0:
             raise ValueError(f"redis_timeout_ms={self.redis_timeout_ms!r}, ranker_budget_ms={self.ranker_budget_ms!r}: "
                              "expected a positive deadline and a budget >= 0 (milliseconds)")  # fmt: skip
@@ -165,7 +190,7 @@ class LoopConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (the alert rules as a table), what the state folder records."""
         out = dataclasses.asdict(self)
-        out["alerts"] = {"baseline_days": self.alerts.baseline_days, "repeat": self.alerts.repeat,
+        out["alerts"] = {"baseline_days": self.alerts.baseline_days, "repeat": self.alerts.repeat, "for_days": self.alerts.for_days,
                          "rules": [dataclasses.asdict(r) for r in self.alerts.rules]}  # fmt: skip
         return out
 

@@ -17,15 +17,18 @@ import pandas as pd
 from workbench.data.dataset import SECONDS_PER_DAY, Dataset
 
 
-def new_items(train: Dataset, world, n: int = 5) -> pd.DataFrame:
+def new_items(train: Dataset, world, n: int = 5, pool: np.ndarray | None = None) -> pd.DataFrame:
     """The ``n`` brand-new items with the highest true appeal: items without a training interaction (the
-    least-interacted ones when every item has some). Columns: ``item`` (row), ``item_id``, ``title``,
+    least-interacted ones when every item has some), or, with ``pool`` (item rows, e.g. a living catalogue's
+    arrivals, `workbench.loop.arrivals`), the items of ``pool``. Columns: ``item`` (row), ``item_id``, ``title``,
     ``train_interactions``, ``appeal`` (the mean over all users of the true click probability once
     examined) and ``appeal_rank`` (1 = the catalogue's most appealing item)."""
     if n < 1:
         raise ValueError(f"n={n!r}: expected a positive number of items")
     pop = train.item_popularity
-    pool = np.flatnonzero(pop == pop.min()) if (pop == 0).any() else np.argsort(pop, kind="stable")[:n]
+    if pool is None:
+        pool = np.flatnonzero(pop == pop.min()) if (pop == 0).any() else np.argsort(pop, kind="stable")[:n]
+    pool = np.asarray(pool, np.int64)
     appeal = np.asarray(world.true_affinity(np.arange(train.n_users), np.arange(train.n_items))).mean(axis=0)
     rank = np.empty(train.n_items, np.int64)
     rank[np.argsort(-appeal, kind="stable")] = np.arange(1, train.n_items + 1)

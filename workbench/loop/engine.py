@@ -20,7 +20,10 @@ One day (`Loop.step`), vectorised over users:
 5. **stream step**: the clicks and conversions update the online features (recent items,
    popularity counters) of every version in use (`workbench.loop.features`; with ``serve``, the
    service does it when it logs the events).
-6. **monitoring**: the day's online metrics, drift against the training window, candidate source
+6. **monitoring**: the day's online metrics, drift of the served traffic against its baseline window (the
+   arm's traffic under the same version over its previous ``drift_window`` days, or with ``drift_window = 0``
+   its first ``alerts.baseline_days`` days; a promotion starts a new window; not the training data, another
+   population), candidate source
    shares (in-process) and, with ``serve``, p99 latency and the degraded-answer rate read from the
    service's ``/metrics``; alert rules over the whole table (`workbench.monitoring`).
 
@@ -32,6 +35,9 @@ daily table and the per-user totals (written atomically). Every random draw is s
 arm, round), the features are rebuilt from the log on resume, and versions are found again in the
 store, so a loop interrupted (even mid-day) and resumed ends with the same figures as one run straight
 through (in-process; a served loop's exploration is drawn by the service, per request).
+
+(Over 500 lines: `Loop` is one state machine whose steps share its state; what stands alone lives in the
+sibling modules: `arrivals`, `features`, `versions`, `served`, `shown`.)
 """
 
 from __future__ import annotations
@@ -51,11 +57,13 @@ import pandas as pd
 from workbench.data.dataset import SECONDS_PER_DAY
 from workbench.experiment.ab import ABConfig, ABResult, assign
 from workbench.experiment.simulator import SimulatorConfig, UserDays, UserSimulator
+from workbench.loop.arrivals import arrivals_base, fresh_items, schedule, with_fresh
 from workbench.loop.config import DRIFT_FEATURES, Arm, LoopConfig
 from workbench.loop.features import MemoryFeatures, RedisFeatures, interactions_frame
+from workbench.loop.shown import Shown
 from workbench.loop.versions import Base, Version, Versions, day_ts, load_base
 from workbench.monitoring import (
-    Alert, alerts_frame, check_alerts, daily_metrics, drift_columns, drift_table, source_shares,
+    Alert, alert_timeline, alerts_frame, daily_metrics, drift_columns, drift_table, source_shares,
 )  # fmt: skip
 from workbench.pipeline import Pipeline, PipelineConfig
 from workbench.ranking.features import Context
@@ -63,7 +71,7 @@ from workbench.rerank import rerank
 from workbench.serving.eventlog import EVENT_COLUMNS, EVENT_TYPES, SQLiteEventLog, read_events
 from workbench.types import PAD, CandidateSet
 
-FORMAT = 1
+FORMAT = 2  # 2: drift references are baseline windows of served traffic
 STATE_FILE = "loop.json"
 USERS_FILE = "users.npz"
 LOG_FILE = "events.sqlite"
@@ -103,22 +111,6 @@ def concat_candidates(sets: list[CandidateSet]) -> CandidateSet:
 
     return CandidateSet(np.concatenate([s.users for s in sets]), cat("items", PAD), cat("scores", -np.inf),
                         cat("sources", 0), sets[0].source_names, cat("source_ranks", -1), cat("source_scores", np.nan))  # fmt: skip
-
-
-@dataclass
-class Shown:
-    """One round of sessions: who saw what, and what they did (arrays ``[n]`` and ``[n, k]``)."""
-
-    rows: np.ndarray
-    items: np.ndarray  # item rows, -1 padding
-    propensities: np.ndarray
-    scores: np.ndarray
-    request_ids: np.ndarray  # object [n]
-    ts: int
-    degraded: np.ndarray | None = None  # object [n] (served answers)
-    clicks: np.ndarray | None = None  # bool [n, k], from the simulator
-    conversions: np.ndarray | None = None
-    session_seconds: np.ndarray | None = None  # [n]
 
 
 @dataclass
@@ -167,20 +159,22 @@ class LoopResult:
             done = "" if v.mode == "base" else (f", loaded from the store in {v.seconds:.1f} s" if v.loaded
                                                  else f", fitted and published in {v.seconds:.1f} s")  # fmt: skip
             lines.append(f"  {v.key}: {how}{done}")
-        lines += ["", f"Alerts ({len(self.alerts)}):" if self.alerts else "Alerts: none fired."]
-        lines += [f"  day {a.when[1] + 1} arm {a.when[0]}: {a.rule}: {a.reason}" for a in self.alerts]
+        fired = sum(a.state == "firing" for a in self.alerts)
+        lines += ["", f"Alerts ({fired} fired, {len(self.alerts) - fired} resolved):" if self.alerts else "Alerts: none fired."]
+        lines += [f"  day {a.when[1] + 1} arm {a.when[0]}: {a.state.upper()} {a.rule}: {a.reason}" for a in self.alerts]
         if self.ab is not None:
             lines += ["", self.ab.report()]
         return "\n".join(lines)
 
 
 def run_alerts(daily: pd.DataFrame, config: LoopConfig) -> list[Alert]:
-    """The alert rules over each arm's daily rows; an alert's ``when`` is ``(arm, day)`` (0-based day)."""
+    """The alert rules over each arm's daily rows: every firing and resolution (`Alert.state`); an alert's ``when``
+    is ``(arm, day)`` (0-based day)."""
     out: list[Alert] = []
     numeric = [c for c in daily.columns if c not in ("arm", "version", "seconds", "retrain_seconds")]
     for arm, rows in daily.groupby("arm", sort=True):
         table = rows[numeric].reset_index(drop=True)
-        for a in check_alerts(table, config.alerts, when="day"):
+        for a in alert_timeline(table, config.alerts, when="day"):
             out.append(dataclasses.replace(a, when=(arm, int(a.when))))
     return sorted(out, key=lambda a: (a.when[1], a.when[0]))
 
@@ -204,6 +198,11 @@ class Loop:
         if serve and config.features == "memory":
             raise ValueError("serve=True with features='memory': the served loop's features live in the service's "
                              "Redis; use features='redis'")  # fmt: skip
+        if serve and config.arrivals_per_day:
+            raise ValueError("serve=True with arrivals_per_day > 0: the service does not know the loop's arrivals "
+                             "(run the living catalogue in-process)")  # fmt: skip
+        if serve and config.shift_day:
+            raise ValueError("serve=True with shift_day > 0: the injected shift is an in-process experiment")
         if serve and base is not None:
             raise ValueError("serve=True with a custom base: the service must rebuild the starting model from the "
                              "model store (data, seed, pipeline config)")  # fmt: skip
@@ -227,6 +226,15 @@ class Loop:
         elif saved is not None and saved["base"] != base.key:
             raise ValueError(f"the loop in {self.folder} started from model {saved['base']}, not {base.key}; "
                              "use a new state folder")  # fmt: skip
+        self.origin_key = base.key  # the state records the model the loop started from (arrivals: refitted from it)
+        if config.arrivals_per_day:
+            self.arrival = schedule(base.train.n_items, config.arrivals_per_day, config.arrival_days, config.seed)
+            base = arrivals_base(base, self.arrival, self.store, self.say)
+            self.say(base.description)
+        else:
+            self.arrival = np.zeros(base.train.n_items, np.int64)
+        self.arrival_ts = np.where(self.arrival > 0, day_ts(base.train, 0) + self.arrival * int(SECONDS_PER_DAY),
+                                   np.iinfo(np.int64).min)  # fmt: skip
         self.base = base
         self.versions = Versions(self.base, self.store, self.say)
         self.train0 = self.base.train
@@ -253,11 +261,12 @@ class Loop:
         self.log_path = self.folder / LOG_FILE
         self._redis_server = None
         self.redis_url = redis_url
-        self._ref: dict[str, dict[str, np.ndarray]] = {}
+        self._baseline: dict[str, dict[str, Any]] = {}  # "arm|version" → days filled and each feature's sample
         self._served: dict[str, Any] = {}
         self._shares: dict[str, pd.Series] = {}
         self._pending: list = []  # the day's log commits not yet waited for
         self.log = None if serve else SQLiteEventLog(self.log_path)
+        self.ever_shown = {a.name: np.zeros(self.train0.n_items, bool) for a in self.arms}  # per arm, for arrivals
         self._init_state(saved)
         self.features = self._open_features()
         self._arrive()
@@ -287,9 +296,15 @@ class Loop:
         self.rows_daily = list(saved["daily"])
         with np.load(self.folder / USERS_FILE) as z:
             self.totals = {name: z[name][:, : self.done] for name in TOTALS}
-        for key, ref in saved.get("score_reference", {}).items():
-            self._ref.setdefault(key, {})["score"] = np.load(self.folder / ref)
+        for name, file in saved.get("baseline", {}).items():
+            with np.load(self.folder / file) as z:
+                self._baseline[name] = {k: (int(z[k]) if k == "days" else z[k]) for k in z.files}
         events = self.events()
+        imp = events[(events["event_type"] == "impression").to_numpy()]
+        arm_of_event = imp["request_id"].astype(str).str.split(".").str[2].to_numpy()
+        for arm in self.arms:  # which items each arm has shown so far, from the log
+            ids = imp["item_id"].to_numpy()[arm_of_event == arm.name]
+            self.ever_shown[arm.name][pd.Index(self.item_ids).get_indexer(ids)] = True
         by_key = {v.key: v for v in self.version_list}
         for key in set(self.current.values()):
             self.versions.reopen(by_key[key], events)
@@ -302,7 +317,7 @@ class Loop:
             if self.redis_url is None:
                 from workbench.serving.redis_server import redis_url
 
-                self.redis_url, self._redis_server = redis_url()
+                self.redis_url, self._redis_server = redis_url(die_with_parent=True)  # no orphan after kill -9
             features = RedisFeatures(self.redis_url)
         return features
 
@@ -430,19 +445,25 @@ class Loop:
     def _rank(self, key: str, rows: np.ndarray, ts: int) -> CandidateSet:
         """Stages 1-2 for the day's visitors (request time ``ts``), in chunks of `RANK_CHUNK`."""
         pipe: Pipeline = self.versions.pipeline(key)
+        fresh = fresh_items(self.arrival_ts, ts, self.versions.train(key))  # a living catalogue's new items
         parts = []
         for lo in range(0, len(rows), RANK_CHUNK):
             chunk = rows[lo : lo + RANK_CHUNK]
-            parts.append(pipe.rank_stage(chunk, Context(timestamp=np.full(len(chunk), ts))))
+            cands = with_fresh(pipe.candidate_stage(chunk), fresh) if len(fresh) else None
+            ranked = pipe.rank_stage(chunk, Context(timestamp=np.full(len(chunk), ts)), candidates=cands)
+            parts.append(with_fresh(ranked, fresh) if len(fresh) else ranked)  # the rest below the pool (arrivals.py)
         return concat_candidates(parts)
 
     def _slates(self, key: str, arm: Arm, ranked: CandidateSet, rows: np.ndarray, ts: int, seed: int) -> Shown:
         """Stage 3 for one round, as the service runs it: seen list from the feature store, ages at ``ts``."""
         train = self.versions.train(key)
-        seen = self.features.seen(key, rows, self.user_ids[rows])
-        config = dataclasses.replace(self.pipe_config.rerank, exploration_rate=arm.epsilon, seed=seed)
+        seen = None if self.config.repeat_consumption else self.features.seen(key, rows, self.user_ids[rows])
+        c = self.config
+        eps = c.shift_epsilon if c.shift_day and ts >= day_ts(self.train0, c.shift_day) else arm.epsilon  # injected shift
+        config = dataclasses.replace(self.pipe_config.rerank, exploration_rate=eps, seed=seed)
+        available = train.item_available & (self.arrival_ts <= ts)  # an arriving item only from its day on
         slate = rerank(ranked, self.k, item_vectors=train.item_features, item_category=train.item_category,
-                       item_age_days=(ts - self.release) / SECONDS_PER_DAY, item_available=train.item_available,
+                       item_age_days=(ts - self.release) / SECONDS_PER_DAY, item_available=available,
                        item_promoted=train.item_promoted, seen=seen, config=config)  # fmt: skip
         n = len(rows)
         return Shown(rows, slate.items, slate.propensities, np.where(slate.items >= 0, slate.scores, np.nan),
@@ -480,17 +501,30 @@ class Loop:
 
     # --- monitoring -----------------------------------------------------------------------------------
 
-    def _reference(self, key: str) -> dict[str, np.ndarray]:
-        """The training window of version ``key``: each training interaction's item popularity (log1p)
-        and item age at the interaction (days); ``score`` is added on the version's first serving day."""
-        if "item_popularity" not in self._ref.get(key, {}):
-            train = self.versions.train(key)
-            inter = train.interactions
-            items = inter["item"].to_numpy()
-            self._ref.setdefault(key, {}).update(
-                item_popularity=np.log1p(train.item_popularity[items].astype(np.float64)),
-                item_age_days=(inter["timestamp"].to_numpy(np.float64) - self.release[items]) / SECONDS_PER_DAY)  # fmt: skip
-        return self._ref[key]
+    def _drift(self, arm: Arm, key: str, current: dict[str, np.ndarray]) -> dict[str, float]:
+        """Drift of today's served traffic against a baseline window of the same arm's traffic under the same
+        version ``key`` (a promotion starts a new window): with ``drift_window = 0``, its first
+        ``alerts.baseline_days`` days (fixed; while they fill, today's sample joins them); with ``drift_window = N``,
+        its previous N days (rolling). The figures are NaN while there is no baseline (no alert can fire)."""
+        win = self._baseline.setdefault(f"{arm.name}|{key}", {"days": 0, **{f: np.zeros(0) for f in DRIFT_FEATURES},
+                                                               **{f"{f}:sizes": np.zeros(0, np.int64) for f in DRIFT_FEATURES}})  # fmt: skip
+        rolling = self.config.drift_window
+        fixed_full = not rolling and win["days"] >= self.config.alerts.baseline_days
+        out = {f"{fig}:{name}": np.nan for name in DRIFT_FEATURES for fig in ("psi", "ks", "js")}
+        if fixed_full or (rolling and win["days"]):
+            for name in DRIFT_FEATURES:
+                if len(current[name]) and len(win[name]):
+                    out.update(drift_columns(drift_table({name: win[name]}, {name: current[name]}, bins=self.config.drift_bins)))
+        if not fixed_full:  # the window takes today's sample (rolling: and forgets the day that left it)
+            for name in DRIFT_FEATURES:
+                sizes = np.append(win[f"{name}:sizes"], len(current[name]))
+                values = np.concatenate([win[name], current[name]])
+                if rolling and len(sizes) > rolling:
+                    values, sizes = values[int(sizes[: len(sizes) - rolling].sum()) :], sizes[-rolling:]
+                win[name], win[f"{name}:sizes"] = values, sizes
+            win["days"] += 1
+            win["dirty"] = True
+        return out
 
     def _monitor(self, day: int, arm: Arm, shown: list[Shown]) -> dict[str, Any]:
         key = self.current[arm.name]
@@ -502,24 +536,17 @@ class Loop:
         items, clicks, conversions = cat("items"), cat("clicks"), cat("conversions")
         m = daily_metrics(np.full(len(items), day), cat("rows"), items, clicks, conversions, cat("session_seconds"), n_items)
         row.update({k: (v.item() if hasattr(v, "item") else v) for k, v in m.to_dict("records")[0].items() if k != "day"})
-        ref = self._reference(key)
+        if self.config.arrivals_per_day:
+            row.update(self._arrival_figures(day, arm, items))
         scores = cat("scores")
         scores = scores[np.isfinite(scores)]
-        if "score" not in ref and len(scores):
-            ref["score"] = scores
-            np.save(self.folder / f"score_reference_{key}.npy", scores)
         r, c = np.nonzero(clicks)
         ts = np.concatenate([np.full(len(s.rows), s.ts) for s in shown])[r]
         clicked = items[r, c]
-        pop = self.versions.train(key).item_popularity
+        pop = self.train0.item_popularity  # one lens for every day: the starting data's popularity
         current = {"item_popularity": np.log1p(pop[clicked].astype(np.float64)),
                    "item_age_days": (ts - self.release[clicked]) / SECONDS_PER_DAY, "score": scores}  # fmt: skip
-        for name in DRIFT_FEATURES:
-            if len(current[name]) and name in ref:
-                table = drift_table({name: ref[name]}, {name: current[name]}, bins=self.config.drift_bins)
-                row.update(drift_columns(table))
-            else:
-                row.update({f"{fig}:{name}": np.nan for fig in ("psi", "ks", "js")})
+        row.update(self._drift(arm, key, current))
         if self.serve:
             row.update(self._served[arm.name].day_metrics(shown))
         else:
@@ -528,14 +555,29 @@ class Loop:
 
     # --- state ----------------------------------------------------------------------------------------
 
+    def _arrival_figures(self, day: int, arm: Arm, items: np.ndarray) -> dict[str, float]:
+        """The living catalogue's day: items arrived so far, the share of them this arm has ever shown, and the share
+        of the day's impressions that went to arrived items."""
+        shown = items[items >= 0]
+        self.ever_shown[arm.name][shown] = True
+        arrived = (self.arrival > 0) & (self.arrival <= day)
+        n = int(arrived.sum())
+        return {"new_items": n, "new_ever_shown": float(self.ever_shown[arm.name][arrived].mean()) if n else np.nan,
+                "new_impression_share": float(arrived[shown].mean()) if len(shown) else np.nan}  # fmt: skip
+
     def _checkpoint(self) -> None:
         """Record the state after a day: the per-user totals first, then the JSON (the commit point)."""
         _atomic_write(self.folder / USERS_FILE, lambda p: np.savez(open(p, "wb"), **self.totals))
-        refs = {k: f"score_reference_{k}.npy" for k, r in self._ref.items() if "score" in r}
-        state = {"format": FORMAT, "config": self.config.to_dict(), "base": self.base.key,
+        refs = {}
+        for name, win in self._baseline.items():
+            refs[name] = f"baseline_{name.replace('|', '_')}.npz"
+            if win.pop("dirty", False):
+                arrays = {k: np.asarray(v) for k, v in win.items()}
+                _atomic_write(self.folder / refs[name], lambda p, a=arrays: np.savez(open(p, "wb"), **a))
+        state = {"format": FORMAT, "config": self.config.to_dict(), "base": self.origin_key,
                  "pipeline_config": self.pipeline_path, "done": self.done,
                  "versions": [v.to_dict() for v in self.version_list], "current": self.current,
-                 "daily": self.rows_daily, "score_reference": refs}  # fmt: skip
+                 "daily": self.rows_daily, "baseline": refs}  # fmt: skip
         text = json.dumps(state, indent=1, default=float)
         _atomic_write(self.folder / STATE_FILE, lambda p: p.write_text(text, encoding="utf-8"))
 

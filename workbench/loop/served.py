@@ -29,16 +29,14 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from workbench.loop.config import Arm
+from workbench.loop.shown import Shown
 from workbench.serving.process import ServeProcess
-
-if TYPE_CHECKING:
-    from workbench.loop.config import Arm
-    from workbench.loop.engine import Loop, Shown
 
 CONCURRENCY = 16  # requests in flight at once (the service batches what arrives together)
 EVENTS_PER_POST = 1000  # the service's max_events
@@ -82,14 +80,16 @@ class LoopServeProcess(ServeProcess):
     """`ServeProcess` whose child is ``python -m workbench.loop.served ARGS --port P`` (same start, stop, kill)."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None, log_path: str | Path | None = None) -> None:
-        super().__init__([], env=env, log_path=log_path)
+        super().__init__([], env=env, log_path=log_path, die_with_parent=True)  # no orphan after kill -9
         self.args = [sys.executable, "-m", "workbench.loop.served", *args, "--port", str(self.port)]
 
 
 class ServedArm:
     """One arm's service: start it, ask it for slates, post it events, read its metrics."""
 
-    def __init__(self, loop: Loop, arm: Arm, key: str) -> None:
+    def __init__(self, loop: Any, arm: Arm, key: str) -> None:
+        """``loop``: the `workbench.loop.engine.Loop` this arm belongs to (not imported here: the engine imports
+        this module, lazily, to start its served arms)."""
         self.loop, self.arm, self.key = loop, arm, key
         version = next(v for v in loop.version_list if v.key == key)
         c = loop.config
@@ -138,8 +138,6 @@ class ServedArm:
 
     def slates(self, rows: np.ndarray, user_ids: np.ndarray, k: int, ts: int, item_ids: np.ndarray) -> Shown:
         """One ``POST /recommend`` per session; the answers as a round's `Shown` (item rows, padded)."""
-        from workbench.loop.engine import Shown
-
         answers = self._call(self._recommend_all(user_ids.tolist(), k, ts))
         n = len(rows)
         items = np.full((n, k), -1, np.int64)

@@ -1,7 +1,7 @@
 """Monitoring a living recommender: drift between windows, online metrics per day, alert rules.
 
 - ``drift``: PSI, the two-sample KS statistic and the Jensen–Shannon distance between a
-  reference window (training) and a current window (serving), per input feature or score;
+  reference window (a baseline of the same traffic) and a current window, per input feature or score;
   the share of candidates each source contributes.
 - ``online``: per-day CTR, conversion, session time, catalogue coverage and exposure Gini
   from the impressions of a day (the last two from `workbench.metrics`).
@@ -12,12 +12,12 @@ and NannyML were tried and break on a fresh install of this project (with pandas
 through a dependency they do not declare), so the workbench does not depend on them.
 """
 
-from workbench.monitoring.alerts import Alert, AlertConfig, AlertRule, alerts_frame, check_alerts
+from workbench.monitoring.alerts import Alert, AlertConfig, AlertRule, alert_timeline, alerts_frame, check_alerts
 from workbench.monitoring.drift import drift_columns, drift_table, js_distance, ks_statistic, psi, source_shares
 from workbench.monitoring.online import daily_metrics
 
 __all__ = [
-    "Alert", "AlertConfig", "AlertRule", "alerts_frame", "check_alerts", "daily_metrics", "drift_columns", "drift_table",
+    "Alert", "AlertConfig", "AlertRule", "alert_timeline", "alerts_frame", "check_alerts", "daily_metrics", "drift_columns", "drift_table",
     "js_distance",
     "ks_statistic", "psi", "source_shares",
 ]  # fmt: skip

@@ -4,10 +4,15 @@ A rule names a column (or an ``fnmatch`` pattern such as ``"psi:*"``, one alert 
 matching column) and a threshold: the value must stay ``≤ above`` and ``≥ below``. With
 ``relative=True`` the value compared is the relative change against the baseline, the mean
 of the first ``baseline_days`` rows (so ``below=-0.1`` reads "CTR fell more than 10%").
-By default an alert fires on the first day of each run of breaches (its onset) and
-records the day, the value, the threshold and a sentence saying why; ``repeat=True``
-fires on every breaching day. Alerts come by day, then in rule order, then in the
-table's column order.
+Each (rule, column) is an alert with states, as an on-call pager shows them: it **fires** once
+the value has breached for ``for_days`` days in a row (1: on the first breaching day), stays
+firing while the breach lasts, is **resolved** on the first day without a breach, and fires
+**again** at the next breach, so a later drift is reported even after an earlier one.
+`check_alerts` returns the firings (each records the day, the value, the threshold and a
+sentence saying why; ``repeat=True``: every breaching day while firing); `alert_timeline`
+returns the firings and the resolutions, each with its ``state``. A missing value (NaN: e.g.
+a drift figure inside its reference window) is no breach. Alerts come by day, then in rule
+order, then in the table's column order.
 """
 
 from __future__ import annotations
@@ -57,8 +62,12 @@ class AlertConfig:
     rules: tuple[AlertRule, ...] = DEFAULT_RULES
     baseline_days: int = 3
     repeat: bool = False
+    for_days: int = 1
 
     def __post_init__(self) -> None:
+        if isinstance(self.for_days, bool) or not isinstance(self.for_days, int) or self.for_days < 1:
+            raise ValueError(f"AlertConfig.for_days={self.for_days!r}: expected an integer >= 1 (days a breach lasts "
+                             "before the alert fires)")  # fmt: skip
         if self.baseline_days < 1:
             raise ValueError(f"AlertConfig.baseline_days={self.baseline_days!r}: expected >= 1")
         if not self.rules:
@@ -67,11 +76,11 @@ class AlertConfig:
     @classmethod
     def from_dict(cls, raw: Mapping) -> AlertConfig:
         """From a TOML-style table: ``{"baseline_days": 3, "rules": [{"metric": "ctr", "below": -0.1, "relative": true}]}``."""
-        unknown = set(raw) - {"rules", "baseline_days", "repeat"}
+        unknown = set(raw) - {"rules", "baseline_days", "repeat", "for_days"}
         if unknown:
-            raise ValueError(f"unknown alert settings {sorted(unknown)}: expected rules, baseline_days, repeat")
+            raise ValueError(f"unknown alert settings {sorted(unknown)}: expected rules, baseline_days, repeat, for_days")
         rules = raw.get("rules")
-        kwargs = {k: raw[k] for k in ("baseline_days", "repeat") if k in raw}
+        kwargs = {k: raw[k] for k in ("baseline_days", "repeat", "for_days") if k in raw}
         if rules is not None:
             try:
                 kwargs["rules"] = tuple(AlertRule(**r) for r in rules)
@@ -82,7 +91,8 @@ class AlertConfig:
 
 @dataclass(frozen=True)
 class Alert:
-    """A fired rule: ``when`` (the row's day), the metric column, its value, the threshold and why."""
+    """A rule's alert changing state: ``when`` (the row's day), the metric column, its value, the threshold, why,
+    and the ``state`` it entered: "firing" or "resolved"."""
 
     rule: str
     metric: str
@@ -90,10 +100,28 @@ class Alert:
     value: float
     threshold: float
     reason: str
+    state: str = "firing"
 
 
 def check_alerts(table: pd.DataFrame, config: AlertConfig | None = None, when: str = "day") -> list[Alert]:
-    """Apply ``config``'s rules to ``table`` (rows in time order, a ``when`` column); alerts in time order."""
+    """Apply ``config``'s rules to ``table`` (rows in time order, a ``when`` column); the firings in time order."""
+    return [a for a in alert_timeline(table, config, when) if a.state == "firing"]
+
+
+def _states(breach: np.ndarray, for_days: int, repeat: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(fire, resolve)`` bool arrays: the days an alert fires (after ``for_days`` breaching days in a row; with
+    ``repeat`` every such day) and the days it resolves (the first day without a breach after firing)."""
+    run = np.zeros(len(breach), np.int64)  # breaching days in a row, up to each day
+    for i, b in enumerate(breach):  # one pass over the days of one column (days, not items)
+        run[i] = run[i - 1] + 1 if b and i else int(b)
+    active = run >= for_days
+    fire = active if repeat else active & (run == for_days)
+    resolve = ~breach & np.r_[False, active[:-1]]
+    return fire, resolve
+
+
+def alert_timeline(table: pd.DataFrame, config: AlertConfig | None = None, when: str = "day") -> list[Alert]:
+    """Every state change of ``config``'s alerts over ``table``: firings and resolutions (`Alert.state`), in time order."""
     config = config or AlertConfig()
     if when not in table.columns:
         raise ValueError(f"the table has no {when!r} column (columns: {list(table.columns)})")
@@ -113,7 +141,13 @@ def check_alerts(table: pd.DataFrame, config: AlertConfig | None = None, when: s
             high = value > rule.above if rule.above is not None else np.zeros(len(value), dtype=bool)
             low = value < rule.below if rule.below is not None else np.zeros(len(value), dtype=bool)
             breach = high | low
-            fire = breach if config.repeat else breach & ~np.r_[False, breach[:-1]]
+            fire, resolve = _states(breach, config.for_days, config.repeat)
+            for i in np.flatnonzero(resolve):
+                stamp = table[when].iloc[i]
+                stamp = stamp.item() if hasattr(stamp, "item") else stamp
+                limit = rule.above if rule.above is not None else rule.below
+                found.append((i, Alert(rule.label, col, stamp, float(value[i]), float(limit),
+                                       f"{col} = {value[i]:.4g}, back within the threshold", "resolved")))  # fmt: skip
             for i in np.flatnonzero(fire):
                 threshold = rule.above if high[i] else rule.below
                 if rule.relative:
@@ -131,5 +165,5 @@ def check_alerts(table: pd.DataFrame, config: AlertConfig | None = None, when: s
 
 def alerts_frame(alerts: list[Alert]) -> pd.DataFrame:
     """The alerts as a table (one row each), for display."""
-    cols = ["when", "rule", "metric", "value", "threshold", "reason"]
+    cols = ["when", "rule", "metric", "state", "value", "threshold", "reason"]
     return pd.DataFrame([{c: getattr(a, c) for c in cols} for a in alerts], columns=cols)

@@ -1,4 +1,4 @@
-"""Distribution drift between a reference sample (the training window) and a current one (serving).
+"""Distribution drift between a reference sample (a baseline window) and a current one (serving).
 
 - PSI, the population stability index (Siddiqi 2006; Yurdakul 2018):
   ``Σ_b (q_b − p_b) · ln(q_b / p_b)`` over bins ``b``, where ``p``/``q`` are the reference and
