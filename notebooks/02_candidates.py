@@ -182,11 +182,25 @@ def _(cfg, each, gen, n_max, ns, per_source, test, textbook, train, users):
     _whole_share = float(_whole.set_index("source").loc[_loud, "share"])
     _scale = {s: float(np.median(cs.scores[:, 0][np.isfinite(cs.scores[:, 0])])) for s, cs in each.items()}
     _quiet = max((s for s in _scale if s != _loud), key=_scale.get)
-    _alone = float(recall_curves({_loud: each[_loud]}, test, [min(cfg.n_candidates, n_max)])["recall"].iloc[0])
     _distinct = {m: len(np.unique(cs.items[:, :cfg.k][cs.mask[:, :cfg.k]])) for m, cs in fused.items()}
     if _gap.detectable and _gap.diff > 0:
-        _direction = (f"Copying {_loud}'s list recalls more here than RRF's blend: {_loud} is a strong source in this "
-                      "world (it recalls " + f"{_alone:.1%} alone), so letting its scale decide costs little recall. ")
+        # why: RRF votes by the weights, whatever each source's quality; say how good each source is alone
+        _solo = recall_curves(each, test, [min(cfg.n_candidates, n_max)]).set_index("source")["recall"].sort_values()
+        _weak = [s for s in _solo.index if _solo[s] < _solo[_loud]]
+        _rrf_whole = slot_winners(fused["rrf"], gen.weights, "rrf", top=cfg.n_candidates, rrf_k=gen.rrf_k).set_index("source")["share"]
+        _top_src = _solo.index[-1]
+        _solo_gap = paired(candidate_recall_per_user(fused["max_score"], _relevance),
+                           candidate_recall_per_user(each[_top_src].top(min(cfg.n_candidates, n_max)), _relevance))
+        _direction = (f"Here that gains recall, because {_loud} is a strong source in this world and the others "
+                      f"are not all so: alone, with {min(cfg.n_candidates, n_max)} candidates each, the sources recall "
+                      + ", ".join(f"{s} {_solo[s]:.1%}" for s in _solo.index[::-1]) + ". RRF votes by the source "
+                      "weights, whatever each source's quality, so it gives the sources weaker than "
+                      f"{_loud} ({', '.join(_weak) or 'none'}) {_rrf_whole.reindex(_weak).sum():.0%} of its "
+                      f"{cfg.n_candidates} slots, where max of raw scores gives them "
+                      f"{_whole.set_index('source')['share'].reindex(_weak).sum():.0%}: the recall gap is the vote RRF gives weak "
+                      f"sources, not a virtue of raw scores. Against the best source alone ({_top_src}), "
+                      f"paired over the same users: {say(_solo_gap, _max + ' (fused)', _top_src + ' alone', decimals=1, percent=True)}; "
+                      "weights that follow each source's quality, not its scale, are the fix. ")  # fmt: skip
     elif _gap.detectable:
         _direction = (f"RRF's blend recalls more: the other sources' best items, which {_loud}'s larger numbers "
                       "push out of the max-score list, are ones users go on to watch. ")

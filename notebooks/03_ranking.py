@@ -183,8 +183,8 @@ def _(built, candidates, cfg, k, relevance, run, users):
                 f"{_ceilings[1]:.1%}), so the ceiling is not what binds here. What decides is how many of the found "
                 f"items each ranker, trained on its own candidates, brings to the top: {_reach[0]:.1%} of them for "
                 f"{_names[0]} against {_reach[1]:.1%} for {_names[1]} (recall@{k.value} ÷ candidate recall). "
-                f"Candidates that are easier to order (fewer, more popular, more alike) can beat a wider net at the "
-                f"top; the wider net pays off only once the ranker is good enough to use it.")  # fmt: skip
+                f"A narrower net whose finds its ranker brings to the top more often can beat a wider net there; "
+                f"the wider net pays off only once the ranker brings up as large a share of what it found.")  # fmt: skip
     else:
         _why = (f"Here the ceiling and the ranked top {k.value} do not point in detectably opposite directions; "
                 f"the ranked top {k.value} reaches {_reach[0]:.1%} and {_reach[1]:.1%} of the found items "
