@@ -1,14 +1,13 @@
 """Static pages: how does a notebook's page open anywhere, with nothing to fetch?
 
-`static_page` turns the page of ``marimo export html`` into a **static** one: marimo's export draws its page with a
-JavaScript frontend fetched from a CDN, and marimo's self-contained alternative (``html-wasm``)
+`static_page` turns the page of ``marimo export html`` into a **static** one: marimo's export draws
+its page with a JavaScript frontend fetched from a CDN, and marimo's self-contained alternative (``html-wasm``)
 re-runs the notebook in the browser under Pyodide, where torch and FAISS do not exist. So the
 static page keeps the outputs the export recorded (text, tables, statistics, the values the
 controls had) and draws every chart as inline SVG with vl-convert: one HTML file with nothing to
 fetch, which opens from disk (``file://``) with no network. ``fmt="marimo"`` keeps marimo's own
 interactive pages instead (they need marimo's frontend from its CDN).
 
-Each page carries a provenance stamp in the flow of the page (it never covers content), a sidecar
 Each page carries a provenance stamp in the flow of the page (`stamp_html`; it never covers content).
 """
 
