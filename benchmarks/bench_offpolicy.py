@@ -32,7 +32,21 @@ import numpy as np
 import pandas as pd
 
 from workbench.data import load
-from workbench.experiment import offpolicy as ope
+from workbench.experiment.ope.estimators import (
+    clipped_ips,
+    direct_method,
+    doubly_robust,
+    independent_ips,
+    ips,
+    pseudo_inverse,
+    slate_gram_pinv,
+    sn_doubly_robust,
+    snips,
+)
+from workbench.experiment.ope.evaluation import estimator_inputs, evaluate
+from workbench.experiment.ope.lab import offpolicy_lab, replicate
+from workbench.experiment.ope.logs import monte_carlo_value
+from workbench.experiment.ope.reward_model import reward_table
 
 
 def median_time(fn, repeats: int) -> float:
@@ -45,18 +59,18 @@ def median_time(fn, repeats: int) -> float:
 
 
 def setup(epsilon: float):
-    lab = ope.offpolicy_lab(load("synthetic", seed=0), k=10, n_candidates=20, logger_sigma=2.0, seed=0)
+    lab = offpolicy_lab(load("synthetic", seed=0), k=10, n_candidates=20, logger_sigma=2.0, seed=0)
     return lab, lab.policy(epsilon=epsilon), lab.policy(1.0, 0.0)
 
 
 def accuracy(args) -> None:
     lab, logger, target = setup(args.epsilon)
     truth = lab.truth(target)
-    mc, se = ope.monte_carlo_value(lab.sim, lab.candidates, target, lab.population, 1_000_000, 99)
+    mc, se = monte_carlo_value(lab.sim, lab.candidates, target, lab.population, 1_000_000, 99)
     print(f"truth (exact): {truth:.5f} clicks per impression; on-policy Monte-Carlo (1M impressions): {mc:.5f} ± "
           f"{1.96 * se:.5f} (95%); logger's own value {lab.truth(logger):.5f}")  # fmt: skip
     t = time.perf_counter()
-    reps = ope.replicate(lab, logger, target, args.impressions, args.reps, seed=1)
+    reps = replicate(lab, logger, target, args.impressions, args.reps, seed=1)
     reps["abs_rel_error"] = (reps["error"] / truth).abs()
     summary = reps.groupby("estimator", sort=False).agg(
         median_abs_rel_error=("abs_rel_error", "median"), mean_value=("value", "mean"), sd_value=("value", "std"),
@@ -74,7 +88,7 @@ def coverage(args) -> None:
     lab, logger, target = setup(args.epsilon)
     truth = lab.truth(target)
     t = time.perf_counter()
-    reps = ope.replicate(lab, logger, target, args.impressions, args.coverage_reps, seed=2, estimators=("IPS", "SNIPS"))
+    reps = replicate(lab, logger, target, args.impressions, args.coverage_reps, seed=2, estimators=("IPS", "SNIPS"))
     cov = reps.groupby("estimator", sort=False)["covered"].mean()
     half = 1.96 * np.sqrt(0.95 * 0.05 / args.coverage_reps)
     print(f"{args.coverage_reps} logs of {args.impressions:,} impressions at ε = {args.epsilon} "
@@ -106,11 +120,11 @@ def speed(args) -> None:
     k, a = lab.k, lab.n_candidates
     feats = lab.features()
     t0 = time.perf_counter()
-    inputs = ope.estimator_inputs(log, target, feats)  # the reward model is fitted here
+    inputs = estimator_inputs(log, target, feats)  # the reward model is fitted here
     prep_s = time.perf_counter() - t0
     t_ps, q_target, q_logged = inputs["target_pscore"], inputs["q_target"], inputs["q_logged"]
     q_t, inv = inputs["marginals"], inputs["users"]
-    qhat = ope.reward_table(inputs["reward_model"], feats[inputs["distinct_users"]], k)
+    qhat = reward_table(inputs["reward_model"], feats[inputs["distinct_users"]], k)
     r, p = log.clicks, log.pscore
     rows = []
 
@@ -121,15 +135,15 @@ def speed(args) -> None:
     qh = qhat[inv, 0, :, None]
     common = {"reward": r1, "action": action, "pscore": p1, "action_dist": dist}
     item = {
-        "IPS": (lambda: ope.ips(r1, p1, t1), lambda: InverseProbabilityWeighting().estimate_policy_value(**common)),
-        "SNIPS": (lambda: ope.snips(r1, p1, t1),
+        "IPS": (lambda: ips(r1, p1, t1), lambda: InverseProbabilityWeighting().estimate_policy_value(**common)),
+        "SNIPS": (lambda: snips(r1, p1, t1),
                   lambda: SelfNormalizedInverseProbabilityWeighting().estimate_policy_value(**common)),
-        "clipped IPS": (lambda: ope.clipped_ips(r1, p1, t1, 100.0), None),
-        "DM": (lambda: ope.direct_method(qt1),
+        "clipped IPS": (lambda: clipped_ips(r1, p1, t1, 100.0), None),
+        "DM": (lambda: direct_method(qt1),
                lambda: DirectMethod().estimate_policy_value(action_dist=dist, estimated_rewards_by_reg_model=qh)),
-        "DR": (lambda: ope.doubly_robust(r1, p1, t1, ql1, qt1),
+        "DR": (lambda: doubly_robust(r1, p1, t1, ql1, qt1),
                lambda: DoublyRobust().estimate_policy_value(**common, estimated_rewards_by_reg_model=qh)),
-        "SNDR": (lambda: ope.sn_doubly_robust(r1, p1, t1, ql1, qt1),
+        "SNDR": (lambda: sn_doubly_robust(r1, p1, t1, ql1, qt1),
                  lambda: SelfNormalizedDoublyRobust().estimate_policy_value(**common, estimated_rewards_by_reg_model=qh)),
     }  # fmt: skip
     for name, (ours, ref) in item.items():
@@ -143,19 +157,19 @@ def speed(args) -> None:
 
     slate_id, position = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
     iips_ref = SlateIndependentIPS(len_list=k) if SlateIndependentIPS is not None else None
-    g_pinv = ope.slate_gram_pinv(logger.gram())
+    g_pinv = slate_gram_pinv(logger.gram())
     slate_reward = r @ np.ones(k)  # PI's input: the slate's total reward
     slate = {
-        "IIPS": (lambda: ope.independent_ips(r, p, t_ps),
+        "IIPS": (lambda: independent_ips(r, p, t_ps),
                  lambda: iips_ref.estimate_policy_value(slate_id=slate_id, reward=r.ravel(), position=position,
                                                         pscore_item_position=p.ravel(),
                                                         evaluation_policy_pscore_item_position=t_ps.ravel())),
-        "SNIPS": (lambda: ope.snips(r, p, t_ps), None),
-        "clipped IPS": (lambda: ope.clipped_ips(r, p, t_ps, 100.0), None),
-        "DM": (lambda: ope.direct_method(q_target), None),
-        "DR": (lambda: ope.doubly_robust(r, p, t_ps, q_logged, q_target), None),
-        "SNDR": (lambda: ope.sn_doubly_robust(r, p, t_ps, q_logged, q_target), None),
-        "PI": (lambda: ope.pseudo_inverse(slate_reward, log.slates, inv, q_t, g_pinv), None),
+        "SNIPS": (lambda: snips(r, p, t_ps), None),
+        "clipped IPS": (lambda: clipped_ips(r, p, t_ps, 100.0), None),
+        "DM": (lambda: direct_method(q_target), None),
+        "DR": (lambda: doubly_robust(r, p, t_ps, q_logged, q_target), None),
+        "SNDR": (lambda: sn_doubly_robust(r, p, t_ps, q_logged, q_target), None),
+        "PI": (lambda: pseudo_inverse(slate_reward, log.slates, inv, q_t, g_pinv), None),
     }  # fmt: skip
     for name, (ours, ref) in slate.items():
         ref = ref if iips_ref is not None else None
@@ -164,7 +178,7 @@ def speed(args) -> None:
         same = abs(ours().value - ref()) if ref else float("nan")
         rows.append({"level": f"slate (N={n:,} x {k} slots)", "estimator": name, "ours_s": mine, "obp_s": theirs,
                      "obp/ours": theirs / mine, "|ours - obp|": same})  # fmt: skip
-    end_to_end = median_time(lambda: ope.evaluate(log, target, features=feats), 1)
+    end_to_end = median_time(lambda: evaluate(log, target, features=feats), 1)
     frame = pd.DataFrame(rows)
     with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
         print(frame.to_string(index=False))

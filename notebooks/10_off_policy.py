@@ -16,7 +16,10 @@ with app.setup:
     import pandas as pd
     from scipy import special
 
-    from workbench.experiment import offpolicy as ope
+    from workbench.experiment.ope.estimators import SupportError
+    from workbench.experiment.ope.evaluation import evaluate
+    from workbench.experiment.ope.lab import OffPolicyLab
+    from workbench.experiment.ope.logs import monte_carlo_value
     from workbench.lessons import exercises, guide, kit
     from workbench.lessons import offpolicy as lesson
     from workbench.viz import charts
@@ -28,7 +31,7 @@ with app.setup:
 
 @app.function
 @mo.cache
-def lab_for(s: kit.NotebookSettings) -> ope.OffPolicyLab:
+def lab_for(s: kit.NotebookSettings) -> OffPolicyLab:
     """The simulated world of the settings' data set, each user's candidates in the logger's order (cached)."""
     return lesson.make_lab(kit.dataset(s), seed=s.seed)
 
@@ -65,7 +68,7 @@ def _():
       probability ε it shows a uniformly random slate of the candidates instead.
     * **Target**: a better ranker (σ = {lesson.TARGET_SIGMA:g}) over the same candidates,
       never exploring. Its true value is known: the simulator knows every click probability.
-    * **Estimators** (`workbench.experiment.offpolicy`): IPS, self-normalised IPS (SNIPS),
+    * **Estimators** (`workbench.experiment.ope.estimators`): IPS, self-normalised IPS (SNIPS),
       clipped IPS, the direct method (DM: a click model fitted on a log), doubly robust (DR)
       and its self-normalised form (SNDR), and the slate pseudo-inverse estimator (PI).
     """)
@@ -94,7 +97,7 @@ def _(picker):
     truth = lab.truth(target)
     v_control = lab.truth(lab.policy(epsilon=0.0))
     _n_mc = 20_000 if run.small else 100_000
-    _mc, _mc_se = ope.monte_carlo_value(lab.sim, lab.candidates, target, lab.population, _n_mc, run.seed)
+    _mc, _mc_se = monte_carlo_value(lab.sim, lab.candidates, target, lab.population, _n_mc, run.seed)
     _z = float(special.ndtri(1 - ALPHA / 2))
     kit.show(
         f"Truth: the target ranker earns {truth:.4f} clicks per impression (exact, from the simulator's click "
@@ -318,9 +321,9 @@ def _(epsilon, lab, run):
     _logger = lab.policy(epsilon=epsilon.value, kind="explore")
     _log = lab.log(_logger, 2_000, run.seed)
     try:
-        ope.evaluate(_log, lab.policy(lesson.TARGET_SIGMA, 0.0), estimators=("IPS",))
+        evaluate(_log, lab.policy(lesson.TARGET_SIGMA, 0.0), estimators=("IPS",))
         _said = "the target has full support on this log."
-    except ope.SupportError as _err:
+    except SupportError as _err:
         _said = (f"the target puts {_err.share:.0%} of its (slot, candidate) mass on cells this log never shows, "
                  "and the estimators refuse it.")  # fmt: skip
     kit.show(f"On a log of the workbench's ε-exploration at ε = {epsilon.value:g}: {_said}")

@@ -162,7 +162,7 @@ def test_days_must_be_positive(cmd, days, shown, capsys, no_load):
 
 
 def test_report_out_must_be_a_folder(tmp_path, capsys, no_load, monkeypatch):
-    import workbench.report as report
+    import workbench.report.command as report
 
     monkeypatch.setattr(report, "export_reports", lambda *a, **k: pytest.fail("export ran despite a bad --out"))
     path = tmp_path / "page.html"
@@ -238,7 +238,7 @@ def test_interleave_runs_on_the_small_world(capsys, monkeypatch):
 
 
 def test_report_passes_data_seed_and_size_through(monkeypatch, tmp_path):
-    import workbench.report as report
+    import workbench.report.command as report
 
     seen = {}
 

@@ -189,7 +189,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             read_config(path)  # a missing or invalid file is refused before any fitting
         except UsageError as exc:
             raise UsageError(str(exc).replace("--config", "--compare", 1)) from None
-    from workbench.report import main as report_main
+    from workbench.report.command import main as report_main
 
     return report_main(["--out", args.out, "--data", args.data, "--seed", str(args.seed), "--format", args.format]
                        + (["--small"] if args.small else []) + (["--compare", *args.compare] if args.compare else [])

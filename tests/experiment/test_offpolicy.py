@@ -1,4 +1,4 @@
-"""Off-policy estimators: agreement with Open Bandit Pipeline, exact unbiasedness by enumeration,
+"""Off-policy evaluation (`workbench.experiment.ope`): agreement with Open Bandit Pipeline, exact unbiasedness by enumeration,
 the simulator's truth, support and bad input."""
 
 import itertools
@@ -17,28 +17,24 @@ from statsmodels.discrete.discrete_model import Logit
 from statsmodels.stats.weightstats import DescrStatsW
 
 from workbench.data import load
-from workbench.experiment.offpolicy import (
-    EpsilonMixture,
-    ExplorationPolicy,
+from workbench.experiment.ope.estimators import (
     SupportError,
     check_log,
-    check_support,
     clipped_ips,
     direct_method,
     doubly_robust,
-    evaluate,
-    fit_reward_model,
-    impressions_needed,
     independent_ips,
     ips,
-    monte_carlo_value,
-    offpolicy_lab,
     pseudo_inverse,
     slate_gram_pinv,
     sn_doubly_robust,
     snips,
-    true_value,
 )
+from workbench.experiment.ope.evaluation import evaluate
+from workbench.experiment.ope.lab import impressions_needed, offpolicy_lab
+from workbench.experiment.ope.logs import monte_carlo_value, true_value
+from workbench.experiment.ope.policies import EpsilonMixture, ExplorationPolicy, check_support
+from workbench.experiment.ope.reward_model import fit_reward_model
 from workbench.experiment.simulator import SimulatorConfig, UserSimulator
 
 
@@ -437,7 +433,7 @@ def test_cli_ope_refuses_bad_arguments_before_loading(capsys, args, message):
 def test_planned_log_size_gives_the_planned_power(lab):
     """At the planned number of logged impressions, the DR difference test detects the better
     ranker in ~80% of 150 fresh logs (the plan's variance comes from one pilot log)."""
-    from workbench.experiment.offpolicy import decision_sizes, difference_terms
+    from workbench.experiment.ope.lab import decision_sizes, difference_terms
 
     plan = decision_sizes(lab, 0.5, 0.5, pilot=20_000, seed=0)
     logger, target, control = lab.policy(epsilon=0.5), lab.policy(0.5, 0.0), lab.policy(epsilon=0.0)

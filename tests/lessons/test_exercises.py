@@ -10,7 +10,7 @@ from scipy.stats import norm
 
 from workbench.lessons import exercises as E
 from workbench.lessons.exercises import EXERCISES, check, describe, solved, starter, unit_hash
-from workbench.report import NOTEBOOK_DIR, list_notebooks
+from workbench.report.export import NOTEBOOK_DIR, list_notebooks
 
 # Plausible wrong answers, several per exercise: the mistakes a learner makes (the examples among them).
 

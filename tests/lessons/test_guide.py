@@ -8,7 +8,7 @@ import pytest
 
 from workbench.lessons import guide
 from workbench.lessons.exercises import EXERCISES
-from workbench.report import NOTEBOOK_DIR, list_notebooks
+from workbench.report.export import NOTEBOOK_DIR, list_notebooks
 
 NOTEBOOKS = list_notebooks(NOTEBOOK_DIR)
 

@@ -90,12 +90,12 @@ class NotebookRun:
 
 @pytest.fixture(scope="session")
 def notebook_runs(small_env, tmp_path_factory):
-    """``run(notebook)``: the notebook exported once per session (`workbench.report.export_reports`,
+    """``run(notebook)``: the notebook exported once per session (`workbench.report.export.export_reports`,
     marimo's page) with the kit's transcript and the chart recorder on, so that the script check,
     the chart check and the export check share one run. An export that fails fails every test
     that reads it, with the same error, without running again."""
     from workbench.lessons import kit
-    from workbench.report import export_reports
+    from workbench.report.export import export_reports
     from workbench.viz.charts import RECORD_ENV
 
     done: dict[str, NotebookRun | RuntimeError] = {}

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from workbench.lessons import verdicts
-from workbench.report import list_notebooks
+from workbench.report.export import list_notebooks
 from workbench.viz.charts import chart_problems, rendering_problems
 
 from .conftest import MARIMO, ROOT

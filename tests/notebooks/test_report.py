@@ -20,7 +20,8 @@ import pytest
 
 from workbench.lessons.kit import NotebookSettings
 from workbench.provenance import provenance, provenance_markdown
-from workbench.report import StaticRenderer, list_notebooks, page, stamp_html, static_page
+from workbench.report.export import list_notebooks
+from workbench.report.render import StaticRenderer, page, stamp_html, static_page
 
 from .conftest import ROOT
 from .test_browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT
@@ -138,7 +139,7 @@ def _open_offline(path: Path, screenshot: str):
 
 @pytest.mark.browser
 def test_exported_metrics_page_renders_from_disk_with_no_network(tmp_path, small_env, monkeypatch):
-    from workbench.report import export_reports
+    from workbench.report.export import export_reports
 
     for key, value in small_env.items():
         monkeypatch.setenv(key, value)
@@ -201,7 +202,7 @@ def test_compare_page_sets_two_configs_side_by_side(two_configs, tmp_path, small
 
     from workbench.metrics import ndcg_at_k, relevance_matrix
     from workbench.pipeline import PipelineConfig
-    from workbench.report import compare, compare_html
+    from workbench.report.comparison import compare, compare_html
 
     for key, value in small_env.items():
         monkeypatch.setenv(key, value)
@@ -247,7 +248,7 @@ def test_compare_page_sets_two_configs_side_by_side(two_configs, tmp_path, small
 
 
 def test_compare_refuses_a_missing_or_bad_config_before_fitting(tmp_path, capsys, monkeypatch):
-    import workbench.report as report
+    import workbench.report.comparison as report
     from workbench.cli import main
 
     monkeypatch.setattr(report, "compare", lambda *a, **k: pytest.fail("fitted despite a bad config"))

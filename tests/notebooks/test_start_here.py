@@ -10,7 +10,7 @@ import pytest
 
 from workbench.cli import start_url
 from workbench.lessons import guide
-from workbench.report import NOTEBOOK_DIR, list_notebooks
+from workbench.report.export import NOTEBOOK_DIR, list_notebooks
 
 from .conftest import MARIMO, ROOT
 from .test_browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, _free_port

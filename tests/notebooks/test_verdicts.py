@@ -9,7 +9,7 @@ worded by `workbench.lessons.verdicts`) and checks it against its printed interv
 import pytest
 
 from workbench.lessons import verdicts
-from workbench.report import list_notebooks
+from workbench.report.export import list_notebooks
 
 from .conftest import ROOT
 

@@ -295,7 +295,7 @@ def test_sensitivity_study_failure_is_recorded_and_the_other_matches(cluster, tm
 
 
 def test_offpolicy_replications_as_tasks_match_the_in_process_api(cluster, tmp_path):
-    from workbench.experiment.offpolicy import offpolicy_lab, replicate
+    from workbench.experiment.ope.lab import offpolicy_lab, replicate
 
     spec = study_file(tmp_path, "offpolicy", {"reps": 3, "n_impressions": 2000}, {"epsilon": [0.1, 0.3]}, seeds=(0,))
     run = run_sweep(spec, tmp_path / "out", scheduler=cluster.scheduler_address)

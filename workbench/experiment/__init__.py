@@ -10,7 +10,8 @@
 - ``interleaving``: team draft, balanced, credit, sign test.
 - ``sensitivity``: users needed by A/B against interleaving.
 - ``hashing``: stable salted hashes of ids (assignment, seeds) that agree across processes.
-- ``offpolicy``: off-policy estimators (IPS, SNIPS, clipped IPS, DM, DR, SNDR, IIPS, PI) and their lab;
+- ``ope``: off-policy evaluation, a package (estimators IPS, SNIPS, clipped IPS, DM, DR, SNDR, IIPS, PI;
+  policies; logs and truth; reward model; evaluation; the lab and planning);
   ``ope_cli``: the ``workbench ope`` command.
 """
 

@@ -9,7 +9,9 @@ import sys
 import pandas as pd
 from scipy import stats
 
-from workbench.experiment.offpolicy import evaluate, monte_carlo_value, offpolicy_lab
+from workbench.experiment.ope.evaluation import evaluate
+from workbench.experiment.ope.lab import offpolicy_lab
+from workbench.experiment.ope.logs import monte_carlo_value
 
 
 def cmd_ope_log(args: argparse.Namespace) -> int:

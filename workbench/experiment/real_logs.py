@@ -17,7 +17,7 @@ Target policies are context-free distributions ``π[a, p]`` over (action, positi
 ``bts`` (Bernoulli Thompson sampling: ZOZOTOWN's production prior for the OBD campaigns, as in the Open
 Bandit paper; elsewhere Beta(1 + clicks, 1 + non-clicks) from the log), ``uniform`` and ``greedy``
 (the log's best click rates, deterministic). `estimate` runs every one-action-per-round estimator of
-`workbench.experiment.offpolicy` (IPS, clipped IPS, SNIPS, DM, DR, SNDR; IIPS equals IPS with one
+`workbench.experiment.ope.estimators` (IPS, clipped IPS, SNIPS, DM, DR, SNDR; IIPS equals IPS with one
 action per round, and PI needs whole slates, which these logs do not record as such) and says how much
 of the target's mass the log cannot support (`unsupported_share`).
 """
@@ -35,7 +35,7 @@ from scipy import stats
 
 from workbench.data.movielens import DataFileError
 from workbench.data.validation import check_ids, check_ratings, read_table, resolve_columns, shown, where
-from workbench.experiment.offpolicy import (
+from workbench.experiment.ope.estimators import (
     clipped_ips, direct_method, doubly_robust, ips, sn_doubly_robust, snips,
 )  # fmt: skip
 

@@ -433,7 +433,7 @@ def unit_hash(experiment: str, user_id: int) -> float:
 
 
 def _ips_reference(rewards: list[float], logging_p: list[float], target_p: list[float]) -> float:
-    from workbench.experiment.offpolicy import ips
+    from workbench.experiment.ope.estimators import ips
 
     return float(ips(np.asarray(rewards, dtype=np.float64)[:, None], np.asarray(logging_p, dtype=np.float64)[:, None],
                      np.asarray(target_p, dtype=np.float64)[:, None]).value)  # fmt: skip

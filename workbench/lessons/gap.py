@@ -4,7 +4,7 @@ Every demonstration reads two paired differences, each with its 95% interval: an
 one (what the team would measure on logs before shipping) and an **online** one (a simulated
 A/B test on users who can leave, `workbench.experiment.retention`). The world is the data set's
 (synthetic truth or MovieLens oracle); each user's ``CANDIDATES`` candidates come from
-`workbench.experiment.offpolicy.offpolicy_lab`, and a ranker of "noise ``sigma``" orders them by
+`workbench.experiment.ope.lab.offpolicy_lab`, and a ranker of "noise ``sigma``" orders them by
 ``logit a(u, j) + sigma · z(u, j)`` (smaller is better). A/B tests draw ``N_USERS`` simulated
 visitors from the world's users (with replacement, each assigned by the stable hash of its
 visitor id, as `workbench.experiment.studies` does), so a small world still gives a powered test.
@@ -14,7 +14,7 @@ visitor id, as `workbench.experiment.studies` does), so a small world still give
    Items the incumbent never showed have no clicks, so the log favours the incumbent. The
    mechanism's strength is ``1 − ε``, ε the logger's share of uniformly random slates (ε = 1:
    a uniform logging policy). The off-policy estimate (IPS of the difference, from an
-   ε = ``OPE_EPSILON`` log; `workbench.experiment.offpolicy.difference_terms`) recovers the A/B's sign.
+   ε = ``OPE_EPSILON`` log; `workbench.experiment.ope.lab.difference_terms`) recovers the A/B's sign.
 2. **Objective mismatch** (`objective_mismatch`): a share of items is clickbait (more clicks,
    a fifth of the value). The click-trained ranker orders by the click probability, the
    watch-time-trained one by click probability × value, each with its own noise ``MODEL_SIGMA``
@@ -35,9 +35,10 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.dataset import Dataset
-from workbench.experiment import offpolicy as ope
 from workbench.experiment.ab import ABConfig, ABResult, assign
 from workbench.experiment.hashing import stable_normal
+from workbench.experiment.ope.lab import OffPolicyLab, difference_terms, offpolicy_lab
+from workbench.experiment.ope.logs import SlateLog, log_impressions
 from workbench.experiment.retention import RetentionConfig, RetentionSimulator, abandonment, make_catalogue
 from workbench.experiment.simulator import SimulatorConfig
 
@@ -113,7 +114,7 @@ def mean_ci(terms: np.ndarray, alpha: float = ALPHA) -> tuple[float, float, floa
 class World:
     """The data set's world, its candidates and a second noise draw (so two rankers of equal sigma differ)."""
 
-    lab: ope.OffPolicyLab
+    lab: OffPolicyLab
     noise2: np.ndarray  # [U, A]
     seed: int
 
@@ -123,7 +124,7 @@ class World:
 
 
 def world(ds: Dataset, seed: int = 0) -> World:
-    lab = ope.offpolicy_lab(ds, k=K, n_candidates=CANDIDATES, logger_sigma=INCUMBENT_SIGMA, seed=seed)
+    lab = offpolicy_lab(ds, k=K, n_candidates=CANDIDATES, logger_sigma=INCUMBENT_SIGMA, seed=seed)
     n_items = ds.n_items
     noise2 = stable_normal(f"gap:{seed}", lab.population[:, None] * n_items + lab.candidates)
     return World(lab, noise2, seed)
@@ -140,7 +141,7 @@ def simulator(w: World, clickbait_share: float = 0.0, retention: RetentionConfig
     return RetentionSimulator(w.lab.sim.world, cat, retention, SimulatorConfig(seed=w.seed))
 
 
-def ndcg_of_clicks(log: ope.SlateLog, ranking: np.ndarray, k: int = K) -> tuple[np.ndarray, np.ndarray]:
+def ndcg_of_clicks(log: SlateLog, ranking: np.ndarray, k: int = K) -> tuple[np.ndarray, np.ndarray]:
     """Offline NDCG@k per logged impression: the logged clicks as relevance, the ranker's order of the
     user's candidates (``ranking [U, A]``). Returns (values, mask of impressions with a click)."""
     n, a = log.n, log.candidates.shape[1]
@@ -155,22 +156,22 @@ def ndcg_of_clicks(log: ope.SlateLog, ranking: np.ndarray, k: int = K) -> tuple[
     return np.where(has, dcg / np.where(has, ideal, 1.0), 0.0), has
 
 
-def offline_ndcg(log: ope.SlateLog, ranking_a: np.ndarray, ranking_b: np.ndarray) -> tuple[float, float, float]:
+def offline_ndcg(log: SlateLog, ranking_a: np.ndarray, ranking_b: np.ndarray) -> tuple[float, float, float]:
     """Paired NDCG@k of logged clicks, B − A, over the impressions with a click."""
     return offline_ndcg_and_base(log, ranking_a, ranking_b)[0]
 
 
-def offline_ndcg_and_base(log: ope.SlateLog, ranking_a: np.ndarray, ranking_b: np.ndarray):
+def offline_ndcg_and_base(log: SlateLog, ranking_a: np.ndarray, ranking_b: np.ndarray):
     """`offline_ndcg` and A's mean NDCG over the same impressions (the base of the relative difference)."""
     a, has = ndcg_of_clicks(log, ranking_a)
     b, _ = ndcg_of_clicks(log, ranking_b)
     return mean_ci((b - a)[has]), float(a[has].mean())
 
 
-def uniform_log(w: World, sim, n: int, seed: int) -> ope.SlateLog:
+def uniform_log(w: World, sim, n: int, seed: int) -> SlateLog:
     rng = np.random.default_rng(seed)
     users = rng.integers(0, len(w.lab.population), size=n)
-    return ope.log_impressions(sim, w.candidates, w.lab.policy(epsilon=1.0), users, rng)
+    return log_impressions(sim, w.candidates, w.lab.policy(epsilon=1.0), users, rng)
 
 
 def online_ab(sim: RetentionSimulator, w: World, rankings: tuple[np.ndarray, np.ndarray], days: int, seed: int,
@@ -212,7 +213,7 @@ def feedback_loop(w: World, epsilon: float = 0.0, seed: int = 0, n_log: int = LO
     offline, base = offline_ndcg_and_base(log, inc, cha)
     ab = online_ab(sim, w, (inc, cha), days, seed + 1, n_users=n_users, experiment="feedback")
     explore = lab.log(lab.policy(epsilon=OPE_EPSILON), n_log, rng)
-    ips_terms, _, _ = ope.difference_terms(explore, lab.policy(CHALLENGER_SIGMA, 0.0), lab.policy(INCUMBENT_SIGMA, 0.0),
+    ips_terms, _, _ = difference_terms(explore, lab.policy(CHALLENGER_SIGMA, 0.0), lab.policy(INCUMBENT_SIGMA, 0.0),
                                            lab.features())  # fmt: skip
     truth = lab.truth(lab.policy(CHALLENGER_SIGMA, 0.0)) - lab.truth(lab.policy(INCUMBENT_SIGMA, 0.0))
     return Gap("feedback loop", "NDCG@10 of logged clicks", offline, "CTR", reading(ab, "ctr"),

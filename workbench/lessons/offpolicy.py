@@ -1,6 +1,6 @@
 """Notebook 10's back-end: off-policy evaluation on the simulator, studied over many logs.
 
-The set-up (`workbench.experiment.offpolicy.OffPolicyLab`): each user's ``CANDIDATES``
+The set-up (`workbench.experiment.ope.lab.OffPolicyLab`): each user's ``CANDIDATES``
 candidates in the order of a noisy ranker (``LOGGER_SIGMA``); the logger shows that ranker's
 top ``K`` except, with probability ε per impression, a uniformly random slate of candidates.
 The target is a better ranker (``TARGET_SIGMA``) over the same candidates, without
@@ -14,7 +14,18 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.dataset import Dataset
-from workbench.experiment import offpolicy as ope
+from workbench.experiment.ope.estimators import (
+    clipped_ips,
+    direct_method,
+    doubly_robust,
+    ips,
+    pseudo_inverse,
+    slate_gram_pinv,
+    sn_doubly_robust,
+    snips,
+)
+from workbench.experiment.ope.evaluation import estimator_inputs
+from workbench.experiment.ope.lab import OffPolicyLab, decision_sizes, offpolicy_lab
 
 K = 10
 CANDIDATES = 20
@@ -25,12 +36,12 @@ CLIPS = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
 ESTIMATORS = ("IPS", "SNIPS", "DM", "DR", "SNDR", "PI")
 
 
-def make_lab(ds: Dataset, seed: int = 0) -> ope.OffPolicyLab:
+def make_lab(ds: Dataset, seed: int = 0) -> OffPolicyLab:
     """The lesson's lab on ``ds``'s world (synthetic truth or the MovieLens oracle)."""
-    return ope.offpolicy_lab(ds, k=K, n_candidates=CANDIDATES, logger_sigma=LOGGER_SIGMA, seed=seed)
+    return offpolicy_lab(ds, k=K, n_candidates=CANDIDATES, logger_sigma=LOGGER_SIGMA, seed=seed)
 
 
-def study(lab: ope.OffPolicyLab, epsilons=EPSILONS, n_impressions: int = 20_000, reps: int = 40, seed: int = 0,
+def study(lab: OffPolicyLab, epsilons=EPSILONS, n_impressions: int = 20_000, reps: int = 40, seed: int = 0,
           target_sigma: float = TARGET_SIGMA, clips=CLIPS, alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """``reps`` logs of ``n_impressions`` at each logger ε, every estimator of the target on each.
 
@@ -48,19 +59,19 @@ def study(lab: ope.OffPolicyLab, epsilons=EPSILONS, n_impressions: int = 20_000,
     rows, clipped = [], []
     for eps in epsilons:
         logger = lab.policy(epsilon=eps)
-        g_pinv = ope.slate_gram_pinv(logger.gram())
-        model = ope.estimator_inputs(lab.log(logger, n_impressions, rng), target, feats)["reward_model"]
+        g_pinv = slate_gram_pinv(logger.gram())
+        model = estimator_inputs(lab.log(logger, n_impressions, rng), target, feats)["reward_model"]
         for rep in range(reps):
             log = lab.log(logger, n_impressions, rng)
-            x = ope.estimator_inputs(log, target, feats, model)
+            x = estimator_inputs(log, target, feats, model)
             r, p, t = log.clicks, log.pscore, x["target_pscore"]
-            found = [ope.ips(r, p, t, alpha=alpha), ope.snips(r, p, t, alpha=alpha),
-                     ope.direct_method(x["q_target"], alpha=alpha),
-                     ope.doubly_robust(r, p, t, x["q_logged"], x["q_target"], alpha=alpha),
-                     ope.sn_doubly_robust(r, p, t, x["q_logged"], x["q_target"], alpha=alpha),
-                     ope.pseudo_inverse(r.sum(axis=1), log.slates, x["users"], x["marginals"], g_pinv, alpha=alpha)]  # fmt: skip
+            found = [ips(r, p, t, alpha=alpha), snips(r, p, t, alpha=alpha),
+                     direct_method(x["q_target"], alpha=alpha),
+                     doubly_robust(r, p, t, x["q_logged"], x["q_target"], alpha=alpha),
+                     sn_doubly_robust(r, p, t, x["q_logged"], x["q_target"], alpha=alpha),
+                     pseudo_inverse(r.sum(axis=1), log.slates, x["users"], x["marginals"], g_pinv, alpha=alpha)]  # fmt: skip
             rows += [{"epsilon": eps, "rep": rep, **e.to_dict()} for e in found]
-            clipped += [{"epsilon": eps, "rep": rep, "clip": c, "value": ope.clipped_ips(r, p, t, c).value} for c in clips]
+            clipped += [{"epsilon": eps, "rep": rep, "clip": c, "value": clipped_ips(r, p, t, c).value} for c in clips]
     out, clip_frame = pd.DataFrame(rows), pd.DataFrame(clipped)
     for frame in (out, clip_frame):
         frame["truth"] = truth
@@ -81,10 +92,10 @@ def summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.reset_index()
 
 
-def sizes(lab: ope.OffPolicyLab, epsilons=EPSILONS, pilot: int = 50_000, seed: int = 0,
+def sizes(lab: OffPolicyLab, epsilons=EPSILONS, pilot: int = 50_000, seed: int = 0,
           target_sigma: float = TARGET_SIGMA, alpha: float = 0.05, power: float = 0.8) -> pd.DataFrame:  # fmt: skip
-    """`workbench.experiment.offpolicy.decision_sizes` at each logger ε: one row per ε."""
-    return pd.DataFrame([ope.decision_sizes(lab, e, target_sigma, pilot, seed, alpha, power) for e in epsilons])
+    """`workbench.experiment.ope.lab.decision_sizes` at each logger ε: one row per ε."""
+    return pd.DataFrame([decision_sizes(lab, e, target_sigma, pilot, seed, alpha, power) for e in epsilons])
 
 
 def coverage_reading(rows: pd.DataFrame, alpha: float = 0.05) -> dict:

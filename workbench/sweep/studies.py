@@ -15,7 +15,7 @@ Studies and their parameters (``[study]`` / ``[grid]`` / ``[random]`` of a study
 - ``sensitivity``: users A/B and interleaving need for ``target`` correct decisions
   (`sensitivity_study`).
 - ``offpolicy``: ``reps`` replications of every off-policy estimator against the exact
-  truth (`workbench.experiment.offpolicy.replicate`): bias, RMSE, interval coverage and width.
+  truth (`workbench.experiment.ope.lab.replicate`): bias, RMSE, interval coverage and width.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def estimator_column(name: str) -> str:
 
 
 def run_offpolicy(p: dict[str, Any], seed: int, inputs: Any) -> dict[str, Any]:
-    from workbench.experiment.offpolicy import offpolicy_lab, replicate
+    from workbench.experiment.ope.lab import offpolicy_lab, replicate
     from workbench.sweep.tasks import cached
 
     ds = inputs.ds

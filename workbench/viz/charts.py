@@ -249,7 +249,7 @@ def frontiers_chart(points: pd.DataFrame, current: pd.DataFrame, group: str = "c
                     y: str = "ndcg", x_title: str = "intra-list diversity (mean pairwise 1 − cosine, 0–2)",
                     y_title: str = "NDCG@k (0–1)", title: str = "Accuracy against diversity as MMR λ varies, per config",
                     reading: str | None = None) -> alt.LayerChart:  # fmt: skip
-    """Several frontiers on one chart (`workbench.report.compare`). ``points``: ``group``, ``lam``, ``x``, ``y``,
+    """Several frontiers on one chart (`workbench.report.comparison.compare`). ``points``: ``group``, ``lam``, ``x``, ``y``,
     one line per group; ``current``: one row per group with the same columns, each marked with a diamond."""
     _need(points, (group, "lam", x, y), "frontiers_chart")
     _need(current, (group, "lam", x, y), "frontiers_chart(current)")

@@ -1,60 +1,33 @@
-"""Reproducible reports: provenance stamps, notebook pages that open anywhere, and config comparisons.
+"""Static pages: how does a notebook's page open anywhere, with nothing to fetch?
 
-`provenance` records what a reader needs to re-run a page and get the same numbers (the
-command, seed, config, commit, package versions, threads); every notebook shows it in its
-footer (`workbench.lessons.kit.footer`).
-
-`export_reports` runs each notebook through ``marimo export html`` (which executes it) and, by
-default, turns marimo's page into a **static** one: marimo's export draws its page with a
-JavaScript frontend fetched from a CDN, and marimo's self-contained alternative (``html-wasm``)
+`static_page` turns the page of ``marimo export html`` into a **static** one: marimo's export draws
+its page with a JavaScript frontend fetched from a CDN, and marimo's self-contained alternative (``html-wasm``)
 re-runs the notebook in the browser under Pyodide, where torch and FAISS do not exist. So the
 static page keeps the outputs the export recorded (text, tables, statistics, the values the
 controls had) and draws every chart as inline SVG with vl-convert: one HTML file with nothing to
 fetch, which opens from disk (``file://``) with no network. ``fmt="marimo"`` keeps marimo's own
 interactive pages instead (they need marimo's frontend from its CDN).
 
-Each page carries a provenance stamp in the flow of the page (it never covers content), a sidecar
-``<name>.json`` with the full provenance, and ``index.html`` links them.
-
-`compare` fits two pipeline configs on the same data, split and seed and `write_compare` writes
-one static page: the metric table of both with intervals and the paired differences B − A, the
-accuracy–diversity frontier of each with both configs marked, and both stamps.
+Each page carries a provenance stamp in the flow of the page (`stamp_html`; it never covers content).
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import html
 import io
 import json
 import re
-import shlex
-import subprocess
-import sys
-import tempfile
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from workbench.lessons.kit import NotebookSettings, default_config
-from workbench.provenance import provenance
-
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK_DIR = ROOT / "notebooks"
-FORMATS = ("static", "marimo")
 TABLE_ROWS = 200  # rows a static table shows (the rest are counted)
-
-
-def list_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
-    """The numbered notebooks ``NN_name.py``, in teaching order."""
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
 
 
 def stamp_html(prov: Mapping[str, Any], label: str = "Recsys Workbench report") -> str:
@@ -368,268 +341,3 @@ def static_page(exported: str, prov: Mapping[str, Any]) -> tuple[str, int]:
     body = renderer.outputs(config.get("session", {}).get("cells", []))
     title = (config.get("appConfig") or {}).get("app_title") or str(config.get("filename", "report"))
     return page(title, body, [stamp_html(prov)]), renderer.charts
-
-
-# --- export ------------------------------------------------------------------------------------------
-
-
-def _default_config(settings: NotebookSettings) -> dict[str, Any]:
-    return default_config(settings).to_dict()
-
-
-def export_reports(
-    out_dir: str | Path = "reports",
-    settings: NotebookSettings | None = None,
-    notebooks: Sequence[str | Path] | None = None,
-    fmt: str = "static",
-    timeout_s: float = 900.0,
-) -> list[Path]:
-    """Export each notebook to ``out_dir/<name>.html``; return the paths.
-
-    fmt: ``"static"`` (default): one self-contained page per notebook that opens from disk with no
-    network (outputs as exported, charts as inline SVG); ``"marimo"``: marimo's interactive export
-    (it loads marimo's frontend from a CDN). Each page gets a provenance stamp, a sidecar
-    ``<name>.json`` with the full provenance (including the default PipelineConfig the notebooks
-    start from; each notebook also prints the exact config it ran), and ``index.html`` links them.
-    Raises ValueError for an unknown ``fmt`` and FileNotFoundError for a missing notebook before
-    running anything, and RuntimeError naming the notebook when its export fails.
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"fmt={fmt!r}: expected one of {FORMATS}")
-    settings = settings or NotebookSettings()
-    paths = [Path(p) for p in notebooks] if notebooks else list_notebooks()
-    for nb in paths:
-        if not nb.is_file():
-            raise FileNotFoundError(f"notebook {nb} does not exist")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    marimo = Path(sys.executable).with_name("marimo")
-    written: list[Path] = []
-    rows: list[str] = []
-    for nb in paths:
-        target = out / f"{nb.stem}.html"
-        with tempfile.TemporaryDirectory() as tmp:
-            exported = Path(tmp) / target.name
-            cmd = [str(marimo) if marimo.exists() else "marimo", "export", "html", str(nb), "-o", str(exported), "-f",
-                   "--", *settings.cli()]  # fmt: skip
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
-            if run.returncode != 0:
-                raise RuntimeError(f"exporting {nb.name} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
-            text = exported.read_text(encoding="utf-8")
-        prov = provenance(settings.record(), _default_config(settings), notebook=nb.name)
-        if fmt == "static":
-            text, _ = static_page(text, prov)
-        else:
-            text = text.replace("<body>", "<body>" + stamp_html(prov), 1)
-        target.write_text(text, encoding="utf-8")
-        (out / f"{nb.stem}.json").write_text(json.dumps(prov, indent=2, sort_keys=True), encoding="utf-8")
-        written.append(target)
-        rows.append(f'<li><a href="{target.name}">{html.escape(nb.stem)}</a></li>')
-    index = out / "index.html"
-    stamp = stamp_html(provenance(settings.record(), _default_config(settings), command="workbench report " + " ".join(map(shlex.quote, settings.cli()))))
-    index.write_text(page("Recsys Workbench reports", f"<h1>Recsys Workbench reports</h1><ol>{''.join(rows)}</ol>", [stamp]),
-                     encoding="utf-8")  # fmt: skip
-    return written
-
-
-# --- two configs, side by side ------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class Comparison:
-    """Two pipeline configs fitted and judged on the same data, split, seed and users.
-
-    metrics: one row per metric: ``metric``, ``k``, ``a``, ``a_low``, ``a_high``, ``b``, ``b_low``,
-        ``b_high`` (mean over users with its 95% interval; NaN intervals for catalogue-level figures),
-        ``diff`` (B − A), ``diff_low``, ``diff_high`` (paired over the same users: mean ± 1.96·sd/√n of
-        the per-user differences) and ``users``.
-    frontier: ``config``, ``lam`` and the headline metrics along λ for each config (its other knobs fixed).
-    current: one row per config: ``config``, ``lam`` and its headline metrics at its own λ.
-    """
-
-    names: tuple[str, str]
-    configs: tuple[Any, Any]
-    provenance: tuple[dict, dict]
-    metrics: pd.DataFrame
-    frontier: pd.DataFrame
-    current: pd.DataFrame
-    k: int
-    notes: list[str]
-
-
-def _per_user(pipe: Any, slate: Any, relevance: Any, k: int) -> dict[str, np.ndarray]:
-    """Per-user figures of the top ``k`` of ``slate`` (accuracy over users with test items; NaN elsewhere)."""
-    from workbench.metrics import beyond
-    from workbench.metrics.accuracy import ACCURACY_METRICS, accuracy_metrics
-
-    ds = pipe.train_
-    items = slate.items[:, :k]
-    acc = accuracy_metrics(items, relevance[slate.users], (k,))
-    out = {name: acc[(name, k)] for name in ACCURACY_METRICS}
-    out["novelty_bits"] = beyond.novelty(items, ds.item_popularity, ds.n_users)
-    out["intra_list_diversity"] = beyond.intra_list_diversity(items, ds.item_features)
-    if ds.item_category is not None:
-        out["category_diversity"] = beyond.category_diversity(items, ds.item_category)
-    if ds.item_age_days is not None:
-        out["mean_item_age_days"] = beyond.mean_item_age(items, ds.item_age_days)
-    return out
-
-
-def compare(config_a: str | Path, config_b: str | Path, settings: NotebookSettings | None = None) -> Comparison:
-    """Fit (or load from the model store) the pipelines of two TOML configs on the same data, split and seed
-    (``settings``: the configs' own ``seed`` fields are replaced by ``settings.seed``), recommend to every
-    user and compare: see `Comparison`. Raises ValueError naming a missing or invalid file before fitting."""
-    from workbench.lessons import kit
-    from workbench.lessons.whatif import Knobs, prepare
-    from workbench.metrics import relevance_matrix
-    from workbench.metrics.evaluate import Z_95
-    from workbench.pipeline import PipelineConfig
-
-    settings = settings or NotebookSettings()
-    paths = (Path(config_a), Path(config_b))
-    configs, notes = [], []
-    for p in paths:
-        if not p.is_file():
-            raise ValueError(f"--compare {p}: no such file; expected a pipeline TOML file such as configs/default.toml")
-        try:
-            cfg = PipelineConfig.from_toml(p)
-        except Exception as exc:  # tomllib's and the config's own messages name the problem
-            raise ValueError(f"--compare {p}: {exc}") from None
-        if cfg.seed != settings.seed:
-            notes.append(f"{p.name}: seed = {cfg.seed} replaced by the report's seed {settings.seed} (same seed for both)")
-        configs.append(dataclasses.replace(cfg, seed=settings.seed))
-    names = (paths[0].stem, paths[1].stem) if paths[0].stem != paths[1].stem else ("A: " + str(paths[0]), "B: " + str(paths[1]))
-    k = min(c.k for c in configs)
-    if configs[0].k != configs[1].k:
-        notes.append(f"the slates are {configs[0].k} and {configs[1].k} long: both are judged on their top {k}")
-
-    per_user, tables, frontiers, currents, provs = [], [], [], [], []
-    for name, cfg, path in zip(names, configs, paths):
-        built = kit.trained(settings, cfg)
-        pipe, test = built.pipeline, built.test
-        relevance = relevance_matrix(test)
-        slate = pipe.recommend(np.arange(built.train.n_users))
-        tables.append(pipe.evaluate(slate, test, (k,)).set_index("metric"))
-        per_user.append(_per_user(pipe, slate, relevance, k))
-        whatif, _ = prepare(built)
-        knobs = Knobs.of(cfg.rerank, k)
-        frontiers.append(whatif.frontier(knobs).assign(config=name))
-        currents.append({"config": name, "lam": float(cfg.rerank.lam), **whatif.run(knobs).headline()})
-        provs.append(provenance(settings.record(), cfg, command=f"workbench report --compare {paths[0]} {paths[1]} " + " ".join(map(shlex.quote, settings.cli()))))
-        provs[-1]["config_file"] = str(path)
-        provs[-1]["artefact"] = built.describe()
-
-    rows = []
-    for metric in tables[0].index:
-        a, b = tables[0].loc[metric], tables[1].loc[metric]
-        row = {"metric": metric, "k": k, "a": a["mean"], "a_low": a["ci_low"], "a_high": a["ci_high"],
-               "b": b["mean"], "b_low": b["ci_low"], "b_high": b["ci_high"], "diff": b["mean"] - a["mean"],
-               "diff_low": np.nan, "diff_high": np.nan, "users": int(a["users"])}  # fmt: skip
-        if metric in per_user[0] and metric in per_user[1]:
-            d = per_user[1][metric] - per_user[0][metric]
-            d = d[~np.isnan(d)]
-            if d.size >= 2:
-                half = Z_95 * float(d.std(ddof=1)) / np.sqrt(d.size)
-                row |= {"diff": float(d.mean()), "diff_low": float(d.mean()) - half, "diff_high": float(d.mean()) + half,
-                        "users": int(d.size)}  # fmt: skip
-        rows.append(row)
-    return Comparison(names, tuple(configs), tuple(provs), pd.DataFrame(rows), pd.concat(frontiers, ignore_index=True),
-                      pd.DataFrame(currents), k, notes)  # fmt: skip
-
-
-def _interval(mean: float, low: float, high: float) -> str:
-    if np.isnan(mean):
-        return "–"
-    fmt = (lambda v: f"{v:.4f}") if abs(mean) < 100 else (lambda v: f"{v:,.1f}")
-    return fmt(mean) + ("" if np.isnan(low) else f" [{fmt(low)}, {fmt(high)}]")
-
-
-def compare_html(cmp: Comparison) -> str:
-    """The comparison as one static page (see `write_compare`)."""
-    from workbench.viz import charts
-
-    a, b = cmp.names
-    renderer = StaticRenderer()
-    head = (f"<tr><th>metric@{cmp.k}</th><th>{html.escape(a)} (A)</th><th>{html.escape(b)} (B)</th><th>B − A (paired)</th>"
-            "<th>users</th><th>reading</th></tr>")  # fmt: skip
-    body = []
-    for r in cmp.metrics.itertuples():
-        if np.isnan(r.diff_low):
-            reading = "catalogue-level figure: no per-user interval"
-        elif r.diff_low > 0 or r.diff_high < 0:
-            reading = f"{'B' if r.diff > 0 else 'A'} higher (interval excludes 0)"
-        else:
-            reading = "no clear difference (interval includes 0)"
-        body.append(f"<tr><td>{html.escape(r.metric)}</td><td>{_interval(r.a, r.a_low, r.a_high)}</td>"
-                    f"<td>{_interval(r.b, r.b_low, r.b_high)}</td><td>{_interval(r.diff, r.diff_low, r.diff_high)}</td>"
-                    f"<td>{r.users:,}</td><td>{reading}</td></tr>")  # fmt: skip
-    chart = charts.frontiers_chart(
-        cmp.frontier, cmp.current, group="config",
-        x_title=f"intra-list diversity@{cmp.k} (mean pairwise 1 − cosine, 0–2)", y_title=f"NDCG@{cmp.k} (0–1)",
-        title="The accuracy–diversity frontier of each config, traced by MMR λ",
-    )  # fmt: skip
-    prov = cmp.provenance[0]
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in cmp.notes)
-    text = (f"<h1>{html.escape(a)} against {html.escape(b)}</h1>"
-            f"<p>Both pipelines are fitted on <b>{html.escape(prov['data'])}</b>{' (small world)' if prov['small'] else ''}, "
-            f"the same temporal split and seed <b>{prov['seed']}</b>, and recommend to the same users; each metric is the "
-            f"mean over users with its 95% interval (mean ± 1.96·sd/√n), and B − A is the mean of the per-user "
-            f"differences with its own interval. Terms: <code>docs/GLOSSARY.md</code>.</p>"
-            + (f"<ul class='wb-note'>{notes}</ul>" if notes else "")
-            + f"<h2>Metrics</h2><table class='wb-table'>{head}{''.join(body)}</table>"
-            f"<h2>Frontier</h2>{renderer.chart(chart.to_dict())}"
-            f"<p class='wb-note'>Each line varies MMR λ with the config's other reranking knobs fixed; "
-            f"the diamonds are the configs as written.</p>")  # fmt: skip
-    stamps = [stamp_html(p, label=f"{'A' if i == 0 else 'B'}: {p['config_file']} · {p['artefact']}")
-              for i, p in enumerate(cmp.provenance)]  # fmt: skip
-    return page(f"{a} against {b}", text, stamps)
-
-
-def write_compare(config_a: str | Path, config_b: str | Path, out_dir: str | Path = "reports",
-                  settings: NotebookSettings | None = None) -> Path:  # fmt: skip
-    """`compare` two TOML configs and write ``out_dir/compare-<A>-<B>.html`` (static, opens from disk) and
-    its ``.json`` (both provenances and the metric table); returns the page's path."""
-    cmp = compare(config_a, config_b, settings)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "compare-" + "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", Path(p).stem) for p in (config_a, config_b))
-    target = out / f"{stem}.html"
-    target.write_text(compare_html(cmp), encoding="utf-8")
-    (out / f"{stem}.json").write_text(json.dumps({"provenance": cmp.provenance, "notes": cmp.notes,
-                                                  "metrics": cmp.metrics.to_dict("records")}, indent=2, default=float),
-                                      encoding="utf-8")  # fmt: skip
-    return target
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m workbench.report [--out reports] [--data synthetic] [--seed 0] [--small] [--format static|marimo]
-    [--compare A.toml B.toml] [notebooks...]``."""
-    import argparse
-
-    from workbench.arguments import data_arg, data_help
-
-    parser = argparse.ArgumentParser(prog="workbench report", description=export_reports.__doc__)
-    parser.add_argument("notebooks", nargs="*", help="notebook files (default: every notebooks/NN_*.py)")
-    parser.add_argument("--out", default="reports")
-    parser.add_argument("--data", default="synthetic", type=data_arg, help=data_help())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--small", action="store_true", help="shrink the synthetic world (quick check)")
-    parser.add_argument("--format", choices=FORMATS, default="static",
-                        help="static: self-contained pages that open from disk (default); marimo: marimo's interactive "
-                             "export (loads marimo's frontend from its CDN)")  # fmt: skip
-    parser.add_argument("--compare", nargs=2, metavar=("A.toml", "B.toml"),
-                        help="one page comparing two pipeline configs on the same data and seed (instead of the notebooks)")
-    args = parser.parse_args(argv)
-    settings = NotebookSettings(args.data, args.seed, args.small)
-    if args.compare:
-        if args.notebooks:
-            parser.error("--compare writes one comparison page: give no notebooks with it")
-        print(write_compare(*args.compare, out_dir=args.out, settings=settings))
-        return 0
-    for p in export_reports(args.out, settings, args.notebooks or None, fmt=args.format):
-        print(p)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""``workbench report``: the command line of the export and of ``--compare``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from workbench.lessons.kit import NotebookSettings
+from workbench.report.comparison import write_compare
+from workbench.report.export import FORMATS, export_reports
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m workbench.report [--out reports] [--data synthetic] [--seed 0] [--small] [--format static|marimo]
+    [--compare A.toml B.toml] [notebooks...]``."""
+    import argparse
+
+    from workbench.arguments import data_arg, data_help
+
+    parser = argparse.ArgumentParser(prog="workbench report", description=export_reports.__doc__)
+    parser.add_argument("notebooks", nargs="*", help="notebook files (default: every notebooks/NN_*.py)")
+    parser.add_argument("--out", default="reports")
+    parser.add_argument("--data", default="synthetic", type=data_arg, help=data_help())
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--small", action="store_true", help="shrink the synthetic world (quick check)")
+    parser.add_argument("--format", choices=FORMATS, default="static",
+                        help="static: self-contained pages that open from disk (default); marimo: marimo's interactive "
+                             "export (loads marimo's frontend from its CDN)")  # fmt: skip
+    parser.add_argument("--compare", nargs=2, metavar=("A.toml", "B.toml"),
+                        help="one page comparing two pipeline configs on the same data and seed (instead of the notebooks)")
+    args = parser.parse_args(argv)
+    settings = NotebookSettings(args.data, args.seed, args.small)
+    if args.compare:
+        if args.notebooks:
+            parser.error("--compare writes one comparison page: give no notebooks with it")
+        print(write_compare(*args.compare, out_dir=args.out, settings=settings))
+        return 0
+    for p in export_reports(args.out, settings, args.notebooks or None, fmt=args.format):
+        print(p)
+    return 0

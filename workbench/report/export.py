@@ -1,0 +1,94 @@
+"""Export: which notebooks are there, and how are they run into reports (one page, one provenance
+sidecar each, and ``index.html`` linking them)?
+
+`provenance` records what a reader needs to re-run a page and get the same numbers (the
+command, seed, config, commit, package versions, threads); every notebook shows it in its
+footer (`workbench.lessons.kit.footer`).
+
+Each page carries a provenance stamp in the flow of the page (it never covers content), a sidecar
+``<name>.json`` with the full provenance, and ``index.html`` links them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.lessons.kit import NotebookSettings, default_config
+from workbench.provenance import provenance
+from workbench.report.render import page, stamp_html, static_page
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = ROOT / "notebooks"
+FORMATS = ("static", "marimo")
+
+
+def list_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The numbered notebooks ``NN_name.py``, in teaching order."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
+
+
+def _default_config(settings: NotebookSettings) -> dict[str, Any]:
+    return default_config(settings).to_dict()
+
+
+def export_reports(
+    out_dir: str | Path = "reports",
+    settings: NotebookSettings | None = None,
+    notebooks: Sequence[str | Path] | None = None,
+    fmt: str = "static",
+    timeout_s: float = 900.0,
+) -> list[Path]:
+    """Export each notebook to ``out_dir/<name>.html``; return the paths.
+
+    fmt: ``"static"`` (default): one self-contained page per notebook that opens from disk with no
+    network (outputs as exported, charts as inline SVG); ``"marimo"``: marimo's interactive export
+    (it loads marimo's frontend from a CDN). Each page gets a provenance stamp, a sidecar
+    ``<name>.json`` with the full provenance (including the default PipelineConfig the notebooks
+    start from; each notebook also prints the exact config it ran), and ``index.html`` links them.
+    Raises ValueError for an unknown ``fmt`` and FileNotFoundError for a missing notebook before
+    running anything, and RuntimeError naming the notebook when its export fails.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt={fmt!r}: expected one of {FORMATS}")
+    settings = settings or NotebookSettings()
+    paths = [Path(p) for p in notebooks] if notebooks else list_notebooks()
+    for nb in paths:
+        if not nb.is_file():
+            raise FileNotFoundError(f"notebook {nb} does not exist")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    marimo = Path(sys.executable).with_name("marimo")
+    written: list[Path] = []
+    rows: list[str] = []
+    for nb in paths:
+        target = out / f"{nb.stem}.html"
+        with tempfile.TemporaryDirectory() as tmp:
+            exported = Path(tmp) / target.name
+            cmd = [str(marimo) if marimo.exists() else "marimo", "export", "html", str(nb), "-o", str(exported), "-f",
+                   "--", *settings.cli()]  # fmt: skip
+            run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
+            if run.returncode != 0:
+                raise RuntimeError(f"exporting {nb.name} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
+            text = exported.read_text(encoding="utf-8")
+        prov = provenance(settings.record(), _default_config(settings), notebook=nb.name)
+        if fmt == "static":
+            text, _ = static_page(text, prov)
+        else:
+            text = text.replace("<body>", "<body>" + stamp_html(prov), 1)
+        target.write_text(text, encoding="utf-8")
+        (out / f"{nb.stem}.json").write_text(json.dumps(prov, indent=2, sort_keys=True), encoding="utf-8")
+        written.append(target)
+        rows.append(f'<li><a href="{target.name}">{html.escape(nb.stem)}</a></li>')
+    index = out / "index.html"
+    stamp = stamp_html(provenance(settings.record(), _default_config(settings), command="workbench report " + " ".join(map(shlex.quote, settings.cli()))))
+    index.write_text(page("Recsys Workbench reports", f"<h1>Recsys Workbench reports</h1><ol>{''.join(rows)}</ol>", [stamp]),
+                     encoding="utf-8")  # fmt: skip
+    return written
