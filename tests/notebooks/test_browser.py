@@ -7,6 +7,7 @@ weight on diversity) raised intra-list diversity. A screenshot of each state goe
 ``test-output/``.
 """
 
+import contextlib
 import dataclasses
 import re
 import socket
@@ -40,15 +41,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def served_notebook(small_env, small_whatif):  # small_whatif first: the served notebook loads its stored pipeline
+@contextlib.contextmanager
+def marimo_served(target: Path, env: dict[str, str], log: Path):
+    """``marimo run TARGET -- --small`` on 127.0.0.1 (a free port), as `workbench notebooks` starts it; yields its
+    URL once it answers and stops it by its PID on the way out."""
     port = _free_port()
-    log = OUTPUT / "marimo-run.log"
     OUTPUT.mkdir(exist_ok=True)
     with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [MARIMO, "run", str(NOTEBOOK), "--host", "127.0.0.1", "--port", str(port), "--headless", "--no-token",
-             "--", "--small"], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=small_env)  # fmt: skip
+        proc = subprocess.Popen([MARIMO, "run", str(target), "--host", "127.0.0.1", "--port", str(port), "--headless",
+                                 "--no-token", "--", "--small"], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
@@ -67,6 +68,12 @@ def served_notebook(small_env, small_whatif):  # small_whatif first: the served 
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def served_notebook(small_env, small_whatif):  # small_whatif first: the served notebook loads its stored pipeline
+    with marimo_served(NOTEBOOK, small_env, OUTPUT / "marimo-run.log") as url:
+        yield url
 
 
 def _readout(page) -> dict[str, float]:

@@ -11,7 +11,6 @@ import re
 import subprocess
 import textwrap
 import time
-import urllib.request
 
 import pytest
 
@@ -19,8 +18,8 @@ from workbench.lessons import guide
 from workbench.lessons.answers import ANSWERS_ENV
 from workbench.lessons.exercises import EXERCISES
 
-from .conftest import MARIMO, ROOT
-from .test_browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, _free_port
+from .conftest import ROOT
+from .test_browser import CHROMIUM, CHROMIUM_FLAGS, OUTPUT, marimo_served
 
 pytestmark = [
     pytest.mark.browser,
@@ -34,32 +33,9 @@ EXERCISE = "precision_at_k"
 @pytest.fixture
 def served_folder(small_env, tmp_path):
     """The notebooks folder under ``marimo run`` (as `workbench notebooks` starts it), answers in ``tmp_path``."""
-    port = _free_port()
-    OUTPUT.mkdir(exist_ok=True)
-    log = OUTPUT / "marimo-run-folder.log"
     env = {**small_env, ANSWERS_ENV: str(tmp_path / "answers")}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([MARIMO, "run", str(ROOT / "notebooks"), "--host", "127.0.0.1", "--port", str(port),
-                                 "--headless", "--no-token", "--", "--small"],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"marimo run did not serve {url}:\n{log.read_text()[-3000:]}")
-                time.sleep(0.3)
+    with marimo_served(ROOT / "notebooks", env, OUTPUT / "marimo-run-folder.log") as url:
         yield url, tmp_path / "answers"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture
