@@ -2,9 +2,8 @@
 
 A worker keeps, per process, the fitted pipelines it has loaded (keyed by artefact key)
 and the ranked candidates of the evaluation users (keyed by artefact key and
-``n_ranked``): a rerank-only sweep loads its artefact and runs stages 1-2 once per
-worker, then each task runs only stage 3 and the metrics. The cache holds the last
-`CACHE_SIZE` entries, so a sweep over many upstream configs does not fill the memory.
+``n_ranked``) in `workbench.sweep.cache`: a rerank-only sweep loads its artefact and runs
+stages 1-2 once per worker, then each task runs only stage 3 and the metrics.
 
 Every function here returns plain data (a results row), and catches a config's own
 failure into the row (``status = "failed"``, ``error``), so that one bad config never
@@ -16,46 +15,16 @@ from __future__ import annotations
 import copy
 import os
 import socket
-import threading
 import time
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-CACHE_SIZE = 8
-_CACHE: OrderedDict[tuple, Any] = OrderedDict()
-_LOCK = threading.RLock()
-_STATS = {"loads": 0, "ranks": 0}
-
-
-def cached(key: tuple, make: Callable[[], Any]) -> Any:
-    """``make()`` once per worker process for ``key`` (least recently used entries beyond `CACHE_SIZE` dropped)."""
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-        value = make()
-        _CACHE[key] = value
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return value
-
-
-def cache_stats() -> dict[str, int]:
-    """How many pipelines this worker loaded and how many times it ran stages 1-2 (for tests and reports)."""
-    with _LOCK:
-        return dict(_STATS)
-
-
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
-        _STATS.update(loads=0, ranks=0)
+from workbench.sweep.cache import cache_stats, cached, count
+from workbench.sweep.studies import STUDIES
 
 
 @dataclass(frozen=True)
@@ -108,7 +77,7 @@ def _pipeline(artefact: dict[str, Any], inputs: EvalInputs):
     from workbench.store import load_pipeline
 
     def load():
-        _STATS["loads"] += 1
+        count("loads")
         return load_pipeline(artefact["path"], inputs.train)
 
     return cached(("pipeline", artefact["key"]), load)
@@ -118,7 +87,7 @@ def _ranked(artefact: dict[str, Any], pipe, inputs: EvalInputs):
     key = ("ranked", artefact["key"], pipe.config.n_ranked, inputs.users.tobytes())
 
     def rank():
-        _STATS["ranks"] += 1
+        count("ranks")
         return pipe.rank_stage(inputs.users)
 
     return cached(key, rank)
@@ -166,8 +135,6 @@ def pipeline_trial(trial: dict[str, Any], inputs: EvalInputs, artefact: dict[str
 
 def study_trial(trial: dict[str, Any], inputs: Any) -> dict[str, Any]:
     """One study run (parameters × seed) on the scattered ``(Dataset, world)`` of its seed."""
-    from workbench.sweep.studies import STUDIES
-
     row: dict[str, Any] = {"config_id": trial["config_id"], **where()}
     t0 = time.perf_counter()
     try:
