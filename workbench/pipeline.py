@@ -237,14 +237,7 @@ class Pipeline:
         """Stage 3 over cached ranked candidates: what a slider re-runs (``rerank_config`` default:
         the config's; a None seed in it is the pipeline's seed)."""
         self._check_fitted()
-        k = self._check_k(k, ranked)
-        ds = self.train_
-        return rerank(
-            ranked, k,
-            item_vectors=ds.item_features, item_category=ds.item_category, item_age_days=ds.item_age_days,
-            item_available=ds.item_available, item_promoted=ds.item_promoted, seen=ds.matrix,
-            config=self.config.rerank_config(rerank_config),
-        )  # fmt: skip
+        return rerank_ranked(self.config, self.train_, ranked, self._check_k(k, ranked), rerank_config)
 
     def _check_k(self, k: int | None, ranked: CandidateSet | None = None) -> int:
         k = self.config.k if k is None else k
@@ -352,6 +345,18 @@ class Pipeline:
         from workbench.store import load_pipeline
 
         return load_pipeline(path, train)
+
+
+def rerank_ranked(config: PipelineConfig, train: Dataset, ranked: CandidateSet, k: int,
+                  rerank_config: RerankConfig | None = None) -> Slate:  # fmt: skip
+    """Stage 3 of ``config`` over ranked candidates, with ``train``'s item arrays: all that
+    `Pipeline.rerank_stage` needs, so a sweep task scores a config without the fitted stages 1-2."""
+    return rerank(
+        ranked, k,
+        item_vectors=train.item_features, item_category=train.item_category, item_age_days=train.item_age_days,
+        item_available=train.item_available, item_promoted=train.item_promoted, seen=train.matrix,
+        config=config.rerank_config(rerank_config),
+    )  # fmt: skip
 
 
 def _column_of(row_items: np.ndarray, wanted: np.ndarray) -> np.ndarray:

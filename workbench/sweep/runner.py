@@ -10,8 +10,11 @@
 3. per distinct upstream config (its artefact key: everything but the serving knobs
    ``rerank``, ``k`` and ``n_ranked``), the stored artefact, or one fit task that trains
    and stores it (`workbench.store`); the configs sharing it wait for that task;
-4. one task per config × seed (`workbench.sweep.tasks.pipeline_trial`): stage 3 and the
-   metrics over the worker's cached ranked candidates.
+4. per artefact × seed × ``n_ranked``, one task running stages 1-2 for the evaluation users
+   (`workbench.sweep.tasks.rank_upstream`): computed once, its ranked candidates copied by
+   Dask once to each worker that needs them;
+5. one task per config × seed (`workbench.sweep.tasks.pipeline_trial`): stage 3 and the
+   metrics over those shared ranked candidates.
 
 Rows are written to the results folder as they arrive (`workbench.sweep.results`); a
 config that fails is a row with its error; an interruption (Ctrl-C) keeps what was
@@ -47,7 +50,7 @@ from workbench.provenance import git_commit, package_versions, thread_settings
 from workbench.sweep.progress import Silent
 from workbench.sweep.results import ResultStore
 from workbench.sweep.spec import SweepSpec, Trial
-from workbench.sweep.tasks import EvalInputs, failure, fit_upstream, pipeline_trial, study_trial
+from workbench.sweep.tasks import EvalInputs, failure, fit_upstream, pipeline_trial, rank_upstream, study_trial
 
 _ADDRESS = re.compile(r"^((tcp|tls|ws|wss|inproc|ucx)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
@@ -343,10 +346,15 @@ def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], plan: _Plan, ca
             artefact = c.submit(fit_upstream, dataclasses.asdict(plan.specs[first.seed]), first.config_dict,
                                 plan.store_root, cache_dir, key=f"fit-{key}-{os.urandom(4).hex()}")  # fmt: skip
             fit_futures.append(artefact)
+        upstream: dict[tuple[int, int], Any] = {}  # (seed, n_ranked) → its stages 1-2, one task each
         for t in members:
+            shared = (t.seed, t.config.n_ranked)
+            if shared not in upstream:
+                upstream[shared] = c.submit(rank_upstream, t.config_dict, inputs[t.seed], artefact,
+                                            key=f"rank-{key}-{t.seed}-{t.config.n_ranked}-{os.urandom(4).hex()}")  # fmt: skip
             payload = {"config_id": t.config_id, "config": t.config_dict, "ks": list(spec.ks(t.config.k)),
                        "graded": spec.graded, "metrics": list(spec.metrics)}  # fmt: skip
-            fut = c.submit(pipeline_trial, payload, inputs[t.seed], artefact,
+            fut = c.submit(pipeline_trial, payload, inputs[t.seed], upstream[shared],
                            key=f"trial-{t.config_id}-{os.urandom(4).hex()}")  # fmt: skip
             futures.append((fut, t))
     return futures, fit_futures
