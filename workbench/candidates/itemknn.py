@@ -76,10 +76,12 @@ class ItemKNN(CandidateSource):
         inter = train.interactions.drop_duplicates(["user", "item"], keep="last")
         users, items = inter["user"].to_numpy(), inter["item"].to_numpy()
         shape = (self.n_items_, self.n_items_)
-        co = sp.csr_matrix(shape, dtype=np.float64)
+        # float32 counts: exact integers below 2^24 pairs, half float64's memory in the items × items
+        # matrix, the largest array of this fit (docs/ARCHITECTURE.md, "Memory of a fit")
+        co = sp.csr_matrix(shape, dtype=np.float32)
         for lag in range(1, self.window + 1):
             same = users[lag:] == users[:-lag]
-            ahead = sp.csr_matrix((np.ones(same.sum()), (items[:-lag][same], items[lag:][same])), shape=shape)
+            ahead = sp.csr_matrix((np.ones(same.sum(), np.float32), (items[:-lag][same], items[lag:][same])), shape=shape)
             co = co + ahead + ahead.T
         return co
 
