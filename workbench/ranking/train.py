@@ -46,8 +46,8 @@ class TrainConfig:
     seed: int | None = None  # None: 0 for a Ranker used alone; a Pipeline's seed inside a Pipeline
     # `fit_two_stage` trains on at most this many users with a future, drawn uniformly without
     # replacement with ``seed`` (None: all). It bounds the training set (candidates and their source
-    # features: about 150 B per candidate cell) as users grow; every world of at most this many users is
-    # trained on all of them, so its figures do not change.
+    # features: about 176 B per candidate cell, docs/ARCHITECTURE.md) as users grow; every world of
+    # at most this many users is trained on all of them, so its figures do not change.
     max_users: int | None = 30_000
 
     def __post_init__(self) -> None:
