@@ -253,7 +253,7 @@ def main() -> None:
                     help="add a MovieLens-20M-shaped world of about this many interactions (repeatable; 20000263: "
                          "the full size); the same as the size ml20m:N")  # fmt: skip
     ap.add_argument("--batch", type=int, default=2048, help="users per recommend call (default 2048)")
-    ap.add_argument("--json", help="also write the raw rows to this JSON file")
+    ap.add_argument("--json", help="also write the raw rows to this JSON file (rewritten after every size)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -267,13 +267,21 @@ def main() -> None:
     gen_sizes = [s for s in args.generate_sizes.split(",") if s.strip()]
     for s in sizes + gen_sizes:
         parse_ml20m(s) if s.lower().startswith("ml20m:") else parse_size(s)  # check every size before any work
-    rows = [run_one(s, args.batch, False) for s in sizes]
+    rows: list[dict] = []
+    gen_rows: list[dict] = []
+
+    def keep(row: dict, into: list[dict]) -> None:  # written after every size: a long run interrupted keeps its rows
+        into.append(row)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(rows + gen_rows, fh, indent=1)
+
+    for s in sizes:
+        keep(run_one(s, args.batch, False), rows)
     if not args.no_movielens:
-        rows.append(run_one("movielens-100k", args.batch, False))
-    gen_rows = [run_one(s, args.batch, True) for s in gen_sizes]
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows + gen_rows, fh, indent=1)
+        keep(run_one("movielens-100k", args.batch, False), rows)
+    for s in gen_sizes:
+        keep(run_one(s, args.batch, True), gen_rows)
 
     main_t, src, ndcg, exp = tables(rows)
     fmt = "{:.3g}".format
