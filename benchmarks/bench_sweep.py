@@ -19,8 +19,9 @@ Timed, in the same run:
   single-threaded worker processes, given the client (cluster start-up timed apart), results
   written to parquet in a temporary folder. The whole `run_sweep` call is timed: planning,
   scattering, stages 1-2 (once, in one task, its ranked candidates shared by every config),
-  the configs, the writes. The per-task overhead is the worker time the run took beyond the
-  tasks' own work: (wall × workers − Σ in-task wall − stages 1-2) / configs.
+  the configs (grouped into tasks of up to 25: `workbench.sweep.runner.configs_per_task`), the
+  writes. The per-config overhead is the worker time the run took beyond the configs' own work:
+  (wall × workers − Σ in-task wall − stages 1-2) / configs.
 
 Targets (issue 14): 1,000 configs ≤ 60 s on the 2-worker LocalCluster; 1 → 2 workers ≥ 1.7×.
 Issue 24: 2 workers ≥ 1.7× the plain loop.
@@ -47,6 +48,7 @@ import pandas as pd
 from workbench.provenance import package_versions
 from workbench.store import load_or_train
 from workbench.sweep import evaluation_users, load_sweep, metric_table, run_sweep, wide_row
+from workbench.sweep.runner import configs_per_task
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -167,14 +169,16 @@ def main() -> None:
             up = table[["upstream_seconds", "upstream_cpu_seconds", "upstream_worker"]].drop_duplicates()
             up_wall, up_cpu = up["upstream_seconds"].sum(), up["upstream_cpu_seconds"].sum()
             quiet = up_cpu + len(table) * cpu / workers
-            # per-task overhead: the worker-seconds the run took beyond the tasks' own work (scheduling,
-            # transfers, results returned and written, idle waits), shared out over the tasks
+            # per-config overhead: the worker-seconds the run took beyond the configs' own work (scheduling,
+            # transfers, results returned and written, idle waits), shared out over the configs
             overhead = (wall * workers - table["seconds"].sum() - up_wall) / len(table)
+            per_task = configs_per_task(len(table), workers)
             print(f"dask, {workers} worker(s): {wall:.1f} s for {len(table)} configs (cluster start {start:.1f} s apart); "
                   f"per config in the task: median {per * 1e3:.0f} ms wall, {cpu * 1e3:.0f} ms CPU; stages 1-2 "
                   f"{len(up)} time(s) in all, {up_wall:.1f} s wall, {up_cpu:.1f} s CPU; {fits} fit(s) (0: the warm "
-                  f"store served); per-task overhead {overhead * 1e3:.1f} ms (= (wall × workers − Σ in-task wall − "
-                  f"stages 1-2) / configs); on {workers} otherwise idle core(s) the CPU figures add up to ≈ {quiet:.0f} s")
+                  f"store served); {-(-len(table) // per_task)} tasks of ≤ {per_task} configs; per-config overhead "
+                  f"{overhead * 1e3:.1f} ms (= (wall × workers − Σ in-task wall − stages 1-2) / configs); on {workers} "
+                  f"otherwise idle core(s) the CPU figures add up to ≈ {quiet:.0f} s")
             overheads[workers] = overhead
 
     rows = []

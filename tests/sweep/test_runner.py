@@ -316,3 +316,28 @@ def test_offpolicy_replications_as_tasks_match_the_in_process_api(cluster, tmp_p
     assert row["ips_rmse"] == pytest.approx(float(np.sqrt((ips["error"] ** 2).mean())), rel=1e-12)
     assert row["ips_coverage"] == ips["covered"].mean() and row["truth"] == frame["truth"].iloc[0]
 
+
+
+def test_configs_per_task_gives_each_worker_several_tasks_and_caps_them():
+    from workbench.sweep.runner import MAX_CONFIGS_PER_TASK, configs_per_task
+
+    assert configs_per_task(8, 2) == 1 and configs_per_task(3, 1) == 1  # few configs: one per task
+    assert configs_per_task(80, 2) == 10  # 80 configs → 8 tasks: four per worker
+    assert configs_per_task(1000, 2) == MAX_CONFIGS_PER_TASK
+
+
+def test_configs_grouped_into_tasks_give_the_per_config_figures(cluster, stored, tmp_path, monkeypatch):
+    import workbench.sweep.runner as runner
+
+    monkeypatch.setattr(runner, "configs_per_task", lambda n, workers: 3)  # 8 configs → tasks of 3, 3, 2
+    spec = load_sweep(sweep_file(tmp_path, RERANK_GRID))
+    warm = load_or_train("synthetic", spec.trials()[0].config, seed=0, small=True)
+    run = run_sweep(spec, tmp_path / "out", scheduler=cluster.scheduler_address)
+    t = run.table
+    assert (run.computed, run.failed) == (8, 0) and set(t["config_id"]) == {x.config_id for x in spec.trials()}
+    users = evaluation_users(warm.test)
+    for _, row in t.iterrows():
+        pipe = copy.copy(warm.pipeline)
+        pipe.config = PipelineConfig.from_dict(json.loads(row["config"]))
+        slate = pipe.rerank_stage(pipe.rank_stage(users), 10)
+        assert_same_figures(row, wide_row(metric_table(slate.items, warm.train, warm.test, users, (10,))))

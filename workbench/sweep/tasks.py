@@ -134,6 +134,12 @@ def pipeline_trial(trial: dict[str, Any], inputs: EvalInputs, upstream: dict[str
     return row
 
 
+def pipeline_trials(trials: list[dict[str, Any]], inputs: EvalInputs, upstream: dict[str, Any]) -> list[dict[str, Any]]:
+    """Several configs sharing one upstream in one task (`pipeline_trial` for each, in order): Dask's
+    per-task costs (scheduling, a result message, a row batch on the client) are paid once for all."""
+    return [pipeline_trial(t, inputs, upstream) for t in trials]
+
+
 # ---- simulation studies
 
 
