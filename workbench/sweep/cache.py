@@ -43,9 +43,3 @@ def cache_stats() -> dict[str, int]:
     """How many pipelines this worker loaded and how many times it ran stages 1-2 (for tests and reports)."""
     with _LOCK:
         return dict(_STATS)
-
-
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
-        _STATS.update(loads=0, ranks=0)
