@@ -2,6 +2,15 @@
 
     .venv/bin/python benchmarks/bench_scale.py                        # all sizes (the largest takes minutes)
     .venv/bin/python benchmarks/bench_scale.py --sizes 3000x2000,10000x5000 --generate-sizes ""
+    nice -n 19 .venv/bin/python benchmarks/bench_scale.py --sizes "" --no-movielens --generate-sizes "" \
+        --interactions 250000 --interactions 500000 --interactions 1000000   # MovieLens-20M-shaped, at fractions
+    .venv/bin/python benchmarks/bench_scale.py --sizes "" --interactions 20000263     # the full 20M world
+
+``--interactions N`` (or the size ``ml20m:N``) adds a world shaped like MovieLens-20M: a uniform
+sample of its 138,493 users (``138,493 × N / 20,000,263`` of them) over its whole 26,744-item
+catalogue, about 145 interactions per user, long-tailed popularity (the share of interactions on
+the top 1 % of items is printed). With two or more such rows, the growth exponents are taken over
+them alone (one shape); otherwise over every synthetic row.
 
 Each size runs in a fresh subprocess (so that peak RSS, read from ``resource.getrusage``'s
 ``ru_maxrss``, belongs to that size alone): generate the world (``make_synthetic(n_users=…,
@@ -21,7 +30,10 @@ figure against interactions: the slope of a least-squares line through ``(log in
 log figure)`` over the synthetic sizes. ``--generate-sizes`` times ``make_synthetic`` alone
 at bigger sizes (its own subprocess, its own peak RSS).
 
-The targets (issue 18), at 30,000 × 10,000: fit ≤ 180 s on 2 cores, peak RSS ≤ 4 GB,
+Also printed per fit phase: the peak RSS so far at its end (``ru_maxrss`` only grows, so a
+phase that raised it shows the rise). Targets (issue 24), at 20M interactions shaped like
+MovieLens-20M, 2 quiet cores: fit ≤ 20 min, peak RSS ≤ 12 GB, recommend ≤ 1 ms/user, fit exponent
+≤ 1.1 from 714k to 20M interactions. The targets (issue 18), at 30,000 × 10,000: fit ≤ 180 s on 2 cores, peak RSS ≤ 4 GB,
 recommend ≤ 1.5 ms/user; fit exponent ≤ 1.2; make_synthetic at 100,000 × 50,000 ≤ 30 s and ≤ 4 GB.
 The load column says whether the machine was shared while a row was measured.
 """
@@ -49,7 +61,23 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+# MovieLens-20M's shape (Harper & Konstan 2015): 138,493 users, 26,744 rated films, 20,000,263 ratings.
+ML20M_USERS, ML20M_ITEMS, ML20M_INTERACTIONS = 138_493, 26_744, 20_000_263
+# The synthetic world's knobs that give about 145 interactions per user (ML-20M: 20.0M / 138.5k = 144):
+# every shown position examined alike, 500 impressions per user (calibrated: benchmarks/RESULTS.md).
+ML20M_SHAPE = {"impressions_per_user": 500, "position_exponent": 0.0}
+
+
+def ml20m_world(interactions: int) -> dict:
+    """``make_synthetic`` arguments for a world shaped like MovieLens-20M with about ``interactions``:
+    a uniform sample of its users (their share of 138,493), the whole 26,744-item catalogue."""
+    users = max(1, round(ML20M_USERS * interactions / ML20M_INTERACTIONS))
+    return {"n_users": users, "n_items": ML20M_ITEMS, **ML20M_SHAPE}
+
+
 def parse_size(text: str) -> tuple[int, int]:
+    if text.lower().startswith("ml20m:"):
+        return -1, -1  # checked by parse_ml20m
     try:
         users, items = (int(v.replace(",", "").replace("_", "")) for v in text.lower().split("x"))
     except ValueError:
@@ -57,6 +85,17 @@ def parse_size(text: str) -> tuple[int, int]:
     if users < 1 or items < 1:
         raise SystemExit(f"size {text!r}: expected positive numbers of users and items")
     return users, items
+
+
+def parse_ml20m(text: str) -> int:
+    """``ml20m:2000000`` → 2,000,000 (interactions of the MovieLens-20M-shaped world)."""
+    try:
+        n = int(text.split(":", 1)[1].replace(",", "").replace("_", ""))
+    except ValueError:
+        raise SystemExit(f"size {text!r}: expected ml20m:INTERACTIONS, e.g. ml20m:2000000") from None
+    if not 1_000 <= n <= 10 * ML20M_INTERACTIONS:
+        raise SystemExit(f"size {text!r}: expected 1,000 to {10 * ML20M_INTERACTIONS:,} interactions")
+    return n
 
 
 def worker(spec: str, batch: int, generate_only: bool) -> dict:
@@ -71,11 +110,16 @@ def worker(spec: str, batch: int, generate_only: bool) -> dict:
     t0 = time.perf_counter()
     if spec == "movielens-100k":
         ds = load("movielens-100k")
+    elif spec.lower().startswith("ml20m:"):
+        ds = make_synthetic(**ml20m_world(parse_ml20m(spec)))
     else:
         n_users, n_items = parse_size(spec)
         ds = make_synthetic(n_users=n_users, n_items=n_items)
     row["generate_s"] = time.perf_counter() - t0
     row["interactions"] = ds.n_interactions
+    row["users"], row["items"] = ds.n_users, ds.n_items
+    pop = np.sort(ds.item_popularity)[::-1]
+    row["top1pct_items_share"] = float(pop[: max(1, len(pop) // 100)].sum() / max(pop.sum(), 1))
     row["rss_generate_gb"] = peak_rss_gb()
     if generate_only:
         row["peak_rss_gb"] = peak_rss_gb()
@@ -96,8 +140,8 @@ def worker(spec: str, batch: int, generate_only: bool) -> dict:
 
     marks: list[tuple[float, float, str]] = []
 
-    def mark(msg: str) -> None:
-        marks.append((time.perf_counter(), time.process_time(), re.sub(r"\s*\(.*\)", "", msg)))
+    def mark(msg: str) -> None:  # peak RSS so far at each mark: the rise over a phase is that phase's
+        marks.append((time.perf_counter(), time.process_time(), re.sub(r"\s*\(.*\)", "", msg), peak_rss_gb()))
 
     mark("split and setup")
     pipe = TimedPipeline(PipelineConfig()).fit(train, progress=mark)
@@ -106,6 +150,7 @@ def worker(spec: str, batch: int, generate_only: bool) -> dict:
     row["fit_cpu_s"] = marks[-1][1] - marks[0][1]
     row["phases"] = {msg: b[0] - a[0] for a, b, msg in ((a, b, a[2]) for a, b in zip(marks, marks[1:]))}
     row["phases_cpu"] = {msg: b[1] - a[1] for a, b, msg in ((a, b, a[2]) for a, b in zip(marks, marks[1:]))}
+    row["phases_rss"] = {msg: b[3] for a, b, msg in ((a, b, a[2]) for a, b in zip(marks, marks[1:]))}
     row["sources"] = {}
     for g, gen in enumerate(generators):
         for name, sec in getattr(gen, "fit_seconds_", {}).items():
@@ -165,10 +210,12 @@ def tables(rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, 
     ok = [r for r in rows if "error" not in r and "fit_s" in r]
     main_rows = []
     for r in ok:
-        line = {"data": r["data"], "interactions": r["interactions"], "generate_s": r["generate_s"], "fit_s": r["fit_s"],
+        line = {"data": r["data"], "interactions": r["interactions"], "users": r.get("users"), "items": r.get("items"),
+                "top 1% items' share": r.get("top1pct_items_share"), "generate_s": r["generate_s"], "fit_s": r["fit_s"],
                 "fit_cpu_s": r["fit_cpu_s"]}  # fmt: skip
         line |= {f"fit: {msg} (s)": sec for msg, sec in r["phases"].items()}
         line |= {f"fit: {msg} (cpu s)": sec for msg, sec in r["phases_cpu"].items()}
+        line |= {f"fit: {msg} (peak RSS GB at its end)": gb for msg, gb in r.get("phases_rss", {}).items()}
         line |= {f"{s} ms/user": v for s, v in r["recommend_ms_per_user"].items()}
         line |= {"rss_generate_gb": r["rss_generate_gb"], "peak_rss_gb": r["peak_rss_gb"],
                  "load": f"{r['load_before']}→{r['load_after']}"}  # fmt: skip
@@ -179,12 +226,15 @@ def tables(rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, 
     )
     ndcg = pd.DataFrame({r["data"]: r["ndcg10"] for r in ok})
     syn = [r for r in ok if r["data"] != "movielens-100k"]
+    ml20m = [r for r in syn if r["data"].startswith("ml20m:")]
+    if len(ml20m) >= 2:  # the exponent within one world's shape
+        syn = ml20m
     x = [r["interactions"] for r in syn]
     exps = {}
     if len(syn) >= 2:
         syn_main = main[main["data"].isin([r["data"] for r in syn])]
         for col in syn_main.columns:
-            if col in ("data", "interactions", "load"):
+            if col in ("data", "interactions", "load", "users", "items", "top 1% items' share"):
                 continue
             exps[col] = exponent(x, syn_main[col].tolist())
         for name in src.index:
@@ -199,8 +249,11 @@ def main() -> None:
     ap.add_argument("--no-movielens", action="store_true", help="skip the MovieLens-100K reference row")
     ap.add_argument("--generate-sizes", default="100000x50000",
                     help="sizes at which only make_synthetic is timed (default 100000x50000; '' for none)")
+    ap.add_argument("--interactions", type=int, action="append", default=[],
+                    help="add a MovieLens-20M-shaped world of about this many interactions (repeatable; 20000263: "
+                         "the full size); the same as the size ml20m:N")  # fmt: skip
     ap.add_argument("--batch", type=int, default=2048, help="users per recommend call (default 2048)")
-    ap.add_argument("--json", help="also write the raw rows to this JSON file")
+    ap.add_argument("--json", help="also write the raw rows to this JSON file (rewritten after every size)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -210,17 +263,25 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.batch, args.generate_only)))
         return
 
-    sizes = [s for s in args.sizes.split(",") if s.strip()]
+    sizes = [s for s in args.sizes.split(",") if s.strip()] + [f"ml20m:{n}" for n in args.interactions]
     gen_sizes = [s for s in args.generate_sizes.split(",") if s.strip()]
     for s in sizes + gen_sizes:
-        parse_size(s)  # check every size before any work
-    rows = [run_one(s, args.batch, False) for s in sizes]
+        parse_ml20m(s) if s.lower().startswith("ml20m:") else parse_size(s)  # check every size before any work
+    rows: list[dict] = []
+    gen_rows: list[dict] = []
+
+    def keep(row: dict, into: list[dict]) -> None:  # written after every size: a long run interrupted keeps its rows
+        into.append(row)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(rows + gen_rows, fh, indent=1)
+
+    for s in sizes:
+        keep(run_one(s, args.batch, False), rows)
     if not args.no_movielens:
-        rows.append(run_one("movielens-100k", args.batch, False))
-    gen_rows = [run_one(s, args.batch, True) for s in gen_sizes]
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows + gen_rows, fh, indent=1)
+        keep(run_one("movielens-100k", args.batch, False), rows)
+    for s in gen_sizes:
+        keep(run_one(s, args.batch, True), gen_rows)
 
     main_t, src, ndcg, exp = tables(rows)
     fmt = "{:.3g}".format

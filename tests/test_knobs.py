@@ -81,6 +81,7 @@ TRAIN_CHANGES = {
     "weight_decay": Change(1e-2, "ranked", "fit"),
     "patience": None,  # test_patience: it cuts training; the scores change only if the loss falls again later
     "seed": Change(5, "ranked", "fit"),
+    "max_users": Change(100, "ranked", "fit"),  # the small world's 400 users: the ranker learns on a sample of 100
 }
 RERANK_CHANGES = {
     "lam": Change(0.2, "slate", "serve"),

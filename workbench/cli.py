@@ -41,6 +41,9 @@ class EvaluatePlan:
     config: Any = None  # PipelineConfig for the rankers and 'pipeline'
     split: str = "temporal"
     cache_dir: str = "data"
+    scheduler: str | None = None  # recommend on this Dask scheduler (workbench.sweep.sharded)
+    workers: int | None = None  # ... or on a LocalCluster of this many worker processes
+    shard_users: int = 4096
 
 
 def plan_evaluate(args: argparse.Namespace) -> EvaluatePlan:
@@ -79,7 +82,19 @@ def plan_evaluate(args: argparse.Namespace) -> EvaluatePlan:
     n_items = expected_items(args.data, small, args.cache_dir)
     if ks[-1] > n_items:
         raise UsageError(f"k = {ks[-1]} (--k/--extra-k): expected at most the {n_items} items of {args.data}")
-    return EvaluatePlan(args.data, small, seed, ks, config, args.split, args.cache_dir)
+    scheduler, workers = getattr(args, "scheduler", None), getattr(args, "workers", None)
+    if (scheduler is not None or workers is not None) and args.model not in CONFIG_MODELS:
+        raise UsageError(f"--scheduler/--workers with --model {args.model}: only {', '.join(CONFIG_MODELS)} are "
+                         "served from a stored artefact the Dask workers can read")  # fmt: skip
+    if scheduler is not None or workers is not None:
+        from workbench.sweep.runner import check_scheduler
+
+        try:
+            check_scheduler(scheduler, workers)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return EvaluatePlan(args.data, small, seed, ks, config, args.split, args.cache_dir, scheduler, workers,
+                        getattr(args, "shard_users", 4096))  # fmt: skip
 
 
 def _print_table(frame: pd.DataFrame) -> None:
@@ -149,8 +164,21 @@ def _fit_model(name: str, train, plan: EvaluatePlan):
     if trained.train.fingerprint != train.fingerprint:
         raise RuntimeError(f"the stored pipeline's train data ({trained.train!r}) differs from {train!r}")
     print(f"  {trained.describe()}", file=sys.stderr)
+    from workbench.sweep.sharded import recommend_all
+
     pipe = trained.pipeline
-    return lambda users, k: pipe.recommend(users, k).items
+    if plan.scheduler is None and plan.workers is None:  # in this process, shard after shard
+        return lambda users, k: recommend_all(pipe, users, k, shard_users=plan.shard_users)
+
+    def on_cluster(users, k):  # the same shards as tasks: each worker reads the artefact and the data itself
+        from workbench.store import DataSpec
+        from workbench.sweep.runner import connect
+
+        with connect(plan.scheduler, plan.workers) as client:
+            return recommend_all(pipe, users, k, client=client, folder=trained.path, shard_users=plan.shard_users,
+                                 spec=DataSpec(plan.data, plan.seed, plan.small, plan.split), cache_dir=plan.cache_dir)  # fmt: skip
+
+    return on_cluster
 
 
 # ---- simulated experiments
@@ -259,6 +287,13 @@ def add_evaluate(sub: Subparsers) -> None:
     ev.add_argument("--config", help=f"pipeline TOML config; only for {', '.join(CONFIG_MODELS)} (default: "
                                      "PipelineConfig's defaults, spelled out in configs/default.toml)")  # fmt: skip
     ev.add_argument("--graded", action="store_true", help="graded relevance from ratings (default: binary)")
+    ev.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                    help="recommend on this Dask scheduler (tcp://host:8786), one task per shard of users; its "
+                         "workers read the model store and data cache at the same paths (a shared file system)")  # fmt: skip
+    ev.add_argument("--workers", type=positive_int("a positive number of worker processes"), default=None,
+                    help="recommend on a Dask LocalCluster of this many worker processes")
+    ev.add_argument("--shard-users", type=positive_int("a positive number of users"), default=4096,
+                    help="users per shard (default 4096); the lists do not depend on where the shards run")
     ev.set_defaults(func=cmd_evaluate)
 
 

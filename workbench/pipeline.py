@@ -261,9 +261,7 @@ class Pipeline:
         """Stage 3 over cached ranked candidates: what a slider re-runs (``rerank_config`` default:
         the config's; a None seed in it is the pipeline's seed)."""
         self.check_fitted()
-        k = self._check_k(k, ranked)
-        return rerank(ranked, k, items=self.train_.item_arrays(), seen=self.train_.matrix,
-                      config=self.config.rerank_config(rerank_config))  # fmt: skip
+        return rerank_ranked(self.config, self.train_, ranked, self._check_k(k, ranked), rerank_config)
 
     def _check_k(self, k: int | None, ranked: CandidateSet | None = None) -> int:
         k = self.config.k if k is None else k
@@ -353,6 +351,13 @@ class Pipeline:
         """Accuracy and beyond-accuracy table of ``slate`` against ``test`` (`workbench.metrics.evaluate`)."""
         return evaluate(slate.items, relevance_matrix(test), ks or (slate.k,), users=slate.users,
                         items=self.train_.item_arrays())  # fmt: skip
+
+
+def rerank_ranked(config: PipelineConfig, train: Dataset, ranked: CandidateSet, k: int,
+                  rerank_config: RerankConfig | None = None) -> Slate:  # fmt: skip
+    """Stage 3 of ``config`` over ranked candidates, with ``train``'s item arrays: all that
+    `Pipeline.rerank_stage` needs, so a sweep task scores a config without the fitted stages 1-2."""
+    return rerank(ranked, k, items=train.item_arrays(), seen=train.matrix, config=config.rerank_config(rerank_config))
 
 
 def _column_of(row_items: np.ndarray, wanted: np.ndarray) -> np.ndarray:

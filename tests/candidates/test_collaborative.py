@@ -43,11 +43,43 @@ def test_itemknn_window_counts_only_nearby_items(tiny_world):
     # user 0 consumes 0, 1, 2, 3 in that order; user 1 consumes 3, 2
     ds = tiny_world([(0, 0), (0, 1), (0, 2), (0, 3), (1, 3), (1, 2)], n_users=2, n_items=4,
                     days_ago=[4, 3, 2, 1, 2, 1])  # fmt: skip
-    co = ItemKNN(window=1).fit(ds)._cooccurrence(ds).toarray()
+    co = cooccurrence(ItemKNN(window=1).fit(ds), ds)
     expected = np.zeros((4, 4))
     for a, b, c in [(0, 1, 1), (1, 2, 1), (2, 3, 2)]:
         expected[a, b] = expected[b, a] = c
     np.testing.assert_array_equal(co, expected)
+
+
+def cooccurrence(src, ds):
+    """The streamed blocks of ``src``'s co-occurrence, stacked (rows in order, no row missing)."""
+    blocks = list(src._cooccurrence_blocks(ds))
+    assert [lo for lo, _, _ in blocks] == [0, *[hi for _, hi, _ in blocks[:-1]]] and blocks[-1][1] == ds.n_items
+    return np.vstack([c for _, _, c in blocks])
+
+
+@pytest.mark.parametrize("window", [None, 1, 3])
+def test_itemknn_streamed_cooccurrence_counts_every_pair_in_small_blocks(window, tiny_world, monkeypatch):
+    """Blocks of 3 rows and a pair budget of 5 (many flushes) give the per-user count of the definition."""
+    import workbench.candidates.itemknn as itemknn
+
+    rng = np.random.default_rng(7)
+    n_users, n_items = 25, 11
+    pairs = [(u, i) for u in range(n_users) for i in rng.permutation(n_items)[: rng.integers(1, 8)]]
+    days = rng.permutation(len(pairs)).astype(float) + 1.0  # distinct times: one order per user
+    ds = tiny_world(pairs, n_users=n_users, n_items=n_items, days_ago=days.tolist())
+    monkeypatch.setattr(itemknn, "BATCH_CELLS", 3 * n_items)
+    monkeypatch.setattr(itemknn, "PAIR_BUDGET", 5)
+    expected = np.zeros((n_items, n_items))
+    inter = ds.interactions.drop_duplicates(["user", "item"], keep="last")
+    for _, seq in inter.groupby("user", sort=False)["item"]:  # one small user history at a time, by the definition
+        seq = seq.to_numpy()
+        for a in range(len(seq)):
+            for b in range(len(seq)):
+                if a != b and (window is None or abs(a - b) <= window):
+                    expected[seq[a], seq[b]] += 1
+    got = cooccurrence(ItemKNN(window=window).fit(ds), ds)
+    np.fill_diagonal(got, 0.0)  # the full count's diagonal is each item's own users; the fit zeroes it
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_ease_equals_per_column_ridge_regression(tiny_world):

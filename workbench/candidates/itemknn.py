@@ -18,11 +18,15 @@ apart); with ``history_half_life`` the user's history is recency-weighted
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import scipy.sparse as sp
 
 from workbench.candidates.base import BATCH_CELLS, CandidateSource, recency_weighted
 from workbench.data.dataset import Dataset
+
+PAIR_BUDGET = 1 << 24  # co-occurring pairs held before they are counted into a block (128 MB of int64 keys)
 
 
 class ItemKNN(CandidateSource):
@@ -48,14 +52,10 @@ class ItemKNN(CandidateSource):
         self.window, self.history_half_life = window, history_half_life
 
     def _fit(self, train: Dataset) -> None:
-        co = self._cooccurrence(train)
         n = self.popularity_.astype(np.float64)
         k = min(self.neighbours, self.n_items_ - 1)
         blocks = []
-        step = max(1, BATCH_CELLS // self.n_items_)
-        for lo in range(0, self.n_items_, step):
-            hi = min(lo + step, self.n_items_)
-            c = co[lo:hi].toarray().astype(np.float64)
+        for lo, hi, c in self._cooccurrence_blocks(train):
             c[np.arange(hi - lo), np.arange(lo, hi)] = 0.0
             denom = np.outer(n[lo:hi] ** self.alpha, n ** (1.0 - self.alpha)) + self.shrink
             sim = np.divide(c, denom, out=np.zeros_like(c), where=denom > 0)
@@ -68,20 +68,43 @@ class ItemKNN(CandidateSource):
         self.similarity_ = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_items_,) * 2, dtype=np.float32)
         self.history_ = recency_weighted(train, self.history_half_life)
 
-    def _cooccurrence(self, train: Dataset) -> sp.csr_matrix:
-        """``c_ij``: users with both items (within ``window`` positions of each other when set)."""
+    def _cooccurrence_blocks(self, train: Dataset) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(lo, hi, c)``: rows ``lo:hi`` of the co-occurrence ``c_ij`` (users with both items; within
+        ``window`` positions of each other when set), float64 ``[hi - lo, n_items]``, ``(hi - lo) · n_items
+        ≤ BATCH_CELLS``. Streamed block by block: the items × items matrix is never held whole (at
+        MovieLens-20M's size it would hold ~30 pairs per interaction: gigabytes)."""
+        n_items = self.n_items_
+        step = max(1, BATCH_CELLS // n_items)
         if self.window is None:
             X = train.matrix
-            return (X.T @ X).tocsr()
-        inter = train.interactions.drop_duplicates(["user", "item"], keep="last")
-        users, items = inter["user"].to_numpy(), inter["item"].to_numpy()
-        shape = (self.n_items_, self.n_items_)
-        co = sp.csr_matrix(shape, dtype=np.float64)
-        for lag in range(1, self.window + 1):
-            same = users[lag:] == users[:-lag]
-            ahead = sp.csr_matrix((np.ones(same.sum()), (items[:-lag][same], items[lag:][same])), shape=shape)
-            co = co + ahead + ahead.T
-        return co
+            Xc = X.tocsc()
+            for lo in range(0, n_items, step):
+                hi = min(lo + step, n_items)
+                yield lo, hi, (Xc[:, lo:hi].T @ X).toarray().astype(np.float64)
+            return
+        inter = train.interactions.drop_duplicates(["user", "item"], keep="last")  # by user, then time
+        users, items = inter["user"].to_numpy(np.int64), inter["item"].to_numpy(np.int64)
+        by_item = np.argsort(items, kind="stable")
+        first = np.searchsorted(items[by_item], np.arange(0, n_items + step, step))
+        for b, lo in enumerate(range(0, n_items, step)):
+            hi = min(lo + step, n_items)
+            at = by_item[first[b] : first[b + 1]]  # positions holding an item of this block
+            counts = np.zeros((hi - lo) * n_items, np.float64)
+            keys: list[np.ndarray] = []
+            held = 0
+            for lag in range(1, self.window + 1):
+                for other in (at + lag, at - lag):  # the item `lag` positions later, and earlier
+                    ok = (other >= 0) & (other < len(items))
+                    mine, other = at[ok], other[ok]
+                    same = users[other] == users[mine]
+                    keys.append((items[mine[same]] - lo) * n_items + items[other[same]])
+                    held += len(keys[-1])
+                    if held >= PAIR_BUDGET:
+                        counts += np.bincount(np.concatenate(keys), minlength=len(counts))
+                        keys, held = [], 0
+            if keys:
+                counts += np.bincount(np.concatenate(keys), minlength=len(counts))
+            yield lo, hi, counts.reshape(hi - lo, n_items)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
         scores = (self.history_[users] @ self.similarity_).toarray()

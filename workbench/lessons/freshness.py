@@ -14,7 +14,6 @@ import dataclasses
 import math
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 
 from workbench.metrics.beyond import mean_item_age

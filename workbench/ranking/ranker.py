@@ -168,6 +168,17 @@ class Ranker:
         return scored.top(min(top_k, candidates.n))
 
 
+def training_users(users: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """``users`` when at most ``config.max_users``; else that many of them, drawn uniformly without
+    replacement with ``config.seed`` (None: 0), in increasing order. The others' future positives
+    have no candidate row, so they label no pair (`workbench.ranking.train.PairSampler`)."""
+    limit = config.max_users
+    if limit is None or len(users) <= limit:
+        return users
+    rng = np.random.default_rng(0 if config.seed is None else config.seed)
+    return np.sort(rng.choice(users, size=limit, replace=False))
+
+
 def fit_two_stage(
     train: Dataset,
     retrieve: Callable[[Dataset, np.ndarray], CandidateSet],
@@ -177,11 +188,13 @@ def fit_two_stage(
     """Carve each user's last ``future_fraction`` of ``train`` as the future, train ``ranker`` on it, serve on ``train``.
 
     ``retrieve(history, users)`` fits the candidate sources on ``history`` and returns a
-    CandidateSet for ``users``; it is called once here (on the carved history). Afterwards
+    CandidateSet for ``users`` (those with a future, at most ``max_users`` of them: `training_users`);
+    it is called once here (on the carved history). Afterwards
     the ranker's features are refreshed from the whole of ``train``; retrieve the serving
     candidates from sources fitted on ``train`` yourself.
     """
     history, future = temporal_split(train, future_fraction)
     users = np.unique(future.interactions["user"].to_numpy())
+    users = training_users(users, ranker.train_config)
     ranker.fit(history, future, retrieve(history, users))
     return ranker.use_history(train)

@@ -50,6 +50,11 @@ class TrainConfig:
     weight_decay: float = 1e-5
     patience: int = 2
     seed: int | None = None  # None: 0 for a Ranker used alone; a Pipeline's seed inside a Pipeline
+    # `fit_two_stage` trains on at most this many users with a future, drawn uniformly without
+    # replacement with ``seed`` (None: all). It bounds the training set (candidates and their source
+    # features: about 176 B per candidate cell, docs/ARCHITECTURE.md) as users grow; every world of
+    # at most this many users is trained on all of them, so its figures do not change.
+    max_users: int | None = 30_000
 
     def __post_init__(self) -> None:
         if self.hard_negatives < 0 or self.easy_negatives < 0 or self.hard_negatives + self.easy_negatives == 0:
@@ -68,6 +73,8 @@ class TrainConfig:
             raise ValueError(f"weight_decay={self.weight_decay!r}: expected a non-negative, finite L2 weight")
         if self.seed is not None:
             check_count("TrainConfig.seed (None: the pipeline's)", self.seed, 0)
+        if self.max_users is not None:
+            check_count("TrainConfig.max_users (None: every user with a future)", self.max_users, 1)
 
 
 @dataclass(frozen=True)

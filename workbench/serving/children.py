@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import signal
 import subprocess
 from pathlib import Path

@@ -9,6 +9,7 @@
 - ``frontier``: per-config means, the Pareto frontier, the best config under constraints.
 - ``export``: the winning config as a pipeline TOML.
 - ``studies``: the simulation studies (A/A, power, sensitivity, off-policy) as sweep tasks.
+- ``cache``: the per-worker-process cache both ``tasks`` and ``studies`` keep their shared values in.
 
 Needs the ``sweep`` extra (``pip install -e '.[sweep]'``: dask[distributed], pyarrow).
 """

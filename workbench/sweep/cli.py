@@ -22,7 +22,7 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def _metric_columns(summary: pd.DataFrame) -> list[str]:
-    skip = {"order", "seed", "pid", "n_seeds", "users", "setup_seconds"}
+    skip = {"order", "seed", "pid", "n_seeds", "users", "upstream_seconds", "upstream_cpu_seconds"}
     return [c for c in summary.columns if pd.api.types.is_numeric_dtype(summary[c]) and "_ci_" not in c
             and c not in skip and not pd.api.types.is_bool_dtype(summary[c])]  # fmt: skip
 

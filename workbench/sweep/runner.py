@@ -10,8 +10,12 @@
 3. per distinct upstream config (its artefact key: everything but the serving knobs
    ``rerank``, ``k`` and ``n_ranked``), the stored artefact, or one fit task that trains
    and stores it (`workbench.store`); the configs sharing it wait for that task;
-4. one task per config × seed (`workbench.sweep.tasks.pipeline_trial`): stage 3 and the
-   metrics over the worker's cached ranked candidates.
+4. per artefact × seed × ``n_ranked``, one task running stages 1-2 for the evaluation users
+   (`workbench.sweep.tasks.rank_upstream`): computed once, its ranked candidates copied by
+   Dask once to each worker that needs them;
+5. one task per group of configs × seed (`workbench.sweep.tasks.pipeline_trials`, up to
+   `MAX_CONFIGS_PER_TASK` configs, about four tasks per worker: `configs_per_task`): stage 3
+   and the metrics of each config over those shared ranked candidates, one row per config.
 
 Rows are written to the results folder as they arrive (`workbench.sweep.results`); a
 config that fails is a row with its error; an interruption (Ctrl-C) keeps what was
@@ -47,8 +51,9 @@ from workbench.provenance import git_commit, package_versions, thread_settings
 from workbench.sweep.progress import Silent
 from workbench.sweep.results import ResultStore
 from workbench.sweep.spec import SweepSpec, Trial
-from workbench.sweep.tasks import EvalInputs, failure, fit_upstream, pipeline_trial, study_trial
+from workbench.sweep.tasks import EvalInputs, failure, fit_upstream, pipeline_trials, rank_upstream, study_trial
 
+MAX_CONFIGS_PER_TASK = 25
 _ADDRESS = re.compile(r"^((tcp|tls|ws|wss|inproc|ucx)://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 
 
@@ -179,27 +184,28 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, scheduler: str | None = None,
         address = c.scheduler_info().get("address", str(scheduler))
         n_workers = len(c.scheduler_info().get("workers", {}))
         if plan is not None:
-            futures, fit_futures = _submit_pipeline(c, spec, todo, plan, cache_dir)
+            per_task = configs_per_task(len(todo), n_workers)
+            futures, fit_futures = _submit_pipeline(c, spec, todo, plan, cache_dir, per_task)
         else:
             futures, fit_futures = _submit_studies(c, spec, todo, cache_dir), []
-        by_key = {f.key: t for f, t in futures}
+        by_key = {f.key: ts for f, ts in futures}
         common = {"sweep": spec.name, "data": spec.data, "small": spec.small, "split": spec.split,
                   "scheduler": address, "started": started, **prov}  # fmt: skip
         computed = failed = 0
         buffer: list[dict[str, Any]] = []
         last = time.perf_counter()
-        progress.start(len(futures), f"sweep {spec.name}")
+        progress.start(len(todo), f"sweep {spec.name}")
         try:
             from distributed import as_completed
 
             for fut in as_completed([f for f, _ in futures]):
-                t = by_key[fut.key]
-                row = _row(fut, t)
-                row |= _trial_columns(t, order[t.config_id]) | common
-                buffer.append(row)
-                computed += 1
-                failed += row["status"] != "ok"
-                progress.update(row)
+                ts = by_key[fut.key]
+                for row, t in zip(_rows(fut, ts), ts):
+                    row |= _trial_columns(t, order[t.config_id]) | common
+                    buffer.append(row)
+                    computed += 1
+                    failed += row["status"] != "ok"
+                    progress.update(row)
                 fut.release()
                 if len(buffer) >= flush_every or time.perf_counter() - last >= flush_seconds:
                     results.append(buffer)
@@ -215,15 +221,23 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, scheduler: str | None = None,
                     n_workers, results.read())  # fmt: skip
 
 
-def _row(fut: Any, t: Trial) -> dict[str, Any]:
-    """The task's row, or a failure row when the task itself (or the fit it waited for) raised."""
+def configs_per_task(n_configs: int, n_workers: int) -> int:
+    """Configs scored in one task: about four tasks per worker, at most `MAX_CONFIGS_PER_TASK`
+    (a task's configs share its per-task costs; enough tasks remain to balance the workers)."""
+    return max(1, min(MAX_CONFIGS_PER_TASK, n_configs // (4 * max(1, n_workers))))
+
+
+def _rows(fut: Any, ts: list[Trial]) -> list[dict[str, Any]]:
+    """The task's rows (one per trial), or failure rows when the task itself (or what it waited for) raised."""
     if fut.status == "finished":
-        return fut.result()
+        out = fut.result()
+        return out if isinstance(out, list) else [out]
     try:
         exc = fut.exception()
     except BaseException as err:  # cancelled
         exc = err
-    return {"config_id": t.config_id, **failure(exc), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return [{"config_id": t.config_id, **failure(exc), "finished": when} for t in ts]
 
 
 def _trial_columns(t: Trial, order: int) -> dict[str, Any]:
@@ -323,8 +337,9 @@ def _done(table: pd.DataFrame, plan: _Plan | None) -> set[str]:
     return {cid for cid, art in zip(ok["config_id"], arts) if plan.keys.get(cid) == art}
 
 
-def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], plan: _Plan, cache_dir: str):
-    """Scatter each seed's inputs, one fit task per missing upstream artefact, one task per config × seed."""
+def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], plan: _Plan, cache_dir: str, per_task: int = 1):
+    """Scatter each seed's inputs, one fit task per missing upstream artefact, one stages 1-2 task per
+    artefact × seed × ``n_ranked``, one task per ``per_task`` configs × seed sharing those."""
     from workbench.sweep.evaluation import evaluation_users
 
     inputs = {}
@@ -343,12 +358,19 @@ def _submit_pipeline(c: Any, spec: SweepSpec, todo: list[Trial], plan: _Plan, ca
             artefact = c.submit(fit_upstream, dataclasses.asdict(plan.specs[first.seed]), first.config_dict,
                                 plan.store_root, cache_dir, key=f"fit-{key}-{os.urandom(4).hex()}")  # fmt: skip
             fit_futures.append(artefact)
+        shared: dict[tuple[int, int], list[Trial]] = {}  # (seed, n_ranked) → the configs sharing its stages 1-2
         for t in members:
-            payload = {"config_id": t.config_id, "config": t.config_dict, "ks": list(spec.ks(t.config.k)),
-                       "graded": spec.graded, "metrics": list(spec.metrics)}  # fmt: skip
-            fut = c.submit(pipeline_trial, payload, inputs[t.seed], artefact,
-                           key=f"trial-{t.config_id}-{os.urandom(4).hex()}")  # fmt: skip
-            futures.append((fut, t))
+            shared.setdefault((t.seed, t.config.n_ranked), []).append(t)
+        for (seed, n_ranked), group in shared.items():
+            upstream = c.submit(rank_upstream, group[0].config_dict, inputs[seed], artefact,
+                                key=f"rank-{key}-{seed}-{n_ranked}-{os.urandom(4).hex()}")  # fmt: skip
+            for lo in range(0, len(group), per_task):
+                chunk = group[lo : lo + per_task]
+                payloads = [{"config_id": t.config_id, "config": t.config_dict, "ks": list(spec.ks(t.config.k)),
+                             "graded": spec.graded, "metrics": list(spec.metrics)} for t in chunk]  # fmt: skip
+                fut = c.submit(pipeline_trials, payloads, inputs[seed], upstream,
+                               key=f"trials-{chunk[0].config_id}-{len(chunk)}-{os.urandom(4).hex()}")  # fmt: skip
+                futures.append((fut, chunk))
     return futures, fit_futures
 
 
@@ -362,6 +384,6 @@ def _submit_studies(c: Any, spec: SweepSpec, todo: list[Trial], cache_dir: str):
     for t in todo:
         payload = {"config_id": t.config_id, "study": spec.study, "params": t.params, "seed": t.seed}
         fut = c.submit(study_trial, payload, inputs[t.seed], key=f"study-{t.config_id}-{os.urandom(4).hex()}")
-        futures.append((fut, t))
+        futures.append((fut, [t]))
     return futures
 

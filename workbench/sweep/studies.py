@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from workbench.sweep.cache import cached
+
 CLICK_MODELS = ("position", "cascade")
 
 
@@ -114,7 +116,6 @@ def _world_parts(inputs: WorldInputs) -> tuple[Any, Any, np.ndarray]:
 def _lists(inputs: Any, spec: str, k: int, seed: int) -> np.ndarray:
     """A ranker's lists over the population, cached per worker (keyed by the world's data and the spec)."""
     from workbench.experiment import make_ranker
-    from workbench.sweep.tasks import cached
 
     ds, world, population = _world_parts(inputs)
     key = ("lists", ds.fingerprint, seed, spec, k)
@@ -175,7 +176,6 @@ def estimator_column(name: str) -> str:
 
 def run_offpolicy(p: dict[str, Any], seed: int, inputs: Any) -> dict[str, Any]:
     from workbench.experiment.ope.lab import offpolicy_lab, replicate
-    from workbench.sweep.tasks import cached
 
     ds = inputs.ds
     lab_args = dict(k=p["k"], n_candidates=p["n_candidates"], logger_sigma=p["logger_sigma"], seed=seed,

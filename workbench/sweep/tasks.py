@@ -1,10 +1,9 @@
 """What runs on a Dask worker: fit an upstream config once, then score configs from a per-worker cache.
 
-A worker keeps, per process, the fitted pipelines it has loaded (keyed by artefact key)
-and the ranked candidates of the evaluation users (keyed by artefact key and
-``n_ranked``): a rerank-only sweep loads its artefact and runs stages 1-2 once per
-worker, then each task runs only stage 3 and the metrics. The cache holds the last
-`CACHE_SIZE` entries, so a sweep over many upstream configs does not fill the memory.
+Stages 1-2 run once per (artefact, seed, ``n_ranked``) in one `rank_upstream` task, whose
+ranked candidates every config sharing them receives (Dask copies the result once to each
+worker that needs it); each `pipeline_trial` then runs only stage 3 and the metrics. A
+worker keeps the fitted pipelines it loaded in `workbench.sweep.cache`.
 
 Every function here returns plain data (a results row), and catches a config's own
 failure into the row (``status = "failed"``, ``error``), so that one bad config never
@@ -16,40 +15,16 @@ from __future__ import annotations
 import copy
 import os
 import socket
-import threading
 import time
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-CACHE_SIZE = 8
-_CACHE: OrderedDict[tuple, Any] = OrderedDict()
-_LOCK = threading.RLock()
-_STATS = {"loads": 0, "ranks": 0}
-
-
-def cached(key: tuple, make: Callable[[], Any]) -> Any:
-    """``make()`` once per worker process for ``key`` (least recently used entries beyond `CACHE_SIZE` dropped)."""
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-        value = make()
-        _CACHE[key] = value
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-        return value
-
-
-def cache_stats() -> dict[str, int]:
-    """How many pipelines this worker loaded and how many times it ran stages 1-2 (for tests and reports)."""
-    with _LOCK:
-        return dict(_STATS)
+from workbench.sweep.cache import cached, count
+from workbench.sweep.studies import STUDIES
 
 
 @dataclass(frozen=True)
@@ -102,57 +77,67 @@ def _pipeline(artefact: dict[str, Any], inputs: EvalInputs):
     from workbench.store import load_pipeline
 
     def load():
-        _STATS["loads"] += 1
+        count("loads")
         return load_pipeline(artefact["path"], inputs.train)
 
     return cached(("pipeline", artefact["key"]), load)
 
 
-def _ranked(artefact: dict[str, Any], pipe, inputs: EvalInputs):
-    key = ("ranked", artefact["key"], pipe.config.n_ranked, inputs.users.tobytes())
+def rank_upstream(config: dict[str, Any], inputs: EvalInputs, artefact: dict[str, Any]) -> dict[str, Any]:
+    """Stages 1-2 of one artefact for a seed's evaluation users, once for every config that shares them.
 
-    def rank():
-        _STATS["ranks"] += 1
-        return pipe.rank_stage(inputs.users)
+    One task per (artefact, seed, ``n_ranked``): it loads the stored pipeline (``config``: the
+    first config of the group, whose fitted fields are the artefact's), ranks the evaluation
+    users' candidates and returns them. Dask copies the result once to each worker whose
+    `pipeline_trial` tasks need it, so no trial loads the pipeline or runs stages 1-2."""
+    from workbench.pipeline import PipelineConfig
 
-    return cached(key, rank)
+    t0, c0 = time.perf_counter(), time.process_time()
+    pipe = copy.copy(_pipeline(artefact, inputs))  # shares the fitted stages; n_ranked from this config
+    pipe.config = PipelineConfig.from_dict(config)
+    count("ranks")
+    ranked = pipe.rank_stage(inputs.users)
+    return {"ranked": ranked, "key": artefact["key"], "trained": bool(artefact.get("trained")),
+            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+            "where": where()["worker"]}  # fmt: skip
 
 
-def pipeline_trial(trial: dict[str, Any], inputs: EvalInputs, artefact: dict[str, Any]) -> dict[str, Any]:
-    """One config × seed: stage 3 over the worker's cached ranked candidates, then the metric table.
+def pipeline_trial(trial: dict[str, Any], inputs: EvalInputs, upstream: dict[str, Any]) -> dict[str, Any]:
+    """One config × seed: stage 3 over the shared ranked candidates (`rank_upstream`), then the metric table.
 
     ``trial``: config (dict), ks, graded, metrics. The figures are those of
     ``workbench evaluate --model pipeline --config <config>``: the same users, the same
     lists (``recommend`` = stages 1-2, then stage 3 to the largest cut-off), the same
     `workbench.sweep.evaluation.metric_table`.
     """
-    from workbench.pipeline import PipelineConfig
+    from workbench.pipeline import PipelineConfig, rerank_ranked
     from workbench.sweep.evaluation import metric_table, wide_row
 
-    row: dict[str, Any] = {"config_id": trial["config_id"], "artefact": artefact.get("key"),
-                           "artefact_trained": bool(artefact.get("trained")), **where()}  # fmt: skip
+    row: dict[str, Any] = {"config_id": trial["config_id"], "artefact": upstream.get("key"),
+                           "artefact_trained": bool(upstream.get("trained")), **where()}  # fmt: skip
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         config = PipelineConfig.from_dict(trial["config"])
-        before = cache_stats()
-        base = _pipeline(artefact, inputs)
-        pipe = copy.copy(base)  # shares the fitted stages; serving knobs (rerank, k, n_ranked) from this config
-        pipe.config = config
-        ranked = _ranked(artefact, pipe, inputs)
-        t1, c1 = time.perf_counter(), time.process_time()
-        ks = trial["ks"]
-        slate = pipe.rerank_stage(ranked, ks[-1])
+        ranked, ks = upstream["ranked"], trial["ks"]
+        if not 1 <= ks[-1] <= ranked.n:
+            raise ValueError(f"k={ks[-1]}: expected an integer in [1, {ranked.n}] (the ranked pool holds {ranked.n} per user)")
+        slate = rerank_ranked(config, inputs.train, ranked, ks[-1])
         table = metric_table(slate.items, inputs.train, inputs.test, inputs.users, ks, trial["graded"])
-        after = cache_stats()
         row |= wide_row(table, trial["metrics"])
-        row |= {"status": "ok", "error": "", "traceback": "", "users": int(len(inputs.users)),
-                "setup_seconds": t1 - t0, "seconds": time.perf_counter() - t1, "cpu_seconds": time.process_time() - c1,
-                "setup_cpu_seconds": c1 - c0,
-                "loaded_pipeline": after["loads"] > before["loads"], "ranked_now": after["ranks"] > before["ranks"]}  # fmt: skip
+        row |= {"status": "ok", "error": "", "traceback": "", "users": len(inputs.users),
+                "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+                "upstream_seconds": upstream["seconds"], "upstream_cpu_seconds": upstream["cpu_seconds"],
+                "upstream_worker": upstream["where"]}  # fmt: skip
     except Exception as exc:  # recorded in the row; the sweep goes on
         row |= failure(exc) | {"seconds": time.perf_counter() - t0}
     row["finished"] = now()
     return row
+
+
+def pipeline_trials(trials: list[dict[str, Any]], inputs: EvalInputs, upstream: dict[str, Any]) -> list[dict[str, Any]]:
+    """Several configs sharing one upstream in one task (`pipeline_trial` for each, in order): Dask's
+    per-task costs (scheduling, a result message, a row batch on the client) are paid once for all."""
+    return [pipeline_trial(t, inputs, upstream) for t in trials]
 
 
 # ---- simulation studies
@@ -160,8 +145,6 @@ def pipeline_trial(trial: dict[str, Any], inputs: EvalInputs, artefact: dict[str
 
 def study_trial(trial: dict[str, Any], inputs: Any) -> dict[str, Any]:
     """One study run (parameters × seed) on the scattered ``(Dataset, world)`` of its seed."""
-    from workbench.sweep.studies import STUDIES
-
     row: dict[str, Any] = {"config_id": trial["config_id"], **where()}
     t0 = time.perf_counter()
     try:
