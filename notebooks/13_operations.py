@@ -13,7 +13,7 @@ with app.setup:
 
     import marimo as mo
 
-    from workbench.lessons import exercises, guide
+    from workbench.lessons import exercises, guide, kit
     from workbench.serving.operations import snapshot
 
     PROMETHEUS_URL = os.environ.get("WORKBENCH_PROMETHEUS_URL", "http://127.0.0.1:9090")
@@ -60,8 +60,7 @@ def _():
 def _(refresh):
     refresh.value  # re-read on every tick
     reading = snapshot(PROMETHEUS_URL, EVENT_LOG)
-    print(reading.summary())
-    _parts = [mo.md(f"**{reading.summary()}**")]
+    _parts = [kit.show(f"**{reading.summary()}**")]  # printed too when run as a script
     if reading.problems:
         _parts.append(mo.callout(mo.md("\n\n".join(reading.problems)), kind="warn"))
     for _title, _frame in (("p50 / p99 per stage (ms) against the textbook's p99 budget", reading.stages),
@@ -90,6 +89,12 @@ def my_histogram_quantile(q, bounds, cumulative):
 @app.cell
 def _(histogram_quantile_box):
     exercises.show("histogram_quantile", my_histogram_quantile, histogram_quantile_box)
+    return
+
+
+@app.cell
+def _():
+    kit.footer(kit.settings(), {"prometheus_url": PROMETHEUS_URL, "event_log": EVENT_LOG}, __file__)
     return
 
 
