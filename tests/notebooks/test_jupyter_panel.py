@@ -8,11 +8,12 @@ charts the panels show are the ones `workbench.lessons` computes here for those 
 
 import dataclasses
 import re
+import subprocess
+import sys
 
 import nbformat
 import numpy as np
 import pytest
-from nbclient import NotebookClient
 from threadpoolctl import threadpool_limits
 
 from workbench.lessons.lab import ALPHA, daily_readings, interleaving_readings
@@ -25,12 +26,23 @@ RERANK = ROOT / "notebooks" / "jupyter_panel.ipynb"
 EXPERIMENTS = ROOT / "notebooks" / "experiments_panel.ipynb"
 
 
-def _execute(path, env, monkeypatch):
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
-    return nb
+EXECUTE = """
+import sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": sys.argv[3]}}).execute()
+nbformat.write(nb, sys.argv[2])
+"""
+
+
+def _execute(path, env, tmp_path):
+    """Run the notebook as JupyterLab would, its client in a process of its own: a client inside this
+    long-lived test process (after other tests' event loops, threads and sockets) was seen waiting
+    forever on an idle kernel, while the same notebooks run cleanly from a fresh process."""
+    out = tmp_path / path.name
+    subprocess.run([sys.executable, "-c", EXECUTE, str(path), str(out), str(ROOT / "notebooks")], env=env, check=True,
+                   timeout=900)  # fmt: skip
+    return nbformat.read(out, as_version=4)
 
 
 def _states(nb) -> list[dict]:
@@ -60,8 +72,8 @@ def _metric_rows(html_text: str) -> dict[str, float]:
 
 
 @pytest.mark.slow  # a Jupyter kernel runs the whole notebook
-def test_rerank_notebook_in_a_kernel_keeps_the_value_python_set(small_env, small_whatif, monkeypatch):
-    nb = _execute(RERANK, small_env, monkeypatch)
+def test_rerank_notebook_in_a_kernel_keeps_the_value_python_set(small_env, small_whatif, tmp_path):
+    nb = _execute(RERANK, small_env, tmp_path)
     assert "application/vnd.jupyter.widget-view+json" in nb.cells[1].outputs[-1]["data"]
     states = _states(nb)
     assert _values(states, "MMR λ (relevance weight)") == [0.5]  # set from Python; the sweep moved nothing
@@ -86,11 +98,11 @@ def test_rerank_notebook_in_a_kernel_keeps_the_value_python_set(small_env, small
 
 
 @pytest.mark.slow  # a Jupyter kernel runs the whole notebook
-def test_experiments_notebook_in_a_kernel_shows_the_labs_figures(small_env, monkeypatch):
+def test_experiments_notebook_in_a_kernel_shows_the_labs_figures(small_env, tmp_path):
     from workbench.lessons import kit
     from workbench.lessons.lab import make_lab
 
-    nb = _execute(EXPERIMENTS, small_env, monkeypatch)
+    nb = _execute(EXPERIMENTS, small_env, tmp_path)
     states = _states(nb)
     lifts, per_day, days = (_values(states, d) for d in ("true CTR lift of B (%)", "new users per day", "days"))
     assert len(set(lifts)) == 1 and per_day == [100, 100] and days == [7, 7]
