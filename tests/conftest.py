@@ -54,6 +54,6 @@ def redis():
     from workbench.serving.redis_server import RedisServer, find_redis_server
 
     find_redis_server()
-    server = RedisServer().start()
+    server = RedisServer(die_with_parent=True).start()  # no orphan if the test run is killed
     yield server
     server.stop(remove_dir=True)
