@@ -48,15 +48,6 @@ def sweep_file(folder, grid: dict, head: str = "", name: str = "t"):
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as c:  # fmt: skip
-        yield c
-
-
-@pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     """The light pipeline fitted once in this process and stored: a warm model store."""
     folder = tmp_path_factory.mktemp("base")

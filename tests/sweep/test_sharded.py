@@ -42,15 +42,6 @@ def test_shards_cover_the_users_in_order_and_refuse_a_bad_size():
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as c:  # fmt: skip
-        yield c
-
-
-@pytest.fixture(scope="module")
 def light(tmp_path_factory):
     path = tmp_path_factory.mktemp("cfg") / "light.toml"
     path.write_text(LIGHT)
