@@ -2,10 +2,11 @@
 naming the file and the dotted key, before any data is loaded.
 
 Every config the project reads (the pipeline with its ``[train]``, ``[rerank]``,
-``[source_params.NAME]`` and ``[ranker_params]`` tables, the sweep spec, the notebook settings)
-is a frozen dataclass or a constructor whose ``__post_init__`` / ``__init__`` holds its ranges
-and cross-field rules, declared once beside the defaults. This module reads a mapping (a TOML
-table) into one of those:
+``[source_params.NAME]`` and ``[ranker_params]`` tables; the loop's TOML with its ``[alerts]`` and
+``[[alerts.rules]]``; the sweep spec's ``[sweep]`` and ``[study]`` tables; the service config; the
+notebook settings) is a frozen dataclass or a constructor whose ``__post_init__`` / ``__init__``
+holds its ranges and cross-field rules, declared once beside the defaults. This module reads a
+mapping (a TOML table; `load_file` a TOML file) into one of those:
 
 1. unknown keys are refused, listing the expected ones;
 2. each key the user wrote is validated against the field's annotation by pydantic in strict mode
@@ -14,6 +15,10 @@ table) into one of those:
    not finite (TOML's ``nan``, ``inf``) is refused;
 3. the object is built, which runs its own range and cross-field checks; when one fails, each
    written key is tried alone over the defaults to name the key at fault.
+
+A config built in Python (the service's from a command's options, the notebook's from its
+arguments, a loop in a notebook) runs `check_fields` in its ``__post_init__``: the same strict
+type check of each field, naming ``Class: field``.
 
 Keys the user did not write are never validated here (their defaults are the code's), so a file
 holding one key can only be refused for that key. Errors are `SettingsError` (a ``ValueError``):
@@ -97,6 +102,11 @@ def check_type(annotation: Any, value: Any, source: str, dotted: str) -> Any:
     whose type is itself a dataclass (e.g. content's ``index: AnnConfig``) is read as a nested table."""
     if inspect.isclass(annotation) and dataclasses.is_dataclass(annotation):
         return value if isinstance(value, annotation) else load(annotation, value, source, dotted)
+    item = _table_items(annotation)
+    if item is not None:  # an array of tables (e.g. the loop's ``[[alerts.rules]]``): each one read as a table
+        if not isinstance(value, (list, tuple)):
+            raise SettingsError(f"{source}: {dotted}: {_describe(value)}: expected an array of tables")
+        return tuple(check_type(item, v, source, f"{dotted}[{i}]") for i, v in enumerate(value))
     value = _tuples(value)
     try:
         out = _adapter(annotation).validate_python(value)
@@ -109,6 +119,14 @@ def check_type(annotation: Any, value: Any, source: str, dotted: str) -> Any:
     if not _finite(out):
         raise SettingsError(f"{source}: {dotted}: {value!r}: expected a finite number")
     return out
+
+
+def _table_items(annotation: Any) -> Any:
+    """The dataclass ``D`` of a ``tuple[D, ...]`` annotation, else None."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0] if inspect.isclass(args[0]) and dataclasses.is_dataclass(args[0]) else None
+    return None
 
 
 @functools.cache
@@ -163,3 +181,24 @@ def load(target: type | Callable, raw: Mapping[str, Any], source: str, prefix: s
          what: str = "setting(s)") -> Any:  # fmt: skip
     """``target`` built from the mapping ``raw`` (types, then ranges and cross-field rules)."""
     return build(target, typed(target, raw, source, prefix, what), source, prefix)
+
+
+def load_file(target: type | Callable, path: str | Path, what: str) -> Any:
+    """``target`` built from the TOML file ``path`` (`read_toml`, then `load`); errors name the file and the key."""
+    return load(target, read_toml(path, what), str(path))
+
+
+def check_fields(obj: Any, names: typing.Iterable[str] | None = None) -> None:
+    """Every field of the dataclass instance ``obj`` (or those in ``names``) checked strictly against its
+    annotation, as a file's value would be (`check_type`): for a config built in Python (``__post_init__``),
+    so ``ServiceConfig(ranker_budget_ms=nan)`` or ``seed="3"`` are refused as in a file. `SettingsError`
+    naming ``Class.field``. A numpy scalar is replaced by its Python value (np.int64 is an integer, np.bool_ a bool)."""
+    cls = type(obj)
+    hints = _hints(cls)
+    for name in hints if names is None else names:
+        value = getattr(obj, name)
+        if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+            value = value.item()  # a numpy scalar (a seed from ``range`` over an array, a slider's value): the Python one
+            object.__setattr__(obj, name, value)
+        if check_type(hints[name], value, cls.__name__, name) != value:  # a table or a list where an object belongs
+            raise SettingsError(f"{cls.__name__}: {name}: {_describe(value)}: expected {hints[name]}")

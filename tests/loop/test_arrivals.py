@@ -47,9 +47,9 @@ def test_with_fresh_appends_what_a_row_lacks_below_its_lowest_score():
 
 @pytest.mark.parametrize("settings, says", [
     ({"arrivals_per_day": -1}, "arrivals_per_day (0: a fixed catalogue) must be an integer >= 0"),
-    ({"arrivals_per_day": 2.5}, "arrivals_per_day (0: a fixed catalogue) must be an integer >= 0"),
+    ({"arrivals_per_day": 2.5}, "LoopConfig: arrivals_per_day: 2.5 (float): expected an integer"),
     ({"arrival_days": 0}, "arrival_days must be an integer >= 1"),
-    ({"repeat_consumption": "yes"}, "repeat_consumption='yes': expected true or false"),
+    ({"repeat_consumption": "yes"}, "LoopConfig: repeat_consumption: 'yes' (str): expected true or false"),
 ])  # fmt: skip
 def test_bad_settings_are_refused(settings, says):
     with pytest.raises(ValueError, match=says.replace("(", r"\(").replace(")", r"\)")):

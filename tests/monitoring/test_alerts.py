@@ -56,9 +56,9 @@ def test_bad_rules_and_tables():
         check_alerts(TABLE, AlertConfig(rules=(AlertRule("latency", above=1.0),)))
     with pytest.raises(ValueError, match="no 'day' column"):
         check_alerts(TABLE.drop(columns="day"))
-    with pytest.raises(ValueError, match=r"unknown alert settings \['window'\]"):
+    with pytest.raises(ValueError, match=r"window: unknown alert setting\(s\) \[.window.\]"):
         AlertConfig.from_dict({"window": 3})
-    with pytest.raises(ValueError, match="expected keys metric, above"):
+    with pytest.raises(ValueError, match=r"rules\[0\]\.over: unknown setting\(s\) \[.over.\]; expected some of \[.above., .below., .metric."):
         AlertConfig.from_dict({"rules": [{"metric": "ctr", "over": 1}]})
     with pytest.raises(ValueError, match="non-zero baseline"):
         check_alerts(TABLE.assign(ctr=0.0), AlertConfig(rules=(AlertRule("ctr", below=-0.1, relative=True),)))

@@ -20,7 +20,7 @@ PATIENT = {"redis_timeout_ms": 2000.0, "ranker_budget_ms": 10_000.0}
                                   "switch_interval_ms", "exploration_rate"])  # fmt: skip
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_non_finite_settings_are_refused_naming_the_key(name, value):
-    with pytest.raises(ValueError, match=rf"ServiceConfig\.{name}=.*finite"):
+    with pytest.raises(ValueError, match=rf"ServiceConfig: {name}: .*: expected a finite number"):
         ServiceConfig(**{name: value})
 
 

@@ -48,11 +48,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from workbench.data import DATASETS, Dataset, dataset_name, load
 from workbench.provenance import provenance, provenance_markdown
+from workbench.settings import check_fields
 
 if TYPE_CHECKING:  # the store is imported when a pipeline is needed
     from workbench.pipeline import PipelineConfig
@@ -83,11 +83,10 @@ class NotebookSettings:
     out: str | None = None
 
     def __post_init__(self) -> None:
+        check_fields(self)  # strict types, as a settings file's (workbench.settings): seed="3" or small=1 refused
         object.__setattr__(self, "data", dataset_name(self.data))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+        if self.seed < 0:
             raise ValueError(f"seed={self.seed!r}: expected a non-negative integer")
-        object.__setattr__(self, "seed", int(self.seed))
-        object.__setattr__(self, "small", bool(self.small))
 
     def cli(self) -> list[str]:
         """The notebook arguments that reproduce these settings (``out`` changes no figure and is left out)."""

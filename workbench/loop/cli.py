@@ -10,6 +10,7 @@ same command again resumes where it stopped, and a larger ``--days`` extends the
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -41,18 +42,17 @@ def loop_config(args: argparse.Namespace):
     if args.data is not None:
         given["data"] = args.data
     try:
-        if args.config:
-            config = LoopConfig.from_toml(args.config, **given)
-        else:
-            config = LoopConfig(**given)
+        base = LoopConfig.from_toml(args.config) if args.config else None  # errors name the file and the key
+    except ValueError as exc:
+        raise UsageError(f"--config {exc}") from None
+    try:
+        config = dataclasses.replace(base, **given) if base is not None else LoopConfig(**given)
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from None
     small = config.small
     if args.small or os.environ.get(SMALL_ENV, "") not in ("", "0"):
         small = resolve_small(argparse.Namespace(data=config.data, small=args.small))
     if small != config.small:
-        import dataclasses
-
         config = dataclasses.replace(config, small=small)
     if args.serve and config.features == "memory":
         raise UsageError("--serve with features = memory: the served loop's features live in the service's Redis "

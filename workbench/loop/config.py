@@ -9,7 +9,6 @@ folder records them and a difference is an error naming the field), while ``days
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from workbench.checks import check_count, check_unit_interval
 from workbench.experiment.simulator import CLICK_MODELS
 from workbench.monitoring import AlertConfig
+from workbench.settings import check_fields, load, load_file
 
 RETRAIN_MODES = ("refresh", "full")
 FEATURE_BACKENDS = ("redis", "memory")
@@ -107,6 +107,7 @@ class LoopConfig:
     def __post_init__(self) -> None:
         from workbench.data import dataset_name
 
+        check_fields(self)  # types (no string for a number or a bool, no NaN), as a file's values are checked
         object.__setattr__(self, "data", dataset_name(self.data))
         if self.data != "synthetic":
             object.__setattr__(self, "small", False)
@@ -131,8 +132,6 @@ class LoopConfig:
             raise ValueError(f"features={self.features!r}: expected one of {FEATURE_BACKENDS}")
         check_count("arrivals_per_day (0: a fixed catalogue)", self.arrivals_per_day, 0)
         check_count("arrival_days", self.arrival_days, 1)
-        if not isinstance(self.repeat_consumption, bool):
-            raise ValueError(f"repeat_consumption={self.repeat_consumption!r}: expected true or false")
         check_count("shift_day (0: no injected shift)", self.shift_day, 0)
         check_unit_interval("shift_epsilon", self.shift_epsilon)
         if self.click_model not in CLICK_MODELS:
@@ -144,8 +143,6 @@ class LoopConfig:
         if not self.redis_timeout_ms > 0 or not self.ranker_budget_ms >= 0:
             raise ValueError(f"redis_timeout_ms={self.redis_timeout_ms!r}, ranker_budget_ms={self.ranker_budget_ms!r}: "
                              "expected a positive deadline and a budget >= 0 (milliseconds)")  # fmt: skip
-        if not isinstance(self.alerts, AlertConfig):
-            raise ValueError(f"alerts={self.alerts!r}: expected an AlertConfig")
 
     @property
     def ab(self) -> bool:
@@ -164,28 +161,16 @@ class LoopConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> LoopConfig:
-        """Settings from a TOML file (top-level keys are fields; ``[alerts]`` is an `AlertConfig` table),
-        then ``overrides`` (e.g. the CLI's options that were given)."""
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"--config {path}: no such file; expected a loop TOML such as configs/loop.toml")
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: not valid TOML: {exc}") from None
-        return cls.from_dict({**raw, **overrides}, source=str(path))
+        """Settings from a TOML file (top-level keys are fields; ``[alerts]`` is an `AlertConfig` table, its
+        ``[[alerts.rules]]`` `AlertRule` tables), read strictly by `workbench.settings` (errors name the file
+        and the dotted key), then ``overrides`` (e.g. the CLI's options that were given)."""
+        config = load_file(cls, path, "a loop TOML such as configs/loop.toml")
+        return dataclasses.replace(config, **overrides) if overrides else config
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "loop config") -> LoopConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown loop setting(s) {unknown}; expected some of {sorted(known)}")
-        raw = dict(raw)
-        alerts = raw.get("alerts")
-        if isinstance(alerts, dict):
-            raw["alerts"] = AlertConfig.from_dict(alerts)
-        return cls(**raw)
+        """The config a mapping describes (a TOML file's tables, the state folder's record), read strictly."""
+        return load(cls, raw, source, "", "loop setting(s)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (the alert rules as a table), what the state folder records."""

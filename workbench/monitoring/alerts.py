@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from workbench.settings import check_fields, load
+
 
 @dataclass(frozen=True)
 class AlertRule:
@@ -65,7 +67,8 @@ class AlertConfig:
     for_days: int = 1
 
     def __post_init__(self) -> None:
-        if isinstance(self.for_days, bool) or not isinstance(self.for_days, int) or self.for_days < 1:
+        check_fields(self)  # types, as a file's values are checked (workbench.settings)
+        if self.for_days < 1:
             raise ValueError(f"AlertConfig.for_days={self.for_days!r}: expected an integer >= 1 (days a breach lasts "
                              "before the alert fires)")  # fmt: skip
         if self.baseline_days < 1:
@@ -74,19 +77,10 @@ class AlertConfig:
             raise ValueError("AlertConfig.rules is empty: expected at least one rule")
 
     @classmethod
-    def from_dict(cls, raw: Mapping) -> AlertConfig:
-        """From a TOML-style table: ``{"baseline_days": 3, "rules": [{"metric": "ctr", "below": -0.1, "relative": true}]}``."""
-        unknown = set(raw) - {"rules", "baseline_days", "repeat", "for_days"}
-        if unknown:
-            raise ValueError(f"unknown alert settings {sorted(unknown)}: expected rules, baseline_days, repeat, for_days")
-        rules = raw.get("rules")
-        kwargs = {k: raw[k] for k in ("baseline_days", "repeat", "for_days") if k in raw}
-        if rules is not None:
-            try:
-                kwargs["rules"] = tuple(AlertRule(**r) for r in rules)
-            except TypeError as exc:
-                raise ValueError(f"alert rule: {exc}; expected keys metric, above, below, relative, name") from None
-        return cls(**kwargs)
+    def from_dict(cls, raw: Mapping, source: str = "alert settings", prefix: str = "") -> AlertConfig:
+        """From a TOML-style table: ``{"baseline_days": 3, "rules": [{"metric": "ctr", "below": -0.1, "relative": true}]}``,
+        read strictly (`workbench.settings.load`: unknown keys and wrong types refused, naming the dotted key)."""
+        return load(cls, raw, source, prefix, "alert setting(s)")
 
 
 @dataclass(frozen=True)

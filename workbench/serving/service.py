@@ -69,7 +69,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import math
 import sys
 import threading
 import time
@@ -89,6 +88,7 @@ from workbench.serving.cache import ResponseCache
 from workbench.serving.eventlog import EventLog
 from workbench.serving.feature_store import FeatureStore, Features, NotMaterialised, make_client
 from workbench.serving.model import ServedModel
+from workbench.settings import check_fields
 from workbench.types import PAD, CandidateSet
 
 STAGES = ("cache", "features", "queue", "candidates", "ranking", "rerank", "popular", "response", "log")
@@ -126,12 +126,7 @@ class ServiceConfig:
     max_batch: int = 32
 
     def __post_init__(self) -> None:
-        floats = {"cache_ttl_s": self.cache_ttl_s, "redis_timeout_ms": self.redis_timeout_ms,
-                  "redis_cooldown_s": self.redis_cooldown_s, "ranker_budget_ms": self.ranker_budget_ms,
-                  "switch_interval_ms": self.switch_interval_ms, "exploration_rate": self.exploration_rate}  # fmt: skip
-        for name, value in floats.items():  # NaN passes every `<` check, so finiteness is checked first
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
-                raise ValueError(f"ServiceConfig.{name}={value!r}: expected a finite number")
+        check_fields(self)  # types first (workbench.settings: no string, no bool for a number, no NaN: it passes every `<`)
         checks = {"cache_ttl_s": self.cache_ttl_s, "switch_interval_ms": self.switch_interval_ms or 1.0,
                   "max_batch": self.max_batch, "redis_timeout_ms": self.redis_timeout_ms,
                   "max_body_bytes": self.max_body_bytes, "max_events": self.max_events, "recent_n": self.recent_n}  # fmt: skip

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.settings import SettingsError, load
 from workbench.sweep.evaluation import METRICS
 
 DISTRIBUTIONS = ("uniform", "loguniform", "integers", "choice")
@@ -61,6 +62,46 @@ SWEEP_KEYS = ("name", "data", "small", "split", "seeds", "base", "metrics", "ext
 
 class SweepError(ValueError):
     """A sweep file that cannot run; the message names the file, the field and what was expected."""
+
+
+@dataclass(frozen=True)
+class SweepTable:
+    """The ``[sweep]`` table as written, read strictly by `workbench.settings` (types; errors name the file and
+    ``sweep.KEY``); its ranges here. ``seeds``, ``extra_k`` and ``metrics`` may be one value or an array."""
+
+    name: str | None = None
+    data: str = "synthetic"
+    small: bool = False
+    split: str = "temporal"
+    seeds: tuple[int, ...] = (0,)
+    base: str | None = None
+    metrics: tuple[str, ...] = METRICS
+    extra_k: tuple[int, ...] = ()
+    graded: bool = False
+    samples: int = 0
+    sample_seed: int = 0
+    study: str | None = None
+
+    def __post_init__(self) -> None:
+        from workbench.data import SPLITS, dataset_name
+
+        object.__setattr__(self, "data", dataset_name(self.data))
+        if self.small and self.data != "synthetic":
+            raise ValueError(f"small = {self.small!r}: expected true only for synthetic data (data = {self.data!r})")
+        if self.split not in SPLITS:
+            raise ValueError(f"split = {self.split!r}: expected one of {sorted(SPLITS)}")
+        for name, least in (("seeds", 0), ("extra_k", 1)):
+            values = getattr(self, name)
+            if (name == "seeds" and not values) or any(v < least for v in values):
+                raise ValueError(f"{name} = {list(values)!r}: expected a non-empty list of integers >= {least}")
+            object.__setattr__(self, name, tuple(dict.fromkeys(values)))
+        wrong = [m for m in self.metrics if m not in METRICS]
+        if wrong or not self.metrics:
+            raise ValueError(f"metrics: unknown {wrong or list(self.metrics)!r}; expected some of {list(METRICS)}")
+        object.__setattr__(self, "metrics", tuple(dict.fromkeys(self.metrics)))
+        for name in ("samples", "sample_seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} = {getattr(self, name)!r}: expected an integer >= 0")
 
 
 @dataclass(frozen=True)
@@ -275,8 +316,9 @@ def check_distribution(path: str, dist: Any, source: str) -> dict[str, Any]:
         raise SweepError(f"{where}: {kind} = {arg!r}: expected a non-empty list")
     if kind == "choice":
         return dist
-    if len(arg) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in arg) or arg[0] > arg[1]:
-        raise SweepError(f"{where}: {kind} = {arg!r}: expected [low, high] numbers with low <= high")
+    if len(arg) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                                for x in arg) or arg[0] > arg[1]:  # fmt: skip
+        raise SweepError(f"{where}: {kind} = {arg!r}: expected [low, high] finite numbers with low <= high")
     if kind == "integers" and not all(isinstance(x, int) for x in arg):
         raise SweepError(f"{where}: integers = {arg!r}: expected integer bounds")
     if kind == "loguniform" and arg[0] <= 0:
@@ -300,16 +342,6 @@ def draw(rng: np.random.Generator, dist: dict[str, Any], n: int) -> list[Any]:
 # ---- reading a sweep file
 
 
-def _ints(where: str, value: Any, least: int) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= least for v in value
-    ):
-        raise SweepError(f"{where} = {value!r}: expected a non-empty list of integers >= {least}")
-    return tuple(dict.fromkeys(value))
-
-
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and check a sweep file (module docstring); SweepError naming the file and field otherwise."""
     p = Path(path)
@@ -324,33 +356,19 @@ def load_sweep(path: str | Path) -> SweepSpec:
 
 def parse_sweep(raw: dict[str, Any], source: str = "sweep", folder: str | Path = ".") -> SweepSpec:
     """A SweepSpec from a sweep file's tables (``folder`` resolves ``base``)."""
-    from workbench.data import SPLITS, dataset_name
-
     unknown = sorted(set(raw) - {"sweep", "grid", "random", "study"})
     if unknown:
         raise SweepError(f"{source}: unknown table(s) {unknown}; expected [sweep], [grid], [random] (and [study])")
-    head = dict(raw.get("sweep", {}))
-    bad = sorted(set(head) - set(SWEEP_KEYS))
-    if bad:
-        raise SweepError(f"{source}: unknown [sweep] key(s) {bad}; expected some of {sorted(SWEEP_KEYS)}")
+    head = raw.get("sweep", {})
+    if isinstance(head, dict):  # one value where an array is expected: an array of one
+        head = {k: [v] if k in ("seeds", "extra_k", "metrics") and not isinstance(v, list) else v for k, v in head.items()}
     try:
-        data = dataset_name(head.get("data", "synthetic"))
-    except ValueError as exc:
-        raise SweepError(f"{source}: [sweep] data: {exc}") from None
-    small = head.get("small", False)
-    if not isinstance(small, bool) or (small and data != "synthetic"):
-        raise SweepError(f"{source}: [sweep] small = {small!r}: expected true/false, and true only for synthetic data")
-    split = head.get("split", "temporal")
-    if split not in SPLITS:
-        raise SweepError(f"{source}: [sweep] split = {split!r}: expected one of {sorted(SPLITS)}")
-    seeds = _ints(f"{source}: [sweep] seeds", head.get("seeds", [0]), 0)
-    samples = head.get("samples", 0)
-    if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
-        raise SweepError(f"{source}: [sweep] samples = {samples!r}: expected an integer >= 0")
-    sample_seed = head.get("sample_seed", 0)
-    if not isinstance(sample_seed, int) or isinstance(sample_seed, bool) or sample_seed < 0:
-        raise SweepError(f"{source}: [sweep] sample_seed = {sample_seed!r}: expected an integer >= 0")
-    study = head.get("study")
+        table = load(SweepTable, head, source, "sweep", "[sweep] key(s)")  # types and ranges, naming sweep.KEY
+    except SettingsError as exc:
+        raise SweepError(str(exc)) from None
+    data, small, split, seeds = table.data, table.small, table.split, table.seeds
+    samples, sample_seed = table.samples, table.sample_seed
+    study = table.study
     grid = dict(raw.get("grid", {}))
     random_ = dict(raw.get("random", {}))
     for path, values in grid.items():
@@ -367,12 +385,12 @@ def parse_sweep(raw: dict[str, Any], source: str = "sweep", folder: str | Path =
         raise SweepError(f"{source}: {both} in both [grid] and [random]; expected each field in one of them")
 
     common = dict(data=data, small=small, split=split, seeds=seeds, grid=grid, random=random_, samples=samples,
-                  sample_seed=sample_seed, name=str(head.get("name", Path(source).stem)), source=source)  # fmt: skip
+                  sample_seed=sample_seed, name=table.name or Path(source).stem, source=source)  # fmt: skip
     if study is not None:
         from workbench.sweep.studies import STUDIES, check_params
 
         if study not in STUDIES:
-            raise SweepError(f"{source}: [sweep] study = {study!r}: expected one of {sorted(STUDIES)}")
+            raise SweepError(f"{source}: sweep.study: {study!r}: expected one of {sorted(STUDIES)}")
         for key in ("base", "metrics", "extra_k", "graded"):
             if key in head:
                 raise SweepError(f"{source}: [sweep] {key} applies to pipeline sweeps, not to study = {study!r}")
@@ -382,27 +400,20 @@ def parse_sweep(raw: dict[str, Any], source: str = "sweep", folder: str | Path =
                 raise SweepError(f"{source}: {path!r} is not a parameter of the {study} study; "
                                  f"expected some of {sorted(STUDIES[study].defaults)}")  # fmt: skip
         try:
-            check_params(study, base)
+            check_params(study, base, source, "study")
+        except SettingsError as exc:
+            raise SweepError(str(exc)) from None
         except ValueError as exc:
             raise SweepError(f"{source}: [study]: {exc}") from None
         spec = SweepSpec(base=base, study=study, **common)
     else:
         if "study" in raw:
             raise SweepError(f"{source}: a [study] table needs [sweep] study = one of aa, power, sensitivity, offpolicy")
-        base = _base_config(head.get("base"), source, Path(folder))
+        base = _base_config(table.base, source, Path(folder))
         for path in (*grid, *random_):
             check_path(path)
-        metrics = head.get("metrics", list(METRICS))
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        wrong = [m for m in metrics if m not in METRICS] if isinstance(metrics, list) else [metrics]
-        if wrong or not metrics:
-            raise SweepError(f"{source}: [sweep] metrics: unknown {wrong or metrics!r}; expected some of {list(METRICS)}")
-        extra_k = _ints(f"{source}: [sweep] extra_k", head["extra_k"], 1) if "extra_k" in head else ()
-        graded = head.get("graded", False)
-        if not isinstance(graded, bool):
-            raise SweepError(f"{source}: [sweep] graded = {graded!r}: expected true or false")
-        spec = SweepSpec(base=base, metrics=tuple(dict.fromkeys(metrics)), extra_k=extra_k, graded=graded, **common)
+        metrics, extra_k, graded = table.metrics, table.extra_k, table.graded
+        spec = SweepSpec(base=base, metrics=metrics, extra_k=extra_k, graded=graded, **common)
     trials = spec.trials()  # every config checked now, before any work
     if not trials:
         raise SweepError(f"{source}: the sweep has no configs")
@@ -415,8 +426,6 @@ def _base_config(base: Any, source: str, folder: Path) -> dict[str, Any]:
 
     if base is None:
         return json.loads(json.dumps(PipelineConfig().to_dict(), default=list))
-    if not isinstance(base, str):
-        raise SweepError(f"{source}: [sweep] base = {base!r}: expected the path of a pipeline TOML")
     path = Path(base) if Path(base).is_absolute() else folder / base
     if not path.is_file():
         raise SweepError(f"{source}: [sweep] base = {base!r}: no such file {path} (expected a pipeline TOML)")

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.settings import check_keys, check_type, key
 from workbench.sweep.cache import cached
 
 CLICK_MODELS = ("position", "cascade")
@@ -52,22 +53,15 @@ def _ranker_spec(name: str, spec: Any) -> None:
     raise ValueError(f"{name}={spec!r}: expected popularity, oracle, random or noisy:<sigma >= 0>")
 
 
-def check_params(study: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` over the study's defaults, each of the default's type and in range (ValueError naming it)."""
+def check_params(study: str, params: dict[str, Any], source: str = "study", prefix: str = "") -> dict[str, Any]:
+    """``params`` over the study's defaults, each of the default's type (read strictly by `workbench.settings`:
+    no string for a number, no NaN; errors name ``source`` and the dotted key) and in range (ValueError naming it)."""
     if study not in STUDIES:
         raise ValueError(f"study={study!r}: expected one of {sorted(STUDIES)}")
     defaults = STUDIES[study].defaults
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise ValueError(f"unknown {study} parameter(s) {unknown}; expected some of {sorted(defaults)}")
-    out = dict(defaults)
-    for name, value in params.items():
-        want = type(defaults[name])
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if type(value) is not want:
-            raise ValueError(f"{name}={value!r}: expected a {want.__name__} (like the default {defaults[name]!r})")
-        out[name] = value
+    check_keys(params, defaults, source, prefix, f"{study} parameter(s)")
+    out = {**defaults, **{name: check_type(type(defaults[name]), value, source, key(prefix, name))
+                          for name, value in params.items()}}  # fmt: skip
     for name in ("a", "b", "ranker"):
         if name in out:
             _ranker_spec(name, out[name])
