@@ -103,7 +103,8 @@ def worker(spec: str, batch: int, generate_only: bool) -> dict:
     from workbench.candidates import SOURCES
     from workbench.candidates.fusion import CandidateGenerator
     from workbench.data import load, make_synthetic, temporal_split
-    from workbench.metrics import evaluate, relevance_matrix
+    from workbench.metrics import relevance_matrix
+    from workbench.metrics.evaluate import evaluate
     from workbench.pipeline import STAGES, Pipeline, PipelineConfig
 
     row: dict = {"data": spec, "load_before": round(os.getloadavg()[0], 2)}

@@ -99,9 +99,9 @@ def test_the_walk_finds_a_planted_cycle_lazy_or_relative(tmp_path):
 
 def test_every_submodule_name_is_the_submodule():
     """A package that re-exports a function under its submodule's name (``rerank.mmr``) makes
-    ``import workbench.rerank.mmr as m`` yield the function. ``rerank.mmr`` is fixed; two older
-    cases remain, listed so that a new one fails here (renaming those modules touches every
-    importer, left for a later round)."""
+    ``import workbench.rerank.mmr as m`` yield the function (``rerank.mmr``, ``metrics.evaluate``
+    and ``sweep.frontier`` were such cases; callers import the function from its module). None
+    may remain."""
     import importlib
     import inspect
 
@@ -113,7 +113,10 @@ def test_every_submodule_name_is_the_submodule():
         importlib.import_module(name)
         if not inspect.ismodule(getattr(importlib.import_module(parent), leaf)):
             shadowed.append(name)
-    assert shadowed == ["workbench.metrics.evaluate", "workbench.sweep.frontier"]
+    assert shadowed == []
+    import workbench.metrics.evaluate as evaluate_module
     import workbench.rerank.mmr as mmr_module
+    import workbench.sweep.frontier as frontier_module
 
-    assert inspect.ismodule(mmr_module) and callable(mmr_module.mmr)
+    for module, function in ((mmr_module, "mmr"), (evaluate_module, "evaluate"), (frontier_module, "frontier")):
+        assert inspect.ismodule(module) and callable(getattr(module, function))

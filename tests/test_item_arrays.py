@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from workbench.data import load, temporal_split
-from workbench.metrics import evaluate, relevance_matrix
+from workbench.metrics import relevance_matrix
+from workbench.metrics.evaluate import evaluate
 from workbench.pipeline import Pipeline, PipelineConfig
 from workbench.rerank import RerankConfig, rerank
 

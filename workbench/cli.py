@@ -105,7 +105,8 @@ def _print_table(frame: pd.DataFrame) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     plan = plan_evaluate(args)
     from workbench.data import load, split
-    from workbench.metrics import evaluate, relevance_matrix
+    from workbench.metrics import relevance_matrix
+    from workbench.metrics.evaluate import evaluate
 
     timings: dict[str, float] = {}
     with step(f"load {args.data}", timings):

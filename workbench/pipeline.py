@@ -38,7 +38,8 @@ from workbench.candidates.context import session_retrieve, split_context
 from workbench.candidates.fusion import FUSION_METHODS, CandidateGenerator
 from workbench.checks import check_count
 from workbench.data.dataset import Dataset
-from workbench.metrics import evaluate, relevance_matrix
+from workbench.metrics import relevance_matrix
+from workbench.metrics.evaluate import evaluate
 from workbench.ranking import RANKERS, FeatureConfig, Ranker, TrainConfig, fit_two_stage
 from workbench.pipeline_settings import pipeline_settings
 from workbench.rerank import RerankConfig, rerank

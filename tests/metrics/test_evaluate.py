@@ -4,7 +4,8 @@ import pytest
 import scipy.sparse as sp
 
 from workbench.data.dataset import Dataset
-from workbench.metrics import evaluate, relevance_matrix
+from workbench.metrics import relevance_matrix
+from workbench.metrics.evaluate import evaluate
 
 
 def tiny_test_set(rows):

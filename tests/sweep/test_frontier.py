@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.sweep import best, frontier, pareto_mask, parse_query, summarise
+from workbench.sweep import best, pareto_mask, parse_query, summarise
+from workbench.sweep.frontier import frontier
 
 # ndcg@10, intra_list_diversity@10 per config; worked out by hand below
 POINTS = {

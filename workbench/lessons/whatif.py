@@ -21,7 +21,8 @@ import pandas as pd
 
 from workbench.data.dataset import Dataset
 from workbench.lessons.kit import ranks
-from workbench.metrics import evaluate, relevance_matrix
+from workbench.metrics import relevance_matrix
+from workbench.metrics.evaluate import evaluate
 from workbench.pipeline import Pipeline
 from workbench.rerank import RerankConfig, rerank
 from workbench.types import CandidateSet, Slate

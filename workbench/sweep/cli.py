@@ -28,7 +28,8 @@ def _metric_columns(summary: pd.DataFrame) -> list[str]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from workbench.sweep import best, export_config, frontier, load_sweep, parse_query, read_results, run_sweep, summarise
+    from workbench.sweep import best, export_config, load_sweep, parse_query, read_results, run_sweep, summarise
+    from workbench.sweep.frontier import frontier
     from workbench.sweep.frontier import parse_axis
     from workbench.sweep.progress import TerminalBar
     from workbench.sweep.runner import check_scheduler

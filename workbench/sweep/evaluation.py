@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.dataset import Dataset
-from workbench.metrics import ACCURACY_METRICS, evaluate, relevance_matrix
+from workbench.metrics import ACCURACY_METRICS, relevance_matrix
+from workbench.metrics.evaluate import evaluate
 
 # Every metric `workbench.metrics.evaluate` reports when given train's item arrays.
 BEYOND_METRICS = ("novelty_bits", "intra_list_diversity", "category_diversity", "mean_item_age_days")
