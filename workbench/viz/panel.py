@@ -15,6 +15,9 @@ a drag in the browser does. ``panel.sweep(lam=[...])`` computes other settings w
 anything, and a status line names every knob that differs from where the panel started (with a
 button that puts them back), so a notebook run top to bottom never leaves a silent change.
 
+The panels compute no reading of their own: the figures they show come from `workbench.lessons`
+(`slate_readings`, `ab_design`, `interleaving_design`), tested there.
+
 Charts go to the ``Output`` as SVG drawn by vl-convert (altair's ``svg`` renderer): they need no
 network and no JavaScript of ours, and they survive in the saved notebook. (JupyterLab 4 draws
 Vega-Lite up to v5 itself; altair 6 writes v6, which it would show as raw JSON.)
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -40,17 +44,16 @@ import pandas as pd
 from IPython.display import clear_output, display
 
 from workbench.experiment.interleaving import METHODS
-from workbench.experiment.stats import power_curve, sample_size_means
-from workbench.lessons.kit import ABSENT
-from workbench.lessons.lab import ALPHA, SPLIT, Lab, daily_readings, interleaving_readings
-from workbench.lessons.whatif import DECAY_STEPS, HEADLINE, Knobs, WhatIf, WhatIfResult
+from workbench.lessons.ab_design import POWER, RUNS, ab_design, power_curves
+from workbench.lessons.interleaving_design import interleaving_design
+from workbench.lessons.lab import ALPHA, Lab
+from workbench.lessons.slate_readings import metric_rows, slate_rows
+from workbench.lessons.whatif import DECAY_STEPS, Knobs, WhatIf, WhatIfResult
 from workbench.viz import charts
 
 STYLE = {"description_width": "initial"}
 WIDE = widgets.Layout(width="420px")
 USERS_PER_DAY = (50, 100, 200, 500, 1000, 2000, 5000)
-POWER = 0.8  # the power an A/B test is planned for
-RUNS = 12  # repeats of one experiment design: the spread of its p-values, its power by simulation
 
 
 def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], highlight: str | None = None) -> str:
@@ -266,18 +269,13 @@ class RerankPanel(_Panel):
         self.result = result
         base = self._baseline(knobs.k)
         now = result.headline()
-        self.metrics = [{"metric": f"{HEADLINE[m]}@{knobs.k}", "value": round(v, 4), "change": f"{v - base[m]:+.4f}"}
-                        for m, v in now.items()]  # fmt: skip
+        self.metrics = metric_rows(now, base, knobs.k)
         self.metrics_view.value = (f"<b>Every user, at λ = {knobs.lam:.2f}, decay = {knobs.freshness_decay:g}, "
                                    f"ε = {knobs.exploration_rate:.2f}, k = {knobs.k}</b>"
                                    + _table(self.metrics, [("metric", "metric"), ("value", "value"),
                                                            ("change", "vs ranking order")]))  # fmt: skip
         before, after = self._whatif.before_after(result, int(self.user))
-        notes = np.where(after["explored"], "explored", np.where(after["pinned"], "pinned",
-                                                                 np.where(after["in_test"], "watched later", "")))  # fmt: skip
-        ranked = after["ranked_position"].astype(object).where(after["ranked_position"].notna(), ABSENT)
-        self.slate = [{"position": int(r.position), "title": str(r.title), "ranked_position": str(p), "note": str(n),
-                       "in_test": bool(r.in_test)} for r, p, n in zip(after.itertuples(), ranked, notes)]  # fmt: skip
+        self.slate = slate_rows(after)
         self.slate_view.value = _table(self.slate, [("position", "#"), ("title", "title"), ("ranked_position", "ranked #"),
                                                     ("note", "note")], highlight="in_test")  # fmt: skip
         who = self._controls["user"].label.split(" ·")[0]
@@ -324,7 +322,8 @@ class ABPanel(_Panel):
 
     def __init__(self, lab: Lab, users_per_day: int = 500, days: int = 14, runs: int = RUNS, seed: int = 0) -> None:
         self._lab, self._runs, self._seed = lab, runs, seed
-        self.summary: dict[str, float] = {}
+        self._curves: pd.DataFrame | None = None
+        self.summary: dict[str, Any] = {}
         self.readings = pd.DataFrame()
         self.elapsed_ms = 0.0
         self.readout = widgets.HTML()
@@ -334,32 +333,21 @@ class ABPanel(_Panel):
         self._changed()
 
     def recompute(self) -> None:
-        lab = self._lab
-        sigma = lab.treatment(self.lift)
-        true = lab.effects.set_index("sigma").loc[sigma]
-        readings = daily_readings(lab, sigma, int(self.users_per_day), int(self.days), runs=self._runs, seed=self._seed)
-        last = readings[readings["run"] == 0].iloc[-1]
-        ends = readings.groupby("run")["p_value"].last()
-        per_arm = int(self.users_per_day) * int(self.days) * SPLIT[0]
-        needed = (sample_size_means(true["mde"], true["sd_a"], alpha=ALPHA, power=POWER, sd_b=true["sd_b"])
-                  if true["mde"] > 0 else float("nan"))  # fmt: skip
-        self.readings = readings
-        self.summary = {"true_lift_pct": float(true["lift_pct"]), "estimate_pct": float(last["estimate"]),
-                        "low_pct": float(last["low"]), "high_pct": float(last["high"]), "p_value": float(last["p_value"]),
-                        "users": int(last["users"]), "power_simulated": float((ends < ALPHA).mean()),
-                        "users_per_arm": per_arm, "users_per_arm_needed": needed}  # fmt: skip
-        s = self.summary
-        verdict = "significant" if s["p_value"] < ALPHA else "not significant"
+        self.readings, self.summary = ab_design(self._lab, self.lift, int(self.users_per_day), int(self.days),
+                                                runs=self._runs, seed=self._seed)  # fmt: skip
+        s, readings = self.summary, self.readings
+        per_arm, needed = s["users_per_arm"], s["users_per_arm_needed"]
+        verdict = "significant" if s["significant"] else "not significant"
         plan = (f"{POWER:.0%} power needs {needed:,.0f} users per arm; this design has {per_arm:,.0f}"
-                if needed == needed else "no true lift (an A/A test): any significant result is a false positive")  # fmt: skip
+                if not math.isnan(needed) else "no true lift (an A/A test): any significant result is a false positive")  # fmt: skip
         self.readout.value = (
             f"True lift <b>{s['true_lift_pct']:+.1f}%</b>. After day {int(self.days)} and {s['users']:,} users the test reads "
             f"<b>{s['estimate_pct']:+.1f}%</b> [{s['low_pct']:+.1f}%, {s['high_pct']:+.1f}%], p = {s['p_value']:.3g}: {verdict} "
             f"at α = {ALPHA:g}.<br>Power of this design, by simulation: <b>{s['power_simulated']:.0%}</b> of {self._runs} "
             f"repeats end significant; {plan}.")  # fmt: skip
-        grid = np.unique(np.geomspace(20, 200_000, 40).astype(int))
-        curves = pd.concat([power_curve(grid, r.mde, sd=r.sd_a, alpha=ALPHA).assign(**{"lift (%)": round(r.lift_pct, 1)})
-                            for r in lab.effects.itertuples() if r.mde > 0], ignore_index=True)  # fmt: skip
+        if self._curves is None:  # no slider enters: drawn once per lab
+            self._curves = power_curves(self._lab)
+        curves = self._curves
         show_charts(
             self.charts,
             charts.pvalue_chart(readings, alpha=ALPHA, title=f"p-value day by day, in {self._runs} repeats of the same test",
@@ -394,25 +382,12 @@ class InterleavingPanel(_Panel):
         self._changed()
 
     def recompute(self) -> None:
-        lab = self._lab
-        sigma = lab.treatment(self.lift)
-        true = lab.effects.set_index("sigma").loc[sigma]
-        n_day, days = int(self.users_per_day), int(self.days)
-        readings = interleaving_readings(lab, sigma, n_day, days, runs=self._runs, method=self.method, seed=self._seed)
-        ab = daily_readings(lab, sigma, n_day, days, runs=self._runs, seed=self._seed)
-        ends = readings.groupby("run").last()
-        ab_ends = ab.groupby("run").last()
-        first = ends.iloc[0]
+        days = int(self.days)
+        readings, ab, self.summary = interleaving_design(self._lab, self.lift, int(self.users_per_day), days,
+                                                         method=self.method, runs=self._runs, seed=self._seed)  # fmt: skip
         self.readings = readings
-        self.summary = {
-            "true_lift_pct": float(true["lift_pct"]), "users": int(first["users"]), "wins_a": int(first["wins_a"]),
-            "wins_b": int(first["wins_b"]), "ties": int(first["ties"]), "p_value": float(first["p_value"]),
-            "power_interleaving": float(((ends["p_value"] < ALPHA) & (ends["wins_b"] > ends["wins_a"])).mean()),
-            "power_ab": float(((ab_ends["p_value"] < ALPHA) & (ab_ends["estimate"] > 0)).mean()),
-        }  # fmt: skip
         s = self.summary
-        verdict = ("B is significantly preferred" if s["p_value"] < ALPHA and s["wins_b"] > s["wins_a"] else
-                   "A is significantly preferred" if s["p_value"] < ALPHA else "no significant preference")  # fmt: skip
+        verdict = f"{s['preferred']} is significantly preferred" if s["preferred"] else "no significant preference"
         self.readout.value = (
             f"True lift <b>{s['true_lift_pct']:+.1f}%</b>. After day {days} and {s['users']:,} users ({self.method}): "
             f"B preferred by {s['wins_b']:,}, A by {s['wins_a']:,}, {s['ties']:,} ties; p = {s['p_value']:.3g}: {verdict}."
