@@ -20,7 +20,7 @@ import pytest
 
 from workbench.lessons import verdicts
 from workbench.report.export import list_notebooks
-from workbench.viz.charts import chart_problems, rendering_problems
+from workbench.viz.checks import chart_problems, rendering_problems
 
 from .conftest import MARIMO, ROOT
 

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from workbench.viz import charts as c
+from workbench.viz import checks
 
 SLATE_BEFORE = pd.DataFrame({"item": [10, 11, 12, 13], "position": [1, 2, 3, 4], "title": ["a", "b", "c", "d"]})
 SLATE_AFTER = pd.DataFrame({"item": [12, 10, 14, 11], "position": [1, 2, 3, 4], "title": ["c", "a", "e", "b"]})
@@ -43,8 +44,8 @@ BUILDERS = {
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_builder_follows_the_chart_rules_and_renders_whole(name):
     chart = BUILDERS[name]()
-    assert c.chart_problems(chart) == []
-    assert c.rendering_problems(chart) == []
+    assert checks.chart_problems(chart) == []
+    assert checks.rendering_problems(chart) == []
 
 
 def _svg_texts(chart) -> list[str]:
@@ -74,7 +75,7 @@ def test_rendering_problems_finds_cut_texts_overlapping_labels_and_width():
         x=alt.X("n:Q", title="users (count)", axis=alt.Axis(values=[10_000, 10_500, 11_000])),
         y=alt.Y("v:Q", title="value (units)"), color=alt.Color("g:N", title=legend_title),
     ).properties(width=100, title=alt.TitleParams("t", subtitle="r"))  # fmt: skip
-    problems = c.rendering_problems(bare, max_width=50)
+    problems = checks.rendering_problems(bare, max_width=50)
     assert any(p.startswith("text cut short: 'a legend title") for p in problems)
     assert f"missing from the drawing: {legend_title!r}" in problems
     assert any(p.startswith("axis labels '10,") and p.endswith("overlap") for p in problems)
@@ -85,11 +86,11 @@ def test_palette_rules():
     df = pd.DataFrame({"x": [1, 2], "y": [3, 4], "g": ["a", "b"]})
     enc = dict(x=alt.X("x:Q", title="x (u)"), y=alt.Y("y:Q", title="y (u)"))
     off = c.titled(alt.Chart(df).mark_point(color="#1f77b4").encode(**enc), "t", "r")
-    assert c.chart_problems(off) == ["colour '#1f77b4' is outside the colour-blind-safe palette"]
+    assert checks.chart_problems(off) == ["colour '#1f77b4' is outside the colour-blind-safe palette"]
     scheme = c.titled(alt.Chart(df).mark_point().encode(**enc, color=alt.Color("g:N", scale=alt.Scale(scheme="category10"))), "t", "r")
-    assert c.chart_problems(scheme) == ["colour scheme 'category10' is not one of ('blues', 'viridis')"]
+    assert checks.chart_problems(scheme) == ["colour scheme 'category10' is not one of ('blues', 'viridis')"]
     unstyled = alt.Chart(df).mark_point().encode(**enc).properties(title=alt.TitleParams("t", subtitle="r"))
-    assert c.chart_problems(unstyled) == ["default colours are not the colour-blind-safe palettes (finish the chart with titled)"]
+    assert checks.chart_problems(unstyled) == ["default colours are not the colour-blind-safe palettes (finish the chart with titled)"]
     # two teams (07) and two methods get two different Okabe–Ito hues, not two shades of one
     assert c.TEAM_COLORS["A"] != c.TEAM_COLORS["B"] and set(c.TEAM_COLORS.values()) <= set(c.PALETTE.values())
     methods = c.power_chart(pd.DataFrame({"n": [10, 100, 10, 100], "power": [0.1, 0.5, 0.3, 0.9],
@@ -108,11 +109,11 @@ def test_metric_bars_names_its_category_axis():
 def test_chart_problems_catches_what_the_rules_forbid():
     df = pd.DataFrame({"x": [1, 2], "y": [3, 4]})
     bare = alt.Chart(df).mark_point().encode(x="x:Q", y=alt.Y("y:Q", title="height"))
-    problems = c.chart_problems(bare)
+    problems = checks.chart_problems(bare)
     assert "no title" in problems
     assert "x axis of 'x' has no title" in problems
     assert "y axis 'height' gives no unit in parentheses" in problems
-    assert c.chart_problems(c.titled(bare, "t", ""))[0] == "no one-line reading (subtitle)"
+    assert checks.chart_problems(c.titled(bare, "t", ""))[0] == "no one-line reading (subtitle)"
 
 
 def test_slate_change_marks_entering_leaving_and_moving_items():
@@ -147,7 +148,7 @@ def test_empty_marks_finds_a_chart_that_draws_nothing():
     from workbench.viz.serving import budget_chart
 
     def empty(chart):
-        return c.empty_marks(vlc.vegalite_to_scenegraph(chart.to_dict()))
+        return checks.empty_marks(vlc.vegalite_to_scenegraph(chart.to_dict()))
 
     table = pd.DataFrame({"stage": ["a", "b"], "p50_ms": [0.5, 3.0], "p99_ms": [2.0, 40.0], "budget_ms": [10.0, 50.0]})
     long = table.melt(id_vars="stage", value_vars=["p50_ms", "p99_ms"], var_name="quantile", value_name="ms")
@@ -158,4 +159,4 @@ def test_empty_marks_finds_a_chart_that_draws_nothing():
     assert empty(budget_chart(table, "t", "r")) == []
     no_rows = alt.Chart(long.iloc[:0]).mark_point().encode(x=alt.X("ms:Q", title="time (ms)"), y="stage:N")
     assert empty(no_rows) == ["mark 'marks' draws nothing (no data rows)"]
-    assert c.rendering_problems(budget_chart(table, "t", "r")) == []
+    assert checks.rendering_problems(budget_chart(table, "t", "r")) == []
