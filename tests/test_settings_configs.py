@@ -141,3 +141,21 @@ def test_numpy_scalars_built_in_python_become_python_values():
     config = LoopConfig(seed=np.int64(2), small=np.bool_(True), epsilon=np.float64(0.25))
     assert (type(config.seed), type(config.small), type(config.epsilon)) == (int, bool, float)
     assert config == LoopConfig(seed=2, small=True, epsilon=0.25)
+
+
+@pytest.mark.parametrize(
+    "settings, key, expected",
+    [
+        ({"use_quotas": "false"}, "use_quotas", r"'false' \(str\): expected true or false"),
+        ({"weights": {"ease": math.nan, "itemknn": 1.0}}, "weights", r"\{.ease.: nan, .itemknn.: 1\.0\}: expected a finite number"),
+        ({"weights": {"ease": "1"}}, "weights.ease", r"'1' \(str\): expected a number"),
+        ({"k": 10.5}, "k", r"10\.5 \(float\): expected an integer"),
+        ({"future_fraction": math.nan}, "future_fraction", r"nan: expected a finite number"),
+    ],
+)
+def test_a_pipeline_config_built_in_python_is_as_strict_as_a_file(settings, key, expected):
+    from workbench.pipeline import PipelineConfig
+
+    with pytest.raises(SettingsError) as info:
+        PipelineConfig(**settings)
+    assert re.match(rf"PipelineConfig: {re.escape(key)}: {expected}", str(info.value)), str(info.value)

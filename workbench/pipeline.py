@@ -43,7 +43,7 @@ from workbench.metrics.evaluate import evaluate
 from workbench.ranking import RANKERS, FeatureConfig, Ranker, TrainConfig, fit_two_stage
 from workbench.pipeline_settings import pipeline_settings
 from workbench.rerank import RerankConfig, rerank
-from workbench.settings import read_toml
+from workbench.settings import check_fields, read_toml
 from workbench.types import CandidateSet, Slate
 
 # The tuned stage-1 preset plus ALS and popularity, equal weights: what feeds the ranker best.
@@ -107,6 +107,7 @@ class PipelineConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_fields(self)  # types, as a file's are checked (workbench.settings): no string, bool or NaN for a number
         if self.source_params is None:
             tuned = {name: dict(TUNED_SOURCE_PARAMS[name]) for name in self.weights if name in TUNED_SOURCE_PARAMS}
             object.__setattr__(self, "source_params", tuned)
@@ -127,9 +128,7 @@ class PipelineConfig:
         if not 0.0 < self.future_fraction < 1.0:
             raise ValueError(f"future_fraction={self.future_fraction!r}: expected a number in (0, 1)")
         check_count("seed", self.seed, 0)
-        if not isinstance(self.use_quotas, bool):
-            raise ValueError(f"use_quotas={self.use_quotas!r}: expected true or false")
-        bad_weights = {n: w for n, w in self.weights.items() if not (isinstance(w, (int, float)) and 0 <= w < float("inf"))}
+        bad_weights = {n: w for n, w in self.weights.items() if w < 0}
         if bad_weights or not any(w > 0 for w in self.weights.values()):
             raise ValueError(f"weights {bad_weights or self.weights}: expected finite, non-negative fusion weights, "
                              "at least one of them positive")  # fmt: skip
