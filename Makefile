@@ -7,6 +7,12 @@ EXTRAS := dev,notebooks,gbdt,sweep,ope-test,serving
 
 .PHONY: run lab test test-fast browser evaluate bench report clean
 
+# DATA= names a data set or an interactions file (CSV, TSV, Parquet); for a file, COLUMNS=user=uid,item=iid,timestamp=ts
+# maps its columns, ITEMS= and USERS= add the item and user tables, DUPLICATES=error|drop|keep and ENCODING=utf-8|latin-1
+# say how to read it (the options of `workbench data --help`). run, evaluate and report pass them through.
+DATA_ARGS = $(if $(DATA),--data '$(DATA)') $(if $(COLUMNS),--columns '$(COLUMNS)') $(if $(ITEMS),--item-table '$(ITEMS)') \
+  $(if $(USERS),--user-table '$(USERS)') $(if $(DUPLICATES),--duplicates '$(DUPLICATES)') $(if $(ENCODING),--encoding '$(ENCODING)')
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), f"Python >= 3.11 needed, found {sys.version.split()[0]}"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +26,7 @@ $(STAMP): pyproject.toml
 # notebooks' pipelines into the model store in the background, with progress here (artefact k of N, phase,
 # epochs, time left); a page whose pipeline is still training says so and fills itself in when it is stored.
 run: $(STAMP)
-	$(BIN)/workbench notebooks --train $(if $(DATA),--data $(DATA)) $(if $(PORT),--port $(PORT))
+	$(BIN)/workbench notebooks --train $(DATA_ARGS) $(if $(PORT),--port $(PORT))
 
 # JupyterLab on 127.0.0.1 (the ipywidgets panels: notebooks/*.ipynb), opened on the notebooks folder; the file
 # browser reaches the whole project (docs/GLOSSARY.md too). Root needs --allow-root. PORT=8890 moves it.
@@ -29,7 +35,7 @@ lab: $(STAMP)
 	  --ServerApp.default_url=/lab/tree/notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 evaluate: $(STAMP)
-	$(BIN)/workbench evaluate --data $(or $(DATA),synthetic) --model $(or $(MODEL),popular)
+	$(BIN)/workbench evaluate $(DATA_ARGS) --model $(or $(MODEL),popular)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
@@ -52,10 +58,10 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
 	  echo "not installed:$$missing (needs root and apt-get): the browser test is skipped, the serving tests fail"
 
-# Options pass through: make report DATA=movielens-100k SEED=3 OUT=reports-ml FORMAT=marimo SMALL=1,
+# Options pass through: make report DATA=movielens-100k (and DATA_ARGS' options) SEED=3 OUT=reports-ml FORMAT=marimo SMALL=1,
 # make report COMPARE="configs/a.toml configs/b.toml", and anything else as ARGS="...".
 report: $(STAMP)
-	$(BIN)/workbench report $(if $(DATA),--data $(DATA)) $(if $(SEED),--seed $(SEED)) $(if $(OUT),--out $(OUT)) \
+	$(BIN)/workbench report $(DATA_ARGS) $(if $(SEED),--seed $(SEED)) $(if $(OUT),--out $(OUT)) \
 	  $(if $(FORMAT),--format $(FORMAT)) $(if $(SMALL),--small) $(if $(COMPARE),--compare $(COMPARE)) $(ARGS)
 
 bench: $(STAMP)

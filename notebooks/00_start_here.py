@@ -40,6 +40,12 @@ def _():
 
 @app.cell
 def _():
+    kit.data_header_for(settings)  # the data card of the data set the pages run on (--data)
+    return
+
+
+@app.cell
+def _():
     path = guide.learning_path()
     steps = [s for s in path if s.stem != "00_start_here"]
     titles = {s.stem: s.title for s in path}

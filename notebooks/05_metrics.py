@@ -48,6 +48,12 @@ def _():
 
 @app.cell
 def _():
+    kit.data_header_for(settings)  # the data card of the data set the other pages run on (--data); this page's worked example is one user
+    return
+
+
+@app.cell
+def _():
     liked = mo.ui.text(value=TEXTBOOK["liked"], label="liked items (optionally graded: A=3, B=2)", full_width=True)
     recommended = mo.ui.text(value=TEXTBOOK["recommended"], label="recommended list, best first", full_width=True)
     gain = mo.ui.dropdown(

@@ -68,6 +68,12 @@ def _():
 
 @app.cell
 def _(picker):
+    kit.data_header_for(dataclasses.replace(settings, data=picker.value))  # the data card of the world this page runs on
+    return
+
+
+@app.cell
+def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
     with mo.status.spinner(title="Building the simulated world and its rankers (cached)..."):
         lab = lab_for(run)

@@ -137,6 +137,12 @@ def _():
 
 @app.cell
 def _(picker):
+    kit.data_header_for(dataclasses.replace(settings, data=picker.value))  # the data card of the world this page runs on
+    return
+
+
+@app.cell
+def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
     base = base_for(run)
     loops = {eps: loop_for(run, eps, CADENCE) for eps in EPSILONS}

@@ -90,6 +90,12 @@ def _():
 
 @app.cell
 def _(picker):
+    kit.data_header_for(dataclasses.replace(settings, data=picker.value))  # the data card of the world this page runs on
+    return
+
+
+@app.cell
+def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
     with mo.status.spinner(title="Building the simulated world and each user's candidates (cached)..."):
         lab = lab_for(run)
@@ -312,6 +318,13 @@ def _():
     log has nothing to say about a policy that puts other items in the other slots: no
     reweighting can recover clicks on cells that were never shown. The estimators check
     this first and refuse, naming the share of the target's mass that has no support.
+
+    A log that supports other targets needs a logger that can show any item in any slot. The
+    feedback loop has one: `workbench loop --explore slates` (`explore = "slates"` in
+    `configs/loop.toml`) shows, in ε of the sessions, a whole slate drawn uniformly from the items
+    that user may see, and logs every slot's exact propensity; `workbench ope --log` on that
+    loop's `events.sqlite` then reports a small unsupported share where the default
+    `explore = "slots"` leaves most of the target's mass unsupported.
     """)
     return
 

@@ -100,6 +100,12 @@ def _():
 
 @app.cell
 def _(picker):
+    kit.data_header_for(dataclasses.replace(settings, data=picker.value))  # the data card of the world this page runs on
+    return
+
+
+@app.cell
+def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
     with mo.status.spinner(title="Building the world and each user's candidates (cached)..."):
         w = world_for(run)

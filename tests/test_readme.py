@@ -76,8 +76,11 @@ def make_target(command: str) -> None:
     for target in targets:
         recipe = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n?)*)", makefile, re.M)
         assert recipe, f"{command!r}: the Makefile has no target {target!r}"
+        body = recipe.group(1)  # with the definitions of the Makefile's variables it reads (run's $(DATA_ARGS))
+        for name in set(re.findall(r"\$\((\w+)\)", body)):
+            body += "".join(re.findall(rf"^{name}\s*[:?]?=((?:.*\\\n)*.*)", makefile, re.M))
         for var in (w.split("=", 1)[0] for w in words if "=" in w):
-            assert f"$({var})" in recipe.group(1), f"{command!r}: target {target!r} never reads {var}"
+            assert f"$({var})" in body, f"{command!r}: target {target!r} never reads {var}"
 
 
 def cli_parses(command: str) -> None:

@@ -250,7 +250,7 @@ def cmd_notebooks(args: argparse.Namespace) -> int:
            "--host", "127.0.0.1", "--port", str(args.port), "--headless"]  # fmt: skip
     if args.mode == "edit":
         cmd.append("--no-token")
-    cmd += ["--", "--data", args.data]
+    cmd += ["--", f"--data={args.data}"]  # one word: marimo splits a separate value at its first "="
     url = f"http://127.0.0.1:{args.port}/" if args.tour_only else start_url(args.port)
     train = [sys.executable, "-m", "workbench.cli", "train", "--notebooks", "--data", args.data] if args.train else None
     return launch.serve(cmd, args.port, url, train, on_served=None if args.headless else lambda: _open_when_served(url))

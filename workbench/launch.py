@@ -118,8 +118,12 @@ def serve(server_cmd: Sequence[str], port: int, url: str, train_cmd: Sequence[st
             time.sleep(0.5)
         return server.returncode
     except KeyboardInterrupt:
+        # a second signal while stopping (make forwards SIGTERM to its child that the process group got too) waits
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         say("Stopping the workbench (notebook server and background training) ...")
         _stop(procs)
+        signal.signal(signal.SIGINT, previous_int)
         return 130
     finally:
         _stop(procs)

@@ -2,18 +2,22 @@
 
 No GroupLens archive can be downloaded where the tests run, so each test writes a zip with the same
 folder, file names, separators, header (or none) and encoding as the real one, passes that zip's own
-MD5 as the expected checksum, and checks what the loader read against what it wrote.
+MD5 as the expected checksum (or serves it, with its ``.md5``, from a local HTTP server laid out as
+GroupLens' site), and checks what the loader read against what it wrote.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import zipfile
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from workbench.data import DataFileError, dataset_name, load
-from workbench.data.movielens_family import FAMILY, PUBLISHED_MD5, load_movielens
+from workbench.data.movielens_family import FAMILY, PUBLISHED_MD5, _load, load_movielens
 
 DAT_RATINGS = "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n2::1::2.5::978299000\n3::661::1::978299500\n"
 DAT_MOVIES = "1::Toy Story (1995)::Animation|Children's|Comedy\n661::James and the Giant Peach (1996)::Animation|Musical\n1193::Léon (1994)::Crime|Drama\n2000::Never Rated (1999)::Drama\n"
@@ -68,11 +72,72 @@ def test_a_damaged_archive_is_refused(tmp_path):
         load_movielens("movielens-20m", tmp_path, fetch=False)
 
 
-def test_an_archive_without_a_published_checksum_is_refused(tmp_path):
-    archive(tmp_path, "movielens-32m", {"ratings.csv": CSV_RATINGS.encode(), "movies.csv": CSV_MOVIES.encode()})
-    with pytest.raises(DataFileError, match="no published checksum is recorded for movielens-32m"):
-        load("ml-32m", cache_dir=str(tmp_path))
+@pytest.fixture
+def grouplens(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving a folder laid out as files.grouplens.org/datasets/movielens/
+    (the archives and their ``.md5`` files the test writes there): ``(folder, base_url)``."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request lines in the test output
+        pass
+
+
+CSV_FILES = {"ratings.csv": CSV_RATINGS.encode(), "movies.csv": CSV_MOVIES.encode()}
+
+
+@pytest.mark.parametrize("name", ["movielens-32m", "movielens-latest-small"])
+def test_an_unpinned_archive_is_verified_against_the_published_md5(grouplens, tmp_path, name):
+    served, url = grouplens
+    md5 = archive(served, name, CSV_FILES)
+    spec = FAMILY[name]
+    (served / f"{spec.archive}.md5").write_text(f"{md5}  {spec.archive}\n")  # md5sum's format, as GroupLens has it
+    cache = tmp_path / "cache"
+    assert PUBLISHED_MD5[name] is None  # nothing pinned: the served .md5 is the only checksum
+    assert load_movielens(name, cache, ratings=5, base_url=url).n_interactions == 5
+    assert (cache / spec.archive).read_bytes() == (served / spec.archive).read_bytes()
+    assert (cache / f"{spec.archive}.md5").read_text().split()[0] == md5  # kept beside it
+    for f in served.iterdir():
+        f.unlink()  # GroupLens unreachable now: the kept .md5 still verifies the cached archive
+    _load.cache_clear()
+    assert load_movielens(name, cache, ratings=5, base_url=url, fetch=False).n_interactions == 5
+
+
+def test_a_rebuilt_archive_that_differs_from_its_md5_is_not_kept(grouplens, tmp_path):
+    served, url = grouplens
+    md5 = archive(served, "movielens-latest-small", CSV_FILES)
+    stale = hashlib.md5(b"an older build").hexdigest()
+    (served / "ml-latest-small.zip.md5").write_text(f"{stale}  ml-latest-small.zip\n")
+    cache = tmp_path / "cache"
+    with pytest.raises(DataFileError, match=f"MD5 {md5} differs from the published {stale}"):
+        load_movielens("movielens-latest-small", cache, base_url=url)
+    assert list(cache.iterdir()) == []  # neither the archive nor the checksum
+
+
+def test_a_hand_placed_archive_without_a_reachable_md5_is_refused(grouplens, tmp_path):
+    served, url = grouplens
+    archive(tmp_path, "movielens-32m", CSV_FILES)  # in the cache by hand; the server has no ml-32m.zip.md5 (404)
+    with pytest.raises(DataFileError, match=r"its published checksum could not be fetched from .*ml-32m\.zip\.md5"):
+        load_movielens("movielens-32m", tmp_path, base_url=url)
+    assert not (tmp_path / "ml-32m.zip.md5").exists()
     assert load_movielens("movielens-32m", tmp_path, fetch=False, verify=False).n_interactions == 5
+    (served / "ml-32m.zip.md5").write_text("<html>not found</html>")
+    with pytest.raises(DataFileError, match="is not an MD5 checksum; expected 32 hexadecimal digits"):
+        load_movielens("movielens-32m", tmp_path, base_url=url)
+    (tmp_path / "ml-32m.zip.md5").write_text(hashlib.md5(b"x").hexdigest() + "  ml-32m.zip\n")  # placed, wrong
+    with pytest.raises(DataFileError, match="expected the published"):
+        load_movielens("movielens-32m", tmp_path, base_url=url, ratings=5)
 
 
 def test_wrong_rating_count_and_bad_rows_are_refused(tmp_path):

@@ -26,6 +26,17 @@ def test_settings_from_marimos_own_parse_of_the_separator():
     assert kit.settings({"": "", "data": "ml-100k"}, env={}) == NotebookSettings("movielens-100k", 0, False)
 
 
+def test_a_file_reference_with_options_survives_marimos_own_parser(tmp_path):
+    """``marimo run/export NB -- ARGS``: marimo splits ``--data VALUE`` at VALUE's first ``=``; `marimo_cli`'s one-word
+    form reaches the notebook whole (what `make run DATA=PATH COLUMNS=...` and `workbench report --data PATH` pass)."""
+    from marimo._cli.parse_args import parse_args
+
+    (tmp_path / "log.csv").write_text("uid,iid,ts\n1,2,3\n")
+    s = NotebookSettings(data=f"{tmp_path / 'log.csv'}?columns=user=uid,item=iid,timestamp=ts", seed=3, small=True)
+    assert kit.settings(parse_args(s.marimo_cli()), env={}) == s
+    assert parse_args(["--data", s.data]) != {"data": s.data}  # the separate form is mangled: why marimo_cli exists
+
+
 def test_settings_from_environment_and_defaults():
     assert kit.settings({}, env={}) == NotebookSettings("synthetic", 0, False)
     assert kit.settings({}, env={"WORKBENCH_SMALL": "1"}).small

@@ -198,6 +198,32 @@ def test_exports_to_stamped_html_without_a_cell_error(notebook, notebook_runs):
     assert notebook.stem in (tmp_path / "index.html").read_text()
 
 
+# Every page opens with the data card of the data it runs on (`kit.data_header`), pipeline or not; the one
+# page without a data set says why here.
+NO_DATA_SET = {"13_operations": "reads a running system (Prometheus, the serving event log), not a data set"}
+
+
+def test_pages_without_the_data_card_are_named_pages():
+    assert set(NO_DATA_SET) <= set(IDS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", [p for p in NOTEBOOKS if p.stem not in NO_DATA_SET],
+                         ids=[i for i in IDS if i not in NO_DATA_SET])  # fmt: skip
+def test_every_page_shows_the_data_card(notebook, notebook_runs):
+    from workbench.data import load
+    from workbench.data.card import card_for, card_markdown
+    from workbench.lessons import kit
+
+    card = card_for(load("synthetic", seed=0, small=True), "temporal", seed=0)  # what the run's --small --seed 0 reads
+    line = kit.plain(card_markdown(card))
+    run = notebook_runs(notebook)
+    assert re.search(rf"^{re.escape(line)}$", run.printed, re.MULTILINE), f"{notebook.name} showed no card {line!r}"
+    page = run.page.read_text(encoding="utf-8")
+    assert re.search(rf"Data: synthetic\S*: {card['users']:,} users, {card['items']:,} items, {card['interactions']:,} "
+                     rf"interactions", page), f"no data card on the exported {notebook.name}"  # fmt: skip
+
+
 # --- the script runs' figures, checked against this process's own computation ------------------------------
 
 NB = {p.stem: p for p in NOTEBOOKS}

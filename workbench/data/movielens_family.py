@@ -15,10 +15,13 @@ movielens-latest-small     ml-latest-small.zip
 The archive is cached as ``cache_dir/ml-XX.zip`` (fetched from GroupLens when missing, or placed there
 by hand) and read without extracting it. Every load verifies the whole archive's MD5 against the one
 GroupLens publishes beside it (``ml-XX.zip.md5``; `PUBLISHED_MD5`), then the number of ratings against
-the published size (`PUBLISHED_RATINGS`). Where no published checksum is recorded here (ml-32m, and
-ml-latest-small, which GroupLens rebuilds from time to time), the archive is refused rather than used
-unverified: fill `PUBLISHED_MD5` from GroupLens' ``.md5`` file, or load its ``ratings.csv`` as your own
-file (``--data ratings.csv --item-table movies.csv``), which says it is unverified by being a file.
+the published size (`PUBLISHED_RATINGS`). Where no checksum is pinned here (ml-32m, and ml-latest-small,
+which GroupLens rebuilds from time to time, so a pinned value would go stale), the checksum is the one
+GroupLens publishes beside the archive at the time (`published_md5`): fetched with the archive, the archive
+verified against it, then kept beside it as ``cache_dir/ml-XX.zip.md5`` for later loads (offline). An
+archive placed by hand is verified against the ``.md5`` placed beside it, or the one fetched then; with
+neither, it is refused rather than used unverified (its ``ratings.csv`` can still be loaded as your own
+file, ``--data ratings.csv --item-table movies.csv``, which says it is unverified by being a file).
 
 Ratings become interactions through `workbench.data.files.from_frames`, so every check of your own
 files applies (the messages name ``ARCHIVE:MEMBER`` and the row). Genres are the ``|``-separated
@@ -30,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -70,8 +74,8 @@ PUBLISHED_MD5: dict[str, str | None] = {
     "movielens-10m": "ce571fd55effeba0271552578f2648bd",
     "movielens-20m": "cd245b17a1ae2cc31bb14903e1204af3",
     "movielens-25m": "6b51fb2759a8657d3bfcbfc42b592ada",
-    "movielens-32m": None,  # to be filled from https://files.grouplens.org/datasets/movielens/ml-32m.zip.md5
-    "movielens-latest-small": None,  # rebuilt by GroupLens over time: no fixed checksum
+    "movielens-32m": None,  # none recorded here: read from GroupLens' ml-32m.zip.md5 (`published_md5`)
+    "movielens-latest-small": None,  # rebuilt by GroupLens over time: its current ml-latest-small.zip.md5
 }
 # Ratings in each archive, from its README (None: changes between builds).
 PUBLISHED_RATINGS: dict[str, int | None] = {
@@ -97,38 +101,77 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def _refuse_unverified(name: str, where: Path) -> DataFileError:
+def _refuse_unverified(name: str, where: Path, why: str) -> DataFileError:
     spec = FAMILY[name]
     return DataFileError(
-        f"{where}: no published checksum is recorded for {name} (workbench.data.movielens_family.PUBLISHED_MD5"
-        f"[{name!r}] must be filled from {BASE_URL}{spec.archive}.md5), so the archive cannot be verified and is "
-        f"refused. To use it unverified, load its ratings file as your own: --data {spec.folder}/ratings.csv "
-        f"--item-table {spec.folder}/movies.csv"
+        f"{where}: {why}, so the archive cannot be verified and is refused. Place {spec.archive}.md5 (from "
+        f"{BASE_URL}{spec.archive}.md5) beside it, or load its ratings file as your own, unverified: --data "
+        f"{spec.folder}/ratings.csv --item-table {spec.folder}/movies.csv"
     )
 
 
-def fetch_archive(name: str, cache_dir: str | os.PathLike = "data", timeout: float = 30.0) -> Path:
-    """Download ``name``'s archive into ``cache_dir`` (MD5-checked before it is kept); return its path."""
+def parse_md5(text: str, where: str) -> str:
+    """The checksum of an ``.md5`` file (``md5sum``'s ``HASH  FILE``, or the hash alone), lower case."""
+    m = re.match(r"\s*([0-9a-fA-F]{32})(?![0-9a-fA-F])", text)
+    if not m:
+        raise DataFileError(f"{where}: {text[:80]!r} is not an MD5 checksum; expected 32 hexadecimal digits "
+                            "(md5sum's format: HASH  FILE)")  # fmt: skip
+    return m.group(1).lower()
+
+
+def md5_file(name: str, cache_dir: str | os.PathLike) -> Path:
+    """Where the published ``.md5`` of ``name``'s archive is kept: beside the cached archive."""
+    return Path(cache_dir) / f"{FAMILY[name].archive}.md5"
+
+
+def published_md5(name: str, cache_dir: str | os.PathLike = "data", base_url: str = BASE_URL, fresh: bool = False,
+                  timeout: float = 30.0) -> str:  # fmt: skip
+    """The MD5 ``name``'s archive must have: the pinned `PUBLISHED_MD5`, else the one GroupLens publishes beside
+    the archive (``BASE_URL/ml-XX.zip.md5``), read from the copy kept beside the cached archive unless ``fresh``,
+    else fetched (the caller keeps it with `keep_md5` once the archive matched it)."""
+    if PUBLISHED_MD5[name]:
+        return PUBLISHED_MD5[name]
+    kept, url = md5_file(name, cache_dir), f"{base_url}{FAMILY[name].archive}.md5"
+    if kept.is_file() and not fresh:
+        return parse_md5(kept.read_text(encoding="ascii", errors="replace"), str(kept))
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            text = resp.read(4096).decode("ascii", errors="replace")
+    except OSError as exc:
+        raise _refuse_unverified(name, Path(cache_dir) / FAMILY[name].archive,
+                                 f"its published checksum could not be fetched from {url} ({exc})") from None
+    return parse_md5(text, url)
+
+
+def keep_md5(name: str, cache_dir: str | os.PathLike, md5: str) -> None:
+    """Keep a fetched published checksum beside the archive it verified (md5sum's format), for offline loads."""
+    if PUBLISHED_MD5[name] is None:
+        md5_file(name, cache_dir).write_text(f"{md5}  {FAMILY[name].archive}\n", encoding="ascii")
+
+
+def fetch_archive(name: str, cache_dir: str | os.PathLike = "data", timeout: float = 30.0,
+                  base_url: str = BASE_URL) -> Path:  # fmt: skip
+    """Download ``name``'s archive into ``cache_dir`` (MD5-checked before it is kept, against the published
+    checksum of this moment); return its path."""
     spec = FAMILY[name]
     target = Path(cache_dir) / spec.archive
-    md5 = PUBLISHED_MD5[name]
-    if md5 is None:
-        raise _refuse_unverified(name, target)
+    md5 = published_md5(name, cache_dir, base_url, fresh=True, timeout=timeout)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_suffix(".zip.part")
     try:
-        with urllib.request.urlopen(BASE_URL + spec.archive, timeout=timeout) as resp, part.open("wb") as out:
+        with urllib.request.urlopen(base_url + spec.archive, timeout=timeout) as resp, part.open("wb") as out:
             for chunk in iter(lambda: resp.read(1 << 22), b""):
                 out.write(chunk)
     except OSError as exc:
         part.unlink(missing_ok=True)
-        raise RuntimeError(f"could not fetch {BASE_URL + spec.archive} ({exc}); place {spec.archive} in "
+        raise RuntimeError(f"could not fetch {base_url + spec.archive} ({exc}); place {spec.archive} in "
                            f"{Path(cache_dir).resolve()} by hand") from None  # fmt: skip
     got = _md5(part)
     if got != md5:
         part.unlink()
-        raise DataFileError(f"{BASE_URL + spec.archive}: MD5 {got} differs from the published {md5}")
+        raise DataFileError(f"{base_url + spec.archive}: MD5 {got} differs from the published {md5}")
     part.rename(target)
+    keep_md5(name, cache_dir, md5)
     return target
 
 
@@ -136,7 +179,7 @@ def verify_archive(name: str, path: Path, md5: str | None = None) -> None:
     """Refuse an archive whose MD5 is not the published one (or when none is recorded)."""
     expected = md5 or PUBLISHED_MD5[name]
     if expected is None:
-        raise _refuse_unverified(name, path)
+        raise _refuse_unverified(name, path, f"no checksum is pinned for {name} and none was given")
     got = _md5(path)
     if got != expected:
         raise DataFileError(f"{path}: MD5 {got}, expected the published {expected} for {name}: the archive is "
@@ -204,20 +247,25 @@ def read_archive(name: str, archive: Path) -> tuple[pd.DataFrame, Path, Table, T
 
 
 def load_movielens(name: str, cache_dir: str | os.PathLike = "data", fetch: bool = True, verify: bool = True,
-                   md5: str | None = None, ratings: int | None = None) -> Dataset:
-    """Load a MovieLens archive of `FAMILY` as a Dataset (fetching it first when missing and ``fetch``).
+                   md5: str | None = None, ratings: int | None = None, base_url: str = BASE_URL) -> Dataset:
+    """Load a MovieLens archive of `FAMILY` as a Dataset (fetching it from ``base_url`` first when missing and
+    ``fetch``).
 
-    ``verify`` (default): the archive's MD5 must be the published one (``md5`` overrides it: tests that
-    write their own archive) and its ratings the published count (``ratings`` overrides it)."""
+    ``verify`` (default): the archive's MD5 must be the published one (`published_md5`; ``md5`` overrides it:
+    tests that write their own archive) and its ratings the published count (``ratings`` overrides it)."""
     if name not in FAMILY:
         raise ValueError(f"unknown MovieLens data set {name!r}: expected one of {sorted(FAMILY)}")
     archive = Path(cache_dir) / FAMILY[name].archive
     if not archive.is_file():
         if not fetch:
             raise FileNotFoundError(f"{name} is not cached: expected {archive.resolve()}")
-        fetch_archive(name, cache_dir)
+        fetch_archive(name, cache_dir, base_url=base_url)
+    expected = md5 or (published_md5(name, cache_dir, base_url) if verify else None)
     st = archive.stat()
-    return _load(name, str(archive.resolve()), st.st_size, st.st_mtime_ns, verify, md5, ratings)
+    ds = _load(name, str(archive.resolve()), st.st_size, st.st_mtime_ns, verify, expected, ratings)
+    if verify and md5 is None and not md5_file(name, cache_dir).is_file():
+        keep_md5(name, cache_dir, expected)  # fetched for an archive placed by hand, which matched it
+    return ds
 
 
 @lru_cache(maxsize=1)

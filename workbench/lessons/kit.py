@@ -92,6 +92,11 @@ class NotebookSettings:
         """The notebook arguments that reproduce these settings (``out`` changes no figure and is left out)."""
         return ["--data", self.data, "--seed", str(self.seed)] + (["--small"] if self.small else [])
 
+    def marimo_cli(self) -> list[str]:
+        """`cli` as marimo's own parser (``mo.cli_args``) must get it: ``--name=value`` in one word (marimo splits a
+        separate value at its first ``=``, and a file reference's options hold one: ``log.csv?columns=user=uid``)."""
+        return [f"--data={self.data}", f"--seed={self.seed}"] + (["--small"] if self.small else [])
+
     def record(self) -> dict[str, Any]:
         """These settings as the plain mapping `workbench.provenance.provenance` reads."""
         return {"data": self.data, "seed": self.seed, "small": self.small, "cli": self.cli()}

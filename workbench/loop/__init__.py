@@ -24,6 +24,8 @@
 - `features`: the stream step's target, Redis (`workbench.serving.feature_store`) or memory.
 - `served`: the loop against the running service over HTTP.
 - `shown`: `Shown`, one round of sessions (what the engine and the served loop share).
+- `logging_policy`: ``explore = "slates"``, whole random slates in ε of the sessions with exact propensities
+  (a log that supports off-policy evaluation of other targets).
 - `cli`: ``workbench loop``.
 """
 

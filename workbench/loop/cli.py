@@ -20,7 +20,7 @@ from pathlib import Path
 
 STATE_ROOT = Path("data") / "loop"
 # option → LoopConfig field (the options that map one to one)
-FIELDS = {"days": "days", "users": "users", "epsilon": "epsilon", "k": "k", "retrain_every": "retrain_every",
+FIELDS = {"days": "days", "users": "users", "epsilon": "epsilon", "explore": "explore", "k": "k", "retrain_every": "retrain_every",
           "retrain": "retrain", "ab_epsilon": "ab_epsilon", "ab_split": "ab_split", "features": "features",
           "click_model": "click_model", "visit_rate": "visit_rate", "arrivals_per_day": "arrivals_per_day",
           "arrival_days": "arrival_days", "redis_timeout_ms": "redis_timeout_ms",
@@ -131,6 +131,7 @@ def register(sub) -> None:
     from workbench.data import SMALL_WORLD
     from workbench.experiment.simulator import CLICK_MODELS
     from workbench.loop.config import FEATURE_BACKENDS, RETRAIN_MODES
+    from workbench.loop.logging_policy import EXPLORE_MODES
 
     p = sub.add_parser("loop", help="the feedback loop: simulated users, retraining from the log, monitoring, for N days")
     p.add_argument("--data", type=data_arg, default=None, help=data_help("synthetic, or the --config file's"))
@@ -146,6 +147,10 @@ def register(sub) -> None:
                    help="simulated users, a seeded sample of the world's (default: all)")  # fmt: skip
     p.add_argument("--epsilon", type=unit_interval("an exploration rate in [0, 1]"), default=None,
                    help="exploration rate ε of the slates (default: the pipeline config's)")  # fmt: skip
+    p.add_argument("--explore", choices=EXPLORE_MODES, default=None,
+                   help="how ε explores: slots (default: ε of each slate's slots, the ranker's items elsewhere) or "
+                        "slates (a whole random slate in ε of the sessions, every slot's propensity logged: a log "
+                        "that supports `workbench ope --log` of other targets)")  # fmt: skip
     p.add_argument("--k", type=positive_int("a positive slate length"), default=None, help="slate length (default: the pipeline's)")
     p.add_argument("--retrain-every", type=int_at_least(0, "a number of days >= 0 (0: never)"), default=None,
                    help="retrain from the log every N days (default 7; 0: never)")  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 
 from workbench.checks import check_count, check_unit_interval
 from workbench.experiment.simulator import CLICK_MODELS
+from workbench.loop.logging_policy import EXPLORE_MODES
 from workbench.monitoring import AlertConfig
 from workbench.settings import check_fields, load, load_file
 
@@ -49,6 +50,10 @@ class LoopConfig:
     days: how many simulated days to run (a resumed loop may raise it).
     epsilon: exploration rate ε of reranking (the share of the k slots shown at random from
         below the slate, with their propensities logged); None: the pipeline config's.
+    explore: how ε explores (`workbench.loop.logging_policy`): "slots" (default), ε of each slate's slots from below
+        it, the ranker's items with propensity 1 elsewhere; "slates", a uniformly random slate of every item the
+        session may be shown in ε of the sessions, every slot with its exact propensity: a log that supports
+        off-policy evaluation of other targets (`workbench ope --log EVENTS.sqlite`).
     k: slate length (None: the pipeline config's).
     retrain_every: the retraining job's cadence in days (0: never). It runs at the start of
         every day ``d > 0`` with ``d % retrain_every == 0`` on the log's clicks before that day.
@@ -83,6 +88,7 @@ class LoopConfig:
     users: int | None = None
     days: int = 14
     epsilon: float | None = None
+    explore: str = "slots"
     k: int | None = None
     retrain_every: int = 7
     retrain: str = "refresh"
@@ -119,6 +125,8 @@ class LoopConfig:
             check_unit_interval("epsilon (ε, None: the pipeline config's)", self.epsilon)
         if self.k is not None:
             check_count("k (None: the pipeline config's)", self.k, 1)
+        if self.explore not in EXPLORE_MODES:
+            raise ValueError(f"explore={self.explore!r}: expected one of {EXPLORE_MODES}")
         check_count("retrain_every (0: never)", self.retrain_every, 0)
         if self.retrain not in RETRAIN_MODES:
             raise ValueError(f"retrain={self.retrain!r}: expected one of {RETRAIN_MODES}")

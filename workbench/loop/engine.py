@@ -37,7 +37,7 @@ store, so a loop interrupted (even mid-day) and resumed ends with the same figur
 through (in-process; a served loop's exploration is drawn by the service, per request).
 
 (Over 500 lines: `Loop` is one state machine whose steps share its state; what stands alone lives in the
-sibling modules: `arrivals`, `features`, `versions`, `served`, `shown`.)
+sibling modules: `arrivals`, `features`, `versions`, `served`, `shown`, `logging_policy`.)
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ from workbench.experiment.simulator import SimulatorConfig, UserDays, UserSimula
 from workbench.loop.arrivals import arrivals_base, fresh_items, schedule, with_fresh
 from workbench.loop.config import DRIFT_FEATURES, Arm, LoopConfig
 from workbench.loop.features import MemoryFeatures, RedisFeatures, interactions_frame
+from workbench.loop.logging_policy import random_slates
 from workbench.loop.shown import Shown
 from workbench.loop.versions import Base, Version, Versions, day_ts, load_base
 from workbench.monitoring import (
@@ -201,6 +202,9 @@ class Loop:
         if serve and config.arrivals_per_day:
             raise ValueError("serve=True with arrivals_per_day > 0: the service does not know the loop's arrivals "
                              "(run the living catalogue in-process)")  # fmt: skip
+        if serve and config.explore != "slots":
+            raise ValueError(f"serve=True with explore={config.explore!r}: the service explores slots itself "
+                             "(run whole random slates in-process)")  # fmt: skip
         if serve and config.shift_day:
             raise ValueError("serve=True with shift_day > 0: the injected shift is an in-process experiment")
         if serve and base is not None:
@@ -460,14 +464,21 @@ class Loop:
         seen = None if self.config.repeat_consumption else self.features.seen(key, rows, self.user_ids[rows])
         c = self.config
         eps = c.shift_epsilon if c.shift_day and ts >= day_ts(self.train0, c.shift_day) else arm.epsilon  # injected shift
-        config = dataclasses.replace(self.pipe_config.rerank, exploration_rate=eps, seed=seed)
+        slates = c.explore == "slates"  # whole random slates in ε of the sessions (logging_policy.py)
+        config = dataclasses.replace(self.pipe_config.rerank, exploration_rate=0.0 if slates else eps, seed=seed)
         available = train.item_available & (self.arrival_ts <= ts)  # an arriving item only from its day on
         slate = rerank(ranked, self.k, item_vectors=train.item_features, item_category=train.item_category,
                        item_age_days=(ts - self.release) / SECONDS_PER_DAY, item_available=available,
                        item_promoted=train.item_promoted, seen=seen, config=config)  # fmt: skip
         n = len(rows)
-        return Shown(rows, slate.items, slate.propensities, np.where(slate.items >= 0, slate.scores, np.nan),
-                     np.full(n, "", dtype=object), ts)  # fmt: skip
+        items, props, scores = slate.items, slate.propensities, np.where(slate.items >= 0, slate.scores, np.nan)
+        if slates:
+            eligible = np.broadcast_to(available, (n, len(available))).copy()
+            if seen is not None:
+                eligible &= ~seen[rows].toarray().astype(bool)
+            items, props = random_slates(slate.items, eligible, eps, np.random.default_rng([seed, 3]))
+            scores = np.where(items == slate.items, scores, np.nan)  # a random slot has no ranker score
+        return Shown(rows, items, props, scores, np.full(n, "", dtype=object), ts)
 
     def _record(self, arm: Arm, shown: Shown, prefix: str) -> None:
         """Log the round's impressions, clicks and conversions; the stream step updates the features.

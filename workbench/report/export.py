@@ -73,7 +73,7 @@ def export_reports(
         with tempfile.TemporaryDirectory() as tmp:
             exported = Path(tmp) / target.name
             cmd = [str(marimo) if marimo.exists() else "marimo", "export", "html", str(nb), "-o", str(exported), "-f",
-                   "--", *settings.cli()]  # fmt: skip
+                   "--", *settings.marimo_cli()]  # fmt: skip
             run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
             if run.returncode != 0:
                 raise RuntimeError(f"exporting {nb.name} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
