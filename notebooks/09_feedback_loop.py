@@ -267,14 +267,16 @@ def _():
     ## CTR and drift, day by day, with the alerts
 
     Monitoring reads the same days: the click-through rate, and **drift** of the served traffic
-    (`workbench.monitoring`): PSI of the clicked items' popularity and age, and of the ranking
-    scores shown, each day against a **baseline window** of the same traffic: the previous days
-    served by the same model version (a promotion starts a new window). A fixed window of the
-    first days would drift away by itself here, as users use up the items they like. Comparing with
-    the training interactions instead would compare two populations (what an old logging policy
-    exposed against what this one serves) and alarm on day one for ever. The alert rules
-    (thresholds from the config) have states, as a pager shows them: an alert **fires** when a
-    breach begins, is **resolved** when it ends, and fires again at the next one.
+    (`workbench.monitoring`): PSI and KS of the served items' popularity and age (every impression,
+    a far steadier sample than the clicks; the age counted on the loop's first day, since the clock
+    ageing every item alike is no drift), and of the ranking scores shown, each day against a
+    **baseline window** of the same traffic: the previous days served by the same model version (a
+    promotion starts a new window). A fixed window of the first days would drift away by itself
+    here, as users use up the items they like. Comparing with the training interactions instead
+    would compare two populations (what an old logging policy exposed against what this one serves)
+    and alarm on day one for ever. CTR and coverage are compared with their previous days too. The
+    alert rules (thresholds from the config) have states, as a pager shows them: an alert **fires**
+    when a breach begins, is **resolved** when it ends, and fires again at the next one.
     """)
     return
 
@@ -284,8 +286,8 @@ def _(loops):
     _r = loops[EPSILONS[0]][0]
     _d = _r.daily.assign(day=_r.daily["day"] + 1)
     _long = pd.concat([_d.assign(figure=name, value=_d[col]) for name, col in
-                       (("PSI of clicked items' popularity", "psi:item_popularity"),
-                        ("PSI of clicked items' age", "psi:item_age_days"),
+                       (("PSI of the served items' popularity", "psi:item_popularity"),
+                        ("PSI of the served items' age", "psi:item_age_days"),
                         ("PSI of the scores shown", "psi:score"))])  # fmt: skip
     _alerts = _r.alerts_frame()
     _m = lesson.monitoring_readings(_r.daily, _r.alerts)
