@@ -243,7 +243,12 @@ def _(whatif):
              f"{_reach[_freshest]:.0%} of the candidates): {say(_best, 'decay 0', f'decay {_freshest:g}', decimals=1, verb=YOUNGER)}. "
              f"A larger decay boosts only the newest few items; a smaller one boosts nearly all alike, which changes "
              f"no order. The boost can move an item only past neighbours whose relevance is within a factor "
-             f"1 + {_k.freshness_weight:g} of its own.")  # fmt: skip
+             f"1 + {_k.freshness_weight:g} of its own."
+             + ("" if _freshest == _k.freshness_decay else
+                f" The configured decay ({_k.freshness_decay:g}, configs/default.toml) is not the youngest point and is "
+                f"left as it is: it is the pipeline's one setting, shared by every page, the service and the loop, and "
+                f"this page measures only how young the slates are, not what a younger slate costs in accuracy; "
+                f"set rerank.freshness_decay = {_freshest:g} where freshness is what you want."))  # fmt: skip
     mo.vstack([
         mo.md("## Freshness decay across its range"),
         charts.lines_chart(_curve, x="decay", y="days", group="slate", x_title="freshness decay (per 30 days, log scale)",
