@@ -19,14 +19,15 @@ Run: .venv/bin/python benchmarks/bench_loop.py [--sections speed,demo] [--users 
   ``--demo-days`` days at ε = 0 and ε = 0.1, retraining (refresh) every ``--retrain-every`` days, the default
   pipeline on the ``--world`` (small or default) synthetic world: per run, how the exposure Gini moved and the
   share of the arrived items ever shown; their means over seeds with 95% intervals and the paired difference
-  (`workbench.lessons.loop`, what notebook 09 reads).
-- monitoring: the drift detectors and alert rules (`workbench.monitoring`, the loop's defaults: a baseline
-  window of the first 3 days of served traffic) on ``--seeds`` seeds × ``--demo-days`` days of the ``--world``
+  (`workbench.lessons.loop`, what notebook 09 reads); ``--repeat-consumption``: seen items may return to slates.
+- monitoring: the drift detectors and alert rules (`workbench.monitoring`, the loop's defaults `LOOP_RULES`: drift of
+  the served items and scores against the previous ``--drift-window`` days, CTR and coverage against the previous 3
+  days) on ``--seeds`` seeds from ``--seed0`` × ``--demo-days`` days of the ``--world``
   synthetic world at ε = 0.1 without retraining (a promotion starts a new baseline window), once stable and
   once with a shift injected on day ``--shift-day`` (1 = the first; every slate explores at ε = 0.5 from
   then on): false alerts per detector per 30 days on the stable runs (target ≤ 1 on average), and each
   detector's delay to its first firing on or after the shift day (target: within 2 days, delay 0-2, in
-  ≥ 90% of seeds).
+  ≥ 90% of seeds). ``--runs-out``/``--runs-in``: keep the runs' daily tables, read them again (seeds run apart).
 """
 
 from __future__ import annotations
@@ -170,12 +171,14 @@ def arrivals(args) -> None:
     say = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
     small = args.world == "small"
     config = LoopConfig(small=small, days=args.demo_days, retrain_every=args.retrain_every, features="memory",
-                        arrivals_per_day=args.arrivals_per_day, arrival_days=args.demo_days)  # fmt: skip
-    seeds = list(range(args.seeds))
+                        arrivals_per_day=args.arrivals_per_day, arrival_days=args.demo_days,
+                        repeat_consumption=args.repeat_consumption)  # fmt: skip
+    seeds = list(range(args.seed0, args.seed0 + args.seeds))
     t = time.perf_counter()
     table = lesson.seed_study(config, seeds, (0.0, 0.1), progress=say)
     print(f"{len(seeds)} seeds × 2 policies × {args.demo_days} days on the {args.world} synthetic world, "
-          f"{args.arrivals_per_day} arrivals a day, retraining every {args.retrain_every} days: "
+          f"{args.arrivals_per_day} arrivals a day, retraining every {args.retrain_every} days, repeat consumption "
+          f"{'on (seen items may return)' if args.repeat_consumption else 'off (the seen filter)'}: "
           f"{time.perf_counter() - t:.0f} s; {load_line()}")  # fmt: skip
     with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
         print(table.to_string(index=False))
@@ -198,15 +201,21 @@ def monitoring(args) -> None:
     shift = args.shift_day - 1  # 0-based
     runs = {}
     t = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-loop-monitoring-") as root:
-        for seed in range(args.seeds):
-            for kind, c in (("stable", config), ("shifted", dataclasses.replace(config, shift_day=shift))):
-                c = dataclasses.replace(c, seed=seed)
-                with Loop(c, Path(root) / f"{kind}{seed}", progress=say) as loop:
-                    runs[seed, kind] = loop.run().daily
-    n = args.seeds
-    print(f"{n} seeds × {args.demo_days} days × (stable, shift on day {args.shift_day}) on the {args.world} synthetic world "
-          f"in {time.perf_counter() - t:.0f} s; {load_line()}")  # fmt: skip
+    if args.runs_in:  # the daily tables of earlier runs (e.g. seeds run in two processes), read by today's rules
+        for path in args.runs_in.split(","):
+            runs.update(pd.read_pickle(path))
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-loop-monitoring-") as root:
+            for seed in range(args.seed0, args.seed0 + args.seeds):
+                for kind, c in (("stable", config), ("shifted", dataclasses.replace(config, shift_day=shift))):
+                    c = dataclasses.replace(c, seed=seed)
+                    with Loop(c, Path(root) / f"{kind}{seed}", progress=say) as loop:
+                        runs[seed, kind] = loop.run().daily
+        if args.runs_out:
+            pd.to_pickle(runs, args.runs_out)
+    n = len({seed for seed, _ in runs})
+    print(f"seeds {sorted({seed for seed, _ in runs})} × {args.demo_days} days × (stable, shift on day {args.shift_day}) on the "
+          f"{args.world} synthetic world in {time.perf_counter() - t:.0f} s; {load_line()}")  # fmt: skip
     per30 = 30.0 / args.demo_days
     for for_days in (1, 2):  # the same runs, read by the default rules with for_days 1 and 2
         alerts_config = dataclasses.replace(config.alerts, for_days=for_days)
@@ -251,8 +260,13 @@ def main() -> int:
     p.add_argument("--demo-days", type=int, default=30)
     p.add_argument("--retrain-every", type=int, default=7)
     p.add_argument("--seeds", type=int, default=5, help="arrivals: seeds 0..N-1 (default 5)")
+    p.add_argument("--seed0", type=int, default=0, help="arrivals: the first seed (seeds seed0 … seed0+N-1)")
+    p.add_argument("--repeat-consumption", action="store_true",
+                   help="arrivals: seen items may return to slates (LoopConfig.repeat_consumption)")
     p.add_argument("--arrivals-per-day", type=int, default=2, help="arrivals: items arriving each day (default 2)")
-    p.add_argument("--drift-window", type=int, default=0, help="monitoring: 0 = the first 3 days, N = the previous N days")
+    p.add_argument("--drift-window", type=int, default=3, help="monitoring: 0 = the first 3 days, N = the previous N days")
+    p.add_argument("--runs-out", help="monitoring: write the runs' daily tables to this pickle")
+    p.add_argument("--runs-in", help="monitoring: read daily tables (comma-separated pickles of --runs-out) instead of running")
     p.add_argument("--shift-day", type=int, default=15, help="monitoring: the day (1 = the first) the shift starts")
     p.add_argument("--world", choices=("small", "default"), default="default", help="arrivals: the synthetic world")
     args = p.parse_args()

@@ -19,7 +19,7 @@ with app.setup:
     from workbench.lessons.candidates import describe_stage_one, textbook_config
     from workbench.lessons.rankers import (RANKER_NOTES, candidate_recall_per_user, compare_rankers_per_user,
                                           ranker_name)
-    from workbench.lessons.verdicts import paired, say
+    from workbench.lessons.verdicts import paired, paired_ratio, ratio, say
     from workbench.metrics import accuracy_metrics, relevance_matrix
     from workbench.ranking import RANKERS, feature_table
     from workbench.ranking.importance import permutation_importance
@@ -171,7 +171,10 @@ def _(built, candidates, cfg, k, relevance, run, users):
     _ceil = paired(_a["ceiling"], _b["ceiling"])
     _top_ndcg = paired(_a["ndcg"], _b["ndcg"])
     _names = ("the pipeline's stage 1", "the textbook split")
-    _reach = [np.nanmean(e["recall"]) / np.nanmean(e["ceiling"]) for e in (_a, _b)]
+    _reach_ci = [ratio(e["recall"], e["ceiling"]) for e in (_a, _b)]  # the share of found items brought to the top
+    _reach_txt = [f"{r.diff:.1%} [{r.low:.1%}, {r.high:.1%}]" for r in _reach_ci]
+    _reach_d = say(paired_ratio(_a["recall"], _a["ceiling"], _b["recall"], _b["ceiling"]), _names[0], _names[1],
+                   decimals=1, percent=True)  # fmt: skip
     _top_recall = [np.nanmean(e["recall"]) for e in (_a, _b)]
     _ceilings = [np.nanmean(e["ceiling"]) for e in (_a, _b)]
     if _ceil.detectable and _top_ndcg.detectable and (_ceil.diff > 0) != (_top_ndcg.diff > 0):
@@ -181,14 +184,15 @@ def _(built, candidates, cfg, k, relevance, run, users):
                 f"what it does reach: the top {k.value} holds {_top_recall[0]:.1%} and {_top_recall[1]:.1%} of the "
                 f"held-out items (recall@{k.value}), far under both ceilings ({_ceilings[0]:.1%} and "
                 f"{_ceilings[1]:.1%}), so the ceiling is not what binds here. What decides is how many of the found "
-                f"items each ranker, trained on its own candidates, brings to the top: {_reach[0]:.1%} of them for "
-                f"{_names[0]} against {_reach[1]:.1%} for {_names[1]} (recall@{k.value} ÷ candidate recall). "
+                f"items each ranker, trained on its own candidates, brings to the top: {_reach_txt[0]} of them for "
+                f"{_names[0]} against {_reach_txt[1]} for {_names[1]} (recall@{k.value} ÷ candidate recall over the "
+                f"same users, 95% intervals by the delta method); paired: {_reach_d}. "
                 f"A narrower net whose finds its ranker brings to the top more often can beat a wider net there; "
                 f"the wider net pays off only once the ranker brings up as large a share of what it found.")  # fmt: skip
     else:
         _why = (f"Here the ceiling and the ranked top {k.value} do not point in detectably opposite directions; "
-                f"the ranked top {k.value} reaches {_reach[0]:.1%} and {_reach[1]:.1%} of the found items "
-                f"(recall@{k.value} ÷ candidate recall), well under both ceilings.")  # fmt: skip
+                f"the ranked top {k.value} reaches {_reach_txt[0]} and {_reach_txt[1]} of the found items "
+                f"(recall@{k.value} ÷ candidate recall, 95% intervals; paired: {_reach_d}), well under both ceilings.")  # fmt: skip
     mo.vstack([
         mo.md(f"## Stage 1 sets the ceiling\n\nThe ranker can only reorder what stage 1 found. "
               f"**The pipeline's stage 1:** {describe_stage_one(cfg)}. **The textbook split** "

@@ -26,6 +26,7 @@ with app.setup:
     from workbench.viz import charts
 
     settings = kit.settings()
+    YOUNGER = "gives younger slates than"  # the verdict's words for an age difference (lessons.verdicts.VERBS)
 
 
 @app.function
@@ -236,13 +237,18 @@ def _(whatif):
     _said = (f"at the configured decay {_k.freshness_decay:g} (freshness weight {_k.freshness_weight:g}), an item keeps "
              f"half its boost until {half_boost_age(_k.freshness_decay):.0f} days old: {_reach[_k.freshness_decay]:.0%} "
              f"of the ranked candidates, whose ages spread from {_q10:.0f} to {_q90:.0f} days (10th–90th percentile, "
-             f"median {_q50:.0f}). How much younger the slates are than at decay 0 (days, paired over the same {_own.n:,} users): "
-             f"{say(_own, 'decay 0', f'decay {_k.freshness_decay:g}', decimals=1)}. The decay that makes the slates "
+             f"median {_q50:.0f}). Mean slate age in days, paired over the same {_own.n:,} users: "
+             f"{say(_own, 'decay 0', f'decay {_k.freshness_decay:g}', decimals=1, verb=YOUNGER)}. The decay that makes the slates "
              f"youngest is {_freshest:g} (half-boost age {half_boost_age(_freshest):.0f} days, reaching "
-             f"{_reach[_freshest]:.0%} of the candidates): {say(_best, 'decay 0', f'decay {_freshest:g}', decimals=1)}. "
+             f"{_reach[_freshest]:.0%} of the candidates): {say(_best, 'decay 0', f'decay {_freshest:g}', decimals=1, verb=YOUNGER)}. "
              f"A larger decay boosts only the newest few items; a smaller one boosts nearly all alike, which changes "
              f"no order. The boost can move an item only past neighbours whose relevance is within a factor "
-             f"1 + {_k.freshness_weight:g} of its own.")  # fmt: skip
+             f"1 + {_k.freshness_weight:g} of its own."
+             + ("" if _freshest == _k.freshness_decay else
+                f" The configured decay ({_k.freshness_decay:g}, configs/default.toml) is not the youngest point and is "
+                f"left as it is: it is the pipeline's one setting, shared by every page, the service and the loop, and "
+                f"this page measures only how young the slates are, not what a younger slate costs in accuracy; "
+                f"set rerank.freshness_decay = {_freshest:g} where freshness is what you want."))  # fmt: skip
     mo.vstack([
         mo.md("## Freshness decay across its range"),
         charts.lines_chart(_curve, x="decay", y="days", group="slate", x_title="freshness decay (per 30 days, log scale)",

@@ -165,14 +165,18 @@ def _(run):
     mo.vstack([
         mo.md(f"## {said['heading']}"),
         mo.md(r"""
-    **Exposure Gini** measures how unequally the day's impressions spread over the catalogue
-    (0: every item shown equally often; 1: one item takes them all). Without exploration the model
-    shows what it already believes in, users can only click what they are shown, and each retraining
-    learns from those clicks; an item nobody has clicked yet has no way in. One run proves little, so
-    the verdict comes from the loop repeated over seeds (each its own world, model and arrivals) of
-    the small synthetic world, with 95% intervals."""),
+    Without exploration the model shows what it already believes in, users can only click what they
+    are shown, and each retraining learns from those clicks; an item nobody has clicked yet has no way
+    in. The textbook names two faces of that loop: **new items never found** (the primary measure here:
+    the share of the arrived items a policy ever showed) and **exposure concentrating** (the
+    **exposure Gini**: how unequally the day's impressions spread over the catalogue, 0 when every
+    item is shown equally often, 1 when one item takes them all). The page's heading states whichever
+    the numbers show. One run proves little, so the verdict comes from the loop repeated over seeds
+    (each its own world, model and arrivals) of the small synthetic world, with 95% intervals."""),
         kit.table(summ.assign(**{c: summ[c].round(4) for c in summ.columns if c.startswith(("ε=", "difference"))})),
         kit.show(f"Over {int(summ['seeds'].iloc[0])} seeds: {said[_e0]}; {said[_e1]}. So {said['difference']}."),
+        kit.show(f"The Gini: {said['gini']}. (`LoopConfig.repeat_consumption = true` lets seen items return to the "
+                 "slates, turning the seen filter off; benchmarks/RESULTS.md measures it over seeds.)"),
     ])  # fmt: skip
     return
 
@@ -180,11 +184,6 @@ def _(run):
 @app.cell
 def _(loops):
     _curves = pd.concat([r.daily.assign(policy=policy(eps), day=r.daily["day"] + 1) for eps, (r, _, _) in loops.items()])
-    _g = {eps: r.daily["exposure_gini"].to_numpy() for eps, (r, _, _) in loops.items()}
-    _new = {eps: r.daily["new_ever_shown"].to_numpy() for eps, (r, _, _) in loops.items()}
-    _e0, _e1 = EPSILONS
-    _moved = lambda a: "rose" if a[-1] > a[0] else "fell" if a[-1] < a[0] else "stayed"  # noqa: E731
-    _n = len(_g[_e0])
     mo.vstack([
         charts.lines_chart(
             _curves, x="day", y="exposure_gini", group="policy", x_title="day of the loop (1 = the first)",
@@ -195,14 +194,7 @@ def _(loops):
             _curves.dropna(subset=["new_ever_shown"]), x="day", y="new_ever_shown", group="policy",
             x_title="day of the loop (1 = the first)", y_title="share of the arrived items ever shown (0-1)",
             title="How much of the new catalogue each policy ever showed", reading="arrivals since day 2"),
-        kit.show(
-            f"In this page's run: exposure Gini at {policy(_e0)}: {_g[_e0][0]:.4f} on day 1, {_g[_e0][-1]:.4f} on day {_n} "
-            f"({_moved(_g[_e0])}); at {policy(_e1)}: {_g[_e1][0]:.4f} → {_g[_e1][-1]:.4f} ({_moved(_g[_e1])}). By day {_n}, "
-            f"{policy(_e0)} had shown {_new[_e0][-1]:.1%} of the arrived items and {policy(_e1)} {_new[_e1][-1]:.1%} "
-            f"(one seed: the verdict above is the one with intervals)."),
-        kit.show(
-            "The Gini of a fixed catalogue also moves for a reason of its own: the seen filter (an item a user clicked "
-            "is not shown to them again) moves each user's slates down their list, which spreads exposure by itself."),
+        kit.show(lesson.run_sentence({policy(eps): r.daily for eps, (r, _, _) in loops.items()})),
     ])  # fmt: skip
     return
 
@@ -237,12 +229,9 @@ def _(base, loops, run):
     _new_ids = base.train.items["item_id"].to_numpy()[_arrived]
     _new_shown = {eps: int(_tot[eps].loc[_new_ids, "impressions"].sum()) for eps in EPSILONS}
     # the item found by exploration: an arrival never shown at ε = 0, the most clicked at ε > 0
-    _never = _tot[_e0].loc[_new_ids].index[_tot[_e0].loc[_new_ids, "impressions"].to_numpy() == 0]
-    _found = _tot[_e1].loc[_never].query("clicks > 0").sort_values(["clicks", "impressions"], ascending=False)
-    _versions = loops[_e1][0].daily["version"]
-    _switch_days = (np.flatnonzero((_versions != _versions.shift()).to_numpy()[1:]) + 1).tolist()
-    if len(_found):
-        _id = _found.index[0]
+    _id = lesson.found_by_exploration(_tot[_e0], _tot[_e1], _new_ids)
+    _switch_days = lesson.switch_days(loops[_e1][0].daily["version"])
+    if _id is not None:
         _e = _exp[_e1][_exp[_e1]["item_id"] == _id]
         _title = _items.set_index("item_id").loc[_id, "title"]
         _curves = pd.concat([_e.assign(shown="by exploration", n=_e["explored_so_far"]),
@@ -256,8 +245,8 @@ def _(base, loops, run):
         _after = (f"after the next retraining (day {_later[0] + 1}) the model itself showed it {_model_n:,} times"
                   if _later else "no retraining followed")  # fmt: skip
         _said = (f"Found by exploration: {_title}, arrived on day {_came}, never shown at {policy(_e0)}; at {policy(_e1)} "
-                 f"first shown on day {_first}, {int(_found.iloc[0]['explored']):,} times by exploration, clicked "
-                 f"{int(_found.iloc[0]['clicks']):,} times; {_after}.")  # fmt: skip
+                 f"first shown on day {_first}, {int(_tot[_e1].loc[_id, 'explored']):,} times by exploration, clicked "
+                 f"{int(_tot[_e1].loc[_id, 'clicks']):,} times; {_after}.")  # fmt: skip
     else:
         _title = "none"
         _curves = pd.DataFrame({"day": [1], "n": [0], "shown": ["nothing found"]})
@@ -284,14 +273,16 @@ def _():
     ## CTR and drift, day by day, with the alerts
 
     Monitoring reads the same days: the click-through rate, and **drift** of the served traffic
-    (`workbench.monitoring`): PSI of the clicked items' popularity and age, and of the ranking
-    scores shown, each day against a **baseline window** of the same traffic: the previous days
-    served by the same model version (a promotion starts a new window). A fixed window of the
-    first days would drift away by itself here, as users use up the items they like. Comparing with
-    the training interactions instead would compare two populations (what an old logging policy
-    exposed against what this one serves) and alarm on day one for ever. The alert rules
-    (thresholds from the config) have states, as a pager shows them: an alert **fires** when a
-    breach begins, is **resolved** when it ends, and fires again at the next one.
+    (`workbench.monitoring`): PSI and KS of the served items' popularity and age (every impression,
+    a far steadier sample than the clicks; the age counted on the loop's first day, since the clock
+    ageing every item alike is no drift), and of the ranking scores shown, each day against a
+    **baseline window** of the same traffic: the previous days served by the same model version (a
+    promotion starts a new window). A fixed window of the first days would drift away by itself
+    here, as users use up the items they like. Comparing with the training interactions instead
+    would compare two populations (what an old logging policy exposed against what this one serves)
+    and alarm on day one for ever. CTR and coverage are compared with their previous days too. The
+    alert rules (thresholds from the config) have states, as a pager shows them: an alert **fires**
+    when a breach begins, is **resolved** when it ends, and fires again at the next one.
     """)
     return
 
@@ -301,29 +292,20 @@ def _(loops):
     _r = loops[EPSILONS[0]][0]
     _d = _r.daily.assign(day=_r.daily["day"] + 1)
     _long = pd.concat([_d.assign(figure=name, value=_d[col]) for name, col in
-                       (("PSI of clicked items' popularity", "psi:item_popularity"),
-                        ("PSI of clicked items' age", "psi:item_age_days"),
+                       (("PSI of the served items' popularity", "psi:item_popularity"),
+                        ("PSI of the served items' age", "psi:item_age_days"),
                         ("PSI of the scores shown", "psi:score"))])  # fmt: skip
     _alerts = _r.alerts_frame()
-    _fired = [a for a in _r.alerts if a.state == "firing"]
-    _resolved = [a for a in _r.alerts if a.state == "resolved"]
-    _first = _fired[0] if _fired else None
-    _baseline = int(_d["psi:score"].isna().sum())
-    _ctr = _d["ctr"].to_numpy()
-    _ctr_alerts = [a for a in _fired if a.metric == "ctr"]
-    _said = (f"At {policy(EPSILONS[0])}, {len(_fired)} alert{'s' if len(_fired) != 1 else ''} fired and {len(_resolved)} "
-             f"resolved ({_baseline} days, each the first of a version, had no baseline and no drift figures)"
-             + (f"; the first on day {_first.when[1] + 1}: {_first.rule} ({_first.reason})" if _first else "")
-             + f". CTR went from {_ctr[0]:.4f} on day 1 to {_ctr[-1]:.4f} on day {len(_ctr)} ({_ctr[-1] / _ctr[0] - 1:+.1%}); "
-             + (f"the CTR rule fired on day {_ctr_alerts[0].when[1] + 1} ({_ctr_alerts[0].reason})." if _ctr_alerts
-                else "the CTR rule did not fire."))  # fmt: skip
+    _m = lesson.monitoring_readings(_r.daily, _r.alerts)
+    _first, _ctr_alert = _m["first"], _m["ctr_alert"]
+    _said = lesson.monitoring_sentence(_m, policy(EPSILONS[0]))
     _table = _alerts.assign(when=[f"day {w[1] + 1}, arm {w[0]}" for w in _alerts["when"]]).drop(columns=["value", "threshold"])
     mo.vstack([
         charts.lines_chart(
             _d.assign(policy=policy(EPSILONS[0])), x="day", y="ctr", group="policy", x_title="day of the loop (1 = the first)",
             y_title="click-through rate (clicks per item shown)", title="CTR day by day",
-            mark_x=float(_ctr_alerts[0].when[1] + 1) if _ctr_alerts else None,
-            reading="vermillion: the day the CTR rule fired" if _ctr_alerts else "the CTR rule did not fire"),
+            mark_x=float(_ctr_alert.when[1] + 1) if _ctr_alert else None,
+            reading="vermillion: the day the CTR rule fired" if _ctr_alert else "the CTR rule did not fire"),
         charts.lines_chart(
             _long.dropna(subset=["value"]), x="day", y="value", group="figure", x_title="day of the loop (1 = the first)", y_title="PSI against the baseline window (0 = no shift)",
             title="Drift of the served traffic against its baseline window",
@@ -362,8 +344,9 @@ def _(cadence, loops, run):
     _label = lambda c: f"every {c} days" if c else "never"  # noqa: E731
     _runs = {cadence.value: _chosen, CADENCE: _default}
     _curves = pd.concat([r.daily.assign(retraining=_label(c), day=r.daily["day"] + 1) for c, r in _runs.items()])
-    _g = {c: r.daily["exposure_gini"].to_numpy()[-LAST:].mean() for c, r in _runs.items()}
-    _ctr = {c: r.daily["ctr"].to_numpy()[-LAST:].mean() for c, r in _runs.items()}
+    _week = {c: lesson.last_week(r.daily, LAST) for c, r in _runs.items()}
+    _g = {c: w["gini"] for c, w in _week.items()}
+    _ctr = {c: w["ctr"] for c, w in _week.items()}
     _fit = _chosen.daily["retrain_seconds"].sum()
     _against = ("the page's default" if cadence.value == CADENCE else
                 f"against {_g[CADENCE]:.4f} and {_ctr[CADENCE]:.4f} retraining {_label(CADENCE)}")  # fmt: skip

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from workbench.lessons.verdicts import Paired, contradictions, paired, read, say, verdict
+from workbench.lessons.verdicts import Paired, contradictions, paired, paired_ratio, ratio, read, say, verdict
 
 
 def test_paired_difference_worked_by_hand():
@@ -70,3 +70,42 @@ def test_read_back_and_contradictions():
     assert [v["kind"] for v in found] == ["beats", "none", "beats", "none"]
     assert found[0]["winner"] == "gbdt" and found[0]["loser"] == "deepfm" and found[0]["x"] == 0.0025
     assert contradictions(text) == [found[2]["text"], found[3]["text"]]
+
+
+def test_another_verb_reads_naturally_and_is_read_back():
+    # an age difference: B's slates are younger by 6.7 days, so "beats" would read oddly
+    line = verdict(6.7, 5.9, 7.4, "decay 0", "decay 1", decimals=1, verb="gives younger slates than")
+    assert line == "decay 1 gives younger slates than decay 0 by 6.7 (95% CI [5.9, 7.4])"
+    # below 0 the other side is younger, worded the same way
+    assert verdict(-2.0, -3.0, -1.0, "decay 0", "decay 3", decimals=1, verb="gives younger slates than") == (
+        "decay 0 gives younger slates than decay 3 by 2.0 (95% CI [1.0, 3.0])")
+    found = read("Mean slate age: " + line + ".")
+    assert [(v["winner"], v["loser"], v["x"], v["low"], v["high"]) for v in found] == [("decay 1", "decay 0", 6.7, 5.9, 7.4)]
+    assert contradictions("decay 1 gives younger slates than decay 0 by 6.7 (95% CI [-0.5, 7.4])") != []
+    with pytest.raises(ValueError, match="verb='outranks'"):
+        verdict(1.0, 0.5, 1.5, verb="outranks")
+
+
+def test_ratio_of_means_by_hand():
+    # num = [1, 2, 3], den = [2, 2, 2]: R = 2 / 2 = 1; terms (num − den) / 2 = [-0.5, 0, 0.5], sd 0.5
+    # → half-width 1.959964 · 0.5 / sqrt(3) = 0.565792
+    r = ratio([1, 2, 3], [2, 2, 2])
+    assert r.n == 3 and r.diff == pytest.approx(1.0)
+    assert (r.low, r.high) == pytest.approx((1.0 - 0.565792, 1.0 + 0.565792), abs=1e-6)
+
+
+def test_paired_ratio_reduces_to_paired_with_unit_denominators():
+    a, b, ones = [1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 3.0, 7.0], [1.0] * 4
+    d, p = paired_ratio(a, ones, b, ones), paired(a, b)
+    assert (d.diff, d.low, d.high, d.n) == pytest.approx((p.diff, p.low, p.high, p.n))
+
+
+def test_paired_ratio_by_hand_and_refusals():
+    # A: num [1, 1], den [2, 2] → R_a = 0.5, terms 0; B: num [1, 3], den [2, 2] → R_b = 1, terms (num − den)/2 = [-0.5, 0.5]
+    # d = [-0.5, 0.5]: mean 0 → difference 0.5 exactly, sd sqrt(0.5) → half 1.959964 · 0.707107 / sqrt(2) = 0.979982
+    d = paired_ratio([1, 1], [2, 2], [1, 3], [2, 2])
+    assert d.diff == pytest.approx(0.5) and (d.low, d.high) == pytest.approx((0.5 - 0.979982, 0.5 + 0.979982), abs=1e-6)
+    with pytest.raises(ValueError, match="mean is 0"):
+        ratio([1, 2], [0, 0])
+    with pytest.raises(ValueError, match="same users"):
+        paired_ratio([1, 2], [1, 1], [1], [1])

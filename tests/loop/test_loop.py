@@ -72,18 +72,25 @@ def test_daily_figures_are_the_logs(tmp_path, base, redis):
         assert daily.loc[d, "exposure_gini"] == pytest.approx(_gini(shown), rel=1e-9)
         conv = ev[ev["event_type"] == "conversion"].groupby("user_id").size()
         assert daily.loc[d, "conversion"] == pytest.approx(len(conv) / imp["user_id"].nunique(), rel=1e-12)
-    # drift of the clicked items' age against the baseline window (day 1's clicks), recomputed from the log
+    # drift of the served items' age (on the loop's first day) and popularity against the baseline window (day 1's
+    # impressions), recomputed from the log
     train = base.train
     release = train.items["release_ts"].to_numpy(np.float64)
 
+    def served(d):
+        imp = events[(day == d) & (events["event_type"] == "impression")]
+        return pd.Index(train.items["item_id"]).get_indexer(imp["item_id"])
+
     def ages(d):
-        c = events[(day == d) & (events["event_type"] == "click")]
-        rows = pd.Index(train.items["item_id"]).get_indexer(c["item_id"])
-        return (c["event_ts"].to_numpy() // 1 - release[rows]) / 86_400  # a click is logged within a second of its session's start
+        return (float(train.reference_ts) - release[served(d)]) / 86_400  # the clock's ageing is no drift
+
+    def pops(d):
+        return np.log1p(train.item_popularity[served(d)].astype(np.float64))
 
     assert np.isnan(daily.loc[0, "psi:item_age_days"])  # the baseline day itself
     for d in (1, 2):
         assert daily.loc[d, "psi:item_age_days"] == pytest.approx(psi(ages(0), ages(d)), rel=1e-9)
+        assert daily.loc[d, "psi:item_popularity"] == pytest.approx(psi(pops(0), pops(d)), rel=1e-9)
     assert {"share:ease", "share:itemknn", "share:popular"} <= set(daily.columns)
 
 
@@ -235,10 +242,10 @@ def test_a_rolling_drift_window_compares_each_day_with_the_days_before(tmp_path,
     day = _day(events, base)
     release = base.train.items["release_ts"].to_numpy(np.float64)
 
-    def ages(d):
-        c = events[(day == d) & (events["event_type"] == "click")]
-        rows = pd.Index(base.train.items["item_id"]).get_indexer(c["item_id"])
-        return (c["event_ts"].to_numpy() // 1 - release[rows]) / 86_400
+    def ages(d):  # the served items' age on the loop's first day
+        imp = events[(day == d) & (events["event_type"] == "impression")]
+        rows = pd.Index(base.train.items["item_id"]).get_indexer(imp["item_id"])
+        return (float(base.train.reference_ts) - release[rows]) / 86_400
 
     daily = result.daily.set_index("day")
     assert np.isnan(daily.loc[0, "psi:item_age_days"])

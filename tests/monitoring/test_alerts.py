@@ -1,5 +1,6 @@
 """Alert rules: when they fire, why, and that every config field changes the outcome."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -91,3 +92,19 @@ def test_for_days_waits_for_a_lasting_breach_and_nan_is_no_breach():
     with pytest.raises(ValueError, match="for_days=0: expected an integer >= 1"):
         AlertConfig(for_days=0)
     assert AlertConfig.from_dict({"for_days": 3}).for_days == 3
+
+
+def test_a_rolling_baseline_compares_each_row_with_the_rows_before():
+    # ctr 0.10, 0.10, 0.10, 0.095, 0.085, 0.080: against the previous 2 rows, day 5 is 0.085 / 0.0975 − 1 = −12.8%,
+    # day 6 is 0.080 / 0.090 − 1 = −11.1%: one breach from day 5 on (the fixed baseline of 0.1 gives the same days);
+    # a slow fall of 2% a day never breaches against the previous rows, while the fixed baseline fires on day 7
+    rule = AlertRule("ctr", below=-0.1, relative=True, name="CTR drop")
+    [alert] = check_alerts(TABLE, AlertConfig(rules=(rule,), baseline_window=2))
+    assert alert.when == 5 and alert.value == pytest.approx(0.085 / 0.0975 - 1)
+    assert "against its baseline 0.0975 (mean of the previous 2 rows)" in alert.reason
+    slow = pd.DataFrame({"day": range(1, 9), "ctr": 0.1 * 0.98 ** np.arange(8)})
+    assert check_alerts(slow, AlertConfig(rules=(rule,), baseline_window=2)) == []
+    assert [a.when for a in check_alerts(slow, AlertConfig(rules=(rule,), baseline_days=1))] == [7]
+    with pytest.raises(ValueError, match="baseline_window=-1"):
+        AlertConfig(baseline_window=-1)
+    assert AlertConfig.from_dict({"baseline_window": 3}).baseline_window == 3

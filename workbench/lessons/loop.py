@@ -7,6 +7,10 @@ arrival schedule per seed) `summary` gives each reading's mean with its 95% Stud
 the paired difference between the policies; `verdicts` turns them into the page's sentences, saying
 "no detectable change" (or difference) whenever an interval covers zero.
 
+The page's other readings live here too, so the notebook only draws and prints: one run's curves (`run_figures`,
+`run_sentence`), the arrival exploration found (`found_by_exploration`), the monitoring day by day
+(`monitoring_readings`, `monitoring_sentence`) and the retrain cadence (`last_week`).
+
 ``benchmarks/bench_loop.py --sections arrivals`` runs the same study for RESULTS.md.
 """
 
@@ -22,6 +26,7 @@ from scipy import stats
 
 READINGS = {
     "gini_change": "exposure Gini, last day minus first day",
+    "gini_first_version": "exposure Gini, last day of the starting model minus first day (before any retraining)",
     "new_ever_shown": "share of the arrived items ever shown",
     "new_impression_share": "share of the last week's impressions on arrived items",
 }
@@ -31,7 +36,9 @@ LAST = 7  # days of the last week
 def readings(daily: pd.DataFrame, last: int = LAST) -> dict[str, float]:
     """One run's readings from its daily table (one arm): see `READINGS`."""
     g = daily["exposure_gini"].to_numpy(np.float64)
+    first = (daily["version"] == daily["version"].iloc[0]).to_numpy().cumprod().astype(bool)  # the starting model's days
     return {"gini_change": float(g[-1] - g[0]), "gini_first": float(g[0]), "gini_last": float(g[-1]),
+            "gini_first_version": float(g[first][-1] - g[0]),
             "new_ever_shown": float(daily["new_ever_shown"].iloc[-1]),
             "new_impression_share": float(daily["new_impression_share"].iloc[-last:].mean())}  # fmt: skip
 
@@ -73,7 +80,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for name, what in READINGS.items():
         row = {"reading": name, "what": what, "seeds": len(wide)}
-        share = name != "gini_change"  # a share's interval is clipped to [0, 1], where a share can be
+        share = not name.startswith("gini")  # a share's interval is clipped to [0, 1], where a share can be
         for e in eps:
             m, lo, hi = interval(wide[(name, e)])
             row[f"ε={e:g}"], row[f"ε={e:g} low"], row[f"ε={e:g} high"] = (m, max(lo, 0.0), min(hi, 1.0)) if share else (m, lo, hi)
@@ -112,6 +119,7 @@ def verdicts(summ: pd.DataFrame) -> dict[str, str]:
         how = "showed no detectable change" if how == "no detectable change" else how
         out[e] = (f"at {e.replace('ε=', 'ε = ')}, the exposure Gini {how} over the run ({fmt(*g)}, mean over {n} seeds, "
                   f"95% interval) and {found[0]:.1%} [{found[1]:.1%}, {found[2]:.1%}] of the arrived items were ever shown")  # fmt: skip
+    out["gini"] = gini_sentence(s, eps[0]) if "gini_first_version" in s.index else ""
     if len(eps) == 2 and "difference" in s:
         d = tuple(s.loc["new_ever_shown", ["difference", "difference low", "difference high"]])
         verdict = moved(*d, up="more", down="fewer")
@@ -127,3 +135,96 @@ def verdicts(summ: pd.DataFrame) -> dict[str, str]:
         else:
             out["heading"] = "The feedback loop, with and without exploration: no detectable amplification here"
     return out
+
+
+def gini_sentence(s: pd.DataFrame, e: str) -> str:
+    """Why the exposure Gini of policy ``e`` (e.g. ``"ε=0"``) moved, from `summary` (indexed by reading): the whole
+    run's change, and the part before any retraining (the starting model's days)."""
+    g = tuple(s.loc["gini_change", [e, f"{e} low", f"{e} high"]])
+    g1 = tuple(s.loc["gini_first_version", [e, f"{e} low", f"{e} high"]])
+    at = e.replace("ε=", "ε = ")
+    if g[1] > 0:
+        return f"at {at} exposure concentrated: the exposure Gini rose over the run ({fmt(*g)})"
+    if g[2] >= 0:
+        return f"at {at} the exposure Gini showed no detectable change over the run ({fmt(*g)}): no concentration shows"
+    before = moved(*g1)
+    why = ("the seen filter (an item a user clicked is not shown to them again) moves each user's slates down their own "
+           "list, which spreads exposure by itself" if before == "fell" else
+           "so the fall came with the retrainings, each of which refits the model on the loop's own clicks")  # fmt: skip
+    return (f"at {at} the exposure Gini fell over the run ({fmt(*g)}) instead of concentrating; before any retraining "
+            f"it {'showed no detectable change' if before == 'no detectable change' else before} ({fmt(*g1)}): {why}")
+
+
+def trend(values) -> str:
+    """One run's direction, last value against the first (one seed: no interval; the seed study has them)."""
+    v = np.asarray(values, dtype=np.float64)
+    return "rose" if v[-1] > v[0] else "fell" if v[-1] < v[0] else "stayed"
+
+
+def run_figures(daily: pd.DataFrame) -> dict[str, float | str | int]:
+    """One run's exposure Gini on its first and last day, its direction, and the share of arrived items ever shown."""
+    g = daily["exposure_gini"].to_numpy(np.float64)
+    return {"days": len(g), "gini_first": float(g[0]), "gini_last": float(g[-1]), "moved": trend(g),
+            "new_ever_shown": float(daily["new_ever_shown"].iloc[-1])}  # fmt: skip
+
+
+def run_sentence(runs: dict[str, pd.DataFrame]) -> str:
+    """The page's one-seed sentence for two policies (``{label: daily table}``, no exploration first)."""
+    (a, da), (b, db) = runs.items()
+    fa, fb = run_figures(da), run_figures(db)
+    return (f"In this page's run: exposure Gini at {a}: {fa['gini_first']:.4f} on day 1, {fa['gini_last']:.4f} on day "
+            f"{fa['days']} ({fa['moved']}); at {b}: {fb['gini_first']:.4f} → {fb['gini_last']:.4f} ({fb['moved']}). By day "
+            f"{fa['days']}, {a} had shown {fa['new_ever_shown']:.1%} of the arrived items and {b} {fb['new_ever_shown']:.1%} "
+            "(one seed: the verdict above is the one with intervals).")  # fmt: skip
+
+
+def switch_days(versions: pd.Series) -> list[int]:
+    """The (0-based) days on which the served version changed (a promotion)."""
+    v = pd.Series(np.asarray(versions))
+    return (np.flatnonzero((v != v.shift()).to_numpy()[1:]) + 1).tolist()
+
+
+def found_by_exploration(totals0: pd.DataFrame, totals1: pd.DataFrame, new_ids) -> object | None:
+    """The arrived item exploration found: among the arrivals ``new_ids`` never shown without exploration
+    (``totals0``, per item id: ``impressions``), the one clicked most with it (``totals1``: ``clicks``, then
+    ``impressions``); None when no such arrival was clicked."""
+    t0 = totals0.loc[list(new_ids)]
+    never = t0.index[t0["impressions"].to_numpy() == 0]
+    found = totals1.loc[never].query("clicks > 0")
+    if not len(found):
+        return None
+    found = found.assign(_id=found.index.astype(str)).sort_values(["clicks", "impressions", "_id"],
+                                                                   ascending=[False, False, True])  # fmt: skip
+    return found.index[0]
+
+
+def monitoring_readings(daily: pd.DataFrame, alerts) -> dict:
+    """One arm's monitoring, read off its daily table and its alerts (`workbench.monitoring.Alert`, ``when`` =
+    (arm, day)): the firings and resolutions, the first firing, the days without drift figures (a version's first
+    day: no baseline yet), the CTR on the first and last day, and the CTR rule's first firing (None: none)."""
+    fired = [a for a in alerts if a.state == "firing"]
+    ctr = daily["ctr"].to_numpy(np.float64)
+    ctr_alerts = [a for a in fired if a.metric == "ctr"]
+    return {"fired": len(fired), "resolved": sum(a.state == "resolved" for a in alerts),
+            "first": fired[0] if fired else None, "no_baseline_days": int(daily["psi:score"].isna().sum()),
+            "ctr_first": float(ctr[0]), "ctr_last": float(ctr[-1]), "days": len(ctr),
+            "ctr_alert": ctr_alerts[0] if ctr_alerts else None}  # fmt: skip
+
+
+def monitoring_sentence(m: dict, policy: str) -> str:
+    """The monitoring section's sentence from `monitoring_readings`."""
+    first, ctr_alert = m["first"], m["ctr_alert"]
+    plural = lambda n, word: f"{n} {word}{'s' if n != 1 else ''}"  # noqa: E731
+    return (f"At {policy}, {plural(m['fired'], 'alert')} fired and {m['resolved']} resolved ({plural(m['no_baseline_days'], 'day')}, "
+            "each the first of a version, had no baseline and no drift figures)"
+            + (f"; the first on day {first.when[1] + 1}: {first.rule} ({first.reason})" if first else "")
+            + f". CTR went from {m['ctr_first']:.4f} on day 1 to {m['ctr_last']:.4f} on day {m['days']} "
+            f"({m['ctr_last'] / m['ctr_first'] - 1:+.1%}); "
+            + (f"the CTR rule fired on day {ctr_alert.when[1] + 1} ({ctr_alert.reason})." if ctr_alert
+               else "the CTR rule did not fire."))  # fmt: skip
+
+
+def last_week(daily: pd.DataFrame, last: int = LAST) -> dict[str, float]:
+    """The mean exposure Gini and CTR over a run's last ``last`` days."""
+    tail = daily.iloc[-last:]
+    return {"gini": float(tail["exposure_gini"].mean()), "ctr": float(tail["ctr"].mean())}

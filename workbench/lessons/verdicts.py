@@ -5,7 +5,8 @@ its 95% normal interval, mean ± 1.96·sd/√n of the per-user differences (the 
 `workbench.metrics.evaluate`, applied to the differences). `verdict` words a difference and its
 interval so that a page never recommends inside the noise:
 
-- ``"B beats A by x (95% CI [lo, hi])"`` when the whole interval of B − A is above 0;
+- ``"B beats A by x (95% CI [lo, hi])"`` when the whole interval of B − A is above 0 (``verb``: another of
+  `VERBS` where "beats" reads wrong, e.g. "gives younger slates than" for an age);
 - ``"A beats B by x (95% CI [lo, hi])"`` when it is below 0 (the interval then is that of A − B);
 - ``"no detectable difference between B and A (95% CI [lo, hi] covers 0)"`` otherwise.
 
@@ -25,9 +26,11 @@ import numpy as np
 from workbench.metrics.evaluate import Z_95
 
 _NUM = r"[+-]?\d+(?:\.\d+)?%?"
+# The words a verdict may put between the winner and the loser ("B beats A by x"): a closed list, so `read` finds them all.
+VERBS = ("beats", "gives younger slates than")
 # Reads a printed verdict back: groups winner, loser, x, lo, hi; or (no difference) lo, hi.
 VERDICT = re.compile(
-    rf"(?P<winner>[^\s:;][^:;\n]*?) beats (?P<loser>[^:;\n]+?) by (?P<x>{_NUM}) \(95% CI \[(?P<lo>{_NUM}), (?P<hi>{_NUM})\]\)"
+    rf"(?P<winner>[^\s:;][^:;\n]*?) (?:{'|'.join(map(re.escape, VERBS))}) (?P<loser>[^:;\n]+?) by (?P<x>{_NUM}) \(95% CI \[(?P<lo>{_NUM}), (?P<hi>{_NUM})\]\)"
     rf"|no detectable difference[^\n]*?\(95% CI \[(?P<nlo>{_NUM}), (?P<nhi>{_NUM})\] covers 0\)"
 )
 
@@ -64,6 +67,47 @@ def paired(a, b) -> Paired:
     return Paired(mean, mean - half, mean + half, int(d.size))
 
 
+def _ratio_terms(num, den) -> tuple[float, np.ndarray]:
+    """``R = mean(num) / mean(den)`` and each user's linearised share of its error, ``(num − R·den) / mean(den)``
+    (the delta method: var(R) ≈ var of those terms / n)."""
+    ratio = float(num.mean() / den.mean())
+    return ratio, (num - ratio * den) / den.mean()
+
+
+def _pairs(*arrays) -> list[np.ndarray]:
+    out = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
+    if len({a.size for a in out}) != 1:
+        raise ValueError(f"ratio: arrays of {[a.size for a in out]} users; expected the same users in the same order")
+    keep = ~np.any([np.isnan(a) for a in out], axis=0)
+    if keep.sum() < 2:
+        raise ValueError(f"ratio: {int(keep.sum())} users have every figure; an interval needs at least 2")
+    out = [a[keep] for a in out]
+    if any(a.mean() == 0 for a in out[1::2]):  # the denominators
+        raise ValueError("ratio: a denominator's mean is 0; expected a positive mean (e.g. candidate recall)")
+    return out
+
+
+def ratio(num, den) -> Paired:
+    """A ratio of two means over the same users, ``mean(num) / mean(den)`` (e.g. recall@10 ÷ candidate recall:
+    the share of the found items brought to the top), with its 95% interval by the delta method
+    (Paired's ``diff`` holds the ratio). Users with NaN in either are left out."""
+    num, den = _pairs(num, den)
+    r, terms = _ratio_terms(num, den)
+    half = Z_95 * float(terms.std(ddof=1)) / math.sqrt(terms.size)
+    return Paired(r, r - half, r + half, int(terms.size))
+
+
+def paired_ratio(num_a, den_a, num_b, den_b) -> Paired:
+    """B's ratio of means minus A's (see `ratio`) over the same users, with the 95% interval of the difference by the
+    delta method on the per-user terms, paired (with every denominator 1 it is `paired` of the numerators)."""
+    num_a, den_a, num_b, den_b = _pairs(num_a, den_a, num_b, den_b)
+    ra, ta = _ratio_terms(num_a, den_a)
+    rb, tb = _ratio_terms(num_b, den_b)
+    d = tb - ta
+    half = Z_95 * float(d.std(ddof=1)) / math.sqrt(d.size)
+    return Paired(rb - ra, rb - ra - half, rb - ra + half, int(d.size))
+
+
 def _decimals(values: tuple[float, ...], decimals: int) -> int:
     """At least ``decimals``, more while a value that is not 0 would print as 0 (at most 12)."""
     while decimals < 12 and any(v != 0 and round(v, decimals) == 0 for v in values):
@@ -72,11 +116,14 @@ def _decimals(values: tuple[float, ...], decimals: int) -> int:
 
 
 def verdict(diff: float, low: float, high: float, a: str = "A", b: str = "B", decimals: int = 4,
-            percent: bool = False) -> str:  # fmt: skip
+            percent: bool = False, verb: str = "beats") -> str:  # fmt: skip
     """The sentence for the difference ``diff`` = B − A and its 95% interval ``[low, high]``.
 
     ``percent``: the figures are shares, printed as percentage points with ``decimals`` decimals.
-    Raises ValueError on a non-finite figure or an interval that does not hold ``diff``."""
+    ``verb``: the words between winner and loser, one of `VERBS` ("B gives younger slates than A by x").
+    Raises ValueError on a non-finite figure, an interval that does not hold ``diff`` or an unknown verb."""
+    if verb not in VERBS:
+        raise ValueError(f"verdict: verb={verb!r}: expected one of {VERBS} (the verdict test reads only those back)")
     if not all(math.isfinite(v) for v in (diff, low, high)):
         raise ValueError(f"verdict: diff={diff!r}, interval [{low!r}, {high!r}]: expected finite numbers")
     if not low <= diff <= high:
@@ -88,13 +135,13 @@ def verdict(diff: float, low: float, high: float, a: str = "A", b: str = "B", de
     n = _decimals(values, decimals)
     x, lo, hi = (f"{v:.{n}f}{unit}" for v in values)
     if low > 0:
-        return f"{b} beats {a} by {x} (95% CI [{lo}, {hi}])"
+        return f"{b} {verb} {a} by {x} (95% CI [{lo}, {hi}])"
     return f"no detectable difference between {b} and {a} (95% CI [{lo}, {hi}] covers 0)"
 
 
-def say(d: Paired, a: str = "A", b: str = "B", decimals: int = 4, percent: bool = False) -> str:
+def say(d: Paired, a: str = "A", b: str = "B", decimals: int = 4, percent: bool = False, verb: str = "beats") -> str:
     """`verdict` of a `Paired` difference."""
-    return verdict(d.diff, d.low, d.high, a, b, decimals, percent)
+    return verdict(d.diff, d.low, d.high, a, b, decimals, percent, verb)
 
 
 def read(text: str) -> list[dict]:

@@ -16,13 +16,14 @@ from typing import Any
 from workbench.checks import check_count, check_unit_interval
 from workbench.experiment.simulator import CLICK_MODELS
 from workbench.loop.logging_policy import EXPLORE_MODES
-from workbench.monitoring import AlertConfig
+from workbench.monitoring import LOOP_RULES, AlertConfig
 from workbench.settings import check_fields, load, load_file
 
 RETRAIN_MODES = ("refresh", "full")
 FEATURE_BACKENDS = ("redis", "memory")
-# Drift features (workbench.monitoring.drift) of the clicked items (popularity in the starting data, age) and of the
-# scores shown: each day's served traffic against a baseline window of the same traffic (a version's first days).
+# Drift features (workbench.monitoring.drift) of the served items (every impression: its popularity in the starting data,
+# its age on the loop's first day, so that the clock ageing every item alike is no drift) and of the scores shown: each
+# day's served traffic against a baseline window of the same traffic (a version's previous days, or its first days).
 DRIFT_FEATURES = ("item_popularity", "item_age_days", "score")
 SAME_RUN = ("days",)  # the only field a resumed loop may change
 
@@ -79,7 +80,8 @@ class LoopConfig:
         and reports sudden shifts; benchmarks/RESULTS.md measures both).
     redis_timeout_ms, ranker_budget_ms: the served loop's service deadlines (`workbench.serving.service.ServiceConfig`;
         a loaded machine misses the defaults, and the answers come back degraded, as they would in production).
-    alerts: the alert rules over the daily table (`workbench.monitoring.AlertConfig`).
+    alerts: the alert rules over the daily table (`workbench.monitoring.AlertConfig`; default: `LOOP_RULES`, relative
+        rules against the previous 3 days).
     """
 
     data: str = "synthetic"
@@ -108,7 +110,7 @@ class LoopConfig:
     drift_window: int = 3
     redis_timeout_ms: float = 8.0
     ranker_budget_ms: float = 50.0
-    alerts: AlertConfig = field(default_factory=AlertConfig)
+    alerts: AlertConfig = field(default_factory=lambda: AlertConfig(rules=LOOP_RULES, baseline_window=3))
 
     def __post_init__(self) -> None:
         from workbench.data import dataset_name
@@ -184,6 +186,7 @@ class LoopConfig:
         """Plain data (the alert rules as a table), what the state folder records."""
         out = dataclasses.asdict(self)
         out["alerts"] = {"baseline_days": self.alerts.baseline_days, "repeat": self.alerts.repeat, "for_days": self.alerts.for_days,
+                         "baseline_window": self.alerts.baseline_window,
                          "rules": [dataclasses.asdict(r) for r in self.alerts.rules]}  # fmt: skip
         return out
 

@@ -20,7 +20,8 @@ One day (`Loop.step`), vectorised over users:
 5. **stream step**: the clicks and conversions update the online features (recent items,
    popularity counters) of every version in use (`workbench.loop.features`; with ``serve``, the
    service does it when it logs the events).
-6. **monitoring**: the day's online metrics, drift of the served traffic against its baseline window (the
+6. **monitoring**: the day's online metrics, drift of the served traffic (the items shown: their popularity in the
+   starting data and age on the loop's first day; the scores shown) against its baseline window (the
    arm's traffic under the same version over its previous ``drift_window`` days, or with ``drift_window = 0``
    its first ``alerts.baseline_days`` days; a promotion starts a new window; not the training data, another
    population), candidate source
@@ -72,7 +73,7 @@ from workbench.rerank import rerank
 from workbench.serving.eventlog import EVENT_COLUMNS, EVENT_TYPES, SQLiteEventLog, read_events
 from workbench.types import PAD, CandidateSet
 
-FORMAT = 2  # 2: drift references are baseline windows of served traffic
+FORMAT = 3  # 2: drift references are baseline windows of served traffic; 3: drift of the served items, not the clicked
 STATE_FILE = "loop.json"
 USERS_FILE = "users.npz"
 LOG_FILE = "events.sqlite"
@@ -551,12 +552,10 @@ class Loop:
             row.update(self._arrival_figures(day, arm, items))
         scores = cat("scores")
         scores = scores[np.isfinite(scores)]
-        r, c = np.nonzero(clicks)
-        ts = np.concatenate([np.full(len(s.rows), s.ts) for s in shown])[r]
-        clicked = items[r, c]
+        served = items[items >= 0]  # every impression (many more than the clicks: a steadier sample)
         pop = self.train0.item_popularity  # one lens for every day: the starting data's popularity
-        current = {"item_popularity": np.log1p(pop[clicked].astype(np.float64)),
-                   "item_age_days": (ts - self.release[clicked]) / SECONDS_PER_DAY, "score": scores}  # fmt: skip
+        current = {"item_popularity": np.log1p(pop[served].astype(np.float64)),  # age on day 1: the clock is no drift
+                   "item_age_days": (day_ts(self.train0, 0) - self.release[served]) / SECONDS_PER_DAY, "score": scores}  # fmt: skip
         row.update(self._drift(arm, key, current))
         if self.serve:
             row.update(self._served[arm.name].day_metrics(shown))

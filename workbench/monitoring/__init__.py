@@ -12,12 +12,14 @@ and NannyML were tried and break on a fresh install of this project (with pandas
 through a dependency they do not declare), so the workbench does not depend on them.
 """
 
-from workbench.monitoring.alerts import Alert, AlertConfig, AlertRule, alert_timeline, alerts_frame, check_alerts
+from workbench.monitoring.alerts import (
+    LOOP_RULES, Alert, AlertConfig, AlertRule, alert_timeline, alerts_frame, check_alerts,
+)  # fmt: skip
 from workbench.monitoring.drift import drift_columns, drift_table, js_distance, ks_statistic, psi, source_shares
 from workbench.monitoring.online import daily_metrics
 
 __all__ = [
-    "Alert", "AlertConfig", "AlertRule", "alert_timeline", "alerts_frame", "check_alerts", "daily_metrics", "drift_columns", "drift_table",
+    "LOOP_RULES", "Alert", "AlertConfig", "AlertRule", "alert_timeline", "alerts_frame", "check_alerts", "daily_metrics", "drift_columns", "drift_table",
     "js_distance",
     "ks_statistic", "psi", "source_shares",
 ]  # fmt: skip

@@ -3,7 +3,9 @@
 A rule names a column (or an ``fnmatch`` pattern such as ``"psi:*"``, one alert per
 matching column) and a threshold: the value must stay ``≤ above`` and ``≥ below``. With
 ``relative=True`` the value compared is the relative change against the baseline, the mean
-of the first ``baseline_days`` rows (so ``below=-0.1`` reads "CTR fell more than 10%").
+of the first ``baseline_days`` rows (so ``below=-0.1`` reads "CTR fell more than 10%"), or with
+``baseline_window = N`` the mean of the previous N rows (rolling: a slow trend is no breach, a sudden
+change is; the first row has no baseline and cannot breach).
 Each (rule, column) is an alert with states, as an on-call pager shows them: it **fires** once
 the value has breached for ``for_days`` days in a row (1: on the first breaching day), stays
 firing while the breach lasts, is **resolved** on the first day without a breach, and fires
@@ -57,20 +59,42 @@ DEFAULT_RULES = (
 )
 
 
+# The feedback loop's rules (`workbench.loop.LoopConfig.alerts`, configs/loop.toml), tuned on seeds 0-1 of the small world's
+# stable and shifted runs and measured on other seeds by benchmarks/bench_loop.py --sections monitoring (RESULTS.md):
+# the served items' popularity and age move by a PSI of about 0.01-0.04 (KS up to 0.09) from one day to the next on a
+# stable world and by 0.06-0.14 (KS 0.11-0.15) on the day of an injected shift; the scores shown by up to 0.06 (KS 0.12)
+# against 0.44-0.48 (KS 0.30). CTR and coverage are compared with their previous 3 days (baseline_window): a stable small
+# world's daily CTR falls up to 16% below its previous 3 days by chance (about 250 clicks a day), hence −20%.
+LOOP_RULES = (
+    AlertRule("psi:item_*", above=0.05, name="served items drift (PSI)"),
+    AlertRule("ks:item_*", above=0.08, name="served items drift (KS)"),
+    AlertRule("psi:score", above=0.2, name="score drift (PSI)"),
+    AlertRule("ks:score", above=0.15, name="score drift (KS)"),
+    AlertRule("ctr", below=-0.2, relative=True, name="CTR drop"),
+    AlertRule("coverage", below=-0.2, relative=True, name="coverage drop"),
+    AlertRule("exposure_gini", above=0.1, relative=True, name="exposure concentrating"),
+)
+
+
 @dataclass(frozen=True)
 class AlertConfig:
-    """The rules, the baseline window for relative rules, and whether a lasting breach re-fires daily."""
+    """The rules, the baseline for relative rules (the first ``baseline_days`` rows, or with ``baseline_window = N``
+    the previous N rows), and whether a lasting breach re-fires daily."""
 
     rules: tuple[AlertRule, ...] = DEFAULT_RULES
     baseline_days: int = 3
     repeat: bool = False
     for_days: int = 1
+    baseline_window: int = 0
 
     def __post_init__(self) -> None:
         check_fields(self)  # types, as a file's values are checked (workbench.settings)
         if self.for_days < 1:
             raise ValueError(f"AlertConfig.for_days={self.for_days!r}: expected an integer >= 1 (days a breach lasts "
                              "before the alert fires)")  # fmt: skip
+        if self.baseline_window < 0:
+            raise ValueError(f"AlertConfig.baseline_window={self.baseline_window!r}: expected an integer >= 0 (0: the first "
+                             "baseline_days rows; N: the previous N rows)")  # fmt: skip
         if self.baseline_days < 1:
             raise ValueError(f"AlertConfig.baseline_days={self.baseline_days!r}: expected >= 1")
         if not self.rules:
@@ -127,11 +151,18 @@ def alert_timeline(table: pd.DataFrame, config: AlertConfig | None = None, when:
             raise ValueError(f"alert rule {rule.label!r}: no column matches {rule.metric!r} (columns: {columns})")
         for col in matched:
             raw = table[col].to_numpy(dtype=np.float64)
-            base = float(np.nanmean(raw[: config.baseline_days])) if rule.relative else 0.0
-            if rule.relative and (not np.isfinite(base) or base == 0):
+            rolling = rule.relative and config.baseline_window > 0
+            if rolling:  # each row against the mean of the previous baseline_window rows (NaN on the first: no breach)
+                bases = pd.Series(raw).shift(1).rolling(config.baseline_window, min_periods=1).mean().to_numpy()
+                bases = np.where(bases == 0, np.nan, bases)
+                base = np.nan
+            else:
+                base = float(np.nanmean(raw[: config.baseline_days])) if rule.relative else 0.0
+                bases = np.full(len(raw), base)
+            if rule.relative and not rolling and (not np.isfinite(base) or base == 0):
                 raise ValueError(f"alert rule {rule.label!r}: the baseline of {col!r} is {base}; a relative rule needs "
                                  "a finite, non-zero baseline")  # fmt: skip
-            value = raw / base - 1.0 if rule.relative else raw
+            value = raw / bases - 1.0 if rule.relative else raw
             high = value > rule.above if rule.above is not None else np.zeros(len(value), dtype=bool)
             low = value < rule.below if rule.below is not None else np.zeros(len(value), dtype=bool)
             breach = high | low
@@ -145,8 +176,9 @@ def alert_timeline(table: pd.DataFrame, config: AlertConfig | None = None, when:
             for i in np.flatnonzero(fire):
                 threshold = rule.above if high[i] else rule.below
                 if rule.relative:
-                    shown = (f"{value[i]:+.1%} against its baseline {base:.4g} "
-                             f"(mean of the first {config.baseline_days} rows)")  # fmt: skip
+                    window = (f"the previous {config.baseline_window} rows" if rolling
+                              else f"the first {config.baseline_days} rows")  # fmt: skip
+                    shown = f"{value[i]:+.1%} against its baseline {bases[i]:.4g} (mean of {window})"
                     limit = f"{threshold:+.1%}"
                 else:
                     shown, limit = f"{value[i]:.4g}", f"{threshold:g}"
