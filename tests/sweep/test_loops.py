@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.sweep.loops import check_seeds, figures, run_loops
+from workbench.sweep.loops import check_seeds, data_digest, figures, loop_seed, run_loops
 
 LIGHT = """\
 ranker = "gbdt"
@@ -31,6 +31,22 @@ def test_seeds_are_checked_before_any_work():
                       ([1.5], "non-negative")):  # fmt: skip
         with pytest.raises(ValueError, match=what):
             check_seeds(bad)
+
+
+def test_a_data_file_changed_since_the_study_started_is_refused_before_any_work(tmp_path):
+    from workbench.loop import LoopConfig
+
+    data = tmp_path / "interactions.parquet"
+    frame = pd.DataFrame({"user": [1, 1, 2, 2, 3], "item": [10, 11, 10, 12, 11], "timestamp": [1, 2, 3, 4, 5]})
+    frame.to_parquet(data, index=False)
+    digest = data_digest(str(data))
+    assert digest and data_digest("synthetic") == ""
+    frame.assign(item=[10, 11, 10, 12, 12]).to_parquet(data, index=False)  # the file changes under the study
+    assert data_digest(str(data)) != digest
+    config = LoopConfig(data=str(data), days=1, features="memory").to_dict()
+    with pytest.raises(ValueError, match="the data changed since the study started"):
+        loop_seed(config, 0, str(tmp_path / "root"), digest=digest)
+    assert not (tmp_path / "root").exists()
 
 
 @pytest.mark.slow

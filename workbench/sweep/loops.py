@@ -12,8 +12,9 @@ What travels, and what is read from shared storage (paths that must be the same 
 
 - client → worker: the loop settings (a dict), the seed and paths; never data.
 - the data: the loop's ``data`` is read by the worker itself: your own interactions file (a Parquet
-  file written once, read by path: `workbench.data.files`; the artefact key carries the digest of its
-  bytes, so a file changed under a running study is refused), MovieLens from the data cache
+  file written once, read by path: `workbench.data.files`; the client takes the digest of its bytes
+  and every task checks it before any work, so a file changed under a running study is refused),
+  MovieLens from the data cache
   (``cache_dir``), or the synthetic world regenerated from its seed.
 - the starting model: fitted once per seed into the model store (``store``) by the task that needs
   it, or loaded from it when present.
@@ -54,16 +55,29 @@ def check_seeds(seeds: Any) -> list[int]:
     return out
 
 
+def data_digest(data: str) -> str:
+    """The digest of an interactions file's bytes (`workbench.data.files.FileSource.digest`); "" for a built-in data set."""
+    from workbench.data import is_file
+    from workbench.data.files import FileSource
+
+    return FileSource.parse(data).digest() if is_file(data) else ""
+
+
 def loop_seed(config: dict[str, Any], seed: int, root: str, pipeline_config: str | None = None,
-              store: str | None = None, cache_dir: str | None = None) -> dict[str, Any]:  # fmt: skip
+              store: str | None = None, cache_dir: str | None = None, digest: str = "") -> dict[str, Any]:  # fmt: skip
     """On a worker (or here): the loop of ``config`` with ``seed``, all its days, in ``<root>/seed<seed>``
     (resumed when it holds a loop); its daily table written to ``daily.parquet`` there. Returns the path
-    and the task's wall and CPU seconds."""
+    and the task's wall and CPU seconds. ``digest``: the data file's digest when the study started
+    (`data_digest`); ValueError, before any work, when the file's bytes differ now."""
     from workbench.loop import Loop, LoopConfig
     from workbench.sweep.tasks import where
 
     t0, c0 = time.perf_counter(), time.process_time()
     cfg = dataclasses.replace(LoopConfig.from_dict(config), seed=int(seed))
+    now = data_digest(cfg.data)
+    if now != digest:
+        raise ValueError(f"{cfg.data}: the data changed since the study started (content digest {now or 'none'}, "
+                         f"expected {digest or 'none'}); every seed must see the same data")  # fmt: skip
     folder = seed_folder(root, seed)
     with Loop(cfg, folder, pipeline_config=pipeline_config, store=store, cache_dir=cache_dir) as loop:
         daily = loop.run().daily
@@ -87,7 +101,8 @@ def run_loops(config: Any, seeds: Any, root: str | Path, *, client: Any = None, 
     if pipeline_config is not None and not Path(pipeline_config).is_file():
         raise ValueError(f"pipeline config {pipeline_config}: no such file; expected a pipeline TOML")
     absolute = lambda p: None if p is None else str(Path(p).resolve())  # noqa: E731
-    args = (config.to_dict(), absolute(root), absolute(pipeline_config), absolute(store), absolute(cache_dir))
+    args = (config.to_dict(), absolute(root), absolute(pipeline_config), absolute(store), absolute(cache_dir),
+            data_digest(config.data))  # fmt: skip
     Path(args[1]).mkdir(parents=True, exist_ok=True)
     if client is None:
         records = [loop_seed(args[0], s, *args[1:]) for s in seeds]
