@@ -84,3 +84,23 @@ def test_exact_beyond_the_ceiling_is_refused_with_the_memory_it_needs(tiny_world
 def test_bad_max_items_is_named(bad):
     with pytest.raises(ValueError, match=f"max_items={bad!r}"):
         EASE(max_items=bad)
+
+
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_head_ease_ranks_the_head_columns_only_with_the_general_paths_lists(tiny_world, exclude_seen):
+    """Head EASE's own top-k over its h head columns gives what the general path gives over its [b, n] table
+    (the items outside the head at -inf): the same scores at every k, the same items when k covers the head.
+    The long tail's items numbered backwards, so that the head is not the first columns."""
+    from workbench.candidates.base import CandidateSource
+
+    pairs = [(u, 7 - i) for i, n in enumerate([8, 7, 6, 5, 4, 3, 2]) for u in range(n)] + [(11, 0)]
+    with pytest.warns(UserWarning, match="head EASE"):
+        src = EASE(lam=2.0, max_items=5).fit(tiny_world(pairs, n_users=12, n_items=8))
+    np.testing.assert_array_equal(src.head_, [3, 4, 5, 6, 7])
+    users = np.array([0, 3, 6, 7, 11])  # 11: history only outside the head
+    for k in (2, 8):
+        general = CandidateSource._retrieve_warm(src, users, k, exclude_seen)
+        own = src._retrieve_warm(users, k, exclude_seen)
+        np.testing.assert_array_equal(own[1], general[1])
+    assert [set(r) for r in own[0]] == [set(r) for r in general[0]]
+    assert (own[0][-1] == -1).all() and np.isin(own[0][own[0] >= 0], src.head_).all()

@@ -22,8 +22,9 @@ import warnings
 import numpy as np
 from scipy.linalg import lapack
 
-from workbench.candidates.base import CandidateSource, recency_weighted
+from workbench.candidates.base import BATCH_CELLS, CandidateSource, recency_weighted, top_k
 from workbench.data.dataset import Dataset
+from workbench.types import PAD
 
 MAX_ITEMS = 40_000  # the exact model's ceiling (max_items=None): about 25 GB of float64 n×n arrays
 DEFAULT_MAX_ITEMS = 5_000  # above this, head EASE over the most popular DEFAULT_MAX_ITEMS items
@@ -112,3 +113,25 @@ class EASE(CandidateSource):
         in_head = np.diff(history.indptr) > 0  # a history wholly outside the head: EASE proposes nothing
         scores[np.ix_(in_head, self.head_)] = head_scores[in_head]
         return scores
+
+    def _retrieve_warm(self, users: np.ndarray, k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Head EASE proposes head items only, so it scores and ranks the ``h`` head columns, not all
+        ``n`` (the same lists as `CandidateSource._retrieve_warm` over `_score`'s ``[b, n]`` table, up to
+        the order of tied scores, for ``h / n`` of its top-k time); exact EASE goes the general way."""
+        if len(self.head_) == self.n_items_:
+            return super()._retrieve_warm(users, k, exclude_seen)
+        items = np.empty((len(users), k), dtype=np.int64)
+        scores = np.empty((len(users), k), dtype=np.float32)
+        step = max(1, BATCH_CELLS // len(self.head_))
+        for lo in range(0, len(users), step):
+            batch = users[lo : lo + step]
+            history = self.history_[batch]
+            s = np.asarray(history @ self.weights_, dtype=np.float32)
+            s[np.diff(history.indptr) == 0] = -np.inf  # a history wholly outside the head: nothing proposed
+            if exclude_seen:
+                rows, cols = self.seen_[batch][:, self.head_].nonzero()
+                s[rows, cols] = -np.inf
+            idx, top = top_k(s, k)
+            items[lo : lo + step] = np.where(idx >= 0, self.head_[np.maximum(idx, 0)], PAD)
+            scores[lo : lo + step] = top
+        return items, scores

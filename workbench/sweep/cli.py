@@ -110,10 +110,55 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2`` or ``0-3`` (inclusive) as a list of seeds; ArgumentTypeError naming the value."""
+    from workbench.sweep.loops import check_seeds
+
+    try:
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        seeds: list[int] = []
+        for p in parts:
+            lo, _, hi = p.partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+        return check_seeds(seeds)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seeds such as 0,1,2 or 0-3 ({exc})") from None
+
+
+def cmd_loop_seeds(args: argparse.Namespace) -> int:
+    from workbench.loop.config import LoopConfig
+    from workbench.sweep.loops import figures, run_loops
+    from workbench.sweep.runner import check_scheduler, connect
+
+    check_scheduler(args.scheduler, args.workers)
+    given = {k: v for k, v in (("data", args.data), ("days", args.days), ("users", args.users)) if v is not None}
+    if args.small:
+        given["small"] = True
+    try:
+        # without a file, features in the loop's process (a Redis per worker would buy nothing here)
+        config = LoopConfig.from_toml(args.config, **given) if args.config else LoopConfig(features="memory", **given)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--config {args.config}: {exc}" if args.config else str(exc)) from None
+    where = args.scheduler or f"a LocalCluster of {args.workers or 'one worker per core'}"
+    print(f"loops on {config.data}: seeds {args.seeds}, {config.days} days each, on {where}; state in {args.root}",
+          file=sys.stderr)  # fmt: skip
+    with connect(args.scheduler, args.workers) as client:
+        daily, records = run_loops(config, args.seeds, args.root, client=client, pipeline_config=args.pipeline_config,
+                                   store=args.store, cache_dir=args.cache_dir)  # fmt: skip
+    for r in records:
+        print(f"  seed {r['seed']}: {r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU on {r['worker']}; "
+              f"daily table {r['daily']}", file=sys.stderr)  # fmt: skip
+    cols = [c for c in ("seed", "day", "arm", "users", "impressions", "ctr", "conversion", "coverage", "exposure_gini")
+            if c in daily]  # fmt: skip
+    table = figures(daily)[cols].assign(day=daily["day"] + 1)
+    print(f"per seed and day (day 1 is the first; wall times left out: they depend on the machine):\n{_table(table)}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``sweep`` to the ``workbench`` command's sub-commands."""
+    """Add ``sweep`` and ``loop-seeds`` to the ``workbench`` command's sub-commands."""
     from workbench.arguments import (CACHE_DIR, STORE_DIR, add_file_args, data_arg, data_help, existing_dir,
-                                     positive_int, writable_dir, writable_file)
+                                     existing_file, positive_int, writable_dir, writable_file)
 
     sw = sub.add_parser("sweep", help="run a sweep file (grid/random configs × seeds) on Dask; frontier, best, export")
     sw.add_argument("file", help="sweep TOML (e.g. configs/sweep_rerank.toml; see workbench.sweep.spec)")
@@ -135,3 +180,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--data", type=data_arg, default=None, help=data_help("the sweep file's data"))
     add_file_args(sw)
     sw.set_defaults(func=cmd_sweep)
+
+    lp = sub.add_parser("loop-seeds", help="the feedback loop for many seeds, one Dask task per seed (workbench.sweep.loops)")
+    lp.add_argument("--seeds", type=parse_seeds, required=True, help="seeds, e.g. 0,1,2 or 0-7")
+    lp.add_argument("--config", help="loop settings TOML (e.g. configs/loop.toml; default: the built-in "
+                                     "settings with in-process features)")  # fmt: skip
+    lp.add_argument("--data", type=data_arg, default=None, help=data_help("synthetic, or the --config file's") +
+                    "; every worker reads it by path (a Parquet file on shared storage)")  # fmt: skip
+    lp.add_argument("--small", action="store_true", help="the small synthetic world")
+    lp.add_argument("--days", type=positive_int("a positive number of days"), help="simulated days per loop")
+    lp.add_argument("--users", type=positive_int("a positive number of users"), help="simulated users per loop")
+    lp.add_argument("--pipeline-config", type=existing_file("a pipeline TOML"), help="pipeline TOML (default: the built-in PipelineConfig)")
+    lp.add_argument("--root", type=writable_dir("a folder for the loops' states (created when absent)"), default=str(Path("data") / "loop-seeds"),
+                    help="one state folder per seed below it (default: data/loop-seeds); a re-run resumes them")  # fmt: skip
+    lp.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786 "
+                                        "(default: a LocalCluster on this machine)")  # fmt: skip
+    lp.add_argument("--workers", type=positive_int("a positive number of worker processes"), help="LocalCluster worker processes (default: one per core)")
+    lp.add_argument("--store", type=STORE_DIR, help="model store folder (default: data/models, or $WORKBENCH_MODEL_STORE)")
+    lp.add_argument("--cache-dir", type=CACHE_DIR, default="data", help="where downloaded data is cached (default: data)")
+    lp.set_defaults(func=cmd_loop_seeds)

@@ -69,6 +69,12 @@ def check_scheduler(address: str | None, workers: int | None = None) -> None:
         raise ValueError(f"--workers {workers!r}: expected a positive number of worker processes")
 
 
+# How often the LocalCluster's processes wake when nothing happens (see `connect`).
+QUIET_INTERVALS = {"distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "2s",
+                   "distributed.worker.memory.monitor-interval": "1s",
+                   "distributed.scheduler.work-stealing-interval": "1s"}  # fmt: skip
+
+
 @contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None, client: Any = None) -> Iterator[Any]:
     """A `distributed.Client`: ``client`` as given, else on ``scheduler``, else on a new LocalCluster
@@ -94,8 +100,12 @@ def connect(scheduler: str | None = None, workers: int | None = None, client: An
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which also fixes glibc's mmap threshold:
     # every numpy array over 128 KB is then mapped and unmapped anew, and stage 3 + metrics took twice the
     # CPU time (measured: benchmarks/RESULTS.md, "Sweeps on Dask"). The workers keep glibc's default. Nor do
-    # they sample their own stacks every 10 ms for a dashboard this cluster does not serve.
-    quiet = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": False}
+    # they sample their own stacks every 10 ms for a dashboard this cluster does not serve. Nor do the
+    # processes wake every 20 ms (event-loop tick), 100 ms (memory monitor, work stealing) and 500 ms (system
+    # monitor): those cost 35-38 ms of CPU a second in the client with the scheduler and 16-18 in each worker,
+    # idle, against 7 and 3 at the intervals below (benchmarks/RESULTS.md, "Sweep overhead, issue 24").
+    quiet = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": False,
+             **QUIET_INTERVALS}  # fmt: skip
     with dask.config.set(quiet), \
             LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address="127.0.0.1:0") as cluster:  # fmt: skip
