@@ -66,8 +66,9 @@ EXPECTED_OUTPUT = {
     },
     "06_ab_testing": {
         "page": [r"the test reads \S*[+-]\d+\.\d%", r"peeking declares \d+% of A/A tests", r"users switch arms, and the test converges to",
-                 r"per impression \d+\.\d% of A/A tests significant, per user \d+\.\d%"],
-        "script": [r"^True CTR: A 0\.\d{4}, B 0\.\d{4}", r"^Peeking: after \d+ days", r"^To detect|^With no true lift",
+                 r"per impression \d+\.\d% of A/A tests significant, per user \d+\.\d%",
+                 r"Multiple testing: 6 comparisons read at once"],
+        "script": [r"^True CTR: A 0\.\d{4}, B 0\.\d{4}", r"^Multiple testing: 6 comparisons read at once", r"^Peeking: after \d+ days", r"^To detect|^With no true lift",
                    r"^Assignment across a restart \(true lift [+-]\d+\.\d%.*\(textbook\): \d+\.\d% of users switch arms",
                    r"^Unit of analysis: at \d+ sessions per user: per impression \d+\.\d% of A/A tests significant, per user \d+\.\d%",
                    r"^The library's own A/A study .*over \d+ days, \d+\.\d% per impression against \d+\.\d% per user"],
