@@ -39,7 +39,12 @@ from workbench.data.dataset import Dataset
 from workbench.experiment.ab import ABConfig, ABResult, assign
 from workbench.experiment.ope.lab import OffPolicyLab, difference_terms, offpolicy_lab
 from workbench.experiment.ope.logs import SlateLog, log_impressions
-from workbench.experiment.retention import RetentionConfig, RetentionSimulator, abandonment, make_catalogue
+from workbench.experiment.retention import (
+    RetentionConfig,
+    RetentionSimulator,
+    abandonment,
+    make_catalogue,
+)
 from workbench.experiment.simulator import SimulatorConfig
 
 K = 10
@@ -64,7 +69,7 @@ ALPHA = 0.05
 class Gap:
     """One demonstration's two readings: offline and online differences (challenger − incumbent) with intervals."""
 
-    reason: str
+    reason: str  # extra["ab_table"]: the A/B test's analysis, every online metric with its interval and p_holm
     offline_metric: str
     offline: tuple[float, float, float]  # diff, lo, hi
     online_metric: str
@@ -214,7 +219,7 @@ def feedback_loop(w: World, epsilon: float = 0.0, seed: int = 0, n_log: int = LO
                                            lab.features())  # fmt: skip
     truth = lab.truth(lab.policy(CHALLENGER_SIGMA, 0.0)) - lab.truth(lab.policy(INCUMBENT_SIGMA, 0.0))
     return Gap("feedback loop", "NDCG@10 of logged clicks", offline, "CTR", reading(ab, "ctr"),
-               {"ab": ab, "ope": mean_ci(ips_terms), "true_clicks_per_impression": truth, "epsilon": epsilon,
+               {"ab_table": ab.analyse(), "ope": mean_ci(ips_terms), "true_clicks_per_impression": truth, "epsilon": epsilon,
                 "offline_base": base, "online_relative": relative(ab, "ctr")})  # fmt: skip
 
 
@@ -274,7 +279,7 @@ def objective_mismatch(w: World, clickbait_share: float = CLICKBAIT_SHARE, seed:
     bait = sim.catalogue.clickbait[w.candidates]
     top = lambda r: float(np.take_along_axis(bait, r[:, :K], axis=1).mean())  # noqa: E731
     return Gap("objective mismatch", "NDCG@10 of clicks", offline, "D7 retention", reading(ab, "d7_retention"),
-               {"ab": ab, "ctr": reading(ab, "ctr"), "return_rate": reading(ab, "return_rate"),
+               {"ab_table": ab.analyse(), "ctr": reading(ab, "ctr"), "return_rate": reading(ab, "return_rate"),
                 "clickbait_share": clickbait_share, "offline_base": base,
                 "online_relative": relative(ab, "d7_retention"),
                 "clickbait_in_slates": {"click-trained": top(click_rank), "watch-time-trained": top(watch_rank)}})  # fmt: skip
@@ -294,7 +299,7 @@ def latency(w: World, extra_ms: float = EXTRA_MS, seed: int = 0, base_ms: float 
     ab = online_ab(sim, w, (light, heavy), days, seed + 1, lat, n_users=n_users, experiment="latency")
     p = abandonment(np.asarray(lat), sim.retention.loss_per_100ms)
     return Gap("latency", "NDCG@10 of clicks", offline, "session duration (s)", reading(ab, "session_time"),
-               {"ab": ab, "ctr": reading(ab, "ctr"), "revenue_per_user": reading(ab, "revenue_per_user"), "abandon": (float(p[0]), float(p[1])), "latency_ms": lat,
+               {"ab_table": ab.analyse(), "ctr": reading(ab, "ctr"), "revenue_per_user": reading(ab, "revenue_per_user"), "abandon": (float(p[0]), float(p[1])), "latency_ms": lat,
                 "extra_ms": extra_ms, "offline_base": base, "online_relative": relative(ab, "session_time")})  # fmt: skip
 
 
