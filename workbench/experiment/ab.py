@@ -388,5 +388,9 @@ def run_abtest(
     for m in (m for m in config.metrics if m in truth[0]):
         ta, tb = truth[0][m], truth[1][m]
         lines.append(f"  {metric_label(m):<17} A {ta:.4g}, B {tb:.4g}: B − A {tb - ta:+.4g} ({tb / ta - 1:+.1%})")
+    unknown = [metric_label(m) for m in config.metrics if m not in truth[0] and m not in result.unmeasured()]
+    if unknown:
+        lines.append(f"  (no exact true value for {', '.join(unknown)}"
+                     + (": visits here depend on what users consumed)" if users_leave else ")"))  # fmt: skip
     frame = frame.assign(true_a=frame["metric"].map(truth[0]), true_b=frame["metric"].map(truth[1]))
     return text + "\n" + "\n".join(lines), frame
