@@ -2,9 +2,13 @@
 
 Run: .venv/bin/python benchmarks/bench_gap.py [--seeds 10] [--small]
 
-For each seed (the world's and the simulation's), each demonstration of `workbench.lessons.gap`
-at the page's default settings (the mechanism on) and at strength 0 (uniform logging, no
-clickbait, no extra latency): the offline difference and the online one, challenger − incumbent,
+First the latency reason's default: the heavy pipeline's extra latency, measured once on the served
+path (`workbench.lessons.served_latency`: the default pipeline and a heavier ranker, each served by
+Redis + uvicorn, the Server-Timing header's total, median of its requests), as notebook 12 does.
+Then for each seed (the world's and the simulation's), each demonstration of `workbench.lessons.gap`
+at the page's default settings (the mechanism on; for latency, the measured extra latency, and
+also that plus the slider's ``gap.EXTRA_MS``) and at strength 0 (uniform logging, no clickbait,
+no extra latency): the offline difference and the online one, challenger − incumbent,
 each with its 95% interval; ``opposite`` when they point in opposite directions with both
 intervals excluding zero; ``closed`` when they agree in sign or both intervals cover zero.
 Also the off-policy (IPS) estimate of the feedback loop's difference against the exact one,
@@ -23,12 +27,19 @@ import pandas as pd
 
 from workbench.data import load
 from workbench.lessons import gap
+from workbench.lessons.served_latency import served_latency
 
-DEMOS = (
-    ("feedback loop", gap.feedback_loop, {"epsilon": 0.0}, {"epsilon": 1.0}),
-    ("objective mismatch", gap.objective_mismatch, {"clickbait_share": gap.CLICKBAIT_SHARE}, {"clickbait_share": 0.0}),
-    ("latency", gap.latency, {"extra_ms": gap.EXTRA_MS}, {"extra_ms": 0.0}),
-)
+
+def demos(measured_ms: float) -> tuple:
+    """(reason, function, settings with the mechanism: {strength: kwargs}, settings at strength 0)."""
+    return (
+        ("feedback loop", gap.feedback_loop, {"default": {"epsilon": 0.0}}, {"epsilon": 1.0}),
+        ("objective mismatch", gap.objective_mismatch, {"default": {"clickbait_share": gap.CLICKBAIT_SHARE}},
+         {"clickbait_share": 0.0}),
+        ("latency", gap.latency, {"default": {"extra_ms": round(measured_ms, 1)},
+                                  f"+{gap.EXTRA_MS:g} ms": {"extra_ms": round(measured_ms + gap.EXTRA_MS, 1)}},
+         {"extra_ms": 0.0}),
+    )  # fmt: skip
 
 
 def ci(t: tuple[float, float, float]) -> str:
@@ -40,11 +51,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
     ap.add_argument("--small", action="store_true", help="the small synthetic world")
     args = ap.parse_args()
+    t = time.perf_counter()
+    measured = served_latency("synthetic", 0, args.small)
+    print(measured.sentence() + f" ({time.perf_counter() - t:.0f} s, load average {os.getloadavg()[0]:.2f}; "
+          f"offline NDCG@10 of the real heavy pipeline − light: {ci(measured.ndcg_diff)})\n")  # fmt: skip
+    reasons = demos(measured.extra_ms)
     rows = []
     for seed in range(args.seeds):
         w = gap.world(load("synthetic", seed=seed, small=args.small), seed)
-        for name, fn, on, off in DEMOS:
-            for strength, kw in (("default", on), ("0", off)):
+        for name, fn, on, off in reasons:
+            for strength, kw in (*on.items(), ("0", off)):
                 t = time.perf_counter()
                 g = fn(w, seed=seed, **kw)
                 row = {"seed": seed, "reason": name, "mechanism": strength, "setting": kw,
@@ -61,12 +77,15 @@ def main() -> None:
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 40):
         print(frame.drop(columns=["setting"]).to_string(index=False))
     print()
-    on, off = frame[frame["mechanism"] == "default"], frame[frame["mechanism"] == "0"]
-    for name, _, kw_on, kw_off in DEMOS:
-        a, b = on[on["reason"] == name], off[off["reason"] == name]
-        print(f"{name} ({kw_on} / {kw_off}): opposite signs, both intervals excluding 0, on {int(a['opposite'].sum())} of "
-              f"{len(a)} seeds; gap closed at strength 0 on {int(b['closed'].sum())} of {len(b)}; "
-              f"median {a['seconds'].median():.2f} s per computation")  # fmt: skip
+    off = frame[frame["mechanism"] == "0"]
+    for name, _, strengths, kw_off in reasons:
+        b = off[off["reason"] == name]
+        for strength, kw_on in strengths.items():
+            a = frame[(frame["mechanism"] == strength) & (frame["reason"] == name)]
+            print(f"{name} ({strength}: {kw_on}): opposite signs, both intervals excluding 0, on {int(a['opposite'].sum())} "
+                  f"of {len(a)} seeds; median {a['seconds'].median():.2f} s per computation")  # fmt: skip
+        print(f"{name} (strength 0: {kw_off}): gap closed on {int(b['closed'].sum())} of {len(b)} seeds")
+        a = frame[(frame["mechanism"] == "default") & (frame["reason"] == name)]
         for key in ("ctr", "return_rate", "revenue_per_user"):
             if key in a and a[key].notna().all():
                 lows = a[key].str.extract(r"\[(\S+), (\S+)\]").astype(float)

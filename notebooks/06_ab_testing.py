@@ -20,7 +20,7 @@ with app.setup:
     from workbench.experiment.studies import aa_study, peeking_study
     from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons.exercises import unit_hash
-    from workbench.lessons.lab import ALPHA, SPLIT, daily_readings, make_lab
+    from workbench.lessons.lab import ALPHA, SPLIT, daily_readings, make_lab, online_metrics
     from workbench.lessons.pitfalls import BUCKETS, UNIT_TESTS, diluted_lift, process_arms, unit_study
     from workbench.viz import charts
 
@@ -103,11 +103,15 @@ def _(lab):
         return daily_readings(lab, sigma, users, n_days, runs=RUNS, seed=seed)
 
     @mo.persistent_cache(save_path=results.folder())
+    def online_at(data: str, seed: int, small: bool, code: str, sigma: float, users: int, n_days: int):
+        return online_metrics(lab, sigma, users, n_days, seed=seed)
+
+    @mo.persistent_cache(save_path=results.folder())
     def peek_at(data: str, seed: int, small: bool, code: str, n_users: int, n_days: int, n_tests: int):
         return peeking_study(lab.sim, lab.lists[lab.control_sigma], lab.population, n_tests=n_tests, n_users=n_users,
                              days=n_days, alpha=ALPHA, seed=seed)  # fmt: skip
 
-    return LAB_CODE, peek_at, readings_at
+    return LAB_CODE, online_at, peek_at, readings_at
 
 
 @app.cell
@@ -143,6 +147,30 @@ def _(first, readings, true):
                     "(that share is the power)",
         ),
         kit.show(f"Power of this design, by simulation: {_share:.0%} of {RUNS} repeats end significant."),
+    ])  # fmt: skip
+    return
+
+
+@app.cell
+def _(LAB_CODE, days, effect, lab, online_at, run, users_per_day):
+    with mo.status.spinner(title="Simulating the same test on every online metric..."):
+        _frame, _notes = online_at(run.data, run.seed, run.small, LAB_CODE, float(lab.treatment(effect.value)),
+                                   users_per_day.value * days.value, days.value)  # fmt: skip
+    _n = int((_frame["n_a"] + _frame["n_b"]).max())
+    mo.vstack([
+        mo.md(rf"""
+    ## The same test on every online metric
+
+    A platform reads more than CTR. Below, the same two rankers in one A/B report with the textbook's
+    online metrics: CTR, conversion, session duration, revenue per user, D7 retention and return rate.
+    These users can **leave**: after each visit a user comes back with a probability that follows the
+    value of what they consumed (`workbench.experiment.retention`), and items have prices. Every
+    user starts on day 1 ({_n:,} of this world's users, {days.value} days). Each row is B − A with its
+    {1 - ALPHA:.0%} interval; `p_holm` is Holm's correction for reading all the rows at once.
+    """),
+        kit.table(_frame[["metric", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "p_holm",
+                          "significant_holm"]]),  # fmt: skip
+        kit.show(" ".join(line for line in _notes if line)),
     ])  # fmt: skip
     return
 

@@ -18,14 +18,15 @@ with app.setup:
     import pandas as pd
 
     from workbench.experiment.retention import LATENCY_SOURCES, RetentionConfig
-    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons import gap as lesson
+    from workbench.lessons.served_latency import served_latency
     from workbench.viz.gap import gap_chart
 
     settings = kit.settings()
     EPSILONS = [0.0, 0.1, 0.25, 0.5, 1.0]  # the logging policy's share of uniformly random slates
     SHARES = [0.0, 0.1, 0.2, 0.3, 0.5]  # the clickbait share of the catalogue
-    EXTRA_MS = [0, 100, 200, 300, 500, 800, 1000]  # the heavier ranker's extra latency
+    EXTRA_MS = [0, 100, 200, 300, 500, 800, 1000]  # latency added to the heavier ranker's measured extra latency
 
 
 @app.function
@@ -36,30 +37,9 @@ def world_for(s: kit.NotebookSettings) -> lesson.World:
 
 
 @app.function
-@mo.cache
-def feedback_for(s: kit.NotebookSettings, epsilon: float) -> lesson.Gap:
-    """Offline on the log, online A/B, and the off-policy estimate (cached per ε)."""
-    return lesson.feedback_loop(world_for(s), epsilon=epsilon, seed=s.seed)
-
-
-@app.function
-@mo.cache
-def objective_for(s: kit.NotebookSettings, share: float) -> lesson.Gap:
-    """Click-trained against watch-time-trained, offline and over four simulated weeks (cached per share)."""
-    return lesson.objective_mismatch(world_for(s), clickbait_share=share, seed=s.seed)
-
-
-@app.function
-@mo.cache
-def latency_for(s: kit.NotebookSettings, extra_ms: float) -> lesson.Gap:
-    """Light against heavier ranker, offline and online with abandonment (cached per extra latency)."""
-    return lesson.latency(world_for(s), extra_ms=extra_ms, seed=s.seed)
-
-
-@app.function
 def ab_rows(g: lesson.Gap) -> pd.DataFrame:
     """The A/B test's six online metrics, each with its interval and Holm's correction."""
-    _f = g.extra["ab"].analyse()
+    _f = g.extra["ab_table"]
     return _f[["metric", "mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "p_holm"]]
 
 
@@ -107,12 +87,38 @@ def _(picker):
 @app.cell
 def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
+    # Every simulation persists on disk (workbench.lessons.results), keyed by what makes it (data, seed, world size,
+    # the slider) and the code: a slider position seen before, in any process, is read back, not recomputed.
+    GAP_CODE = results.code("lessons/gap.py", "experiment", "casestudies/watchtime.py", "data")
+    SERVED_CODE = results.code("lessons/served_latency.py", "lessons/serving.py", "serving", "pipeline.py", "ranking",
+                               "candidates", "rerank", "store", "data")  # fmt: skip
+
+    @mo.persistent_cache(save_path=results.folder())
+    def users_at(data: str, seed: int, small: bool, code: str) -> int:
+        return len(world_for(run).lab.population)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def feedback_at(data: str, seed: int, small: bool, code: str, epsilon: float) -> lesson.Gap:
+        return lesson.feedback_loop(world_for(run), epsilon=epsilon, seed=seed)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def objective_at(data: str, seed: int, small: bool, code: str, share: float) -> lesson.Gap:
+        return lesson.objective_mismatch(world_for(run), clickbait_share=share, seed=seed)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def latency_at(data: str, seed: int, small: bool, code: str, extra_ms: float) -> lesson.Gap:
+        return lesson.latency(world_for(run), extra_ms=extra_ms, seed=seed)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def served_at(data: str, seed: int, small: bool, code: str):
+        return served_latency(data, seed, small)
+
     with mo.status.spinner(title="Building the world and each user's candidates (cached)..."):
-        w = world_for(run)
-    kit.show(f"World: {len(w.lab.population):,} users, {lesson.CANDIDATES} candidates each, slates of {lesson.K}; "
+        _n = users_at(run.data, run.seed, run.small, GAP_CODE)
+    kit.show(f"World: {_n:,} users, {lesson.CANDIDATES} candidates each, slates of {lesson.K}; "
              f"each A/B test draws {lesson.N_USERS:,} simulated visitors from these users and each log holds "
              f"{lesson.LOG_IMPRESSIONS:,} impressions (seed {run.seed}).")  # fmt: skip
-    return (run,)
+    return GAP_CODE, SERVED_CODE, feedback_at, latency_at, objective_at, run, served_at
 
 
 @app.cell
@@ -132,9 +138,9 @@ def _():
 
 
 @app.cell
-def _(epsilon, run):
+def _(GAP_CODE, epsilon, feedback_at, run):
     with mo.status.spinner(title="Logging, evaluating offline, running the A/B test (cached)..."):
-        fb = feedback_for(run, epsilon.value)
+        fb = feedback_at(run.data, run.seed, run.small, GAP_CODE, float(epsilon.value))
     _ope = fb.extra["ope"]
     mo.vstack([
         kit.table(lesson.table([fb])),
@@ -159,19 +165,22 @@ def _():
 
     A share of the items is clickbait: it draws more clicks (a click probability a becomes
     a + {lesson.CLICKBAIT_BOOST:g}·(1 − a)) and is worth {lesson.CLICKBAIT_VALUE:.0%} of a normal
-    item's watch time. The **click-trained** ranker orders by the chance of a click; the
-    **watch-time-trained** one by chance of a click × watch time (each with its own noise,
-    σ = {lesson.MODEL_SIGMA:g}: stand-ins for models trained on each label; notebook 11 trains
-    real ones). Offline: NDCG of the clicks of a uniformly logged log. Online: an A/B test
-    over {lesson.WEEKS} simulated weeks.
+    item's watch time. Two rankers are **trained** on the same uniformly logged log of
+    {lesson.LOG_IMPRESSIONS:,} impressions, each click watched for a time that follows the
+    item's value: the logistic regressions of notebook 11's watch-time case study, over the
+    same features (genre affinity, interaction-matrix factors, popularity, a per-item term).
+    The **click-trained** one learns from clicks; the **watch-time-trained** one weighs each
+    click by its watch seconds (Covington, Adams & Sargin 2016). Neither sees which items are
+    clickbait. Offline: NDCG of the clicks of a second uniformly logged log. Online: an A/B
+    test over {lesson.WEEKS} simulated weeks.
     """), share])  # fmt: skip
     return (share,)
 
 
 @app.cell
-def _(run, share):
-    with mo.status.spinner(title="Four simulated weeks of both rankers (cached)..."):
-        om = objective_for(run, share.value)
+def _(GAP_CODE, objective_at, run, share):
+    with mo.status.spinner(title="Training both rankers, four simulated weeks of each (cached)..."):
+        om = objective_at(run.data, run.seed, run.small, GAP_CODE, float(share.value))
     mo.vstack([
         kit.table(lesson.table([om])),
         kit.show(f"Clickbait share {share.value:g}. Offline: {lesson.verdict('the click-trained ranker', 'the watch-time-trained one', om.offline, om.offline_metric)}. "
@@ -179,39 +188,54 @@ def _(run, share):
                  f"Online retention: {lesson.verdict('the click-trained ranker', 'the watch-time-trained one', om.online, om.online_metric)}; "
                  f"return rate: {lesson.verdict('the click-trained ranker', 'the watch-time-trained one', om.extra['return_rate'], 'return rate')}. "
                  + ("**Offline and online disagree.**" if om.opposite else "Offline and online do not disagree here.")),
+        kit.show("Share of clickbait in the trained rankers' top " + f"{lesson.K}: "
+                 + ", ".join(f"{name} {v:.0%}" for name, v in om.extra["clickbait_in_slates"].items())
+                 + f" (of the catalogue: {share.value:.0%})."),
         kit.table(ab_rows(om)),
     ])  # fmt: skip
     return (om,)
 
 
 @app.cell
-def _():
-    extra = mo.ui.slider(steps=EXTRA_MS, value=int(lesson.EXTRA_MS), label="heavier ranker's extra latency (ms)",
+def _(SERVED_CODE, run, served_at):
+    with mo.status.spinner(title="Measuring both pipelines on the served path (once: the figure persists)..."):
+        measured = served_at(run.data, run.seed, run.small, SERVED_CODE)
+    extra = mo.ui.slider(steps=EXTRA_MS, value=0, label="latency added on top of the measured difference (ms)",
                          show_value=True, debounce=True)  # fmt: skip
     _cfg = RetentionConfig()
     mo.vstack([mo.md(rf"""
     ## 3 · Latency: more accurate, slower, abandoned
 
-    The heavier ranker (σ = {lesson.HEAVY_SIGMA:g}, the light one's noise shrunk) is more
-    accurate, and slower. A request served in L ms is abandoned with probability
+    A heavier ranker is more accurate, and slower. How much slower is **measured**, on the
+    project's own served path (`workbench.lessons.served_latency`): the default pipeline and the
+    same pipeline with a heavier ranker, each served by Redis and the FastAPI app on uvicorn,
+    read from the service's `Server-Timing` header. {measured.sentence()}
+    That difference is the heavier ranker's extra latency here; the slider adds more on top
+    (a larger model, a slower machine). Offline, on the test split, {lesson.verdict("the heavy pipeline", "the light one", measured.ndcg_diff, "NDCG@10 (paired over users)")}.
+    In the simulation below the heavier ranker is given an accuracy gain: it is the light
+    one's ranking with less noise (σ = {lesson.HEAVY_SIGMA:g} against {lesson.LIGHT_SIGMA:g}).
+
+    A request served in L ms is abandoned with probability
     1 − (1 − {_cfg.loss_per_100ms:g})^(L/100): each 100 ms loses {_cfg.loss_per_100ms:.0%} of the
     requests still waiting. This curve is a **modelling assumption**, set from published
     findings that measured sales or searches rather than abandonment: {"; ".join(LATENCY_SOURCES)}.
     An abandoned request is a session of 0 s with nothing consumed (so the user is less
-    likely to come back). Notebook 08 measures the served path's own latency.
+    likely to come back). Notebook 08 measures the served path under load.
     """), extra])  # fmt: skip
-    return (extra,)
+    return extra, measured
 
 
 @app.cell
-def _(extra, run):
+def _(GAP_CODE, extra, latency_at, measured, run):
+    _extra_ms = round(measured.extra_ms + float(extra.value), 1)
     with mo.status.spinner(title="Both rankers online with abandonment (cached)..."):
-        lt = latency_for(run, float(extra.value))
+        lt = latency_at(run.data, run.seed, run.small, GAP_CODE, _extra_ms)
     _pa, _pb = lt.extra["abandon"]
     _la, _lb = lt.extra["latency_ms"]
     mo.vstack([
         kit.table(lesson.table([lt])),
-        kit.show(f"Latency {_la:g} ms against {_lb:g} ms: {_pa:.1%} against {_pb:.1%} of requests abandoned. "
+        kit.show(f"Extra latency {_extra_ms:g} ms ({measured.extra_ms:.1f} ms measured + {extra.value:g} ms added): "
+                 f"{_la:g} ms against {_lb:g} ms, {_pa:.1%} against {_pb:.1%} of requests abandoned. "
                  f"Offline: {lesson.verdict('the heavier ranker', 'the light one', lt.offline, lt.offline_metric)}. "
                  f"Online: {lesson.verdict('the heavier ranker', 'the light one', lt.online, lt.online_metric)}; "
                  f"revenue per user: {lesson.verdict('the heavier ranker', 'the light one', lt.extra['revenue_per_user'], 'revenue per user')}. "
@@ -268,10 +292,11 @@ def _(holm_box):
 
 
 @app.cell
-def _(epsilon, extra, run, share):
-    _cfg = {"epsilon": epsilon.value, "clickbait_share": share.value, "extra_ms": extra.value, "k": lesson.K,
+def _(epsilon, extra, measured, run, share):
+    _cfg = {"epsilon": epsilon.value, "clickbait_share": share.value, "extra_ms_added": extra.value,
+            "served_latency": dataclasses.asdict(measured), "k": lesson.K,
             "candidates": lesson.CANDIDATES, "incumbent_sigma": lesson.INCUMBENT_SIGMA,
-            "challenger_sigma": lesson.CHALLENGER_SIGMA, "ope_epsilon": lesson.OPE_EPSILON, "model_sigma": lesson.MODEL_SIGMA,
+            "challenger_sigma": lesson.CHALLENGER_SIGMA, "ope_epsilon": lesson.OPE_EPSILON,
             "light_sigma": lesson.LIGHT_SIGMA, "heavy_sigma": lesson.HEAVY_SIGMA, "n_users": lesson.N_USERS,
             "log_impressions": lesson.LOG_IMPRESSIONS, "days": lesson.DAYS, "weeks": lesson.WEEKS,
             "retention": dataclasses.asdict(RetentionConfig())}  # fmt: skip

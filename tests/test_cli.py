@@ -201,9 +201,22 @@ def test_abtest_prints_the_true_effect_and_units(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "day 5 of 5" in out and "seed 2" in out
     assert "session_time (s)" in out
+    # by default users can leave: every online metric but D7 retention (a 5-day test) is read, and the report says why
+    table = out.split("difference [95% CI]")[1].split("Decisions")[0]
+    assert [line.split()[1] for line in table.strip().splitlines()[1:]] == [
+        "ctr", "conversion", "session_time", "revenue_per_user", "return_rate"]
+    assert "Not measured: d7_retention (needs 8 days of data, the test has 5)" in out
+    truth = out.split("True effect (known to the simulator")[1].splitlines()
+    assert "over these 400 users" in truth[0] and "over 5 days" in truth[0]
+    assert [line.split()[0] for line in truth[1:4]] == ["ctr", "revenue_per_user", "return_rate"]
+    assert truth[4] == "  (no exact true value for conversion, session_time (s): visits here depend on what users consumed)"
+    # --no-users-leave: the plain simulator, whose users visit at a fixed rate
+    assert main(["abtest", "--small", "--days", "5", "--seed", "2", "--no-users-leave"]) == 0
+    out = capsys.readouterr().out
     truth = out.split("True effect (known to the simulator")[1].splitlines()
     assert "over these 400 users" in truth[0] and "in 5 days" in truth[0]
     assert [line.split()[0] for line in truth[1:4]] == ["ctr", "conversion", "session_time"]
+    assert "Not measured: revenue_per_user (this simulator's users never leave" in out
 
 
 def test_true_means_match_a_long_simulation():

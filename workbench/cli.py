@@ -307,9 +307,12 @@ def add_experiments(sub: Subparsers) -> None:
         p.add_argument("--days", type=positive_int("a positive number of days"), default=14,
                        help="days the simulated experiment runs (default 14)")  # fmt: skip
         if name == "abtest":
-            p.add_argument("--users-leave", action="store_true",
-                           help="users come back only as often as what they consumed was worth; items have prices: "
-                                "the report adds revenue per user, D7 retention and return rate")  # fmt: skip
+            p.add_argument("--users-leave", action=argparse.BooleanOptionalAction, default=True,
+                           help="users come back only as often as what they consumed was worth and items have prices, "
+                                "so the report reads every online metric: CTR, conversion, session duration, revenue "
+                                "per user, D7 retention (8 days or more) and return rate (default); --no-users-leave: "
+                                "users visit at a fixed rate and the report reads CTR, conversion and session "
+                                "duration only")  # fmt: skip
         p.set_defaults(func=func)
 
 

@@ -67,6 +67,10 @@ def test_interleaving_needs_far_fewer_users_than_ab(setup):
 def test_run_abtest_and_run_interleave_entry_points():
     text, frame = run_abtest(n_users=800, days=3, seed=1)
     assert "Sample-ratio check" in text and "Decisions" in text
+    # users who can leave by default: every online metric but D7 retention, which needs 8 days
+    assert set(frame["metric"]) == {"ctr", "conversion", "session_time", "revenue_per_user", "return_rate"}
+    assert "Not measured: d7_retention (needs 8 days of data, the test has 3)" in text
+    text, frame = run_abtest(n_users=800, days=3, seed=1, users_leave=False)
     assert set(frame["metric"]) == {"ctr", "conversion", "session_time"}
     assert frame["p_value"].between(0, 1).all()
     with pytest.raises(ValueError, match="n_users=1"):

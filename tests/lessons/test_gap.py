@@ -61,3 +61,20 @@ def test_verdicts_read_the_interval():
     assert gap.verdict("B", "A", (0.2, -0.1, 0.5), "CTR").startswith("no detectable difference")
     with pytest.raises(ValueError, match="extra_ms=-5"):
         gap.latency(None, extra_ms=-5.0)
+
+
+def test_trained_rankers_learn_clickbait_from_the_log_alone():
+    """The click-trained ranker learns that clickbait draws clicks and fills its slates with it; the
+    watch-time-trained one learns that clickbait is watched briefly and shows less of it. Without
+    clickbait both see the same items and neither shows any."""
+    w = gap.world(load("synthetic", seed=1, small=True), 1)
+    sim = gap.simulator(w, clickbait_share=0.3)
+    trained = gap.train_objective_rankers(w, sim, n_log=5000, seed=1)
+    bait = sim.catalogue.clickbait[w.candidates]
+    share = {n: np.take_along_axis(bait, r[:, : gap.K], axis=1).mean() for n, r in
+             (("click", trained.click), ("watch", trained.watch))}  # fmt: skip
+    assert share["click"] > bait.mean() > share["watch"]
+    assert (trained.watch_seconds[trained.log.clicks == 0] == 0).all()  # only clicks are watched
+    assert (trained.watch_seconds[trained.log.clicks > 0] > 0).all()
+    for r in (trained.click, trained.watch):  # each row a permutation of the user's candidate columns
+        assert (np.sort(r, axis=1) == np.arange(w.candidates.shape[1])).all()

@@ -116,3 +116,5 @@ def test_pipelines_are_the_ones_the_notebooks_load():
     from workbench.lessons.casestudies import recipe
 
     assert recipe("Amazon", s) in configs.values()  # notebook 11's item-page pipeline is trained by `make run` too
+    heavy = configs["heavier ranker (12)"]  # notebook 12 serves it beside the default to measure its latency
+    assert heavy != default and dataclasses.replace(heavy, ranker_params=default.ranker_params) == default

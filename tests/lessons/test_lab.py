@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from workbench.data import make_synthetic
-from workbench.lessons.lab import daily_readings, example_impression, make_lab
+from workbench.experiment.ab import METRICS
+from workbench.lessons.lab import daily_readings, example_impression, make_lab, online_metrics
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +60,16 @@ def test_example_impression_merges_both_lists(lab, method):
 def test_bad_user_is_named(lab):
     with pytest.raises(ValueError, match="user=150"):
         example_impression(lab, 0.5, user=150)
+
+
+def test_online_metrics_read_every_online_metric_with_intervals_and_the_holm_note(lab):
+    frame, notes = online_metrics(lab, 0.5, n_users=10_000, days=10, seed=3)
+    assert list(frame["metric"]) == list(METRICS)  # capped at the 150 users of the population
+    assert (frame["n_a"] + frame["n_b"]).max() <= 150
+    assert ((frame["ci_low"] <= frame["diff"]) & (frame["diff"] <= frame["ci_high"])).all()
+    assert (frame["p_holm"] >= frame["p_value"]).all()
+    assert notes[1].startswith("Multiple testing: 6 comparisons read at once")
+    _, short = online_metrics(lab, 0.5, n_users=100, days=5, seed=3)
+    assert "Not measured: d7_retention (needs 8 days of data, the test has 5)." in short
+    again, _ = online_metrics(lab, 0.5, n_users=10_000, days=10, seed=3)
+    pd.testing.assert_frame_equal(frame, again)  # same seed, same numbers

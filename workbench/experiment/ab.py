@@ -227,11 +227,13 @@ class ABResult:
         lines.append("Decisions (relative intervals by the delta method; each metric on its own, uncorrected):")
         for name, r in results:
             lines.append(f"  {name} {metric_label(r.metric)}: {r.decision((self.arm_names[0], name))}" + (f" [{r.note}]" if r.note else ""))
-        lines += self._multiple_testing(results, d)
+        lines += self.multiple_testing(d, results)
         return "\n".join(lines)
 
-    def _multiple_testing(self, results: list[tuple[str, TestResult]], day: int) -> list[str]:
-        """The multiple-testing note (Holm 1979) and the metrics not measured."""
+    def multiple_testing(self, day: int | None = None, results: list[tuple[str, TestResult]] | None = None) -> list[str]:
+        """The multiple-testing note (Holm 1979) and the metrics not measured, as report lines."""
+        day = self._day(day)
+        results = self.tests(day) if results is None else results
         alpha = self.config.alpha
         out = []
         if len(results) > 1:
@@ -336,7 +338,7 @@ def run_abtest(
     experiment: str = "abtest",
     cache_dir: str = "data",
     small: bool = False,
-    users_leave: bool = False,
+    users_leave: bool = True,
 ) -> tuple[str, pd.DataFrame]:
     """Simulate an A/B test on a data set's world; returns (report text, one row per metric).
 
@@ -347,10 +349,13 @@ def run_abtest(
     sample of the data set's users (default: all). The report ends with the true effect
     (``true_means``; position click model only) and the frame has ``true_a``/``true_b``.
 
-    ``users_leave``: simulate users who come back with a probability that follows the value they
-    consumed, with item prices (`workbench.experiment.retention.RetentionSimulator`, no clickbait,
-    no latency), so the report also reads revenue per user, D7 retention and return rate; the true
-    effect is then ``RetentionSimulator.truth`` for CTR and those three.
+    ``users_leave`` (the default): simulate users who come back with a probability that follows the value
+    they consumed, with item prices (`workbench.experiment.retention.RetentionSimulator`, no clickbait,
+    no latency), so the report reads every online metric of ``METRICS``: CTR, conversion, session
+    duration, revenue per user, D7 retention (tests of 8 days or more) and return rate; the true effect
+    is then ``RetentionSimulator.truth`` for CTR, revenue per user, D7 retention and return rate.
+    ``users_leave=False``: the plain simulator (visits at a fixed rate, no prices), which reads CTR,
+    conversion and session duration only, each with its exact true effect (``true_means``).
     """
     ds, world = load_world(dataset_name, seed, cache_dir, small)
     rng = np.random.default_rng(seed)
@@ -383,5 +388,9 @@ def run_abtest(
     for m in (m for m in config.metrics if m in truth[0]):
         ta, tb = truth[0][m], truth[1][m]
         lines.append(f"  {metric_label(m):<17} A {ta:.4g}, B {tb:.4g}: B − A {tb - ta:+.4g} ({tb / ta - 1:+.1%})")
+    unknown = [metric_label(m) for m in config.metrics if m not in truth[0] and m not in result.unmeasured()]
+    if unknown:
+        lines.append(f"  (no exact true value for {', '.join(unknown)}"
+                     + (": visits here depend on what users consumed)" if users_leave else ")"))  # fmt: skip
     frame = frame.assign(true_a=frame["metric"].map(truth[0]), true_b=frame["metric"].map(truth[1]))
     return text + "\n" + "\n".join(lines), frame

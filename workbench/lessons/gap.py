@@ -5,7 +5,7 @@ one (what the team would measure on logs before shipping) and an **online** one 
 A/B test on users who can leave, `workbench.experiment.retention`). The world is the data set's
 (synthetic truth or MovieLens oracle); each user's ``CANDIDATES`` candidates come from
 `workbench.experiment.ope.lab.offpolicy_lab`, and a ranker of "noise ``sigma``" orders them by
-``logit a(u, j) + sigma · z(u, j)`` (smaller is better). A/B tests draw ``N_USERS`` simulated
+``logit a(u, j) + sigma · z(u, j)`` (smaller is better; reasons 1 and 3). A/B tests draw ``N_USERS`` simulated
 visitors from the world's users (with replacement, each assigned by the stable hash of its
 visitor id, as `workbench.experiment.studies` does), so a small world still gives a powered test.
 
@@ -16,10 +16,11 @@ visitor id, as `workbench.experiment.studies` does), so a small world still give
    a uniform logging policy). The off-policy estimate (IPS of the difference, from an
    ε = ``OPE_EPSILON`` log; `workbench.experiment.ope.lab.difference_terms`) recovers the A/B's sign.
 2. **Objective mismatch** (`objective_mismatch`): a share of items is clickbait (more clicks,
-   a fifth of the value). The click-trained ranker orders by the click probability, the
-   watch-time-trained one by click probability × value, each with its own noise ``MODEL_SIGMA``
-   (stand-ins for models trained on each label; notebook 11 trains real ones). Offline: NDCG
-   of clicks on a uniformly logged log; online: CTR and D7 retention over ``WEEKS`` weeks.
+   a fifth of the value). Two real rankers are trained on one uniformly logged log
+   (`train_objective_rankers`, the logistic regressions of notebook 11's watch-time case study,
+   `workbench.casestudies.watchtime`): a click-trained one and a watch-time-trained one (clicks
+   weighted by their watch seconds). Offline: NDCG of clicks on a second uniformly logged log;
+   online: CTR and D7 retention over ``WEEKS`` weeks.
 3. **Latency** (`latency`): a heavier ranker (``HEAVY_SIGMA``) against a light one
    (``LIGHT_SIGMA``); it is ``extra_ms`` slower, and requests are abandoned with
    `workbench.experiment.retention.abandonment`. Offline: NDCG of clicks on a uniform log;
@@ -36,10 +37,14 @@ import pandas as pd
 
 from workbench.data.dataset import Dataset
 from workbench.experiment.ab import ABConfig, ABResult, assign
-from workbench.experiment.hashing import stable_normal
 from workbench.experiment.ope.lab import OffPolicyLab, difference_terms, offpolicy_lab
 from workbench.experiment.ope.logs import SlateLog, log_impressions
-from workbench.experiment.retention import RetentionConfig, RetentionSimulator, abandonment, make_catalogue
+from workbench.experiment.retention import (
+    RetentionConfig,
+    RetentionSimulator,
+    abandonment,
+    make_catalogue,
+)
 from workbench.experiment.simulator import SimulatorConfig
 
 K = 10
@@ -47,7 +52,6 @@ CANDIDATES = 20
 INCUMBENT_SIGMA = 2.0
 CHALLENGER_SIGMA = 1.0
 OPE_EPSILON = 0.3
-MODEL_SIGMA = 0.5
 LIGHT_SIGMA = 1.0
 HEAVY_SIGMA = 0.6
 CLICKBAIT_SHARE = 0.3
@@ -65,7 +69,7 @@ ALPHA = 0.05
 class Gap:
     """One demonstration's two readings: offline and online differences (challenger − incumbent) with intervals."""
 
-    reason: str
+    reason: str  # extra["ab_table"]: the A/B test's analysis, every online metric with its interval and p_holm
     offline_metric: str
     offline: tuple[float, float, float]  # diff, lo, hi
     online_metric: str
@@ -112,11 +116,11 @@ def mean_ci(terms: np.ndarray, alpha: float = ALPHA) -> tuple[float, float, floa
 
 @dataclass(eq=False)
 class World:
-    """The data set's world, its candidates and a second noise draw (so two rankers of equal sigma differ)."""
+    """The data set's world and each user's candidates."""
 
     lab: OffPolicyLab
-    noise2: np.ndarray  # [U, A]
     seed: int
+    dataset: Dataset
 
     @property
     def candidates(self) -> np.ndarray:
@@ -125,9 +129,7 @@ class World:
 
 def world(ds: Dataset, seed: int = 0) -> World:
     lab = offpolicy_lab(ds, k=K, n_candidates=CANDIDATES, logger_sigma=INCUMBENT_SIGMA, seed=seed)
-    n_items = ds.n_items
-    noise2 = stable_normal(f"gap:{seed}", lab.population[:, None] * n_items + lab.candidates)
-    return World(lab, noise2, seed)
+    return World(lab, seed, ds)
 
 
 def order(score: np.ndarray) -> np.ndarray:
@@ -217,25 +219,70 @@ def feedback_loop(w: World, epsilon: float = 0.0, seed: int = 0, n_log: int = LO
                                            lab.features())  # fmt: skip
     truth = lab.truth(lab.policy(CHALLENGER_SIGMA, 0.0)) - lab.truth(lab.policy(INCUMBENT_SIGMA, 0.0))
     return Gap("feedback loop", "NDCG@10 of logged clicks", offline, "CTR", reading(ab, "ctr"),
-               {"ab": ab, "ope": mean_ci(ips_terms), "true_clicks_per_impression": truth, "epsilon": epsilon,
+               {"ab_table": ab.analyse(), "ope": mean_ci(ips_terms), "true_clicks_per_impression": truth, "epsilon": epsilon,
                 "offline_base": base, "online_relative": relative(ab, "ctr")})  # fmt: skip
+
+
+@dataclass(eq=False)
+class TrainedRankers:
+    """The objective-mismatch pair, trained on one uniformly logged log: ``click`` and ``watch`` order every user's
+    candidates ``[U, A]`` (best first); ``log`` is the training log with each click's watch seconds."""
+
+    click: np.ndarray
+    watch: np.ndarray
+    log: SlateLog
+    watch_seconds: np.ndarray  # [N, k], 0 where not clicked
+
+
+def train_objective_rankers(w: World, sim: RetentionSimulator, n_log: int = LOG_IMPRESSIONS, seed: int = 0,
+                            l2: float = 1e-3) -> TrainedRankers:  # fmt: skip
+    """Two logistic regressions over the same features (`workbench.casestudies.watchtime`: the user's genre
+    affinity, the SVD factor products of the interaction matrix, item popularity, and a per-item term), fitted
+    on one uniformly logged log of ``n_log`` impressions in which every click is watched for an exponential
+    time of mean the item's value (`workbench.experiment.retention.Catalogue.value`):
+
+    - **click-trained**: label = click, every impression weight 1;
+    - **watch-time-trained** (Covington, Adams & Sargin 2016): label = click, a clicked impression weighted by
+      its watch seconds, an unclicked one by 1; its odds estimate the expected watch time of an impression.
+
+    Neither sees the truth (``a(u, i)``, the values or which items are clickbait): only the log."""
+    from workbench.casestudies.watchtime import LogisticModel, PairFeatures
+
+    rng = np.random.default_rng([seed, 7])
+    log = uniform_log(w, sim, n_log, int(rng.integers(2**31)))
+    items = np.take_along_axis(w.candidates[log.users], log.slates, axis=1)
+    clicked = log.clicks > 0
+    watch = np.zeros(clicked.shape)
+    watch[clicked] = rng.exponential(sim.catalogue.value[items[clicked]])
+    ds = w.dataset
+    feats = PairFeatures(ds, np.broadcast_to(ds.item_popularity.astype(np.float64), (ds.n_users, ds.n_items)), seed=seed)
+    users = w.lab.population[log.users]
+    dense = feats.dense(np.repeat(users, items.shape[1]), items.ravel())
+    labels = clicked.ravel().astype(np.float64)
+    click_model = LogisticModel(l2).fit(dense, items.ravel(), labels, None, ds.n_items)
+    watch_model = LogisticModel(l2).fit(dense, items.ravel(), labels, np.where(clicked, watch, 1.0).ravel(), ds.n_items)
+    all_users = np.repeat(w.lab.population, w.candidates.shape[1])
+    all_dense = feats.dense(all_users, w.candidates.ravel())
+    rank = lambda m: order(m.logit(all_dense, w.candidates.ravel()).reshape(w.candidates.shape))  # noqa: E731
+    return TrainedRankers(rank(click_model), rank(watch_model), log, watch)
 
 
 def objective_mismatch(w: World, clickbait_share: float = CLICKBAIT_SHARE, seed: int = 0, n_log: int = LOG_IMPRESSIONS,
                        n_users: int = N_USERS, weeks: int = WEEKS) -> Gap:  # fmt: skip
-    """Click-trained (B) vs watch-time-trained (A): offline NDCG of clicks, online CTR and D7 retention."""
+    """Click-trained (B) vs watch-time-trained (A), both fitted on a uniform log (`train_objective_rankers`):
+    offline NDCG of clicks on a second uniform log, online CTR and D7 retention over ``weeks`` weeks."""
     sim = simulator(w, clickbait_share)
-    users = w.lab.population
-    a = np.clip(sim.attractiveness(users, w.candidates), 1e-9, 1 - 1e-9)
-    value = sim.catalogue.value[w.candidates]
-    click_rank = order(np.log(a) - np.log1p(-a) + MODEL_SIGMA * w.lab.noise)
-    watch_rank = order(np.log(a) + np.log(np.maximum(value, 1e-9)) + MODEL_SIGMA * w.noise2)
+    trained = train_objective_rankers(w, sim, n_log, seed)
+    watch_rank, click_rank = trained.watch, trained.click
     offline, base = offline_ndcg_and_base(uniform_log(w, sim, n_log, seed), watch_rank, click_rank)
     ab = online_ab(sim, w, (watch_rank, click_rank), 7 * weeks, seed + 1, n_users=n_users, experiment="objective")
+    bait = sim.catalogue.clickbait[w.candidates]
+    top = lambda r: float(np.take_along_axis(bait, r[:, :K], axis=1).mean())  # noqa: E731
     return Gap("objective mismatch", "NDCG@10 of clicks", offline, "D7 retention", reading(ab, "d7_retention"),
-               {"ab": ab, "ctr": reading(ab, "ctr"), "return_rate": reading(ab, "return_rate"),
+               {"ab_table": ab.analyse(), "ctr": reading(ab, "ctr"), "return_rate": reading(ab, "return_rate"),
                 "clickbait_share": clickbait_share, "offline_base": base,
-                "online_relative": relative(ab, "d7_retention")})  # fmt: skip
+                "online_relative": relative(ab, "d7_retention"),
+                "clickbait_in_slates": {"click-trained": top(click_rank), "watch-time-trained": top(watch_rank)}})  # fmt: skip
 
 
 def latency(w: World, extra_ms: float = EXTRA_MS, seed: int = 0, base_ms: float = 100.0, n_log: int = LOG_IMPRESSIONS,
@@ -252,7 +299,7 @@ def latency(w: World, extra_ms: float = EXTRA_MS, seed: int = 0, base_ms: float 
     ab = online_ab(sim, w, (light, heavy), days, seed + 1, lat, n_users=n_users, experiment="latency")
     p = abandonment(np.asarray(lat), sim.retention.loss_per_100ms)
     return Gap("latency", "NDCG@10 of clicks", offline, "session duration (s)", reading(ab, "session_time"),
-               {"ab": ab, "ctr": reading(ab, "ctr"), "revenue_per_user": reading(ab, "revenue_per_user"), "abandon": (float(p[0]), float(p[1])), "latency_ms": lat,
+               {"ab_table": ab.analyse(), "ctr": reading(ab, "ctr"), "revenue_per_user": reading(ab, "revenue_per_user"), "abandon": (float(p[0]), float(p[1])), "latency_ms": lat,
                 "extra_ms": extra_ms, "offline_base": base, "online_relative": relative(ab, "session_time")})  # fmt: skip
 
 

@@ -161,3 +161,23 @@ def interleaving_readings(lab: Lab, sigma: float, users_per_day: int, days: int,
         "share_b": np.where(decided > 0, b_won / np.maximum(decided, 1), 0.5).ravel(),
         "p_value": sign_test_p(a_won, b_won).ravel(),
     })  # fmt: skip
+
+
+def online_metrics(lab: Lab, sigma: float, n_users: int, days: int, seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
+    """The same comparison as one full A/B report: ``n_users`` users (drawn without replacement from the
+    population, at most all of it, hashed into A and B) who can leave and come back (`workbench.experiment.retention.RetentionSimulator`, items priced,
+    no clickbait, no latency), ``days`` days from everyone's first visit on day 1. Returns the analysis (one
+    row per online metric of `workbench.experiment.ab.METRICS` it can measure, each with its 95% interval,
+    ``p_holm``) and the report's multiple-testing note and the metrics it could not measure, as lines."""
+    from workbench.experiment.ab import ABConfig, run_ab
+    from workbench.experiment.retention import RetentionSimulator, make_catalogue
+
+    if n_users < 2 or days < 1:
+        raise ValueError(f"n_users={n_users}, days={days}: expected >= 2 and >= 1")
+    sim = RetentionSimulator(lab.sim.world, make_catalogue(lab.dataset.n_items, seed=seed), config=lab.sim.config)
+    users = np.sort(np.random.default_rng(seed).choice(lab.population, size=min(n_users, len(lab.population)),
+                                                        replace=False))  # fmt: skip
+    lists = (lab.lists[lab.control_sigma], lab.lists[float(sigma)])
+    result = run_ab(sim, [lambda u, t=t: t[u] for t in lists], users,
+                    ABConfig(experiment="lab-online", days=days, alpha=ALPHA, seed=seed))  # fmt: skip
+    return result.analyse(), result.multiple_testing()

@@ -1,0 +1,43 @@
+"""Notebook 12's measured latency: the light and heavy pipelines on the served path (real Redis, real uvicorn)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from workbench.lessons.served_latency import (
+    HEAVY_RANKER_PARAMS,
+    ServedLatency,
+    configs,
+    measure,
+)
+from workbench.pipeline import PipelineConfig
+
+
+def test_heavy_pipeline_differs_from_the_default_only_in_its_ranker_size():
+    light, heavy = configs(seed=3)
+    assert light == PipelineConfig(seed=3)
+    assert dataclasses.replace(heavy, ranker_params=light.ranker_params) == light
+    model = heavy.ranker_model()
+    assert all(getattr(model, k) == v for k, v in HEAVY_RANKER_PARAMS.items())
+
+
+def test_extra_latency_is_the_difference_of_the_medians_and_never_negative():
+    base = dict(light="a", heavy="b", light_ranking_ms=1.0, heavy_ranking_ms=2.0, requests=10, degraded=0)
+    assert ServedLatency(light_total_ms=8.0, heavy_total_ms=70.5, **base).extra_ms == 62.5
+    assert ServedLatency(light_total_ms=8.0, heavy_total_ms=7.0, **base).extra_ms == 0.0
+    assert "62.5 ms more" in ServedLatency(light_total_ms=8.0, heavy_total_ms=70.5, **base).sentence()
+
+
+def test_measure_reads_the_server_timing_of_undegraded_uncached_answers(stored_model, tiny_pipeline_toml):
+    from workbench.store import load_or_train
+
+    trained = load_or_train("synthetic", PipelineConfig.from_toml(tiny_pipeline_toml), seed=0, small=True)
+    with pytest.raises(ValueError, match="requests=0"):
+        measure({"a": trained}, requests=0)  # refused before Redis or uvicorn start
+    out = measure({"a": trained, "b": trained}, requests=6, warmup=1, seed=1)
+    assert set(out) == {"a", "b"}
+    for total, ranking, degraded in out.values():
+        assert degraded == 0 and len(total) == len(ranking) == 6
+        assert (ranking > 0).all() and (total > ranking).all()  # every answer ran stage 2, inside the whole path
+        assert np.isfinite(total).all()
