@@ -70,7 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             pipeline_config = dataclasses.replace(pipeline_config, seed=seed)
     say = lambda msg: print(f"  {msg}", file=sys.stderr)  # noqa: E731
     model = load_model(args.data, pipeline_config, seed=seed, small=small, model_path=args.model,
-                       progress=say, cache_dir=args.cache_dir)  # fmt: skip
+                       progress=say, cache_dir=args.cache_dir, mmap=True)  # fmt: skip
     print(model.description, file=sys.stderr)
     from workbench.serving.children import sigterm_exits
 
