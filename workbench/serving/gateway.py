@@ -37,7 +37,6 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,7 +244,7 @@ class Gateway:
     def start(self, timeout: float = 10.0) -> Gateway:
         import socket
 
-        from workbench.serving.children import die_with_parent
+        from workbench.serving.children import die_with_parent, wait_ready
         from workbench.serving.redis_server import free_port
 
         if self.running:
@@ -261,20 +260,19 @@ class Gateway:
         args = [exe, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "error.log")]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         preexec_fn=die_with_parent if self.die_with_parent else None)  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                log = (self.dir / "error.log").read_text(errors="replace")[-2000:] if (self.dir / "error.log").exists() else ""
-                self.stop()
-                raise RuntimeError(f"nginx exited at start on port {self.port}: {err or log}")
+        def accepts() -> bool:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
+                return True
             except OSError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"nginx on port {self.port} did not accept connections within {timeout} s")
+                return False
+
+        try:
+            wait_ready(self.process, accepts, timeout, f"nginx on port {self.port}", log=self.dir / "error.log")
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         """SIGTERM to nginx's PID (SIGKILL after 5 s), then remove its directory (config with the keys)."""

@@ -29,7 +29,6 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "configs" / "prometheus" / "serving-alerts.yml"
@@ -121,7 +120,7 @@ class PrometheusServer:
     def start(self, timeout: float = 60.0) -> PrometheusServer:
         import httpx
 
-        from workbench.serving.children import die_with_parent
+        from workbench.serving.children import die_with_parent, wait_ready
         from workbench.serving.redis_server import free_port
 
         if self.process is not None and self.process.poll() is None:
@@ -137,20 +136,19 @@ class PrometheusServer:
         self.process = subprocess.Popen(args, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                         preexec_fn=die_with_parent if self.die_with_parent else None)  # fmt: skip
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = (self.dir / "prometheus.log").read_text(errors="replace")[-2000:]
-                self.stop()
-                raise RuntimeError(f"prometheus exited at start: {tail}")
+        def ready() -> bool:
             try:
-                if httpx.get(self.url + "/-/ready", timeout=1.0).status_code == 200:
-                    return self
+                return httpx.get(self.url + "/-/ready", timeout=1.0).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"prometheus on {self.url} was not ready within {timeout} s")
+                return False
+
+        try:
+            wait_ready(self.process, ready, timeout, f"prometheus on {self.url}", log=self.dir / "prometheus.log",
+                       poll_s=0.1)  # fmt: skip
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         from workbench.serving.children import stop_pid
