@@ -110,18 +110,19 @@ WINDOW, FOR = "5s", "1s"
 
 @contextmanager
 def watched(replicas, config):
-    """Two replicas over one Redis and one event log, the nginx gateway, and Prometheus scraping all
-    three (every target up before it yields ``(redis, prom, client)``; the client talks to
+    """Two replicas over one Redis and one event log, the nginx gateway (and mtail's counts of its answers
+    by status), and Prometheus scraping all four (every target up before it yields ``(redis, prom, client)``; the client talks to
     the gateway)."""
     with replicas(config) as (_, servers, redis):
         ups = [s.url.removeprefix("http://") for s in servers]
         with Gateway(ups) as gw, PrometheusServer(ups, gateway=gw.url.removeprefix("http://"), scrape_s=0.5,
-                                                  evaluate_s=0.5, window=WINDOW, for_=FOR) as prom, \
+                                                  evaluate_s=0.5, window=WINDOW, for_=FOR,
+                                                  gateway_status=gw.status_target) as prom, \
                 httpx.Client(base_url=gw.url, timeout=30) as client:  # fmt: skip
             wait_for(
-                "3 targets up",
+                "4 targets up",
                 lambda: (
-                    len(t := prom.targets()) == 3
+                    len(t := prom.targets()) == 4
                     and all(x["health"] == "up" for x in t)
                 ),
             )
@@ -277,8 +278,10 @@ def test_error_rate_alert_fires_while_the_event_log_refuses_writes_and_resolves(
             return firing(prom, "WorkbenchErrorRate")
 
         fired = wait_for("WorkbenchErrorRate firing", failing_posts)
-        errors = wait_for("every 500 scraped", lambda: prom.query(
-            'sum(workbench_requests_total{endpoint="/events",status="500"})')[0]["value"] == len(failed))  # fmt: skip
+        errors = wait_for("every 500 scraped", lambda: (r := prom.query(
+            'sum(workbench_requests_total{endpoint="/events",status="500"})')) and r[0]["value"] == len(failed))  # fmt: skip
+        at_gateway = wait_for("the gateway's 500s scraped (nginx's log through mtail)", lambda: (r := prom.query(
+            'sum(workbench_gateway_requests_total{endpoint="/events",status="500"})')) and r[0]["value"] == len(failed))  # fmt: skip
         log.execute("DROP TRIGGER refuse")
         log.close()
         acked = []
@@ -292,4 +295,4 @@ def test_error_rate_alert_fires_while_the_event_log_refuses_writes_and_resolves(
     assert {code for code, _ in failed} == {500} and all(
         "refuses writes" in d for _, d in failed
     )
-    assert errors and set(acked) == {200}
+    assert errors and at_gateway and set(acked) == {200}

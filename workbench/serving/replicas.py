@@ -5,6 +5,7 @@ and one event log.
                           ├─ workbench serve --port A (replica 1) ┐ the same model version, the same
                           ├─ workbench serve --port B (replica 2) ┘ SQLite event log (WAL, many writers)
                           ├─ nginx --port P           (gateway: keys, rate limit, round robin)
+                          ├─ mtail                    (the gateway's access log → counts by status)
                           └─ prometheus               (with --prometheus: scrapes them, alert rules)
 
 Every child is started by this process, on a free loopback port, and stopped by its PID (SIGTERM,
@@ -102,7 +103,8 @@ def serve_replicas(args: argparse.Namespace) -> int:
         if args.prometheus:
             from workbench.serving.prometheus_server import PrometheusServer
 
-            prometheus = PrometheusServer(upstreams, gateway=gateway.url.removeprefix("http://"), die_with_parent=True).start()
+            prometheus = PrometheusServer(upstreams, gateway=gateway.url.removeprefix("http://"), die_with_parent=True,
+                                          gateway_status=gateway.status_target).start()  # fmt: skip
             say(f"prometheus (pid {prometheus.process.pid}) on {prometheus.url}: scrapes the gateway and the replicas, "
                 "evaluates configs/prometheus/serving-alerts.yml")  # fmt: skip
         say(f"gateway (nginx pid {gateway.process.pid}) on {gateway.url} → {args.replicas} replica(s), Redis {url}"
