@@ -158,3 +158,18 @@ def test_rollback_command_switches_the_running_replicas_back_under_load(stored_m
     assert {u: a["items"] for u, a in after.items()} == {u: a["items"] for u, a in before.items()}
     assert again.returncode == 2 and "no earlier model" in again.stderr and still == stored_model.version
     assert state_during and not state_path(server.port).exists()  # the command removes its state file
+
+
+def test_promote_and_rollback_refuse_before_any_work(tmp_path, monkeypatch, capsys):
+    """No running `serve --replicas` on that port, or no such artefact folder: exit status 2, naming what is wrong."""
+    from workbench.cli import main
+
+    monkeypatch.setenv("WORKBENCH_RUN_DIR", str(tmp_path))
+    port = free_port()
+    assert main(["rollback", "--port", str(port)]) == 2
+    assert f"no `workbench serve --replicas` runs with its gateway on port {port}" in capsys.readouterr().err
+    assert main(["promote", "--port", str(port), "--model", str(tmp_path / "nope")]) == 2
+    assert f"--model {tmp_path / 'nope'}: no such artefact folder" in capsys.readouterr().err
+    (tmp_path / f"workbench-serve-{port}.json").write_text('{"pid": 999999999}')  # a state file left by a dead command
+    assert main(["rollback", "--port", str(port)]) == 2
+    assert "is not running" in capsys.readouterr().err

@@ -146,7 +146,11 @@ def cmd_switch(args: argparse.Namespace) -> int:
     """``workbench promote`` / ``workbench rollback``: switch the running replicas (workbench.serving.control)."""
     from workbench.serving import control
 
-    model = str(Path(args.model).resolve()) if getattr(args, "model", None) else None
+    model = None
+    if args.command == "promote":
+        if not Path(args.model).is_dir():
+            raise FileNotFoundError(f"--model {args.model}: no such artefact folder (list them with `workbench models`)")
+        model = str(Path(args.model).resolve())
     out = control.ask(args.port, args.command, model=model, timeout=args.timeout)
     print(f"{args.command}: every replica behind the gateway on port {args.port} serves {out['version']} "
           f"(switched one at a time in {out['seconds']:.1f} s)")  # fmt: skip
@@ -222,7 +226,7 @@ def register(sub) -> None:
         sw = sub.add_parser(name, help=text)
         sw.add_argument("--port", type=PORT, default=8000, help="the gateway port of the running command (default 8000)")
         if name == "promote":
-            sw.add_argument("--model", required=True, type=existing_dir("an artefact folder of the model store"),
+            sw.add_argument("--model", required=True,
                             help="the artefact folder to serve (list them with `workbench models`)")  # fmt: skip
         sw.add_argument("--timeout", type=positive_float("a positive number of seconds"), default=600.0,
                         help="give up waiting for the switch after this many seconds (default 600)")  # fmt: skip
