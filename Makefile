@@ -53,6 +53,7 @@ browser:
 	  test -x /usr/bin/redis-server || missing="$$missing redis-server"; \
 	  test -x /usr/sbin/nginx || missing="$$missing nginx-light"; \
 	  test -x /usr/bin/prometheus || missing="$$missing prometheus"; \
+	  test -x /usr/bin/mtail || missing="$$missing mtail"; \
 	  test -x /usr/bin/wrk || missing="$$missing wrk"; \
 	  test -z "$$missing" || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \

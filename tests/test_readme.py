@@ -152,10 +152,10 @@ RULES = (
          expect=(r"Interleaving on synthetic", r"Decisions:")),
     Rule(r"^\.venv/bin/workbench ope$", "run", "off-policy estimates from a simulated log: seconds",
          expect=(r"Off-policy evaluation on synthetic", r"truth \(exact", r"\bDR\b")),
-    Rule(r"^(\.venv/bin/)?workbench (serve|loadtest|drill)\b", "check",
+    Rule(r"^(\.venv/bin/)?workbench (serve|loadtest|drill|promote|rollback)\b", "check",
          "serve is a server (runs until stopped); loadtest drives one for --duration seconds; a drill acts on a "
-         "running service and its Redis or event log; tests/serving runs all three against a real Redis and "
-         "uvicorn", check=cli_parses),
+         "running service and its Redis or event log; promote and rollback switch a running `serve --replicas`; "
+         "tests/serving runs them all against a real Redis and uvicorn", check=cli_parses),
     Rule(r"^\.venv/bin/workbench loop\b", "check",
          "30 simulated days of the whole pipeline on the synthetic world, retraining weekly (tens of minutes on 2 "
          "cores); tests/loop runs short loops on the small world against a real Redis", check=cli_parses),

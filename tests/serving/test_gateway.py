@@ -75,6 +75,44 @@ def _rate_limit_is_per_key(servers):
     assert body["error"] == "rate limited" and body["field"] == "X-API-Key"
 
 
+def gateway_counts(gw) -> dict:
+    """``{(endpoint, status): count}`` from mtail's /metrics (the gateway's access log)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://{gw.status_target}/metrics", timeout=10).text
+    return {(s.labels["endpoint"], s.labels["status"]): s.value for f in text_string_to_metric_families(text)
+            if f.name == "workbench_gateway_requests" for s in f.samples if s.name.endswith("_total")}  # fmt: skip
+
+
+def test_request_counts_by_status_include_the_gateways_own_answers(replicas):
+    """Answers the gateway gives itself (401, 403, 429) never reach a replica; mtail over nginx's access
+    log counts every answer by endpoint and status: exactly what the client received."""
+    import collections
+    import time
+
+    keys = ApiKeys.generate()
+    admin, reader = keys.by_name("admin").key, keys.by_name("reader").key
+    event = {"events": [{"type": "click", "request_id": "c1", "position": 1, "user": USER_SHIFT, "item": 50_001}]}
+    with replicas(PATIENT) as (_, servers, _):
+        with Gateway(upstreams(servers), keys, rate="1r/m", burst=3) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
+            seen = collections.Counter()
+            for r in [http.get("/recommend", params={"user": USER_SHIFT}, headers={"X-API-Key": reader}) for _ in range(6)]:
+                seen["/recommend", str(r.status_code)] += 1  # 4 within the burst, then 429
+            for r in (http.get("/recommend", params={"user": USER_SHIFT}), http.post("/events", json=event),
+                      http.post("/events", json=event, headers={"X-API-Key": reader}),
+                      http.post("/events", json=event, headers={"X-API-Key": admin}),
+                      http.get("/healthz"), http.get("/nowhere/" + "x" * 40)):  # fmt: skip
+                path = r.request.url.path
+                seen[path if path in ("/recommend", "/events", "/healthz") else "other", str(r.status_code)] += 1
+            deadline = time.monotonic() + 15  # the access log is flushed every second
+            while (counts := gateway_counts(gw)) != seen and time.monotonic() < deadline:
+                time.sleep(0.2)
+    assert seen == {("/recommend", "200"): 4, ("/recommend", "429"): 2, ("/recommend", "401"): 1,
+                    ("/events", "401"): 1, ("/events", "403"): 1, ("/events", "200"): 1, ("/healthz", "200"): 1,
+                    ("other", "404"): 1}  # fmt: skip
+    assert counts == seen
+
+
 def test_round_robin_and_a_replica_going_away(replicas):
     with replicas(PATIENT) as (services, servers, _):
         _round_robin_and_a_replica_going_away(services, servers)
@@ -136,7 +174,7 @@ def test_serve_replicas_auth_runs_and_stops_without_orphans(stored_model, tiny_p
         while True:
             kids = children(server.pid)
             names = sorted(open(f"/proc/{c}/comm").read().strip() for c in kids if alive(c))
-            if {"nginx", "redis-server", "prometheus"} <= set(names) or time.monotonic() > deadline:
+            if {"nginx", "mtail", "redis-server", "prometheus"} <= set(names) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         running = [alive(k) for k in kids]
@@ -154,6 +192,7 @@ def test_serve_replicas_auth_runs_and_stops_without_orphans(stored_model, tiny_p
     while any(alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert names.count("nginx") == 1 and names.count("redis-server") == 1 and names.count("prometheus") == 1, names
+    assert names.count("mtail") == 1, names  # the gateway's counts by status
     assert names.count("python") >= 2 and all(running), (names, running)  # both replicas (and any helper of the command)
     assert no_key.status_code == 401 and ok.status_code == 200
     assert not [k for k in kids if alive(k)], "children outlived `workbench serve --replicas 2`"

@@ -9,6 +9,8 @@
   of a command) run; uvicorn, which re-raises the signal it caught once it has shut down, then
   ends in that exception instead of in the default handler's immediate death.
 - `alive` and `children` read /proc (a zombie counts as dead: it runs nothing).
+- `wait_ready` waits until a just-started child answers (redis-server, nginx, prometheus): it fails
+  at once, with the child's stderr or log, when the child exits, and after a timeout otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import ctypes
 import signal
 import subprocess
+import time
 from pathlib import Path
+from typing import Callable
 
 PR_SET_PDEATHSIG = 1
 
@@ -69,3 +73,20 @@ def sigterm_exits() -> None:
     signal.signal(signal.SIGTERM, _exit_143)
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+
+
+def wait_ready(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float, what: str,
+               log: Path | None = None, poll_s: float = 0.02) -> None:  # fmt: skip
+    """Poll ``ready()`` every ``poll_s`` seconds until it is true. RuntimeError, naming ``what``, when
+    ``proc`` exits first (with its stderr, or the tail of ``log``) or after ``timeout`` seconds; the
+    caller stops the child and cleans up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            tail = log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
+            raise RuntimeError(f"{what} exited at start (status {proc.returncode}): {err or tail}")
+        if ready():
+            return
+        time.sleep(poll_s)
+    raise RuntimeError(f"{what} was not ready within {timeout} s")

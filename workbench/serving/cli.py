@@ -70,7 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             pipeline_config = dataclasses.replace(pipeline_config, seed=seed)
     say = lambda msg: print(f"  {msg}", file=sys.stderr)  # noqa: E731
     model = load_model(args.data, pipeline_config, seed=seed, small=small, model_path=args.model,
-                       progress=say, cache_dir=args.cache_dir)  # fmt: skip
+                       progress=say, cache_dir=args.cache_dir, mmap=True)  # fmt: skip
     print(model.description, file=sys.stderr)
     from workbench.serving.children import sigterm_exits
 
@@ -142,6 +142,21 @@ def cmd_drill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_switch(args: argparse.Namespace) -> int:
+    """``workbench promote`` / ``workbench rollback``: switch the running replicas (workbench.serving.control)."""
+    from workbench.serving import control
+
+    model = None
+    if args.command == "promote":
+        if not Path(args.model).is_dir():
+            raise FileNotFoundError(f"--model {args.model}: no such artefact folder (list them with `workbench models`)")
+        model = str(Path(args.model).resolve())
+    out = control.ask(args.port, args.command, model=model, timeout=args.timeout)
+    print(f"{args.command}: every replica behind the gateway on port {args.port} serves {out['version']} "
+          f"(switched one at a time in {out['seconds']:.1f} s)")  # fmt: skip
+    return 0
+
+
 def register(sub) -> None:
     """Add ``serve`` and ``loadtest`` to the ``workbench`` command's sub-commands."""
     from workbench.arguments import add_data_args
@@ -203,6 +218,19 @@ def register(sub) -> None:
     rs.add_argument("--backup", required=True, help="the backup file")
     rs.add_argument("--to", required=True, help="the new event log (must not exist)")
     dr.set_defaults(func=cmd_drill)
+
+    for name, text in (("promote", "switch the replicas of a running `workbench serve --replicas N` to another "
+                                    "model artefact, one at a time (no failed request)"),
+                       ("rollback", "switch the replicas of a running `workbench serve --replicas N` back to the "
+                                    "model served before the last promote, one at a time (no failed request)")):  # fmt: skip
+        sw = sub.add_parser(name, help=text)
+        sw.add_argument("--port", type=PORT, default=8000, help="the gateway port of the running command (default 8000)")
+        if name == "promote":
+            sw.add_argument("--model", required=True,
+                            help="the artefact folder to serve (list them with `workbench models`)")  # fmt: skip
+        sw.add_argument("--timeout", type=positive_float("a positive number of seconds"), default=600.0,
+                        help="give up waiting for the switch after this many seconds (default 600)")  # fmt: skip
+        sw.set_defaults(func=cmd_switch)
 
     lt = sub.add_parser("loadtest", help="open-loop load at a constant rate against a local service; latency budget table")
     add_data_args(lt)

@@ -23,6 +23,16 @@ What the gateway does, per request (nginx's phases, in this order):
    ``POST /events`` included: events are idempotent (the log de-duplicates them by request id,
    position and type), so a retried batch is never counted twice.
 
+**Request counts by status** (``status_counts``, the default): nginx writes one short access-log
+line per request (``ENDPOINT STATUS``; the endpoint is /recommend, /events, /healthz, gateway or
+other, so a scan of random paths cannot blow up the label set) and Debian's ``mtail``, a second
+child, turns the log into the counter ``workbench_gateway_requests_total{endpoint, status}`` on its
+own ``/metrics`` (`status_target`), which Prometheus scrapes. Why this design: the answers the
+gateway gives itself (401, 403, 429, and 502 when no replica answers) never reach a replica, so the
+replicas' counts cannot hold them; nginx's stub_status has no status breakdown; the modules that
+have one are not in Debian's nginx; a log-to-metrics tool is the standard way, and mtail is packaged.
+The log is buffered (flushed every second), so the counts trail the answers by at most a second.
+
 Keys file: one key a line, ``NAME SCOPE KEY`` (scope ``read``: /recommend; ``write``: also
 /events), ``#`` comments. It lives outside the repository (default ``data/gateway/keys.txt``,
 git-ignored, mode 0600) or where ``--keys`` / ``WORKBENCH_API_KEYS`` say; `ApiKeys.load_or_create`
@@ -37,7 +47,6 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,8 +149,19 @@ def _json(error: str, field: str, expected: str) -> str:
     return "'" + f'{{"error": "{error}", "field": "{field}", "expected": "{expected}"}}' + "'"
 
 
-def nginx_config(dir: Path, port: int, upstreams: list[str], keys: ApiKeys | None, rate: str, burst: int) -> str:
-    """The nginx.conf of a gateway on 127.0.0.1:``port`` (keys None: no authentication, no rate limit)."""
+MTAIL_PROGRAM = """# the gateway's access log, one "ENDPOINT STATUS" line per request (workbench.serving.gateway)
+counter workbench_gateway_requests_total by endpoint, status
+/^(?P<endpoint>[a-z\\/]+) (?P<status>\\d{3})$/ {
+  workbench_gateway_requests_total[$endpoint][$status]++
+}
+"""
+INSTALL_MTAIL = "install it with `apt-get install mtail` (make test does this when it runs as root)"
+
+
+def nginx_config(dir: Path, port: int, upstreams: list[str], keys: ApiKeys | None, rate: str, burst: int,
+                 access_log: bool = False) -> str:  # fmt: skip
+    """The nginx.conf of a gateway on 127.0.0.1:``port`` (keys None: no authentication, no rate limit;
+    access_log: one ``ENDPOINT STATUS`` line per request in ``dir/access.log``)."""
     # max_fails=0: a replica is never marked down, a refused connection is retried on the next one at once
     # (marked down for a fail_timeout, it would leave no live upstream while a rolling switch restarts the other)
     servers = "\n".join(f"        server {u} max_fails=0;" for u in upstreams)
@@ -165,6 +185,17 @@ def nginx_config(dir: Path, port: int, upstreams: list[str], keys: ApiKeys | Non
     write_only = (f"""if ($wb_scope != "write") {{ return 403 {_json("forbidden", "X-API-Key", "a key with the write scope")}; }}"""
                   if keys is not None else "")  # fmt: skip
     proxy = "proxy_pass http://replicas;"
+    log = "access_log off;"
+    if access_log:
+        log = f"""map $uri $wb_endpoint {{
+        default other;
+        /recommend /recommend;
+        /events /events;
+        /healthz /healthz;
+        ~^/gateway/ gateway;
+    }}
+    log_format wb_status '$wb_endpoint $status';
+    access_log {dir}/access.log wb_status buffer=32k flush=1s;"""
     return f"""# written by workbench.serving.gateway; removed with its directory when the gateway stops
 master_process off;
 daemon off;
@@ -172,7 +203,7 @@ pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
+    {log}
     client_body_temp_path {dir}/tmp/body;
     proxy_temp_path {dir}/tmp/proxy;
     fastcgi_temp_path {dir}/tmp/fastcgi;
@@ -214,11 +245,13 @@ class Gateway:
     """nginx on 127.0.0.1:``port`` (None: a free one) in front of ``upstreams`` (``host:port`` strings).
 
     keys: API keys (None: no authentication and no rate limit); rate / burst: the per-key limit
-    (nginx syntax, ``"100r/s"`` or ``"30r/m"``).
+    (nginx syntax, ``"100r/s"`` or ``"30r/m"``); status_counts: also run mtail over the access log
+    (request counts by endpoint and status on `status_target`'s /metrics).
     """
 
     def __init__(self, upstreams: list[str], keys: ApiKeys | None = None, port: int | None = None,
-                 rate: str = "200r/s", burst: int = 400, die_with_parent: bool = False) -> None:  # fmt: skip
+                 rate: str = "200r/s", burst: int = 400, die_with_parent: bool = False,
+                 status_counts: bool = True) -> None:  # fmt: skip
         if not upstreams:
             raise ValueError("Gateway: expected at least one upstream (host:port)")
         for u in upstreams:
@@ -230,9 +263,16 @@ class Gateway:
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 0:
             raise ValueError(f"burst={burst!r}: expected an integer >= 0")
         self.upstreams, self.keys, self.port, self.rate, self.burst = list(upstreams), keys, port, rate, burst
-        self.die_with_parent = die_with_parent
+        self.die_with_parent, self.status_counts = die_with_parent, status_counts
         self.dir: Path | None = None
         self.process: subprocess.Popen | None = None
+        self.mtail: subprocess.Popen | None = None
+        self.mtail_port: int | None = None
+
+    @property
+    def status_target(self) -> str | None:
+        """``127.0.0.1:PORT`` of mtail's /metrics (the request counts by status); None without them."""
+        return f"127.0.0.1:{self.mtail_port}" if self.mtail is not None else None
 
     @property
     def url(self) -> str:
@@ -245,36 +285,68 @@ class Gateway:
     def start(self, timeout: float = 10.0) -> Gateway:
         import socket
 
-        from workbench.serving.children import die_with_parent
+        from workbench.serving.children import die_with_parent, wait_ready
         from workbench.serving.redis_server import free_port
 
         if self.running:
             return self
         exe = find_nginx()
+        mtail = None
+        if self.status_counts:
+            mtail = shutil.which("mtail") or ("/usr/bin/mtail" if Path("/usr/bin/mtail").exists() else None)
+            if mtail is None:
+                raise RuntimeError(f"mtail was not found on PATH (the gateway's request counts by status): {INSTALL_MTAIL}")
         self.port = self.port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="workbench-gateway-"))
         (self.dir / "tmp").mkdir()
         conf = self.dir / "nginx.conf"
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the keys
         with os.fdopen(fd, "w") as f:
-            f.write(nginx_config(self.dir, self.port, self.upstreams, self.keys, self.rate, self.burst))
+            f.write(nginx_config(self.dir, self.port, self.upstreams, self.keys, self.rate, self.burst, self.status_counts))
+        (self.dir / "access.log").touch()
         args = [exe, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "error.log")]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         preexec_fn=die_with_parent if self.die_with_parent else None)  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                log = (self.dir / "error.log").read_text(errors="replace")[-2000:] if (self.dir / "error.log").exists() else ""
-                self.stop()
-                raise RuntimeError(f"nginx exited at start on port {self.port}: {err or log}")
+        def accepts() -> bool:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
+                return True
             except OSError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"nginx on port {self.port} did not accept connections within {timeout} s")
+                return False
+
+        try:
+            wait_ready(self.process, accepts, timeout, f"nginx on port {self.port}", log=self.dir / "error.log")
+            if mtail is not None:
+                self._start_mtail(mtail, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def _start_mtail(self, exe: str, timeout: float) -> None:
+        import socket
+
+        from workbench.serving.children import die_with_parent, wait_ready
+        from workbench.serving.redis_server import free_port
+
+        (self.dir / "progs").mkdir()
+        (self.dir / "progs" / "gateway.mtail").write_text(MTAIL_PROGRAM)
+        self.mtail_port = free_port()
+        args = [exe, "-progs", str(self.dir / "progs"), "-logs", str(self.dir / "access.log"), "-address", "127.0.0.1",
+                "-port", str(self.mtail_port), "-emit_prog_label=false", "-logtostderr", "-stderrthreshold", "ERROR"]  # fmt: skip
+        log = open(self.dir / "mtail.log", "wb")
+        self.mtail = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                      preexec_fn=die_with_parent if self.die_with_parent else None)  # fmt: skip
+        log.close()
+
+        def accepts() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", self.mtail_port), timeout=0.2).close()
+                return True
+            except OSError:
+                return False
+
+        wait_ready(self.mtail, accepts, timeout, f"mtail on port {self.mtail_port}", log=self.dir / "mtail.log")
 
     def stop(self) -> None:
         """SIGTERM to nginx's PID (SIGKILL after 5 s), then remove its directory (config with the keys)."""
@@ -283,6 +355,9 @@ class Gateway:
         proc, self.process = self.process, None
         if proc is not None:
             stop_pid(proc)
+        tail, self.mtail = self.mtail, None
+        if tail is not None:
+            stop_pid(tail)
             if proc.stderr:
                 proc.stderr.close()
         if self.dir is not None:

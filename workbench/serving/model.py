@@ -28,7 +28,7 @@ class ServedModel:
 
 def load_model(data: str = "synthetic", config: PipelineConfig | None = None, seed: int = 0, small: bool = False,
                model_path: str | Path | None = None, progress: Callable[[str], None] | None = None,
-               cache_dir: str | Path | None = None) -> ServedModel:  # fmt: skip
+               cache_dir: str | Path | None = None, mmap: bool = False) -> ServedModel:  # fmt: skip
     """The pipeline to serve and its version (see the module docstring)."""
     if model_path is not None:
         from workbench.store.store import load_pipeline, read_manifest
@@ -37,7 +37,7 @@ def load_model(data: str = "synthetic", config: PipelineConfig | None = None, se
         if not folder.is_dir():
             raise FileNotFoundError(f"--model {model_path}: no such artefact folder (list them with `workbench models`)")
         t0 = time.perf_counter()
-        pipeline = load_pipeline(folder)
+        pipeline = load_pipeline(folder, mmap=mmap)
         if config is not None:
             pipeline.config = config
         version = str(read_manifest(folder).get("key") or folder.name)
@@ -45,5 +45,5 @@ def load_model(data: str = "synthetic", config: PipelineConfig | None = None, se
                            f"loaded artefact {version} from {folder} in {time.perf_counter() - t0:.1f} s")  # fmt: skip
     from workbench.store import load_or_train
 
-    trained = load_or_train(data, config, seed=seed, small=small, progress=progress, cache_dir=cache_dir)
+    trained = load_or_train(data, config, seed=seed, small=small, progress=progress, cache_dir=cache_dir, mmap=mmap)
     return ServedModel(trained.pipeline, trained.train, trained.key, trained.describe())

@@ -7,7 +7,8 @@
 Like `RedisServer` and `Gateway`: one child process on a free loopback port, its configuration and
 time-series database in a fresh temporary directory (removed on stop), stopped by its PID, and
 (``die_with_parent``) SIGTERMed by the kernel if this process dies. It scrapes every replica's
-``/metrics`` and the gateway's ``/gateway/metrics`` (nginx's connection gauges) every
+``/metrics``, the gateway's ``/gateway/metrics`` (nginx's connection gauges) and, given
+``gateway_status``, mtail's counts of the gateway's answers by status (`Gateway.status_target`) every
 ``scrape_s`` seconds and evaluates the rules every ``evaluate_s`` seconds.
 
 The alert rules (`alert_rules`; the file ``configs/prometheus/serving-alerts.yml`` is the same
@@ -29,7 +30,6 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "configs" / "prometheus" / "serving-alerts.yml"
@@ -89,15 +89,16 @@ class PrometheusServer:
     """Debian's prometheus on 127.0.0.1 (free port) scraping ``replicas`` (and ``gateway``), host:port each."""
 
     def __init__(self, replicas: list[str], gateway: str | None = None, scrape_s: float = 5.0, evaluate_s: float = 5.0,
-                 window: str = "1m", for_: str = "1m", die_with_parent: bool = False) -> None:  # fmt: skip
-        for target in [*replicas, *([gateway] if gateway else [])]:
+                 window: str = "1m", for_: str = "1m", die_with_parent: bool = False,
+                 gateway_status: str | None = None) -> None:  # fmt: skip
+        for target in [*replicas, *([gateway] if gateway else []), *([gateway_status] if gateway_status else [])]:
             host, _, port = target.rpartition(":")
             if host not in ("127.0.0.1", "localhost") or not port.isdigit():
                 raise ValueError(f"target {target!r}: expected 127.0.0.1:PORT (loopback only)")
         for name, value in (("scrape_s", scrape_s), ("evaluate_s", evaluate_s)):
             if not 0.1 <= value <= 3600:
                 raise ValueError(f"{name}={value!r}: expected seconds in [0.1, 3600]")
-        self.replicas, self.gateway = list(replicas), gateway
+        self.replicas, self.gateway, self.gateway_status = list(replicas), gateway, gateway_status
         self.scrape_s, self.evaluate_s, self.window, self.for_ = scrape_s, evaluate_s, window, for_
         self.die_with_parent = die_with_parent
         self.port: int | None = None
@@ -114,6 +115,9 @@ class PrometheusServer:
         if self.gateway:
             jobs.append({"job_name": "gateway", "metrics_path": "/gateway/metrics",
                          "static_configs": [{"targets": [self.gateway]}]})  # fmt: skip
+        if self.gateway_status:  # mtail over the gateway's access log: requests by endpoint and status
+            jobs.append({"job_name": "gateway_status", "metrics_path": "/metrics",
+                         "static_configs": [{"targets": [self.gateway_status]}]})  # fmt: skip
         return {"global": {"scrape_interval": ms(self.scrape_s), "evaluation_interval": ms(self.evaluate_s),
                            "scrape_timeout": ms(min(self.scrape_s, 10.0))},
                 "rule_files": ["alerts.yml"], "scrape_configs": jobs}  # fmt: skip
@@ -121,7 +125,7 @@ class PrometheusServer:
     def start(self, timeout: float = 60.0) -> PrometheusServer:
         import httpx
 
-        from workbench.serving.children import die_with_parent
+        from workbench.serving.children import die_with_parent, wait_ready
         from workbench.serving.redis_server import free_port
 
         if self.process is not None and self.process.poll() is None:
@@ -137,20 +141,19 @@ class PrometheusServer:
         self.process = subprocess.Popen(args, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                         preexec_fn=die_with_parent if self.die_with_parent else None)  # fmt: skip
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = (self.dir / "prometheus.log").read_text(errors="replace")[-2000:]
-                self.stop()
-                raise RuntimeError(f"prometheus exited at start: {tail}")
+        def ready() -> bool:
             try:
-                if httpx.get(self.url + "/-/ready", timeout=1.0).status_code == 200:
-                    return self
+                return httpx.get(self.url + "/-/ready", timeout=1.0).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"prometheus on {self.url} was not ready within {timeout} s")
+                return False
+
+        try:
+            wait_ready(self.process, ready, timeout, f"prometheus on {self.url}", log=self.dir / "prometheus.log",
+                       poll_s=0.1)  # fmt: skip
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         from workbench.serving.children import stop_pid

@@ -22,7 +22,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 ENV_URL = "WORKBENCH_REDIS_URL"
@@ -99,22 +98,17 @@ class RedisServer:
                 "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
                 "--maxmemory", f"{self.maxmemory_mb}mb", "--maxmemory-policy", "allkeys-lru",
                 "--logfile", str(self.dir / "redis.log")]  # fmt: skip
-        from workbench.serving.children import die_with_parent
+        from workbench.serving.children import die_with_parent, wait_ready
 
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         preexec_fn=die_with_parent if self.die_with_parent else None)  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                log = (self.dir / "redis.log").read_text(errors="replace")[-2000:] if (self.dir / "redis.log").exists() else ""
-                self.process = None
-                raise RuntimeError(f"redis-server exited at start on port {self.port}: {err or log}")
-            if _ping(self.host, self.port):
-                return self
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"redis-server on port {self.port} did not answer PING within {timeout} s")
+        try:
+            wait_ready(self.process, lambda: _ping(self.host, self.port), timeout, f"redis-server on port {self.port}",
+                       log=self.dir / "redis.log")  # fmt: skip
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self, remove_dir: bool = False) -> None:
         """Stop the server (SIGTERM to its PID, then SIGKILL after 5 s); ``remove_dir`` also deletes a

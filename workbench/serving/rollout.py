@@ -11,7 +11,11 @@ which in ``model_version``).
 A rollback is the same switch back to the previous model: `Rollout` remembers the versions it
 served and `rollback` restores the last one, in one call. Each replica keeps its features in
 Redis under its own version's prefix (materialised on its first start), so switching back finds
-the previous version's features in place.
+the previous version's features in place. A switch whose new replica fails to start puts the
+replicas already switched back on the current model, and raises: nothing changed.
+
+For the replica processes of ``workbench serve --replicas N``, the commands ``workbench promote`` and
+``workbench rollback`` run these switches (`workbench.serving.control`).
 """
 
 from __future__ import annotations
@@ -40,19 +44,34 @@ class Rollout:
     def promote(self, model: Any) -> dict:
         """Switch every replica to ``model`` (rolling); the current model is kept for `rollback`."""
         self.history.append(self.model)
-        return self._switch(model)
+        try:
+            return self._switch(model)
+        except Exception:
+            self.history.pop()
+            raise
 
     def rollback(self) -> dict:
         """Switch back to the model served before the last promotion (one call)."""
         if not self.history:
             raise RuntimeError("rollback: no earlier model to go back to")
-        return self._switch(self.history.pop())
+        out = self._switch(self.history[-1])
+        self.history.pop()
+        return out
 
     def _switch(self, model: Any) -> dict:
+        """One replica at a time; a replica of ``model`` that fails to start puts every switched replica
+        back on the current model (then the error propagates: nothing changed)."""
         t0 = time.perf_counter()
         for i, port in enumerate(self.ports):
             self.replicas[i].stop()
-            self.replicas[i] = self.start(model, port)
+            try:
+                self.replicas[i] = self.start(model, port)
+            except Exception:
+                for j in range(i + 1):
+                    if j < i:
+                        self.replicas[j].stop()
+                    self.replicas[j] = self.start(self.model, self.ports[j])
+                raise
         self.model = model
         out = {"version": getattr(model, "version", None), "seconds": time.perf_counter() - t0}
         self.switches.append(out)

@@ -185,8 +185,9 @@ def write_state(obj: Any, folder: str | Path) -> dict[str, str]:
 
 
 class _Reader:
-    def __init__(self, folder: Path, datasets: dict[str, Dataset]) -> None:
+    def __init__(self, folder: Path, datasets: dict[str, Dataset], mmap: bool = False) -> None:
         self.folder = folder
+        self.mmap_mode = "r" if mmap else None
         self.datasets = datasets
         self.memo: dict[int, Any] = {}
         self._torch: dict[str, Any] | None = None
@@ -215,7 +216,7 @@ class _Reader:
 
     def _npy(self, rel: str) -> np.ndarray:
         try:
-            return np.load(self._path(rel), allow_pickle=False)
+            return np.load(self._path(rel), allow_pickle=False, mmap_mode=self.mmap_mode)
         except (ValueError, OSError, EOFError) as exc:
             raise ArtefactError(f"{self.folder / rel} cannot be read: {exc}") from exc
 
@@ -304,9 +305,11 @@ class _Reader:
         raise ArtefactError(f"unknown value kind {kind!r} in {self.folder / STATE_FILE}")
 
 
-def read_state(folder: str | Path, datasets: dict[str, Dataset] | None = None) -> Any:
+def read_state(folder: str | Path, datasets: dict[str, Dataset] | None = None, mmap: bool = False) -> Any:
     """Rebuild the object `write_state` wrote into ``folder``; ``datasets`` maps fingerprint → Dataset
-    for every data set it references. Raises ArtefactError for anything missing, damaged or foreign."""
+    for every data set it references. Raises ArtefactError for anything missing, damaged or foreign.
+    ``mmap``: its ``.npy`` arrays come back memory-mapped read-only (``np.load(mmap_mode="r")``), so
+    processes that load the same artefact share those pages (the served replicas)."""
     folder = Path(folder)
     path = folder / STATE_FILE
     try:
@@ -315,4 +318,4 @@ def read_state(folder: str | Path, datasets: dict[str, Dataset] | None = None) -
         raise ArtefactError(f"{path} is missing") from exc
     except (ValueError, KeyError) as exc:
         raise ArtefactError(f"{path} is not a stored state: {exc}") from exc
-    return _Reader(folder, datasets or {}).decode(root)
+    return _Reader(folder, datasets or {}, mmap).decode(root)

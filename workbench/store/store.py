@@ -242,9 +242,11 @@ def verify(folder: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def load_pipeline(folder: str | Path, train: Dataset | None = None, cache_dir: str | Path | None = None) -> Pipeline:
+def load_pipeline(folder: str | Path, train: Dataset | None = None, cache_dir: str | Path | None = None,
+                  mmap: bool = False) -> Pipeline:  # fmt: skip
     """The pipeline stored in ``folder``, checked file by file; ``train`` (the data it was fitted on)
-    is rebuilt from the recorded spec when not given. ArtefactError when anything does not match."""
+    is rebuilt from the recorded spec when not given. ArtefactError when anything does not match.
+    ``mmap``: its arrays memory-mapped read-only (`read_state`)."""
     folder = Path(folder)
     manifest = verify(folder)
     if train is None:
@@ -254,7 +256,7 @@ def load_pipeline(folder: str | Path, train: Dataset | None = None, cache_dir: s
     if train.fingerprint != manifest["fingerprint"]:
         raise ArtefactError(f"{folder} was fitted on data with fingerprint {manifest['fingerprint']}, "
                             f"not on {train.name!r} (fingerprint {train.fingerprint})")  # fmt: skip
-    pipeline = read_state(folder, {train.fingerprint: train})
+    pipeline = read_state(folder, {train.fingerprint: train}, mmap=mmap)
     if not isinstance(pipeline, Pipeline):
         raise ArtefactError(f"{folder} holds a {type(pipeline).__name__}, not a Pipeline")
     return pipeline
@@ -344,9 +346,10 @@ class ModelStore:
         return best[1] if best else None
 
     def load_or_train(self, spec: DataSpec, config: PipelineConfig, progress: Progress | None = None,
-                      cache_dir: str | Path | None = None) -> Trained:  # fmt: skip
+                      cache_dir: str | Path | None = None, mmap: bool = False) -> Trained:  # fmt: skip
         """Load the artefact matching (spec, config, code) when there is a sound one; otherwise fit,
-        store and return the pipeline. A damaged or incompatible artefact is reported and replaced."""
+        store and return the pipeline. A damaged or incompatible artefact is reported and replaced.
+        ``mmap``: the pipeline's arrays memory-mapped from the artefact (read back after a fit too)."""
         say = progress or (lambda _msg: None)
         t0 = time.perf_counter()
         train, test = spec.load(cache_dir)
@@ -355,7 +358,7 @@ class ModelStore:
         notes: list[str] = []
         if folder.is_dir():
             try:
-                pipe = load_pipeline(folder, train)
+                pipe = load_pipeline(folder, train, mmap=mmap)
                 pipe.config = config  # same fit-relevant fields (the key); serving knobs as asked
                 created = read_manifest(folder)["created"]
                 return Trained(pipe, train, test, key, folder, True, time.perf_counter() - t0, created)
@@ -367,7 +370,7 @@ class ModelStore:
         with training(self.root, key, say, expected) as waited:  # one trainer per artefact across processes
             if waited and folder.is_dir():  # the other process stored it
                 with contextlib.suppress(ArtefactError):  # (a damaged one is trained again below)
-                    pipe = load_pipeline(folder, train)
+                    pipe = load_pipeline(folder, train, mmap=mmap)
                     pipe.config = config
                     return Trained(pipe, train, test, key, folder, True, time.perf_counter() - t0,
                                    read_manifest(folder)["created"])  # fmt: skip
@@ -377,19 +380,24 @@ class ModelStore:
                 pipe = Pipeline(config).fit(train, progress=say)
             save_pipeline(pipe, folder, spec, key, replace=False)
             say(f"stored artefact {key} at {folder}")
+            if mmap:
+                pipe = load_pipeline(folder, train, mmap=True)
+                pipe.config = config
         created = read_manifest(folder)["created"]
         return Trained(pipe, train, test, key, folder, False, time.perf_counter() - t0, created, tuple(notes))
 
 
 def load_or_train(data: str = "synthetic", config: PipelineConfig | None = None, *, seed: int = 0,
                   small: bool = False, split: str = "temporal", progress: Progress | None = None,
-                  store: ModelStore | str | Path | None = None, cache_dir: str | Path | None = None) -> Trained:  # fmt: skip
+                  store: ModelStore | str | Path | None = None, cache_dir: str | Path | None = None,
+                  mmap: bool = False) -> Trained:  # fmt: skip
     """The fitted pipeline for (data, config, seed): from the store when it holds one, else trained now and stored.
 
-    ``config`` defaults to ``PipelineConfig(seed=seed)``; ``progress`` receives one line per step.
+    ``config`` defaults to ``PipelineConfig(seed=seed)``; ``progress`` receives one line per step;
+    ``mmap``: the pipeline's arrays memory-mapped read-only from the artefact (`read_state`).
     """
     spec = DataSpec(data, seed, small, split)
     config = config if config is not None else PipelineConfig(seed=seed)
     if not isinstance(store, ModelStore):
         store = ModelStore(store)
-    return store.load_or_train(spec, config, progress, cache_dir)
+    return store.load_or_train(spec, config, progress, cache_dir, mmap=mmap)
