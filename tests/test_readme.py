@@ -159,6 +159,9 @@ RULES = (
     Rule(r"^\.venv/bin/workbench loop\b", "check",
          "30 simulated days of the whole pipeline on the synthetic world, retraining weekly (tens of minutes on 2 "
          "cores); tests/loop runs short loops on the small world against a real Redis", check=cli_parses),
+    Rule(r"^\.venv/bin/workbench loop-seeds\b", "check",
+         "one 30-day loop per seed on a Dask LocalCluster (tens of minutes per seed on 2 cores); "
+         "tests/sweep/test_loops.py runs short ones on a real LocalCluster and in process", check=cli_parses),
     Rule(r"^\.venv/bin/workbench models$", "run", "lists the model store (an empty one of its own)",
          expect=(r"the model store {store} is empty",), own_store=True),
     Rule(r"^\.venv/bin/workbench models --remove KEY$", "check",
