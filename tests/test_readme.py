@@ -156,12 +156,12 @@ RULES = (
          "serve is a server (runs until stopped); loadtest drives one for --duration seconds; a drill acts on a "
          "running service and its Redis or event log; promote and rollback switch a running `serve --replicas`; "
          "tests/serving runs them all against a real Redis and uvicorn", check=cli_parses),
-    Rule(r"^\.venv/bin/workbench loop\b", "check",
-         "30 simulated days of the whole pipeline on the synthetic world, retraining weekly (tens of minutes on 2 "
-         "cores); tests/loop runs short loops on the small world against a real Redis", check=cli_parses),
     Rule(r"^\.venv/bin/workbench loop-seeds\b", "check",
          "one 30-day loop per seed on a Dask LocalCluster (tens of minutes per seed on 2 cores); "
          "tests/sweep/test_loops.py runs short ones on a real LocalCluster and in process", check=cli_parses),
+    Rule(r"^\.venv/bin/workbench loop\b", "check",
+         "30 simulated days of the whole pipeline on the synthetic world, retraining weekly (tens of minutes on 2 "
+         "cores); tests/loop runs short loops on the small world against a real Redis", check=cli_parses),
     Rule(r"^\.venv/bin/workbench models$", "run", "lists the model store (an empty one of its own)",
          expect=(r"the model store {store} is empty",), own_store=True),
     Rule(r"^\.venv/bin/workbench models --remove KEY$", "check",
