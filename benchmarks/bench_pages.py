@@ -16,7 +16,8 @@ in data/page-results/); run that first.
 
 "Until no cell runs": marimo's run mode shows its loading indicator (``data-testid="loading-indicator"``) while
 the kernel runs cells; a render ends at the page's last change once it shows output, the indicator is gone,
-no output is marked loading or stale, and nothing changed for ``--settle`` seconds (a MutationObserver in the
+no output is marked loading or stale, no spinner or progress bar (``marimo-progress``: a cell still at work
+inside ``mo.status.spinner``), and nothing changed for ``--settle`` seconds (a MutationObserver in the
 page; times on the page's own clock). One table at the end (stdout), with the load average beside it: on a machine that is
 shared the figures are under load and say so.
 
@@ -58,7 +59,7 @@ new MutationObserver(() => { window.__last = performance.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
 STATE = """() => [performance.now(), window.__last,
-  document.querySelectorAll('[data-testid="loading-indicator"], .marimo-output-loading, .marimo-output-stale, [data-status="running"], [data-status="queued"]').length,
+  document.querySelectorAll('[data-testid="loading-indicator"], .marimo-output-loading, .marimo-output-stale, [data-status="running"], [data-status="queued"], marimo-progress').length,
   Array.from(document.querySelectorAll('.marimo-cell')).filter(c => c.innerText.trim().length > 0).length]"""
 
 
