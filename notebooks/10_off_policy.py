@@ -114,8 +114,13 @@ def _():
 @app.cell
 def _(OPE_CODE, monte_carlo_at, picker):
     run = dataclasses.replace(settings, data=picker.value)
-    with mo.status.spinner(title="Building the simulated world and each user's candidates (cached)..."):
-        lab = lab_for(run)
+    # the world persists on disk too (workbench.lessons.results): a later visit reads it instead of building it
+    @mo.persistent_cache(save_path=results.folder())
+    def lab_kept(data: str, seed: int, small: bool, code: str):
+        return lab_for(run)
+
+    with mo.status.spinner(title="Building the simulated world and each user's candidates (kept on disk)..."):
+        lab = lab_kept(run.data, run.seed, run.small, OPE_CODE)
     target = lab.policy(lesson.TARGET_SIGMA, 0.0)
     truth = lab.truth(target)
     v_control = lab.truth(lab.policy(epsilon=0.0))
