@@ -15,7 +15,7 @@ with app.setup:
     import numpy as np
     import pandas as pd
 
-    from workbench.lessons import exercises, guide, kit, results
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons.candidates import describe_stage_one
     from workbench.lessons.rankers import ranker_name
     from workbench.metrics import relevance_matrix
@@ -95,14 +95,7 @@ def _(built):
     pipe, train, test = built.pipeline, built.train, built.test
     _rel = relevance_matrix(test)
     users = np.flatnonzero(np.diff(_rel.indptr) > 0)
-
-    # the slates persist on disk (workbench.lessons.results), keyed by the artefact's key and the code that
-    # recommends: a later visit, in any process, reads them back (with the time they took when computed)
-    @mo.persistent_cache(save_path=results.folder())
-    def slates_at(artefact: str, code: str, who: np.ndarray):
-        return pipe.recommend(who)
-
-    slate = slates_at(built.key, results.code("pipeline.py", "candidates", "ranking", "rerank"), users)
+    slate = pipe.recommend(users)
     _share = test.n_interactions / (train.n_interactions + test.n_interactions)
     kit.show(
         f"**{train.name.split(':')[0]}**: {train.n_users:,} users, {train.n_items:,} items, "

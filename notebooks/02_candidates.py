@@ -17,7 +17,7 @@ with app.setup:
 
     from workbench.candidates.diagnostics import overlap_table
     from workbench.candidates.fusion import fuse
-    from workbench.lessons import exercises, guide, kit, results
+    from workbench.lessons import exercises, guide, kit
     from workbench.lessons.candidates import (
         FUSION_NAMES,
         SOURCE_NOTES,
@@ -83,22 +83,14 @@ def _(picker):
 
 
 @app.cell
-def _(built, cfg, textbook, textbook_cfg):
+def _(built, cfg, textbook_cfg):
     gen = built.pipeline.generator_
     train, test = built.train, built.test
     relevance = relevance_matrix(test)
     users = np.flatnonzero(np.diff(relevance.indptr) > 0)
     per_source = cfg.per_source_k or cfg.n_candidates
     n_max = min(max(500, per_source), train.n_items)
-    # each source's lists and the textbook split's candidates persist on disk (workbench.lessons.results), keyed by
-    # the artefacts' keys, the list length and the code of retrieval: a later visit, in any process, reads them back
-    CANDIDATES_CODE = results.code("candidates", "pipeline.py")
-
-    @mo.persistent_cache(save_path=results.folder())
-    def retrieved_at(artefacts: tuple, code: str, n: int):
-        return gen.retrieve_each(users, n), textbook.pipeline.candidate_stage(users)
-
-    each, textbook_candidates = retrieved_at((built.key, textbook.key), CANDIDATES_CODE, n_max)
+    each = gen.retrieve_each(users, n_max)
     mo.vstack([
         kit.show(f"**{train.name.split(':')[0]}**: {train.n_items:,} items. **The pipeline's stage 1**: "
                  f"{describe_stage_one(cfg)}. **The textbook split** (`CandidateGenerator()`): "
@@ -106,7 +98,7 @@ def _(built, cfg, textbook, textbook_cfg):
         mo.md("The pipeline's sources:\n\n" + "\n".join(f"* `{s}`: {SOURCE_NOTES.get(s, s)}" for s in cfg.weights)
               + f"\n\nEach source below retrieves its own top {n_max} for the {len(users):,} users who have test items."),
     ])  # fmt: skip
-    return each, gen, n_max, per_source, test, textbook_candidates, train, users
+    return each, gen, n_max, per_source, test, train, users
 
 
 @app.cell
@@ -165,7 +157,7 @@ def _(cfg, gen):
 
 
 @app.cell
-def _(cfg, each, gen, n_max, ns, per_source, test, textbook, textbook_candidates, train, users):
+def _(cfg, each, gen, n_max, ns, per_source, test, textbook, train, users):
     _lists = {s: cs.top(per_source) for s, cs in each.items()}
     fused = {
         method: fuse(_lists, cfg.n_candidates, gen.weights, method, gen.rrf_k, cfg.use_quotas, seen=gen.seen_,
@@ -173,7 +165,7 @@ def _(cfg, each, gen, n_max, ns, per_source, test, textbook, textbook_candidates
         for method in ("rrf", "max_score")
     }  # fmt: skip
     _sets = {f"pipeline, {FUSION_NAMES[m]}": cs for m, cs in fused.items()}
-    _sets["textbook split"] = textbook_candidates
+    _sets["textbook split"] = textbook.pipeline.candidate_stage(users)
     _curves = recall_curves(_sets, test, [n for n in ns if n <= cfg.n_candidates] + [cfg.n_candidates])
     _at = _curves[_curves["n"] == cfg.n_candidates].set_index("source")["recall"]
     _winners = pd.concat([slot_winners(cs, gen.weights, m, top=cfg.k, rrf_k=gen.rrf_k).assign(method=FUSION_NAMES[m])
