@@ -10,14 +10,20 @@ that the page timings do not share the CPU with it; the store must hold the arte
 - each slider's redraw on the warm visit: one arrow-key step, until no cell runs;
 - on 05, an exercise answered in its code box: seconds to the verdict of a wrong, then a right answer.
 
+``--warm-only`` skips the cold visit: each page is visited once, a fresh kernel that reads what
+``workbench train --notebooks`` stored (the artefacts and, since it runs each page once, the pages' results
+in data/page-results/); run that first.
+
 "Until no cell runs": marimo's run mode shows its loading indicator (``data-testid="loading-indicator"``) while
 the kernel runs cells; a render ends at the page's last change once it shows output, the indicator is gone,
-no output is marked loading or stale, and nothing changed for ``--settle`` seconds (a MutationObserver in the
+no output is marked loading or stale, no spinner or progress bar (``marimo-progress``: a cell still at work
+inside ``mo.status.spinner``), and nothing changed for ``--settle`` seconds (a MutationObserver in the
 page; times on the page's own clock). One table at the end (stdout), with the load average beside it: on a machine that is
 shared the figures are under load and say so.
 
     .venv/bin/python benchmarks/bench_pages.py                 # every page, default data
     .venv/bin/python benchmarks/bench_pages.py --small 04 10   # two pages on the small world
+    .venv/bin/python benchmarks/bench_pages.py --warm-only      # warm renders and redraws only (store filled first)
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ new MutationObserver(() => { window.__last = performance.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
 STATE = """() => [performance.now(), window.__last,
-  document.querySelectorAll('[data-testid="loading-indicator"], .marimo-output-loading, .marimo-output-stale, [data-status="running"], [data-status="queued"]').length,
+  document.querySelectorAll('[data-testid="loading-indicator"], .marimo-output-loading, .marimo-output-stale, [data-status="running"], [data-status="queued"], marimo-progress').length,
   Array.from(document.querySelectorAll('.marimo-cell')).filter(c => c.innerText.trim().length > 0).length]"""
 
 
@@ -133,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds a page or a redraw may take (default 120)")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds with no cell running that end a render")
     ap.add_argument("--no-sliders", action="store_true", help="only cold and warm renders")
+    ap.add_argument("--warm-only", action="store_true",
+                    help="no cold visit: one visit per page, reading what `workbench train --notebooks` stored")
     args = ap.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
@@ -171,15 +179,17 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 for name in files:
                     url = f"{base}?file={name}"
-                    cold, page = visit(browser, url, args.timeout, args.settle)
-                    page.close()
+                    cold = None
+                    if not args.warm_only:
+                        cold, page = visit(browser, url, args.timeout, args.settle)
+                        page.close()
                     warm, page = visit(browser, url, args.timeout, args.settle)
                     moves = [] if args.no_sliders or warm is None else sliders(page, args.timeout, args.settle)
                     page.close()
                     rows.append((name, cold, warm, moves))
                     if name == EXERCISE_PAGE:
                         verdicts = exercise_verdicts(browser, url, args.timeout)
-                    print(f"{name}: cold {fmt(cold)}, warm {fmt(warm)}"
+                    print(f"{name}: cold {fmt_cold(cold, args.warm_only)}, warm {fmt(warm)}"
                           + "".join(f"; {label}: {fmt(s)}" for label, s in moves), file=sys.stderr, flush=True)  # fmt: skip
             finally:
                 browser.close()
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
     load = os.getloadavg()
-    print(f"\nbench_pages: {'small' if args.small else 'default'} world; server answered {served_s:.1f} s after start; "
+    print(f"\nbench_pages: {'small' if args.small else 'default'} world{'; warm visits only' if args.warm_only else ''}; server answered {served_s:.1f} s after start; "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores): figures under that load. "
           f"Targets on a quiet 2-core machine: warm ≤ {TARGETS['warm']:g} s, cold ≤ {TARGETS['cold']:g} s, "
           f"slider ≤ {TARGETS['slider 04/10']:g} s on 04 and 10, ≤ {TARGETS['slider']:g} s elsewhere.")  # fmt: skip
@@ -199,12 +209,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{fmt(verdicts[1])} s after the right one (target ≤ 2 s).")
     print("\n| page | cold (s) | warm (s) | slider redraws, end to end (s) |\n|---|---|---|---|")
     for name, cold, warm, moves in rows:
-        print(f"| {name} | {fmt(cold)} | {fmt(warm)} | " + (", ".join(f"{label} {fmt(s)}" for label, s in moves) or "–") + " |")
+        print(f"| {name} | {fmt_cold(cold, args.warm_only)} | {fmt(warm)} | " + (", ".join(f"{label} {fmt(s)}" for label, s in moves) or "–") + " |")
     return 0
 
 
 def fmt(s: float | None) -> str:
     return "timeout" if s is None else f"{s:.1f}"
+
+
+def fmt_cold(s: float | None, warm_only: bool) -> str:
+    return "–" if warm_only else fmt(s)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ with app.setup:
     import numpy as np
     import pandas as pd
 
-    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons.candidates import describe_stage_one, textbook_config
     from workbench.lessons.rankers import (RANKER_NOTES, candidate_recall_per_user, compare_rankers_per_user,
-                                          ranker_name)
+                                          ranker_name, score_rankers)
     from workbench.lessons.verdicts import paired, paired_ratio, ratio, say
     from workbench.metrics import accuracy_metrics, relevance_matrix
     from workbench.ranking import RANKERS, feature_table
@@ -88,7 +88,15 @@ def _(built, cfg, pipelines, run):
     _with_test = np.flatnonzero(np.diff(relevance_all.indptr) > 0)
     _rng = np.random.default_rng(run.seed)
     users = np.sort(_rng.choice(_with_test, size=min(EVAL_USERS, len(_with_test)), replace=False))
-    candidates = built.pipeline.candidate_stage(users)
+    # what this page computes persists on disk (workbench.lessons.results), keyed by the artefacts' keys, the users
+    # and the code of scoring and ranking: a later visit, in any process, reads it back
+    RANK_CODE = results.code("candidates", "ranking", "metrics", "rerank", "pipeline.py", "lessons/rankers.py")
+
+    @mo.persistent_cache(save_path=results.folder())
+    def candidates_at(artefact: str, code: str, who: np.ndarray):
+        return built.pipeline.candidate_stage(who)
+
+    candidates = candidates_at(built.key, RANK_CODE, users)
     relevance = relevance_all[users]
     rankers = {name: t.pipeline.ranker_ for name, t in pipelines.items()}
     _who = (f"all {len(users):,} test users" if len(users) == len(_with_test)
@@ -97,7 +105,18 @@ def _(built, cfg, pipelines, run):
         f"**{built.train.name.split(':')[0]}**: every ranker scores the same candidates, those of the pipeline's stage 1 "
         f"({describe_stage_one(cfg)}), for {_who}, judged against what they did next."
     )
-    return candidates, rankers, relevance, users
+    return RANK_CODE, candidates, rankers, relevance, users
+
+
+@app.cell
+def _(RANK_CODE, candidates, pipelines, rankers, relevance, users):
+    # what the cut-off k does not change, once: each model's scores and AUC (a move of k only re-cuts the lists)
+    @mo.persistent_cache(save_path=results.folder())
+    def scored_at(artefacts: tuple, code: str, who: np.ndarray):
+        return score_rankers(rankers, candidates, relevance)
+
+    scored = scored_at(tuple(t.key for t in pipelines.values()), RANK_CODE, users)
+    return (scored,)
 
 
 @app.cell
@@ -108,8 +127,8 @@ def _():
 
 
 @app.cell
-def _(candidates, cfg, k, rankers, relevance):
-    table, _per_user = compare_rankers_per_user(rankers, candidates, relevance, k=k.value)
+def _(candidates, cfg, k, rankers, relevance, scored):
+    table, _per_user = compare_rankers_per_user(rankers, candidates, relevance, k=k.value, scored=scored)
     _ndcg = f"ndcg@{k.value}"
     _models = table.iloc[1:].sort_values(_ndcg, ascending=False).reset_index(drop=True)
     best = _models.iloc[0]
@@ -152,17 +171,30 @@ def _(candidates, cfg, k, rankers, relevance):
 
 
 @app.cell
-def _(built, candidates, cfg, k, relevance, run, users):
-    _textbook_cfg = textbook_config(cfg)
-    _textbook = trained(run, _textbook_cfg)
-    _theirs = _textbook.pipeline.candidate_stage(users)
+def _(RANK_CODE, built, candidates, cfg, relevance, run, users):
+    # what the cut-off k does not change, once: each stage 1's candidates, ranked, and its ceiling (kept on disk)
+    textbook_cfg = textbook_config(cfg)
+    _textbook = trained(run, textbook_cfg)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def stage_ranked_at(artefacts: tuple, code: str, who: np.ndarray):
+        theirs = _textbook.pipeline.candidate_stage(who)
+        return {name: (pipe.rank_stage(who, candidates=cands), candidate_recall_per_user(cands, relevance))
+                for name, pipe, cands in (("the pipeline's stage 1", built.pipeline, candidates),
+                                          ("the textbook split", _textbook.pipeline, theirs))}  # fmt: skip
+
+    stage_ranked = stage_ranked_at((built.key, _textbook.key), RANK_CODE, users)
+    return stage_ranked, textbook_cfg
+
+
+@app.cell
+def _(cfg, k, relevance, stage_ranked, textbook_cfg):
+    _textbook_cfg = textbook_cfg
     _rows, _each = [], {}
-    for _name, _pipe, _cands in (("the pipeline's stage 1", built.pipeline, candidates),
-                                 ("the textbook split", _textbook.pipeline, _theirs)):  # fmt: skip
-        _top = _pipe.rank_stage(users, candidates=_cands).top(k.value)
+    for _name, (_ranked, _ceiling) in stage_ranked.items():
+        _top = _ranked.top(k.value)
         _acc = accuracy_metrics(_top.items, relevance, (k.value,))
-        _each[_name] = {"ceiling": candidate_recall_per_user(_cands, relevance), "ndcg": _acc[("ndcg", k.value)],
-                        "recall": _acc[("recall", k.value)]}  # fmt: skip
+        _each[_name] = {"ceiling": _ceiling, "ndcg": _acc[("ndcg", k.value)], "recall": _acc[("recall", k.value)]}
         _rows.append({"stage 1": _name, f"recall@{cfg.n_candidates} of the candidates": np.nanmean(_each[_name]["ceiling"]),
                       f"recall@{k.value} after {cfg.ranker}": np.nanmean(_each[_name]["recall"]),
                       f"ndcg@{k.value} after {cfg.ranker}": np.nanmean(_each[_name]["ndcg"])})  # fmt: skip
@@ -221,16 +253,16 @@ def _():
 
 
 @app.cell
-def _(best, candidates, rankers, relevance, run):
-    @mo.cache
-    def importance_of(model: str, n_users: int, top: int, cut: int):
+def _(RANK_CODE, best, candidates, pipelines, rankers, relevance, run):
+    @mo.persistent_cache(save_path=results.folder())
+    def importance_of(artefact: str, code: str, model: str, n_users: int, top: int, cut: int):
         rng = np.random.default_rng(run.seed)
         rows = np.sort(rng.choice(candidates.n_users, size=min(n_users, candidates.n_users), replace=False))
         sample = candidates.select_users(rows).top(top)
         return permutation_importance(rankers[model], sample, relevance[rows], k=cut, seed=run.seed)
 
     _top_n, _cut, _users = 100, 10, 150 if run.small else 300
-    _imp = importance_of(best["model"], _users, _top_n, _cut)
+    _imp = importance_of(pipelines[best["model"]].key, RANK_CODE, best["model"], _users, _top_n, _cut)
     _top = _imp.iloc[0]
     mo.vstack([
         mo.md(f"## What {ranker_name(best['model'])} looks at"),

@@ -277,8 +277,15 @@ def _():
 
 
 @app.cell
-def _(others, whatif):
-    lambda_runs = lambda_readings(whatif, others)  # λ as passed and as meant: the λ slider does not enter
+def _(others, run, whatif):
+    # λ as passed and as meant: the λ slider does not enter; kept on disk like the frontier (keyed by the
+    # artefact, the knobs but λ, and the code), so a position seen before, in any process, is read back
+    @mo.persistent_cache(save_path=results.folder())
+    def lambda_runs_at(artefact: str, code: str, knobs):
+        return lambda_readings(whatif, knobs)
+
+    lambda_runs = lambda_runs_at(trained(run).key, results.code("rerank", "metrics", "lessons/whatif.py",
+                                                                 "lessons/pitfalls.py"), others)  # fmt: skip
     return (lambda_runs,)
 
 

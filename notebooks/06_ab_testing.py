@@ -75,8 +75,14 @@ def _(picker):
 @app.cell
 def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
-    with mo.status.spinner(title="Building the simulated world and its rankers (cached)..."):
-        lab = lab_for(run)
+
+    # the world persists on disk too (workbench.lessons.results): a later visit reads it instead of building it
+    @mo.persistent_cache(save_path=results.folder())
+    def lab_kept(data: str, seed: int, small: bool, code: str):
+        return lab_for(run)
+
+    with mo.status.spinner(title="Building the simulated world and its rankers (kept on disk)..."):
+        lab = lab_kept(run.data, run.seed, run.small, results.code("data", "experiment", "lessons/lab.py"))
     return lab, run
 
 

@@ -16,7 +16,7 @@ with app.setup:
 
     from workbench.experiment.interleaving import METHODS, interleaving_experiment
     from workbench.experiment.sensitivity import SensitivityConfig, sensitivity_study
-    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons.lab import ALPHA, example_impression, make_lab
     from workbench.lessons.pitfalls import credit_race
     from workbench.viz import charts
@@ -74,8 +74,14 @@ def _(picker):
 @app.cell
 def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
-    with mo.status.spinner(title="Building the simulated world and its rankers (cached)..."):
-        lab = lab_for(run)
+
+    # the world persists on disk too (workbench.lessons.results): a later visit reads it instead of building it
+    @mo.persistent_cache(save_path=results.folder())
+    def lab_kept(data: str, seed: int, small: bool, code: str):
+        return lab_for(run)
+
+    with mo.status.spinner(title="Building the simulated world and its rankers (kept on disk)..."):
+        lab = lab_kept(run.data, run.seed, run.small, results.code("data", "experiment", "lessons/lab.py"))
     return lab, run
 
 
@@ -122,12 +128,44 @@ def _():
 
 
 @app.cell
-def _(lab, method, run, sigma):
-    _rng = np.random.default_rng(run.seed)
+def _():
+    # the simulations persist on disk (workbench.lessons.results), keyed by the settings that make the lab (data,
+    # seed, world size), the controls and the code: a setting seen before, in any process, is read back
+    LAB_CODE = results.code("data", "experiment", "lessons/lab.py", "lessons/pitfalls.py")
+
+    def lab_at(data: str, seed: int, small: bool):
+        return lab_for(kit.NotebookSettings(data=data, seed=seed, small=small))
+
+    @mo.persistent_cache(save_path=results.folder())
+    def preference_at(data: str, seed: int, small: bool, code: str, treatment_sigma: float, method_name: str):
+        _lab = lab_at(data, seed, small)
+        _rng = np.random.default_rng(seed)
+        _users = _lab.population
+        _sessions = _rng.poisson(DAYS * _lab.sim.config.visit_rate * _lab.sim.visit_factor(_users))
+        return _sessions, interleaving_experiment(_lab.sim, _lab.lists[_lab.control_sigma][_users],
+                                                  _lab.lists[treatment_sigma][_users], _users, _sessions, _rng,
+                                                  method_name, alpha=ALPHA)  # fmt: skip
+
+    @mo.persistent_cache(save_path=results.folder())
+    def race_of(data: str, seed: int, small: bool, code: str, n_impressions: int):
+        _lab = lab_at(data, seed, small)
+        control = _lab.lists[_lab.control_sigma]
+        return credit_race(_lab.sim, control, control, _lab.population, n_impressions, rules=("a_first", "coin", "one_coin"),
+                           seed=seed, alpha=ALPHA)  # fmt: skip
+
+    @mo.persistent_cache(save_path=results.folder())
+    def study(data: str, seed: int, small: bool, code: str, treatment_sigma: float, method_name: str, reps: int):
+        _lab = lab_at(data, seed, small)
+        cfg = SensitivityConfig(alpha=ALPHA, reps=reps, method=method_name, seed=seed)
+        return sensitivity_study(_lab.sim, _lab.lists[_lab.control_sigma], _lab.lists[treatment_sigma], _lab.population, cfg)
+
+    return LAB_CODE, preference_at, race_of, study
+
+
+@app.cell
+def _(LAB_CODE, lab, method, preference_at, run, sigma):
     _users = lab.population
-    _sessions = _rng.poisson(DAYS * lab.sim.config.visit_rate * lab.sim.visit_factor(_users))
-    pref = interleaving_experiment(lab.sim, lab.lists[lab.control_sigma][_users], lab.lists[sigma][_users], _users,
-                                   _sessions, _rng, method.value, alpha=ALPHA)  # fmt: skip
+    _sessions, pref = preference_at(run.data, run.seed, run.small, LAB_CODE, float(sigma), method.value)
     kit.show(
         f"**{DAYS} days of interleaving over all {len(_users):,} users** ({int(_sessions.sum()):,} sessions): "
         f"B preferred by {pref.wins_b:,} users, A by {pref.wins_a:,}, {pref.ties:,} ties; "
@@ -154,14 +192,8 @@ def _():
 
 
 @app.cell
-def _(lab, run):
-    @mo.cache
-    def race_of(n_impressions: int):
-        control = lab.lists[lab.control_sigma]
-        return credit_race(lab.sim, control, control, lab.population, n_impressions, rules=("a_first", "coin", "one_coin"),
-                           seed=run.seed, alpha=ALPHA)  # fmt: skip
-
-    race = race_of(20_000 if run.small else 100_000)
+def _(LAB_CODE, race_of, run):
+    race = race_of(run.data, run.seed, run.small, LAB_CODE, 20_000 if run.small else 100_000)
     _steps = sorted(int(n) for n in race["impressions"].unique())
     race_at = mo.ui.slider(steps=_steps, value=_steps[-1], label="impressions so far", show_value=True, debounce=True)
     race_at
@@ -200,14 +232,9 @@ def _():
 
 
 @app.cell
-def _(effect, lab, method, run, sigma):
-    @mo.cache
-    def study(treatment_sigma: float, method_name: str, reps: int):
-        cfg = SensitivityConfig(alpha=ALPHA, reps=reps, method=method_name, seed=run.seed)
-        return sensitivity_study(lab.sim, lab.lists[lab.control_sigma], lab.lists[treatment_sigma], lab.population, cfg)
-
-    with mo.status.spinner(title="Simulating A/B tests and interleaving experiments at growing sizes..."):
-        sens = study(sigma, method.value, 40 if run.small else 100)
+def _(LAB_CODE, effect, method, run, sigma, study):
+    with mo.status.spinner(title="Simulating A/B tests and interleaving experiments at growing sizes (kept on disk)..."):
+        sens = study(run.data, run.seed, run.small, LAB_CODE, float(sigma), method.value, 40 if run.small else 100)
     _curves = sens.curves.rename(columns={"n_users": "users", "p_correct": "correct"})
     _reading = (f"{sens.config.target:.0%} correct: A/B needs ~{sens.users_ab:,.0f} users, "
                 f"interleaving ~{sens.users_interleaving:,.0f} ({sens.ratio:.0f}× fewer)")  # fmt: skip

@@ -16,7 +16,7 @@ with app.setup:
     import numpy as np
     import pandas as pd
 
-    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons import loop as lesson
     from workbench.loop import Loop, LoopConfig, load_base
     from workbench.loop.discovery import exposure_by_day, new_items
@@ -142,10 +142,28 @@ def _(picker):
 
 
 @app.cell
-def _(picker):
+def _():
+    # the loops and the study persist on disk (workbench.lessons.results), keyed by the settings, the feature
+    # backend and the code: a later visit, in any process, reads them back instead of living the weeks again
+    LOOP_CODE = results.code("data", "loop", "lessons/loop.py", "pipeline.py", "candidates", "ranking", "rerank",
+                             "experiment", "monitoring", "serving", "store")  # fmt: skip
+
+    @mo.persistent_cache(save_path=results.folder())
+    def loop_at(data: str, seed: int, small: bool, code: str, features: str, epsilon: float, cadence: int):
+        return loop_for(kit.NotebookSettings(data=data, seed=seed, small=small), epsilon, cadence)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def study_at(data: str, seed: int, small: bool, code: str):
+        return study_for(kit.NotebookSettings(data=data, seed=seed, small=small))
+
+    return LOOP_CODE, loop_at, study_at
+
+
+@app.cell
+def _(LOOP_CODE, loop_at, picker):
     run = dataclasses.replace(settings, data=picker.value)
     base = base_for(run)
-    loops = {eps: loop_for(run, eps, CADENCE) for eps in EPSILONS}
+    loops = {eps: loop_at(run.data, run.seed, run.small, LOOP_CODE, backend(), eps, CADENCE) for eps in EPSILONS}
     _r0 = loops[EPSILONS[0]][0]
     _sessions = int(_r0.daily["impressions"].sum())
     mo.vstack([
@@ -157,8 +175,8 @@ def _(picker):
 
 
 @app.cell
-def _(run):
-    study = study_for(run)
+def _(LOOP_CODE, run, study_at):
+    study = study_at(run.data, run.seed, run.small, LOOP_CODE)
     summ = lesson.summary(study)
     said = lesson.verdicts(summ)
     _e0, _e1 = (f"ε={e:g}" for e in EPSILONS)
@@ -338,8 +356,8 @@ def _():
 
 
 @app.cell
-def _(cadence, loops, run):
-    _chosen = loop_for(run, EPSILONS[0], cadence.value)[0]
+def _(LOOP_CODE, cadence, loop_at, loops, run):
+    _chosen = loop_at(run.data, run.seed, run.small, LOOP_CODE, backend(), EPSILONS[0], cadence.value)[0]
     _default = loops[EPSILONS[0]][0]
     _label = lambda c: f"every {c} days" if c else "never"  # noqa: E731
     _runs = {cadence.value: _chosen, CADENCE: _default}

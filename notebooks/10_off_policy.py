@@ -20,7 +20,7 @@ with app.setup:
     from workbench.experiment.ope.evaluation import evaluate
     from workbench.experiment.ope.lab import OffPolicyLab
     from workbench.experiment.ope.logs import monte_carlo_value
-    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons import offpolicy as lesson
     from workbench.viz import charts
 
@@ -95,15 +95,43 @@ def _(picker):
 
 
 @app.cell
-def _(picker):
+def _():
+    # the page's studies persist on disk (workbench.lessons.results), keyed by the settings that make the lab
+    # (data, seed, world size) and the code: a later visit, in any process, reads them back
+    OPE_CODE = results.code("data", "experiment", "lessons/offpolicy.py")
+
+    @mo.persistent_cache(save_path=results.folder())
+    def study_at(data: str, seed: int, small: bool, code: str):
+        return study_for(kit.NotebookSettings(data=data, seed=seed, small=small))
+
+    @mo.persistent_cache(save_path=results.folder())
+    def sizes_at(data: str, seed: int, small: bool, code: str):
+        return sizes_for(kit.NotebookSettings(data=data, seed=seed, small=small))
+
+    @mo.persistent_cache(save_path=results.folder())
+    def monte_carlo_at(data: str, seed: int, small: bool, code: str, n: int):
+        _lab = lab_for(kit.NotebookSettings(data=data, seed=seed, small=small))
+        return monte_carlo_value(_lab.sim, _lab.candidates, _lab.policy(lesson.TARGET_SIGMA, 0.0), _lab.population, n,
+                                 seed)  # fmt: skip
+
+    return OPE_CODE, monte_carlo_at, sizes_at, study_at
+
+
+@app.cell
+def _(OPE_CODE, monte_carlo_at, picker):
     run = dataclasses.replace(settings, data=picker.value)
-    with mo.status.spinner(title="Building the simulated world and each user's candidates (cached)..."):
-        lab = lab_for(run)
+    # the world persists on disk too (workbench.lessons.results): a later visit reads it instead of building it
+    @mo.persistent_cache(save_path=results.folder())
+    def lab_kept(data: str, seed: int, small: bool, code: str):
+        return lab_for(run)
+
+    with mo.status.spinner(title="Building the simulated world and each user's candidates (kept on disk)..."):
+        lab = lab_kept(run.data, run.seed, run.small, OPE_CODE)
     target = lab.policy(lesson.TARGET_SIGMA, 0.0)
     truth = lab.truth(target)
     v_control = lab.truth(lab.policy(epsilon=0.0))
     _n_mc = 20_000 if run.small else 100_000
-    _mc, _mc_se = monte_carlo_value(lab.sim, lab.candidates, target, lab.population, _n_mc, run.seed)
+    _mc, _mc_se = monte_carlo_at(run.data, run.seed, run.small, OPE_CODE, _n_mc)
     _z = float(special.ndtri(1 - ALPHA / 2))
     kit.show(
         f"Truth: the target ranker earns {truth:.4f} clicks per impression (exact, from the simulator's click "
@@ -114,9 +142,9 @@ def _(picker):
 
 
 @app.cell
-def _(run):
-    with mo.status.spinner(title="Drawing many logs at each ε and estimating on each (cached)..."):
-        estimates, clipped, n_impressions, reps = study_for(run)
+def _(OPE_CODE, run, study_at):
+    with mo.status.spinner(title="Drawing many logs at each ε and estimating on each (kept on disk)..."):
+        estimates, clipped, n_impressions, reps = study_at(run.data, run.seed, run.small, OPE_CODE)
     return clipped, estimates, n_impressions, reps
 
 
@@ -283,9 +311,15 @@ def _():
 
 
 @app.cell
-def _(epsilon, run, truth, v_control):
-    with mo.status.spinner(title="Sizing both designs at each ε (cached)..."):
-        _sizes = sizes_for(run)
+def _(OPE_CODE, run, sizes_at):
+    with mo.status.spinner(title="Sizing both designs at each ε (kept on disk)..."):
+        sizes = sizes_at(run.data, run.seed, run.small, OPE_CODE)
+    return (sizes,)
+
+
+@app.cell
+def _(epsilon, sizes, truth, v_control):
+    _sizes = sizes
     _long = pd.concat([
         _sizes.assign(design="A/B test (users, one impression each)", n=_sizes["ab_users"]),
         _sizes.assign(design="off-policy DR (logged impressions)", n=_sizes["ope_dr"]),

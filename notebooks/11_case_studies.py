@@ -20,7 +20,7 @@ with app.setup:
     from workbench.casestudies.rows import ORDERS, PageConfig, RowSources, page_metrics
     from workbench.casestudies.session import next_items, replay, session_length_curve
     from workbench.lessons import casestudies as lesson
-    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import exercises, guide, kit, results
     from workbench.viz import charts
 
     settings = kit.settings()
@@ -122,6 +122,77 @@ def _(picker):
 
 @app.cell
 def _():
+    # what the page computes persists on disk (workbench.lessons.results), keyed by the settings (data, seed, world
+    # size), the artefacts' keys where a pipeline is read, the controls and the code: read back on a later visit
+    CASE_CODE = results.code("data", "casestudies", "lessons/casestudies.py", "candidates", "experiment", "metrics")
+
+    def settings_at(data: str, seed: int, small: bool):
+        return kit.NotebookSettings(data=data, seed=seed, small=small)
+
+    def sasrec_of(s):
+        return trained(s, lesson.recipe("Amazon", s)).pipeline.generator_.sources["sasrec"]
+
+    @mo.persistent_cache(save_path=results.folder())
+    def freshness_at(data: str, seed: int, small: bool, code: str):
+        world, models = freshness_for(settings_at(data, seed, small))
+        capture = {n: top_k_capture(world, m, 20) for n, m in models.items()}
+        ceiling = float(np.sort(world.shares(float(world.config.days)))[::-1][:20].sum())
+        return calibration(world, models), capture, ceiling
+
+    @mo.persistent_cache(save_path=results.folder())
+    def watch_at(data: str, seed: int, small: bool, code: str):
+        return watch_for(settings_at(data, seed, small))[1]
+
+    @mo.persistent_cache(save_path=results.folder())
+    def multitask_at(data: str, seed: int, small: bool, code: str):
+        return multitask_for(settings_at(data, seed, small))
+
+    @mo.persistent_cache(save_path=results.folder())
+    def bandits_at(data: str, seed: int, small: bool, code: str, bandit: str):
+        cmp = bandits_for(settings_at(data, seed, small), bandit)
+        return cmp.summary(), lesson.regret_long(cmp)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def pipelines_at(data: str, seed: int, small: bool, code: str, artefacts: tuple):
+        s = settings_at(data, seed, small)
+        return lesson.pipeline_table(basis_for(s), {"default pipeline": trained(s).pipeline,
+                                                    "default + SASRec": trained(s, lesson.recipe("Amazon", s)).pipeline})  # fmt: skip
+
+    @mo.persistent_cache(save_path=results.folder())
+    def item_lists_at(data: str, seed: int, small: bool, code: str):
+        s = settings_at(data, seed, small)
+        b, pages = basis_for(s), pages_for(s)
+        return (pages.overlap(np.argsort(-b.train.item_popularity)[:200], k=lesson.K),
+                pages.hit_rates(b.train, b.test, k=lesson.K))  # fmt: skip
+
+    @mo.persistent_cache(save_path=results.folder())
+    def replay_at(data: str, seed: int, small: bool, code: str, artefact: str):
+        s = settings_at(data, seed, small)
+        return replay(sasrec_of(s), lesson.replay_user(basis_for(s))[1], k=lesson.K)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def history_curve_at(data: str, seed: int, small: bool, code: str, artefact: str, lengths: tuple):
+        s = settings_at(data, seed, small)
+        b = basis_for(s)
+        return session_length_curve(sasrec_of(s), b.train, b.test, list(lengths), k=lesson.K)
+
+    @mo.persistent_cache(save_path=results.folder())
+    def row_page_at(data: str, seed: int, small: bool, code: str, artefact: str, order: str, dedupe: bool):
+        s = settings_at(data, seed, small)
+        b = basis_for(s)
+        sources = RowSources(b.train, sasrec_of(s))
+        users = np.flatnonzero(b.test.user_activity > 0)
+        cfg = PageConfig(order=order, dedupe=dedupe)
+        page = sources.page(users, cfg)
+        other = page_metrics(sources.page(users, dataclasses.replace(cfg, dedupe=not dedupe)), b.train, b.test)
+        return page, page_metrics(page, b.train, b.test), other
+
+    return (CASE_CODE, bandits_at, freshness_at, history_curve_at, item_lists_at, multitask_at, pipelines_at,
+            replay_at, row_page_at, watch_at)
+
+
+@app.cell
+def _():
     mo.md(r"""
     ## YouTube
 
@@ -160,16 +231,13 @@ def _():
 
 
 @app.cell
-def _(example_age, run):
-    with mo.status.spinner(title="Fitting both freshness models (cached)..."):
-        _world, _models = freshness_for(run)
-    _table = calibration(_world, _models)
+def _(CASE_CODE, example_age, freshness_at, run):
+    with mo.status.spinner(title="Fitting both freshness models (kept on disk)..."):
+        _table, _capture, _ceiling = freshness_at(run.data, run.seed, run.small, CASE_CODE)
     _name = "with example age" if example_age.value else "without example age"
     _other = "without example age" if example_age.value else "with example age"
     _band = "2-7 days"
     _fresh = _table.loc[_band]
-    _capture = {n: top_k_capture(_world, m, 20) for n, m in _models.items()}
-    _ceiling = float(np.sort(_world.shares(float(_world.config.days)))[::-1][:20].sum())
     _newest = _table.iloc[0][f"{_name} / true"]
     _cold = (f" The newest videos ({_table.index[0]} old) stay at {_newest:.2f}×: uploaded after most of the log, they "
              f"have too few examples for any feature to rescue." if _newest < 0.8 else "")
@@ -204,9 +272,9 @@ def _():
 
 
 @app.cell
-def _(run):
-    with mo.status.spinner(title="Logging impressions and fitting both regressions (cached)..."):
-        _setup, _table = watch_for(run)
+def _(CASE_CODE, run, watch_at):
+    with mo.status.spinner(title="Logging impressions and fitting both regressions (kept on disk)..."):
+        _table = watch_at(run.data, run.seed, run.small, CASE_CODE)
     _click, _watch = _table.loc["click-trained LR"], _table.loc["watch-time-weighted LR"]
     _bars = pd.DataFrame({"metric": _table.index, "value": _table["watch_seconds"].to_numpy()})
     mo.vstack([
@@ -244,10 +312,10 @@ def _():
 
 
 @app.cell
-def _(b, run):
+def _(CASE_CODE, pipelines_at, run):
     default_pipe = trained(run)
     amazon_pipe = trained(run, lesson.recipe("Amazon", run))
-    _table = lesson.pipeline_table(b, {"default pipeline": default_pipe.pipeline, "default + SASRec": amazon_pipe.pipeline})
+    _table = pipelines_at(run.data, run.seed, run.small, CASE_CODE, (default_pipe.key, amazon_pipe.key))
     _d, _a = _table.loc["default pipeline"], _table.loc["default + SASRec"]
     sasrec = amazon_pipe.pipeline.generator_.sources["sasrec"]
     mo.vstack([
@@ -257,7 +325,7 @@ def _(b, run):
                  f"{_d[f'NDCG@{lesson.K}']:.4f} ({_a[f'NDCG@{lesson.K}'] - _d[f'NDCG@{lesson.K}']:+.4f}), recall@{lesson.K} "
                  f"{_a[f'recall@{lesson.K}']:.4f} against {_d[f'recall@{lesson.K}']:.4f}."),
     ])  # fmt: skip
-    return (sasrec,)
+    return amazon_pipe, sasrec
 
 
 @app.cell
@@ -276,12 +344,18 @@ def _(b):
 
 
 @app.cell
-def _(b, item_pick, run):
+def _(CASE_CODE, b, item_lists_at, run):
+    with mo.status.spinner(title="Fitting the item-page sources (kept on disk)..."):
+        item_lists = item_lists_at(run.data, run.seed, run.small, CASE_CODE)
+    return (item_lists,)
+
+
+@app.cell
+def _(b, item_lists, item_pick, run):
     with mo.status.spinner(title="Fitting the item-page sources (cached)..."):
         _pages = pages_for(run)
     _users = np.flatnonzero(b.test.user_activity > 0)
-    _overlap = _pages.overlap(np.argsort(-b.train.item_popularity)[:200], k=lesson.K)
-    _hits = _pages.hit_rates(b.train, b.test, k=lesson.K)
+    _overlap, _hits = item_lists
     _col = f"next item in top {lesson.K}"
     _best = _hits[_col].idxmax()
     mo.vstack([
@@ -312,8 +386,14 @@ def _(b):
 
 
 @app.cell
-def _(b, clicks, replay_items, replay_who, sasrec):
-    _steps = replay(sasrec, replay_items, k=lesson.K)
+def _(CASE_CODE, amazon_pipe, replay_at, run):
+    replay_steps = replay_at(run.data, run.seed, run.small, CASE_CODE, amazon_pipe.key)  # what the slider does not change
+    return (replay_steps,)
+
+
+@app.cell
+def _(b, clicks, replay_items, replay_steps, replay_who):
+    _steps = replay_steps
     _titles = b.train.items["title"].to_numpy(dtype=str)
     _t = clicks.value
     _row = _steps.iloc[_t - 1]
@@ -343,9 +423,16 @@ def _():
 
 
 @app.cell
-def _(b, history, sasrec):
-    _lengths = [1, 2, 3, 5, 10, 20, 50]
-    _curve = session_length_curve(sasrec, b.train, b.test, _lengths, k=lesson.K)
+def _(CASE_CODE, amazon_pipe, history_curve_at, run):
+    history_lengths = [1, 2, 3, 5, 10, 20, 50]  # what the slider does not change: the whole curve, once
+    history_curve = history_curve_at(run.data, run.seed, run.small, CASE_CODE, amazon_pipe.key, tuple(history_lengths))
+    return history_curve, history_lengths
+
+
+@app.cell
+def _(history, history_curve, history_lengths):
+    _lengths = history_lengths
+    _curve = history_curve
     _col = f"ndcg@{lesson.K}"
     _here, _full = _curve.loc[history.value, _col], _curve[_col].iloc[-1]
     _long = _curve.reset_index().assign(model="SASRec")
@@ -419,13 +506,9 @@ def _():
 
 
 @app.cell
-def _(b, dedupe, order, sasrec):
-    _sources = RowSources(b.train, sasrec)
+def _(CASE_CODE, amazon_pipe, b, dedupe, order, row_page_at, run):
     _users = np.flatnonzero(b.test.user_activity > 0)
-    _cfg = PageConfig(order=order.value, dedupe=dedupe.value)
-    _page = _sources.page(_users, _cfg)
-    _m = page_metrics(_page, b.train, b.test)
-    _other = page_metrics(_sources.page(_users, dataclasses.replace(_cfg, dedupe=not dedupe.value)), b.train, b.test)
+    _page, _m, _other = row_page_at(run.data, run.seed, run.small, CASE_CODE, amazon_pipe.key, order.value, dedupe.value)
     _titles = b.train.items["title"].to_numpy(dtype=str)
     _n_slots = _page.items.shape[1] * _page.items.shape[2]
     mo.vstack([
@@ -457,14 +540,13 @@ def _():
 
 
 @app.cell
-def _(bandit_pick, run):
-    with mo.status.spinner(title=f"Running {lesson.DAYS} simulated days for three policies (cached)..."):
-        _cmp = bandits_for(run, bandit_pick.value)
-    _s = _cmp.summary()
+def _(CASE_CODE, bandit_pick, bandits_at, run):
+    with mo.status.spinner(title=f"Running {lesson.DAYS} simulated days for three policies (kept on disk)..."):
+        _s, _regret = bandits_at(run.data, run.seed, run.small, CASE_CODE, bandit_pick.value)
     _b, _e = _s.loc[bandit_pick.value], _s.loc["epsilon_greedy"]
     _label = {v: k for k, v in BANDITS.items()}[bandit_pick.value]
     mo.vstack([
-        charts.lines_chart(lesson.regret_long(_cmp), x="day", y="cumulative regret", group="policy",
+        charts.lines_chart(_regret, x="day", y="cumulative regret", group="policy",
                            x_title="simulated day (days)", y_title="cumulative regret (expected clicks lost)",
                            title=f"Cumulative regret, {_label} against ε-greedy at the same budget",
                            reading=f"day {lesson.DAYS}: {_label} {_b['cumulative_regret']:.0f}, "
@@ -495,9 +577,15 @@ def _():
 
 
 @app.cell
-def _(run, weight):
-    with mo.status.spinner(title="Training the multi-task network at every weight and the two single-task ones (cached)..."):
-        _table = multitask_for(run)
+def _(CASE_CODE, multitask_at, run):
+    with mo.status.spinner(title="Training the multi-task network at every weight and the two single-task ones (kept on disk)..."):
+        multitask_table = multitask_at(run.data, run.seed, run.small, CASE_CODE)
+    return (multitask_table,)
+
+
+@app.cell
+def _(multitask_table, weight):
+    _table = multitask_table
     _name = f"multi-task (click weight {weight.value:g})"
     _multi, _single = _table.loc[_name], _table.loc["two single-task models"]
     _show = _table.loc[[_name, "two single-task models"]]

@@ -4,10 +4,14 @@
 - An exercise answered on the served page: a wrong answer typed into its code box gets "Not yet" with
   the failing case, a right one gets "Passed"; the answer is kept in the answers folder (git-ignored,
   here a temporary one) and comes back after a reload, and the tracked notebook is not written.
+- A page whose pipeline another process is still training (``make run``'s background training holds the
+  store's lock for it) says so, with the time left going by the last fit stored there, and fills itself in
+  once the artefact is stored and the lock released.
 """
 
 import hashlib
 import re
+import shutil
 import subprocess
 import textwrap
 import time
@@ -120,3 +124,51 @@ def test_an_exercise_answered_on_the_served_page(served_folder, browser):
 
 def _git_status() -> str:
     return subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+DEEP_TEXT = """() => { const walk = n => (n.shadowRoot ? walk(n.shadowRoot) : '') + Array.from(n.childNodes).map(
+  c => c.nodeType === 3 ? c.textContent : walk(c)).join(' '); return walk(document.body); }"""
+
+
+def _body_has(page, pattern: str, timeout_s: float) -> str:
+    """The page's text (marimo's shadow roots included) once it matches ``pattern`` (a regular expression);
+    fails after ``timeout_s``, with a screenshot and the text it had."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = page.evaluate(DEEP_TEXT)
+        if re.search(pattern, text):
+            return text
+        if time.monotonic() > deadline:
+            page.screenshot(path=str(OUTPUT / "page-while-training-failed.png"), full_page=True)
+            pytest.fail(f"the page never showed {pattern!r} in {timeout_s:g} s; it showed: {' '.join(text.split())[-3000:]}")
+        time.sleep(0.5)
+
+
+def test_a_page_whose_pipeline_is_training_says_so_and_fills_itself_in(small_env, small_built, browser, tmp_path):
+    from workbench.store.lock import training
+
+    store = tmp_path / "models"
+    store.mkdir()
+    key = small_built.key
+    # an earlier fit of the same data stored here (the store reads the time left from the last fit of the data set)
+    shutil.copytree(small_built.path, store / "earlier-fit")
+    env = {**small_env, "WORKBENCH_MODEL_STORE": str(store), ANSWERS_ENV: str(tmp_path / "answers")}
+    with marimo_served(ROOT / "notebooks", env, OUTPUT / "marimo-run-training.log") as url:
+        with training(store, key, say=lambda line: None):  # as `make run`'s background trainer holds it
+            held_since = time.monotonic()
+            page = browser.new_page(viewport={"width": 1300, "height": 2000})
+            page.goto(f"{url}?file=01_tour.py")
+            text = _body_has(page, r"being trained by another process", 120)
+            assert key in text
+            started, left = (int(x) for x in re.search(r"started (-?\d+) s ago; about (-?\d+) s left, going by the "
+                                                        r"last fit here", text).groups())  # fmt: skip
+            assert 0 <= started <= time.monotonic() - held_since + 1  # the trainer's time so far, as the lock says
+            assert 0 <= left <= small_built.seconds + 1  # the earlier fit's time, less what has passed
+            page.screenshot(path=str(OUTPUT / "page-while-training.png"), full_page=True)
+            staging = store / f".{key}.copying"
+            shutil.copytree(small_built.path, staging)
+            staging.rename(store / key)  # stored whole, as the store does, then the lock is released
+        text = _body_has(page, rf"loaded artefact {key}", 120)
+        assert "being trained by another process" not in text
+        _body_has(page, r"Recommending to the [\d,]+ users", 120)  # the page went on to compute what it shows
+        page.screenshot(path=str(OUTPUT / "page-after-training.png"), full_page=True)

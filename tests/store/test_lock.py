@@ -2,6 +2,7 @@
 and is told that another process went first; other keys do not wait; a dead holder's lock is free."""
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -27,6 +28,8 @@ def test_a_second_trainer_waits_and_says_so(tmp_path):
         assert waited
     t.join()
     assert "is being trained by another process" in said[0] and "s left" in said[0]
+    started, left = (int(x) for x in re.search(r"started (-?\d+) s ago; about (-?\d+) s left", said[0]).groups())
+    assert 0 <= started <= 10 and 90 <= left <= 100  # held well under 10 s of the expected 100 s
     assert "finished after" in said[-1]
     with training(tmp_path, "abd", said.append) as waited:  # another key: no wait
         assert not waited

@@ -48,6 +48,8 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
     assert "absent.toml: no such file" in capsys.readouterr().err
     assert main(["train", "--notebooks", "--split", "random", "--store", str(store)]) == 2
     assert "drop --config/--split/--cache-dir" in capsys.readouterr().err
+    assert main(["train", "--no-pages", "--store", str(store)]) == 2
+    assert "--no-pages goes with --notebooks" in capsys.readouterr().err
     assert main(["models", "--store", str(store), "--remove", "nothex"]) == 2
     assert "expected hex digits" in capsys.readouterr().err
     assert not store.exists()  # nothing was trained or written
@@ -61,7 +63,7 @@ def test_train_notebooks_stores_every_notebook_pipeline(tmp_path, capsys):
     from workbench.lessons import kit
 
     store = Path(os.environ["WORKBENCH_MODEL_STORE"])
-    assert main(["train", "--notebooks", "--small", "--store", str(store)]) == 0
+    assert main(["train", "--notebooks", "--small", "--no-pages", "--store", str(store)]) == 0
     printed = [Path(line) for line in capsys.readouterr().out.split()]
     expected = kit.pipelines(kit.NotebookSettings(small=True))
     assert len(printed) == len(expected) and all(verify(p) for p in printed)

@@ -49,12 +49,25 @@ def compare_rankers(rankers: dict[str, Ranker], candidates: CandidateSet, releva
     return compare_rankers_per_user(rankers, candidates, relevance, k)[0]
 
 
-def compare_rankers_per_user(rankers: dict[str, Ranker], candidates: CandidateSet, relevance: sp.csr_matrix,
-                             k: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """`compare_rankers`'s table, and each row's per-user NDCG@k (one column per model, one row per
-    user of ``candidates``, NaN without test items) for paired comparisons (`workbench.lessons.verdicts`)."""
-    rows, per_user = [], {}
+def score_rankers(rankers: dict[str, Ranker], candidates: CandidateSet,
+                  relevance: sp.csr_matrix) -> dict[str, tuple[np.ndarray, float]]:  # fmt: skip
+    """What does not depend on the cut-off k, per model (the fused order first): its scores of ``candidates``
+    and its mean per-user AUC. A page scores once and re-cuts at each k (`compare_rankers_per_user`'s ``scored``)."""
+    out = {}
     for name, scores in [(NO_RANKER, candidates.scores), *((n, r.score(candidates)) for n, r in rankers.items())]:
+        out[name] = (scores, float(np.nanmean(candidate_auc(scores, candidates.items, relevance))))
+    return out
+
+
+def compare_rankers_per_user(rankers: dict[str, Ranker], candidates: CandidateSet, relevance: sp.csr_matrix,
+                             k: int = 10, scored: dict[str, tuple[np.ndarray, float]] | None = None,
+                             ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """`compare_rankers`'s table, and each row's per-user NDCG@k (one column per model, one row per
+    user of ``candidates``, NaN without test items) for paired comparisons (`workbench.lessons.verdicts`).
+    ``scored``: `score_rankers` of the same rankers, candidates and relevance (else scored here)."""
+    rows, per_user = [], {}
+    scored = score_rankers(rankers, candidates, relevance) if scored is None else scored
+    for name, (scores, auc) in scored.items():
         top = CandidateSet(candidates.users, candidates.items, scores).top(k)
         acc = accuracy_metrics(top.items, relevance, (k,))
         report = rankers[name].report_ if name in rankers else {}
@@ -63,7 +76,7 @@ def compare_rankers_per_user(rankers: dict[str, Ranker], candidates: CandidateSe
             "model": name,
             f"ndcg@{k}": float(np.nanmean(acc[("ndcg", k)])),
             f"recall@{k}": float(np.nanmean(acc[("recall", k)])),
-            "auc": float(np.nanmean(candidate_auc(scores, candidates.items, relevance))),
+            "auc": auc,
             "fit_s": report.get("fit_s", np.nan),
             "valid_logloss": report.get("best_valid_logloss", np.nan),
         })  # fmt: skip

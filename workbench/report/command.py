@@ -34,6 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--compare writes one comparison page: give no notebooks with it")
         print(write_compare(*args.compare, out_dir=args.out, settings=settings))
         return 0
-    for p in export_reports(args.out, settings, args.notebooks or None, fmt=args.format):
+    import os
+    import sys
+    import time
+
+    t0 = time.monotonic()
+    written = export_reports(args.out, settings, args.notebooks or None, fmt=args.format)
+    for p in written:
         print(p)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"workbench report: {len(written)} files written in {time.monotonic() - t0:.0f} s (load average {load}; "
+          f"pages whose results are in data/page-results/ read them instead of computing)", file=sys.stderr)  # fmt: skip
     return 0

@@ -29,6 +29,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.notebooks and (args.split != "temporal" or args.config or args.cache_dir != "data"):
         raise ValueError("--notebooks trains the notebooks' own pipelines (their configs, the temporal split, the "
                          "project's data folder): drop --config/--split/--cache-dir")  # fmt: skip
+    if args.no_pages and not args.notebooks:
+        raise ValueError("--no-pages goes with --notebooks (it skips the pages' results after their pipelines)")
     config = _config(args.config, args.seed)
     store = ModelStore(args.store)
     if args.notebooks:
@@ -52,6 +54,10 @@ def _train_notebook_pipelines(args: argparse.Namespace, config, store) -> int:
     settings = dataclasses.replace(kit.NotebookSettings(), data=args.data, seed=args.seed, small=args.small)
     for built in kit.warm(settings, say=lambda line: print(line, file=sys.stderr)):
         print(built.path)
+    if not args.no_pages:  # then what each page computes, so that a learner's first visit reads it from disk
+        from workbench.lessons import results
+
+        results.precompute(settings.cli(), say=lambda line: print(line, file=sys.stderr, flush=True))
     return 0
 
 
@@ -91,6 +97,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="train every pipeline the notebooks load (default, textbook split, each ranker), "
                          "so that every notebook opens without training")  # fmt: skip
     tr.set_defaults(func=cmd_train)
+    tr.add_argument("--no-pages", action="store_true",
+                    help="with --notebooks: only the pipelines, not the pages' results (by default each page that "
+                         "persists its results then runs once as a script, so that it opens from disk)")  # fmt: skip
 
     md = sub.add_parser("models", help="list the model store's artefacts (and remove some)")
     md.add_argument("--remove", nargs="+", default=[], metavar="KEY", help="delete these artefacts first")

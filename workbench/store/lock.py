@@ -38,7 +38,7 @@ def training(root: Path, key: str, say: Callable[[str], None], expected_s: float
             except BlockingIOError:
                 now = time.monotonic()
                 if not waited or now - last >= SAY_EVERY_S:
-                    held = now - os.stat(path).st_mtime
+                    held = time.time() - os.stat(path).st_mtime  # the lock file's age: wall clock, like its mtime
                     left = (f"; about {max(expected_s - held, 0):.0f} s left, going by the last fit here"
                             if expected_s else "")  # fmt: skip
                     say(f"artefact {key} is being trained by another process (make run's background training, "

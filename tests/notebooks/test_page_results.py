@@ -1,0 +1,45 @@
+"""Pages' results persist across processes (`workbench.lessons.results`): what a page computed in marimo's
+kernel is what its script run reads back, so that `results.precompute` (``workbench train --notebooks``,
+``make run``) fills the folder a served page reads."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from workbench.lessons import results
+
+from .conftest import ROOT
+
+PAGE = ROOT / "notebooks" / "07_interleaving.py"  # three persisted simulations, no trained pipeline needed
+
+
+def test_every_page_that_computes_a_study_persists_it():
+    names = [p.name for p in results.pages()]
+    assert names == sorted(names)  # the learning path's order
+    for number in ("03", "04", "06", "07", "09", "10", "11"):
+        assert any(n.startswith(number + "_") for n in names), f"page {number} persists nothing"
+
+
+def test_a_script_run_reads_what_the_served_page_stored(notebook_runs, small_env, monkeypatch):
+    notebook_runs(PAGE)  # the page in marimo's kernel, as served (its export), stores what it computed
+    folder = Path(small_env[results.RESULTS_ENV])
+    stored = {p: p.stat().st_mtime_ns for p in folder.rglob("*.pickle") if p.parent.name in ("race_of", "study", "preference_at")}
+    assert {p.parent.name for p in stored} == {"race_of", "study", "preference_at"}
+    for key, value in small_env.items():
+        monkeypatch.setenv(key, value)
+    said = []
+    [(name, seconds, status)] = results.precompute(["--small"], say=said.append, only=[PAGE.name])
+    assert (name, status) == (PAGE.name, 0)
+    after = {p: p.stat().st_mtime_ns for p in folder.rglob("*.pickle") if p.parent.name in ("race_of", "study", "preference_at")}
+    assert after == stored  # nothing computed afresh: the script found every result under the kernel's keys
+    assert said[0].startswith(f"[page 1 of 1, {PAGE.stem}] computing its results") and "done in" in said[-1]
+
+
+def test_a_page_that_fails_is_reported_and_skipped(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    said = []
+    [(name, _, status)] = results.precompute(["--seed", "x"], say=said.append, only=[PAGE.name])
+    assert name == PAGE.name and status != 0
+    assert "failed (exit status" in said[-1] and "--seed 'x'" in said[-1] and "the page computes it when opened" in said[-1]
+    assert not os.listdir(tmp_path)  # the settings were refused before any work
