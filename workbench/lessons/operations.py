@@ -199,3 +199,31 @@ def demonstrate(step_timeout_s: float = 60.0, workdir: str | Path | None = None,
         demo.add("drill: Redis wiped → rebuilt", t0, demo.drill.report())
         say("stopping the stack")
     return demo
+
+
+def replicas_statement(reading: dict | None) -> str:
+    """Page 13's sentence on one replica against two, from the bench's saved figures (or how to make them)."""
+    if reading is None:
+        return (f"One replica against two: no measurement yet. Make one with `{BENCH_COMMAND}` (about two minutes on "
+                "the small world; drop `--quick` and pass `--data movielens-100k` for the issue's figures): it saves "
+                f"its figures to `{BENCH_JSON}`, and this page reads them.")  # fmt: skip
+    one, two = reading["replicas"].get("1"), reading["replicas"].get("2")
+    budget = reading.get("p99_budget_ms", 50.0)
+    held = lambda b: "none of the rates tried" if b is None else f"{b['rate']:g} req/s (p99 {b['p99_ms']:.1f} ms there)"  # noqa: E731
+    ratio = ("no ratio (a count held none of the rates)" if not (one and two)
+             else f"a ratio of {two['rate'] / one['rate']:.2f}×")  # fmt: skip
+    return (f"One replica against two: the highest rate holding p99 ≤ {budget:g} ms is {held(one)} with one replica "
+            f"and {held(two)} with two: {ratio} on {reading['cpus']} CPUs (one run of `{reading['command']}`, "
+            f"{reading.get('finished', 'time not saved')}; the rate steps make the ratio as coarse as they are, and one "
+            f"run gives no interval; load average {reading['load_before']} before, {reading['load_after']} after: "
+            "a loaded machine's figures are not the quiet-machine targets).")  # fmt: skip
+
+
+def demo_statement(demo: Demo) -> str:
+    """Page 13's sentence on what `demonstrate` saw."""
+    r, a, d = demo.revoked, demo.alert, demo.drill
+    return (f"Key revoked: the reader key got {r['reader, before']} before and {r['reader, after']} after the gateway "
+            f"restarted on the new keys file (admin key: {r['admin, after']}). {ALERT} fired "
+            f"{a['seconds to fire']:.1f} s after Redis froze ({a['degraded while frozen']}/{a['answers while frozen']} "
+            f"answers degraded meanwhile) and resolved {a['seconds to resolve']:.1f} s after it answered again. "
+            f"Drill: {d.report()}.")  # fmt: skip
