@@ -7,7 +7,13 @@ import json
 
 import pytest
 
-from workbench.lessons.operations import ALERT, BENCH_COMMAND, demonstrate, replicas_reading, replicas_statement
+from workbench.lessons.operations import (
+    ALERT,
+    BENCH_COMMAND,
+    demonstrate,
+    replicas_reading,
+    replicas_statement,
+)
 
 FIGURES = {"command": "benchmarks/bench_replicas.py --quick", "cpus": 2, "load_before": "1.0 1.0 1.0",
            "load_after": "2.0 1.5 1.0", "p99_budget_ms": 50.0, "finished": "2026-12-06 05:00:00 UTC",

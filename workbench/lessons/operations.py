@@ -134,7 +134,7 @@ def demonstrate(step_timeout_s: float = 60.0, workdir: str | Path | None = None,
         # 1. a key revoked
         say("revoking a key")
         with httpx.Client(base_url=gw.url, timeout=30) as http:
-            ask = lambda key: http.get("/recommend", params={"user": users[0]}, headers={"X-API-Key": key}).status_code  # noqa: E731
+            ask = lambda key: http.get("/recommend", params={"user": users[0]}, headers={"X-API-Key": key}).status_code
             demo.revoked["reader, before"] = ask(reader)
         t0 = time.perf_counter()
         kept = ApiKeys([ApiKey(k.name, k.scope, k.key) for k in keys if k.name != "reader"])
@@ -158,9 +158,9 @@ def demonstrate(step_timeout_s: float = 60.0, workdir: str | Path | None = None,
         demo.add("Prometheus scraping (every 0.5 s, 5 s window)", t0, f"{len(prom.targets())} targets up")
         http = stack.enter_context(httpx.Client(base_url=gw.url, timeout=30, headers={"X-API-Key": admin}))
         some = iter(users * 50)
-        rec = lambda: http.get("/recommend", params={"user": next(some)}).json()["degraded"]  # noqa: E731
+        rec = lambda: http.get("/recommend", params={"user": next(some)}).json()["degraded"]
         demo.alert["degraded before"] = sum(rec() is not None for _ in range(20))
-        listed = lambda: [a for a in prom.alerts() if a["name"] == ALERT]  # noqa: E731
+        listed = lambda: [a for a in prom.alerts() if a["name"] == ALERT]
         demo.alert["listed before"] = len(listed())
         flags: list = []
         frozen_until = [0.0]
@@ -209,7 +209,7 @@ def replicas_statement(reading: dict | None) -> str:
                 f"its figures to `{BENCH_JSON}`, and this page reads them.")  # fmt: skip
     one, two = reading["replicas"].get("1"), reading["replicas"].get("2")
     budget = reading.get("p99_budget_ms", 50.0)
-    held = lambda b: "none of the rates tried" if b is None else f"{b['rate']:g} req/s (p99 {b['p99_ms']:.1f} ms there)"  # noqa: E731
+    held = lambda b: "none of the rates tried" if b is None else f"{b['rate']:g} req/s (p99 {b['p99_ms']:.1f} ms there)"
     ratio = ("no ratio (a count held none of the rates)" if not (one and two)
              else f"a ratio of {two['rate'] / one['rate']:.2f}×")  # fmt: skip
     return (f"One replica against two: the highest rate holding p99 ≤ {budget:g} ms is {held(one)} with one replica "
