@@ -18,7 +18,8 @@ window, a 1 s ``for``, scrapes every 0.5 s: production uses 1 m and 1 m). Then, 
 3. **a drill**: `workbench.serving.drills.redis_wipe` through the gateway: Redis wiped, time until
    every asked user gets a personalised answer again, slates compared with those before.
 
-Everything is stopped when the run ends (or fails); each wait is bounded (``step_timeout_s``).
+Everything is stopped when the run ends (or fails); each wait is bounded (``step_timeout_s``); the
+children also get SIGTERM from the kernel if this process dies first (``die_with_parent``).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def demonstrate(step_timeout_s: float = 60.0, workdir: str | Path | None = None,
         if tmp is not None:
             stack.callback(tmp.cleanup)
         t0 = time.perf_counter()
-        redis = stack.enter_context(RedisServer(dir=work / "redis"))
+        redis = stack.enter_context(RedisServer(dir=work / "redis", die_with_parent=True))
         servers = []
         for _ in range(2):
             service = RecommenderService(model, redis.url, SQLiteEventLog(work / "events.sqlite"), config)
@@ -128,7 +129,7 @@ def demonstrate(step_timeout_s: float = 60.0, workdir: str | Path | None = None,
         keys = ApiKeys.generate()
         keys.write(work / "keys.txt")
         reader, admin = keys.by_name("reader").key, keys.by_name("admin").key
-        gw = stack.enter_context(Gateway(ups, keys))
+        gw = stack.enter_context(Gateway(ups, keys, die_with_parent=True))
         demo.add("stack started", t0, f"redis-server, {len(servers)} replicas, nginx gateway on {gw.url}")
 
         # 1. a key revoked
@@ -141,7 +142,7 @@ def demonstrate(step_timeout_s: float = 60.0, workdir: str | Path | None = None,
         kept.write(work / "keys.txt")
         port = gw.port
         gw.stop()
-        gw = stack.enter_context(Gateway(ups, ApiKeys.load(work / "keys.txt"), port=port))
+        gw = stack.enter_context(Gateway(ups, ApiKeys.load(work / "keys.txt"), port=port, die_with_parent=True))
         with httpx.Client(base_url=gw.url, timeout=30) as http:
             demo.revoked["reader, after"] = ask(reader)
             demo.revoked["admin, after"] = ask(admin)
@@ -152,7 +153,7 @@ def demonstrate(step_timeout_s: float = 60.0, workdir: str | Path | None = None,
         say("starting Prometheus; freezing Redis until the alert fires")
         t0 = time.perf_counter()
         prom = stack.enter_context(PrometheusServer(ups, gateway=gw.url.removeprefix("http://"), scrape_s=0.5,
-                                                    evaluate_s=0.5, window="5s", for_="1s"))  # fmt: skip
+                                                    evaluate_s=0.5, window="5s", for_="1s", die_with_parent=True))  # fmt: skip
         _wait("Prometheus sees every target up", lambda: len(t := prom.targets()) == 3
               and all(x["health"] == "up" for x in t), step_timeout_s)  # fmt: skip
         demo.add("Prometheus scraping (every 0.5 s, 5 s window)", t0, f"{len(prom.targets())} targets up")
