@@ -1,7 +1,11 @@
 """One replica against two behind the gateway with authentication, in ONE run (issue 23's targets).
 
     .venv/bin/python benchmarks/bench_replicas.py [--data movielens-100k] [--cache-dir data] [--duration 10]
-        [--rates 50,100,...] [--config C] [--small] [--quick]
+        [--rates 50,100,...] [--config C] [--small] [--quick] [--json data/bench/replicas.json]
+
+The figures (every step, the fixed rate, the highest rate held per replica count, CPUs, load
+averages, the command) are also saved as JSON (``--json``; git-ignored under data/), which page 13
+reads (`workbench.lessons.operations.replicas_reading`).
 
 For 1 and then 2 replicas: `workbench serve --replicas N --auth` (a child process: Redis, N service
 processes, Debian's nginx with API keys), then wrk through the gateway with the reader key, users
@@ -31,11 +35,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import math
 import os
 import re
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +125,8 @@ def main() -> None:
     ap.add_argument("--rates", default="50,100,150,200,250,300,400,500,600,800,1000,1200,1600",
                     help="the rates tried in turn for the highest one holding p99 <= 50 ms")  # fmt: skip
     ap.add_argument("--quick", action="store_true", help="a check that it works: 3 s steps, rates doubling")
+    ap.add_argument("--json", default=str(ROOT / "data" / "bench" / "replicas.json"),
+                    help="where the figures are saved for page 13 (default data/bench/replicas.json, git-ignored)")  # fmt: skip
     args = ap.parse_args()
     if args.quick:
         args.duration, args.rates = 3.0, "50,100,200,400,800,1600"
@@ -134,6 +143,8 @@ def main() -> None:
           f"no-cache; through the gateway with an API key; load average {load_average()}")  # fmt: skip
     fixed = None
     best: dict[int, dict | None] = {}
+    steps: list[dict] = []
+    load_start = load_average()
     for n in (1, 2):
         keys_path = tmp / "keys.txt"
         serve_args = ["--data", args.data, "--cache-dir", args.cache_dir, "--config", config, "--replicas", str(n), "--auth",
@@ -155,6 +166,7 @@ def main() -> None:
                 held = st["p99_ms"] <= P99_BUDGET_MS and st["errors"] == 0 and st["achieved"] >= MIN_ACHIEVED * rate
                 print(f"  {n} replica(s) at {rate:g} req/s: achieved {st['achieved']:.1f}, p99 {st['p99_ms']:.1f} ms, "
                       f"{st['errors']} errors: {'holds' if held else 'misses'} (load {before} → {load_average()})")  # fmt: skip
+                steps.append({"replicas": n, "rate": rate, **st, "held": held, "load": f"{before} → {load_average()}"})
                 if not held:
                     break
                 best[n] = {**st, "rate": rate}
@@ -170,6 +182,20 @@ def main() -> None:
               f"--rates: the ratio is as coarse as they are; one run, no interval; load average {load_average()} at the end)")  # fmt: skip
     else:
         print(f"ratio 2 replicas / 1: not defined (a count held none of the rates) on {os.cpu_count()} CPUs")
+    save(args.json, {"command": "benchmarks/bench_replicas.py " + " ".join(sys.argv[1:]), "data": args.data,
+                     "small": bool(args.small), "duration_s": args.duration, "cpus": os.cpu_count(),
+                     "p99_budget_ms": P99_BUDGET_MS, "fixed": fixed, "steps": steps,
+                     "replicas": {str(n): best[n] for n in (1, 2)},
+                     "load_before": load_start, "load_after": load_average(),
+                     "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())})  # fmt: skip
+
+
+def save(path: str, figures: dict) -> None:
+    """The run's figures as JSON (read by page 13: `workbench.lessons.operations.replicas_reading`)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=1))
+    print(f"figures saved to {out}")
 
 
 if __name__ == "__main__":
