@@ -37,12 +37,14 @@ lab: $(STAMP)
 evaluate: $(STAMP)
 	$(BIN)/workbench evaluate $(DATA_ARGS) --model $(or $(MODEL),popular)
 
+# two pytest-xdist workers, a test file each at a time (most tests wait on a child process: a notebook run,
+# a server, Chromium); the workers share one model store (tests/conftest.py)
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # the quick loop while editing: everything but the tests marked slow (notebook runs, browsers, many fits)
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 # The browser test drives Debian's Chromium (test tools never download their own browser); the
 # serving tests run Debian's redis-server, nginx (the gateway) and prometheus (no fakes); wrk measures. Missing ones are installed together, after

@@ -1,13 +1,16 @@
 """Suite-wide fixtures.
 
 - The model store lives in a fresh temporary folder for the whole run (inherited by the notebook and
-  CLI subprocesses), so tests never read or fill the user's data/models/.
+  CLI subprocesses), so tests never read or fill the user's data/models/. Under pytest-xdist (`make
+  test` runs two workers) the workers share one store: the store's lock makes a second worker wait
+  for an artefact the first is training instead of training it again.
 - ``tiny_pipeline_toml``: the cheap pipeline the serving and loop tests share (EASE, item-kNN and
   popularity fused, a two-epoch Wide & Deep ranker), as a TOML file.
 - ``redis``: one real redis-server for the session (Debian's; `make test` installs it). Without it
   the tests that need it fail, loudly, instead of being skipped.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -37,7 +40,12 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session", autouse=True)
 def isolated_model_store(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    mp.setenv("WORKBENCH_MODEL_STORE", str(tmp_path_factory.mktemp("model-store")))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one store for every worker of this run
+        store = tmp_path_factory.getbasetemp().parent / "model-store"
+        store.mkdir(exist_ok=True)
+    else:
+        store = tmp_path_factory.mktemp("model-store")
+    mp.setenv("WORKBENCH_MODEL_STORE", str(store))
     yield
     mp.undo()
 

@@ -27,18 +27,48 @@ EXPERIMENTS = ROOT / "notebooks" / "experiments_panel.ipynb"
 
 
 EXECUTE = """
-import sys, nbformat
+import sys, time
+from queue import Empty
+
+import nbformat
 from nbclient import NotebookClient
+
+
+def polled(get_msg):
+    # A message that has arrived can go unseen by zmq.asyncio's poll until its timeout ends (nbclient#312:
+    # "when cell contains ipywidget, execute cell will sometimes block"); seen here as a client waiting out
+    # its whole cell timeout on an idle kernel. Poll in steps of at most 0.5 s: each step looks at the
+    # socket afresh, so a reply is read within half a second of its arrival, and the timeout still holds.
+    async def get(timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = 0.5 if deadline is None else min(0.5, max(0.0, deadline - time.monotonic()))
+            try:
+                return await get_msg(timeout=step)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+    return get
+
+
+class Client(NotebookClient):
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        kc.shell_channel.get_msg = polled(kc.shell_channel.get_msg)
+        kc.iopub_channel.get_msg = polled(kc.iopub_channel.get_msg)
+        return kc
+
+
 nb = nbformat.read(sys.argv[1], as_version=4)
-NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": sys.argv[3]}}).execute()
+Client(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": sys.argv[3]}}).execute()
 nbformat.write(nb, sys.argv[2])
 """
 
 
 def _execute(path, env, tmp_path):
-    """Run the notebook as JupyterLab would, its client in a process of its own: a client inside this
-    long-lived test process (after other tests' event loops, threads and sockets) was seen waiting
-    forever on an idle kernel, while the same notebooks run cleanly from a fresh process."""
+    """Run the notebook as JupyterLab would, its client in a process of its own whose kernel channels
+    are polled in short steps (see ``polled`` above: the client was seen waiting out its whole timeout
+    on an idle kernel, in this process and in a fresh one)."""
     out = tmp_path / path.name
     subprocess.run([sys.executable, "-c", EXECUTE, str(path), str(out), str(ROOT / "notebooks")], env=env, check=True,
                    timeout=900)  # fmt: skip
