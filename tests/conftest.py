@@ -38,7 +38,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def isolated_model_store(tmp_path_factory):
+def model_store(tmp_path_factory) -> Path:
+    """The run's model store (see the module docstring). The only fixture that points
+    ``WORKBENCH_MODEL_STORE`` anywhere for the session: two session fixtures each setting it, as the
+    serving and notebook suites once did, leave it at whichever ran last, and a worker that runs both
+    suites stores into one and looks into the other."""
     mp = pytest.MonkeyPatch()
     if os.environ.get("PYTEST_XDIST_WORKER"):  # one store for every worker of this run
         store = tmp_path_factory.getbasetemp().parent / "model-store"
@@ -46,7 +50,7 @@ def isolated_model_store(tmp_path_factory):
     else:
         store = tmp_path_factory.mktemp("model-store")
     mp.setenv("WORKBENCH_MODEL_STORE", str(store))
-    yield
+    yield store
     mp.undo()
 
 

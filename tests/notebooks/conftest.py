@@ -17,20 +17,6 @@ STORE_ENV = "WORKBENCH_MODEL_STORE"
 
 
 @pytest.fixture(scope="session")
-def model_store(tmp_path_factory):
-    """One model store for the whole session, shared by this process and every notebook it runs:
-    the first user of a pipeline trains and stores it, the others load it (as on a reader's machine)."""
-    folder = tmp_path_factory.mktemp("models")
-    before = os.environ.get(STORE_ENV)
-    os.environ[STORE_ENV] = str(folder)
-    yield folder
-    if before is None:
-        os.environ.pop(STORE_ENV, None)
-    else:
-        os.environ[STORE_ENV] = before
-
-
-@pytest.fixture(scope="session")
 def small_env(model_store, tmp_path_factory):
     """Environment for notebook subprocesses: the small synthetic world, single-threaded BLAS, the session's store,
     and the session's own folders for persisted page results and typed answers (never the project's data/)."""

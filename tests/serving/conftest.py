@@ -31,18 +31,6 @@ def redis_server_installed() -> str:
 
 
 @pytest.fixture(scope="session")
-def model_store(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("models")
-    old = os.environ.get("WORKBENCH_MODEL_STORE")
-    os.environ["WORKBENCH_MODEL_STORE"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("WORKBENCH_MODEL_STORE", None)
-    else:
-        os.environ["WORKBENCH_MODEL_STORE"] = old
-
-
-@pytest.fixture(scope="session")
 def stored_model(model_store, tiny_pipeline_toml):
     """The tiny pipeline on the small world, from the session's model store (trained on first use)."""
     from workbench.serving.model import load_model
