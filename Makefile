@@ -38,9 +38,9 @@ evaluate: $(STAMP)
 	$(BIN)/workbench evaluate $(DATA_ARGS) --model $(or $(MODEL),popular)
 
 # two pytest-xdist workers, a test file each at a time (most tests wait on a child process: a notebook run,
-# a server, Chromium); the workers share one model store (tests/conftest.py)
+# a server, Chromium); the workers share one model store (tests/conftest.py); the 25 slowest tests are listed
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
 
 # the quick loop while editing: everything but the tests marked slow (notebook runs, browsers, many fits)
 test-fast: $(STAMP)
