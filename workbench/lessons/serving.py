@@ -35,7 +35,9 @@ class ServingLab:
     def __init__(self, trained: Any, config: ServiceConfig | None = None) -> None:
         self.model = ServedModel(trained.pipeline, trained.train, trained.key, trained.describe())
         self.folder = Path(tempfile.mkdtemp(prefix="workbench-serving-lab-"))
-        self.redis = RedisServer(dir=self.folder / "redis").start()
+        # dies with the notebook's process even when that process is killed and runs no atexit (a served
+        # page's kernel stopped with its server left this Redis running)
+        self.redis = RedisServer(dir=self.folder / "redis", die_with_parent=True).start()
         self.service = RecommenderService(self.model, self.redis.url, SQLiteEventLog(self.folder / "events.sqlite"),
                                           config or ServiceConfig())  # fmt: skip
         self.app = create_app(self.service)

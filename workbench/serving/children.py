@@ -2,8 +2,10 @@
 
 - `die_with_parent` is a ``preexec_fn`` that asks Linux to send the child SIGTERM when the thread
   that started it ends (``prctl(PR_SET_PDEATHSIG)``): a parent killed with SIGKILL, which runs no
-  cleanup, still leaves no orphan. Use it only from a thread that lives as long as the child (the
-  main thread of a command), since the signal follows the starting *thread*.
+  cleanup, still leaves no orphan. The signal follows the starting *thread*, so `popen_tied` starts
+  a child from the main thread, or from one keeper thread that lives as long as the process when
+  asked from any other (a notebook's cell, a server's worker): the child then dies with the process,
+  not with the short-lived thread that asked for it.
 - `stop_pid` stops one process by its PID: SIGTERM, then SIGKILL after a grace period.
 - `sigterm_exits` turns SIGTERM into ``SystemExit(143)`` (and SIGINT into KeyboardInterrupt) so that ``finally`` blocks (the cleanup
   of a command) run; uvicorn, which re-raises the signal it caught once it has shut down, then
@@ -18,7 +20,9 @@ from __future__ import annotations
 import ctypes
 import signal
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +33,18 @@ def die_with_parent() -> None:
     """``preexec_fn``: SIGTERM this child when its parent (thread) dies (Linux)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+
+_KEEPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-child-keeper")
+
+
+def popen_tied(args: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen(args, **kwargs)`` whose child gets SIGTERM when this process dies (SIGKILL
+    included): started from the main thread, or else from the keeper thread, which lives as long as
+    the process."""
+    if threading.current_thread() is threading.main_thread():
+        return subprocess.Popen(args, preexec_fn=die_with_parent, **kwargs)
+    return _KEEPER.submit(subprocess.Popen, args, preexec_fn=die_with_parent, **kwargs).result()
 
 
 def alive(pid: int) -> bool:

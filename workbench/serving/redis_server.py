@@ -57,9 +57,8 @@ class RedisServer:
     """Debian's ``redis-server`` as a child process on ``host:port`` (port None: a free one).
 
     dir: working directory (None: a temporary one, deleted by `stop`); maxmemory_mb: memory cap
-    (evicting least-recently-used keys when reached); die_with_parent: the server gets SIGTERM when the
-    thread that started it ends (`workbench.serving.children.die_with_parent`: a SIGKILLed command
-    leaves no orphan; for commands, whose main thread starts it).
+    (evicting least-recently-used keys when reached); die_with_parent: the server gets SIGTERM when
+    this process dies, SIGKILL included, whichever thread started it (`workbench.serving.children.popen_tied`).
     """
 
     def __init__(self, port: int | None = None, dir: str | Path | None = None, host: str = "127.0.0.1",
@@ -98,10 +97,10 @@ class RedisServer:
                 "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
                 "--maxmemory", f"{self.maxmemory_mb}mb", "--maxmemory-policy", "allkeys-lru",
                 "--logfile", str(self.dir / "redis.log")]  # fmt: skip
-        from workbench.serving.children import die_with_parent, wait_ready
+        from workbench.serving.children import popen_tied, wait_ready
 
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        preexec_fn=die_with_parent if self.die_with_parent else None)  # fmt: skip
+        popen = popen_tied if self.die_with_parent else subprocess.Popen
+        self.process = popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             wait_ready(self.process, lambda: _ping(self.host, self.port), timeout, f"redis-server on port {self.port}",
                        log=self.dir / "redis.log")  # fmt: skip
