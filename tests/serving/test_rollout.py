@@ -20,6 +20,26 @@ from workbench.serving.service import ServiceConfig
 PATIENT = ServiceConfig(redis_timeout_ms=2000.0, ranker_budget_ms=10_000.0, exploration_rate=0.0)
 
 
+def steady_client(url: str, users, stop: threading.Event, outcomes: list) -> threading.Thread:
+    """A client asking ``url`` for one user after another (cache bypassed) every 10 ms until ``stop``:
+    each answer's (status, model version) or (error type, None) goes into ``outcomes``."""
+    def load():
+        with httpx.Client(base_url=url, timeout=30) as c:
+            i = 0
+            while not stop.is_set():
+                try:
+                    r = c.get("/recommend", params={"user": int(users[i % len(users)])}, headers={"Cache-Control": "no-cache"})
+                    outcomes.append((r.status_code, r.json()["model_version"] if r.status_code == 200 else r.text[:80]))
+                except httpx.HTTPError as exc:
+                    outcomes.append((type(exc).__name__, None))
+                i += 1
+                time.sleep(0.01)
+
+    client = threading.Thread(target=load, daemon=True)
+    client.start()
+    return client
+
+
 @pytest.fixture(scope="module")
 def bad_model(model_store, tiny_pipeline_toml):
     """Another fitted pipeline (another seed, one epoch): a different version, different answers."""
@@ -55,21 +75,7 @@ def test_bad_model_promoted_then_rolled_back_without_a_failed_request(stored_mod
                 before = {int(u): http.get("/recommend", params={"user": int(u)}).json()["items"] for u in users}
                 outcomes, stop = [], threading.Event()
 
-                def load():  # a steady client through the gateway during both switches
-                    with httpx.Client(base_url=gw.url, timeout=30) as c:
-                        i = 0
-                        while not stop.is_set():
-                            try:
-                                r = c.get("/recommend", params={"user": int(users[i % len(users)])},
-                                          headers={"Cache-Control": "no-cache"})  # fmt: skip
-                                outcomes.append((r.status_code, r.json()["model_version"] if r.status_code == 200 else r.text[:80]))
-                            except httpx.HTTPError as exc:
-                                outcomes.append((type(exc).__name__, None))
-                            i += 1
-                            time.sleep(0.01)
-
-                client = threading.Thread(target=load, daemon=True)
-                client.start()
+                client = steady_client(gw.url, users, stop, outcomes)  # through the gateway during both switches
                 try:
                     promoted = rollout.promote(bad_model)
                     during_bad = {int(u): http.get("/recommend", params={"user": int(u)}).json() for u in users[:5]}
@@ -122,20 +128,7 @@ def test_rollback_command_switches_the_running_replicas_back_under_load(stored_m
             before = {u: http.get("/recommend", params={"user": u}).json() for u in users}
             outcomes, stop = [], threading.Event()
 
-            def load():
-                with httpx.Client(base_url=server.url, timeout=30) as c:
-                    i = 0
-                    while not stop.is_set():
-                        try:
-                            r = c.get("/recommend", params={"user": users[i % len(users)]}, headers={"Cache-Control": "no-cache"})
-                            outcomes.append((r.status_code, r.json().get("model_version") if r.status_code == 200 else r.text[:80]))
-                        except httpx.HTTPError as exc:
-                            outcomes.append((type(exc).__name__, None))
-                        i += 1
-                        time.sleep(0.01)
-
-            client = threading.Thread(target=load, daemon=True)
-            client.start()
+            client = steady_client(server.url, users, stop, outcomes)
             try:
                 promoted = workbench("promote", "--port", port, "--model", str(bad_folder))
                 during = {u: http.get("/recommend", params={"user": u}).json()["model_version"] for u in users}
