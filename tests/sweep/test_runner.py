@@ -332,3 +332,16 @@ def test_configs_grouped_into_tasks_give_the_per_config_figures(cluster, stored,
         pipe.config = PipelineConfig.from_dict(json.loads(row["config"]))
         slate = pipe.rerank_stage(pipe.rank_stage(users), 10)
         assert_same_figures(row, wide_row(metric_table(slate.items, warm.train, warm.test, users, (10,))))
+
+
+def test_connect_starts_workers_with_the_malloc_settings():
+    """The LocalCluster `connect` starts gives each worker `WORKER_MALLOC` (glibc reads it at process start):
+    without it a worker's task thread faulted its freed arrays in anew for every config."""
+    import os
+
+    from workbench.sweep.runner import WORKER_MALLOC, connect
+
+    with connect(workers=1) as client:
+        env = client.run(lambda: {k: os.environ.get(k) for k in WORKER_MALLOC})
+    assert list(env.values()) == [WORKER_MALLOC]
+    assert int(WORKER_MALLOC["MALLOC_TRIM_THRESHOLD_"]) >= int(WORKER_MALLOC["MALLOC_MMAP_THRESHOLD_"]) >= 1 << 20

@@ -75,6 +75,12 @@ QUIET_INTERVALS = {"distributed.admin.tick.interval": "1s", "distributed.admin.s
                    "distributed.scheduler.work-stealing-interval": "1s"}  # fmt: skip
 
 
+# glibc's malloc in each LocalCluster worker (environment variables read at its start; see `connect`):
+# arrays up to 32 MB come from the heap, and up to 128 MB of freed heap is kept for the next config
+# instead of being handed back to the kernel and faulted in again.
+WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(128 << 20)}
+
+
 @contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None, client: Any = None) -> Iterator[Any]:
     """A `distributed.Client`: ``client`` as given, else on ``scheduler``, else on a new LocalCluster
@@ -99,13 +105,17 @@ def connect(scheduler: str | None = None, workers: int | None = None, client: An
     nanny = logging.getLogger("distributed.nanny")
     # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which also fixes glibc's mmap threshold:
     # every numpy array over 128 KB is then mapped and unmapped anew, and stage 3 + metrics took twice the
-    # CPU time (measured: benchmarks/RESULTS.md, "Sweeps on Dask"). The workers keep glibc's default. Nor do
+    # CPU time (measured: benchmarks/RESULTS.md, "Sweeps on Dask"). glibc's default is no cure either: a
+    # worker runs its tasks in a thread of its own, whose freed memory glibc handed back to the kernel, so
+    # each config faulted in 13-16 MB anew (3,300-4,000 minor page faults per config against 2 in a plain
+    # loop, and 53-57 ms of CPU per config against 41-45: benchmarks/RESULTS.md, "The sweep's in-task cost,
+    # third session"). The workers get `WORKER_MALLOC` instead: 2.4 faults and 41-44 ms per config. Nor do
     # they sample their own stacks every 10 ms for a dashboard this cluster does not serve. Nor do the
     # processes wake every 20 ms (event-loop tick), 100 ms (memory monitor, work stealing) and 500 ms (system
     # monitor): those cost 35-38 ms of CPU a second in the client with the scheduler and 16-18 in each worker,
     # idle, against 7 and 3 at the intervals below (benchmarks/RESULTS.md, "Sweep overhead, issue 24").
-    quiet = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": False,
-             **QUIET_INTERVALS}  # fmt: skip
+    quiet = {**{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_MALLOC.items()},
+             "distributed.worker.profile.enabled": False, **QUIET_INTERVALS}  # fmt: skip
     with dask.config.set(quiet), \
             LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address="127.0.0.1:0") as cluster:  # fmt: skip
