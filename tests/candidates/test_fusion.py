@@ -121,3 +121,42 @@ def test_generator_cold_user_gets_popular_from_every_source(block_world):
     assert each["knn"].items.tolist() == each["pop"].items.tolist()
     with pytest.raises(ValueError, match="13"):
         gen.retrieve([13], 5)
+
+
+def test_a_wide_catalogue_fuses_among_the_proposed_cells_by_hand():
+    """Beside 1,000 items the two lists are narrow (`fusion.WIDE`): the same hand-computed RRF as above."""
+    fused = fuse({"a": A, "b": B}, n=6, weights={"a": 1.0, "b": 2.0}, rrf_k=2.0, use_quotas=False,
+                 available=np.ones(1000, bool))  # fmt: skip
+    expected = {0: 1 / 3, 1: 1 / 4, 2: 1 / 5 + 2 / 3, 3: 1 / 6, 4: 2 / 4, 5: 2 / 5}
+    assert fused.items[0].tolist() == sorted(expected, key=lambda i: -expected[i])
+    np.testing.assert_allclose(fused.scores[0], sorted(expected.values(), reverse=True), rtol=1e-6)
+    assert dict(zip(fused.items[0].tolist(), fused.sources[0].tolist())) == {0: 1, 1: 1, 2: 3, 3: 1, 4: 2, 5: 2}
+
+
+@pytest.mark.parametrize("method,use_quotas", [("rrf", False), ("rrf", True), ("max_score", False)])
+def test_fusing_among_the_proposed_cells_equals_the_dense_table(monkeypatch, method, use_quotas):
+    """Both ways of choosing the fused cells (`fusion.WIDE` forced each way) give the same candidates, with
+    seen and unavailable items dropped, on lists without ties (continuous weights and scores)."""
+    import workbench.candidates.fusion as fusion
+
+    rng = np.random.default_rng(3)
+    n_users, n_items, k = 30, 400, 40
+    lists = {}
+    for s in ("a", "b", "c"):
+        items = np.argsort(rng.random((n_users, n_items)), axis=1)[:, :k]  # distinct items per row
+        items[rng.random(items.shape) < 0.1] = -1
+        scores = np.where(items >= 0, -np.sort(-rng.random((n_users, k)), axis=1) * (1 + 9 * (s == "b")), -np.inf)
+        lists[s] = CandidateSet(users=np.arange(n_users), items=items, scores=scores.astype(np.float32))
+    seen = sp.random(n_users, n_items, density=0.05, format="csr", random_state=4)
+    available = rng.random(n_items) > 0.1
+    weights = dict(zip(lists, rng.random(3) + 0.5))
+    out = {}
+    for wide in (0, 10**9):  # 0: always among the proposed cells; 10**9: always the dense table
+        monkeypatch.setattr(fusion, "WIDE", wide)
+        out[wide] = fuse(lists, 50, weights, method=method, use_quotas=use_quotas, seen=seen, available=available)
+    a, b = out[0], out[10**9]
+    for field in ("items", "sources", "source_ranks"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    np.testing.assert_array_equal(a.scores, b.scores)
+    assert not seen[np.arange(n_users)[:, None], np.maximum(a.items, 0)].toarray()[a.items >= 0].any()
+    assert available[a.items[a.items >= 0]].all()

@@ -22,13 +22,14 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from workbench.candidates.base import BATCH_CELLS, CandidateSource, NotFittedError, check_k, check_users
+from workbench.candidates.base import BATCH_CELLS, CandidateSource, NotFittedError, best_columns, check_k, check_users
 from workbench.candidates.registry import SOURCES, TUNED_SOURCE_PARAMS
 from workbench.data.dataset import Dataset
 from workbench.progress import report
 from workbench.types import PAD, CandidateSet
 
 FUSION_METHODS = ("rrf", "max_score")
+WIDE = 4  # `_fuse_batch` picks among the proposed cells when the catalogue is this many times their number
 # The textbook's split: collaborative 0.4 (shared by EASE, item-kNN and ALS), content 0.3,
 # two-tower 0.2, trending 0.1.
 DEFAULT_WEIGHTS = {"ease": 0.2, "itemknn": 0.1, "als": 0.1, "content": 0.3, "two_tower": 0.2, "trending": 0.1}
@@ -113,32 +114,39 @@ def fuse(
     step = max(1, BATCH_CELLS // n_items)
     for lo in range(0, len(users), step):
         rows = slice(lo, lo + step)
-        blocked = np.zeros((len(users[rows]), n_items), dtype=bool)
-        if seen is not None:
-            blocked |= seen[users[rows]].toarray() != 0
+        b = len(users[rows])
+        blocked = np.zeros(b * n_items + 1, dtype=bool)  # flat, with the spare cell `_fuse_batch` uses
+        table = blocked[:-1].reshape(b, n_items)
         if available is not None:
-            blocked |= ~np.asarray(available, dtype=bool)[None, :]
-        batch = _fuse_batch([cs.items[rows] for cs in sets], [cs.scores[rows] for cs in sets], blocked, n, w, q,
-                            method, rrf_k)  # fmt: skip
+            table |= ~np.asarray(available, dtype=bool)[None, :]
+        if seen is not None:
+            table[seen[users[rows]].nonzero()] = True
+        batch = _fuse_batch([cs.items[rows] for cs in sets], [cs.scores[rows] for cs in sets], blocked, n_items, n,
+                            w, q, method, rrf_k)  # fmt: skip
         for key, value in batch.items():
             out[key][rows, : value.shape[1]] = value
     return CandidateSet(users=users, source_names=names, **out)
 
 
 def _fuse_batch(
-    items: list[np.ndarray], scores: list[np.ndarray], blocked: np.ndarray, n: int, w: np.ndarray, q: np.ndarray,
-    method: str, rrf_k: float,
+    items: list[np.ndarray], scores: list[np.ndarray], blocked: np.ndarray, n_items: int, n: int, w: np.ndarray,
+    q: np.ndarray, method: str, rrf_k: float,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """Fuse one batch of users on dense ``[b, n_items]`` tables, flattened with one spare cell at the
-    end that absorbs padding and dropped items."""
-    b, n_items = blocked.shape
+    end that absorbs padding and dropped items (``blocked``: bool ``[b · n_items + 1]``, True where an
+    item is dropped for a user; the spare cell is set here).
+
+    The ``n`` best cells by fused score (quota cells first) are chosen among the proposed cells
+    alone when the catalogue is at least `WIDE` times as wide as the sources' lists together (a
+    large catalogue: a pass over the lists instead of over ``[b, n_items]``), else over the table."""
+    b = len(items[0])
     size = b * n_items
     base = (np.arange(b, dtype=np.int64) * n_items)[:, None]
-    blocked = np.append(blocked.ravel(), True)
+    blocked[size] = True
     fused = np.full(size + 1, 0.0 if method == "rrf" else -np.inf, dtype=np.float32)
     proposed = np.zeros(size + 1, dtype=bool)
     in_quota = np.zeros(size + 1, dtype=bool)
-    cells = []
+    cells, first = [], []
     for s, (its, raw) in enumerate(zip(items, scores)):
         flat = np.where(its >= 0, base + its, size)
         flat[blocked[flat]] = size
@@ -146,19 +154,24 @@ def _fuse_batch(
             fused[flat] += (w[s] / (rrf_k + 1.0 + np.arange(its.shape[1]))).astype(np.float32)
         else:
             fused[flat] = np.maximum(fused[flat], raw)
+        first.append(~proposed[flat])  # not proposed by an earlier source (a source lists an item once)
         proposed[flat] = True
         if q[s]:
             head = flat[:, : q[s] + int((flat == size).sum(axis=1).max(initial=0))]
             in_quota[np.where(np.cumsum(head < size, axis=1) <= q[s], head, size)] = True
         cells.append(flat)
     fused[size] = -np.inf
-    key = np.where(in_quota[:size], np.inf, np.where(proposed[:size], fused[:size], -np.inf)).reshape(b, n_items)
     kk = min(n, n_items)
-    if kk < n_items:
-        pick = np.argpartition(-key, kk - 1, axis=1)[:, :kk]
+    if WIDE * sum(c.shape[1] for c in cells) <= n_items:  # choose among the proposed cells, each once
+        cand = np.concatenate(cells, axis=1)
+        key = np.where(np.concatenate(first, axis=1) & (cand < size), np.where(in_quota[cand], np.inf, fused[cand]),
+                       -np.inf)  # fmt: skip
+        pick = best_columns(-key, kk) if kk < cand.shape[1] else np.broadcast_to(np.arange(cand.shape[1]), key.shape)
+        at = np.where(np.take_along_axis(key, pick, axis=1) > -np.inf, np.take_along_axis(cand, pick, axis=1), size)
     else:
-        pick = np.broadcast_to(np.arange(n_items), key.shape)
-    at = np.where(np.take_along_axis(key, pick, axis=1) > -np.inf, base + pick, size)
+        key = np.where(in_quota[:size], np.inf, np.where(proposed[:size], fused[:size], -np.inf)).reshape(b, n_items)
+        pick = best_columns(-key, kk) if kk < n_items else np.broadcast_to(np.arange(n_items), key.shape)
+        at = np.where(np.take_along_axis(key, pick, axis=1) > -np.inf, base + pick, size)
     at = np.take_along_axis(at, np.argsort(-fused[at], axis=1), axis=1)
     real = at < size
     out = {"items": np.where(real, at - base, PAD), "scores": fused[at].astype(np.float32),
