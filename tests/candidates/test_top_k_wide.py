@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from workbench.candidates.base import GROUPED_FROM, GROUPS, best_columns, top_k
+from workbench.candidates.base import GROUPED_FROM, GROUPED_MIN_COLUMNS, GROUPS, best_columns, top_k
 
 
 @pytest.mark.parametrize("n_extra", [0, 3, GROUPS - 1])  # a width that GROUPS divides, and two that it does not
 def test_best_columns_are_the_k_smallest_on_wide_rows(n_extra):
     rng = np.random.default_rng(n_extra)
     kk = 25
-    n = GROUPED_FROM * GROUPS * kk + n_extra  # wide enough for the grouped path
+    n = max(GROUPED_FROM * GROUPS * kk, GROUPED_MIN_COLUMNS) + n_extra  # wide enough for the grouped path
     neg = rng.standard_normal((40, n)).astype(np.float32)
     neg[:, rng.random(n) < 0.3] = np.inf  # ineligible cells (−inf scores)
     neg[0, :] = np.inf
@@ -27,7 +27,7 @@ def test_best_columns_are_the_k_smallest_on_wide_rows(n_extra):
 
 def test_top_k_wide_rows_match_a_full_sort_without_ties():
     rng = np.random.default_rng(7)
-    scores = rng.permutation(30 * 5000).reshape(30, 5000).astype(np.float32)  # distinct: no ties
+    scores = rng.permutation(30 * 5000).reshape(30, 5000).astype(np.float32)  # grouped: 5,000 ≥ 3 · 8 · 40  # distinct: no ties
     scores[:, ::7] = -np.inf
     items, top = top_k(scores, 40)
     order = np.argsort(-scores, axis=1)[:, :40]

@@ -107,6 +107,11 @@ class ItemKNN(CandidateSource):
             yield lo, hi, counts.reshape(hi - lo, n_items)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        scores = (self.history_[users] @ self.similarity_).toarray()
-        scores[scores <= 0] = -np.inf
+        """The sparse product's positive cells written into a ``-inf`` table (one pass over the table, not the
+        three of densifying it and then masking its cells ``≤ 0``; the same scores)."""
+        product = self.history_[users] @ self.similarity_
+        scores = np.full(product.shape, -np.inf, dtype=np.float32)
+        rows = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
+        positive = product.data > 0
+        scores[rows[positive], product.indices[positive]] = product.data[positive]
         return scores
