@@ -35,7 +35,7 @@ import numpy as np
 from workbench.provenance import package_versions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import ml20m_world  # noqa: E402  (the world's shape is bench_scale's)
+from bench_scale import ml20m_world  # the world's shape is bench_scale's
 
 
 def cpu_per_user(fn, n_users: int, repeats: int):
@@ -78,7 +78,7 @@ def main() -> None:
     print("versions:", ", ".join(f"{k} {v}" for k, v in package_versions(("numpy", "scipy", "faiss-cpu", "torch")).items()),
           f"| load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")  # fmt: skip
 
-    import workbench.candidates.fusion as fusion
+    from workbench.candidates import fusion
     from workbench.candidates.ann import search
     from workbench.candidates.base import BATCH_CELLS, best_columns
     from workbench.pipeline import STAGES
@@ -102,7 +102,7 @@ def main() -> None:
     print(f"recommend (stages 1-3, batches of 256 users): {rec:.3f} ms CPU per user (target ≤ 1 ms); wall per "
           "stage, last run: " + ", ".join(f"{s} {v / n:.3f}" for s, v in spent.items()) + " ms per user")
     stage1, _ = cpu_per_user(lambda: pipe.candidate_stage(users), n, r)
-    parts = {name: cpu_per_user(lambda: src.retrieve(users, k), n, r)[0] for name, src in gen.sources.items()}
+    parts = {name: cpu_per_user(lambda s=src: s.retrieve(users, k), n, r)[0] for name, src in gen.sources.items()}
     each = gen.retrieve_each(users, k)
 
     def fuse_all():
@@ -124,8 +124,8 @@ def main() -> None:
         if name not in ("itemknn", "als", "two_tower"):
             continue
         tables = [np.asarray(src._score(users[lo : lo + step]), dtype=np.float32) for lo in range(0, n, step)]
-        grouped, a = cpu_per_user(lambda: [best_columns(-t, k) for t in tables], n, r)
-        plain, b = cpu_per_user(lambda: [np.argpartition(-t, k - 1, axis=1)[:, :k] for t in tables], n, r)
+        grouped, a = cpu_per_user(lambda ts=tables: [best_columns(-t, k) for t in ts], n, r)
+        plain, b = cpu_per_user(lambda ts=tables: [np.argpartition(-t, k - 1, axis=1)[:, :k] for t in ts], n, r)
         vals = [np.sort(np.take_along_axis(t, x, axis=1), axis=1) for t, x in zip(tables, a)]
         ref = [np.sort(np.take_along_axis(t, x, axis=1), axis=1) for t, x in zip(tables, b)]
         same_set = all(np.array_equal(np.sort(x, 1), np.sort(y, 1)) for x, y in zip(a, b))

@@ -16,12 +16,16 @@ import os
 import pickle
 import sys
 
-from workbench.store import verify, DataSpec, load_pipeline
-from workbench.sweep import load_sweep, evaluation_users
+from workbench.store import DataSpec, load_pipeline, verify
+from workbench.sweep import evaluation_users, load_sweep
 from workbench.sweep.tasks import EvalInputs, pipeline_trials
 
+
 def measured(payloads, inputs, upstream, profile=False):
-    import gc, time, os, threading
+    import gc
+    import os
+    import threading
+    import time
     gct = [0.0, 0]; st = {}
     def cb(phase, info):
         if phase == "start": st["t"] = time.thread_time()
@@ -31,9 +35,11 @@ def measured(payloads, inputs, upstream, profile=False):
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0, c0, w0 = time.thread_time(), time.process_time(), time.perf_counter()
     if profile:
-        import cProfile, pstats, io
+        import cProfile
+        import io
+        import pstats
         pr = cProfile.Profile(); pr.enable()
-    rows = pipeline_trials(payloads, inputs, upstream)
+    pipeline_trials(payloads, inputs, upstream)
     if profile:
         pr.disable(); s = io.StringIO(); pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(12); prof = s.getvalue()
     else:
