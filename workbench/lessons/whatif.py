@@ -129,13 +129,35 @@ class WhatIf:
         slate = self.slate(knobs)
         return WhatIfResult(knobs, slate, self.metrics(slate))
 
+    def headline_of(self, slate: Slate) -> dict[str, float]:
+        """The ``HEADLINE`` means of ``slate``: the figures `WhatIfResult.headline` reads from the whole
+        table, computed alone (`workbench.metrics.evaluate` with ``only=``: the same code, so the same numbers)."""
+        table = evaluate(slate.items, self.relevance, ks=(slate.k,), users=slate.users, items=self._items,
+                         only=tuple(HEADLINE))  # fmt: skip
+        m = table.set_index("metric")["mean"]
+        return {name: float(m[name]) for name in HEADLINE if name in m.index}
+
     def frontier(self, knobs: Knobs, lams: Sequence[float] = LAM_GRID) -> pd.DataFrame:
         """Headline metrics at each λ in ``lams``, the other knobs fixed: the accuracy–diversity frontier."""
-        rows = []
-        for lam in lams:
-            res = self.run(dataclasses.replace(knobs, lam=float(lam)))
-            rows.append({"lam": float(lam), **res.headline()})
-        return pd.DataFrame(rows)
+        return self.frontier_runs(knobs, lams)[0]
+
+    def frontier_runs(self, knobs: Knobs, lams: Sequence[float] = LAM_GRID,
+                      keep: Sequence[float] = ()) -> tuple[pd.DataFrame, dict[float, WhatIfResult]]:  # fmt: skip
+        """`frontier`, and the whole `WhatIfResult` at each λ of ``keep`` (run once with the frontier's
+        points when ``lams`` holds it: a page that shows both pays once). The frontier's other points are
+        scored on the headline metrics alone (`headline_of`); the kept results carry no ``stages`` (the
+        ranked candidates are ``self.ranked``), so that they stay small on disk."""
+        keep = [float(x) for x in keep]
+        rows, kept = [], {}
+        for lam in dict.fromkeys([float(x) for x in lams] + keep):
+            at = dataclasses.replace(knobs, lam=lam)
+            slate = self.slate(at)
+            if lam in keep:
+                slate = dataclasses.replace(slate, stages={})
+                kept[lam] = WhatIfResult(at, slate, self.metrics(slate))
+            if lam in lams:
+                rows.append({"lam": lam, **(kept[lam].headline() if lam in kept else self.headline_of(slate))})
+        return pd.DataFrame(rows), kept
 
     def pickable_users(self, min_test_items: int = 2, limit: int = 300) -> np.ndarray:
         """Up to ``limit`` ranked users with at least ``min_test_items`` held-out items (for a user picker)."""
@@ -170,17 +192,27 @@ class WhatIf:
         return before.reset_index(drop=True), after.reset_index(drop=True)
 
 
-def prepare(trained: Trained) -> tuple[WhatIf, float]:
-    """Stages 1–2, once: rank every user's candidates with the fitted pipeline (`Pipeline.rank_stage`).
+def rank_every_user(trained: Trained) -> tuple[CandidateSet, float]:
+    """Stages 1–2 for every user of the split (`Pipeline.rank_stage`): the ranked candidates and the wall
+    time of the ranking in ms (what a page keeps on disk, keyed by the artefact, and hands to `prepare`)."""
+    t0 = time.perf_counter()
+    ranked = trained.pipeline.rank_stage(np.arange(trained.train.n_users))
+    return ranked, (time.perf_counter() - t0) * 1e3
+
+
+def prepare(trained: Trained, ranking: tuple[CandidateSet, float] | None = None) -> tuple[WhatIf, float]:
+    """Stages 1–2, once: rank every user's candidates with the fitted pipeline (`rank_every_user`).
 
     trained: the fitted pipeline and its split (`workbench.lessons.kit.trained`).
+    ranking: what `rank_every_user` returned for this artefact, when it was kept (not ranked again).
 
     Returns the `WhatIf` over every user, starting at the pipeline's own stage-3 config and k,
-    whose slider moves go through `Pipeline.rerank_stage`, and the wall time of this ranking in ms.
+    whose slider moves go through `Pipeline.rerank_stage`, and the wall time of the ranking in ms.
     """
     pipe, train, test = trained.pipeline, trained.train, trained.test
-    t0 = time.perf_counter()
-    ranked = pipe.rank_stage(np.arange(train.n_users))
+    ranked, ms = ranking if ranking is not None else rank_every_user(trained)
+    if len(ranked.users) != train.n_users:
+        raise ValueError(f"ranking holds {len(ranked.users)} users; expected every user of {train.name!r} ({train.n_users})")
     whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c),
                     knobs=Knobs.of(pipe.config.rerank_config(), pipe.config.k), pipeline=pipe)  # fmt: skip
-    return whatif, (time.perf_counter() - t0) * 1e3
+    return whatif, ms
