@@ -78,6 +78,10 @@ def test_frontier_runs_keep_whole_results_equal_to_single_runs(whatif):
         assert kept[lam].headline() == alone.headline()
     assert front.set_index("lam").loc[0.0].to_dict() == whatif.run(dataclasses.replace(knobs, lam=0.0)).headline()
     assert front.equals(whatif.frontier(knobs, lams=(0.0, 0.3, 1.0)))
+    alone, kept_alone = whatif.frontier_runs(knobs, lams=(0.0, 0.3, 1.0), keep=(0.3, 0.6), workers=1)  # no threads
+    assert alone.equals(front) and kept_alone[0.6].headline() == kept[0.6].headline()
+    with pytest.raises(ValueError, match="workers=0"):
+        whatif.frontier_runs(knobs, workers=0)
 
 
 def test_prepare_takes_a_kept_ranking_and_refuses_one_of_other_users(whatif):
