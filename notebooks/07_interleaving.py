@@ -128,16 +128,13 @@ def _():
 
 
 @app.cell
-def _(lab, run):
+def _():
     # the simulations persist on disk (workbench.lessons.results), keyed by the settings that make the lab (data,
-    # seed, world size), the controls and the code: a setting seen before, in any process, is read back. A new
-    # setting simulates in the world the page holds (`lab`, read from disk above), never building it again.
+    # seed, world size), the controls and the code: a setting seen before, in any process, is read back
     LAB_CODE = results.code("data", "experiment", "lessons/lab.py", "lessons/pitfalls.py")
 
     def lab_at(data: str, seed: int, small: bool):
-        if (data, seed, small) != (run.data, run.seed, run.small):
-            raise ValueError(f"lab_at{(data, seed, small)}: this page's world is {run}")
-        return lab
+        return lab_for(kit.NotebookSettings(data=data, seed=seed, small=small))
 
     @mo.persistent_cache(save_path=results.folder())
     def preference_at(data: str, seed: int, small: bool, code: str, treatment_sigma: float, method_name: str):

@@ -84,26 +84,6 @@ def test_frontier_runs_keep_whole_results_equal_to_single_runs(whatif):
         whatif.frontier_runs(knobs, workers=0)
 
 
-def test_prepare_takes_a_kept_ranking_and_refuses_one_of_other_users(whatif):
-    from workbench.lessons.whatif import prepare
-
-    class Trained:  # what `prepare` reads of a stored artefact: the pipeline is not used when the ranking is given
-        train, test = whatif.train, whatif.test
-
-        class pipeline:
-            class config:
-                k = 10
-
-                @staticmethod
-                def rerank_config():
-                    return RerankConfig()
-
-    again, ms = prepare(Trained, (whatif.ranked, 12.5))
-    assert ms == 12.5 and again.ranked is whatif.ranked and again.knobs == Knobs.of(RerankConfig(), 10)
-    with pytest.raises(ValueError, match="ranking holds 5 users"):
-        prepare(Trained, (whatif.ranked.select_users(np.arange(5)), 1.0))
-
-
 def test_before_after_lists_one_users_lists_with_titles(whatif):
     res = whatif.run(at(whatif, k=8))
     user = int(whatif.pickable_users()[0])

@@ -209,27 +209,17 @@ class WhatIf:
         return before.reset_index(drop=True), after.reset_index(drop=True)
 
 
-def rank_every_user(trained: Trained) -> tuple[CandidateSet, float]:
-    """Stages 1–2 for every user of the split (`Pipeline.rank_stage`): the ranked candidates and the wall
-    time of the ranking in ms (what a page keeps on disk, keyed by the artefact, and hands to `prepare`)."""
-    t0 = time.perf_counter()
-    ranked = trained.pipeline.rank_stage(np.arange(trained.train.n_users))
-    return ranked, (time.perf_counter() - t0) * 1e3
-
-
-def prepare(trained: Trained, ranking: tuple[CandidateSet, float] | None = None) -> tuple[WhatIf, float]:
-    """Stages 1–2, once: rank every user's candidates with the fitted pipeline (`rank_every_user`).
+def prepare(trained: Trained) -> tuple[WhatIf, float]:
+    """Stages 1–2, once: rank every user's candidates with the fitted pipeline (`Pipeline.rank_stage`).
 
     trained: the fitted pipeline and its split (`workbench.lessons.kit.trained`).
-    ranking: what `rank_every_user` returned for this artefact, when it was kept (not ranked again).
 
     Returns the `WhatIf` over every user, starting at the pipeline's own stage-3 config and k,
-    whose slider moves go through `Pipeline.rerank_stage`, and the wall time of the ranking in ms.
+    whose slider moves go through `Pipeline.rerank_stage`, and the wall time of this ranking in ms.
     """
     pipe, train, test = trained.pipeline, trained.train, trained.test
-    ranked, ms = ranking if ranking is not None else rank_every_user(trained)
-    if len(ranked.users) != train.n_users:
-        raise ValueError(f"ranking holds {len(ranked.users)} users; expected every user of {train.name!r} ({train.n_users})")
+    t0 = time.perf_counter()
+    ranked = pipe.rank_stage(np.arange(train.n_users))
     whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c),
                     knobs=Knobs.of(pipe.config.rerank_config(), pipe.config.k), pipeline=pipe)  # fmt: skip
-    return whatif, ms
+    return whatif, (time.perf_counter() - t0) * 1e3
