@@ -41,7 +41,7 @@ def trained(s: kit.NotebookSettings, config=None):
 def ranked(s: kit.NotebookSettings):
     """Stages 1–2 for every user, once per settings and process: the what-if every slider move reranks. (Not
     kept on disk: a page-results key that reads a `whatif` built from a pickled ranking differed between the
-    script that precomputes and the served page, so every section below missed its stored results.)"""
+    script that precomputes and the served page, so the frontier and the decay sweep missed what it stored.)"""
     return prepare(trained(s))
 
 
