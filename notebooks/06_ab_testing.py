@@ -181,13 +181,6 @@ def _(LAB_CODE, days, effect, lab, online_at, run, users_per_day):
     return
 
 
-@app.function
-@mo.cache
-def arms_for(s: kit.NotebookSettings):
-    """Every user's arm as two Python processes with different hash seeds compute it, both ways (cached)."""
-    return process_arms(lab_for(s).dataset.users["user_id"].to_numpy(), control_pct=round(BUCKETS * SPLIT[0]))
-
-
 @app.cell
 def _():
     mo.md(rf"""
@@ -205,8 +198,20 @@ def _():
 
 
 @app.cell
-def _(run, true):
-    hash_arms = arms_for(run)
+def _(lab, run):
+    # every user's arm as two Python processes with different hash seeds compute it, both ways: no slider
+    # enters; kept on disk (workbench.lessons.results), keyed by the settings that make the lab and the code
+    @mo.persistent_cache(save_path=results.folder())
+    def arms_at(data: str, seed: int, small: bool, code: str):
+        return process_arms(lab.dataset.users["user_id"].to_numpy(), control_pct=round(BUCKETS * SPLIT[0]))
+
+    hash_arms = arms_at(run.data, run.seed, run.small, results.code("data", "experiment", "lessons/lab.py",
+                                                                     "lessons/pitfalls.py"))  # fmt: skip
+    return (hash_arms,)
+
+
+@app.cell
+def _(hash_arms, true):
     _share = 0.5  # the service restarts half way through: the second process answers half of each user's sessions
     _names = {"builtin": f"hash(str(user_id)) % {BUCKETS} (textbook)", "stable": "salted stable hash (workbench)"}
     _rows, _said = [], []
@@ -292,9 +297,11 @@ def _():
 
 
 @app.cell
-def _(lab, run, unit_sessions, unit_steps):
-    @mo.cache
-    def units(steps: tuple, n_tests: int, n_users: int):
+def _(lab, run, unit_steps):
+    # the sessions slider only picks a point of the curve; kept on disk (workbench.lessons.results), keyed by
+    # the settings that make the lab, the study's size and the code
+    @mo.persistent_cache(save_path=results.folder())
+    def units_at(data: str, seed: int, small: bool, code: str, steps: tuple, n_tests: int, n_users: int):
         control = lab.lists[lab.control_sigma]
         curve = unit_study(lab.sim, control, lab.population, steps, n_tests=n_tests, n_users=n_users, alpha=ALPHA,
                            seed=run.seed)  # fmt: skip
@@ -302,8 +309,15 @@ def _(lab, run, unit_sessions, unit_steps):
                                seed=run.seed).set_index("metric")["rejection_rate"] for d in (1, 14)}  # fmt: skip
         return curve, library
 
-    _n_tests, _n_users = (200, 200) if run.small else (400, 400)
-    _units, _library = units(unit_steps, _n_tests, _n_users)
+    unit_tests, unit_users = (200, 200) if run.small else (400, 400)
+    unit_curve, unit_library = units_at(run.data, run.seed, run.small, results.code("data", "experiment", "lessons/lab.py",
+                                "lessons/pitfalls.py"), unit_steps, unit_tests, unit_users)  # fmt: skip
+    return unit_curve, unit_library, unit_tests, unit_users
+
+
+@app.cell
+def _(unit_curve, unit_library, unit_sessions, unit_tests, unit_users):
+    _units, _library, _n_tests, _n_users = unit_curve, unit_library, unit_tests, unit_users
     _here = _units[_units["sessions"] == unit_sessions.value].set_index("test")
     _user, _imp = (_here.loc[UNIT_TESTS[t]] for t in ("ctr", "ctr_per_impression"))
     _reading = (f"at {unit_sessions.value} sessions per user: per impression {_imp['rate']:.1%} of A/A tests significant, "

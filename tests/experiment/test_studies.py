@@ -10,7 +10,7 @@ from workbench.experiment.interleaving import run_interleave
 from workbench.experiment.rankers import noisy_oracle_ranker
 from workbench.experiment.sensitivity import SensitivityConfig, sensitivity_study, users_needed
 from workbench.experiment.simulator import UserSimulator
-from workbench.experiment.studies import aa_study, peeking_study, power_study
+from workbench.experiment.studies import aa_study, hashed_arms, p_values, peeking_study, power_study, simulate_replicates
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,22 @@ def test_peeking_inflates_false_positives(setup):
     assert res["reject_by_day"].is_monotonic_increasing
     assert res["reject_by_day"].iloc[-1] > 0.1
     assert (res["active_users"].diff().dropna() > 0).all()
+
+
+def test_p_values_of_some_metrics_are_those_of_all(setup):
+    sim, pop, lists = setup
+    arms = hashed_arms(50, 200, (0.5, 0.5), "some")
+    totals = simulate_replicates(sim, [lists[2.0], lists[1.5]], pop, arms, 3, np.random.default_rng(1))
+    every = p_values(totals, arms, 2)
+    for some in (("ctr",), ("ctr_per_impression", "session_time")):
+        got = p_values(totals, arms, 2, metrics=some)
+        assert sorted(got) == sorted(some)
+        for m in some:
+            np.testing.assert_array_equal(got[m], every[m])
+    # arm B's ranker is better (σ 1.5 against 2.0): CTR per user differs in some of the 50 tests
+    assert (every["ctr"] < 0.05).any() and ((every["ctr"] >= 0) & (every["ctr"] <= 1)).all()
+    with pytest.raises(ValueError, match="metrics="):
+        p_values(totals, arms, 2, metrics=("ctr", "clicks"))
 
 
 def test_simulated_power_matches_the_plan(setup):

@@ -171,6 +171,17 @@ def test_docstring_lambda_costs_accuracy_and_buys_diversity(whatif):
     assert frame.set_index(["setting", "metric"]).loc[("as passed", "NDCG@10"), "value"] == p["ndcg"]
 
 
+def test_lambda_readings_take_runs_already_made_and_refuse_others(whatif):
+    knobs = dataclasses.replace(whatif.knobs, k=8)
+    _, kept = whatif.frontier_runs(knobs, lams=(0.0, 1.0), keep=pf.LAMBDAS)
+    taken = pf.lambda_readings(whatif, knobs, have=kept)
+    assert taken["as passed"] is kept[0.3] and taken["as meant"] is kept[0.7]
+    fresh = pf.lambda_readings(whatif, knobs)
+    assert {n: r.headline() for n, r in taken.items()} == {n: r.headline() for n, r in fresh.items()}
+    with pytest.raises(ValueError, match="was run at"):
+        pf.lambda_readings(whatif, dataclasses.replace(knobs, k=9), have=kept)
+
+
 def test_textbook_order_moves_freshness_after_mmr():
     assert pf.textbook_order(STEPS) == ("filter", "mmr", "freshness", "pins", "cap", "explore")
     assert pf.textbook_order(("mmr", "freshness")) == ("mmr", "freshness")

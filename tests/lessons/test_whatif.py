@@ -61,6 +61,29 @@ def test_frontier_has_one_row_per_lambda_and_matches_single_runs(whatif):
     assert front.loc[1, "ndcg"] == pytest.approx(single["ndcg"])
 
 
+def test_headline_of_a_slate_is_the_whole_tables_headline(whatif):
+    for knobs in (at(whatif, lam=0.4, k=7), at(whatif, lam=0.9, exploration_rate=0.2)):
+        res = whatif.run(knobs)
+        assert whatif.headline_of(res.slate) == res.headline()  # the same code: equal, not approximately
+
+
+def test_frontier_runs_keep_whole_results_equal_to_single_runs(whatif):
+    knobs = at(whatif, k=6, exploration_rate=0.1)
+    front, kept = whatif.frontier_runs(knobs, lams=(0.0, 0.3, 1.0), keep=(0.3, 0.6))
+    assert front["lam"].tolist() == [0.0, 0.3, 1.0] and sorted(kept) == [0.3, 0.6]  # 0.6: kept, not a point
+    for lam in (0.3, 0.6):
+        alone = whatif.run(at(whatif, k=6, exploration_rate=0.1, lam=lam))
+        assert kept[lam].knobs == alone.knobs and kept[lam].slate.stages == {}
+        np.testing.assert_array_equal(kept[lam].slate.items, alone.slate.items)
+        assert kept[lam].headline() == alone.headline()
+    assert front.set_index("lam").loc[0.0].to_dict() == whatif.run(dataclasses.replace(knobs, lam=0.0)).headline()
+    assert front.equals(whatif.frontier(knobs, lams=(0.0, 0.3, 1.0)))
+    alone, kept_alone = whatif.frontier_runs(knobs, lams=(0.0, 0.3, 1.0), keep=(0.3, 0.6), workers=1)  # no threads
+    assert alone.equals(front) and kept_alone[0.6].headline() == kept[0.6].headline()
+    with pytest.raises(ValueError, match="workers=0"):
+        whatif.frontier_runs(knobs, workers=0)
+
+
 def test_before_after_lists_one_users_lists_with_titles(whatif):
     res = whatif.run(at(whatif, k=8))
     user = int(whatif.pickable_users()[0])

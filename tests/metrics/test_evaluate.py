@@ -95,3 +95,22 @@ def test_bad_input():
         evaluate(rec, rel, ks=(2,), users=np.array([3]))
     with pytest.raises(ValueError, match="relevance is None"):
         evaluate(rec, None, ks=(2,), n_items=4, users=np.array([0]))
+
+
+def test_only_keeps_the_named_rows_of_the_whole_table():
+    rec = np.array([[0, 1], [1, 2], [3, 0]])
+    rel = sp.csr_matrix(np.eye(3, 4))
+    arrays = dict(item_popularity=np.array([2, 1, 0, 0]), n_train_users=2, item_vectors=np.eye(4),
+                  item_category=np.array([0, 0, 1, 1]), item_age_days=np.array([1.0, 3, 5, 7]))  # fmt: skip
+    whole = evaluate(rec, rel, ks=(1, 2), **arrays)
+    some = evaluate(rec, rel, ks=(1, 2), only=("ndcg", "mean_item_age_days", "catalogue_coverage"), **arrays)
+    assert list(some.metric.unique()) == ["ndcg", "mean_item_age_days", "catalogue_coverage"]
+    pd.testing.assert_frame_equal(some.reset_index(drop=True),
+                                  whole[whole.metric.isin(some.metric.unique())].reset_index(drop=True))  # fmt: skip
+    # the hand figure: mean age of [0, 1] is 2 days, of [1, 2] 4, of [3, 0] 4; at k = 2: 10 / 3
+    assert some.set_index(["metric", "k"]).loc[("mean_item_age_days", 2), "mean"] == pytest.approx(10 / 3)
+    beyond_only = evaluate(rec, rel, ks=(2,), only=("exposure_gini",), **arrays)
+    assert list(beyond_only.metric) == ["exposure_gini"] and beyond_only.attrs["users_excluded"] == 0
+    for bad in ((), ("ndcg", "nDCG"), "ndcg"):
+        with pytest.raises(ValueError, match="only="):
+            evaluate(rec, rel, ks=(2,), only=bad, **arrays)

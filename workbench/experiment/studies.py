@@ -64,17 +64,22 @@ def hashed_arms(n_tests: int, n_users: int, split: Sequence[float], experiment: 
     return np.searchsorted(cuts, stable_uniform(keys, np.arange(n_users)[None, :]), side="right")
 
 
-def p_values(totals: dict[str, np.ndarray], arms: np.ndarray, day: int, alpha: float = 0.05) -> dict[str, np.ndarray]:
-    """p-value per test ``[T]`` for each of ``STUDY_TESTS``, arm 1 against arm 0, on data up to ``day``.
+def p_values(totals: dict[str, np.ndarray], arms: np.ndarray, day: int, alpha: float = 0.05,
+             metrics: Sequence[str] = tuple(STUDY_TESTS)) -> dict[str, np.ndarray]:  # fmt: skip
+    """p-value per test ``[T]`` for each of ``metrics`` (default every one of ``STUDY_TESTS``), arm 1 against
+    arm 0, on data up to ``day``.
 
     A test with fewer than two active users in an arm cannot decide and gets p = 1.
     """
+    unknown = [m for m in metrics if m not in STUDY_TESTS]
+    if unknown or not metrics:
+        raise ValueError(f"metrics={metrics!r}: expected some of {tuple(STUDY_TESTS)}")
     tot = {n: v[:, :, day] for n, v in totals.items()}
     vals = metric_values(**tot)
     active = tot["sessions"] > 0
     ma, mb = active & (arms == 0), active & (arms == 1)
     out = {}
-    for metric in ("ctr", "session_time"):
+    for metric in (m for m in ("ctr", "session_time") if m in metrics):
         mean_a, var_a, n_a = grouped_moments(vals[metric], ma)
         mean_b, var_b, n_b = grouped_moments(vals[metric], mb)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -84,6 +89,8 @@ def p_values(totals: dict[str, np.ndarray], arms: np.ndarray, day: int, alpha: f
         "conversion": (vals["conversion"], active.astype(np.float64)),
         "ctr_per_impression": (tot["clicks"], tot["slots"]),
     }.items():
+        if metric not in metrics:
+            continue
         xa, na, xb, nb = (x * ma).sum(1), (n * ma).sum(1), (x * mb).sum(1), (n * mb).sum(1)
         with np.errstate(divide="ignore", invalid="ignore"):
             p = ztest_arrays(xa, na, xb, nb, alpha)["p"]
@@ -142,7 +149,7 @@ def peeking_study(
         raise ValueError(f"metric={metric!r}: expected one of {tuple(STUDY_TESTS)}")
     arms = hashed_arms(n_tests, n_users, (0.5, 0.5), f"peek-{seed}")
     totals = simulate_replicates(sim, [lists, lists], population, arms, days, np.random.default_rng(seed))
-    p = np.stack([p_values(totals, arms, d, alpha)[metric] for d in range(days)], axis=1)
+    p = np.stack([p_values(totals, arms, d, alpha, (metric,))[metric] for d in range(days)], axis=1)
     users = (totals["sessions"] > 0).sum(1).mean(0)
     return pd.DataFrame({
         "day": np.arange(1, days + 1),

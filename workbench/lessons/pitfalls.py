@@ -222,19 +222,25 @@ def credit_race(sim: UserSimulator, lists_a: np.ndarray, lists_b: np.ndarray, po
 # --- 3 and 4. reranking: λ and the order of the steps ------------------------------------------------------
 
 DOCSTRING_LAMBDA = 0.3  # the textbook's default `diversity_lambda`, documented as the weight of diversity
+LAMBDAS = (DOCSTRING_LAMBDA, round(1.0 - DOCSTRING_LAMBDA, 10))  # λ as passed, λ as meant (`lambda_readings`)
 
 
-def lambda_readings(whatif: WhatIf, knobs: Knobs) -> dict[str, WhatIfResult]:
+def lambda_readings(whatif: WhatIf, knobs: Knobs, have: dict[float, WhatIfResult] | None = None) -> dict[str, WhatIfResult]:
     """Stage 3 for every user at ``knobs`` with λ as a reader of the textbook's docstring sets it.
 
     "as passed": λ = `DOCSTRING_LAMBDA`, which the formula reads as the weight of relevance (so
     1 − 0.3 of the weight goes to diversity); "as meant": λ = 1 − `DOCSTRING_LAMBDA`, the 0.3 weight on
-    diversity the docstring promised.
+    diversity the docstring promised. have: results at these knobs already run, by λ (`LAMBDAS`; e.g.
+    `WhatIf.frontier_runs`'s kept ones), taken as they are instead of running again.
     """
-    return {
-        "as passed": whatif.run(dataclasses.replace(knobs, lam=DOCSTRING_LAMBDA)),
-        "as meant": whatif.run(dataclasses.replace(knobs, lam=round(1.0 - DOCSTRING_LAMBDA, 10))),
-    }
+    out = {}
+    for name, lam in zip(("as passed", "as meant"), LAMBDAS):
+        at = dataclasses.replace(knobs, lam=lam)
+        got = (have or {}).get(lam)
+        if got is not None and got.knobs != at:
+            raise ValueError(f"have[{lam!r}] was run at {got.knobs}; expected {at}")
+        out[name] = got if got is not None else whatif.run(at)
+    return out
 
 
 def textbook_order(order: Sequence[str]) -> tuple[str, ...]:

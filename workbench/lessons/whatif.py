@@ -11,8 +11,10 @@ this class; `prepare` builds it from a fitted pipeline (`workbench.lessons.kit.t
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,7 @@ HEADLINE = {
 }
 DECAY_STEPS = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # freshness decay per 30 days: the slider's stops
 LAM_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+FRONTIER_WORKERS = min(2, os.cpu_count() or 1)  # threads that rerank the frontier's λ values side by side
 
 
 @dataclass(frozen=True)
@@ -129,13 +132,49 @@ class WhatIf:
         slate = self.slate(knobs)
         return WhatIfResult(knobs, slate, self.metrics(slate))
 
+    def headline_of(self, slate: Slate) -> dict[str, float]:
+        """The ``HEADLINE`` means of ``slate``: the figures `WhatIfResult.headline` reads from the whole
+        table, computed alone (`workbench.metrics.evaluate` with ``only=``: the same code, so the same numbers)."""
+        table = evaluate(slate.items, self.relevance, ks=(slate.k,), users=slate.users, items=self._items,
+                         only=tuple(HEADLINE))  # fmt: skip
+        m = table.set_index("metric")["mean"]
+        return {name: float(m[name]) for name in HEADLINE if name in m.index}
+
     def frontier(self, knobs: Knobs, lams: Sequence[float] = LAM_GRID) -> pd.DataFrame:
         """Headline metrics at each λ in ``lams``, the other knobs fixed: the accuracy–diversity frontier."""
-        rows = []
-        for lam in lams:
-            res = self.run(dataclasses.replace(knobs, lam=float(lam)))
-            rows.append({"lam": float(lam), **res.headline()})
-        return pd.DataFrame(rows)
+        return self.frontier_runs(knobs, lams)[0]
+
+    def frontier_runs(self, knobs: Knobs, lams: Sequence[float] = LAM_GRID, keep: Sequence[float] = (),
+                      workers: int = FRONTIER_WORKERS) -> tuple[pd.DataFrame, dict[float, WhatIfResult]]:  # fmt: skip
+        """`frontier`, and the whole `WhatIfResult` at each λ of ``keep`` (run once with the frontier's
+        points when ``lams`` holds it: a page that shows both pays once). The frontier's other points are
+        scored on the headline metrics alone (`headline_of`); the kept results carry no ``stages`` (the
+        ranked candidates are ``self.ranked``), so that they stay small on disk. The λ values run on
+        ``workers`` threads (numpy works outside the GIL): each is independent and seeded by its knobs, so
+        the figures do not depend on ``workers``."""
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers={workers!r}: expected a positive integer (threads)")
+        keep = [float(x) for x in keep]
+        points = [float(x) for x in lams]
+
+        def one(lam: float) -> tuple[dict[str, float], WhatIfResult | None]:
+            at = dataclasses.replace(knobs, lam=lam)
+            slate = self.slate(at)
+            if lam not in keep:
+                return self.headline_of(slate), None
+            slate = dataclasses.replace(slate, stages={})
+            res = WhatIfResult(at, slate, self.metrics(slate))
+            return res.headline(), res
+
+        todo = list(dict.fromkeys(points + keep))
+        if workers == 1 or len(todo) == 1:
+            done = [one(lam) for lam in todo]
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+                done = list(pool.map(one, todo))
+        by_lam = dict(zip(todo, done))
+        rows = [{"lam": lam, **by_lam[lam][0]} for lam in points]
+        return pd.DataFrame(rows), {lam: by_lam[lam][1] for lam in keep}
 
     def pickable_users(self, min_test_items: int = 2, limit: int = 300) -> np.ndarray:
         """Up to ``limit`` ranked users with at least ``min_test_items`` held-out items (for a user picker)."""

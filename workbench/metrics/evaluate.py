@@ -16,6 +16,8 @@ from workbench.types import ItemArrays
 Z_95 = 1.959963984540054
 COLUMNS = ("metric", "k", "mean", "ci_low", "ci_high", "users", "note")
 CATALOGUE_NOTE = "catalogue-level figure: no per-user CI"
+PER_USER = ("novelty_bits", "intra_list_diversity", "category_diversity", "mean_item_age_days")  # rows per user, with CIs
+WHOLE = ("catalogue_coverage", "exposure_gini", "personalisation")  # rows of the catalogue as a whole
 
 
 def relevance_matrix(test: Dataset, graded: bool = False) -> sp.csr_matrix:
@@ -68,6 +70,7 @@ def evaluate(
     n_items: int | None = None,
     personalisation_pairs: int = 50_000,
     seed: int = 0,
+    only: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Accuracy and beyond-accuracy figures of top-k lists at each k in ``ks``, as a tidy table.
 
@@ -84,6 +87,9 @@ def evaluate(
     and personalisation (sampled over ``personalisation_pairs`` pairs with ``seed`` beyond
     2000 users) are always reported.
 
+    only: the metrics to compute (names of the table's ``metric`` column; the accuracy metrics come
+    together); None: all. The rows it keeps are those of the whole table, computed by the same code.
+
     Columns: metric, k, mean, ci_low, ci_high (95% normal approximation mean ± 1.96·sd/√n
     over users; NaN for catalogue-level figures), users (users counted), note.
     Users with no relevant test item are left out of the accuracy rows;
@@ -98,6 +104,11 @@ def evaluate(
         item_popularity, n_train_users, n_items = items.popularity, items.n_users, items.n_items
         item_vectors, item_category, item_age_days = items.vectors, items.category, items.age_days
     ks = tuple(int(k) for k in ks)
+    if only is not None:
+        known = (*ACCURACY_METRICS, *PER_USER, *WHOLE)
+        only = tuple(only)
+        if not only or any(m not in known for m in only):
+            raise ValueError(f"only={only!r}: expected a non-empty selection of {known}")
     if not ks:
         raise ValueError("ks is empty; expected at least one cut-off k")
     if relevance is None and users is not None:
@@ -119,11 +130,12 @@ def evaluate(
 
     rows: list[tuple] = []
     excluded = 0
-    if relevance is not None:
+    wanted = (lambda name: True) if only is None else (lambda name: name in only)
+    if relevance is not None and (only is None or any(m in only for m in ACCURACY_METRICS)):
         acc = accuracy_metrics(rec, relevance, ks, gain)
         excluded = int(np.isnan(acc[(ACCURACY_METRICS[0], ks[0])]).sum())
         note = f"{excluded} users without relevant test items excluded" if excluded else ""
-        rows += [(name, k, *_summary(acc[(name, k)]), note) for name in ACCURACY_METRICS for k in ks]
+        rows += [(name, k, *_summary(acc[(name, k)]), note) for name in ACCURACY_METRICS for k in ks if wanted(name)]
 
     per_user = {
         "novelty_bits": (item_popularity, lambda r: beyond.novelty(r, item_popularity, n_train_users, validate=False)),
@@ -132,7 +144,7 @@ def evaluate(
         "mean_item_age_days": (item_age_days, lambda r: beyond.mean_item_age(r, item_age_days, validate=False)),
     }
     for name, (given, fn) in per_user.items():
-        if given is not None:
+        if given is not None and wanted(name):
             rows += [(name, k, *_summary(fn(rec[:, :k])), "") for k in ks]
 
     whole = {
@@ -143,7 +155,8 @@ def evaluate(
         ),
     }
     for name, fn in whole.items():
-        rows += [(name, k, fn(rec[:, :k]), np.nan, np.nan, rec.shape[0], CATALOGUE_NOTE) for k in ks]
+        if wanted(name):
+            rows += [(name, k, fn(rec[:, :k]), np.nan, np.nan, rec.shape[0], CATALOGUE_NOTE) for k in ks]
 
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["users"] = df["users"].astype(np.int64)
