@@ -92,7 +92,7 @@ def settle(page, since_ms: float, timeout_s: float, quiet_s: float) -> float | N
 def visit(browser, url: str, timeout_s: float, quiet_s: float) -> tuple[float | None, object]:
     page = browser.new_page(viewport={"width": 1300, "height": 2400})
     page.add_init_script(WATCH)
-    page.goto(url)
+    page.goto(url, timeout=timeout_s * 1e3)  # a loaded machine can take longer than playwright's 30 s to load it
     return settle(page, 0.0, timeout_s, quiet_s), page  # the page's clock starts at navigation
 
 
