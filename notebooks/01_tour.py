@@ -116,7 +116,9 @@ def _(built):
                            stages={"ranked": whole.stages["ranked"].select_users(rows)}, meta=dict(whole.meta)),
         }  # fmt: skip
 
-    tour = tour_at(built.key, TOUR_CODE, users, SHOWN_USERS)
+    with mo.status.spinner(title=f"The slates of the {len(users):,} users with test items: read from disk, or "
+                                 "computed once and kept there (tens of seconds)"):  # fmt: skip
+        tour = tour_at(built.key, TOUR_CODE, users, SHOWN_USERS)
     slate = tour["shown"]
     _share = test.n_interactions / (train.n_interactions + test.n_interactions)
     kit.show(
