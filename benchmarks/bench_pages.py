@@ -305,8 +305,8 @@ def breakdown(cells: str, visits: list[tuple[str, str, float, float | None]]) ->
 
     records = [json.loads(line) for line in Path(cells).read_text(encoding="utf-8").splitlines() if line]
     out = ["\nWhere the seconds go (cells timed on the server; CPU = the kernel thread's own CPU seconds, process CPU = every thread of the server):\n",
-           "| page | visit | render (s) | to first cell (s) | cells' code: wall / CPU / process CPU (s) | output: wall / CPU (s) "
-           "| after last cell (s) | costliest cells (code wall s / CPU s) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+           ("| page | visit | render (s) | to first cell (s) | cells' code: wall / CPU / process CPU (s) | output: wall / CPU (s) "
+            "| after last cell (s) | costliest cells (code wall s / CPU s) |"), "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, kind, at, seconds in visits:
         end = at + (seconds if seconds is not None else 1e9) + 0.5
         mine = [r for r in records if r["file"] == name and at <= r["start"] <= end]

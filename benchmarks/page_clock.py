@@ -35,11 +35,12 @@ _write = threading.Lock()
 
 
 def _where() -> str:
-    try:
-        from marimo._runtime.context import get_context
+    from marimo._runtime.context import get_context
+    from marimo._runtime.context.types import ContextNotInitializedError
 
+    try:
         return os.path.basename(get_context().filename or "?")
-    except Exception:  # no kernel context (not expected inside a cell run)
+    except ContextNotInitializedError:  # no kernel context (not expected inside a cell run)
         return "?"
 
 

@@ -43,7 +43,7 @@ def test_a_folder_changed_on_disk_is_read_again(tmp_path):
     store = ModelStore(tmp_path)
     load_or_train("synthetic", QUICK, small=True, store=store)
     first = load_or_train("synthetic", QUICK, small=True, store=store)
-    victim = sorted((first.path / "arrays").glob("*.npy"))[0]
+    victim = min((first.path / "arrays").glob("*.npy"))
     raw = bytearray(victim.read_bytes())
     raw[-1] ^= 0xFF
     victim.write_bytes(bytes(raw))

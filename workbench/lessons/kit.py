@@ -188,7 +188,9 @@ def dataset(s: NotebookSettings) -> Dataset:
     interactions file, which is read each time (its content may change)."""
     from workbench.data import is_file
 
-    make = lambda: load(s.data, cache_dir=str(DATA_DIR), seed=s.seed, small=s.small)  # noqa: E731
+    def make() -> Dataset:
+        return load(s.data, cache_dir=str(DATA_DIR), seed=s.seed, small=s.small)
+
     if is_file(s.data):
         return make()
     from workbench.store.memo import remember
