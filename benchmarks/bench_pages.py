@@ -2,17 +2,24 @@
 
 Starts `workbench notebooks --headless --port P` (what `make run` starts, without the background training, so
 that the page timings do not share the CPU with it; the store must hold the artefacts: `workbench train
---notebooks` first, or pass --train to measure the first start as it is), then for every page:
+--notebooks` first), then for every page:
 
-- cold: the first visit after the server started (a fresh kernel: the page loads its artefacts from the store
-  and computes what it shows, or reads it from data/page-results/);
-- warm: a second visit (again a fresh kernel in marimo's run mode: what the disk holds, warm OS caches);
+- first visit: the first visit after the server started (a fresh kernel, nothing of the page imported yet in
+  the server process: the page loads its artefacts from the store and reads what it shows from
+  data/page-results/, or computes it);
+- warm: a second visit (again a fresh kernel: in marimo's run mode every visit gets one, a thread of the
+  server process, so what modules hold stays, what cells computed does not);
 - each slider's redraw on the warm visit: one arrow-key step, until no cell runs;
 - on 05, an exercise answered in its code box: seconds to the verdict of a wrong, then a right answer.
 
-``--warm-only`` skips the cold visit: each page is visited once, a fresh kernel that reads what
-``workbench train --notebooks`` stored (the artefacts and, since it runs each page once, the pages' results
-in data/page-results/); run that first.
+``--warm-only`` skips the first visit. ``--cold`` adds, before the rest, a cold render of every page: "a page
+whose artefact exists" but whose results are not computed yet: a fresh server per page whose page-results
+folder is a new empty temporary one (``WORKBENCH_PAGE_RESULTS``; data/page-results/ is left alone), until no
+cell runs, bounded by ``--cold-timeout``; the table says whether a progress spinner showed meanwhile.
+``--cells`` starts marimo's server through `page_clock.py`, which times every cell on the server, and adds a
+second table: for every visit, navigation to the first cell, the cells' code (wall and the kernel thread's CPU
+seconds, the figure that load does not inflate), marimo formatting and sending their output, the last cell to
+the page settling (the browser drawing), and the three costliest cells.
 
 "Until no cell runs": marimo's run mode shows its loading indicator (``data-testid="loading-indicator"``) while
 the kernel runs cells; a render ends at the page's last change once it shows output, the indicator is gone,
@@ -24,6 +31,7 @@ shared the figures are under load and say so.
     .venv/bin/python benchmarks/bench_pages.py                 # every page, default data
     .venv/bin/python benchmarks/bench_pages.py --small 04 10   # two pages on the small world
     .venv/bin/python benchmarks/bench_pages.py --warm-only      # warm renders and redraws only (store filled first)
+    .venv/bin/python benchmarks/bench_pages.py --cold --cells --no-sliders 01 03   # cold, first, warm; per cell
 """
 
 from __future__ import annotations
@@ -55,7 +63,11 @@ def free_port() -> int:
 
 WATCH = """
 window.__last = 0;
-new MutationObserver(() => { window.__last = performance.now(); })
+window.__progress = false;
+new MutationObserver(() => {
+  window.__last = performance.now();
+  if (!window.__progress && document.querySelector('marimo-progress')) window.__progress = true;
+})
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
 STATE = """() => [performance.now(), window.__last,
@@ -80,7 +92,7 @@ def settle(page, since_ms: float, timeout_s: float, quiet_s: float) -> float | N
 def visit(browser, url: str, timeout_s: float, quiet_s: float) -> tuple[float | None, object]:
     page = browser.new_page(viewport={"width": 1300, "height": 2400})
     page.add_init_script(WATCH)
-    page.goto(url)
+    page.goto(url, timeout=timeout_s * 1e3)  # a loaded machine can take longer than playwright's 30 s to load it
     return settle(page, 0.0, timeout_s, quiet_s), page  # the page's clock starts at navigation
 
 
@@ -132,16 +144,81 @@ def exercise_verdicts(browser, url: str, timeout_s: float) -> list[float | None]
     return out
 
 
+def start_server(env: dict[str, str], cells: str | None) -> tuple[subprocess.Popen, str, float]:
+    """The notebook server `make run` starts, on a free port: ``(process, base address, seconds to answer)``.
+
+    With ``cells`` (a JSONL file): marimo's server with `page_clock`'s clock on every cell, started with the
+    arguments ``workbench notebooks`` gives it."""
+    port = free_port()
+    if cells:
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "page_clock.py"), cells, "run", str(ROOT / "notebooks"),
+               "--host", "127.0.0.1", "--port", str(port), "--headless", "--", "--data=synthetic"]  # fmt: skip
+    else:
+        cmd = [sys.executable, "-m", "workbench.cli", "notebooks", "--headless", "--port", str(port)]
+    t0 = time.perf_counter()
+    server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/"
+    while True:
+        try:
+            urllib.request.urlopen(base, timeout=2)
+            return server, base, time.perf_counter() - t0
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError("the notebook server stopped before serving") from None
+            if time.perf_counter() - t0 > 120:
+                stop_server(server)
+                raise RuntimeError(f"the notebook server did not answer {base} within 120 s") from None
+            time.sleep(0.1)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def cold_visit(browser, name: str, env: dict[str, str], timeout_s: float, quiet_s: float,
+               cells: str | None) -> tuple[float | None, bool, float]:  # fmt: skip
+    """A cold render: a fresh server (nothing imported yet) whose page results folder is empty (a new temporary
+    folder through ``WORKBENCH_PAGE_RESULTS``; data/page-results/ is not touched), the artefacts in the store.
+    ``(seconds to settle or None, whether a progress spinner showed, the navigation's wall-clock time)``."""
+    from workbench.lessons.results import RESULTS_ENV
+
+    with tempfile.TemporaryDirectory(prefix="bench-cold-results-") as empty:
+        server, base, _ = start_server({**env, RESULTS_ENV: empty}, cells)
+        try:
+            at = time.time()
+            seconds, page = visit(browser, f"{base}?file={name}", timeout_s, quiet_s)
+            progress = page.evaluate("window.__progress === true")
+            page.close()
+        finally:
+            stop_server(server)
+    return seconds, progress, at
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("pages", nargs="*", help="page numbers (00 .. 11) or file names; default: every page")
+    ap.add_argument("pages", nargs="*", help="page numbers (00 .. 12) or file names; default: every page")
     ap.add_argument("--small", action="store_true", help="the small synthetic world (WORKBENCH_SMALL=1)")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds a page or a redraw may take (default 120)")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds with no cell running that end a render")
-    ap.add_argument("--no-sliders", action="store_true", help="only cold and warm renders")
+    ap.add_argument("--no-sliders", action="store_true", help="only renders, no slider moves")
     ap.add_argument("--warm-only", action="store_true",
-                    help="no cold visit: one visit per page, reading what `workbench train --notebooks` stored")
+                    help="no first visit: one visit per page, reading what `workbench train --notebooks` stored")
+    ap.add_argument("--cold", action="store_true",
+                    help="also a cold render per page: a fresh server, the artefacts stored, the page results "
+                         "folder empty (a temporary one), until no cell runs (bounded by --cold-timeout)")  # fmt: skip
+    ap.add_argument("--cold-timeout", type=float, default=180.0, help="seconds a cold render may take (default 180)")
+    ap.add_argument("--cells", action="store_true",
+                    help="time every cell on the server (benchmarks/page_clock.py) and print where each visit's "
+                         "seconds go: start-up, cells, output, browser")  # fmt: skip
     args = ap.parse_args(argv)
+    for flag in ("timeout", "settle", "cold_timeout"):
+        if not getattr(args, flag) > 0:
+            ap.error(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected seconds > 0")
     if not CHROMIUM.exists():
         print(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)", file=sys.stderr)
         return 2
@@ -155,70 +232,106 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown pages {unknown}: expected numbers or names of {files}", file=sys.stderr)
             return 2
         files = wanted
-    port = free_port()
     answers = tempfile.mkdtemp(prefix="bench-answers-")  # the exercise's typed answers: never the learner's own
     env = {**os.environ, **({"WORKBENCH_SMALL": "1"} if args.small else {}), "WORKBENCH_ANSWERS": answers}
-    t_start = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "workbench.cli", "notebooks", "--headless", "--port", str(port)],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}/"
-    rows, verdicts = [], []
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(base, timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    print("the notebook server stopped before serving", file=sys.stderr)
-                    return 1
-                time.sleep(0.1)
-        served_s = time.perf_counter() - t_start
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+    cells = None
+    if args.cells:
+        fd, cells = tempfile.mkstemp(prefix="bench-cells-", suffix=".jsonl")
+        os.close(fd)
+    load0 = os.getloadavg()
+    rows, verdicts, visits = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            colds = {}
+            if args.cold:
+                for name in files:
+                    seconds, progress, at = cold_visit(browser, name, env, args.cold_timeout, args.settle, cells)
+                    colds[name] = (seconds, progress)
+                    visits.append((name, "cold", at, seconds))
+                    print(f"{name}: cold {fmt(seconds)}{' (progress shown)' if progress else ''}", file=sys.stderr, flush=True)
+            server, base, served_s = start_server(env, cells)
             try:
                 for name in files:
                     url = f"{base}?file={name}"
-                    cold = None
+                    first = None
                     if not args.warm_only:
-                        cold, page = visit(browser, url, args.timeout, args.settle)
+                        at = time.time()
+                        first, page = visit(browser, url, args.timeout, args.settle)
+                        visits.append((name, "first", at, first))
                         page.close()
+                    at = time.time()
                     warm, page = visit(browser, url, args.timeout, args.settle)
+                    visits.append((name, "warm", at, warm))
                     moves = [] if args.no_sliders or warm is None else sliders(page, args.timeout, args.settle)
                     page.close()
-                    rows.append((name, cold, warm, moves))
+                    rows.append((name, colds.get(name), first, warm, moves))
                     if name == EXERCISE_PAGE:
                         verdicts = exercise_verdicts(browser, url, args.timeout)
-                    print(f"{name}: cold {fmt_cold(cold, args.warm_only)}, warm {fmt(warm)}"
+                    print(f"{name}: first visit {fmt_opt(first, args.warm_only)}, warm {fmt(warm)}"
                           + "".join(f"; {label}: {fmt(s)}" for label, s in moves), file=sys.stderr, flush=True)  # fmt: skip
             finally:
-                browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+                stop_server(server)
+        finally:
+            browser.close()
     load = os.getloadavg()
-    print(f"\nbench_pages: {'small' if args.small else 'default'} world{'; warm visits only' if args.warm_only else ''}; server answered {served_s:.1f} s after start; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores): figures under that load. "
-          f"Targets on a quiet 2-core machine: warm ≤ {TARGETS['warm']:g} s, cold ≤ {TARGETS['cold']:g} s, "
+    print(f"\nbench_pages: {'small' if args.small else 'default'} world{'; warm visits only' if args.warm_only else ''}; "
+          f"server answered {served_s:.1f} s after start; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} "
+          f"before, {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after ({os.cpu_count()} cores): figures under that load. "
+          f"Targets on a quiet 2-core machine: warm ≤ {TARGETS['warm']:g} s, cold ≤ {TARGETS['cold']:g} s (with progress), "
           f"slider ≤ {TARGETS['slider 04/10']:g} s on 04 and 10, ≤ {TARGETS['slider']:g} s elsewhere.")  # fmt: skip
+    if args.cold:
+        print("Cold: a fresh server per page, the artefacts stored, an empty page-results folder; "
+              "\"first visit\": the first visit after one server started (its results stored), before the warm one.")
     if verdicts:
         print(f"Exercise {EXERCISE} on {EXERCISE_PAGE}: verdict {fmt(verdicts[0])} s after a wrong answer was typed, "
               f"{fmt(verdicts[1])} s after the right one (target ≤ 2 s).")
-    print("\n| page | cold (s) | warm (s) | slider redraws, end to end (s) |\n|---|---|---|---|")
-    for name, cold, warm, moves in rows:
-        print(f"| {name} | {fmt_cold(cold, args.warm_only)} | {fmt(warm)} | " + (", ".join(f"{label} {fmt(s)}" for label, s in moves) or "–") + " |")
+    print("\n| page | cold (s) | first visit (s) | warm (s) | slider redraws, end to end (s) |\n|---|---|---|---|---|")
+    for name, cold, first, warm, moves in rows:
+        cold_txt = "–" if cold is None else fmt(cold[0]) + (" (progress shown)" if cold[1] else "")
+        print(f"| {name} | {cold_txt} | {fmt_opt(first, args.warm_only)} | {fmt(warm)} | "
+              + (", ".join(f"{label} {fmt(s)}" for label, s in moves) or "–") + " |")  # fmt: skip
+    if cells:
+        print(breakdown(cells, visits))
+        os.unlink(cells)
     return 0
+
+
+def breakdown(cells: str, visits: list[tuple[str, str, float, float | None]]) -> str:
+    """Where each visit's seconds went (`page_clock`'s records inside the visit's window): navigation to the
+    first cell; the cells' own code (wall and thread CPU); marimo formatting and sending their output; the
+    last cell's end to the page settling (messages, the browser drawing); and the three costliest cells."""
+    import json
+
+    records = [json.loads(line) for line in Path(cells).read_text(encoding="utf-8").splitlines() if line]
+    out = ["\nWhere the seconds go (cells timed on the server; CPU = the kernel thread's own CPU seconds, process CPU = every thread of the server):\n",
+           ("| page | visit | render (s) | to first cell (s) | cells' code: wall / CPU / process CPU (s) | output: wall / CPU (s) "
+            "| after last cell (s) | costliest cells (code wall s / CPU s) |"), "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, kind, at, seconds in visits:
+        end = at + (seconds if seconds is not None else 1e9) + 0.5
+        mine = [r for r in records if r["file"] == name and at <= r["start"] <= end]
+        if not mine:
+            out.append(f"| {name} | {kind} | {fmt(seconds)} | – | – | – | – | no cell ran |")
+            continue
+        runs = [r for r in mine if r["part"] == "run"]
+        posts = [r for r in mine if r["part"] == "out"]
+        first = min(r["start"] for r in mine) - at
+        last = max(r["end"] for r in mine) - at
+        top = sorted(runs, key=lambda r: -r["wall_s"])[:3]
+        out.append(f"| {name} | {kind} | {fmt(seconds)} | {first:.1f} | {sum(r['wall_s'] for r in runs):.1f} / "
+                   f"{sum(r['cpu_s'] for r in runs):.1f} / {sum(r['proc_cpu_s'] for r in runs):.1f} | {sum(r['wall_s'] for r in posts):.1f} / "
+                   f"{sum(r['cpu_s'] for r in posts):.1f} | "
+                   f"{'–' if seconds is None else f'{max(seconds - last, 0):.1f}'} | "
+                   + "; ".join(f"`{r['code'][:40]}` {r['wall_s']:.1f}/{r['cpu_s']:.1f}" for r in top) + " |")  # fmt: skip
+    return "\n".join(out)
 
 
 def fmt(s: float | None) -> str:
     return "timeout" if s is None else f"{s:.1f}"
 
 
-def fmt_cold(s: float | None, warm_only: bool) -> str:
-    return "–" if warm_only else fmt(s)
+def fmt_opt(s: float | None, skipped: bool) -> str:
+    return "–" if skipped else fmt(s)
 
 
 if __name__ == "__main__":

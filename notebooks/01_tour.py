@@ -15,15 +15,17 @@ with app.setup:
     import numpy as np
     import pandas as pd
 
-    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons.candidates import describe_stage_one
     from workbench.lessons.rankers import ranker_name
     from workbench.metrics import relevance_matrix
     from workbench.pipeline import LATENCY_BUDGET_MS
     from workbench.ranking import RANKERS
+    from workbench.types import Slate
     from workbench.viz import charts
 
     settings = kit.settings()
+    SHOWN_USERS = 300  # the users the "one user's slate" dropdown offers
 
 
 @app.function
@@ -95,23 +97,44 @@ def _(built):
     pipe, train, test = built.pipeline, built.train, built.test
     _rel = relevance_matrix(test)
     users = np.flatnonzero(np.diff(_rel.indptr) > 0)
-    slate = pipe.recommend(users)
+    # every user's slate, kept on disk (workbench.lessons.results) as what this page draws of it: the funnel, the
+    # metrics, and the slates of the users the dropdown below offers (the whole slate, with every stage's
+    # candidates, is too big to read back faster than it is computed)
+    TOUR_CODE = results.code("candidates", "ranking", "rerank", "metrics", "pipeline.py", "types.py")
+
+    @mo.persistent_cache(save_path=results.folder())
+    def tour_at(artefact: str, code: str, who: np.ndarray, shown: int):
+        whole = built.pipeline.recommend(who)
+        rows = np.arange(min(shown, len(who)))
+        return {
+            "funnel": [whole.stages["candidates"].counts.mean(), whole.stages["ranked"].counts.mean(),
+                       (whole.items >= 0).sum(axis=1).mean()],
+            "seconds": whole.timings_ms["total"].sum() / 1e3,
+            "metrics": built.pipeline.evaluate(whole, built.test),
+            "shown": Slate(users=whole.users[rows], items=whole.items[rows], scores=whole.scores[rows],
+                           propensities=whole.propensities[rows], trace={n: np.asarray(a)[rows] for n, a in whole.trace.items()},
+                           stages={"ranked": whole.stages["ranked"].select_users(rows)}, meta=dict(whole.meta)),
+        }  # fmt: skip
+
+    with mo.status.spinner(title=f"The slates of the {len(users):,} users with test items: read from disk, or "
+                                 "computed once and kept there (tens of seconds)"):  # fmt: skip
+        tour = tour_at(built.key, TOUR_CODE, users, SHOWN_USERS)
+    slate = tour["shown"]
     _share = test.n_interactions / (train.n_interactions + test.n_interactions)
     kit.show(
         f"**{train.name.split(':')[0]}**: {train.n_users:,} users, {train.n_items:,} items, "
         f"{train.n_interactions:,} training interactions; each user's later {test.n_interactions:,} interactions "
         f"({_share:.0%} of all) are held out as the test period. Recommending to the {len(users):,} users "
-        f"with test items took {slate.timings_ms['total'].sum() / 1e3:.1f} s."
+        f"with test items took {tour['seconds']:.1f} s."
     )
-    return pipe, slate, test, train, users
+    return pipe, slate, test, tour, train, users
 
 
 @app.cell
-def _(pipe, run, slate, train, users):
+def _(pipe, run, tour, train, users):
     _funnel = pd.DataFrame({
         "stage": ["catalogue", "candidates", "ranked", "slate"],
-        "items": [train.n_items, slate.stages["candidates"].counts.mean(), slate.stages["ranked"].counts.mean(),
-                  (slate.items >= 0).sum(axis=1).mean()],
+        "items": [train.n_items, *tour["funnel"]],
     })  # fmt: skip
     latency = pipe.profile_latency(users[: 10 if run.small else 40])
     _chart_table = latency.assign(budget_ms=[LATENCY_BUDGET_MS[s][1] for s in latency["stage"]])
@@ -139,7 +162,7 @@ def _(pipe, run, slate, train, users):
 def _(test, train, users):
     _ids = train.users["user_id"].to_numpy()
     _n_test = np.bincount(test.interactions["user"].to_numpy(), minlength=train.n_users)
-    _options = {f"user {_ids[u]} · {_n_test[u]} test items": int(u) for u in users[:300]}
+    _options = {f"user {_ids[u]} · {_n_test[u]} test items": int(u) for u in users[:SHOWN_USERS]}
     user = mo.ui.dropdown(options=_options, value=next(iter(_options)), label="user", searchable=True)
     mo.vstack([mo.md("## One user's slate, explained"), user])
     return (user,)
@@ -167,8 +190,8 @@ def _(pipe, slate, test, user):
 
 
 @app.cell
-def _(pipe, slate, test):
-    _table = pipe.evaluate(slate, test)
+def _(slate, tour):
+    _table = tour["metrics"]
     _m = _table.set_index("metric")["mean"]
     mo.vstack([
         mo.md("## How good is it? (every user with test items)"),

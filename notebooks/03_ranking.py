@@ -171,20 +171,24 @@ def _(candidates, cfg, k, rankers, relevance, scored):
 
 
 @app.cell
-def _(RANK_CODE, built, candidates, cfg, relevance, run, users):
-    # what the cut-off k does not change, once: each stage 1's candidates, ranked, and its ceiling (kept on disk)
+def _(cfg, run):
     textbook_cfg = textbook_config(cfg)
-    _textbook = trained(run, textbook_cfg)
+    textbook = trained(run, textbook_cfg)  # a cell's name, not a private one: the cache below keys on how it was made
+    return textbook, textbook_cfg
 
+
+@app.cell
+def _(RANK_CODE, built, candidates, relevance, textbook, users):
+    # what the cut-off k does not change, once: each stage 1's candidates, ranked, and its ceiling (kept on disk)
     @mo.persistent_cache(save_path=results.folder())
     def stage_ranked_at(artefacts: tuple, code: str, who: np.ndarray):
-        theirs = _textbook.pipeline.candidate_stage(who)
+        theirs = textbook.pipeline.candidate_stage(who)
         return {name: (pipe.rank_stage(who, candidates=cands), candidate_recall_per_user(cands, relevance))
                 for name, pipe, cands in (("the pipeline's stage 1", built.pipeline, candidates),
-                                          ("the textbook split", _textbook.pipeline, theirs))}  # fmt: skip
+                                          ("the textbook split", textbook.pipeline, theirs))}  # fmt: skip
 
-    stage_ranked = stage_ranked_at((built.key, _textbook.key), RANK_CODE, users)
-    return stage_ranked, textbook_cfg
+    stage_ranked = stage_ranked_at((built.key, textbook.key), RANK_CODE, users)
+    return (stage_ranked,)
 
 
 @app.cell

@@ -183,8 +183,19 @@ def data_picker(s: NotebookSettings, label: str = "data set"):
 
 
 def dataset(s: NotebookSettings) -> Dataset:
-    """The data set the settings name (`workbench.data.load`, MovieLens cached under ``data/``)."""
-    return load(s.data, cache_dir=str(DATA_DIR), seed=s.seed, small=s.small)
+    """The data set the settings name (`workbench.data.load`, MovieLens cached under ``data/``): drawn or read
+    once per process (`workbench.store.memo`: the served pages' visits are threads of one process), except an
+    interactions file, which is read each time (its content may change)."""
+    from workbench.data import is_file
+
+    def make() -> Dataset:
+        return load(s.data, cache_dir=str(DATA_DIR), seed=s.seed, small=s.small)
+
+    if is_file(s.data):
+        return make()
+    from workbench.store.memo import remember
+
+    return remember("dataset", ("load", s.data, s.seed, s.small, str(DATA_DIR)), make)
 
 
 def default_config(s: NotebookSettings) -> PipelineConfig:

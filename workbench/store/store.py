@@ -20,6 +20,9 @@ artefact and serves with the new knobs.
 Writes are atomic (a temporary folder renamed into place once complete), and every load
 checks the manifest's checksums first: a corrupt, partial or incompatible artefact raises
 `ArtefactError`, and `load_or_train` then says so and trains afresh. Nothing is unpickled.
+Within one process `load_or_train` reads a data set and an artefact once (`workbench.store.memo`: the
+notebook server's visits are threads of one process); a folder whose files changed on disk since
+(size, modification time, inode) is read and checked again.
 Two processes that want the same missing artefact train it once: the second waits on the first's
 lock (`workbench.store.lock`), saying so, and loads what the first stored.
 """
@@ -27,6 +30,7 @@ lock (`workbench.store.lock`), saying so, and loads what the first stored.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import json
@@ -50,6 +54,7 @@ from workbench.progress import reporting
 from workbench.provenance import git_commit, package_versions, thread_settings
 from workbench.store.codec import STATE_FILE, ArtefactError, read_state, write_state
 from workbench.store.lock import training
+from workbench.store.memo import folder_state, remember
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -100,12 +105,27 @@ class DataSpec:
             raise ValueError(f"digest={self.digest!r} with data={self.data!r}: only an interactions file has a digest")
 
     def load(self, cache_dir: str | Path | None = None) -> tuple[Dataset, Dataset]:
-        """``(train, test)`` of this spec."""
+        """``(train, test)`` of this spec (`loaded`: once per process)."""
         if self.digest and FileSource.parse(self.data).digest() != self.digest:
             raise ValueError(f"{self.data}: the file changed since this spec was made (content digest "
                              f"{FileSource.parse(self.data).digest()}, expected {self.digest})")  # fmt: skip
         ds = load(self.data, cache_dir=str(cache_dir or ROOT / "data"), seed=self.seed, small=self.small)
         return split(ds, self.split, **({"seed": self.seed} if self.split == "random" else {}))
+
+
+def loaded(spec: DataSpec, cache_dir: str | Path | None = None) -> tuple[Dataset, Dataset]:
+    """``spec.load(cache_dir)``, once per process (`workbench.store.memo`: a served notebook's visits are threads
+    of one process). An interactions file's spec carries its content digest, so a changed file is read again."""
+    return remember("dataset", (spec, str(cache_dir or "")), lambda: spec.load(cache_dir))
+
+
+def loaded_pipeline(folder: Path, train: Dataset, config: PipelineConfig, mmap: bool = False) -> Pipeline:
+    """`load_pipeline` once per process for what ``folder`` holds now (`memo.folder_state`: a folder replaced
+    or changed on disk is read and checked again); each caller gets its own shallow copy, serving ``config``."""
+    key = (str(folder.resolve()), mmap, train.fingerprint, id(train), folder_state(folder))
+    pipe = copy.copy(remember("pipeline", key, lambda: load_pipeline(folder, train, mmap=mmap)))
+    pipe.config = config  # same fit-relevant fields (the key); serving knobs as asked
+    return pipe
 
 
 def code_version() -> str:
@@ -352,14 +372,13 @@ class ModelStore:
         ``mmap``: the pipeline's arrays memory-mapped from the artefact (read back after a fit too)."""
         say = progress or (lambda _msg: None)
         t0 = time.perf_counter()
-        train, test = spec.load(cache_dir)
+        train, test = loaded(spec, cache_dir)
         key = artefact_key(spec, train.fingerprint, config)
         folder = self.path(key)
         notes: list[str] = []
         if folder.is_dir():
             try:
-                pipe = load_pipeline(folder, train, mmap=mmap)
-                pipe.config = config  # same fit-relevant fields (the key); serving knobs as asked
+                pipe = loaded_pipeline(folder, train, config, mmap)
                 created = read_manifest(folder)["created"]
                 return Trained(pipe, train, test, key, folder, True, time.perf_counter() - t0, created)
             except ArtefactError as exc:
