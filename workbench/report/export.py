@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shlex
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from workbench.launch import _die_with_parent
 from workbench.lessons.kit import NotebookSettings, default_config
 from workbench.provenance import provenance
 from workbench.report.render import page, stamp_html, static_page
@@ -35,6 +38,34 @@ def list_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
 
 
+def default_jobs() -> int:
+    """Pages exported at once by default: one per CPU (the export of a page is mostly one busy process)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def _export_one(nb: Path, out: Path, settings: NotebookSettings, fmt: str, timeout_s: float) -> Path:
+    """Run one notebook into ``out/<name>.html`` (static or marimo's page) with its provenance sidecar."""
+    target = out / f"{nb.stem}.html"
+    marimo = Path(sys.executable).with_name("marimo")
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = Path(tmp) / target.name
+        cmd = [str(marimo) if marimo.exists() else "marimo", "export", "html", str(nb), "-o", str(exported), "-f",
+               "--", *settings.marimo_cli()]  # fmt: skip
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT,
+                             preexec_fn=_die_with_parent)  # stopped with this process, whichever thread started it
+        if run.returncode != 0:
+            raise RuntimeError(f"exporting {nb.name} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
+        text = exported.read_text(encoding="utf-8")
+    prov = provenance(settings.record(), _default_config(settings), notebook=nb.name)
+    if fmt == "static":
+        text, _ = static_page(text, prov)
+    else:
+        text = text.replace("<body>", "<body>" + stamp_html(prov), 1)
+    target.write_text(text, encoding="utf-8")
+    (out / f"{nb.stem}.json").write_text(json.dumps(prov, indent=2, sort_keys=True), encoding="utf-8")
+    return target
+
+
 def _default_config(settings: NotebookSettings) -> dict[str, Any]:
     return default_config(settings).to_dict()
 
@@ -45,6 +76,7 @@ def export_reports(
     notebooks: Sequence[str | Path] | None = None,
     fmt: str = "static",
     timeout_s: float = 900.0,
+    jobs: int | None = None,
 ) -> list[Path]:
     """Export each notebook to ``out_dir/<name>.html``; return the paths.
 
@@ -53,7 +85,9 @@ def export_reports(
     (it loads marimo's frontend from a CDN). Each page gets a provenance stamp, a sidecar
     ``<name>.json`` with the full provenance (including the default PipelineConfig the notebooks
     start from; each notebook also prints the exact config it ran), and ``index.html`` links them.
-    Raises ValueError for an unknown ``fmt`` and FileNotFoundError for a missing notebook before
+    jobs: pages exported at once (each ``marimo export`` is a process of its own; default `default_jobs`); the
+    pages, their order in the index and their numbers are the same for any value.
+    Raises ValueError for an unknown ``fmt`` or a bad ``jobs`` and FileNotFoundError for a missing notebook before
     running anything, and RuntimeError naming the notebook when its export fails.
     """
     if fmt not in FORMATS:
@@ -63,30 +97,14 @@ def export_reports(
     for nb in paths:
         if not nb.is_file():
             raise FileNotFoundError(f"notebook {nb} does not exist")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs={jobs!r}: expected a positive integer (pages exported at once)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    marimo = Path(sys.executable).with_name("marimo")
-    written: list[Path] = []
-    rows: list[str] = []
-    for nb in paths:
-        target = out / f"{nb.stem}.html"
-        with tempfile.TemporaryDirectory() as tmp:
-            exported = Path(tmp) / target.name
-            cmd = [str(marimo) if marimo.exists() else "marimo", "export", "html", str(nb), "-o", str(exported), "-f",
-                   "--", *settings.marimo_cli()]  # fmt: skip
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
-            if run.returncode != 0:
-                raise RuntimeError(f"exporting {nb.name} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
-            text = exported.read_text(encoding="utf-8")
-        prov = provenance(settings.record(), _default_config(settings), notebook=nb.name)
-        if fmt == "static":
-            text, _ = static_page(text, prov)
-        else:
-            text = text.replace("<body>", "<body>" + stamp_html(prov), 1)
-        target.write_text(text, encoding="utf-8")
-        (out / f"{nb.stem}.json").write_text(json.dumps(prov, indent=2, sort_keys=True), encoding="utf-8")
-        written.append(target)
-        rows.append(f'<li><a href="{target.name}">{html.escape(nb.stem)}</a></li>')
+    jobs = min(jobs or default_jobs(), len(paths)) or 1
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="workbench-report") as pool:  # each page: a subprocess
+        written = list(pool.map(lambda nb: _export_one(nb, out, settings, fmt, timeout_s), paths))
+    rows = [f'<li><a href="{target.name}">{html.escape(nb.stem)}</a></li>' for nb, target in zip(paths, written)]
     index = out / "index.html"
     stamp = stamp_html(provenance(settings.record(), _default_config(settings), command="workbench report " + " ".join(map(shlex.quote, settings.cli()))))
     index.write_text(page("Recsys Workbench reports", f"<h1>Recsys Workbench reports</h1><ol>{''.join(rows)}</ol>", [stamp]),
