@@ -12,6 +12,7 @@ with app.setup:
     import dataclasses
     import os
     import tempfile
+    import time
 
     import marimo as mo
     import numpy as np
@@ -71,7 +72,12 @@ def loop_for(s: kit.NotebookSettings, epsilon: float, cadence: int):
     start = base_for(s)
     with kit.progress(f"The loop at ε = {epsilon:g}, retraining every {cadence} days ({days_for(s)} days)") as step:
         with Loop(config, folder, base=start, cache_dir=kit.DATA_DIR, progress=step) as loop:
-            result = loop.run()
+            t0 = time.perf_counter()
+            while loop.done < config.days:  # what `Loop.run` does, with the days counted and the time left
+                loop.step()
+                _left = (time.perf_counter() - t0) / loop.done * (config.days - loop.done)
+                step(f"day {loop.done} of {config.days} lived" + (f", about {_left:.0f} s left" if loop.done < config.days else ""))
+            result = loop.result()
             exposure = exposure_by_day(loop.events(), start.train.reference_ts, start.train.items[["item_id", "title"]],
                                        days_for(s))  # fmt: skip
             arrival = loop.arrival
@@ -346,8 +352,10 @@ def _():
     ## The retrain cadence
 
     How often should the model learn from its own log? Pick a cadence: the loop without
-    exploration runs again (cached per choice) and its curves are drawn beside the page's
-    default.
+    exploration runs again and its curves are drawn beside the page's default. Only the
+    default cadence is computed before a visit: a cadence picked for the first time lives
+    every day again here, retraining as often as it says (the more often, the longer), with the
+    day and the time left under the spinner; one picked before is read back from disk.
     """)
     return
 

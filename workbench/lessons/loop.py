@@ -67,21 +67,26 @@ def seed_study(config, seeds: Sequence[int], epsilons: Sequence[float], *, pipel
     if workers == 1 or len(seeds) < 2 or base_for is not None:  # a base_for callable stays in this process
         rows = [row for seed in seeds for row in _seed_rows(config, seed, epsilons, pipeline_config, base_for, progress)]
         return pd.DataFrame(rows)
+    import functools
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     import torch
 
     say = progress or (lambda _msg: None)
+    n = min(workers, len(seeds))
     done: dict[int, list[dict]] = {}
-    with ProcessPoolExecutor(max_workers=min(workers, len(seeds)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init, initargs=(torch.get_num_threads(),)) as pool:  # fmt: skip
-        futures = {pool.submit(_seed_rows, config, seed, tuple(epsilons), pipeline_config): seed for seed in seeds}
-        say(f"{len(seeds)} seeds in {min(workers, len(seeds))} processes at once")
-        for future in as_completed(futures):
-            done[futures[future]] = future.result()
-            say(f"seed {futures[future]} done ({len(done)} of {len(seeds)} seeds)")
+    say(f"{len(seeds)} seeds in {n} processes at once")
+    # multiprocessing's Pool: leaving the block (an error, Ctrl-C) terminates the workers at once
+    with multiprocessing.get_context("spawn").Pool(n, initializer=_worker_init, initargs=(torch.get_num_threads(),)) as pool:
+        for seed, rows in pool.imap_unordered(functools.partial(_rows_of, config, tuple(epsilons), pipeline_config), seeds):
+            done[seed] = rows
+            say(f"seed {seed} done ({len(done)} of {len(seeds)} seeds)")
     return pd.DataFrame([row for seed in seeds for row in done[seed]])
+
+
+def _rows_of(config, epsilons: Sequence[float], pipeline_config, seed: int) -> tuple[int, list[dict]]:
+    """(``seed``, its `_seed_rows`), for a worker process."""
+    return seed, _seed_rows(config, seed, epsilons, pipeline_config)
 
 
 def _worker_init(threads: int) -> None:

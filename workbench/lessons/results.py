@@ -20,9 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -76,51 +74,30 @@ def precompute(cli: Sequence[str], say: Callable[[str], None] = print, only: Seq
     once (default `default_jobs`; the slowest, `SLOW_FIRST`, start first); each writes its own keys, so what is
     stored is the same for any ``jobs``. A page that fails is reported and skipped (its served page computes
     afresh). Each script is stopped with this process (SIGTERM, Ctrl-C, its death)."""
-    from concurrent.futures import ThreadPoolExecutor
+    from workbench.launch import run_at_once
 
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs={jobs!r}: expected a positive integer (pages computed at once)")
     todo = [p for p in pages() if only is None or p.name in only]
     tags = {page: f"[page {k} of {len(todo)}, {page.stem}]" for k, page in enumerate(todo, 1)}
     order = sorted(todo, key=lambda p: SLOW_FIRST.index(p.name) if p.name in SLOW_FIRST else len(SLOW_FIRST))
-    run = lambda page: _run_page(page, tags[page], cli, say, heartbeat_s, timeout_s)  # noqa: E731
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs or default_jobs(), len(todo))), thread_name_prefix="page") as pool:
-        done = dict(zip(order, pool.map(run, order)))
-    return [done[p] for p in todo]
+    said = dict.fromkeys(order, 0.0)
 
+    def wait(i: int, seconds: float) -> None:
+        if seconds - said[order[i]] >= heartbeat_s:
+            said[order[i]] = seconds
+            say(f"{tags[order[i]]} still computing ({seconds:.0f} s so far)")
 
-def _run_page(page: Path, tag: str, cli: Sequence[str], say: Callable[[str], None], heartbeat_s: float,
-              timeout_s: float) -> tuple[str, float, int]:  # fmt: skip
-    """One page's script, with a progress line at its start, every ``heartbeat_s`` and at its end."""
-    from workbench.launch import _die_with_parent
+    def done(i: int, end) -> None:
+        if end.status == 0:
+            say(f"{tags[order[i]]} done in {end.seconds:.0f} s")
+        else:
+            last = end.err.strip().splitlines()[-1:] or ["no message"]
+            say(f"{tags[order[i]]} failed (exit status {end.status}) after {end.seconds:.0f} s: {last[0]}; "
+                "the page computes it when opened")  # fmt: skip
 
-    say(f"{tag} computing its results (kept in {folder()})")
-    t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, str(page), *cli], cwd=NOTEBOOKS.parent, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)  # fmt: skip
-    try:
-        said = t0
-        while True:
-            try:
-                _, err = proc.communicate(timeout=1.0)
-                break
-            except subprocess.TimeoutExpired:
-                now = time.monotonic()
-                if now - t0 > timeout_s:
-                    proc.kill()
-                    _, err = proc.communicate()
-                    break
-                if now - said >= heartbeat_s:
-                    said = now
-                    say(f"{tag} still computing ({now - t0:.0f} s so far)")
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait()
-    took = time.monotonic() - t0
-    if proc.returncode == 0:
-        say(f"{tag} done in {took:.0f} s")
-    else:
-        last = (err or "").strip().splitlines()[-1:] or ["no message"]
-        say(f"{tag} failed (exit status {proc.returncode}) after {took:.0f} s: {last[0]}; the page computes it when opened")
-    return page.name, took, proc.returncode
+    ends = run_at_once([[sys.executable, str(page), *cli] for page in order], min(jobs or default_jobs(), len(order)) or 1,
+                       cwd=str(NOTEBOOKS.parent), timeout_s=timeout_s, on_wait=wait, on_done=done,
+                       on_start=lambda i: say(f"{tags[order[i]]} computing its results (kept in {folder()})"))  # fmt: skip
+    by_page = {page: (page.name, end.seconds, end.status) for page, end in zip(order, ends)}
+    return [by_page[p] for p in todo]

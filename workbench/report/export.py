@@ -15,15 +15,13 @@ import html
 import json
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from workbench.launch import _die_with_parent
+from workbench.launch import run_at_once
 from workbench.lessons.kit import NotebookSettings, default_config
 from workbench.provenance import provenance
 from workbench.report.render import page, stamp_html, static_page
@@ -43,19 +41,16 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _export_one(nb: Path, out: Path, settings: NotebookSettings, fmt: str, timeout_s: float) -> Path:
-    """Run one notebook into ``out/<name>.html`` (static or marimo's page) with its provenance sidecar."""
-    target = out / f"{nb.stem}.html"
+def _command(nb: Path, exported: Path, settings: NotebookSettings) -> list[str]:
     marimo = Path(sys.executable).with_name("marimo")
-    with tempfile.TemporaryDirectory() as tmp:
-        exported = Path(tmp) / target.name
-        cmd = [str(marimo) if marimo.exists() else "marimo", "export", "html", str(nb), "-o", str(exported), "-f",
-               "--", *settings.marimo_cli()]  # fmt: skip
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT,
-                             preexec_fn=_die_with_parent)  # stopped with this process, whichever thread started it
-        if run.returncode != 0:
-            raise RuntimeError(f"exporting {nb.name} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
-        text = exported.read_text(encoding="utf-8")
+    return [str(marimo) if marimo.exists() else "marimo", "export", "html", str(nb), "-o", str(exported), "-f",
+            "--", *settings.marimo_cli()]  # fmt: skip
+
+
+def _finish(nb: Path, exported: Path, out: Path, settings: NotebookSettings, fmt: str) -> Path:
+    """The exported page of ``nb`` into ``out/<name>.html`` (static or marimo's), with its provenance sidecar."""
+    target = out / f"{nb.stem}.html"
+    text = exported.read_text(encoding="utf-8")
     prov = provenance(settings.record(), _default_config(settings), notebook=nb.name)
     if fmt == "static":
         text, _ = static_page(text, prov)
@@ -101,9 +96,18 @@ def export_reports(
         raise ValueError(f"jobs={jobs!r}: expected a positive integer (pages exported at once)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = min(jobs or default_jobs(), len(paths)) or 1
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="workbench-report") as pool:  # each page: a subprocess
-        written = list(pool.map(lambda nb: _export_one(nb, out, settings, fmt, timeout_s), paths))
+    finished: dict[int, Path] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = [Path(tmp) / f"{nb.stem}.html" for nb in paths]
+
+        def done(i: int, end) -> None:  # a page is finished here while the next ones export
+            if end.status != 0:
+                raise RuntimeError(f"exporting {paths[i].name} failed (exit {end.status}):\n{end.err}")
+            finished[i] = _finish(paths[i], exported[i], out, settings, fmt)
+
+        run_at_once([_command(nb, e, settings) for nb, e in zip(paths, exported)], max(1, min(jobs or default_jobs(), len(paths))),
+                    cwd=str(ROOT), timeout_s=timeout_s, on_done=done)  # fmt: skip
+    written = [finished[i] for i in range(len(paths))]
     rows = [f'<li><a href="{target.name}">{html.escape(nb.stem)}</a></li>' for nb, target in zip(paths, written)]
     index = out / "index.html"
     stamp = stamp_html(provenance(settings.record(), _default_config(settings), command="workbench report " + " ".join(map(shlex.quote, settings.cli()))))
