@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.launch import run_at_once
 from workbench.lessons.kit import NotebookSettings, default_config
 from workbench.provenance import provenance
 from workbench.report.render import page, stamp_html, static_page
@@ -85,6 +84,8 @@ def export_reports(
     Raises ValueError for an unknown ``fmt`` or a bad ``jobs`` and FileNotFoundError for a missing notebook before
     running anything, and RuntimeError naming the notebook when its export fails.
     """
+    from workbench.launch import run_at_once
+
     if fmt not in FORMATS:
         raise ValueError(f"fmt={fmt!r}: expected one of {FORMATS}")
     settings = settings or NotebookSettings()
