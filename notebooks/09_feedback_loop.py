@@ -10,7 +10,9 @@ app = marimo.App(width="medium", app_title="09 · The feedback loop")
 
 with app.setup:
     import dataclasses
+    import os
     import tempfile
+    import time
 
     import marimo as mo
     import numpy as np
@@ -62,30 +64,39 @@ def base_for(s: kit.NotebookSettings):
 @mo.cache
 def loop_for(s: kit.NotebookSettings, epsilon: float, cadence: int):
     """One loop of `days_for(s)` days at exploration rate ``epsilon``, retraining every ``cadence`` days (cached):
-    (its result, its event log)."""
+    (its result, each item's exposure day by day from its event log (`exposure_by_day`), each item's arrival day).
+    The exposure, not the event log, is what the page keeps and reads back on every visit (the log was most of it)."""
     config = LoopConfig(data=s.data, small=s.small, seed=s.seed, days=days_for(s), epsilon=epsilon,
                         retrain_every=cadence, features=backend(), arrivals_per_day=ARRIVALS, arrival_days=days_for(s))  # fmt: skip
     folder = tempfile.mkdtemp(prefix="workbench-loop-09-")
+    start = base_for(s)
     with kit.progress(f"The loop at ε = {epsilon:g}, retraining every {cadence} days ({days_for(s)} days)") as step:
-        with Loop(config, folder, base=base_for(s), cache_dir=kit.DATA_DIR, progress=step) as loop:
-            result = loop.run()
-            events = loop.events()
+        with Loop(config, folder, base=start, cache_dir=kit.DATA_DIR, progress=step) as loop:
+            t0 = time.perf_counter()
+            while loop.done < config.days:  # what `Loop.run` does, with the days counted and the time left
+                loop.step()
+                _left = (time.perf_counter() - t0) / loop.done * (config.days - loop.done)
+                step(f"day {loop.done} of {config.days} lived" + (f", about {_left:.0f} s left" if loop.done < config.days else ""))
+            result = loop.result()
+            exposure = exposure_by_day(loop.events(), start.train.reference_ts, start.train.items[["item_id", "title"]],
+                                       days_for(s))  # fmt: skip
             arrival = loop.arrival
-    return result, events, arrival
+    return result, exposure, arrival
 
 
 @app.function
 @mo.cache
 def study_for(s: kit.NotebookSettings) -> pd.DataFrame:
     """The page's verdict: both policies over `SEEDS` seeds of the small synthetic world (cached), one row of
-    readings (`workbench.lessons.loop.readings`) per seed and policy."""
+    readings (`workbench.lessons.loop.readings`) per seed and policy; the seeds run one per CPU at once (the same
+    table as one after another)."""
     small = dataclasses.replace(s, data="synthetic", small=True)
     n = 3 if s.small else SEEDS
     config = LoopConfig(small=True, days=days_for(s), retrain_every=CADENCE, features="memory",
                         arrivals_per_day=ARRIVALS, arrival_days=days_for(s))  # fmt: skip
     with kit.progress(f"The loop over {n} seeds × 2 policies × {days_for(s)} days of the small world") as step:
         return lesson.seed_study(config, range(s.seed, s.seed + n), EPSILONS, pipeline_config=kit.default_config(small),
-                                 progress=step)  # fmt: skip
+                                 progress=step, workers=os.cpu_count() or 1)  # fmt: skip
 
 
 @app.function
@@ -239,7 +250,7 @@ def _(base, loops, run):
     fresh = new_items(base.train, base.world, N_NEW, pool=_arrived).assign(arrives_on_day=lambda f: _arrival[f["item"]] + 1)
     _start, _days = base.train.reference_ts, days_for(run)
     _items = base.train.items[["item_id", "title"]]
-    _exp = {eps: exposure_by_day(ev, _start, _items, _days) for eps, (_, ev, _) in loops.items()}
+    _exp = {eps: exposure for eps, (_, exposure, _) in loops.items()}  # exposure_by_day of each loop's log
     _tot = {eps: e.groupby("item_id", sort=False)[["impressions", "explored", "clicks"]].sum() for eps, e in _exp.items()}
     _e0, _e1 = EPSILONS
     _table = fresh.assign(**{f"shown at {policy(eps)}": _tot[eps].loc[fresh["item_id"], "impressions"].to_numpy()
@@ -341,8 +352,10 @@ def _():
     ## The retrain cadence
 
     How often should the model learn from its own log? Pick a cadence: the loop without
-    exploration runs again (cached per choice) and its curves are drawn beside the page's
-    default.
+    exploration runs again and its curves are drawn beside the page's default. Only the
+    default cadence is computed before a visit: a cadence picked for the first time lives
+    every day again here, retraining as often as it says (the more often, the longer), with the
+    day and the time left under the spinner; one picked before is read back from disk.
     """)
     return
 

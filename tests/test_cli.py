@@ -170,6 +170,14 @@ def test_report_out_must_be_a_folder(tmp_path, capsys, no_load, monkeypatch):
     assert f"--out {path}: is a file; expected a folder" in refused(["report", "--out", str(path)], capsys, no_load)
 
 
+@pytest.mark.parametrize("jobs, shown", [("0", "0"), ("-1", "-1"), ("two", "'two'")])
+def test_report_jobs_must_be_a_positive_integer(jobs, shown, capsys, no_load, monkeypatch):
+    import workbench.report.command as report
+
+    monkeypatch.setattr(report, "export_reports", lambda *a, **k: pytest.fail("export ran despite a bad --jobs"))
+    assert f"argument --jobs: {shown}: expected a positive number of pages exported at once" in refused(["report", "--jobs", jobs], capsys, no_load)
+
+
 def test_every_option_has_help_text():
     parser = build_parser()
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -255,11 +263,12 @@ def test_report_passes_data_seed_and_size_through(monkeypatch, tmp_path):
 
     seen = {}
 
-    def fake_export(out_dir, settings, notebooks, fmt="static"):
-        seen.update(out=out_dir, settings=settings, fmt=fmt)
+    def fake_export(out_dir, settings, notebooks, fmt="static", jobs=None):
+        seen.update(out=out_dir, settings=settings, fmt=fmt, jobs=jobs)
         return []
 
     monkeypatch.setattr(report, "export_reports", fake_export)
     assert main(["report", "--out", str(tmp_path), "--data", "movielens-100k", "--seed", "3", "--small"]) == 0
-    assert seen["out"] == str(tmp_path) and seen["fmt"] == "static"
+    assert seen["out"] == str(tmp_path) and seen["fmt"] == "static" and seen["jobs"] is None
     assert (seen["settings"].data, seen["settings"].seed, seen["settings"].small) == ("movielens-100k", 3, True)
+    assert main(["report", "--out", str(tmp_path), "--jobs", "3"]) == 0 and seen["jobs"] == 3

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from workbench import cli
 from workbench.launch import port_problem
 
@@ -75,3 +77,30 @@ def test_serves_first_then_trains_and_stops_both_on_sigterm(tmp_path):
     time.sleep(0.5)
     assert all(not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
                for pid in children), "a child outlived the launcher"  # fmt: skip
+
+
+def test_run_at_once_keeps_to_jobs_and_reports_in_the_order_given(tmp_path):
+    """Three commands, two at once: never more than two alive (each records its start and end in a file), every
+    status, stderr tail and order as given; one past its timeout is killed."""
+    from workbench.launch import run_at_once
+
+    log = tmp_path / "log"
+    script = ("import sys, time, pathlib; p = pathlib.Path(sys.argv[1]); n = sys.argv[2]; t = time.time()\n"
+              "p.open('a').write(f'start {n}\\n')\n"
+              "while p.read_text().count('start') < 2 and time.time() - t < 5: time.sleep(0.05)\n"  # until another starts
+              "time.sleep(float(sys.argv[3])); p.open('a').write(f'end {n}\\n'); sys.stderr.write(f'bye {n}'); "
+              "sys.exit(int(sys.argv[4]))")  # fmt: skip
+    cmds = [[sys.executable, "-c", script, str(log), str(n), "0.2", str(code)] for n, code in ((0, 0), (1, 3), (2, 0))]
+    started, ended = [], []
+    out = run_at_once(cmds, 2, on_start=started.append, on_done=lambda i, f: ended.append(i))
+    assert [f.status for f in out] == [0, 3, 0] and [f.err for f in out] == ["bye 0", "bye 1", "bye 2"]
+    assert started == [0, 1, 2] and sorted(ended) == [0, 1, 2]
+    alive, most = 0, 0
+    for line in log.read_text().split("\n")[:-1]:
+        alive += 1 if line.startswith("start") else -1
+        most = max(most, alive)
+    assert most == 2  # two ran together, never three
+    [slow] = run_at_once([[sys.executable, "-c", "import time; time.sleep(30)"]], 1, timeout_s=0.5)
+    assert slow.status != 0 and slow.seconds < 10
+    with pytest.raises(ValueError, match=r"jobs=0: expected a positive integer"):
+        run_at_once(cmds, 0)

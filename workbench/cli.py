@@ -222,6 +222,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     return report_main(["--out", args.out, "--data", args.data, "--seed", str(args.seed), "--format", args.format]
                        + (["--small"] if args.small else []) + (["--compare", *args.compare] if args.compare else [])
+                       + (["--jobs", str(args.jobs)] if args.jobs else [])
                        + list(args.notebooks))  # fmt: skip
 
 
@@ -328,6 +329,8 @@ def add_report(sub: Subparsers) -> None:
     rp.add_argument("--format", choices=("static", "marimo"), default="static",
                     help="static: self-contained pages that open from disk with no network (default); marimo: "
                          "marimo's interactive export, which loads marimo's frontend from its CDN")  # fmt: skip
+    rp.add_argument("--jobs", type=positive_int("a positive number of pages exported at once"),
+                    help="pages exported at once, each a process of its own (default: one per CPU; the pages are the same)")
     rp.add_argument("--compare", nargs=2, metavar=("A.toml", "B.toml"),
                     help="instead of the notebooks: one page comparing two pipeline configs on the same data and seed")
     rp.add_argument("notebooks", nargs="*", help="notebook files to export (default: every notebooks/NN_*.py)")

@@ -22,6 +22,8 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 HOST = "127.0.0.1"
 PR_SET_PDEATHSIG = 1
@@ -128,3 +130,60 @@ def serve(server_cmd: Sequence[str], port: int, url: str, train_cmd: Sequence[st
     finally:
         _stop(procs)
         signal.signal(signal.SIGTERM, previous)
+
+
+@dataclass
+class Finished:
+    """One command of `run_at_once` that ended: its exit status, seconds, and the tail of its stderr."""
+
+    status: int
+    seconds: float
+    err: str
+
+
+def run_at_once(commands: Sequence[Sequence[str]], jobs: int, *, cwd: str | None = None, timeout_s: float = 1800.0,
+                on_start: Callable[[int], None] | None = None, on_done: Callable[[int, Finished], None] | None = None,
+                on_wait: Callable[[int, float], None] | None = None, poll_s: float = 0.2) -> list[Finished]:  # fmt: skip
+    """Run ``commands``, at most ``jobs`` at once, started in their order, all from this thread; returns each one's
+    `Finished` in the order given. ``on_start(i)`` before command ``i`` starts, ``on_done(i, finished)`` when it ends
+    (in this thread, while the others run on), ``on_wait(i, seconds)`` on every poll while it runs. A command that
+    runs past ``timeout_s`` is killed. Each child is stopped with this process (`_die_with_parent`; Ctrl-C or an
+    exception here stops the running ones before it propagates). stdout goes nowhere; stderr's tail is kept."""
+    import tempfile
+
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r}: expected a positive integer (commands at once)")
+    out: list[Finished | None] = [None] * len(commands)
+    running: dict[int, tuple[subprocess.Popen, float, Any]] = {}
+    todo = list(range(len(commands)))
+    try:
+        while todo or running:
+            while todo and len(running) < jobs:
+                i = todo.pop(0)
+                if on_start:
+                    on_start(i)
+                err = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+                proc = subprocess.Popen(list(commands[i]), cwd=cwd, stdout=subprocess.DEVNULL, stderr=err,
+                                        preexec_fn=_die_with_parent)  # noqa: PLW1509 - started from this thread only
+                running[i] = (proc, time.monotonic(), err)
+            time.sleep(poll_s)
+            for i, (proc, t0, err) in list(running.items()):
+                took = time.monotonic() - t0
+                if proc.poll() is None and took > timeout_s:
+                    proc.kill()
+                    proc.wait()
+                if proc.poll() is None:
+                    if on_wait:
+                        on_wait(i, took)
+                    continue
+                del running[i]
+                err.seek(0)
+                out[i] = Finished(proc.returncode, took, err.read()[-3000:])
+                err.close()
+                if on_done:
+                    on_done(i, out[i])
+    finally:
+        _stop([proc for proc, _, _ in running.values()])
+        for _, _, err in running.values():
+            err.close()
+    return out  # type: ignore[return-value]

@@ -102,3 +102,19 @@ def test_monitoring_readings_and_sentence():
     assert text.startswith("At ε = 0, 2 alerts fired and 1 resolved (1 day, each the first of a version")
     assert "CTR went from 0.2000 on day 1 to 0.1500 on day 3 (-25.0%)" in text and "the CTR rule fired on day 3" in text
     assert lesson.last_week(daily.assign(exposure_gini=[0.1, 0.2, 0.4]), 2) == pytest.approx({"gini": 0.3, "ctr": 0.17})
+
+
+def test_seed_study_in_two_processes_is_the_study_in_one(model_store, tiny_pipeline_toml):
+    """The seeds spread over processes: every reading the same, row for row (each loop is seeded by its settings)."""
+    from workbench.loop import LoopConfig
+
+    config = LoopConfig(small=True, days=4, retrain_every=2, features="memory", arrivals_per_day=2, arrival_days=4)
+    one = lesson.seed_study(config, [0, 1], (0.0, 0.5), pipeline_config=tiny_pipeline_toml)
+    said = []
+    two = lesson.seed_study(config, [0, 1], (0.0, 0.5), pipeline_config=tiny_pipeline_toml, workers=2, progress=said.append)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    assert one[["seed", "epsilon"]].values.tolist() == [[0, 0.0], [0, 0.5], [1, 0.0], [1, 0.5]]
+    assert one["new_ever_shown"].between(0, 1).all() and one["new_ever_shown"].nunique() > 1  # readings, not a constant
+    assert said[0] == "2 seeds in 2 processes at once" and {s.split(" done")[0] for s in said[1:]} == {"seed 0", "seed 1"}
+    with pytest.raises(ValueError, match=r"workers=0: expected a positive integer"):
+        lesson.seed_study(config, [0, 1], (0.0,), workers=0)

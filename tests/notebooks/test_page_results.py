@@ -43,3 +43,17 @@ def test_a_page_that_fails_is_reported_and_skipped(tmp_path, monkeypatch):
     assert name == PAGE.name and status != 0
     assert "failed (exit status" in said[-1] and "--seed 'x'" in said[-1] and "the page computes it when opened" in said[-1]
     assert not os.listdir(tmp_path)  # the settings were refused before any work
+
+
+def test_pages_run_slowest_first_and_report_in_the_learning_paths_order(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    slow = ROOT / "notebooks" / results.SLOW_FIRST[0]
+    assert slow.name in [p.name for p in results.pages()] and slow.name > PAGE.name  # later on the path, started first
+    said = []
+    out = results.precompute(["--seed", "x"], say=said.append, only=[PAGE.name, slow.name], jobs=1)
+    assert [name for name, _, _ in out] == [PAGE.name, slow.name] and all(status != 0 for _, _, status in out)
+    assert said[0].startswith(f"[page 2 of 2, {slow.stem}] computing")  # one at a time: the slowest first
+    both = results.precompute(["--seed", "x"], say=said.append, only=[PAGE.name, slow.name], jobs=2)
+    assert [(name, status != 0) for name, _, status in both] == [(PAGE.name, True), (slow.name, True)]
+    with pytest.raises(ValueError, match=r"jobs=0: expected a positive integer"):
+        results.precompute([], only=[PAGE.name], jobs=0)

@@ -162,6 +162,27 @@ def test_exported_metrics_page_renders_from_disk_with_no_network(tmp_path, small
     assert 'href="05_metrics.html"' in index and "<script" not in index
 
 
+def test_pages_exported_at_once_are_the_pages_exported_one_by_one(tmp_path, small_env, monkeypatch):
+    """Two pages in two processes at once: the same files, the same outputs, the index in teaching order."""
+    from workbench.report.export import export_reports
+
+    for key, value in small_env.items():
+        monkeypatch.setenv(key, value)
+    settings = NotebookSettings(small=True)
+    pages = [ROOT / "notebooks" / "05_metrics.py", ROOT / "notebooks" / "00_start_here.py"]
+    with pytest.raises(ValueError, match=r"jobs=0: expected a positive integer"):
+        export_reports(tmp_path / "never", settings, pages, jobs=0)
+    assert not (tmp_path / "never").exists()  # refused before any work
+    one = export_reports(tmp_path / "one", settings, pages, jobs=1)
+    two = export_reports(tmp_path / "two", settings, pages, jobs=2)
+    assert [p.name for p in one] == [p.name for p in two] == ["05_metrics.html", "00_start_here.html"]  # as asked
+    strip = lambda p: re.sub(r"<div class=\"workbench-stamp\".*?</div>", "", p.read_text(encoding="utf-8"), flags=re.S)  # noqa: E731
+    for a, b in zip(one, two):
+        assert strip(a) == strip(b) and "P@3" in strip(one[0])
+    index = (tmp_path / "two" / "index.html").read_text(encoding="utf-8")
+    assert index.index('href="05_metrics.html"') < index.index('href="00_start_here.html"')
+
+
 # --- make report ---------------------------------------------------------------------------------------
 
 

@@ -50,6 +50,10 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys):
     assert "drop --config/--split/--cache-dir" in capsys.readouterr().err
     assert main(["train", "--no-pages", "--store", str(store)]) == 2
     assert "--no-pages goes with --notebooks" in capsys.readouterr().err
+    assert main(["train", "--notebooks", "--no-pages", "--page-jobs", "2", "--store", str(store)]) == 2
+    assert "--page-jobs 2 goes with --notebooks and the pages' results" in capsys.readouterr().err
+    assert main(["train", "--notebooks", "--page-jobs", "0", "--store", str(store)]) == 2
+    assert "expected a positive number of pages computed at once" in capsys.readouterr().err
     assert main(["models", "--store", str(store), "--remove", "nothex"]) == 2
     assert "expected hex digits" in capsys.readouterr().err
     assert not store.exists()  # nothing was trained or written

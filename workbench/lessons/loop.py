@@ -54,23 +54,67 @@ def interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float
 
 
 def seed_study(config, seeds: Sequence[int], epsilons: Sequence[float], *, pipeline_config=None, base_for=None,
-               progress: Callable[[str], None] | None = None) -> pd.DataFrame:  # fmt: skip
+               progress: Callable[[str], None] | None = None, workers: int = 1) -> pd.DataFrame:  # fmt: skip
     """One loop per (seed, ε) with ``config``'s other settings (a `LoopConfig` with arrivals); one row of `readings`
-    each, with ``seed`` and ``epsilon``. ``base_for(seed)``: the starting point (None: the model store's)."""
+    each, with ``seed`` and ``epsilon``. ``base_for(seed)``: the starting point (None: the model store's).
+
+    ``workers`` > 1: the seeds run in that many processes at once (spawned, with this process's torch thread
+    count, stopped with it; each seed's loops in one process, so that its starting model is fitted once); every loop is seeded by
+    its own settings, so the table is the same as one process's, row for row. Progress then comes per seed."""
+    seeds = [int(s) for s in seeds]
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r}: expected a positive integer (processes)")
+    if workers == 1 or len(seeds) < 2 or base_for is not None:  # a base_for callable stays in this process
+        rows = [row for seed in seeds for row in _seed_rows(config, seed, epsilons, pipeline_config, base_for, progress)]
+        return pd.DataFrame(rows)
+    import functools
+    import multiprocessing
+
+    import torch
+
+    say = progress or (lambda _msg: None)
+    n = min(workers, len(seeds))
+    done: dict[int, list[dict]] = {}
+    say(f"{len(seeds)} seeds in {n} processes at once")
+    # multiprocessing's Pool: leaving the block (an error, Ctrl-C) terminates the workers at once
+    with multiprocessing.get_context("spawn").Pool(n, initializer=_worker_init, initargs=(torch.get_num_threads(),)) as pool:
+        for seed, rows in pool.imap_unordered(functools.partial(_rows_of, config, tuple(epsilons), pipeline_config), seeds):
+            done[seed] = rows
+            say(f"seed {seed} done ({len(done)} of {len(seeds)} seeds)")
+    return pd.DataFrame([row for seed in seeds for row in done[seed]])
+
+
+def _rows_of(config, epsilons: Sequence[float], pipeline_config, seed: int) -> tuple[int, list[dict]]:
+    """(``seed``, its `_seed_rows`), for a worker process."""
+    return seed, _seed_rows(config, seed, epsilons, pipeline_config)
+
+
+def _worker_init(threads: int) -> None:
+    """A `seed_study` process: this process's torch thread count, and it stops when its parent dies."""
+    import torch
+
+    from workbench.launch import _die_with_parent
+
+    _die_with_parent()
+    torch.set_num_threads(threads)
+
+
+def _seed_rows(config, seed: int, epsilons: Sequence[float], pipeline_config=None, base_for=None,
+               progress: Callable[[str], None] | None = None) -> list[dict]:  # fmt: skip
+    """`seed_study`'s rows of one seed: a loop per ε, each in a temporary state folder."""
     import dataclasses
 
     from workbench.loop import Loop
 
     rows = []
-    for seed in seeds:
-        for eps in epsilons:
-            c = dataclasses.replace(config, seed=int(seed), epsilon=float(eps))
-            with tempfile.TemporaryDirectory(prefix="workbench-loop-seeds-") as folder:
-                base = base_for(seed) if base_for is not None else None
-                with Loop(c, Path(folder), base=base, pipeline_config=pipeline_config, progress=progress) as loop:
-                    daily = loop.run().daily
-            rows.append({"seed": int(seed), "epsilon": float(eps), **readings(daily)})
-    return pd.DataFrame(rows)
+    for eps in epsilons:
+        c = dataclasses.replace(config, seed=int(seed), epsilon=float(eps))
+        with tempfile.TemporaryDirectory(prefix="workbench-loop-seeds-") as folder:
+            base = base_for(seed) if base_for is not None else None
+            with Loop(c, Path(folder), base=base, pipeline_config=pipeline_config, progress=progress) as loop:
+                daily = loop.run().daily
+        rows.append({"seed": int(seed), "epsilon": float(eps), **readings(daily)})
+    return rows
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:

@@ -10,8 +10,8 @@ the cell's own code to the key. The folder is ``data/page-results/`` (git-ignore
 
 `precompute` fills the folder before a learner visits: it runs each page that persists results as a script
 (``python notebooks/NN_name.py --data ...``: the same cells, the same keys as the served page at its
-sliders' starting positions), in the order of the learning path, with a progress line per page and at least
-every ``heartbeat_s`` while one runs (``workbench train --notebooks`` and ``make run`` call it once the
+sliders' starting positions), one per CPU at once (the slowest first), with a progress line per page and at
+least every ``heartbeat_s`` while one runs (``workbench train --notebooks`` and ``make run`` call it once the
 artefacts are stored).
 """
 
@@ -20,9 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -57,46 +55,49 @@ def pages() -> list[Path]:
     return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")) if MARK in p.read_text()]
 
 
+# pages started first when several run at once: the longest on the quiet machine (benchmarks/RESULTS.md, "Quiet-machine
+# figures of record, second session": 09 239 s, 11 48 s, 12 34 s, 04 23 s), so that no long page starts last
+SLOW_FIRST = ("09_feedback_loop.py", "11_case_studies.py", "12_offline_online_gap.py", "04_reranking.py")
+
+
+def default_jobs() -> int:
+    """Pages computed at once by default: one per CPU (a page's script is mostly one busy process)."""
+    return max(1, os.cpu_count() or 1)
+
+
 def precompute(cli: Sequence[str], say: Callable[[str], None] = print, only: Sequence[str] | None = None,
-               heartbeat_s: float = HEARTBEAT_S, timeout_s: float = 1800.0) -> list[tuple[str, float, int]]:
+               heartbeat_s: float = HEARTBEAT_S, timeout_s: float = 1800.0,
+               jobs: int | None = None) -> list[tuple[str, float, int]]:  # fmt: skip
     """Run every page of `pages` (or those named in ``only``) once as a script with the notebook arguments
     ``cli`` (`workbench.lessons.kit.NotebookSettings.cli`), so that its results are on disk before a learner
-    opens it; returns (page, seconds, exit status) per page. A page that fails is reported and skipped (its
-    served page computes afresh). Each script is stopped with this process (SIGTERM, Ctrl-C, its death)."""
-    from workbench.launch import _die_with_parent
+    opens it; returns (page, seconds, exit status) per page, in the learning path's order. ``jobs`` pages run at
+    once (default `default_jobs`; the slowest, `SLOW_FIRST`, start first); each writes its own keys, so what is
+    stored is the same for any ``jobs``. A page that fails is reported and skipped (its served page computes
+    afresh). Each script is stopped with this process (SIGTERM, Ctrl-C, its death)."""
+    from workbench.launch import run_at_once
 
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs={jobs!r}: expected a positive integer (pages computed at once)")
     todo = [p for p in pages() if only is None or p.name in only]
-    out = []
-    for k, page in enumerate(todo, 1):
-        tag = f"[page {k} of {len(todo)}, {page.stem}]"
-        say(f"{tag} computing its results (kept in {folder()})")
-        t0 = time.monotonic()
-        proc = subprocess.Popen([sys.executable, str(page), *cli], cwd=NOTEBOOKS.parent, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)  # fmt: skip
-        try:
-            said = t0
-            while True:
-                try:
-                    _, err = proc.communicate(timeout=1.0)
-                    break
-                except subprocess.TimeoutExpired:
-                    now = time.monotonic()
-                    if now - t0 > timeout_s:
-                        proc.kill()
-                        _, err = proc.communicate()
-                        break
-                    if now - said >= heartbeat_s:
-                        said = now
-                        say(f"{tag} still computing ({now - t0:.0f} s so far)")
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait()
-        took = time.monotonic() - t0
-        if proc.returncode == 0:
-            say(f"{tag} done in {took:.0f} s")
+    tags = {page: f"[page {k} of {len(todo)}, {page.stem}]" for k, page in enumerate(todo, 1)}
+    order = sorted(todo, key=lambda p: SLOW_FIRST.index(p.name) if p.name in SLOW_FIRST else len(SLOW_FIRST))
+    said = dict.fromkeys(order, 0.0)
+
+    def wait(i: int, seconds: float) -> None:
+        if seconds - said[order[i]] >= heartbeat_s:
+            said[order[i]] = seconds
+            say(f"{tags[order[i]]} still computing ({seconds:.0f} s so far)")
+
+    def done(i: int, end) -> None:
+        if end.status == 0:
+            say(f"{tags[order[i]]} done in {end.seconds:.0f} s")
         else:
-            last = (err or "").strip().splitlines()[-1:] or ["no message"]
-            say(f"{tag} failed (exit status {proc.returncode}) after {took:.0f} s: {last[0]}; the page computes it when opened")
-        out.append((page.name, took, proc.returncode))
-    return out
+            last = end.err.strip().splitlines()[-1:] or ["no message"]
+            say(f"{tags[order[i]]} failed (exit status {end.status}) after {end.seconds:.0f} s: {last[0]}; "
+                "the page computes it when opened")  # fmt: skip
+
+    ends = run_at_once([[sys.executable, str(page), *cli] for page in order], min(jobs or default_jobs(), len(order)) or 1,
+                       cwd=str(NOTEBOOKS.parent), timeout_s=timeout_s, on_wait=wait, on_done=done,
+                       on_start=lambda i: say(f"{tags[order[i]]} computing its results (kept in {folder()})"))  # fmt: skip
+    by_page = {page: (page.name, end.seconds, end.status) for page, end in zip(order, ends)}
+    return [by_page[p] for p in todo]

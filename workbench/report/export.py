@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shlex
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -35,6 +35,31 @@ def list_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
 
 
+def default_jobs() -> int:
+    """Pages exported at once by default: one per CPU (the export of a page is mostly one busy process)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def _command(nb: Path, exported: Path, settings: NotebookSettings) -> list[str]:
+    marimo = Path(sys.executable).with_name("marimo")
+    return [str(marimo) if marimo.exists() else "marimo", "export", "html", str(nb), "-o", str(exported), "-f",
+            "--", *settings.marimo_cli()]  # fmt: skip
+
+
+def _finish(nb: Path, exported: Path, out: Path, settings: NotebookSettings, fmt: str) -> Path:
+    """The exported page of ``nb`` into ``out/<name>.html`` (static or marimo's), with its provenance sidecar."""
+    target = out / f"{nb.stem}.html"
+    text = exported.read_text(encoding="utf-8")
+    prov = provenance(settings.record(), _default_config(settings), notebook=nb.name)
+    if fmt == "static":
+        text, _ = static_page(text, prov)
+    else:
+        text = text.replace("<body>", "<body>" + stamp_html(prov), 1)
+    target.write_text(text, encoding="utf-8")
+    (out / f"{nb.stem}.json").write_text(json.dumps(prov, indent=2, sort_keys=True), encoding="utf-8")
+    return target
+
+
 def _default_config(settings: NotebookSettings) -> dict[str, Any]:
     return default_config(settings).to_dict()
 
@@ -45,6 +70,7 @@ def export_reports(
     notebooks: Sequence[str | Path] | None = None,
     fmt: str = "static",
     timeout_s: float = 900.0,
+    jobs: int | None = None,
 ) -> list[Path]:
     """Export each notebook to ``out_dir/<name>.html``; return the paths.
 
@@ -53,9 +79,13 @@ def export_reports(
     (it loads marimo's frontend from a CDN). Each page gets a provenance stamp, a sidecar
     ``<name>.json`` with the full provenance (including the default PipelineConfig the notebooks
     start from; each notebook also prints the exact config it ran), and ``index.html`` links them.
-    Raises ValueError for an unknown ``fmt`` and FileNotFoundError for a missing notebook before
+    jobs: pages exported at once (each ``marimo export`` is a process of its own; default `default_jobs`); the
+    pages, their order in the index and their numbers are the same for any value.
+    Raises ValueError for an unknown ``fmt`` or a bad ``jobs`` and FileNotFoundError for a missing notebook before
     running anything, and RuntimeError naming the notebook when its export fails.
     """
+    from workbench.launch import run_at_once
+
     if fmt not in FORMATS:
         raise ValueError(f"fmt={fmt!r}: expected one of {FORMATS}")
     settings = settings or NotebookSettings()
@@ -63,30 +93,23 @@ def export_reports(
     for nb in paths:
         if not nb.is_file():
             raise FileNotFoundError(f"notebook {nb} does not exist")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs={jobs!r}: expected a positive integer (pages exported at once)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    marimo = Path(sys.executable).with_name("marimo")
-    written: list[Path] = []
-    rows: list[str] = []
-    for nb in paths:
-        target = out / f"{nb.stem}.html"
-        with tempfile.TemporaryDirectory() as tmp:
-            exported = Path(tmp) / target.name
-            cmd = [str(marimo) if marimo.exists() else "marimo", "export", "html", str(nb), "-o", str(exported), "-f",
-                   "--", *settings.marimo_cli()]  # fmt: skip
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
-            if run.returncode != 0:
-                raise RuntimeError(f"exporting {nb.name} failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
-            text = exported.read_text(encoding="utf-8")
-        prov = provenance(settings.record(), _default_config(settings), notebook=nb.name)
-        if fmt == "static":
-            text, _ = static_page(text, prov)
-        else:
-            text = text.replace("<body>", "<body>" + stamp_html(prov), 1)
-        target.write_text(text, encoding="utf-8")
-        (out / f"{nb.stem}.json").write_text(json.dumps(prov, indent=2, sort_keys=True), encoding="utf-8")
-        written.append(target)
-        rows.append(f'<li><a href="{target.name}">{html.escape(nb.stem)}</a></li>')
+    finished: dict[int, Path] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = [Path(tmp) / f"{nb.stem}.html" for nb in paths]
+
+        def done(i: int, end) -> None:  # a page is finished here while the next ones export
+            if end.status != 0:
+                raise RuntimeError(f"exporting {paths[i].name} failed (exit {end.status}):\n{end.err}")
+            finished[i] = _finish(paths[i], exported[i], out, settings, fmt)
+
+        run_at_once([_command(nb, e, settings) for nb, e in zip(paths, exported)], max(1, min(jobs or default_jobs(), len(paths))),
+                    cwd=str(ROOT), timeout_s=timeout_s, on_done=done)  # fmt: skip
+    written = [finished[i] for i in range(len(paths))]
+    rows = [f'<li><a href="{target.name}">{html.escape(nb.stem)}</a></li>' for nb, target in zip(paths, written)]
     index = out / "index.html"
     stamp = stamp_html(provenance(settings.record(), _default_config(settings), command="workbench report " + " ".join(map(shlex.quote, settings.cli()))))
     index.write_text(page("Recsys Workbench reports", f"<h1>Recsys Workbench reports</h1><ol>{''.join(rows)}</ol>", [stamp]),

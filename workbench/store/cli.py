@@ -31,6 +31,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                          "project's data folder): drop --config/--split/--cache-dir")  # fmt: skip
     if args.no_pages and not args.notebooks:
         raise ValueError("--no-pages goes with --notebooks (it skips the pages' results after their pipelines)")
+    if args.page_jobs is not None and (args.no_pages or not args.notebooks):
+        raise ValueError(f"--page-jobs {args.page_jobs} goes with --notebooks and the pages' results (drop --no-pages)")
     config = _config(args.config, args.seed)
     store = ModelStore(args.store)
     if args.notebooks:
@@ -57,7 +59,7 @@ def _train_notebook_pipelines(args: argparse.Namespace, config, store) -> int:
     if not args.no_pages:  # then what each page computes, so that a learner's first visit reads it from disk
         from workbench.lessons import results
 
-        results.precompute(settings.cli(), say=lambda line: print(line, file=sys.stderr, flush=True))
+        results.precompute(settings.cli(), say=lambda line: print(line, file=sys.stderr, flush=True), jobs=args.page_jobs)
     return 0
 
 
@@ -81,7 +83,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``models`` to the ``workbench`` command's sub-commands."""
-    from workbench.arguments import CACHE_DIR, SEED, STORE_DIR, add_file_args, data_arg, data_help, existing_file
+    from workbench.arguments import CACHE_DIR, SEED, STORE_DIR, add_file_args, data_arg, data_help, existing_file, positive_int
     from workbench.data import SPLITS
 
     tr = sub.add_parser("train", help="fit the pipeline once and store it (prints the artefact folder)")
@@ -100,6 +102,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--no-pages", action="store_true",
                     help="with --notebooks: only the pipelines, not the pages' results (by default each page that "
                          "persists its results then runs once as a script, so that it opens from disk)")  # fmt: skip
+    tr.add_argument("--page-jobs", type=positive_int("a positive number of pages computed at once"), default=None,
+                    help="with --notebooks: pages whose results are computed at once, each a process (default: one per "
+                         "CPU; what is stored is the same)")  # fmt: skip
 
     md = sub.add_parser("models", help="list the model store's artefacts (and remove some)")
     md.add_argument("--remove", nargs="+", default=[], metavar="KEY", help="delete these artefacts first")
