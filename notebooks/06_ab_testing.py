@@ -30,10 +30,10 @@ with app.setup:
 
 
 @app.function
-@mo.cache
 def lab_for(s: kit.NotebookSettings):
-    """The simulated world of the settings' data set with its control and treatment rankers (cached)."""
-    return make_lab(kit.dataset(s), seed=s.seed)
+    """The simulated world of the settings' data set with its control and treatment rankers (kept on disk and in this
+    process by `workbench.lessons.results.kept`, not marimo's cache: its docstring says why)."""
+    return results.kept("06-lab", (s.data, s.seed, s.small, results.code("data", "experiment", "lessons/lab.py")), lambda: make_lab(kit.dataset(s), seed=s.seed))
 
 
 @app.cell
@@ -76,13 +76,9 @@ def _(picker):
 def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
 
-    # the world persists on disk too (workbench.lessons.results): a later visit reads it instead of building it
-    @mo.persistent_cache(save_path=results.folder())
-    def lab_kept(data: str, seed: int, small: bool, code: str):
-        return lab_for(run)
-
+    # the world persists on disk too (lab_for): a later visit reads it instead of building it
     with mo.status.spinner(title="Building the simulated world and its rankers (kept on disk)..."):
-        lab = lab_kept(run.data, run.seed, run.small, results.code("data", "experiment", "lessons/lab.py"))
+        lab = lab_for(run)
     return lab, run
 
 

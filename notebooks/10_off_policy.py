@@ -30,10 +30,10 @@ with app.setup:
 
 
 @app.function
-@mo.cache
 def lab_for(s: kit.NotebookSettings) -> OffPolicyLab:
-    """The simulated world of the settings' data set, each user's candidates in the logger's order (cached)."""
-    return lesson.make_lab(kit.dataset(s), seed=s.seed)
+    """The simulated world of the settings' data set, each user's candidates in the logger's order (kept on disk and in this
+    process by `workbench.lessons.results.kept`, not marimo's cache: its docstring says why)."""
+    return results.kept("10-lab", (s.data, s.seed, s.small, results.code("data", "experiment", "lessons/offpolicy.py")), lambda: lesson.make_lab(kit.dataset(s), seed=s.seed))
 
 
 @app.function
@@ -120,13 +120,9 @@ def _():
 @app.cell
 def _(OPE_CODE, monte_carlo_at, picker):
     run = dataclasses.replace(settings, data=picker.value)
-    # the world persists on disk too (workbench.lessons.results): a later visit reads it instead of building it
-    @mo.persistent_cache(save_path=results.folder())
-    def lab_kept(data: str, seed: int, small: bool, code: str):
-        return lab_for(run)
-
+    # the world persists on disk too (lab_for): a later visit reads it instead of building it
     with mo.status.spinner(title="Building the simulated world and each user's candidates (kept on disk)..."):
-        lab = lab_kept(run.data, run.seed, run.small, OPE_CODE)
+        lab = lab_for(run)
     target = lab.policy(lesson.TARGET_SIGMA, 0.0)
     truth = lab.truth(target)
     v_control = lab.truth(lab.policy(epsilon=0.0))

@@ -57,3 +57,38 @@ def test_pages_run_slowest_first_and_report_in_the_learning_paths_order(tmp_path
     assert [(name, status != 0) for name, _, status in both] == [(PAGE.name, True), (slow.name, True)]
     with pytest.raises(ValueError, match=r"jobs=0: expected a positive integer"):
         results.precompute([], only=[PAGE.name], jobs=0)
+
+
+def test_a_second_run_finds_every_result_the_first_stored(small_env, monkeypatch):
+    # page 06's studies close over its simulated world: with the world in marimo's own cache, a run that read
+    # the world back asked for its studies under other keys than the run that built it (results.kept's docstring)
+    page = ROOT / "notebooks" / "06_ab_testing.py"
+    for key, value in small_env.items():
+        monkeypatch.setenv(key, value)
+    folder = Path(small_env[results.RESULTS_ENV])
+    [(_, _, status)] = results.precompute(["--small"], say=lambda line: None, only=[page.name])
+    first = sorted(p.relative_to(folder) for p in folder.rglob("*.pickle"))
+    assert status == 0 and any(p.parts[0] == "kept" for p in first) and any(p.parts[0] == "readings_at" for p in first)
+    [(_, _, status)] = results.precompute(["--small"], say=lambda line: None, only=[page.name])
+    assert status == 0
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*.pickle")) == first  # nothing stored afresh
+
+
+def test_kept_builds_once_then_reads_from_memory_and_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    calls = []
+    key = ("synthetic", 0, True, f"test-{tmp_path.name}")  # unique to this test: the memo is per process
+
+    def make():
+        calls.append(1)
+        return {"value": [1, 2, 3]}
+
+    first = results.kept("t", key, make)
+    assert first == {"value": [1, 2, 3]} and calls == [1]
+    assert results.kept("t", key, make) is first and calls == [1]  # this process: the same object
+    [stored] = (tmp_path / "kept" / "t").glob("*.pickle")
+    results._KEPT.clear()  # as another process would: read from disk, not built again
+    again = results.kept("t", key, make)
+    assert again == first and again is not first and calls == [1]
+    assert results.kept("t", key[:-1] + ("other",), make) == first and calls == [1, 1]  # another key: built
+    assert stored.exists()

@@ -20,9 +20,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import pickle
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 PACKAGE = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PACKAGE.parent / "notebooks"
@@ -48,6 +53,44 @@ def code(*parts: str) -> str:
             h.update(str(f.relative_to(PACKAGE)).encode())
             h.update(f.read_bytes())
     return h.hexdigest()
+
+
+_KEPT: dict[tuple, object] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def kept(name: str, key: tuple, make: Callable[[], T]) -> T:
+    """``make()``'s value kept on disk (``folder()/kept/<name>/<digest of key>.pickle``) and in this process's
+    memory, for an object that other persisted results close over (a page's simulated world).
+
+    Why not marimo's cache for such an object: marimo keys a persisted function that refers to a variable
+    by how the cell defining that variable ran, and a cell in which a marimo cache call (``mo.cache``,
+    ``mo.persistent_cache``) computed gives its dependents another key than the same cell in which the call
+    read its value back (marimo 0.25). A page run as a script on an empty folder (`precompute`) then stored
+    its studies under keys that the served page, which reads the world back, never asked for (page 06
+    computed its studies afresh on every first visit). A cell that calls this function makes no marimo cache
+    call, so its dependents' keys are the same in both runs (tests/notebooks/test_page_results.py).
+    ``key`` must name everything the value depends on (settings, artefact keys, a `code` digest); equal keys
+    in any process give the stored value."""
+    memo_key = (name, key)
+    with _KEPT_LOCK:
+        if memo_key in _KEPT:
+            return _KEPT[memo_key]  # type: ignore[return-value]
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+    path = Path(folder()) / "kept" / name / f"{digest}.pickle"
+    try:
+        with path.open("rb") as f:
+            value = pickle.load(f)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        value = make()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        with tmp.open("wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)  # atomic: a reader sees the whole file or none
+    with _KEPT_LOCK:
+        _KEPT[memo_key] = value
+    return value
 
 
 def pages() -> list[Path]:
