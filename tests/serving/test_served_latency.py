@@ -31,9 +31,8 @@ def test_extra_latency_is_the_difference_of_the_medians_and_never_negative():
 
 
 def test_measure_reads_the_server_timing_of_undegraded_uncached_answers(stored_model, tiny_pipeline_toml):
-    from workbench.store import load_or_train
-
     from workbench.lessons.ensemble import ensemble_pipeline
+    from workbench.store import load_or_train
 
     cfg = PipelineConfig.from_toml(tiny_pipeline_toml)
     trained = load_or_train("synthetic", cfg, seed=0, small=True)
