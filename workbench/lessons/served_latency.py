@@ -4,11 +4,11 @@ Two pipelines differ only in stage 2: the **light** one is the workbench's defau
 (`PipelineConfig` defaults: its Wide & Deep ranker) and the **heavy** one has the same stage 1 and
 stage 3 and ranks with an **ensemble** (`workbench.lessons.ensemble`): the default's own ranker and the
 same pipeline's GBDT (``HEAVY_MEMBERS``), each scoring every candidate, their per-user z-scores
-averaged. It is more accurate offline than the light one on the default-size world (its paired NDCG@10,
-below, on each seed of benchmarks/bench_gap.py) and slower: it builds features and scores
-once per member. Both member pipelines are fitted through the model store
-(`workbench.store.load_or_train`; ``workbench train --notebooks`` stores them) and served by the project's own serving code: a
-real Redis (Debian's redis-server) and the FastAPI app on a real uvicorn thread bound to 127.0.0.1
+averaged. On the default-size world it is more accurate offline than the light one (paired NDCG@10
+on the test split, `offline_gain`; benchmarks/RESULTS.md has the seeds measured) and slower: it builds
+features and scores once per member. Both member pipelines are fitted through the model store
+(`workbench.store.load_or_train`; ``workbench train --notebooks`` stores them) and served by the
+project's own serving code: a real Redis (Debian's redis-server) and the FastAPI app on a real uvicorn thread bound to 127.0.0.1
 (`workbench.lessons.serving.ServingLab`); both run at once and the requests alternate between them,
 so both see the same load on the machine. Each request is a ``GET /recommend`` with
 ``Cache-Control: no-cache`` (so every answer runs the three stages), and the latency read is the
