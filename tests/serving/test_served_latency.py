@@ -6,20 +6,21 @@ import numpy as np
 import pytest
 
 from workbench.lessons.served_latency import (
-    HEAVY_RANKER_PARAMS,
+    HEAVY_MEMBERS,
     ServedLatency,
     configs,
+    describe,
     measure,
 )
 from workbench.pipeline import PipelineConfig
 
 
-def test_heavy_pipeline_differs_from_the_default_only_in_its_ranker_size():
-    light, heavy = configs(seed=3)
-    assert light == PipelineConfig(seed=3)
-    assert dataclasses.replace(heavy, ranker_params=light.ranker_params) == light
-    model = heavy.ranker_model()
-    assert all(getattr(model, k) == v for k, v in HEAVY_RANKER_PARAMS.items())
+def test_heavy_pipeline_averages_the_default_ranker_with_others_over_the_same_stage_one():
+    light, members = configs(seed=3)
+    assert light == PipelineConfig(seed=3) and members[0] == light
+    assert [c.ranker for c in members[1:]] == list(HEAVY_MEMBERS) and light.ranker not in HEAVY_MEMBERS
+    assert all(dataclasses.replace(c, ranker=light.ranker) == light for c in members)  # only the ranker differs
+    assert describe(members) == f"an ensemble of {' + '.join([light.ranker, *HEAVY_MEMBERS])} (mean per-user z-score)"
 
 
 def test_extra_latency_is_the_difference_of_the_medians_and_never_negative():
@@ -30,12 +31,17 @@ def test_extra_latency_is_the_difference_of_the_medians_and_never_negative():
 
 
 def test_measure_reads_the_server_timing_of_undegraded_uncached_answers(stored_model, tiny_pipeline_toml):
+    from workbench.lessons.ensemble import ensemble_pipeline
     from workbench.store import load_or_train
 
-    trained = load_or_train("synthetic", PipelineConfig.from_toml(tiny_pipeline_toml), seed=0, small=True)
+    cfg = PipelineConfig.from_toml(tiny_pipeline_toml)
+    trained = load_or_train("synthetic", cfg, seed=0, small=True)
+    gbdt = load_or_train("synthetic", dataclasses.replace(cfg, ranker="gbdt", ranker_params={"n_estimators": 20}),
+                         seed=0, small=True)  # fmt: skip
+    heavy = dataclasses.replace(trained, pipeline=ensemble_pipeline({"wd": trained.pipeline, "gbdt": gbdt.pipeline}))
     with pytest.raises(ValueError, match="requests=0"):
         measure({"a": trained}, requests=0)  # refused before Redis or uvicorn start
-    out = measure({"a": trained, "b": trained}, requests=6, warmup=1, seed=1)
+    out = measure({"a": trained, "b": heavy}, requests=6, warmup=1, seed=1)  # the ensemble on the served path too
     assert set(out) == {"a", "b"}
     for total, ranking, degraded in out.values():
         assert degraded == 0 and len(total) == len(ranking) == 6

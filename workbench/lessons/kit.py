@@ -262,8 +262,8 @@ HEARTBEAT_S = 15.0  # `warm` says what it is doing at least this often
 
 def pipelines(s: NotebookSettings) -> dict[str, PipelineConfig]:
     """Every pipeline the notebooks load for these settings, by name: the default (01–04, 11), the textbook
-    split of stage 1 (02, 03), the default with each other ranker (03), the Amazon recipe (11) and the default
-    with a heavier ranker (12)."""
+    split of stage 1 (02, 03), the default with each other ranker (03; 12's heavier ranker is an ensemble of the
+    default's and these pipelines' rankers) and the Amazon recipe (11)."""
     from workbench.lessons.candidates import textbook_config
     from workbench.pipeline import PipelineConfig
     from workbench.ranking import RANKERS
@@ -274,7 +274,8 @@ def pipelines(s: NotebookSettings) -> dict[str, PipelineConfig]:
     out["Amazon recipe (11)"] = dataclasses.replace(PipelineConfig.from_toml(AMAZON_RECIPE), seed=s.seed)
     from workbench.lessons.served_latency import configs as served_configs
 
-    out["heavier ranker (12)"] = served_configs(s.seed)[1]  # served beside the default to measure its latency
+    missing = [c for c in served_configs(s.seed)[1] if c not in out.values()]  # 12's ensemble members (all above today)
+    out |= {f"heavier ranker (12), member {c.ranker}": c for c in missing}
     return out
 
 
