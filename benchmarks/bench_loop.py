@@ -216,7 +216,9 @@ def monitoring(args) -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="bench-loop-monitoring-") as root:
             for seed in range(args.seed0, args.seed0 + args.seeds):
-                variants = [("stable", config)] + [(f"shifted:{kind}", dataclasses.replace(config, shift_day=shift, shift_kind=kind))
+                short = min(args.demo_days, args.shifted_days or args.demo_days)  # a delay beyond 2 days is a miss anyway
+                variants = [("stable", config)] + [(f"shifted:{kind}", dataclasses.replace(config, shift_day=shift, shift_kind=kind,
+                                                                                           days=short))
                                                    for kind in incidents]  # fmt: skip
                 for run, c in variants:
                     c = dataclasses.replace(c, seed=seed)
@@ -227,9 +229,34 @@ def monitoring(args) -> None:
     seeds = sorted({seed for seed, _ in runs})
     print(f"seeds {seeds} × {args.demo_days} days × (stable, {', '.join(incidents)} incident from day {args.shift_day}) on the "
           f"{args.world} synthetic world in {time.perf_counter() - t:.0f} s; {load_line()}")  # fmt: skip
+    print("\nWhat each detector reads (the tuning figures): per seed, the most extreme value of a stable run over all its days, "
+          f"and of each shifted run over days {args.shift_day}-{args.shift_day + 2} (the shift's first 3 days):")
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.3f}".format):
+        print(_extremes(runs, config, shift).to_string())
     for kind in incidents:
         print(f"\n=== incident: {kind} (workbench.loop.incidents) ===")
         _monitoring_tables(args, config, {key: d for key, d in runs.items() if key[1] in ("stable", f"shifted:{kind}")}, shift)
+
+
+def _extremes(runs, config, shift) -> pd.DataFrame:
+    """Per detector (rule · column) and run: the value the rule compares with its threshold (relative rules: against the
+    mean of the previous ``baseline_window`` days), at its most extreme (max for ``above``, min for ``below``)."""
+    import fnmatch
+
+    window = config.alerts.baseline_window
+    out = {}
+    for (seed, run), daily in sorted(runs.items()):
+        col = {}
+        for rule in config.alerts.rules:
+            for metric in fnmatch.filter(daily.columns, rule.metric):
+                raw = daily[metric].astype(float)
+                base = (raw.shift(1).rolling(window, min_periods=1).mean() if window
+                        else raw.iloc[: config.alerts.baseline_days].mean())  # fmt: skip
+                value = raw / base - 1.0 if rule.relative else raw
+                days = value if run == "stable" else value.iloc[shift : shift + 3]
+                col[f"{rule.label} · {metric}"] = days.max() if rule.above is not None else days.min()
+        out[f"{run} {seed}"] = col
+    return pd.DataFrame(out)
 
 
 def _monitoring_tables(args, config, runs, shift) -> None:
@@ -295,6 +322,8 @@ def main() -> int:
     p.add_argument("--runs-in", help="monitoring: read daily tables (comma-separated pickles of --runs-out) instead of running")
     p.add_argument("--shift-kinds", default="explore",
                    help="monitoring: the injected incidents, comma-separated (workbench.loop.incidents: explore, ranker)")
+    p.add_argument("--shifted-days", type=int, default=0,
+                   help="monitoring: days of each shifted run (default: --demo-days; the stable runs always run them all)")
     p.add_argument("--shift-day", type=int, default=15, help="monitoring: the day (1 = the first) the shift starts")
     p.add_argument("--world", choices=("small", "default"), default="default", help="arrivals: the synthetic world")
     args = p.parse_args()
