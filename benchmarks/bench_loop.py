@@ -271,7 +271,7 @@ def _monitoring_tables(args, config, runs, shift) -> None:
         alerts_config = dataclasses.replace(config.alerts, for_days=for_days)
         cfg = dataclasses.replace(config, alerts=alerts_config)
         rows = []
-        for (seed, run), daily in runs.items():
+        for (seed, run), daily in sorted(runs.items()):  # the delays printed in seed order
             kind = "stable" if run == "stable" else "shifted"
             alerts = _by_detector(run_alerts(daily, cfg))
             for rule in alerts_config.rules:
