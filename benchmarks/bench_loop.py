@@ -168,14 +168,24 @@ def demo(args) -> None:
 def arrivals(args) -> None:
     from workbench.lessons import loop as lesson
 
-    say = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    t0 = time.perf_counter()
+    say = lambda msg: print(f"  [{time.perf_counter() - t0:6.0f} s] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     small = args.world == "small"
     config = LoopConfig(small=small, days=args.demo_days, retrain_every=args.retrain_every, features="memory",
                         arrivals_per_day=args.arrivals_per_day, arrival_days=args.demo_days,
                         repeat_consumption=args.repeat_consumption)  # fmt: skip
     seeds = list(range(args.seed0, args.seed0 + args.seeds))
     t = time.perf_counter()
-    table = lesson.seed_study(config, seeds, (0.0, 0.1), progress=say)
+    if args.tables_in:  # the per-seed rows of earlier runs (e.g. seeds run in two processes), pooled
+        table = pd.concat([pd.read_csv(path) for path in args.tables_in.split(",")], ignore_index=True)
+        seeds = sorted(table["seed"].unique().tolist())
+    else:
+        parts = []
+        for seed in seeds:  # one seed at a time, each written out at once: a slow run leaves the seeds it finished
+            parts.append(lesson.seed_study(config, [seed], (0.0, 0.1), progress=say))
+            table = pd.concat(parts, ignore_index=True)
+            if args.table_out:
+                table.to_csv(args.table_out, index=False)
     print(f"{len(seeds)} seeds × 2 policies × {args.demo_days} days on the {args.world} synthetic world, "
           f"{args.arrivals_per_day} arrivals a day, retraining every {args.retrain_every} days, repeat consumption "
           f"{'on (seen items may return)' if args.repeat_consumption else 'off (the seen filter)'}: "
@@ -190,38 +200,79 @@ def arrivals(args) -> None:
 
 def monitoring(args) -> None:
     import dataclasses
-    import fnmatch
-
-    from workbench.loop import run_alerts
 
     say = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
     config = LoopConfig(small=args.world == "small", days=args.demo_days, retrain_every=0, features="memory", epsilon=0.1,
                         drift_window=args.drift_window)  # fmt: skip
     print(f"drift reference: {'the first 3 days (fixed)' if not args.drift_window else f'the previous {args.drift_window} days (rolling)'}")
     shift = args.shift_day - 1  # 0-based
+    incidents = args.shift_kinds.split(",")
     runs = {}
     t = time.perf_counter()
     if args.runs_in:  # the daily tables of earlier runs (e.g. seeds run in two processes), read by today's rules
-        for path in args.runs_in.split(","):
-            runs.update(pd.read_pickle(path))
+        for path in args.runs_in.split(","):  # ("shifted" in older tables: the ε push, kind "explore")
+            runs.update({(seed, "shifted:explore" if run == "shifted" else run): daily
+                         for (seed, run), daily in pd.read_pickle(path).items()})  # fmt: skip
     else:
         with tempfile.TemporaryDirectory(prefix="bench-loop-monitoring-") as root:
             for seed in range(args.seed0, args.seed0 + args.seeds):
-                for kind, c in (("stable", config), ("shifted", dataclasses.replace(config, shift_day=shift))):
+                short = min(args.demo_days, args.shifted_days or args.demo_days)  # a delay beyond 2 days is a miss anyway
+                variants = [("stable", config)] + [(f"shifted:{kind}", dataclasses.replace(config, shift_day=shift, shift_kind=kind,
+                                                                                           days=short))
+                                                   for kind in incidents]  # fmt: skip
+                for run, c in variants:
                     c = dataclasses.replace(c, seed=seed)
-                    with Loop(c, Path(root) / f"{kind}{seed}", progress=say) as loop:
-                        runs[seed, kind] = loop.run().daily
-        if args.runs_out:
-            pd.to_pickle(runs, args.runs_out)
-    n = len({seed for seed, _ in runs})
-    print(f"seeds {sorted({seed for seed, _ in runs})} × {args.demo_days} days × (stable, shift on day {args.shift_day}) on the "
+                    with Loop(c, Path(root) / f"{run.replace(':', '-')}{seed}", progress=say) as loop:
+                        runs[seed, run] = loop.run().daily
+                if args.runs_out:  # after each seed: a slow run leaves what it finished
+                    pd.to_pickle(runs, args.runs_out)
+    seeds = sorted({seed for seed, _ in runs})
+    print(f"seeds {seeds} × {args.demo_days} days × (stable, {', '.join(incidents)} incident from day {args.shift_day}) on the "
           f"{args.world} synthetic world in {time.perf_counter() - t:.0f} s; {load_line()}")  # fmt: skip
+    print("\nWhat each detector reads (the tuning figures): per seed, the most extreme value of a stable run over all its days, "
+          f"and of each shifted run over days {args.shift_day}-{args.shift_day + 2} (the shift's first 3 days):")
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.float_format", "{:.3f}".format):
+        print(_extremes(runs, config, shift).to_string())
+    for kind in incidents:
+        print(f"\n=== incident: {kind} (workbench.loop.incidents) ===")
+        _monitoring_tables(args, config, {key: d for key, d in runs.items() if key[1] in ("stable", f"shifted:{kind}")}, shift)
+
+
+def _extremes(runs, config, shift) -> pd.DataFrame:
+    """Per detector (rule · column) and run: the value the rule compares with its threshold (relative rules: against the
+    mean of the previous ``baseline_window`` days), at its most extreme (max for ``above``, min for ``below``)."""
+    import fnmatch
+
+    window = config.alerts.baseline_window
+    out = {}
+    for (seed, run), daily in sorted(runs.items()):
+        col = {}
+        for rule in config.alerts.rules:
+            for metric in fnmatch.filter(daily.columns, rule.metric):
+                raw = daily[metric].astype(float)
+                base = (raw.shift(1).rolling(window, min_periods=1).mean() if window
+                        else raw.iloc[: config.alerts.baseline_days].mean())  # fmt: skip
+                value = raw / base - 1.0 if rule.relative else raw
+                days = value if run == "stable" else value.iloc[shift : shift + 3]
+                col[f"{rule.label} · {metric}"] = days.max() if rule.above is not None else days.min()
+        out[f"{run} {seed}"] = col
+    return pd.DataFrame(out)
+
+
+def _monitoring_tables(args, config, runs, shift) -> None:
+    import dataclasses
+    import fnmatch
+
+    from workbench.loop import run_alerts
+
+    n = len({seed for seed, run in runs if run != "stable"})
     per30 = 30.0 / args.demo_days
     for for_days in (1, 2):  # the same runs, read by the default rules with for_days 1 and 2
         alerts_config = dataclasses.replace(config.alerts, for_days=for_days)
         cfg = dataclasses.replace(config, alerts=alerts_config)
         rows = []
-        for (seed, kind), daily in runs.items():
+        for (seed, run), daily in sorted(runs.items()):  # the delays printed in seed order
+            kind = "stable" if run == "stable" else "shifted"
             alerts = _by_detector(run_alerts(daily, cfg))
             for rule in alerts_config.rules:
                 for metric in fnmatch.filter(daily.columns, rule.metric):
@@ -265,8 +316,14 @@ def main() -> int:
                    help="arrivals: seen items may return to slates (LoopConfig.repeat_consumption)")
     p.add_argument("--arrivals-per-day", type=int, default=2, help="arrivals: items arriving each day (default 2)")
     p.add_argument("--drift-window", type=int, default=3, help="monitoring: 0 = the first 3 days, N = the previous N days")
+    p.add_argument("--table-out", help="arrivals: write the per-seed readings to this CSV")
+    p.add_argument("--tables-in", help="arrivals: pool per-seed readings (comma-separated CSVs of --table-out) instead of running")
     p.add_argument("--runs-out", help="monitoring: write the runs' daily tables to this pickle")
     p.add_argument("--runs-in", help="monitoring: read daily tables (comma-separated pickles of --runs-out) instead of running")
+    p.add_argument("--shift-kinds", default="explore",
+                   help="monitoring: the injected incidents, comma-separated (workbench.loop.incidents: explore, ranker)")
+    p.add_argument("--shifted-days", type=int, default=0,
+                   help="monitoring: days of each shifted run (default: --demo-days; the stable runs always run them all)")
     p.add_argument("--shift-day", type=int, default=15, help="monitoring: the day (1 = the first) the shift starts")
     p.add_argument("--world", choices=("small", "default"), default="default", help="arrivals: the synthetic world")
     args = p.parse_args()

@@ -15,6 +15,7 @@ from typing import Any
 
 from workbench.checks import check_count, check_unit_interval
 from workbench.experiment.simulator import CLICK_MODELS
+from workbench.loop.incidents import SHIFT_KINDS
 from workbench.loop.logging_policy import EXPLORE_MODES
 from workbench.monitoring import LOOP_RULES, AlertConfig
 from workbench.settings import check_fields, load, load_file
@@ -70,8 +71,10 @@ class LoopConfig:
         starting model is fitted without them, and they can be shown from their day on.
     repeat_consumption: False (default): an item a user clicked is not shown to them again (the online seen
         filter of stage 3); True: it may be, and clicked again.
-    shift_day, shift_epsilon: an incident injected to test monitoring: from day ``shift_day`` (0-based; 0: none)
-        every arm explores at ``shift_epsilon`` (a bad configuration push), which moves what is shown and clicked.
+    shift_day, shift_kind, shift_epsilon: an incident injected to test monitoring (`workbench.loop.incidents`), from
+        day ``shift_day`` on (0-based; 0: none): ``shift_kind = "explore"`` (default), every arm explores at
+        ``shift_epsilon`` (a bad configuration push: what is shown moves, CTR barely does); ``"ranker"``, a bad
+        model push: the ranker's scores come out negated, each visitor's pool ranked upside down (CTR falls).
     click_model, visit_rate: the simulator's (`workbench.experiment.simulator.SimulatorConfig`).
     drift_bins: quantile bins of PSI and Jensen–Shannon.
     drift_window: the drift reference, a baseline window of the same arm's served traffic under the same model
@@ -103,6 +106,7 @@ class LoopConfig:
     arrival_days: int = 30
     repeat_consumption: bool = False
     shift_day: int = 0
+    shift_kind: str = "explore"
     shift_epsilon: float = 0.5
     click_model: str = "position"
     visit_rate: float = 0.5
@@ -143,6 +147,8 @@ class LoopConfig:
         check_count("arrivals_per_day (0: a fixed catalogue)", self.arrivals_per_day, 0)
         check_count("arrival_days", self.arrival_days, 1)
         check_count("shift_day (0: no injected shift)", self.shift_day, 0)
+        if self.shift_kind not in SHIFT_KINDS:
+            raise ValueError(f"shift_kind={self.shift_kind!r}: expected one of {SHIFT_KINDS}")
         check_unit_interval("shift_epsilon", self.shift_epsilon)
         if self.click_model not in CLICK_MODELS:
             raise ValueError(f"click_model={self.click_model!r}: expected one of {CLICK_MODELS}")

@@ -61,6 +61,7 @@ from workbench.experiment.simulator import SimulatorConfig, UserDays, UserSimula
 from workbench.loop.arrivals import arrivals_base, fresh_items, schedule, with_fresh
 from workbench.loop.config import DRIFT_FEATURES, Arm, LoopConfig
 from workbench.loop.features import MemoryFeatures, RedisFeatures, interactions_frame
+from workbench.loop.incidents import invert_scores
 from workbench.loop.logging_policy import random_slates
 from workbench.loop.shown import Shown
 from workbench.loop.versions import Base, Version, Versions, day_ts, load_base
@@ -425,6 +426,9 @@ class Loop:
         rows = self.rows[members]
         n_rounds = int(counts.max()) if len(counts) else 0
         ranked = None if self.serve or not len(rows) else self._rank(key, rows, day_ts(self.train0, day))
+        c = self.config
+        if ranked is not None and c.shift_day and c.shift_kind == "ranker" and day >= c.shift_day:  # a bad model push
+            ranked = invert_scores(ranked)
         out = []
         for r in range(n_rounds):
             sel = np.flatnonzero(counts > r)
@@ -464,7 +468,8 @@ class Loop:
         train = self.versions.train(key)
         seen = None if self.config.repeat_consumption else self.features.seen(key, rows, self.user_ids[rows])
         c = self.config
-        eps = c.shift_epsilon if c.shift_day and ts >= day_ts(self.train0, c.shift_day) else arm.epsilon  # injected shift
+        pushed = c.shift_day and c.shift_kind == "explore" and ts >= day_ts(self.train0, c.shift_day)
+        eps = c.shift_epsilon if pushed else arm.epsilon  # an injected configuration push (workbench.loop.incidents)
         slates = c.explore == "slates"  # whole random slates in ε of the sessions (logging_policy.py)
         config = dataclasses.replace(self.pipe_config.rerank, exploration_rate=0.0 if slates else eps, seed=seed)
         available = train.item_available & (self.arrival_ts <= ts)  # an arriving item only from its day on
