@@ -341,7 +341,17 @@ def test_connect_starts_workers_with_the_malloc_settings():
 
     from workbench.sweep.runner import WORKER_MALLOC, connect
 
+    from distributed import LocalCluster
+
+    before = {k: os.environ.get(k) for k in WORKER_MALLOC}
+    # a cluster on Dask's defaults first: its nanny writes MALLOC_TRIM_THRESHOLD_=65536 into this process's
+    # environment, which a later nanny would let win over its config
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"):
+        poisoned = {k: os.environ.get(k) for k in WORKER_MALLOC}
     with connect(workers=1) as client:
         env = client.run(lambda: {k: os.environ.get(k) for k in WORKER_MALLOC})
     assert list(env.values()) == [WORKER_MALLOC]
+    assert {k: os.environ.get(k) for k in WORKER_MALLOC} == poisoned  # this process's environment put back
+    for k, v in before.items():  # and the test's own trace removed
+        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     assert int(WORKER_MALLOC["MALLOC_TRIM_THRESHOLD_"]) >= int(WORKER_MALLOC["MALLOC_MMAP_THRESHOLD_"]) >= 1 << 20

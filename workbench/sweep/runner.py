@@ -31,6 +31,7 @@ same paths (a shared file system).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -116,9 +117,22 @@ def connect(scheduler: str | None = None, workers: int | None = None, client: An
     # idle, against 7 and 3 at the intervals below (benchmarks/RESULTS.md, "Sweep overhead, issue 24").
     quiet = {**{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_MALLOC.items()},
              "distributed.worker.profile.enabled": False, **QUIET_INTERVALS}  # fmt: skip
-    with dask.config.set(quiet), \
-            LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address="127.0.0.1:0") as cluster:  # fmt: skip
+    # The nanny lets a variable already in this process's environment win over its config, and every nanny
+    # writes its pre-spawn variables into this process's environment: after any earlier cluster here (Dask's
+    # defaults) the config alone would leave MALLOC_TRIM_THRESHOLD_=65536. So they are set here too while the
+    # workers start, and the environment is put back as it was once they are up.
+    saved = {k: os.environ.get(k) for k in WORKER_MALLOC}
+    with dask.config.set(quiet), contextlib.ExitStack() as stack:
+        os.environ.update(WORKER_MALLOC)
+        try:
+            cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                                       host="127.0.0.1", dashboard_address="127.0.0.1:0"))  # fmt: skip
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         try:
             with Client(cluster) as c:
                 yield c
