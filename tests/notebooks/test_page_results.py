@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from workbench.lessons import results
+from workbench.store import memo
 
 from .conftest import ROOT
 
@@ -87,7 +88,7 @@ def test_kept_builds_once_then_reads_from_memory_and_disk(tmp_path, monkeypatch)
     assert first == {"value": [1, 2, 3]} and calls == [1]
     assert results.kept("t", key, make) is first and calls == [1]  # this process: the same object
     [stored] = (tmp_path / "kept" / "t").glob("*.pickle")
-    results._KEPT.clear()  # as another process would: read from disk, not built again
+    memo.forget()  # as another process would: read from disk, not built again
     again = results.kept("t", key, make)
     assert again == first and again is not first and calls == [1]
     assert results.kept("t", key[:-1] + ("other",), make) == first and calls == [1, 1]  # another key: built

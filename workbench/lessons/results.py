@@ -55,13 +55,9 @@ def code(*parts: str) -> str:
     return h.hexdigest()
 
 
-_KEPT: dict[tuple, object] = {}
-_KEPT_LOCK = threading.Lock()
-
-
 def kept(name: str, key: tuple, make: Callable[[], T]) -> T:
     """``make()``'s value kept on disk (``folder()/kept/<name>/<digest of key>.pickle``) and in this process's
-    memory, for an object that other persisted results close over (a page's simulated world).
+    memory (`workbench.store.memo`), for an object that other persisted results close over (a page's simulated world).
 
     Why not marimo's cache for such an object: marimo keys a persisted function that refers to a variable
     by how the cell defining that variable ran, and a cell in which a marimo cache call (``mo.cache``,
@@ -72,25 +68,24 @@ def kept(name: str, key: tuple, make: Callable[[], T]) -> T:
     call, so its dependents' keys are the same in both runs (tests/notebooks/test_page_results.py).
     ``key`` must name everything the value depends on (settings, artefact keys, a `code` digest); equal keys
     in any process give the stored value."""
-    memo_key = (name, key)
-    with _KEPT_LOCK:
-        if memo_key in _KEPT:
-            return _KEPT[memo_key]  # type: ignore[return-value]
-    digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
-    path = Path(folder()) / "kept" / name / f"{digest}.pickle"
-    try:
-        with path.open("rb") as f:
-            value = pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError):
-        value = make()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        with tmp.open("wb") as f:
-            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)  # atomic: a reader sees the whole file or none
-    with _KEPT_LOCK:
-        _KEPT[memo_key] = value
-    return value
+    from workbench.store.memo import remember
+
+    def read_or_make() -> T:
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+        path = Path(folder()) / "kept" / name / f"{digest}.pickle"
+        try:
+            with path.open("rb") as f:
+                return pickle.load(f)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            value = make()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+            with tmp.open("wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)  # atomic: a reader sees the whole file or none
+            return value
+
+    return remember("kept", (name, key), read_or_make)  # in this process: built or read once (store.memo)
 
 
 def pages() -> list[Path]:

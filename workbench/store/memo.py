@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-LIMIT = {"dataset": 4, "pipeline": 8}  # the notebooks load 7 pipelines on one data set (workbench.lessons.kit.pipelines)
+LIMIT = {"dataset": 4, "pipeline": 8, "kept": 8}  # the notebooks load 6 pipelines on one data set (workbench.lessons.kit.pipelines);
+# "kept": the pages' simulated worlds (workbench.lessons.results.kept: 06, 07, 10)
 
 _kept: dict[str, OrderedDict[Hashable, Any]] = {kind: OrderedDict() for kind in LIMIT}
 _guard = threading.Lock()
