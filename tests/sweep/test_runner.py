@@ -171,7 +171,8 @@ def test_an_upstream_sweep_fits_once_per_distinct_upstream_config(cluster, store
     keys = t.groupby("source_params.ease.lam")["artefact"].unique()
     assert all(len(k) == 1 for k in keys) and keys[100.0][0] != keys[30.0][0]
     assert run.fits == 2 and set(store.keys()) == {keys[30.0][0], keys[100.0][0]}  # one fit per upstream config
-    assert t["artefact_trained"].all() and set(default.keys()) == before
+    # none of the sweep's fits landed in the default store (the suite's other worker may add its own meanwhile)
+    assert t["artefact_trained"].all() and not (set(default.keys()) - before) & {keys[30.0][0], keys[100.0][0]}
     # stage 1 changed the figures
     a = t[(t["source_params.ease.lam"] == 30.0) & (t["rerank.lam"] == 1.0) & (t["k"] == 10)].iloc[0]
     b = t[(t["source_params.ease.lam"] == 100.0) & (t["rerank.lam"] == 1.0) & (t["k"] == 10)].iloc[0]
