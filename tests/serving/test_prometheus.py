@@ -8,6 +8,7 @@ Prometheus scrapes and evaluates every 0.5 s."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -168,9 +169,15 @@ def test_p99_over_budget_alert_fires_while_redis_is_slow_and_resolves(replicas):
         redis_timeout_ms=150.0, redis_cooldown_s=0.0, ranker_budget_ms=10_000.0
     )
     with watched(replicas, config) as (redis, prom, client):
-        for u in users(20):
-            assert client.get("/recommend", params={"user": u}).status_code == 200
-        quiet = pending_or_firing(prom, "WorkbenchP99OverBudget")
+        warm = itertools.cycle(users(20))
+
+        def normal_requests():
+            for _ in range(5):
+                assert client.get("/recommend", params={"user": next(warm)}).status_code == 200
+            return not pending_or_firing(prom, "WorkbenchP99OverBudget")
+
+        # fresh replicas' first answers can pass the budget on a loaded machine: start from a quiet alert
+        quiet = wait_for("WorkbenchP99OverBudget quiet while Redis answers", normal_requests)
         freezer = Freezer(redis)
         slow = iter(users(200, start=20))
         took = []
@@ -188,7 +195,7 @@ def test_p99_over_budget_alert_fires_while_redis_is_slow_and_resolves(replicas):
             f"histogram_quantile(0.99, sum by (le) (rate(workbench_request_seconds_bucket[{WINDOW}])))"
         )
         freezer.thaw()
-        fast = iter(users(200, start=20))
+        fast = itertools.cycle(users(200, start=20))
 
         def fast_requests():
             for _ in range(5):
@@ -199,7 +206,7 @@ def test_p99_over_budget_alert_fires_while_redis_is_slow_and_resolves(replicas):
             return not pending_or_firing(prom, "WorkbenchP99OverBudget")
 
         resolved = wait_for("WorkbenchP99OverBudget resolved", fast_requests)
-    assert quiet == [] and fired and resolved
+    assert quiet and fired and resolved
     assert p99_slow[0]["value"] > 0.1 and sorted(took)[len(took) // 2] > 0.15
 
 
