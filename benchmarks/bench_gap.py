@@ -1,6 +1,6 @@
 """The offline–online gap (issue 25, notebook 12): each reason over many seeds, with and without its mechanism.
 
-Run: .venv/bin/python benchmarks/bench_gap.py [--seeds 10] [--small]
+Run: .venv/bin/python benchmarks/bench_gap.py [--seeds 10] [--small] [--reasons feedback,objective,latency]
 
 First the latency reason's heavier ranker, real (`workbench.lessons.served_latency`: the default
 pipeline, and the same ranking with an ensemble of its ranker and a GBDT): its offline NDCG@10 on the
@@ -16,6 +16,8 @@ each with its 95% interval; ``opposite`` when they point in opposite directions 
 intervals excluding zero; ``closed`` when they agree in sign or both intervals cover zero.
 Also the off-policy (IPS) estimate of the feedback loop's difference against the exact one,
 and the seconds each demonstration took (cold: one page's slider position computed once).
+``--reasons`` picks some of the three (the served-path measurement runs only with ``latency``); the
+objective mismatch's rows also give the simulator's exact D7 difference (``true d7``).
 
 Targets: ``opposite`` on every seed with the mechanism, ``closed`` on every seed without it.
 """
@@ -31,6 +33,9 @@ import pandas as pd
 from workbench.data import load
 from workbench.lessons import gap
 from workbench.lessons.served_latency import light_and_heavy, offline_gain, served_latency
+
+
+REASONS = {"feedback loop": "feedback", "objective mismatch": "objective", "latency": "latency"}
 
 
 def demos(measured_ms: float) -> tuple:
@@ -55,9 +60,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
     ap.add_argument("--small", action="store_true", help="the small synthetic world")
     ap.add_argument("--real-seeds", type=int, default=5, help="seeds 0..N-1 of the real heavy ranker's offline gain")
+    ap.add_argument("--reasons", default=",".join(REASONS.values()), help=f"some of {','.join(REASONS.values())}")
     args = ap.parse_args()
     if args.seeds < 1 or args.real_seeds < 0:
         ap.error(f"--seeds {args.seeds}, --real-seeds {args.real_seeds}: expected >= 1 and >= 0")
+    picked = [r.strip() for r in args.reasons.split(",") if r.strip()]
+    if not picked or set(picked) - set(REASONS.values()):
+        ap.error(f"--reasons {args.reasons!r}: expected a comma-separated subset of {','.join(REASONS.values())}")
+    if "latency" not in picked:
+        args.real_seeds = 0
     gains = 0
     for seed in range(args.real_seeds):
         t = time.perf_counter()
@@ -67,11 +78,15 @@ def main() -> None:
               f"{diff[0] / light:+.2%}; {time.perf_counter() - t:.0f} s, load average {os.getloadavg()[0]:.2f})", flush=True)  # fmt: skip
     if args.real_seeds:
         print(f"real heavy ranker: offline NDCG@10 interval above 0 on {gains} of {args.real_seeds} seeds\n")
-    t = time.perf_counter()
-    measured = served_latency("synthetic", 0, args.small)
-    print(measured.sentence() + f" ({time.perf_counter() - t:.0f} s, load average {os.getloadavg()[0]:.2f}; "
-          f"offline NDCG@10 of the real heavy pipeline − light: {ci(measured.ndcg_diff)})\n")  # fmt: skip
-    reasons = demos(measured.extra_ms)
+    measured_ms = 0.0
+    if "latency" in picked:
+        t = time.perf_counter()
+        measured = served_latency("synthetic", 0, args.small)
+        measured_ms = measured.extra_ms
+        print(measured.sentence() + f" ({time.perf_counter() - t:.0f} s, load average {os.getloadavg()[0]:.2f}; "
+              f"offline NDCG@10 of the real heavy pipeline − light: {ci(measured.ndcg_diff)})\n")  # fmt: skip
+    reasons = [r for r in demos(measured_ms) if REASONS[r[0]] in picked]
+    print(f"start: load average {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
     for seed in range(args.seeds):
         w = gap.world(load("synthetic", seed=seed, small=args.small), seed)
@@ -82,6 +97,9 @@ def main() -> None:
                 row = {"seed": seed, "reason": name, "mechanism": strength, "setting": kw,
                        "offline": ci(g.offline), "online": ci(g.online), "opposite": g.opposite, "closed": g.agree,
                        "seconds": time.perf_counter() - t}  # fmt: skip
+                if name == "objective mismatch" and "truth" in g.extra:
+                    row["true d7"] = f"{g.extra['truth']['d7_retention']:+.4f}"
+                    row["visitors"] = g.extra["n_users"]
                 if name == "feedback loop":
                     row["ope (IPS)"] = ci(g.extra["ope"])
                     row["true diff"] = f"{g.extra['true_clicks_per_impression']:+.4f}"

@@ -116,7 +116,8 @@ def _(picker):
     with mo.status.spinner(title="Building the world and each user's candidates (cached)..."):
         _n = users_at(run.data, run.seed, run.small, GAP_CODE)
     kit.show(f"World: {_n:,} users, {lesson.CANDIDATES} candidates each, slates of {lesson.K}; "
-             f"each A/B test draws {lesson.N_USERS:,} simulated visitors from these users and each log holds "
+             f"each A/B test draws {lesson.N_USERS:,} simulated visitors from these users (the retention test of "
+             f"section 2, {lesson.RETENTION_USERS:,}) and each log holds "
              f"{lesson.LOG_IMPRESSIONS:,} impressions (seed {run.seed}).")  # fmt: skip
     return GAP_CODE, SERVED_CODE, feedback_at, latency_at, objective_at, run, served_at
 
@@ -173,6 +174,12 @@ def _():
     click by its watch seconds (Covington, Adams & Sargin 2016). Neither sees which items are
     clickbait. Offline: NDCG of the clicks of a second uniformly logged log. Online: an A/B
     test over {lesson.WEEKS} simulated weeks.
+
+    D7 retention is one yes or no per visitor, so this test needs far more visitors than a CTR
+    test: it draws {lesson.RETENTION_USERS:,}, the size a power calculation gives for detecting a
+    difference of {lesson.RETENTION_MDE:g} in D7 retention with 80% power at a rate of
+    {lesson.RETENTION_PLAN_RATE:g} (`workbench.experiment.stats.sample_size_proportions`). Beside the
+    A/B's readings stands the simulator's exact difference, which no real test can see.
     """), share])  # fmt: skip
     return (share,)
 
@@ -188,6 +195,12 @@ def _(GAP_CODE, objective_at, run, share):
                  f"Online retention: {lesson.verdict('the click-trained ranker', 'the watch-time-trained one', om.online, om.online_metric)}; "
                  f"return rate: {lesson.verdict('the click-trained ranker', 'the watch-time-trained one', om.extra['return_rate'], 'return rate')}. "
                  + ("**Offline and online disagree.**" if om.opposite else "Offline and online do not disagree here.")),
+        kit.show(f"The simulator's exact differences (click-trained − watch-time-trained, over the world's users): "
+                 f"D7 retention {om.extra['truth']['d7_retention']:+.3g}, CTR {om.extra['truth']['ctr']:+.3g}. "
+                 f"This A/B test of {om.extra['n_users']:,} visitors reads D7 retention to within about "
+                 f"±{(om.online[2] - om.online[1]) / 2:.2g} (the half-width of its {1 - lesson.ALPHA:.0%} interval); "
+                 f"a test of {lesson.N_USERS:,}, like the other two sections', to within about "
+                 f"±{(om.online[2] - om.online[1]) / 2 * (om.extra['n_users'] / lesson.N_USERS) ** 0.5:.2g}."),
         kit.show("Share of clickbait in the trained rankers' top " + f"{lesson.K}: "
                  + ", ".join(f"{name} {v:.0%}" for name, v in om.extra["clickbait_in_slates"].items())
                  + f" (of the catalogue: {share.value:.0%})."),
@@ -320,6 +333,7 @@ def _(epsilon, extra, measured, run, share):
             "candidates": lesson.CANDIDATES, "incumbent_sigma": lesson.INCUMBENT_SIGMA,
             "challenger_sigma": lesson.CHALLENGER_SIGMA, "ope_epsilon": lesson.OPE_EPSILON,
             "light_sigma": lesson.LIGHT_SIGMA, "heavy_sigma": lesson.HEAVY_SIGMA, "n_users": lesson.N_USERS,
+            "retention_users": lesson.RETENTION_USERS,
             "log_impressions": lesson.LOG_IMPRESSIONS, "days": lesson.DAYS, "weeks": lesson.WEEKS,
             "retention": dataclasses.asdict(RetentionConfig())}  # fmt: skip
     kit.footer(run, _cfg, __file__)

@@ -20,7 +20,14 @@ visitor id, as `workbench.experiment.studies` does), so a small world still give
    (`train_objective_rankers`, the logistic regressions of notebook 11's watch-time case study,
    `workbench.casestudies.watchtime`): a click-trained one and a watch-time-trained one (clicks
    weighted by their watch seconds). Offline: NDCG of clicks on a second uniformly logged log;
-   online: CTR and D7 retention over ``WEEKS`` weeks.
+   online: CTR and D7 retention over ``WEEKS`` weeks, in an A/B test of ``RETENTION_USERS`` visitors:
+   D7 retention is one yes/no per visitor, so the test is sized by a power calculation
+   (`workbench.experiment.stats.sample_size_proportions`) to detect a difference of ``RETENTION_MDE``
+   at a D7 rate of ``RETENTION_PLAN_RATE`` with 80% power. At ``N_USERS`` visitors it could detect only
+   about three times that, and without clickbait the rankers' true retention difference (the click-trained
+   ranker's extra clicks are all worth watching) is about ``RETENTION_MDE``: the smaller test read it with
+   either sign (benchmarks/RESULTS.md, issue 25, fourth session). The simulator's exact differences
+   (`RetentionSimulator.truth`) are reported beside the A/B's.
 3. **Latency** (`latency`): a heavier ranker (``HEAVY_SIGMA``) against a light one
    (``LIGHT_SIGMA``); it is ``extra_ms`` slower, and requests are abandoned with
    `workbench.experiment.retention.abandonment`. Offline: NDCG of clicks on a uniform log;
@@ -46,6 +53,7 @@ from workbench.experiment.retention import (
     make_catalogue,
 )
 from workbench.experiment.simulator import SimulatorConfig
+from workbench.experiment.stats import sample_size_proportions
 
 K = 10
 CANDIDATES = 20
@@ -61,6 +69,9 @@ EXTRA_MS = 800.0  # notebook 12's default latency added on top of the measured d
 TEXTBOOK_MS = 100.0  # the textbook's example: "1% more accurate but 100 ms slower"
 LOG_IMPRESSIONS = 20_000
 N_USERS = 20_000
+RETENTION_MDE = 0.005  # the smallest D7-retention difference the objective-mismatch A/B is sized to detect (80% power)
+RETENTION_PLAN_RATE = 0.2  # the D7 retention the power calculation assumes (the simulated users' is about 0.2)
+RETENTION_USERS = 2 * sample_size_proportions(RETENTION_PLAN_RATE, RETENTION_MDE, alpha=0.05, power=0.8)
 DAYS = 14
 WEEKS = 4
 ALPHA = 0.05
@@ -269,9 +280,11 @@ def train_objective_rankers(w: World, sim: RetentionSimulator, n_log: int = LOG_
 
 
 def objective_mismatch(w: World, clickbait_share: float = CLICKBAIT_SHARE, seed: int = 0, n_log: int = LOG_IMPRESSIONS,
-                       n_users: int = N_USERS, weeks: int = WEEKS) -> Gap:  # fmt: skip
+                       n_users: int = RETENTION_USERS, weeks: int = WEEKS) -> Gap:  # fmt: skip
     """Click-trained (B) vs watch-time-trained (A), both fitted on a uniform log (`train_objective_rankers`):
-    offline NDCG of clicks on a second uniform log, online CTR and D7 retention over ``weeks`` weeks."""
+    offline NDCG of clicks on a second uniform log, online CTR and D7 retention over ``weeks`` weeks; beside
+    them the simulator's exact differences (``extra["truth"]``: D7 retention and CTR, averaged over the
+    world's users, whom the visitors are drawn from uniformly)."""
     sim = simulator(w, clickbait_share)
     trained = train_objective_rankers(w, sim, n_log, seed)
     watch_rank, click_rank = trained.watch, trained.click
@@ -279,9 +292,12 @@ def objective_mismatch(w: World, clickbait_share: float = CLICKBAIT_SHARE, seed:
     ab = online_ab(sim, w, (watch_rank, click_rank), 7 * weeks, seed + 1, n_users=n_users, experiment="objective")
     bait = sim.catalogue.clickbait[w.candidates]
     top = lambda r: float(np.take_along_axis(bait, r[:, :K], axis=1).mean())  # noqa: E731
+    exact = [sim.truth(w.lab.population, np.take_along_axis(w.candidates, r[:, :K], axis=1), days=7 * weeks)
+             for r in (watch_rank, click_rank)]  # fmt: skip
+    truth = {m: float((exact[1][m] - exact[0][m]).mean()) for m in ("d7_retention", "ctr")}
     return Gap("objective mismatch", "NDCG@10 of clicks", offline, "D7 retention", reading(ab, "d7_retention"),
                {"ab_table": ab.analyse(), "ctr": reading(ab, "ctr"), "return_rate": reading(ab, "return_rate"),
-                "clickbait_share": clickbait_share, "offline_base": base,
+                "clickbait_share": clickbait_share, "offline_base": base, "truth": truth, "n_users": n_users,
                 "online_relative": relative(ab, "d7_retention"),
                 "clickbait_in_slates": {"click-trained": top(click_rank), "watch-time-trained": top(watch_rank)}})  # fmt: skip
 
