@@ -93,3 +93,30 @@ def test_kept_builds_once_then_reads_from_memory_and_disk(tmp_path, monkeypatch)
     assert again == first and again is not first and calls == [1]
     assert results.kept("t", key[:-1] + ("other",), make) == first and calls == [1, 1]  # another key: built
     assert stored.exists()
+
+
+@pytest.mark.parametrize(("name", "kept"), [("04_reranking.py", "04-ranked"), ("02_candidates.py", "02-drawn")])
+def test_a_second_run_of_a_page_with_a_pipeline_stores_nothing_new(name, kept, small_env, monkeypatch, tmp_path):
+    # 04 keeps stages 1–2 (results.kept) and its frontier and decay sweep close over the what-if built from them;
+    # 02 keeps what it draws: a second run must find all of it under the first run's keys
+    page = ROOT / "notebooks" / name
+    for key, value in small_env.items():
+        monkeypatch.setenv(key, value)
+    folder = Path(small_env[results.RESULTS_ENV])
+    before = set(folder.rglob("*.pickle"))
+    out = ["--small", "--out", str(tmp_path)]  # the same settings both times (--out is one of them)
+    [(_, _, status)] = results.precompute(out, say=lambda line: None, only=[page.name])
+    first = sorted(p.relative_to(folder) for p in set(folder.rglob("*.pickle")) - before)
+    assert status == 0 and any(p.parts[:2] == ("kept", kept) for p in first)
+    stamps = {p: (folder / p).stat().st_mtime_ns for p in first}
+    [shown] = tmp_path.glob("*.md")
+
+    def drawn() -> list[str]:  # what the page showed, but the model store's line (trained, then loaded)
+        return [line for line in shown.read_text().splitlines() if "Model store:" not in line]
+
+    computed = drawn()
+    [(_, _, status)] = results.precompute(out, say=lambda line: None, only=[page.name])
+    assert status == 0
+    assert sorted(p.relative_to(folder) for p in set(folder.rglob("*.pickle")) - before) == first  # nothing stored afresh
+    assert {p: (folder / p).stat().st_mtime_ns for p in first} == stamps  # nor rewritten
+    assert drawn() == computed  # what the page showed, read back, is what it computed
