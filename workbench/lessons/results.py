@@ -33,6 +33,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PACKAGE.parent / "notebooks"
 RESULTS_ENV = "WORKBENCH_PAGE_RESULTS"
 MARK = "results.folder()"  # a page that persists what it computes names the folder
+KEPT_MARK = "results.kept("  # or keeps it with `kept` (a page that has nothing for marimo's cache: 02)
 HEARTBEAT_S = 15.0
 
 
@@ -90,8 +91,8 @@ def kept(name: str, key: tuple, make: Callable[[], T], kind: str = "kept") -> T:
 
 
 def pages() -> list[Path]:
-    """The pages that persist what they compute (they name `folder`), in the order of the learning path."""
-    return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")) if MARK in p.read_text()]
+    """The pages that persist what they compute (they name `folder` or call `kept`), in the order of the learning path."""
+    return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")) if MARK in p.read_text() or KEPT_MARK in p.read_text()]
 
 
 # pages started first when several run at once: the longest on the quiet machine (benchmarks/RESULTS.md, "Quiet-machine
