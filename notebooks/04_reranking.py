@@ -176,9 +176,10 @@ def _(baseline, headline, knobs, move_ms, stages_ms):
               f"knobs: this cell's work only, not what you wait for. After it, a move re-runs only the sections "
               f"that read the slider it moved: λ redraws the slate, the order pitfall and the sweep's diamond; "
               f"decay, ε and k also rerank every user at each λ of the frontier (the λ pitfall's two runs among "
-              f"them; a position seen before is read from disk), and k the ranking-order baseline. The wait in the "
-              f"browser, from the move until no cell runs, is what benchmarks/bench_pages.py measures. The stages "
-              f"1–2 no move re-runs took {stages_ms:,.0f} ms."),
+              f"them; a position seen before is read from disk), and k the ranking-order baseline; then your "
+              f"browser draws them (the tables a move redraws are plain, so that drawing them is quick). What you "
+              f"wait for, from the move until no cell runs, is what benchmarks/bench_pages.py measures. The stages "
+              f"1–2 no move re-runs took {stages_ms:,.0f} ms when they were computed."),
     ])  # fmt: skip
     return
 
@@ -201,7 +202,7 @@ def _(result, user, whatif):
 def _(after):
     _cols = [c for c in ("position", "title", "score", "ranked_position", "freshness_boost", "place_before_mmr", "moved_by_mmr",
                          "pinned", "explored", "in_test") if c in after.columns]  # fmt: skip
-    mo.accordion({"The final slate, with what each step did": mo.vstack([mo.md(kit.RANKS), kit.table(after[_cols])])})
+    mo.accordion({"The final slate, with what each step did": mo.vstack([mo.md(kit.RANKS), kit.static_table(after[_cols])])})
     return
 
 
@@ -315,7 +316,7 @@ def _(lambda_runs, others, user, whatif):
                            title="The docstring's default as the formula reads it, against what it promised",
                            reading=_said),
         mo.md(f"**{user.selected_key.split(' ·')[0]}'s slate both ways** (✓: an item this user went on to watch). {kit.RANKS}"),
-        kit.table(side_by_side(whatif, _named, user.value)),
+        kit.static_table(side_by_side(whatif, _named, user.value)),
         kit.show(f"MMR λ read backwards: {_said}."),
     ])  # fmt: skip
     return
@@ -360,7 +361,7 @@ def _(knobs, order_runs, user, whatif):
                            title="Where the diversity is: the top of the slate in each order of the steps",
                            reading=_said),
         mo.md(f"**{user.selected_key.split(' ·')[0]}'s slate both ways** (✓: an item this user went on to watch). {kit.RANKS}"),
-        kit.table(side_by_side(whatif, {n.split(':')[0]: r for n, r in _named.items()}, user.value)),
+        kit.static_table(side_by_side(whatif, {n.split(':')[0]: r for n, r in _named.items()}, user.value)),
         kit.show(f"Freshness after MMR: {_said}."),
     ])  # fmt: skip
     return
@@ -424,7 +425,7 @@ def _(result):
     _table = result.metrics[["metric", "k", "mean", "ci_low", "ci_high", "users", "note"]]
     mo.vstack([
         mo.md(f"### All metrics (mean over users; intervals: {result.metrics.attrs['ci']})"),
-        kit.table(_table),
+        kit.static_table(_table),
         mo.md("Accuracy metrics count only users with held-out test items; catalogue figures (coverage, "
               "exposure Gini, personalisation) describe all slates together."),
     ])  # fmt: skip

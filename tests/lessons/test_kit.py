@@ -1,6 +1,7 @@
 """The notebook kit: settings from either command-line form, the ranking convention, tables that wrap."""
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,13 @@ def test_the_data_card_is_kept_and_a_changed_file_is_read_again(tmp_path, monkey
     assert kit.data_card_for(f)["interactions"] == 24
     log.write_text("uid,iid,ts\n" + "\n".join(rows + ["0,5,999"]) + "\n")
     assert kit.data_card_for(f)["interactions"] == 25
+
+
+def test_a_static_table_shows_what_the_interactive_one_shows():
+    df = pd.DataFrame({"title": ["<b>Heat</b>", "Up"], "score": [0.123456, 2.0],
+                       "rank": pd.array([1, None], dtype="Int64")})  # fmt: skip
+    html = kit.static_table(df).text
+    assert "&lt;b&gt;Heat&lt;/b&gt;" in html and "<b>" not in html  # escaped
+    assert "0.1235" in html and "0.123456" not in html  # rounded to 4 digits, as kit.table shows it
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    assert cells == ["&lt;b&gt;Heat&lt;/b&gt;", "0.1235", "1", "Up", "2.0000", ABSENT]  # ranks from 1, absent as ABSENT

@@ -446,6 +446,16 @@ def table(df: pd.DataFrame, digits: int = 4, page_size: int | None = None, **kwa
     return mo.ui.table(shown, page_size=page_size or min(max(len(shown), 1), 50), **kwargs)
 
 
+def static_table(df: pd.DataFrame, digits: int = 4) -> Any:
+    """``df`` as `table` shows it (floats rounded, `RANKS` applied), as plain HTML: no sorting or paging, but
+    nothing for the browser to mount again when a slider move redraws it: marimo's interactive tables were most
+    of the browser's time in each move of page 04, which redraws four of them (benchmarks/RESULTS.md, "Pages
+    00, 02, 04 (p024, fourth session, under load)"). Text is escaped; long text wraps."""
+    import marimo as mo
+
+    return mo.Html(displayed(df, digits).to_html(index=False, border=0, classes="dataframe"))
+
+
 def footer(s: NotebookSettings, config: Any, notebook: str) -> Any:
     """The provenance footer (`workbench.provenance.provenance`): the command that reproduces the page,
     seed, config, commit and versions. A script run prints the command and, with ``--out DIR``,
