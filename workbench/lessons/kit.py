@@ -448,9 +448,10 @@ def table(df: pd.DataFrame, digits: int = 4, page_size: int | None = None, **kwa
 
 def static_table(df: pd.DataFrame, digits: int = 4) -> Any:
     """``df`` as `table` shows it (floats rounded, `RANKS` applied), as plain HTML: no sorting or paging, but
-    nothing for the browser to mount again when a slider move redraws it: marimo's interactive tables were most
-    of the browser's time in each move of page 04, which redraws four of them (benchmarks/RESULTS.md, "Pages
-    00, 02, 04 (p024, fourth session, under load)"). Text is escaped; long text wraps."""
+    nothing for the browser to mount again when a slider move redraws it. On page 04, which redraws four tables
+    per move, most moves with marimo's interactive tables kept the page changing about 3 s after the last cell
+    on a loaded machine, and almost none with plain ones (benchmarks/RESULTS.md, "Pages 00, 02, 04 (p024,
+    fourth session, under load)"; not measured quiet). Text is escaped; long text wraps."""
     import marimo as mo
 
     return mo.Html(displayed(df, digits).to_html(index=False, border=0, classes="dataframe"))
