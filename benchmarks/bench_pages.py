@@ -96,7 +96,9 @@ def visit(browser, url: str, timeout_s: float, quiet_s: float) -> tuple[float | 
     return settle(page, 0.0, timeout_s, quiet_s), page  # the page's clock starts at navigation
 
 
-def sliders(page, timeout_s: float, quiet_s: float) -> list[tuple[str, float | None]]:
+def sliders(page, timeout_s: float, quiet_s: float, starts: list[float] | None = None) -> list[tuple[str, float | None]]:
+    """Each slider moved one step on ``page``: (label, seconds until no cell runs); ``starts`` gets each move's
+    wall-clock start (`breakdown` reads the cells that ran in its window)."""
     out = []
     handles = page.locator("marimo-slider")
     for i in range(handles.count()):
@@ -109,6 +111,8 @@ def sliders(page, timeout_s: float, quiet_s: float) -> list[tuple[str, float | N
         except Exception:  # a slider inside a closed accordion: not reachable
             continue
         since = page.evaluate("performance.now()")
+        if starts is not None:
+            starts.append(time.time())
         thumb.press("ArrowRight")
         out.append((label, settle(page, since, timeout_s, quiet_s)))
     return out
@@ -263,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
                     at = time.time()
                     warm, page = visit(browser, url, args.timeout, args.settle)
                     visits.append((name, "warm", at, warm))
-                    moves = [] if args.no_sliders or warm is None else sliders(page, args.timeout, args.settle)
+                    starts: list[float] = []
+                    moves = [] if args.no_sliders or warm is None else sliders(page, args.timeout, args.settle, starts)
+                    visits.extend((name, f"move: {label}", at, s) for (label, s), at in zip(moves, starts))  # --cells
                     page.close()
                     rows.append((name, colds.get(name), first, warm, moves))
                     if name == EXERCISE_PAGE:
@@ -317,7 +323,7 @@ def breakdown(cells: str, visits: list[tuple[str, str, float, float | None]]) ->
         posts = [r for r in mine if r["part"] == "out"]
         first = min(r["start"] for r in mine) - at
         last = max(r["end"] for r in mine) - at
-        top = sorted(runs, key=lambda r: -r["wall_s"])[:3]
+        top = sorted(runs, key=lambda r: -r["wall_s"])[: 6 if kind.startswith("move") else 3]
         out.append(f"| {name} | {kind} | {fmt(seconds)} | {first:.1f} | {sum(r['wall_s'] for r in runs):.1f} / "
                    f"{sum(r['cpu_s'] for r in runs):.1f} / {sum(r['proc_cpu_s'] for r in runs):.1f} | {sum(r['wall_s'] for r in posts):.1f} / "
                    f"{sum(r['cpu_s'] for r in posts):.1f} | "

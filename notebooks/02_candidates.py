@@ -17,7 +17,7 @@ with app.setup:
 
     from workbench.candidates.diagnostics import overlap_table
     from workbench.candidates.fusion import fuse
-    from workbench.lessons import exercises, guide, kit
+    from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons.candidates import (
         FUSION_NAMES,
         SOURCE_NOTES,
@@ -83,14 +83,34 @@ def _(picker):
 
 
 @app.cell
-def _(built, cfg, textbook_cfg):
+def _(built, cfg, textbook, textbook_cfg):
     gen = built.pipeline.generator_
     train, test = built.train, built.test
-    relevance = relevance_matrix(test)
-    users = np.flatnonzero(np.diff(relevance.indptr) > 0)
+    users = np.flatnonzero(np.diff(relevance_matrix(test).indptr) > 0)
     per_source = cfg.per_source_k or cfg.n_candidates
     n_max = min(max(500, per_source), train.n_items)
-    each = gen.retrieve_each(users, n_max)
+    ns = [n for n in (10, 20, 50, 100, 200, 500) if n <= n_max]
+    steps = [n for n in (20, 50, 100, 200, 500) if n <= n_max]
+    # what this page draws from each source's own lists (the recall curves, the overlap at every position of
+    # the N slider, the fusion section's charts and sentences), kept on disk and in this process
+    # (workbench.lessons.results.kept) like page 01 keeps only what it draws: keyed by both artefacts, the
+    # pipeline's config and the code, so a later visit, in any process, reads it back instead of retrieving and
+    # fusing every user's lists again. (Not marimo's cache: its key for a function that closes over the fitted
+    # pipelines differed between a run that trained the textbook pipeline and one that loaded it.)
+    _code = results.code("candidates", "metrics", "pipeline.py", "types.py", "lessons/candidates.py",
+                         "lessons/rankers.py", "lessons/verdicts.py")  # fmt: skip
+
+    def _draw() -> dict:
+        each = gen.retrieve_each(users, n_max)
+        return {
+            "recall": recall_curves(each, test, ns),
+            "overlap": {n: overlap_table(each, n, train.n_items) for n in steps},
+            "fusion": fusion_reading(each, cfg, gen, n_max, ns, per_source, test, textbook, train, users),
+        }
+
+    with mo.status.spinner(title=f"Each source's top {n_max} for the {len(users):,} users with test items, and their "
+                                 "fusions: read from disk, or computed once and kept there (seconds)"):  # fmt: skip
+        drawn = results.kept("02-drawn", (built.key, textbook.key, repr(cfg), _code, n_max, tuple(ns), tuple(steps)), _draw)
     mo.vstack([
         kit.show(f"**{train.name.split(':')[0]}**: {train.n_items:,} items. **The pipeline's stage 1**: "
                  f"{describe_stage_one(cfg)}. **The textbook split** (`CandidateGenerator()`): "
@@ -98,13 +118,12 @@ def _(built, cfg, textbook_cfg):
         mo.md("The pipeline's sources:\n\n" + "\n".join(f"* `{s}`: {SOURCE_NOTES.get(s, s)}" for s in cfg.weights)
               + f"\n\nEach source below retrieves its own top {n_max} for the {len(users):,} users who have test items."),
     ])  # fmt: skip
-    return each, gen, n_max, per_source, test, train, users
+    return drawn, gen, ns, steps, train
 
 
 @app.cell
-def _(each, n_max, test):
-    ns = [n for n in (10, 20, 50, 100, 200, 500) if n <= n_max]
-    _curves = recall_curves(each, test, ns)
+def _(drawn, ns):
+    _curves = drawn["recall"]
     _best = _curves[_curves["n"] == ns[-1]].sort_values("recall")
     _reading = (f"at N={ns[-1]}: best {_best['source'].iloc[-1]} ({_best['recall'].iloc[-1]:.1%}), "
                 f"worst {_best['source'].iloc[0]} ({_best['recall'].iloc[0]:.1%}) of the test items found")  # fmt: skip
@@ -113,21 +132,20 @@ def _(each, n_max, test):
                                   reading=_reading),
         kit.show(f"Each source alone, {_reading}."),
     ])  # fmt: skip
-    return (ns,)
+    return
 
 
 @app.cell
-def _(n_max):
-    _steps = [n for n in (20, 50, 100, 200, 500) if n <= n_max]
-    n_pick = mo.ui.slider(steps=_steps, value=min(100, _steps[-1]), label="candidates per source N", show_value=True,
+def _(steps):
+    n_pick = mo.ui.slider(steps=steps, value=min(100, steps[-1]), label="candidates per source N", show_value=True,
                           debounce=True)  # fmt: skip
     n_pick
     return (n_pick,)
 
 
 @app.cell
-def _(each, n_pick, train):
-    _table = overlap_table(each, n_pick.value, train.n_items)
+def _(drawn, n_pick):
+    _table = drawn["overlap"][n_pick.value]  # computed for every position of the slider, with the rest
     _overlap = _table.rename_axis("a").reset_index().melt(id_vars="a", var_name="b", value_name="overlap")
     mo.vstack([
         charts.overlap_chart(
@@ -156,8 +174,10 @@ def _(cfg, gen):
     return
 
 
-@app.cell
-def _(cfg, each, gen, n_max, ns, per_source, test, textbook, train, users):
+@app.function
+def fusion_reading(each, cfg, gen, n_max, ns, per_source, test, textbook, train, users) -> dict:
+    """The fusion section's charts and sentences, from each source's own lists (``each``): what the page draws,
+    so that it can be kept on disk (`workbench.lessons.results.kept`)."""
     _lists = {s: cs.top(per_source) for s, cs in each.items()}
     fused = {
         method: fuse(_lists, cfg.n_candidates, gen.weights, method, gen.rrf_k, cfg.use_quotas, seen=gen.seen_,
@@ -217,6 +237,15 @@ def _(cfg, each, gen, n_max, ns, per_source, test, textbook, train, users):
               f"own list. {_direction}What recall@{cfg.n_candidates} does not show: across {len(users):,} users, "
               f"the top {cfg.k} of max-score holds {_distinct['max_score']:,} distinct items and RRF's "
               f"{_distinct['rrf']:,}, the room stages 2–3 have to personalise.")  # fmt: skip
+    return {"winners": _winners, "curves": _curves, "at": _at, "top": _top, "verdict": _verdict, "cause": _cause,
+            "textbook_weights": dict(textbook.pipeline.config.weights)}
+
+
+@app.cell
+def _(cfg, drawn, gen):
+    _f = drawn["fusion"]
+    _winners, _curves, _at, _top = _f["winners"], _f["curves"], _f["at"], _f["top"]
+    _rrf, _max = FUSION_NAMES["rrf"], FUSION_NAMES["max_score"]
     mo.vstack([
         charts.metric_bars(
             _winners.rename(columns={"share": "value"}), group="method", category="source",
@@ -232,12 +261,12 @@ def _(cfg, each, gen, n_max, ns, per_source, test, textbook, train, users):
         kit.show(f"Fused recall@{cfg.n_candidates}: " + ", ".join(f"{name} **{value:.1%}**" for name, value in _at.items())
                  + f"; in the top {cfg.k}, max of raw scores gives {_top.loc[_max, 'source']} "
                    f"{_top.loc[_max, 'share']:.0%} of the slots, RRF at most {_top.loc[_rrf, 'share']:.0%}."),
-        kit.show(_verdict),
-        kit.show(_cause),
+        kit.show(_f["verdict"]),
+        kit.show(_f["cause"]),
         mo.md("A slot is *won* by the source with the largest term of the item's fused score: its raw score under "
               "max-score, its weighted reciprocal rank under RRF. "
               "Source weights of the pipeline: " + ", ".join(f"`{s}` {w:g}" for s, w in gen.weights.items())
-              + "; of the textbook split: " + ", ".join(f"`{s}` {w:g}" for s, w in textbook.pipeline.config.weights.items())
+              + "; of the textbook split: " + ", ".join(f"`{s}` {w:g}" for s, w in _f["textbook_weights"].items())
               + "."),
     ])  # fmt: skip
     return

@@ -20,7 +20,7 @@ with app.setup:
     from workbench.lessons import exercises, guide, kit, results
     from workbench.lessons.freshness import decay_sweep, half_boost_age
     from workbench.lessons.verdicts import paired, say
-    from workbench.lessons.whatif import DECAY_STEPS, HEADLINE, prepare
+    from workbench.lessons.whatif import DECAY_STEPS, HEADLINE, prepare, rank_every_user
     from workbench.lessons.pitfalls import (DOCSTRING_LAMBDA, LAMBDAS, headline_frame, lambda_readings, order_readings,
                                             prefix_diversity, side_by_side)  # fmt: skip
     from workbench.viz import charts
@@ -37,12 +37,15 @@ def trained(s: kit.NotebookSettings, config=None):
 
 
 @app.function
-@mo.cache
 def ranked(s: kit.NotebookSettings):
-    """Stages 1–2 for every user, once per settings and process: the what-if every slider move reranks. (Not
-    kept on disk: a page-results key that reads a `whatif` built from a pickled ranking differed between the
-    script that precomputes and the served page, so the frontier and the decay sweep missed what it stored.)"""
-    return prepare(trained(s))
+    """Stages 1–2 for every user: the what-if every slider move reranks. The ranking is kept on disk and in
+    this process by `workbench.lessons.results.kept` (keyed by the artefact, the pipeline's config and the
+    ranking code), not by marimo's cache: with a marimo cache call here, the frontier and the decay sweep,
+    which close over the what-if, were keyed differently in the script that precomputes them and in the
+    served page that reads them (results.kept's docstring)."""
+    built = trained(s)
+    key = (built.key, repr(built.pipeline.config), results.code("pipeline.py", "types.py", "candidates", "ranking"))
+    return prepare(built, results.kept("04-ranked", key, lambda: rank_every_user(built)))
 
 
 @app.cell
@@ -62,7 +65,7 @@ def _():
     * **Exploration rate ε**: a share ε of the slots shows random items from below the
       slate, so the system keeps learning about items it would never show.
 
-    Stages 1–2 ran once, above the controls, and are cached: moving a slider re-runs
+    Stages 1–2 ran once, above the controls, and are kept on disk: moving a slider re-runs
     only reranking and the metrics, for **every** user, and only the sections that read that slider.
     """)
     return
@@ -90,7 +93,8 @@ def _(picker):
     mo.vstack([
         _started,
         kit.show(f"**{train.name.split(':')[0]}**: {train.n_users:,} users, {train.n_items:,} items; "
-                 f"{whatif.ranked.n} ranked candidates per user from stages 1–2, computed once in {stages_ms:,.0f} ms."),
+                 f"{whatif.ranked.n} ranked candidates per user from stages 1–2, computed once in {stages_ms:,.0f} ms "
+                 "and kept on disk."),
     ])  # fmt: skip
     return run, stages_ms, train, whatif
 
@@ -172,9 +176,10 @@ def _(baseline, headline, knobs, move_ms, stages_ms):
               f"knobs: this cell's work only, not what you wait for. After it, a move re-runs only the sections "
               f"that read the slider it moved: λ redraws the slate, the order pitfall and the sweep's diamond; "
               f"decay, ε and k also rerank every user at each λ of the frontier (the λ pitfall's two runs among "
-              f"them; a position seen before is read from disk), and k the ranking-order baseline. The wait in the "
-              f"browser, from the move until no cell runs, is what benchmarks/bench_pages.py measures. The stages "
-              f"1–2 no move re-runs took {stages_ms:,.0f} ms."),
+              f"them; a position seen before is read from disk), and k the ranking-order baseline; then your "
+              f"browser draws them (the tables a move redraws are plain, so that drawing them is quick). What you "
+              f"wait for, from the move until no cell runs, is what benchmarks/bench_pages.py measures. The stages "
+              f"1–2 no move re-runs took {stages_ms:,.0f} ms when they were computed."),
     ])  # fmt: skip
     return
 
@@ -197,7 +202,7 @@ def _(result, user, whatif):
 def _(after):
     _cols = [c for c in ("position", "title", "score", "ranked_position", "freshness_boost", "place_before_mmr", "moved_by_mmr",
                          "pinned", "explored", "in_test") if c in after.columns]  # fmt: skip
-    mo.accordion({"The final slate, with what each step did": mo.vstack([mo.md(kit.RANKS), kit.table(after[_cols])])})
+    mo.accordion({"The final slate, with what each step did": mo.vstack([mo.md(kit.RANKS), kit.static_table(after[_cols])])})
     return
 
 
@@ -311,7 +316,7 @@ def _(lambda_runs, others, user, whatif):
                            title="The docstring's default as the formula reads it, against what it promised",
                            reading=_said),
         mo.md(f"**{user.selected_key.split(' ·')[0]}'s slate both ways** (✓: an item this user went on to watch). {kit.RANKS}"),
-        kit.table(side_by_side(whatif, _named, user.value)),
+        kit.static_table(side_by_side(whatif, _named, user.value)),
         kit.show(f"MMR λ read backwards: {_said}."),
     ])  # fmt: skip
     return
@@ -356,7 +361,7 @@ def _(knobs, order_runs, user, whatif):
                            title="Where the diversity is: the top of the slate in each order of the steps",
                            reading=_said),
         mo.md(f"**{user.selected_key.split(' ·')[0]}'s slate both ways** (✓: an item this user went on to watch). {kit.RANKS}"),
-        kit.table(side_by_side(whatif, {n.split(':')[0]: r for n, r in _named.items()}, user.value)),
+        kit.static_table(side_by_side(whatif, {n.split(':')[0]: r for n, r in _named.items()}, user.value)),
         kit.show(f"Freshness after MMR: {_said}."),
     ])  # fmt: skip
     return
@@ -420,7 +425,7 @@ def _(result):
     _table = result.metrics[["metric", "k", "mean", "ci_low", "ci_high", "users", "note"]]
     mo.vstack([
         mo.md(f"### All metrics (mean over users; intervals: {result.metrics.attrs['ci']})"),
-        kit.table(_table),
+        kit.static_table(_table),
         mo.md("Accuracy metrics count only users with held-out test items; catalogue figures (coverage, "
               "exposure Gini, personalisation) describe all slates together."),
     ])  # fmt: skip

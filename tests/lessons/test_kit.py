@@ -1,6 +1,7 @@
 """The notebook kit: settings from either command-line form, the ranking convention, tables that wrap."""
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +121,43 @@ def test_pipelines_are_the_ones_the_notebooks_load():
 
     members = served_configs(s.seed)[1]  # notebook 12 serves their rankers' ensemble beside the default
     assert len(members) >= 2 and all(c in configs.values() for c in members)
+
+
+def test_the_data_card_is_kept_and_a_changed_file_is_read_again(tmp_path, monkeypatch):
+    from workbench.data import load, split
+    from workbench.data.card import data_card
+    from workbench.lessons import results
+    from workbench.store import memo
+
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "results"))
+    s = NotebookSettings("synthetic", 0, True)
+    card = kit.data_card_for(s)
+    assert card == data_card(*split(load("synthetic", seed=0, small=True), "temporal"), "temporal")
+    [stored] = (tmp_path / "results" / "kept" / "data-card").glob("*.pickle")
+    memo.forget()  # as the next process would: read from disk, the data set never drawn
+
+    def no_draw(_):
+        raise AssertionError("the data set was drawn again")
+
+    monkeypatch.setattr(kit, "dataset", no_draw)
+    assert kit.data_card_for(s) == card and len(list(stored.parent.glob("*.pickle"))) == 1
+    monkeypatch.undo()
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "results"))
+    # an interactions file: 6 users × 4 interactions; one more row changes the file's digest, so the card is read again
+    rows = [f"{u},{i},{100 * u + 10 * i}" for u in range(6) for i in range(4)]
+    log = tmp_path / "log.csv"
+    log.write_text("uid,iid,ts\n" + "\n".join(rows) + "\n")
+    f = NotebookSettings(data=f"{log}?columns=user=uid,item=iid,timestamp=ts", seed=0, small=False)
+    assert kit.data_card_for(f)["interactions"] == 24
+    log.write_text("uid,iid,ts\n" + "\n".join(rows + ["0,5,999"]) + "\n")
+    assert kit.data_card_for(f)["interactions"] == 25
+
+
+def test_a_static_table_shows_what_the_interactive_one_shows():
+    df = pd.DataFrame({"title": ["<b>Heat</b>", "Up"], "score": [0.123456, 2.0],
+                       "rank": pd.array([1, None], dtype="Int64")})  # fmt: skip
+    html = kit.static_table(df).text
+    assert "&lt;b&gt;Heat&lt;/b&gt;" in html and "<b>" not in html  # escaped
+    assert "0.1235" in html and "0.123456" not in html  # rounded to 4 digits, as kit.table shows it
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    assert cells == ["&lt;b&gt;Heat&lt;/b&gt;", "0.1235", "1", "Up", "2.0000", ABSENT]  # ranks from 1, absent as ABSENT

@@ -3,6 +3,7 @@ kernel is what its script run reads back, so that `results.precompute` (``workbe
 ``make run``) fills the folder a served page reads."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ PAGE = ROOT / "notebooks" / "07_interleaving.py"  # three persisted simulations,
 def test_every_page_that_computes_a_study_persists_it():
     names = [p.name for p in results.pages()]
     assert names == sorted(names)  # the learning path's order
-    for number in ("03", "04", "06", "07", "09", "10", "11"):
+    for number in ("01", "02", "03", "04", "06", "07", "09", "10", "11"):
         assert any(n.startswith(number + "_") for n in names), f"page {number} persists nothing"
 
 
@@ -93,3 +94,30 @@ def test_kept_builds_once_then_reads_from_memory_and_disk(tmp_path, monkeypatch)
     assert again == first and again is not first and calls == [1]
     assert results.kept("t", key[:-1] + ("other",), make) == first and calls == [1, 1]  # another key: built
     assert stored.exists()
+
+
+@pytest.mark.parametrize(("name", "kept"), [("04_reranking.py", ("kept", "04-ranked")), ("02_candidates.py", ("kept", "02-drawn"))])
+def test_a_second_run_of_a_page_with_a_pipeline_stores_nothing_new(name, kept, small_env, monkeypatch, tmp_path):
+    # 04 keeps stages 1–2 (results.kept) and its frontier and decay sweep close over the what-if built from them;
+    # 02 keeps what it draws: a second run must find all of it under the first run's keys
+    page = ROOT / "notebooks" / name
+    for key, value in small_env.items():
+        monkeypatch.setenv(key, value)
+    folder = Path(small_env[results.RESULTS_ENV])
+    before = set(folder.rglob("*.pickle"))
+    out = ["--small", "--out", str(tmp_path)]  # the same settings both times (--out is one of them)
+    [(_, _, status)] = results.precompute(out, say=lambda line: None, only=[page.name])
+    first = sorted(p.relative_to(folder) for p in set(folder.rglob("*.pickle")) - before)
+    assert status == 0 and any(p.parts[: len(kept)] == kept for p in first)
+    stamps = {p: (folder / p).stat().st_mtime_ns for p in first}
+    [shown] = tmp_path.glob("*.md")
+
+    def drawn() -> list[str]:  # what the page showed, but the model store's lines (trained, then loaded)
+        return [line for line in shown.read_text().splitlines() if not re.search(r"(loaded|trained and stored) artefact", line)]
+
+    computed = drawn()
+    [(_, _, status)] = results.precompute(out, say=lambda line: None, only=[page.name])
+    assert status == 0
+    assert sorted(p.relative_to(folder) for p in set(folder.rglob("*.pickle")) - before) == first  # nothing stored afresh
+    assert {p: (folder / p).stat().st_mtime_ns for p in first} == stamps  # nor rewritten
+    assert drawn() == computed  # what the page showed, read back, is what it computed

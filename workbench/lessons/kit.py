@@ -343,11 +343,33 @@ def data_header(train: Dataset, test: Dataset, split: str = "temporal") -> Any:
     return show(card_markdown(data_card(train, test, split)))
 
 
-def data_header_for(s: NotebookSettings, split: str = "temporal") -> Any:
-    """`data_header` of the settings' data set under ``split`` (for a page without a fitted pipeline)."""
+def data_card_for(s: NotebookSettings, split: str = "temporal") -> dict[str, Any]:
+    """The data card (`workbench.data.card.data_card`) of the settings' data set under ``split``, kept on disk
+    and in memory (`workbench.lessons.results.kept`), so that a page showing only the card does not draw or
+    read the data set again. Keyed by the data spec (the fields of `workbench.store.DataSpec`: name, seed, world
+    size, split, and an interactions file's content digest, so a changed file is read again) and the digest of the
+    data package's code (a changed generator or card is computed afresh)."""
+    from workbench.data import is_file
     from workbench.data import split as split_data
+    from workbench.data.card import data_card
+    from workbench.data.files import FileSource
+    from workbench.lessons import results
 
-    return data_header(*split_data(dataset(s), split, **({"seed": s.seed} if split == "random" else {})), split)
+    data = dataset_name(s.data)  # the fields of `workbench.store.DataSpec`, without importing the store (torch)
+    spec = (data, s.seed, s.small and data == "synthetic", split, FileSource.parse(data).digest() if is_file(data) else "")
+
+    def make() -> dict[str, Any]:
+        return data_card(*split_data(dataset(s), split, **({"seed": s.seed} if split == "random" else {})), split)
+
+    return results.kept("data-card", (spec, results.code("data")), make, kind="card")
+
+
+def data_header_for(s: NotebookSettings, split: str = "temporal") -> Any:
+    """`data_header` of the settings' data set under ``split`` (for a page without a fitted pipeline), from the
+    kept card (`data_card_for`): a visit after the first neither draws nor splits the data set."""
+    from workbench.data.card import card_markdown
+
+    return show(card_markdown(data_card_for(s, split)))
 
 
 # --- what a page shows ----------------------------------------------------------------------------------
@@ -422,6 +444,17 @@ def table(df: pd.DataFrame, digits: int = 4, page_size: int | None = None, **kwa
     kwargs.setdefault("selection", None)
     kwargs.setdefault("wrapped_columns", wrapped(shown))
     return mo.ui.table(shown, page_size=page_size or min(max(len(shown), 1), 50), **kwargs)
+
+
+def static_table(df: pd.DataFrame, digits: int = 4) -> Any:
+    """``df`` as `table` shows it (floats rounded, `RANKS` applied), as plain HTML: no sorting or paging, but
+    nothing for the browser to mount again when a slider move redraws it. On page 04, which redraws four tables
+    per move, most moves with marimo's interactive tables kept the page changing about 3 s after the last cell
+    on a loaded machine, and almost none with plain ones (benchmarks/RESULTS.md, "Pages 00, 02, 04 (p024,
+    fourth session, under load)"; not measured quiet). Text is escaped; long text wraps."""
+    import marimo as mo
+
+    return mo.Html(displayed(df, digits).to_html(index=False, border=0, classes="dataframe"))
 
 
 def footer(s: NotebookSettings, config: Any, notebook: str) -> Any:

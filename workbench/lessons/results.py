@@ -33,6 +33,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 NOTEBOOKS = PACKAGE.parent / "notebooks"
 RESULTS_ENV = "WORKBENCH_PAGE_RESULTS"
 MARK = "results.folder()"  # a page that persists what it computes names the folder
+KEPT_MARK = "results.kept("  # or keeps it with `kept` (a page that has nothing for marimo's cache: 02)
 HEARTBEAT_S = 15.0
 
 
@@ -55,7 +56,7 @@ def code(*parts: str) -> str:
     return h.hexdigest()
 
 
-def kept(name: str, key: tuple, make: Callable[[], T]) -> T:
+def kept(name: str, key: tuple, make: Callable[[], T], kind: str = "kept") -> T:
     """``make()``'s value kept on disk (``folder()/kept/<name>/<digest of key>.pickle``) and in this process's
     memory (`workbench.store.memo`), for an object that other persisted results close over (a page's simulated world).
 
@@ -67,7 +68,8 @@ def kept(name: str, key: tuple, make: Callable[[], T]) -> T:
     computed its studies afresh on every first visit). A cell that calls this function makes no marimo cache
     call, so its dependents' keys are the same in both runs (tests/notebooks/test_page_results.py).
     ``key`` must name everything the value depends on (settings, artefact keys, a `code` digest); equal keys
-    in any process give the stored value."""
+    in any process give the stored value. ``kind``: the memo's kind (`workbench.store.memo.LIMIT`) that holds
+    the in-memory copy, so that small values kept by many pages (data cards) do not push out large ones."""
     from workbench.store.memo import remember
 
     def read_or_make() -> T:
@@ -85,12 +87,12 @@ def kept(name: str, key: tuple, make: Callable[[], T]) -> T:
             os.replace(tmp, path)  # atomic: a reader sees the whole file or none
             return value
 
-    return remember("kept", (name, key), read_or_make)  # in this process: built or read once (store.memo)
+    return remember(kind, (name, key), read_or_make)  # in this process: built or read once (store.memo)
 
 
 def pages() -> list[Path]:
-    """The pages that persist what they compute (they name `folder`), in the order of the learning path."""
-    return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")) if MARK in p.read_text()]
+    """The pages that persist what they compute (they name `folder` or call `kept`), in the order of the learning path."""
+    return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")) if MARK in p.read_text() or KEPT_MARK in p.read_text()]
 
 
 # pages started first when several run at once: the longest on the quiet machine (benchmarks/RESULTS.md, "Quiet-machine

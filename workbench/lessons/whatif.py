@@ -209,17 +209,27 @@ class WhatIf:
         return before.reset_index(drop=True), after.reset_index(drop=True)
 
 
-def prepare(trained: Trained) -> tuple[WhatIf, float]:
-    """Stages 1–2, once: rank every user's candidates with the fitted pipeline (`Pipeline.rank_stage`).
+def rank_every_user(trained: Trained) -> tuple[CandidateSet, float]:
+    """Stages 1–2 for every user of the fitted pipeline (`Pipeline.rank_stage`), and their wall time in ms."""
+    t0 = time.perf_counter()
+    ranked = trained.pipeline.rank_stage(np.arange(trained.train.n_users))
+    return ranked, (time.perf_counter() - t0) * 1e3
+
+
+def prepare(trained: Trained, ranking: tuple[CandidateSet, float] | None = None) -> tuple[WhatIf, float]:
+    """Stages 1–2, once: rank every user's candidates with the fitted pipeline (`rank_every_user`).
 
     trained: the fitted pipeline and its split (`workbench.lessons.kit.trained`).
+    ranking: `rank_every_user`'s output for ``trained`` when the caller kept it (page 04 reads it back
+        from disk, `workbench.lessons.results.kept`); computed here when None. It is shared, not copied:
+        nothing here changes it in place.
 
     Returns the `WhatIf` over every user, starting at the pipeline's own stage-3 config and k,
-    whose slider moves go through `Pipeline.rerank_stage`, and the wall time of this ranking in ms.
+    whose slider moves go through `Pipeline.rerank_stage`, and the wall time of the ranking in ms
+    (when it was computed).
     """
     pipe, train, test = trained.pipeline, trained.train, trained.test
-    t0 = time.perf_counter()
-    ranked = pipe.rank_stage(np.arange(train.n_users))
+    ranked, ms = ranking if ranking is not None else rank_every_user(trained)
     whatif = WhatIf(ranked, train, test, rerank_fn=lambda r, k, c: pipe.rerank_stage(r, k, c),
                     knobs=Knobs.of(pipe.config.rerank_config(), pipe.config.k), pipeline=pipe)  # fmt: skip
-    return whatif, (time.perf_counter() - t0) * 1e3
+    return whatif, ms

@@ -59,6 +59,8 @@ def _train_notebook_pipelines(args: argparse.Namespace, config, store) -> int:
     if not args.no_pages:  # then what each page computes, so that a learner's first visit reads it from disk
         from workbench.lessons import results
 
+        kit.data_card_for(settings)  # the data card pages 00 and 05 show (the data set is drawn already: warm)
+
         results.precompute(settings.cli(), say=lambda line: print(line, file=sys.stderr, flush=True), jobs=args.page_jobs)
     return 0
 

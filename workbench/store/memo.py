@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-LIMIT = {"dataset": 4, "pipeline": 8, "kept": 8}  # the notebooks load 6 pipelines on one data set (workbench.lessons.kit.pipelines);
-# "kept": the pages' simulated worlds (workbench.lessons.results.kept: 06, 07, 10)
+LIMIT = {"dataset": 4, "pipeline": 8, "kept": 8, "card": 16}  # the notebooks load 6 pipelines on one data set (workbench.lessons.kit.pipelines);
+# "kept": the pages' simulated worlds (workbench.lessons.results.kept: 06, 07, 10); "card": the data cards
+# (workbench.lessons.kit.data_card_for: a few hundred bytes each)
 
 _kept: dict[str, OrderedDict[Hashable, Any]] = {kind: OrderedDict() for kind in LIMIT}
 _guard = threading.Lock()

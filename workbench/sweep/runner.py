@@ -332,12 +332,13 @@ def _plan_pipeline(spec: SweepSpec, trials: list[Trial], store: str | Path | Non
     """Load each seed's split and work out every config's artefact key (the given ``model``'s, or the
     store's for its upstream config) and which of those artefacts are already stored."""
     from workbench.store import ArtefactError, DataSpec, ModelStore, artefact_key, code_version, verify
+    from workbench.store.store import loaded
 
     store = ModelStore(store)
     specs, splits = {}, {}
     for seed in sorted({t.seed for t in trials}):
         specs[seed] = DataSpec(spec.data, seed, spec.small, spec.split)
-        splits[seed] = specs[seed].load(cache_dir)
+        splits[seed] = loaded(specs[seed], cache_dir)  # once per process: page 04's sweep reads the page's split
     if model is not None:
         manifest = verify(model)
         prints = sorted({train.fingerprint for train, _ in splits.values()})
