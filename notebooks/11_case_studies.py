@@ -248,7 +248,7 @@ def _(CASE_CODE, example_age, freshness_at, run):
                            reading=f"1 = calibrated; {_name}: {_fresh[f'{_name} / true']:.2f} for videos "
                                    f"{_band} old", value_title="predicted share ÷ true share (ratio, 1 = calibrated)",
                            group="model", category="metric", category_title="video age at serving"),
-        kit.table(_table.reset_index()),
+        kit.static_table(_table.reset_index()),
         kit.show(f"Example age {'on' if example_age.value else 'off'}: videos {_band} old at serving get "
                  f"{_fresh[f'{_name} / true']:.2f}× their true share of views ({_other}: {_fresh[f'{_other} / true']:.2f}×). "
                  f"The model's top 20 videos hold {_capture[_name]:.1%} of today's views ({_other}: {_capture[_other]:.1%}; "
@@ -282,7 +282,7 @@ def _(CASE_CODE, run, watch_at):
                            reading=f"weighted {_watch['watch_seconds']:.0f} s against click-trained {_click['watch_seconds']:.0f} s",
                            value_title="expected watch seconds per session (simulator truth)", category="metric",
                            category_title="how the slate was ranked"),
-        kit.table(_table.reset_index(names="ranking")),
+        kit.static_table(_table.reset_index(names="ranking")),
         kit.show(f"Watch-time-weighted training earns {_watch['watch_seconds']:.1f} s of expected watch time per session against "
                  f"{_click['watch_seconds']:.1f} s for click-trained ranking ({_watch['watch_seconds'] / _click['watch_seconds'] - 1:+.0%}), "
                  f"while expecting {_watch['clicks']:.3f} clicks against {_click['clicks']:.3f}: it gives up clicks on short "
@@ -320,7 +320,7 @@ def _(CASE_CODE, pipelines_at, run):
     sasrec = amazon_pipe.pipeline.generator_.sources["sasrec"]
     mo.vstack([
         kit.started(amazon_pipe),
-        kit.table(_table.reset_index(names="pipeline")),
+        kit.static_table(_table.reset_index(names="pipeline")),
         kit.show(f"Adding SASRec to the default pipeline: NDCG@{lesson.K} {_a[f'NDCG@{lesson.K}']:.4f} against "
                  f"{_d[f'NDCG@{lesson.K}']:.4f} ({_a[f'NDCG@{lesson.K}'] - _d[f'NDCG@{lesson.K}']:+.4f}), recall@{lesson.K} "
                  f"{_a[f'recall@{lesson.K}']:.4f} against {_d[f'recall@{lesson.K}']:.4f}."),
@@ -359,10 +359,10 @@ def _(b, item_lists, item_pick, run):
     _col = f"next item in top {lesson.K}"
     _best = _hits[_col].idxmax()
     mo.vstack([
-        kit.table(_pages.page(item_pick.value, k=lesson.K).reset_index()),
+        kit.static_table(_pages.page(item_pick.value, k=lesson.K).reset_index()),
         mo.md("Overlap of the top-10 lists, over the 200 most popular items (share of the row list's items also in the column list's):"),
-        kit.table(_overlap.reset_index(names="list")),
-        kit.table(_hits.reset_index(names="list")),
+        kit.static_table(_overlap.reset_index(names="list")),
+        kit.static_table(_hits.reset_index(names="list")),
         kit.show(f"The lists hardly overlap (also bought ∩ also viewed: {_overlap.loc['also bought', 'also viewed']:.0%}, "
                  f"also bought ∩ similar: {_overlap.loc['also bought', 'similar']:.0%}). From each of {len(_users):,} users' "
                  f"last item, **{_best}** holds their next item most often ({_hits.loc[_best, _col]:.1%} in its top "
@@ -402,7 +402,7 @@ def _(b, clicks, replay_items, replay_steps, replay_who):
     _found = int((_steps["position of next"] > 0).sum())
     mo.vstack([
         mo.md("**Session so far:** " + " → ".join(_titles[replay_items[:_t]])),
-        kit.table(_list),
+        kit.static_table(_list),
         kit.show(f"After click {_t} of user {replay_who}'s session, the next click ({_titles[_row['clicked next']]}) is "
                  f"{'at position ' + str(int(_row['position of next'])) if _row['position of next'] else 'not'} in SASRec's "
                  f"top {lesson.K}; over the whole session it was in the list after {_found} of {len(_steps)} clicks."),
@@ -513,8 +513,8 @@ def _(CASE_CODE, amazon_pipe, b, dedupe, order, row_page_at, run):
     _n_slots = _page.items.shape[1] * _page.items.shape[2]
     mo.vstack([
         mo.md(f"**User {_users[0]}'s page** ({_page.items.shape[1]} rows of {_page.items.shape[2]}):"),
-        kit.table(_page.table(0, _titles).reset_index()),
-        kit.table(pd.DataFrame({"this page": _m, "dedupe switched": _other}).reset_index(names="page measure")),
+        kit.static_table(_page.table(0, _titles).reset_index()),
+        kit.static_table(pd.DataFrame({"this page": _m, "dedupe switched": _other}).reset_index(names="page measure")),
         kit.show(f"Deduplication {'on' if dedupe.value else 'off'}, {order.value} row order: {_m['unique_items_per_page']:.1f} "
                  f"distinct items per page of {_n_slots} slots ({_m['duplicate_slot_share']:.1%} repeats), "
                  f"{_m['genres_on_page']:.1f} genres, intra-page diversity {_m['intra_page_diversity']:.3f}, and "
@@ -551,7 +551,7 @@ def _(CASE_CODE, bandit_pick, bandits_at, run):
                            title=f"Cumulative regret, {_label} against ε-greedy at the same budget",
                            reading=f"day {lesson.DAYS}: {_label} {_b['cumulative_regret']:.0f}, "
                                    f"ε-greedy {_e['cumulative_regret']:.0f}"),
-        kit.table(_s.reset_index()),
+        kit.static_table(_s.reset_index()),
         kit.show(f"Over {lesson.DAYS} days ({int(_b['sessions']):,} sessions), {_label} loses {_b['cumulative_regret']:.1f} expected "
                  f"clicks to the best row and ε-greedy {_e['cumulative_regret']:.1f} with {int(_e['exploring_sessions']):,} "
                  f"exploring sessions against the bandit's {int(_b['exploring_sessions']):,}: the bandit's regret is "
@@ -592,7 +592,7 @@ def _(multitask_table, weight):
     _multis = _table.drop(index="two single-task models")
     _best = _multis["watch_seconds"].idxmax()
     mo.vstack([
-        kit.table(_show.reset_index(names="model")),
+        kit.static_table(_show.reset_index(names="model")),
         kit.show(f"At click weight {weight.value:g}, the multi-task network ({int(_multi['parameters']):,} parameters) ranks for "
                  f"{_multi['watch_seconds']:.1f} s of expected watch time per session against {_single['watch_seconds']:.1f} s "
                  f"for the two single-task networks ({int(_single['parameters']):,}); its click head's rank correlation "
