@@ -120,3 +120,12 @@ def test_pipelines_are_the_ones_the_notebooks_load():
 
     members = served_configs(s.seed)[1]  # notebook 12 serves their rankers' ensemble beside the default
     assert len(members) >= 2 and all(c in configs.values() for c in members)
+
+
+def test_static_tables_round_like_tables_and_escape_their_text():
+    df = pd.DataFrame({"model": ["<b>a</b>"], "ndcg": [0.123456], "rank": kit.ranks([np.nan])})
+    html = kit.static_table(df, digits=3).text
+    assert "0.123" in html and "0.1235" not in html  # rounded to the digits asked for
+    assert kit.ABSENT in html  # a missing rank shown as the kit's ABSENT, as `table` shows it
+    assert "&lt;b&gt;a&lt;/b&gt;" in html and "<b>a</b>" not in html  # text is escaped, not rendered
+    assert "<table" in html and "marimo-table" not in html  # static HTML, no data-table component
