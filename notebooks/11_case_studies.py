@@ -122,8 +122,9 @@ def _(picker):
 
 @app.cell
 def _():
-    # what the page computes persists on disk (workbench.lessons.results), keyed by the settings (data, seed, world
-    # size), the artefacts' keys where a pipeline is read, the controls and the code: read back on a later visit
+    # what the page computes persists on disk (workbench.lessons.results.persisted), keyed by the settings (data, seed,
+    # world size), the artefacts' keys where a pipeline is read, the controls, the code and this page's source: read
+    # back on a later visit (not marimo's persistent cache, which spends ~0.1 s hashing per function and call)
     CASE_CODE = results.code("data", "casestudies", "lessons/casestudies.py", "candidates", "experiment", "metrics")
 
     def settings_at(data: str, seed: int, small: bool):
@@ -132,51 +133,51 @@ def _():
     def sasrec_of(s):
         return trained(s, lesson.recipe("Amazon", s)).pipeline.generator_.sources["sasrec"]
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def freshness_at(data: str, seed: int, small: bool, code: str):
         world, models = freshness_for(settings_at(data, seed, small))
         capture = {n: top_k_capture(world, m, 20) for n, m in models.items()}
         ceiling = float(np.sort(world.shares(float(world.config.days)))[::-1][:20].sum())
         return calibration(world, models), capture, ceiling
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def watch_at(data: str, seed: int, small: bool, code: str):
         return watch_for(settings_at(data, seed, small))[1]
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def multitask_at(data: str, seed: int, small: bool, code: str):
         return multitask_for(settings_at(data, seed, small))
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def bandits_at(data: str, seed: int, small: bool, code: str, bandit: str):
         cmp = bandits_for(settings_at(data, seed, small), bandit)
         return cmp.summary(), lesson.regret_long(cmp)
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def pipelines_at(data: str, seed: int, small: bool, code: str, artefacts: tuple):
         s = settings_at(data, seed, small)
         return lesson.pipeline_table(basis_for(s), {"default pipeline": trained(s).pipeline,
                                                     "default + SASRec": trained(s, lesson.recipe("Amazon", s)).pipeline})  # fmt: skip
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def item_lists_at(data: str, seed: int, small: bool, code: str):
         s = settings_at(data, seed, small)
         b, pages = basis_for(s), pages_for(s)
         return (pages.overlap(np.argsort(-b.train.item_popularity)[:200], k=lesson.K),
                 pages.hit_rates(b.train, b.test, k=lesson.K))  # fmt: skip
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def replay_at(data: str, seed: int, small: bool, code: str, artefact: str):
         s = settings_at(data, seed, small)
         return replay(sasrec_of(s), lesson.replay_user(basis_for(s))[1], k=lesson.K)
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def history_curve_at(data: str, seed: int, small: bool, code: str, artefact: str, lengths: tuple):
         s = settings_at(data, seed, small)
         b = basis_for(s)
         return session_length_curve(sasrec_of(s), b.train, b.test, list(lengths), k=lesson.K)
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def row_page_at(data: str, seed: int, small: bool, code: str, artefact: str, order: str, dedupe: bool):
         s = settings_at(data, seed, small)
         b = basis_for(s)

@@ -93,3 +93,26 @@ def test_kept_builds_once_then_reads_from_memory_and_disk(tmp_path, monkeypatch)
     assert again == first and again is not first and calls == [1]
     assert results.kept("t", key[:-1] + ("other",), make) == first and calls == [1, 1]  # another key: built
     assert stored.exists()
+
+
+def test_persisted_keys_by_arguments_and_the_pages_source(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "results"))
+    page = tmp_path / "99_page.py"
+    page.write_text("# version 1\n")
+    calls = []
+
+    @results.persisted(str(page))
+    def study(data: str, seed: int):
+        calls.append((data, seed))
+        return {"seed": seed, "data": data}
+
+    assert study("synthetic", 1) == {"seed": 1, "data": "synthetic"} and calls == [("synthetic", 1)]
+    assert study("synthetic", 1) == {"seed": 1, "data": "synthetic"} and len(calls) == 1  # read back
+    assert study("synthetic", 2)["seed"] == 2 and len(calls) == 2  # other arguments: computed
+    [folder] = (tmp_path / "results" / "kept").iterdir()
+    assert folder.name == "99_page-study" and len(list(folder.glob("*.pickle"))) == 2
+    memo.forget()  # another process: from disk
+    assert study("synthetic", 1)["seed"] == 1 and len(calls) == 2
+    page.write_text("# version 2: the page changed\n")
+    assert study("synthetic", 1)["seed"] == 1 and len(calls) == 3  # the page's own code is in the key
+    assert "11_case_studies.py" in [p.name for p in results.pages()]  # a page using it is one `precompute` runs
