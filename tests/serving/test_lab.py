@@ -2,7 +2,7 @@
 ran with (the page's button calls `ServingLab.load_test`); everything it starts stops with it."""
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from workbench.lessons.serving import ServingLab
@@ -14,9 +14,9 @@ def test_a_load_test_runs_when_asked_and_says_when_and_at_what_rate(stored_model
     lab = ServingLab(trained).start()
     try:
         assert lab.last_load is None  # starting the service measures nothing
-        before = datetime.now(timezone.utc)
+        before = datetime.now(UTC)
         run = lab.load_test(20, 1.0, cache=False)
-        assert lab.last_load is run and before <= run.at <= datetime.now(timezone.utc)
+        assert lab.last_load is run and before <= run.at <= datetime.now(UTC)
         assert lab.service.cache.enabled is False
         summary = run.result.summary()
         assert summary["sent"] == 20 and summary["errors"] == 0  # open loop: rate × duration requests

@@ -15,7 +15,7 @@ import atexit
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,7 @@ class ServingLab:
         ``last_load``, stamped with the time it finished."""
         self.service.cache.enabled = bool(cache)
         result = self.fire(rate, duration_s, seed=seed)
-        self.last_load = LoadRun(result, float(rate), float(duration_s), bool(cache), datetime.now(timezone.utc))
+        self.last_load = LoadRun(result, float(rate), float(duration_s), bool(cache), datetime.now(UTC))
         return self.last_load
 
     def break_redis(self, user: int, n: int = 20, recover_within_s: float = 30.0) -> tuple[pd.DataFrame, float]:
@@ -191,4 +191,4 @@ def lab_for(trained: Any, config: ServiceConfig | None = None) -> ServingLab:
     return lab.start()
 
 
-__all__ = ["SERVING_BUDGET_MS", "LoadRun", "ServingLab", "WATERFALL_STAGES", "budget_for_chart", "lab_for", "waterfall"]
+__all__ = ["SERVING_BUDGET_MS", "WATERFALL_STAGES", "LoadRun", "ServingLab", "budget_for_chart", "lab_for", "waterfall"]
