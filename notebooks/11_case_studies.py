@@ -112,7 +112,7 @@ def _():
 @app.cell
 def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
-    with mo.status.spinner(title="Splitting the data, fitting EASE for the rows and pools (cached)..."):
+    with mo.status.spinner(title="Splitting the data (EASE for the rows and pools is fitted when a study needs it)..."):
         b = basis_for(run)
     kit.show(f"Data: {b.ds.name}, {b.train.n_users:,} users, {b.train.n_items:,} items; "
              f"{b.train.n_interactions:,} train and {b.test.n_interactions:,} test interactions (each user's last 20%). "
