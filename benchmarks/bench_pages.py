@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cells", action="store_true",
                     help="time every cell on the server (benchmarks/page_clock.py) and print where each visit's "
                          "seconds go: start-up, cells, output, browser")  # fmt: skip
+    ap.add_argument("--cells-out", metavar="PATH",
+                    help="with --cells: keep page_clock's lines (one JSON line per cell run, slider moves included) "
+                         "in PATH instead of a temporary file")  # fmt: skip
     args = ap.parse_args(argv)
     for flag in ("timeout", "settle", "cold_timeout"):
         if not getattr(args, flag) > 0:
@@ -240,8 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, **({"WORKBENCH_SMALL": "1"} if args.small else {}), "WORKBENCH_ANSWERS": answers}
     cells = None
     if args.cells:
-        fd, cells = tempfile.mkstemp(prefix="bench-cells-", suffix=".jsonl")
-        os.close(fd)
+        if args.cells_out:
+            cells = str(Path(args.cells_out).resolve())
+            Path(cells).write_text("")
+        else:
+            fd, cells = tempfile.mkstemp(prefix="bench-cells-", suffix=".jsonl")
+            os.close(fd)
     load0 = os.getloadavg()
     rows, verdicts, visits = [], [], []
     with sync_playwright() as p:
@@ -299,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
               + (", ".join(f"{label} {fmt(s)}" for label, s in moves) or "–") + " |")  # fmt: skip
     if cells:
         print(breakdown(cells, visits))
-        os.unlink(cells)
+        if not args.cells_out:
+            os.unlink(cells)
     return 0
 
 

@@ -27,6 +27,7 @@ with app.setup:
     settings = kit.settings()
     POWER = 0.8  # the power a test is planned for
     RUNS = 12  # repeats of the same test design, to show the spread of its p-values
+    MAX_DAYS = 28  # the days slider's end: the peeking study runs this long once and each position reads its first days
 
 
 @app.function
@@ -89,7 +90,7 @@ def _(lab, run):
                           show_value=True, debounce=True)  # fmt: skip
     users_per_day = mo.ui.slider(steps=[50, 100, 200, 500, 1000, 2000, 5000], value=100 if run.small else 500,
                                  label="new users per day", show_value=True, debounce=True)  # fmt: skip
-    days = mo.ui.slider(1, 28, 1, value=14, label="days", show_value=True, debounce=True)
+    days = mo.ui.slider(1, MAX_DAYS, 1, value=14, label="days", show_value=True, debounce=True)
     mo.hstack([effect, users_per_day, days], justify="start", gap=2)
     return days, effect, users_per_day
 
@@ -241,16 +242,26 @@ def _():
     will "find" effects that are not there. Below, many **A/A tests** (both arms get the
     same ranker: every significant result is a false positive) are read daily. Judged on
     its last day alone, a test errs about α = {ALPHA:.0%} of the time; judged on *any* day so far,
-    far more often.
+    far more often. What inflates it is the number of looks (the days slider), not the number of
+    users: each look alone holds α at any size, so these tests keep one size whatever the users slider says.
     """)
     return
 
 
 @app.cell
-def _(LAB_CODE, days, peek_at, run, users_per_day):
-    _n_users = min(users_per_day.value, 1000)
-    _n_tests = 100 if run.small else 300
-    _peek = peek_at(run.data, run.seed, run.small, LAB_CODE, _n_users, max(days.value, 2), _n_tests)
+def _(LAB_CODE, peek_at, run):
+    # the A/A tests run MAX_DAYS days once (kept on disk): the days slider reads the first days of the same tests,
+    # which is what those tests showed on each day; no slider recomputes them
+    peek_users = 100 if run.small else 500
+    peek_tests = 100 if run.small else 300
+    with mo.status.spinner(title=f"Simulating {peek_tests} A/A tests over {MAX_DAYS} days (kept on disk)..."):
+        peek_all = peek_at(run.data, run.seed, run.small, LAB_CODE, peek_users, MAX_DAYS, peek_tests)
+    return peek_all, peek_tests, peek_users
+
+
+@app.cell
+def _(days, peek_all, peek_tests, peek_users):
+    _peek = peek_all[peek_all["day"] <= max(days.value, 2)]
     _rates = pd.concat([
         _peek[["day"]].assign(rate=_peek["reject_at_day"], series="significant on that day"),
         _peek[["day"]].assign(rate=_peek["reject_by_day"], series="significant on any day so far (peeking)"),
@@ -259,10 +270,10 @@ def _(LAB_CODE, days, peek_at, run, users_per_day):
     _reading = (f"after {int(_end['day'])} days, peeking declares {_end['reject_by_day']:.0%} of A/A tests significant, "
                 f"against {_end['reject_at_day']:.0%} read once at the end (α = {ALPHA:.0%})")  # fmt: skip
     _clamp = ("" if days.value >= 2 else
-              f" (the slider says {days.value} day; peeking needs at least 2 looks, so this study runs {int(_end['day'])} days)")  # fmt: skip
+              f" (the slider says {days.value} day; peeking needs at least 2 looks, so this reads {int(_end['day'])} days)")  # fmt: skip
     mo.vstack([
-        charts.rate_chart(_rates, ALPHA, title=f"False positives of {_n_tests} A/A tests ({_n_users:,} users, read daily)",
-                          reading=_reading),
+        charts.rate_chart(_rates, ALPHA, title=f"False positives of {peek_tests} A/A tests ({peek_users:,} users each, "
+                                               f"read daily)", reading=_reading),  # fmt: skip
         kit.show(f"Peeking: {_reading}{_clamp}."),
     ])  # fmt: skip
     return

@@ -128,6 +128,7 @@ def _(built, bypass, lab, user):
 def _(run):
     rate = mo.ui.slider(10, 300, step=10, value=50, label="requests per second", debounce=True, show_value=True)
     cache_on = mo.ui.switch(value=True, label="response cache on")
+    load_button = mo.ui.run_button(label="run the load test")
     duration = 3.0 if run.small else 5.0
     mo.vstack([
         mo.md(f"""
@@ -135,32 +136,43 @@ def _(run):
 
         The generator sends at a constant rate whether or not earlier answers came back, and counts
         each answer's time from when its request was *due*: a slow server cannot slow the generator
-        down and hide its own delays (coordinated omission). Moving the slider fires one run.
+        down and hide its own delays (coordinated omission). Set the rate and the cache, then press
+        **run the load test**: it sends that rate at the service above for {duration:g} s and shows what it
+        measured, with the time of the run. Moving the slider or the switch measures nothing until the
+        button is pressed again. (A script run or an export runs it once, at the slider's value.)
         """),
-        mo.hstack([rate, cache_on], justify="start", gap=2),
+        mo.hstack([rate, cache_on, load_button], justify="start", gap=2),
     ])  # fmt: skip
-    return cache_on, duration, rate
+    return cache_on, duration, load_button, rate
 
 
 @app.cell
-def _(cache_on, duration, lab, rate):
+def _(cache_on, duration, lab, load_button, rate):
     mo.stop(not lab.running, mo.md("*The service is stopped.*"))
-    lab.service.cache.enabled = cache_on.value
-    result = lab.fire(rate.value, duration)
-    _s = result.summary()
-    _table = result.budget_table()
-    _over = _table.loc[_table["p99_within_budget"] == False, "component"].tolist()  # noqa: E712
-    mo.vstack([
-        kit.show(f"Open loop at {rate.value} req/s for {duration:g} s: p50 {_s['p50']:.1f} ms, p99 {_s['p99']:.1f} ms, "
-                 f"max {_s['max']:.1f} ms; {_s['errors']} errors; {_s['achieved_rps']:.0f} answers/s; cache "
-                 f"{'on' if cache_on.value else 'off'}, hits {_s['cache_hit_share']:.0%} (hits p99 "
-                 f"{_s['hits_p99']:.1f} ms, misses p99 {_s['misses_p99']:.1f} ms); degraded {_s['degraded_share']:.0%}."),
-        charts.budget_chart(lesson.budget_for_chart(result), title="The budget, measured: p50 and p99 per component "
-                            "(black tick: the textbook's p99)",
-                            reading=f"over the p99 budget: {', '.join(_over)}" if _over
-                            else "every component within its p99 budget"),
-        mo.accordion({"The budget table": kit.table(_table, digits=2)}),
-    ])  # fmt: skip
+    if load_button.value or kit.mode() != "run":  # pressed; or a script run or an export, where no one can press it
+        with mo.status.spinner(title=f"sending {rate.value} requests per second for {duration:g} s"):
+            lab.load_test(rate.value, duration, cache=cache_on.value)
+    _last = lab.last_load
+    if _last is None:
+        _out = kit.show(f"No load test has run yet: press run the load test to send {rate.value} req/s for "
+                        f"{duration:g} s (cache {'on' if cache_on.value else 'off'}).")  # fmt: skip
+    else:
+        _table = _last.result.budget_table()
+        _over = _table.loc[_table["p99_within_budget"] == False, "component"].tolist()  # noqa: E712
+        _stale = (f"The controls now ask for {rate.value} req/s with the cache {'on' if cache_on.value else 'off'}; "
+                  f"the figures below are the earlier run's: press run the load test to measure these settings."
+                  if _last.settings_differ(rate.value, cache_on.value) else None)  # fmt: skip
+        _out = mo.vstack([
+            kit.show(_last.statement()),
+            *([mo.callout(mo.md(_stale), kind="warn")] if _stale else []),
+            charts.budget_chart(lesson.budget_for_chart(_last.result),
+                                title=f"The budget, measured at {_last.rate:g} req/s at {_last.at:%H:%M:%S} UTC: p50 and "
+                                      f"p99 per component (black tick: the textbook's p99)",
+                                reading=f"over the p99 budget: {', '.join(_over)}" if _over
+                                else "every component within its p99 budget"),
+            mo.accordion({"The budget table": kit.table(_table, digits=2)}),
+        ])  # fmt: skip
+    _out
     return
 
 

@@ -167,10 +167,24 @@ def _(n_impressions, reps):
 
 
 @app.cell
-def _(epsilon, estimates, n_impressions, reps, truth):
-    _ips = estimates[estimates["estimator"] == "IPS"]
-    _by = lesson.summary(_ips, ["epsilon"]).set_index("epsilon")
-    _sd = lesson.summary(estimates[estimates["estimator"].isin(["IPS", "SNIPS", "DR"])], ["epsilon", "estimator"])
+def _(estimates, reps, truth):
+    # what no ε position changes: the summaries over every ε and the chart of every log's IPS estimate
+    ips_rows = estimates[estimates["estimator"] == "IPS"]
+    ips_by = lesson.summary(ips_rows, ["epsilon"]).set_index("epsilon")
+    ips_sd = lesson.summary(estimates[estimates["estimator"].isin(["IPS", "SNIPS", "DR"])], ["epsilon", "estimator"])
+    ips_slope = float(np.polyfit(np.log(ips_by.index.to_numpy(float)), np.log(ips_by["sd"].to_numpy()), 1)[0])
+    _lo, _hi = min(lesson.EPSILONS), max(lesson.EPSILONS)
+    charts.estimates_chart(
+        ips_rows, truth, x="epsilon", x_title="logger's exploration rate ε",
+        title=f"IPS estimates of the target's value, {reps} logs at each ε",
+        reading=f"sd {ips_by.loc[_lo, 'sd']:.3f} at ε = {_lo:g}, {ips_by.loc[_hi, 'sd']:.3f} at ε = {_hi:g}; "
+                f"dashed green: the truth ({truth:.3f})")  # fmt: skip
+    return ips_by, ips_rows, ips_sd, ips_slope
+
+
+@app.cell
+def _(epsilon, ips_by, ips_rows, ips_sd, ips_slope, n_impressions, reps, truth):
+    _ips, _by, _sd, _slope = ips_rows, ips_by, ips_sd, ips_slope
     _e, _lo, _hi = epsilon.value, min(lesson.EPSILONS), max(lesson.EPSILONS)
     _line = (f"At ε = {_e:g}: the largest importance weight is {lesson.CANDIDATES / _e:,.0f}; IPS's {reps} estimates "
              f"spread with sd {_by.loc[_e, 'sd']:.3f} ({_by.loc[_e, 'sd'] / truth:.1%} of the truth), and its {1 - ALPHA:.0%} "
@@ -178,7 +192,6 @@ def _(epsilon, estimates, n_impressions, reps, truth):
              f"{_by.loc[_e, 'ess']:,.0f} of {n_impressions:,} impressions). At ε = {_lo:g} the sd is "
              f"{_by.loc[_lo, 'sd']:.3f}, at ε = {_hi:g} it is {_by.loc[_hi, 'sd']:.3f}: "
              f"{_by.loc[_lo, 'sd'] / _by.loc[_hi, 'sd']:.1f}× as wide.")  # fmt: skip
-    _slope = float(np.polyfit(np.log(_by.index.to_numpy(float)), np.log(_by["sd"].to_numpy()), 1)[0])
     _cov = lesson.coverage_reading(_ips[_ips["epsilon"] == _e], ALPHA)
     _shares = f"{_cov['coverage']:.0%} of {_cov['logs']} logs (95% interval of that share [{_cov['low']:.0%}, {_cov['high']:.0%}])"
     if _cov["short"]:
@@ -201,11 +214,6 @@ def _(epsilon, estimates, n_impressions, reps, truth):
                 f"across logs; weights up to {lesson.CANDIDATES / _e:,.0f}, median effective sample size "
                 f"{_by.loc[_e, 'ess']:,.0f} of {n_impressions:,}).")  # fmt: skip
     mo.vstack([
-        charts.estimates_chart(
-            _ips, truth, x="epsilon", x_title="logger's exploration rate ε",
-            title=f"IPS estimates of the target's value, {reps} logs at each ε",
-            reading=f"sd {_by.loc[_lo, 'sd']:.3f} at ε = {_lo:g}, {_by.loc[_hi, 'sd']:.3f} at ε = {_hi:g}; "
-                    f"dashed green: the truth ({truth:.3f})"),
         charts.lines_chart(
             _sd, x="epsilon", y="sd", group="estimator", x_title="logger's exploration rate ε (log scale)",
             y_title="sd of the estimates (clicks per impression, log scale)", log_x=True, log_y=True, mark_x=_e,

@@ -112,7 +112,7 @@ def _():
 @app.cell
 def _(picker):
     run = dataclasses.replace(settings, data=picker.value)
-    with mo.status.spinner(title="Splitting the data, fitting EASE for the rows and pools (cached)..."):
+    with mo.status.spinner(title="Splitting the data (EASE for the rows and pools is fitted when a study needs it)..."):
         b = basis_for(run)
     kit.show(f"Data: {b.ds.name}, {b.train.n_users:,} users, {b.train.n_items:,} items; "
              f"{b.train.n_interactions:,} train and {b.test.n_interactions:,} test interactions (each user's last 20%). "
@@ -122,8 +122,9 @@ def _(picker):
 
 @app.cell
 def _():
-    # what the page computes persists on disk (workbench.lessons.results), keyed by the settings (data, seed, world
-    # size), the artefacts' keys where a pipeline is read, the controls and the code: read back on a later visit
+    # what the page computes persists on disk (workbench.lessons.results.persisted), keyed by the settings (data, seed,
+    # world size), the artefacts' keys where a pipeline is read, the controls, the code and this page's source: read
+    # back on a later visit (not marimo's persistent cache, which spends ~0.1 s hashing per function and call)
     CASE_CODE = results.code("data", "casestudies", "lessons/casestudies.py", "candidates", "experiment", "metrics")
 
     def settings_at(data: str, seed: int, small: bool):
@@ -132,51 +133,51 @@ def _():
     def sasrec_of(s):
         return trained(s, lesson.recipe("Amazon", s)).pipeline.generator_.sources["sasrec"]
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def freshness_at(data: str, seed: int, small: bool, code: str):
         world, models = freshness_for(settings_at(data, seed, small))
         capture = {n: top_k_capture(world, m, 20) for n, m in models.items()}
         ceiling = float(np.sort(world.shares(float(world.config.days)))[::-1][:20].sum())
         return calibration(world, models), capture, ceiling
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def watch_at(data: str, seed: int, small: bool, code: str):
         return watch_for(settings_at(data, seed, small))[1]
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def multitask_at(data: str, seed: int, small: bool, code: str):
         return multitask_for(settings_at(data, seed, small))
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def bandits_at(data: str, seed: int, small: bool, code: str, bandit: str):
         cmp = bandits_for(settings_at(data, seed, small), bandit)
         return cmp.summary(), lesson.regret_long(cmp)
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def pipelines_at(data: str, seed: int, small: bool, code: str, artefacts: tuple):
         s = settings_at(data, seed, small)
         return lesson.pipeline_table(basis_for(s), {"default pipeline": trained(s).pipeline,
                                                     "default + SASRec": trained(s, lesson.recipe("Amazon", s)).pipeline})  # fmt: skip
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def item_lists_at(data: str, seed: int, small: bool, code: str):
         s = settings_at(data, seed, small)
         b, pages = basis_for(s), pages_for(s)
         return (pages.overlap(np.argsort(-b.train.item_popularity)[:200], k=lesson.K),
                 pages.hit_rates(b.train, b.test, k=lesson.K))  # fmt: skip
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def replay_at(data: str, seed: int, small: bool, code: str, artefact: str):
         s = settings_at(data, seed, small)
         return replay(sasrec_of(s), lesson.replay_user(basis_for(s))[1], k=lesson.K)
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def history_curve_at(data: str, seed: int, small: bool, code: str, artefact: str, lengths: tuple):
         s = settings_at(data, seed, small)
         b = basis_for(s)
         return session_length_curve(sasrec_of(s), b.train, b.test, list(lengths), k=lesson.K)
 
-    @mo.persistent_cache(save_path=results.folder())
+    @results.persisted(__file__)
     def row_page_at(data: str, seed: int, small: bool, code: str, artefact: str, order: str, dedupe: bool):
         s = settings_at(data, seed, small)
         b = basis_for(s)
@@ -248,7 +249,7 @@ def _(CASE_CODE, example_age, freshness_at, run):
                            reading=f"1 = calibrated; {_name}: {_fresh[f'{_name} / true']:.2f} for videos "
                                    f"{_band} old", value_title="predicted share ÷ true share (ratio, 1 = calibrated)",
                            group="model", category="metric", category_title="video age at serving"),
-        kit.table(_table.reset_index()),
+        kit.static_table(_table.reset_index()),
         kit.show(f"Example age {'on' if example_age.value else 'off'}: videos {_band} old at serving get "
                  f"{_fresh[f'{_name} / true']:.2f}× their true share of views ({_other}: {_fresh[f'{_other} / true']:.2f}×). "
                  f"The model's top 20 videos hold {_capture[_name]:.1%} of today's views ({_other}: {_capture[_other]:.1%}; "
@@ -282,7 +283,7 @@ def _(CASE_CODE, run, watch_at):
                            reading=f"weighted {_watch['watch_seconds']:.0f} s against click-trained {_click['watch_seconds']:.0f} s",
                            value_title="expected watch seconds per session (simulator truth)", category="metric",
                            category_title="how the slate was ranked"),
-        kit.table(_table.reset_index(names="ranking")),
+        kit.static_table(_table.reset_index(names="ranking")),
         kit.show(f"Watch-time-weighted training earns {_watch['watch_seconds']:.1f} s of expected watch time per session against "
                  f"{_click['watch_seconds']:.1f} s for click-trained ranking ({_watch['watch_seconds'] / _click['watch_seconds'] - 1:+.0%}), "
                  f"while expecting {_watch['clicks']:.3f} clicks against {_click['clicks']:.3f}: it gives up clicks on short "
@@ -320,7 +321,7 @@ def _(CASE_CODE, pipelines_at, run):
     sasrec = amazon_pipe.pipeline.generator_.sources["sasrec"]
     mo.vstack([
         kit.started(amazon_pipe),
-        kit.table(_table.reset_index(names="pipeline")),
+        kit.static_table(_table.reset_index(names="pipeline")),
         kit.show(f"Adding SASRec to the default pipeline: NDCG@{lesson.K} {_a[f'NDCG@{lesson.K}']:.4f} against "
                  f"{_d[f'NDCG@{lesson.K}']:.4f} ({_a[f'NDCG@{lesson.K}'] - _d[f'NDCG@{lesson.K}']:+.4f}), recall@{lesson.K} "
                  f"{_a[f'recall@{lesson.K}']:.4f} against {_d[f'recall@{lesson.K}']:.4f}."),
@@ -359,10 +360,10 @@ def _(b, item_lists, item_pick, run):
     _col = f"next item in top {lesson.K}"
     _best = _hits[_col].idxmax()
     mo.vstack([
-        kit.table(_pages.page(item_pick.value, k=lesson.K).reset_index()),
+        kit.static_table(_pages.page(item_pick.value, k=lesson.K).reset_index()),
         mo.md("Overlap of the top-10 lists, over the 200 most popular items (share of the row list's items also in the column list's):"),
-        kit.table(_overlap.reset_index(names="list")),
-        kit.table(_hits.reset_index(names="list")),
+        kit.static_table(_overlap.reset_index(names="list")),
+        kit.static_table(_hits.reset_index(names="list")),
         kit.show(f"The lists hardly overlap (also bought ∩ also viewed: {_overlap.loc['also bought', 'also viewed']:.0%}, "
                  f"also bought ∩ similar: {_overlap.loc['also bought', 'similar']:.0%}). From each of {len(_users):,} users' "
                  f"last item, **{_best}** holds their next item most often ({_hits.loc[_best, _col]:.1%} in its top "
@@ -402,7 +403,7 @@ def _(b, clicks, replay_items, replay_steps, replay_who):
     _found = int((_steps["position of next"] > 0).sum())
     mo.vstack([
         mo.md("**Session so far:** " + " → ".join(_titles[replay_items[:_t]])),
-        kit.table(_list),
+        kit.static_table(_list),
         kit.show(f"After click {_t} of user {replay_who}'s session, the next click ({_titles[_row['clicked next']]}) is "
                  f"{'at position ' + str(int(_row['position of next'])) if _row['position of next'] else 'not'} in SASRec's "
                  f"top {lesson.K}; over the whole session it was in the list after {_found} of {len(_steps)} clicks."),
@@ -513,8 +514,8 @@ def _(CASE_CODE, amazon_pipe, b, dedupe, order, row_page_at, run):
     _n_slots = _page.items.shape[1] * _page.items.shape[2]
     mo.vstack([
         mo.md(f"**User {_users[0]}'s page** ({_page.items.shape[1]} rows of {_page.items.shape[2]}):"),
-        kit.table(_page.table(0, _titles).reset_index()),
-        kit.table(pd.DataFrame({"this page": _m, "dedupe switched": _other}).reset_index(names="page measure")),
+        kit.static_table(_page.table(0, _titles).reset_index()),
+        kit.static_table(pd.DataFrame({"this page": _m, "dedupe switched": _other}).reset_index(names="page measure")),
         kit.show(f"Deduplication {'on' if dedupe.value else 'off'}, {order.value} row order: {_m['unique_items_per_page']:.1f} "
                  f"distinct items per page of {_n_slots} slots ({_m['duplicate_slot_share']:.1%} repeats), "
                  f"{_m['genres_on_page']:.1f} genres, intra-page diversity {_m['intra_page_diversity']:.3f}, and "
@@ -551,7 +552,7 @@ def _(CASE_CODE, bandit_pick, bandits_at, run):
                            title=f"Cumulative regret, {_label} against ε-greedy at the same budget",
                            reading=f"day {lesson.DAYS}: {_label} {_b['cumulative_regret']:.0f}, "
                                    f"ε-greedy {_e['cumulative_regret']:.0f}"),
-        kit.table(_s.reset_index()),
+        kit.static_table(_s.reset_index()),
         kit.show(f"Over {lesson.DAYS} days ({int(_b['sessions']):,} sessions), {_label} loses {_b['cumulative_regret']:.1f} expected "
                  f"clicks to the best row and ε-greedy {_e['cumulative_regret']:.1f} with {int(_e['exploring_sessions']):,} "
                  f"exploring sessions against the bandit's {int(_b['exploring_sessions']):,}: the bandit's regret is "
@@ -592,7 +593,7 @@ def _(multitask_table, weight):
     _multis = _table.drop(index="two single-task models")
     _best = _multis["watch_seconds"].idxmax()
     mo.vstack([
-        kit.table(_show.reset_index(names="model")),
+        kit.static_table(_show.reset_index(names="model")),
         kit.show(f"At click weight {weight.value:g}, the multi-task network ({int(_multi['parameters']):,} parameters) ranks for "
                  f"{_multi['watch_seconds']:.1f} s of expected watch time per session against {_single['watch_seconds']:.1f} s "
                  f"for the two single-task networks ({int(_single['parameters']):,}); its click head's rank correlation "

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from workbench.casestudies.multitask import MultiTaskConfig, MultiTaskRanker, auc, compare_multitask
+from workbench.casestudies.multitask import MultiTaskConfig, MultiTaskRanker, auc, compare_multitask, fit_together
 from workbench.casestudies.watchtime import (
     ImpressionLog, LogisticModel, WatchConfig, WatchSimulator, compare_objectives, item_watch_means, watch_setup,
     watch_weights,
@@ -105,6 +105,27 @@ def test_click_only_weight_leaves_the_watch_head_untouched():
         torch.testing.assert_close(trained.net_.state_dict()[name], init.state_dict()[name])
     assert not torch.allclose(trained.net_.state_dict()["click.weight"], init.state_dict()["click.weight"])
     del untrained
+
+
+def test_networks_trained_together_match_each_trained_alone():
+    """`fit_together` sums the networks' losses over stacked parameters: Adam updates element by element, so
+    each network follows its own `fit` (same initialisation, same batches), click-only and watch-only included."""
+    rng = np.random.default_rng(3)
+    log = per_item_log(rng, n=600)
+    dense = rng.normal(size=(len(log), 3)).astype(np.float32)
+    cfg = MultiTaskConfig(epochs=4, batch_size=256, seed=2)
+    weights = (0.3, 1.0, 0.0)
+    together = fit_together(weights, cfg, dense, log.items, log.clicks, log.watch, 2, scale=60.0)
+    assert [m.config.weight for m in together] == list(weights)
+    for w, joint in zip(weights, together):
+        alone = MultiTaskRanker(MultiTaskConfig(**{**cfg.__dict__, "weight": w})).fit(
+            dense, log.items, log.clicks, log.watch, 2, scale=60.0)
+        for name, value in alone.net_.state_dict().items():
+            np.testing.assert_allclose(joint.net_.state_dict()[name].numpy(), value.numpy(), atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(joint.predict(dense[:50], log.items[:50])[0], alone.predict(dense[:50], log.items[:50])[0],
+                                   atol=1e-4)
+    with pytest.raises(ValueError, match="weight"):
+        fit_together((0.5, 1.5), cfg, dense, log.items, log.clicks, log.watch, 2)
 
 
 def test_auc_by_hand():

@@ -161,3 +161,12 @@ def test_a_static_table_shows_what_the_interactive_one_shows():
     assert "0.1235" in html and "0.123456" not in html  # rounded to 4 digits, as kit.table shows it
     cells = re.findall(r"<td>(.*?)</td>", html)
     assert cells == ["&lt;b&gt;Heat&lt;/b&gt;", "0.1235", "1", "Up", "2.0000", ABSENT]  # ranks from 1, absent as ABSENT
+
+
+def test_static_tables_round_like_tables_and_escape_their_text():
+    df = pd.DataFrame({"model": ["<b>a</b>"], "ndcg": [0.123456], "rank": kit.ranks([np.nan])})
+    html = kit.static_table(df, digits=3).text
+    assert "0.123" in html and "0.1235" not in html  # rounded to the digits asked for
+    assert kit.ABSENT in html  # a missing rank shown as the kit's ABSENT, as `table` shows it
+    assert "&lt;b&gt;a&lt;/b&gt;" in html and "<b>a</b>" not in html  # text is escaped, not rendered
+    assert "<table" in html and "marimo-table" not in html  # static HTML, no data-table component

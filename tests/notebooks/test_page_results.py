@@ -121,3 +121,26 @@ def test_a_second_run_of_a_page_with_a_pipeline_stores_nothing_new(name, kept, s
     assert sorted(p.relative_to(folder) for p in set(folder.rglob("*.pickle")) - before) == first  # nothing stored afresh
     assert {p: (folder / p).stat().st_mtime_ns for p in first} == stamps  # nor rewritten
     assert drawn() == computed  # what the page showed, read back, is what it computed
+
+
+def test_persisted_keys_by_arguments_and_the_pages_source(tmp_path, monkeypatch):
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "results"))
+    page = tmp_path / "99_page.py"
+    page.write_text("# version 1\n")
+    calls = []
+
+    @results.persisted(str(page))
+    def study(data: str, seed: int):
+        calls.append((data, seed))
+        return {"seed": seed, "data": data}
+
+    assert study("synthetic", 1) == {"seed": 1, "data": "synthetic"} and calls == [("synthetic", 1)]
+    assert study("synthetic", 1) == {"seed": 1, "data": "synthetic"} and len(calls) == 1  # read back
+    assert study("synthetic", 2)["seed"] == 2 and len(calls) == 2  # other arguments: computed
+    [folder] = (tmp_path / "results" / "kept").iterdir()
+    assert folder.name == "99_page-study" and len(list(folder.glob("*.pickle"))) == 2
+    memo.forget()  # another process: from disk
+    assert study("synthetic", 1)["seed"] == 1 and len(calls) == 2
+    page.write_text("# version 2: the page changed\n")
+    assert study("synthetic", 1)["seed"] == 1 and len(calls) == 3  # the page's own code is in the key
+    assert "11_case_studies.py" in [p.name for p in results.pages()]  # a page using it is one `precompute` runs

@@ -10,6 +10,10 @@ heads sit on it, one predicting the click, one the watch time of a click::
 ``weight = 1`` trains a click-only model, ``weight = 0`` a watch-only one: the two single-task
 baselines are the same network trained on one loss each (two trunks, twice the parameters).
 Either way a pair is ranked by its expected watch time, ``P(click) · E[watch | click]``.
+`fit_together` trains several such networks (one per click weight) in one loop: with the same seed each
+starts from the same initialisation and sees the same batches as it would alone, and since Adam updates
+every parameter element by element, the sum of their losses trains each exactly as its own `fit` does
+(up to float rounding), at one Python step per batch instead of one per network and batch.
 `compare_multitask` trains the multi-task network and the two single-task ones on the same
 log and reads click log-loss and AUC, watch-time error, and the simulator's expected watch
 time of each one's slates; the truth (attraction, mean watch time) judges the heads too.
@@ -130,6 +134,73 @@ class MultiTaskRanker:
         return sum(p.numel() for p in self.net_.parameters())
 
 
+def fit_together(weights: Sequence[float], config: MultiTaskConfig, dense: np.ndarray, items: np.ndarray,
+                 clicks: np.ndarray, watch: np.ndarray, n_items: int, scale: float = 60.0) -> list[MultiTaskRanker]:  # fmt: skip
+    """One `MultiTaskRanker` per click weight (``config`` with its ``weight`` replaced), trained at once on
+    stacked parameters (see the module docstring: each is trained as by its own ``fit``). Each ranker's
+    ``fit_seconds_`` is the joint fit's seconds, the same for all."""
+    if not scale > 0:
+        raise ValueError(f"scale={scale!r}: expected positive seconds")
+    cfgs = [MultiTaskConfig(**{**config.__dict__, "weight": float(w)}) for w in weights]  # checks each weight
+    if not cfgs:
+        raise ValueError("fit_together: no weights given; expected at least one")
+    x = torch.from_numpy(np.asarray(dense, dtype=np.float32))
+    i = torch.from_numpy(np.asarray(items, dtype=np.int64))
+    y = torch.from_numpy(np.asarray(clicks, dtype=np.float32))
+    t = torch.from_numpy(np.asarray(watch, dtype=np.float32) / scale)
+    g = len(cfgs)
+    w = torch.tensor([c.weight for c in cfgs], dtype=torch.float32)
+    rng = np.random.default_rng(config.seed)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]), torch_threads(1):
+        torch.manual_seed(config.seed)
+        init = MultiTaskNet(n_items, x.shape[1], config.item_dim, config.hidden)  # what each network's own fit starts from
+
+        def stacked(p: torch.Tensor) -> torch.Tensor:
+            return p.detach().unsqueeze(0).repeat(g, *([1] * p.dim())).requires_grad_(True)
+
+        emb, w1, b1 = stacked(init.item.weight), stacked(init.trunk[0].weight.T), stacked(init.trunk[0].bias)
+        c, c0 = stacked(init.click.weight[0]), stacked(init.click.bias)
+        v, v0 = stacked(init.watch.weight[0]), stacked(init.watch.bias)
+        params = [emb, w1, b1, c, c0, v, v0]
+        opt = torch.optim.Adam(params, lr=config.lr)
+        for _ in range(config.epochs):
+            for pick in np.array_split(rng.permutation(len(y)), max(1, -(-len(y) // config.batch_size))):
+                p = torch.from_numpy(pick)
+                xb, yb, tb = x[p], y[p], t[p]
+                z = torch.cat([xb.unsqueeze(0).expand(g, -1, -1), emb[:, i[p]]], dim=2)  # [G, B, f + item_dim]
+                h = torch.relu(torch.baddbmm(b1.unsqueeze(1), z, w1))  # [G, B, hidden]
+                logit = (h * c.unsqueeze(1)).sum(2) + c0  # [G, B]
+                pred = (h * v.unsqueeze(1)).sum(2) + v0
+                bce = nn.functional.binary_cross_entropy_with_logits(logit, yb.expand(g, -1), reduction="none").mean(1)
+                clicked = yb > 0
+                n_clicked = int(clicked.sum())
+                loss = w * bce
+                if n_clicked:  # `MultiTaskRanker.loss`: the watch loss over clicked rows, where the weight leaves it a share
+                    mse = ((pred[:, clicked] - tb[clicked]) ** 2).mean(1)
+                    loss = loss + torch.where(w < 1.0, (1.0 - w) * mse, torch.zeros_like(mse))
+                opt.zero_grad()
+                loss.sum().backward()
+                opt.step()
+    seconds = time.perf_counter() - start
+    out = []
+    for k, cfg in enumerate(cfgs):
+        with torch.random.fork_rng(devices=[]):  # the shell's own initialisation is overwritten: leave the global RNG alone
+            net = MultiTaskNet(n_items, x.shape[1], config.item_dim, config.hidden)
+        with torch.no_grad():
+            net.item.weight.copy_(emb[k])
+            net.trunk[0].weight.copy_(w1[k].T)
+            net.trunk[0].bias.copy_(b1[k])
+            net.click.weight.copy_(c[k].unsqueeze(0))
+            net.click.bias.copy_(c0[k])
+            net.watch.weight.copy_(v[k].unsqueeze(0))
+            net.watch.bias.copy_(v0[k])
+        ranker = MultiTaskRanker(cfg)
+        ranker.net_, ranker.scale_, ranker.fit_seconds_ = net.eval(), float(scale), seconds
+        out.append(ranker)
+    return out
+
+
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve by the rank-sum (Mann–Whitney) formula, ties averaged."""
     labels = np.asarray(labels, dtype=bool)
@@ -152,29 +223,23 @@ def compare_multitask(setup: WatchSetup, weight: float | Sequence[float] = 0.5, 
     single-task networks (trained once), on the validation log
     and in the simulator. One row per model: click log-loss and AUC on the logged clicks, the rank
     correlation of the predicted click probability with the true attraction ``a(u, i)``, the RMSE of
-    the predicted watch time against the item's true mean ``m_i`` (seconds), parameters, fit
-    seconds, and the expected watch seconds and clicks of its top-``k`` slates."""
+    the predicted watch time against the item's true mean ``m_i`` (seconds), parameters (all networks
+    are trained at once by `fit_together`, so no row has fit seconds of its own), and the expected watch seconds and clicks of its top-``k`` slates."""
     base = config or MultiTaskConfig()
     log, valid, f = setup.train_log, setup.valid_log, setup.features
     dense, vdense = f.dense(log.users, log.items), f.dense(valid.users, valid.items)
     scale = setup.sim.config.watch_seconds
 
-    def train(w: float) -> MultiTaskRanker:
-        cfg = MultiTaskConfig(**{**base.__dict__, "weight": w})
-        return MultiTaskRanker(cfg).fit(dense, log.items, log.clicks, log.watch, f.n_items, scale)
-
     weights = [float(weight)] if np.isscalar(weight) else [float(w) for w in weight]
-    pairs = {}
-    for w in weights:
-        multi = train(w)
-        pairs[f"multi-task (click weight {w:g})"] = (multi, multi, multi.n_parameters, multi.fit_seconds_)
-    click_only, watch_only = train(1.0), train(0.0)
-    pairs["two single-task models"] = (click_only, watch_only, click_only.n_parameters + watch_only.n_parameters,
-                                       click_only.fit_seconds_ + watch_only.fit_seconds_)  # fmt: skip
+    # every network at once (`fit_together`): the multi-task one per weight, then click-only (1) and watch-only (0)
+    nets = fit_together([*weights, 1.0, 0.0], base, dense, log.items, log.clicks, log.watch, f.n_items, scale)
+    pairs = {f"multi-task (click weight {w:g})": (m, m, m.n_parameters) for w, m in zip(weights, nets)}
+    click_only, watch_only = nets[-2], nets[-1]
+    pairs["two single-task models"] = (click_only, watch_only, click_only.n_parameters + watch_only.n_parameters)
     attraction = setup.sim.attractiveness(valid.users, valid.items[:, None])[:, 0]  # the truth behind a click
     true_watch = setup.sim.item_watch[valid.items]
     rows = {}
-    for name, (clicker, watcher, n_params, seconds) in pairs.items():
+    for name, (clicker, watcher, n_params) in pairs.items():
         p, _ = clicker.predict(vdense, valid.items)
         _, m = watcher.predict(vdense, valid.items)
         expected = lambda d, i: clicker.predict(d, i)[0] * watcher.predict(d, i)[1]  # noqa: E731
@@ -182,8 +247,9 @@ def compare_multitask(setup: WatchSetup, weight: float | Sequence[float] = 0.5, 
         rows[name] = {"click_log_loss": log_loss(valid.clicks, p), "click_auc": auc(valid.clicks, p),
                       "click_vs_true_attraction": float(spearmanr(p, attraction).statistic),
                       "watch_rmse_vs_truth_s": float(np.sqrt(np.mean((m - true_watch) ** 2))),
-                      "parameters": n_params, "fit_s": seconds, **slate_value(setup, slates)}  # fmt: skip
+                      "parameters": n_params, **slate_value(setup, slates)}  # fmt: skip
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-__all__ = ["ImpressionLog", "MultiTaskConfig", "MultiTaskNet", "MultiTaskRanker", "auc", "compare_multitask", "log_loss"]
+__all__ = ["ImpressionLog", "MultiTaskConfig", "MultiTaskNet", "MultiTaskRanker", "auc", "compare_multitask", "fit_together",
+           "log_loss"]

@@ -14,6 +14,7 @@ Sizes follow the settings: the small world runs everything in seconds.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,14 +60,18 @@ class Basis:
     train: Dataset
     test: Dataset
     world: object
-    scores: np.ndarray  # EASE (λ = 250) scores, [n_users, n_items]
+
+    @functools.cached_property
+    def scores(self) -> np.ndarray:
+        """EASE (λ = 250) scores, [n_users, n_items], fitted on first use: a page whose studies are read back
+        from disk shows the split without fitting EASE."""
+        return EASE().fit(self.train)._score(np.arange(self.train.n_users))
 
 
 def basis(s: kit.NotebookSettings) -> Basis:
     ds = kit.dataset(s)
     train, test = temporal_split(ds)
-    scores = EASE().fit(train)._score(np.arange(train.n_users))
-    return Basis(ds, train, test, world_for(ds), scores)
+    return Basis(ds, train, test, world_for(ds))
 
 
 # --- YouTube --------------------------------------------------------------------------------------------

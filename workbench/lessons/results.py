@@ -34,6 +34,7 @@ NOTEBOOKS = PACKAGE.parent / "notebooks"
 RESULTS_ENV = "WORKBENCH_PAGE_RESULTS"
 MARK = "results.folder()"  # a page that persists what it computes names the folder
 KEPT_MARK = "results.kept("  # or keeps it with `kept` (a page that has nothing for marimo's cache: 02)
+MARKS = (MARK, KEPT_MARK, "results.persisted(")  # or uses `persisted` (11)
 HEARTBEAT_S = 15.0
 
 
@@ -91,8 +92,8 @@ def kept(name: str, key: tuple, make: Callable[[], T], kind: str = "kept") -> T:
 
 
 def pages() -> list[Path]:
-    """The pages that persist what they compute (they name `folder` or call `kept`), in the order of the learning path."""
-    return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")) if MARK in p.read_text() or KEPT_MARK in p.read_text()]
+    """The pages that persist what they compute (they name `folder`, call `kept` or use `persisted`), in the order of the learning path."""
+    return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")) if any(m in p.read_text() for m in MARKS)]
 
 
 # pages started first when several run at once: the longest on the quiet machine (benchmarks/RESULTS.md, "Quiet-machine
@@ -141,3 +142,26 @@ def precompute(cli: Sequence[str], say: Callable[[str], None] = print, only: Seq
                        on_start=lambda i: say(f"{tags[order[i]]} computing its results (kept in {folder()})"))  # fmt: skip
     by_page = {page: (page.name, end.seconds, end.status) for page, end in zip(order, ends)}
     return [by_page[p] for p in todo]
+
+
+def persisted(page: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A decorator: ``fn(*args)`` kept by `kept` (disk and memory) under the page's and the function's names,
+    keyed by the arguments and a digest of the page's own source (``page``: its ``__file__``), so that
+    editing the page computes afresh, as marimo's cell-code key does. For a page with many persisted
+    functions: ``mo.persistent_cache`` hashes the cell's code and what the function refers to at each
+    definition and call, about 0.1 s a function on this machine (page 11: about 1 s of each warm render),
+    where this reads one file. The arguments must name everything the value depends on (settings,
+    artefact keys, a `code` digest, the controls); keyword arguments are refused."""
+    source = Path(page)
+    stem = source.stem
+
+    def wrap(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def stored(*args: object) -> T:
+            digest = hashlib.blake2b(source.read_bytes(), digest_size=8).hexdigest()
+            return kept(f"{stem}-{fn.__name__}", (digest, *args), lambda: fn(*args))
+
+        return stored
+
+    return wrap
+

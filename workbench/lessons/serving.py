@@ -3,7 +3,9 @@
 `ServingLab` owns a real Redis (Debian's redis-server, a child process stopped by its PID) and
 the service on a real uvicorn thread bound to 127.0.0.1; the notebook starts and stops it, fires
 bounded open-loop loads at it, reads one request's Server-Timing, and stops Redis to watch the
-answers degrade and recover. One lab runs per process (`lab_for` stops the previous one), and
+answers degrade and recover. A load test runs when asked (`ServingLab.load_test`, the page's button):
+each run is kept as a `LoadRun` that says when, at what rate and with which cache setting it was
+measured, so a page never shows an earlier run's figures as if they were live. One lab runs per process (`lab_for` stops the previous one), and
 everything it started is stopped when the process exits.
 """
 
@@ -12,6 +14,8 @@ from __future__ import annotations
 import atexit
 import tempfile
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,31 @@ from workbench.serving.loadtest import SERVING_BUDGET_MS, LoadResult, parse_serv
 from workbench.serving.model import ServedModel
 from workbench.serving.redis_server import RedisServer
 from workbench.serving.service import RecommenderService, ServiceConfig
+
+@dataclass(frozen=True)
+class LoadRun:
+    """One load test as it was run: its result, the rate, duration and cache setting it ran with, and the
+    UTC time it finished."""
+
+    result: LoadResult
+    rate: float
+    duration_s: float
+    cache: bool
+    at: datetime
+
+    def settings_differ(self, rate: float, cache: bool) -> bool:
+        """True when the page now asks for another rate or cache setting than this run measured."""
+        return (float(rate), bool(cache)) != (float(self.rate), self.cache)
+
+    def statement(self) -> str:
+        """The run's figures, stating when, at what rate, for how long and with which cache they were measured."""
+        s = self.result.summary()
+        return (f"Open loop at {self.rate:g} req/s for {self.duration_s:g} s: p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms, "
+                f"max {s['max']:.1f} ms; {s['errors']} errors; {s['achieved_rps']:.0f} answers/s; cache "
+                f"{'on' if self.cache else 'off'}, hits {s['cache_hit_share']:.0%} (hits p99 {s['hits_p99']:.1f} ms, "
+                f"misses p99 {s['misses_p99']:.1f} ms); degraded {s['degraded_share']:.0%}. Measured at "
+                f"{self.at:%H:%M:%S} UTC.")  # fmt: skip
+
 
 WATERFALL_STAGES = ("cache", "features", "queue", "candidates", "ranking", "rerank", "popular", "response", "log")
 
@@ -44,6 +73,7 @@ class ServingLab:
         self.server: ServerThread | None = None
         self.users = self.model.train.users["user_id"].to_numpy()
         self.closed = False
+        self.last_load: LoadRun | None = None  # the latest `load_test`, kept to be shown with its time and rate
         atexit.register(self.close)
 
     # --- start and stop -----------------------------------------------------------------------
@@ -90,6 +120,14 @@ class ServingLab:
     def fire(self, rate: float, duration_s: float, no_cache: bool = False, seed: int = 0) -> LoadResult:
         """A bounded open-loop load (`workbench.serving.loadtest.run_load`) over the data set's users."""
         return run_load(self.url, rate, duration_s, self.users, no_cache=no_cache, seed=seed)
+
+    def load_test(self, rate: float, duration_s: float, cache: bool = True, seed: int = 0) -> LoadRun:
+        """Set the response cache on or off, fire one bounded open-loop load (`fire`) and keep it as
+        ``last_load``, stamped with the time it finished."""
+        self.service.cache.enabled = bool(cache)
+        result = self.fire(rate, duration_s, seed=seed)
+        self.last_load = LoadRun(result, float(rate), float(duration_s), bool(cache), datetime.now(UTC))
+        return self.last_load
 
     def break_redis(self, user: int, n: int = 20, recover_within_s: float = 30.0) -> tuple[pd.DataFrame, float]:
         """Stop Redis, send ``n`` requests for ``user``, start Redis again (empty) and wait until the answers
@@ -153,4 +191,4 @@ def lab_for(trained: Any, config: ServiceConfig | None = None) -> ServingLab:
     return lab.start()
 
 
-__all__ = ["SERVING_BUDGET_MS", "ServingLab", "WATERFALL_STAGES", "budget_for_chart", "lab_for", "waterfall"]
+__all__ = ["SERVING_BUDGET_MS", "WATERFALL_STAGES", "LoadRun", "ServingLab", "budget_for_chart", "lab_for", "waterfall"]
