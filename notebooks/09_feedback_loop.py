@@ -79,9 +79,10 @@ def loop_for(s: kit.NotebookSettings, epsilon: float, cadence: int):
         forks = results.forks_folder("09_feedback_loop", (s.data, s.seed, s.small, LOOP_CODE, backend(), epsilon,
                                                           CADENCE, days_for(s), ARRIVALS))  # fmt: skip
     start = base_for(s)
-    with kit.progress(f"The loop at ε = {epsilon:g}, retraining every {cadence} days ({days_for(s)} days)") as step:
-        return lesson.live(config, tempfile.mkdtemp(prefix="workbench-loop-09-"), start, forks=forks, default=CADENCE,
-                           cadences=CADENCES, cache_dir=kit.DATA_DIR, progress=step)  # fmt: skip
+    with (kit.progress(f"The loop at ε = {epsilon:g}, retraining every {cadence} days ({days_for(s)} days)") as step,
+          tempfile.TemporaryDirectory(prefix="workbench-loop-09-") as folder):  # the state: only the exposure is kept
+        return lesson.live(config, folder, start, forks=forks, default=CADENCE, cadences=CADENCES, cache_dir=kit.DATA_DIR,
+                           progress=step)  # fmt: skip
 
 
 @app.function
