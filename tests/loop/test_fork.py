@@ -10,6 +10,7 @@ import pytest
 
 from workbench.loop import Loop, LoopConfig
 from workbench.loop.fork import first_difference, fork, retrains_on, snapshot
+from workbench.serving.feature_store import make_client
 
 SETTINGS = dict(small=True, days=5, features="memory", arrivals_per_day=2, arrival_days=5, epsilon=0.0)
 COLS = ["request_id", "position", "event_type", "user_id", "item_id", "propensity", "event_ts"]
@@ -24,16 +25,24 @@ def test_the_days_on_which_two_cadences_first_differ():
     assert first_difference(14, 0, 30) == 14 and first_difference(7, 7, 30) == 30 and first_difference(14, 0, 10) == 10
 
 
-def test_a_forked_cadence_ends_as_the_same_cadence_lived_from_day_one(tmp_path, base):
-    every2, every4 = LoopConfig(**SETTINGS, retrain_every=2), LoopConfig(**SETTINGS, retrain_every=4)
-    with Loop(every2, tmp_path / "straight", base=base) as loop:
+@pytest.mark.parametrize("features", ["memory", "redis"])
+def test_a_forked_cadence_ends_as_the_same_cadence_lived_from_day_one(tmp_path, base, request, features):
+    url, flush = None, lambda: None
+    if features == "redis":  # the page's loops keep their features in Redis: the fork rebuilds them from the log
+        url = request.getfixturevalue("redis").url
+        flush = make_client(url, 5_000, asyncio=False).flushall
+    every2, every4 = (LoopConfig(**{**SETTINGS, "features": features}, retrain_every=n) for n in (2, 4))
+    flush()
+    with Loop(every2, tmp_path / "straight", base=base, redis_url=url) as loop:
         straight, straight_events = loop.run(), loop.events()
-    with Loop(every4, tmp_path / "other", base=base) as loop:  # the other cadence; both first retrain on day 3
+    flush()
+    with Loop(every4, tmp_path / "other", base=base, redis_url=url) as loop:  # the other cadence; both first retrain on day 3
         loop.run(first_difference(2, 4, SETTINGS["days"]))
         snap = snapshot(loop, tmp_path / "snap")
         other = loop.run()
+    flush()  # nothing of the other loop's features survives: the fork must rebuild its own
     assert fork(snap, tmp_path / "forked", every2) == 2
-    with Loop(every2, tmp_path / "forked", base=base) as loop:
+    with Loop(every2, tmp_path / "forked", base=base, redis_url=url) as loop:
         assert loop.done == 2
         forked, forked_events = loop.run(), loop.events()
     pd.testing.assert_frame_equal(straight.figures(), forked.figures())
