@@ -34,6 +34,10 @@ with app.setup:
     LAST = 7  # days averaged at the end of a run
     ARRIVALS = 3  # items arriving each day of the run (a living catalogue)
     SEEDS = 5  # seeds of the study behind the page's verdict (3 on the small world)
+    # the loops and the study persist on disk (workbench.lessons.results), keyed by the settings, the feature
+    # backend and the code: a later visit, in any process, reads them back instead of living the weeks again
+    LOOP_CODE = results.code("data", "loop", "lessons/loop.py", "pipeline.py", "candidates", "ranking", "rerank",
+                             "experiment", "monitoring", "serving", "store")  # fmt: skip
 
 
 @app.function
@@ -65,23 +69,20 @@ def base_for(s: kit.NotebookSettings):
 def loop_for(s: kit.NotebookSettings, epsilon: float, cadence: int):
     """One loop of `days_for(s)` days at exploration rate ``epsilon``, retraining every ``cadence`` days (cached):
     (its result, each item's exposure day by day from its event log (`exposure_by_day`), each item's arrival day).
-    The exposure, not the event log, is what the page keeps and reads back on every visit (the log was most of it)."""
+    The exposure, not the event log, is what the page keeps and reads back on every visit (the log was most of it).
+    At ``EPSILONS[0]`` the default cadence's loop leaves snapshots on disk, and another cadence starts from the last
+    day it shares with it (`lesson.live`: the same figures, fewer days lived)."""
     config = LoopConfig(data=s.data, small=s.small, seed=s.seed, days=days_for(s), epsilon=epsilon,
                         retrain_every=cadence, features=backend(), arrivals_per_day=ARRIVALS, arrival_days=days_for(s))  # fmt: skip
-    folder = tempfile.mkdtemp(prefix="workbench-loop-09-")
+    forks = None
+    if epsilon == EPSILONS[0]:  # the cadence slider's loops: keyed by everything the default loop depends on
+        forks = results.forks_folder("09_feedback_loop", (s.data, s.seed, s.small, LOOP_CODE, backend(), epsilon,
+                                                          CADENCE, days_for(s), ARRIVALS))  # fmt: skip
     start = base_for(s)
-    with kit.progress(f"The loop at ε = {epsilon:g}, retraining every {cadence} days ({days_for(s)} days)") as step:
-        with Loop(config, folder, base=start, cache_dir=kit.DATA_DIR, progress=step) as loop:
-            t0 = time.perf_counter()
-            while loop.done < config.days:  # what `Loop.run` does, with the days counted and the time left
-                loop.step()
-                _left = (time.perf_counter() - t0) / loop.done * (config.days - loop.done)
-                step(f"day {loop.done} of {config.days} lived" + (f", about {_left:.0f} s left" if loop.done < config.days else ""))
-            result = loop.result()
-            exposure = exposure_by_day(loop.events(), start.train.reference_ts, start.train.items[["item_id", "title"]],
-                                       days_for(s))  # fmt: skip
-            arrival = loop.arrival
-    return result, exposure, arrival
+    with (kit.progress(f"The loop at ε = {epsilon:g}, retraining every {cadence} days ({days_for(s)} days)") as step,
+          tempfile.TemporaryDirectory(prefix="workbench-loop-09-") as folder):  # the state: only the exposure is kept
+        return lesson.live(config, folder, start, forks=forks, default=CADENCE, cadences=CADENCES, cache_dir=kit.DATA_DIR,
+                           progress=step)  # fmt: skip
 
 
 @app.function
@@ -154,11 +155,6 @@ def _(picker):
 
 @app.cell
 def _():
-    # the loops and the study persist on disk (workbench.lessons.results), keyed by the settings, the feature
-    # backend and the code: a later visit, in any process, reads them back instead of living the weeks again
-    LOOP_CODE = results.code("data", "loop", "lessons/loop.py", "pipeline.py", "candidates", "ranking", "rerank",
-                             "experiment", "monitoring", "serving", "store")  # fmt: skip
-
     @mo.persistent_cache(save_path=results.folder())
     def loop_at(data: str, seed: int, small: bool, code: str, features: str, epsilon: float, cadence: int):
         return loop_for(kit.NotebookSettings(data=data, seed=seed, small=small), epsilon, cadence)
@@ -167,11 +163,11 @@ def _():
     def study_at(data: str, seed: int, small: bool, code: str):
         return study_for(kit.NotebookSettings(data=data, seed=seed, small=small))
 
-    return LOOP_CODE, loop_at, study_at
+    return loop_at, study_at
 
 
 @app.cell
-def _(LOOP_CODE, loop_at, picker):
+def _(loop_at, picker):
     run = dataclasses.replace(settings, data=picker.value)
     base = base_for(run)
     loops = {eps: loop_at(run.data, run.seed, run.small, LOOP_CODE, backend(), eps, CADENCE) for eps in EPSILONS}
@@ -186,7 +182,7 @@ def _(LOOP_CODE, loop_at, picker):
 
 
 @app.cell
-def _(LOOP_CODE, run, study_at):
+def _(run, study_at):
     study = study_at(run.data, run.seed, run.small, LOOP_CODE)
     summ = lesson.summary(study)
     said = lesson.verdicts(summ)
@@ -353,9 +349,11 @@ def _():
 
     How often should the model learn from its own log? Pick a cadence: the loop without
     exploration runs again and its curves are drawn beside the page's default. Only the
-    default cadence is computed before a visit: a cadence picked for the first time lives
-    every day again here, retraining as often as it says (the more often, the longer), with the
-    day and the time left under the spinner; one picked before is read back from disk.
+    default cadence is computed before a visit: a cadence picked for the first time starts
+    from the default loop's state on the last day the two cadences retrain alike (those days
+    are the same for both, so they are read back, not lived again) and lives the rest here,
+    retraining as often as it says (the more often, the longer), with the day and the time left
+    under the spinner; one picked before is read back from disk.
     """)
     return
 
@@ -369,7 +367,7 @@ def _():
 
 
 @app.cell
-def _(LOOP_CODE, cadence, loop_at, loops, run):
+def _(cadence, loop_at, loops, run):
     _chosen = loop_at(run.data, run.seed, run.small, LOOP_CODE, backend(), EPSILONS[0], cadence.value)[0]
     _default = loops[EPSILONS[0]][0]
     _label = lambda c: f"every {c} days" if c else "never"  # noqa: E731

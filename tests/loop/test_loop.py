@@ -251,3 +251,23 @@ def test_a_rolling_drift_window_compares_each_day_with_the_days_before(tmp_path,
     assert np.isnan(daily.loc[0, "psi:item_age_days"])
     for d in (1, 2):  # the previous day only (with the fixed window, day 2 would be compared with day 0)
         assert daily.loc[d, "psi:item_age_days"] == pytest.approx(psi(ages(d - 1), ages(d)), rel=1e-9)
+
+
+def test_the_clicks_kept_in_memory_are_the_logs_in_its_order(tmp_path, base):
+    """The retraining job and the stream step's replay read the clicks and conversions the loop keeps in memory as it
+    logs them, not the log read back: they must be the log's, row for row, also after a restart."""
+    config = LoopConfig(**{**SMALL, "days": 3, "retrain_every": 2, "features": "memory"})
+    cols = ["request_id", "position", "event_type", "user_id", "item_id", "event_ts"]
+
+    def logged(loop):
+        ev = loop.events()
+        return ev[(ev["event_type"] != "impression").to_numpy()][cols].reset_index(drop=True)
+
+    with Loop(config, tmp_path, base=base) as loop:
+        loop.run(2)
+        kept = loop._acted_events()[cols].reset_index(drop=True)
+        assert len(kept) and set(kept["event_type"]) <= {"click", "conversion"}
+        pd.testing.assert_frame_equal(kept, logged(loop), check_dtype=False)
+    with Loop(config, tmp_path, base=base) as loop:  # resumed: read from the log once, then kept again
+        loop.run()
+        pd.testing.assert_frame_equal(loop._acted_events()[cols].reset_index(drop=True), logged(loop), check_dtype=False)

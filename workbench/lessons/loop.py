@@ -7,6 +7,10 @@ arrival schedule per seed) `summary` gives each reading's mean with its 95% Stud
 the paired difference between the policies; `verdicts` turns them into the page's sentences, saying
 "no detectable change" (or difference) whenever an interval covers zero.
 
+`live` runs one of the page's loops; on the retrain-cadence slider a cadence other than the page's default starts
+from a snapshot of the default loop taken on the last day both cadences share (`workbench.loop.fork`: the same
+figures as living every day again, fewer days lived).
+
 The page's other readings live here too, so the notebook only draws and prints: one run's curves (`run_figures`,
 `run_sentence`), the arrival exploration found (`found_by_exploration`), the monitoring day by day
 (`monitoring_readings`, `monitoring_sentence`) and the retrain cadence (`last_week`).
@@ -31,6 +35,44 @@ READINGS = {
     "new_impression_share": "share of the last week's impressions on arrived items",
 }
 LAST = 7  # days of the last week
+
+
+def live(config, folder, base, *, forks: Path | None = None, default: int | None = None, cadences: Sequence[int] = (),
+         cache_dir=None, progress: Callable[[str], None] | None = None):
+    """One loop with ``config`` in the empty state folder ``folder`` from ``base`` (a `workbench.loop.Base`):
+    (its `LoopResult`, each item's exposure day by day (`workbench.loop.discovery.exposure_by_day`), each
+    item's arrival day), saying the day and the time left after each day.
+
+    ``forks`` (a folder; None: none): with ``config.retrain_every == default`` the loop leaves there a snapshot
+    after each day on which one of ``cadences`` first differs from ``default`` (``day-N``); with another cadence,
+    the loop starts from the snapshot of its own such day when one is there (`workbench.loop.fork`), else from day 1.
+    Either way the figures are the same; only the days lived differ."""
+    import time
+
+    from workbench.loop import Loop
+    from workbench.loop.discovery import exposure_by_day
+    from workbench.loop.fork import first_difference, fork, snapshot
+
+    say = progress or (lambda _msg: None)
+    keep: set[int] = set()
+    if forks is not None and config.retrain_every == default:
+        keep = {first_difference(default, c, config.days) for c in cadences if c != default} - {config.days}
+    elif forks is not None and default is not None:
+        day = first_difference(default, config.retrain_every, config.days)
+        if (Path(forks) / f"day-{day}").is_dir():
+            fork(Path(forks) / f"day-{day}", folder, config)
+            say(f"days 1 to {day} are the same as retraining every {default} days: read back, not lived again")
+    with Loop(config, folder, base=base, cache_dir=cache_dir, progress=say) as loop:
+        t0, first = time.perf_counter(), loop.done
+        while loop.done < config.days:
+            loop.step()
+            if loop.done in keep and not (Path(forks) / f"day-{loop.done}").exists():
+                snapshot(loop, Path(forks) / f"day-{loop.done}")
+            left = (time.perf_counter() - t0) / (loop.done - first) * (config.days - loop.done)
+            say(f"day {loop.done} of {config.days} lived" + (f", about {left:.0f} s left" if loop.done < config.days else ""))
+        result = loop.result()
+        exposure = exposure_by_day(loop.events(), base.train.reference_ts, base.train.items[["item_id", "title"]], config.days)
+        return result, exposure, loop.arrival
 
 
 def readings(daily: pd.DataFrame, last: int = LAST) -> dict[str, float]:

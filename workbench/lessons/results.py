@@ -91,6 +91,14 @@ def kept(name: str, key: tuple, make: Callable[[], T], kind: str = "kept") -> T:
     return remember(kind, (name, key), read_or_make)  # in this process: built or read once (store.memo)
 
 
+def forks_folder(name: str, key: tuple) -> Path:
+    """The folder (``folder()/forks/<name>/<digest of key>``, not made here) where a page keeps loop snapshots that
+    other runs start from (`workbench.loop.fork`; page 09's cadence slider); ``key`` names everything they depend on,
+    as for `kept`."""
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+    return Path(folder()) / "forks" / name / digest
+
+
 def pages() -> list[Path]:
     """The pages that persist what they compute (they name `folder`, call `kept` or use `persisted`), in the order of the learning path."""
     return [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")) if any(m in p.read_text() for m in MARKS)]

@@ -273,6 +273,7 @@ class Loop:
         self._pending: list = []  # the day's log commits not yet waited for
         self.log = None if serve else SQLiteEventLog(self.log_path)
         self.ever_shown = {a.name: np.zeros(self.train0.n_items, bool) for a in self.arms}  # per arm, for arrivals
+        self._acted: list[pd.DataFrame] = []  # in-process: the log's clicks and conversions, in log order (`_acted_events`)
         self._init_state(saved)
         self.features = self._open_features()
         self._arrive()
@@ -306,6 +307,8 @@ class Loop:
             with np.load(self.folder / file) as z:
                 self._baseline[name] = {k: (int(z[k]) if k == "days" else z[k]) for k in z.files}
         events = self.events()
+        acted = (events["event_type"] != "impression").to_numpy()  # of the finished days (a re-run day logs its own again)
+        self._acted = [events[acted & (events["event_ts"].to_numpy(np.float64) < day_ts(self.train0, self.done))]]
         imp = events[(events["event_type"] == "impression").to_numpy()]
         arm_of_event = imp["request_id"].astype(str).str.split(".").str[2].to_numpy()
         for arm in self.arms:  # which items each arm has shown so far, from the log
@@ -342,11 +345,22 @@ class Loop:
 
     def _interactions(self, after_ts: float, before_ts: float) -> pd.DataFrame:
         """The log's clicks and conversions with ``after_ts <= ts < before_ts``, as the stream step's frame."""
-        ev = self.events()
+        ev = self._acted_events()
         ts = ev["event_ts"].to_numpy(np.float64)
         ev = ev[(ev["event_type"] != "impression").to_numpy() & (ts >= after_ts) & (ts < before_ts)]
         rows = pd.Index(self.item_ids).get_indexer(ev["item_id"].to_numpy())
         return interactions_frame(ev["user_id"].to_numpy(), rows, ev["event_type"].to_numpy(), ev["event_ts"].to_numpy())
+
+    def _acted_events(self) -> pd.DataFrame:
+        """The log's clicks and conversions so far, in log order: what the retraining job and the stream step's replay
+        read. In-process they are kept in memory as they are logged (reading the whole log back at every retraining
+        took 3% of a default-world loop, benchmarks/RESULTS.md); served, the service logged them: read the log."""
+        if self.serve or not self._acted:
+            ev = self.events()
+            return ev[(ev["event_type"] != "impression").to_numpy()]
+        if len(self._acted) > 1:
+            self._acted = [pd.concat(self._acted, ignore_index=True)]
+        return self._acted[0]
 
     def events(self) -> pd.DataFrame:
         """Every event logged so far (`workbench.serving.eventlog.read_events`); empty before the first."""
@@ -399,7 +413,7 @@ class Loop:
         if not any(arm.retrained for arm in self.arms):
             return 0.0
         t0 = time.perf_counter()
-        version = self.versions.retrain(day, c.retrain, self.events())
+        version = self.versions.retrain(day, c.retrain, self._acted_events())
         if all(v.key != version.key for v in self.version_list):
             self.version_list.append(version)
         else:  # the same data as an earlier version (no click since): keep serving it
@@ -511,6 +525,7 @@ class Loop:
             return
         self._pending.append(self.log.append(events))
         act = kind > 0
+        self._acted.append(events[act])
         frame = interactions_frame(ids[r[act]], items[r[act], c[act]], events["event_type"].to_numpy()[act],
                                    events["event_ts"].to_numpy()[act])  # fmt: skip
         for key in sorted(set(self.current.values())):  # every version in use: its features stay current
