@@ -42,8 +42,9 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-def start_loop(tmp_path: Path, tiny_pipeline_toml: Path, days: int = 200) -> tuple[subprocess.Popen, Path]:
-    """``workbench loop`` on the small world in a subprocess (stderr to a file), once it runs its days."""
+def start_loop(tmp_path: Path, tiny_pipeline_toml: Path, days: int = 100_000) -> tuple[subprocess.Popen, Path]:
+    """``workbench loop`` on the small world in a subprocess (stderr to a file), once it runs its days. The days are
+    far more than it can live before the test's signal (about 50 ms a day here): 200 days once ended before it."""
     err = tmp_path / "stderr.txt"
     argv = [sys.executable, "-m", "workbench.cli", "loop", "--small", "--pipeline-config", str(tiny_pipeline_toml),
             "--state", str(tmp_path / "state"), "--retrain-every", "0", "--days", str(days), "--users", "50"]  # fmt: skip
@@ -79,7 +80,12 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, tiny_pipeline_toml, base
     children = descendants(proc.pid)
     before = err.read_text()
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 130
+    try:
+        status = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:  # not stopped by Ctrl-C: stop it (its own session: only what this test started)
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert status == 130
     added = err.read_text()[len(before) :].strip().splitlines()
     said = [line for line in added if not line.startswith("  day ")]  # a day that finished meanwhile says so
     assert len(said) == 1, added
