@@ -41,6 +41,7 @@ import os
 import re
 import socket
 import subprocess
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -287,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 stop_server(server)
         finally:
             browser.close()
+            shutil.rmtree(answers, ignore_errors=True)  # the exercise's typed answers: this run's own folder
     load = os.getloadavg()
     print(f"\nbench_pages: {'small' if args.small else 'default'} world{'; warm visits only' if args.warm_only else ''}; "
           f"server answered {served_s:.1f} s after start; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} "
