@@ -39,9 +39,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import socket
 import subprocess
-import shutil
 import sys
 import tempfile
 import textwrap
