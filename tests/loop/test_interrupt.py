@@ -1,4 +1,4 @@
-"""An interrupted ``workbench loop`` leaves nothing behind: after ``kill -9`` no process it started is alive 5 s
+"""An interrupted ``workbench loop`` leaves nothing behind: after ``kill -9`` (or SIGTERM) no process it started is alive 5 s
 later (its children die with it, `workbench.serving.children`), and Ctrl-C (SIGINT) prints one line naming the last
 finished day and that the same command resumes, with exit status 130 and no traceback."""
 
@@ -94,3 +94,18 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path, tiny_pipeline_toml, base
     assert done >= 2 and "run the same command again to resume" in said[0]
     time.sleep(1)
     assert not [p for p in children if alive(p)], "children outlived the interrupted loop"
+
+
+def test_sigterm_stops_the_loop_and_its_children(tmp_path, tiny_pipeline_toml, base):
+    proc, err = start_loop(tmp_path, tiny_pipeline_toml)
+    children = descendants(proc.pid)
+    assert children, "expected the loop's redis-server among its children"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        status = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert status == 128 + signal.SIGTERM and "Traceback" not in err.read_text()
+    time.sleep(1)
+    assert not [p for p in children if alive(p)], "children outlived the terminated loop"

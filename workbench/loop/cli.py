@@ -107,7 +107,10 @@ def cmd_loop(args: argparse.Namespace) -> int:
         shutil.rmtree(folder)
     from workbench.loop.engine import Loop
 
+    from workbench.serving.children import sigterm_exits
+
     say = lambda msg: print(f"  {msg}", file=sys.stderr)  # noqa: E731
+    sigterm_exits()  # SIGTERM exits 143 through Loop.close; Ctrl-C interrupts even where a shell started us with it ignored
     loop = None
     try:
         with Loop(config, folder, pipeline_config=args.pipeline_config, serve=args.serve, store=args.store,
