@@ -110,7 +110,8 @@ def _(built, cfg, textbook, textbook_cfg):
 
     with mo.status.spinner(title=f"Each source's top {n_max} for the {len(users):,} users with test items, and their "
                                  "fusions: read from disk, or computed once and kept there (seconds)"):  # fmt: skip
-        drawn = results.kept("02-drawn", (built.key, textbook.key, repr(cfg), _code, n_max, tuple(ns), tuple(steps)), _draw)
+        drawn = results.kept("02-drawn", (built.key, textbook.key, repr(cfg), _code, results.source_digest(__file__), n_max,
+                                          tuple(ns), tuple(steps)), _draw)  # the page's source: fusion_reading is its own
     mo.vstack([
         kit.show(f"**{train.name.split(':')[0]}**: {train.n_items:,} items. **The pipeline's stage 1**: "
                  f"{describe_stage_one(cfg)}. **The textbook split** (`CandidateGenerator()`): "

@@ -177,7 +177,7 @@ def _():
 
     D7 retention is one yes or no per visitor, so this test needs far more visitors than a CTR
     test: it draws {lesson.RETENTION_USERS:,}, the size a power calculation gives for detecting a
-    difference of {lesson.RETENTION_MDE:g} in D7 retention with 80% power at a rate of
+    difference of {lesson.RETENTION_MDE:g} in D7 retention with {lesson.RETENTION_POWER:.0%} power at a rate of
     {lesson.RETENTION_PLAN_RATE:g} (`workbench.experiment.stats.sample_size_proportions`). Beside the
     A/B's readings stands the simulator's exact difference, which no real test can see.
     """), share])  # fmt: skip

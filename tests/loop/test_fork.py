@@ -67,3 +67,19 @@ def test_a_fork_past_a_difference_or_with_other_settings_is_refused(tmp_path, ba
     with pytest.raises(FileExistsError):
         snapshot(loop, tmp_path / "snap")
     assert fork(snap, tmp_path / "c", LoopConfig(**SETTINGS, retrain_every=0)) == 3  # never: no retraining before day 4
+
+
+def test_the_page_lives_every_day_when_a_snapshot_does_not_fit(tmp_path, base):
+    # a snapshot left by a loop of another exploration rate: fork refuses it, and the page's loop lives from day 1
+    from workbench.lessons.loop import live
+
+    every2 = LoopConfig(**SETTINGS, retrain_every=2)
+    with Loop(LoopConfig(**{**SETTINGS, "epsilon": 0.1}, retrain_every=4), tmp_path / "other", base=base) as loop:
+        loop.run(first_difference(4, 2, SETTINGS["days"]))
+        snapshot(loop, tmp_path / "forks" / f"day-{loop.done}")
+    said = []
+    result, _, _ = live(every2, tmp_path / "page", base, forks=tmp_path / "forks", default=4, progress=said.append)
+    with Loop(every2, tmp_path / "straight", base=base) as loop:
+        straight = loop.run()
+    pd.testing.assert_frame_equal(straight.figures(), result.figures())
+    assert any("living every day instead" in line for line in said), said

@@ -177,7 +177,7 @@ def test_p99_over_budget_alert_fires_while_redis_is_slow_and_resolves(replicas):
             return not pending_or_firing(prom, "WorkbenchP99OverBudget")
 
         # fresh replicas' first answers can pass the budget on a loaded machine: start from a quiet alert
-        quiet = wait_for("WorkbenchP99OverBudget quiet while Redis answers", normal_requests)
+        wait_for("WorkbenchP99OverBudget quiet while Redis answers", normal_requests)
         freezer = Freezer(redis)
         slow = iter(users(200, start=20))
         took = []
@@ -206,7 +206,7 @@ def test_p99_over_budget_alert_fires_while_redis_is_slow_and_resolves(replicas):
             return not pending_or_firing(prom, "WorkbenchP99OverBudget")
 
         resolved = wait_for("WorkbenchP99OverBudget resolved", fast_requests)
-    assert quiet and fired and resolved
+    assert fired and resolved  # and the alert was quiet before (wait_for above)
     assert p99_slow[0]["value"] > 0.1 and sorted(took)[len(took) // 2] > 0.15
 
 

@@ -23,7 +23,7 @@ visitor id, as `workbench.experiment.studies` does), so a small world still give
    online: CTR and D7 retention over ``WEEKS`` weeks, in an A/B test of ``RETENTION_USERS`` visitors:
    D7 retention is one yes/no per visitor, so the test is sized by a power calculation
    (`workbench.experiment.stats.sample_size_proportions`) to detect a difference of ``RETENTION_MDE``
-   at a D7 rate of ``RETENTION_PLAN_RATE`` with 80% power. At ``N_USERS`` visitors it could detect only
+   at a D7 rate of ``RETENTION_PLAN_RATE`` with ``RETENTION_POWER``. At ``N_USERS`` visitors it could detect only
    about three times that, and without clickbait the rankers' true retention difference (the click-trained
    ranker's extra clicks are all worth watching) is about ``RETENTION_MDE``: the smaller test read it with
    either sign (benchmarks/RESULTS.md, issue 25, fourth session). The simulator's exact differences
@@ -69,9 +69,10 @@ EXTRA_MS = 800.0  # notebook 12's default latency added on top of the measured d
 TEXTBOOK_MS = 100.0  # the textbook's example: "1% more accurate but 100 ms slower"
 LOG_IMPRESSIONS = 20_000
 N_USERS = 20_000
-RETENTION_MDE = 0.005  # the smallest D7-retention difference the objective-mismatch A/B is sized to detect (80% power)
+RETENTION_MDE = 0.005  # the smallest D7-retention difference the objective-mismatch A/B is sized to detect
+RETENTION_POWER = 0.8  # with this power
 RETENTION_PLAN_RATE = 0.2  # the D7 retention the power calculation assumes (the simulated users' is about 0.2)
-RETENTION_USERS = 2 * sample_size_proportions(RETENTION_PLAN_RATE, RETENTION_MDE, alpha=0.05, power=0.8)
+RETENTION_USERS = 2 * sample_size_proportions(RETENTION_PLAN_RATE, RETENTION_MDE, alpha=0.05, power=RETENTION_POWER)
 DAYS = 14
 WEEKS = 4
 ALPHA = 0.05

@@ -60,8 +60,11 @@ def live(config, folder, base, *, forks: Path | None = None, default: int | None
     elif forks is not None and default is not None:
         day = first_difference(default, config.retrain_every, config.days)
         if (Path(forks) / f"day-{day}").is_dir():
-            fork(Path(forks) / f"day-{day}", folder, config)
-            say(f"days 1 to {day} are the same as retraining every {default} days: read back, not lived again")
+            try:  # fork refuses, before copying anything, a snapshot that does not fit: then every day is lived
+                fork(Path(forks) / f"day-{day}", folder, config)
+                say(f"days 1 to {day} are the same as retraining every {default} days: read back, not lived again")
+            except ValueError as exc:
+                say(f"{exc}: living every day instead")
     with Loop(config, folder, base=base, cache_dir=cache_dir, progress=say) as loop:
         t0, first = time.perf_counter(), loop.done
         while loop.done < config.days:

@@ -152,6 +152,11 @@ def precompute(cli: Sequence[str], say: Callable[[str], None] = print, only: Seq
     return [by_page[p] for p in todo]
 
 
+def source_digest(page: str) -> str:
+    """A digest of a page's own source (``page``: its ``__file__``), for keys of what the page's own functions compute."""
+    return hashlib.blake2b(Path(page).read_bytes(), digest_size=8).hexdigest()
+
+
 def persisted(page: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """A decorator: ``fn(*args)`` kept by `kept` (disk and memory) under the page's and the function's names,
     keyed by the arguments and a digest of the page's own source (``page``: its ``__file__``), so that
@@ -160,14 +165,12 @@ def persisted(page: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     definition and call, about 0.1 s a function on this machine (page 11: about 1 s of each warm render),
     where this reads one file. The arguments must name everything the value depends on (settings,
     artefact keys, a `code` digest, the controls); keyword arguments are refused."""
-    source = Path(page)
-    stem = source.stem
+    stem = Path(page).stem
 
     def wrap(fn: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(fn)
         def stored(*args: object) -> T:
-            digest = hashlib.blake2b(source.read_bytes(), digest_size=8).hexdigest()
-            return kept(f"{stem}-{fn.__name__}", (digest, *args), lambda: fn(*args))
+            return kept(f"{stem}-{fn.__name__}", (source_digest(page), *args), lambda: fn(*args), kind="persisted")
 
         return stored
 

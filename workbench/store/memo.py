@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-LIMIT = {"dataset": 4, "pipeline": 8, "kept": 8, "card": 16}  # the notebooks load 6 pipelines on one data set (workbench.lessons.kit.pipelines);
+LIMIT = {"dataset": 4, "pipeline": 8, "kept": 8, "card": 16, "persisted": 32}  # the notebooks load 6 pipelines on one data set (workbench.lessons.kit.pipelines);
 # "kept": the pages' simulated worlds (workbench.lessons.results.kept: 06, 07, 10); "card": the data cards
-# (workbench.lessons.kit.data_card_for: a few hundred bytes each)
+# (workbench.lessons.kit.data_card_for: a few hundred bytes each); "persisted": the studies of
+# workbench.lessons.results.persisted (page 11's nine, one per control position), apart from the worlds
 
 _kept: dict[str, OrderedDict[Hashable, Any]] = {kind: OrderedDict() for kind in LIMIT}
 _guard = threading.Lock()
