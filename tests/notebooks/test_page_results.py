@@ -103,14 +103,16 @@ def test_a_second_run_of_a_page_with_a_pipeline_stores_nothing_new(name, kept, s
     page = ROOT / "notebooks" / name
     for key, value in small_env.items():
         monkeypatch.setenv(key, value)
-    folder = Path(small_env[results.RESULTS_ENV])
-    before = set(folder.rglob("*.pickle"))
-    out = ["--small", "--out", str(tmp_path)]  # the same settings both times (--out is one of them)
+    # a results folder of its own: the session's may already hold what another test's run of the page kept
+    folder = tmp_path / "results"
+    monkeypatch.setenv(results.RESULTS_ENV, str(folder))
+    before: set[Path] = set()
+    out = ["--small", "--out", str(tmp_path / "out")]  # the same settings both times (--out is one of them)
     [(_, _, status)] = results.precompute(out, say=lambda line: None, only=[page.name])
     first = sorted(p.relative_to(folder) for p in set(folder.rglob("*.pickle")) - before)
     assert status == 0 and any(p.parts[: len(kept)] == kept for p in first)
     stamps = {p: (folder / p).stat().st_mtime_ns for p in first}
-    [shown] = tmp_path.glob("*.md")
+    [shown] = (tmp_path / "out").glob("*.md")
 
     def drawn() -> list[str]:
         # what the page showed, but the model store's lines (trained, then loaded) and where 04's grid sweep came
