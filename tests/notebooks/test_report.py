@@ -6,6 +6,7 @@ refuses every request that is not for the file itself, so a page that needed a C
 export does) would show nothing but its stamp.
 """
 
+import copy
 import dataclasses
 import json
 import math
@@ -233,7 +234,7 @@ def test_compare_page_sets_two_configs_side_by_side(two_configs, tmp_path, small
     assert cmp.names == ("default", "diverse") and cmp.k == 10
 
     # A and B by hand: the stored pipeline with each config's reranking, every user, NDCG@10 per user
-    pipe, test = small_built.pipeline, small_built.test
+    pipe, test = copy.copy(small_built.pipeline), small_built.test  # a copy: the session's pipeline keeps its config
     relevance = relevance_matrix(test)
     users = np.arange(small_built.train.n_users)
     per_user = {}
@@ -243,7 +244,6 @@ def test_compare_page_sets_two_configs_side_by_side(two_configs, tmp_path, small
         with threadpool_limits(1):
             slate = pipe.recommend(users)
         per_user[path.stem] = ndcg_at_k(slate.items, relevance[slate.users], 10)
-    pipe.config = small_built.pipeline.config
     row = cmp.metrics.set_index("metric").loc["ndcg"]
     a, b = per_user["default"], per_user["diverse"]
     assert row["a"] == pytest.approx(np.nanmean(a), abs=1e-9) and row["b"] == pytest.approx(np.nanmean(b), abs=1e-9)
